@@ -1,0 +1,47 @@
+//! The error body every 4xx/5xx carries (`application/problem+json`, RFC 9457).
+
+use serde::{Deserialize, Serialize};
+
+/// Media type of every error response.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem document plus Parley's stable machine-readable `code`.
+///
+/// `type` is `urn:parley:problem:<code>`, so it is a stable URI that needs no
+/// hosted documentation page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(default)]
+    pub detail: String,
+    /// Stable snake_case code, e.g. `invalid_code`; clients switch on this.
+    pub code: String,
+}
+
+impl Problem {
+    pub fn new(status: u16, code: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            type_uri: format!("urn:parley:problem:{code}"),
+            title: title.to_owned(),
+            status,
+            detail: detail.into(),
+            code: code.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.detail.is_empty() {
+            write!(f, "{} ({})", self.title, self.code)
+        } else {
+            write!(f, "{} ({})", self.detail, self.code)
+        }
+    }
+}
+
+impl std::error::Error for Problem {}

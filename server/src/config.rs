@@ -1,0 +1,140 @@
+//! Server configuration: every flag is also a `PARLEY_*` environment variable.
+
+use clap::{Args, Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf, str::FromStr};
+
+/// The Parley server: one binary, one SQLite file, one attachments folder.
+#[derive(Debug, Parser)]
+#[command(name = "parley-server", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no subcommand is given).
+    Serve,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Directory holding the SQLite database, the signing key and attachments.
+    /// Created on first start.
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./parley-data")]
+    pub data_dir: PathBuf,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "PARLEY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Base URL clients use to reach this server (put into QR codes). Defaults to
+    /// http://<listen address>.
+    #[arg(long, env = "PARLEY_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+
+    /// How sign-in codes are delivered: `log` (printed in the server log),
+    /// `file:PATH` (one JSON line per code appended to PATH), `smtp` (email; see
+    /// --smtp-url) or `webhook` (HTTP POST; see --webhook-url).
+    #[arg(long, env = "PARLEY_OTP_DRIVER", default_value = "log")]
+    pub otp_driver: OtpDriverKind,
+
+    /// SMTP server for the `smtp` driver, e.g. `smtps://user:pass@mail.example.org`
+    /// or `smtp://127.0.0.1:2525` (plain, for a local relay).
+    #[arg(long, env = "PARLEY_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// Sender address of sign-in emails.
+    #[arg(
+        long,
+        env = "PARLEY_SMTP_FROM",
+        default_value = "Parley <parley@localhost>"
+    )]
+    pub smtp_from: String,
+
+    /// URL the `webhook` driver POSTs `{"identifier","code","expires_at"}` to.
+    #[arg(long, env = "PARLEY_WEBHOOK_URL")]
+    pub webhook_url: Option<url::Url>,
+
+    /// Bearer token sent to the webhook (Authorization header), if any.
+    #[arg(long, env = "PARLEY_WEBHOOK_TOKEN", hide_env_values = true)]
+    pub webhook_token: Option<String>,
+
+    /// Lifetime of a sign-in code, seconds.
+    #[arg(long, env = "PARLEY_OTP_TTL", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub otp_ttl: u64,
+
+    /// Minimum seconds between two codes for one identifier.
+    #[arg(long, env = "PARLEY_OTP_RESEND_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub otp_resend_interval: u64,
+
+    /// Sign-in requests (code requests plus verifies) allowed per client IP per
+    /// minute.
+    #[arg(long, env = "PARLEY_AUTH_RATE_PER_IP", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_rate_per_ip: u32,
+
+    /// Lifetime of an access token, seconds.
+    #[arg(long, env = "PARLEY_ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(u64).range(10..=86400))]
+    pub access_token_ttl: u64,
+
+    /// Take the client IP from the last X-Forwarded-For entry (only behind a
+    /// reverse proxy you run).
+    #[arg(long, env = "PARLEY_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
+    /// Read-only SQLite connections serving queries.
+    #[arg(long, env = "PARLEY_READ_CONNECTIONS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub read_connections: u32,
+}
+
+impl Config {
+    /// A configuration for tests and embedding: everything default but the data
+    /// directory.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Config {
+        let mut cli = Cli::parse_from(["parley-server"]);
+        cli.config.data_dir = data_dir.into();
+        cli.config
+    }
+
+    /// The base URL clients should use.
+    pub fn public_url(&self, bound: SocketAddr) -> url::Url {
+        match &self.public_url {
+            Some(u) => u.clone(),
+            None => {
+                // Infallible: a socket address always forms a valid http URL.
+                #[allow(clippy::unwrap_used)]
+                url::Url::parse(&format!("http://{bound}")).unwrap()
+            }
+        }
+    }
+}
+
+/// The `--otp-driver` choices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OtpDriverKind {
+    Log,
+    File(PathBuf),
+    Smtp,
+    Webhook,
+}
+
+impl FromStr for OtpDriverKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "log" => Ok(OtpDriverKind::Log),
+            "smtp" => Ok(OtpDriverKind::Smtp),
+            "webhook" => Ok(OtpDriverKind::Webhook),
+            _ => match s.strip_prefix("file:") {
+                Some(path) if !path.is_empty() => Ok(OtpDriverKind::File(PathBuf::from(path))),
+                _ => Err(format!(
+                    "unknown OTP driver {s:?}: expected log, file:PATH, smtp or webhook"
+                )),
+            },
+        }
+    }
+}

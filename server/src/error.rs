@@ -1,0 +1,99 @@
+//! The crate's one error enum. Services return it; `http::problem` maps it once to
+//! `application/problem+json`. Internal causes are logged there, never returned.
+
+use crate::store::StoreError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request is malformed (bad JSON, wrong types).
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    /// 401: not authenticated, or a credential is wrong/expired.
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: String },
+    /// 403: authenticated but not allowed.
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    /// 404: absent, or invisible to the caller (the two are indistinguishable).
+    #[error("{detail}")]
+    NotFound { code: &'static str, detail: String },
+    /// 409: conflicts with current state.
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// 410: existed but expired.
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
+    /// 413: body over the limit.
+    #[error("{detail}")]
+    PayloadTooLarge { detail: String },
+    /// 415: media type not accepted.
+    #[error("{detail}")]
+    UnsupportedMediaType { detail: String },
+    /// 422: well-formed but invalid.
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
+    /// 429: slow down; `retry_after` seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        code: &'static str,
+        detail: String,
+        retry_after: u64,
+    },
+    /// 503: a dependency (SMTP, webhook) failed; retry later.
+    #[error("{detail}")]
+    Unavailable { code: &'static str, detail: String },
+    /// 500: a bug or an I/O failure. Logged in full, answered without details.
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("storage error: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Error {
+        Error::Unprocessable {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Error {
+        Error::NotFound {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Error {
+        Error::Unauthorized {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Error {
+        Error::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Error {
+        Error::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Error {
+        Error::Internal(detail.to_string())
+    }
+}
+
+impl From<parley_protocol::FieldError> for Error {
+    fn from(e: parley_protocol::FieldError) -> Error {
+        Error::unprocessable("invalid_field", e.to_string())
+    }
+}

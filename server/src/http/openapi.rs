@@ -1,0 +1,57 @@
+//! The served OpenAPI 3.1 document, generated from the handlers and the
+//! parley-protocol types.
+
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Parley",
+        description = "Parley server REST API (protocol v1). Errors are application/problem+json \
+                       with a stable `code`. The WebSocket at /v1/ws is described in PROTOCOL.md."
+    ),
+    paths(
+        super::meta::healthz,
+        super::meta::openapi,
+        super::auth::request_otp,
+        super::auth::verify_otp,
+        super::auth::refresh,
+        super::auth::logout,
+        super::profile::get_me,
+        super::profile::patch_me,
+        super::profile::put_avatar,
+        super::profile::get_user,
+        super::profile::get_avatar,
+        super::profile::username_available,
+        super::devices::list,
+        super::devices::revoke,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "service", description = "health and this document"),
+        (name = "auth", description = "sign-in with one-time codes, tokens"),
+        (name = "profile", description = "profiles and avatars"),
+        (name = "devices", description = "signed-in devices"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! `/v1/me`, `/v1/users/*`, `/v1/usernames/*`.
+
+use super::extract::{body_rejection, Json};
+use crate::{error::Error, error::Result, service, service::Caller, state::AppState};
+use axum::{
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, State},
+    http::{header, HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+    routing::{get, put},
+    Router,
+};
+use parley_protocol::{limits, Me, Problem, UpdateMe, User, UsernameAvailability};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/me", get(get_me).patch(patch_me))
+        .route(
+            "/v1/me/avatar",
+            // One byte over the limit is enough to tell "too large" apart.
+            put(put_avatar).layer(DefaultBodyLimit::max(limits::AVATAR_MAX_BYTES + 1)),
+        )
+        .route("/v1/users/{id}", get(get_user))
+        .route("/v1/users/{id}/avatar", get(get_avatar))
+        .route("/v1/usernames/{username}", get(username_available))
+}
+
+/// Own profile and settings.
+#[utoipa::path(get, path = "/v1/me", tag = "profile", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Me),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>> {
+    Ok(Json(service::profile::me(&state, &caller).await?))
+}
+
+/// Update own profile and settings; absent fields are unchanged.
+#[utoipa::path(patch, path = "/v1/me", tag = "profile", security(("bearer" = [])), request_body = UpdateMe,
+    responses(
+        (status = 200, body = Me),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`username_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`, `invalid_body`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn patch_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<UpdateMe>,
+) -> Result<Json<Me>> {
+    Ok(Json(
+        service::profile::update_me(&state, &caller, body).await?,
+    ))
+}
+
+/// Upload an avatar: a raw PNG, JPEG or WebP body of at most 5 MiB. It is
+/// decoded, fitted into 512x512 and stored as PNG.
+#[utoipa::path(put, path = "/v1/me/avatar", tag = "profile", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "image/png"),
+    responses(
+        (status = 200, body = Me),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_image`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn put_avatar(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Me>> {
+    let body = body.map_err(|e| body_rejection(e.status(), e.body_text()))?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    Ok(Json(
+        service::profile::set_avatar(&state, &caller, ct, body).await?,
+    ))
+}
+
+/// A user's public profile: only yourself and your connections.
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "profile", security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")),
+    responses(
+        (status = 200, body = User),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`user_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<User>> {
+    Ok(Json(service::profile::user(&state, &caller, &id).await?))
+}
+
+/// A user's avatar image (PNG).
+#[utoipa::path(get, path = "/v1/users/{id}/avatar", tag = "profile", security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")),
+    responses(
+        (status = 200, content_type = "image/png", body = Vec<u8>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`avatar_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_avatar(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let (mime, data) = service::profile::avatar(&state, &caller, &id).await?;
+    let mime = HeaderValue::from_str(&mime).map_err(Error::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=86400"),
+            ),
+        ],
+        data,
+    )
+        .into_response())
+}
+
+/// Whether a username is free (for a live check while typing).
+#[utoipa::path(get, path = "/v1/usernames/{username}", tag = "profile", security(("bearer" = [])),
+    params(("username" = String, Path, description = "candidate username")),
+    responses(
+        (status = 200, body = UsernameAvailability),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn username_available(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+) -> Result<Json<UsernameAvailability>> {
+    let available = service::profile::username_available(&state, &caller, &username).await?;
+    Ok(Json(UsernameAvailability {
+        username: username.trim().to_lowercase(),
+        available,
+    }))
+}

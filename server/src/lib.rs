@@ -1,0 +1,206 @@
+//! parley-server as a library: `main.rs` only parses flags and calls [`run`];
+//! tests call [`Server::start`] with their own listener and data directory.
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod otp_driver;
+pub mod ratelimit;
+pub mod service;
+pub mod state;
+pub mod store;
+pub mod tokens;
+
+use config::Config;
+use state::{AppState, Inner};
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+
+/// Why the server could not start; each variant is one clear line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path} is not usable: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot read or create the server secret in {path}: {source}")]
+    Secret {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] store::OpenError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("OTP driver: {0}")]
+    Driver(#[from] otp_driver::DriverError),
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Prepares the data directory, database, keys and drivers. Blocking work runs on
+/// the blocking pool.
+pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, StartError> {
+    let dir = config.data_dir.clone();
+    let readers = config.read_connections as usize;
+    let (store, keys) = tokio::task::spawn_blocking(move || prepare_data_dir(&dir, readers))
+        .await
+        .map_err(|e| StartError::Serve(std::io::Error::other(e)))??;
+    let otp = otp_driver::OtpDriver::from_config(&config)?;
+    let public_url = config.public_url(bound);
+    let auth_limiter = ratelimit::IpLimiter::per_minute(config.auth_rate_per_ip);
+    Ok(AppState(Arc::new(Inner {
+        store,
+        config,
+        keys,
+        otp,
+        auth_limiter,
+        public_url,
+    })))
+}
+
+fn prepare_data_dir(dir: &Path, readers: usize) -> Result<(store::Store, keys::Keys), StartError> {
+    let shown = dir.display().to_string();
+    std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+        path: shown.clone(),
+        source,
+    })?;
+    // Probe writability up front: SQLite's own error for this is obscure.
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"").map_err(|source| StartError::DataDir {
+        path: shown.clone(),
+        source,
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    let keys = keys::Keys::load_or_create(dir).map_err(|source| StartError::Secret {
+        path: shown.clone(),
+        source,
+    })?;
+    let store = store::Store::open(&dir.join("parley.db"), readers)?;
+    Ok((store, keys))
+}
+
+/// A running server: its address and a handle to stop it.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), StartError>>,
+}
+
+impl Server {
+    /// Binds nothing itself: serves on `listener` until `stop` is called.
+    pub async fn start(config: Config, listener: TcpListener) -> Result<Server, StartError> {
+        let addr = listener.local_addr().map_err(StartError::Serve)?;
+        let state = build_state(config, addr).await?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        Ok(Server {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// Graceful stop: in-flight requests finish, the writer flushes.
+    pub async fn stop(mut self) -> Result<(), StartError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task
+            .await
+            .map_err(|e| StartError::Serve(std::io::Error::other(e)))?
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains requests
+/// and flushes the database writer.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let janitor = tokio::spawn(janitor(state.clone()));
+    let app = http::app(state.clone());
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    janitor.abort();
+    state.store.writer.flush().await;
+    result.map_err(StartError::Serve)
+}
+
+/// Periodic housekeeping: expired codes, rate-limiter memory.
+async fn janitor(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        state.auth_limiter.prune();
+        if let Err(e) = service::auth::purge_expired(&state).await {
+            tracing::warn!(error = %e, "janitor: purging expired codes failed");
+        }
+    }
+}
+
+/// Runs the server with `config` until SIGINT/SIGTERM: the `main` of the binary.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+    let state = build_state(config, addr).await?;
+    let driver = match &state.config.otp_driver {
+        config::OtpDriverKind::Log => "log (codes appear in this log)".to_owned(),
+        config::OtpDriverKind::File(p) => format!("file ({})", p.display()),
+        config::OtpDriverKind::Smtp => "smtp".to_owned(),
+        config::OtpDriverKind::Webhook => "webhook".to_owned(),
+    };
+    tracing::info!(
+        "parley-server {} listening on http://{addr} (public URL {}), data in {}, OTP driver: {driver}",
+        env!("CARGO_PKG_VERSION"),
+        state.public_url,
+        state.config.data_dir.display(),
+    );
+    tracing::info!(
+        "sign in: curl -X POST http://{addr}/v1/auth/otp/request -H 'content-type: application/json' -d '{{\"identifier\":\"you@example.org\"}}'"
+    );
+    serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: draining requests");
+}

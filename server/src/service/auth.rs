@@ -1,0 +1,368 @@
+//! Sign-in (OTP), tokens, refresh with rotation and reuse detection, logout.
+
+use super::Caller;
+use crate::{
+    error::{Error, Result},
+    otp_driver::OtpMessage,
+    state::AppState,
+    store::{self, now_ms},
+    tokens,
+};
+use parley_protocol::{
+    limits, validate_device_name, DeviceId, Identifier, OtpRequested, OtpVerify, Platform, Session,
+    Tokens,
+};
+use std::net::IpAddr;
+use subtle::ConstantTimeEq;
+
+/// How often a device's `last_seen_at` is refreshed by ordinary requests.
+const TOUCH_INTERVAL_MS: i64 = 60_000;
+/// Refresh tokens are 256-bit random secrets.
+const REFRESH_TOKEN_BYTES: usize = 32;
+
+fn parse_identifier(raw: &str) -> Result<Identifier> {
+    Identifier::parse(raw)
+        .map_err(|e| Error::unprocessable("invalid_identifier", format!("identifier: {e}")))
+}
+
+/// `POST /v1/auth/otp/request`. Answers the same whether or not the account
+/// exists; only the rate limits can refuse.
+pub async fn request_otp(
+    state: &AppState,
+    raw_identifier: &str,
+    ip: IpAddr,
+) -> Result<OtpRequested> {
+    state.auth_limiter.check(ip)?;
+    let identifier = parse_identifier(raw_identifier)?;
+    if matches!(state.otp, crate::otp_driver::OtpDriver::Smtp { .. }) && !identifier.is_email() {
+        return Err(Error::unprocessable(
+            "invalid_identifier",
+            "identifier: this server sends codes by email only; use an email address",
+        ));
+    }
+    let code = tokens::random_digits(limits::OTP_DIGITS);
+    let hash = state.keys.otp_hash(identifier.as_str(), &code);
+    let ttl_ms = (state.config.otp_ttl * 1000) as i64;
+    let resend_ms = (state.config.otp_resend_interval * 1000) as i64;
+    let now = now_ms();
+    let id = identifier.as_str().to_owned();
+    state
+        .store
+        .write(move |conn| {
+            if let Some(prev) = store::auth::otp_get(conn, &id)? {
+                let wait = prev.created_at + resend_ms - now;
+                if wait > 0 {
+                    return Err(Error::TooManyRequests {
+                        code: "rate_limited",
+                        detail: "a code was sent moments ago; wait before asking again".into(),
+                        retry_after: ((wait + 999) / 1000) as u64,
+                    });
+                }
+            }
+            store::auth::otp_put(conn, &id, &hash, now, now + ttl_ms)?;
+            Ok(())
+        })
+        .await?;
+    let msg = OtpMessage {
+        identifier: identifier.as_str().to_owned(),
+        code,
+        expires_at: store::ms_to_ts(now + ttl_ms),
+    };
+    if let Err(e) = state.otp.deliver(&msg).await {
+        tracing::error!(error = %e, "sign-in code delivery failed");
+        // Forget the undeliverable code so the person can retry at once.
+        let id = identifier.as_str().to_owned();
+        state
+            .store
+            .write(move |conn| store::auth::otp_delete(conn, &id))
+            .await?;
+        return Err(Error::Unavailable {
+            code: "delivery_failed",
+            detail: "the sign-in code could not be delivered; try again later".into(),
+        });
+    }
+    Ok(OtpRequested {
+        expires_in: state.config.otp_ttl,
+        retry_after: state.config.otp_resend_interval,
+    })
+}
+
+/// What a verify attempt did to the stored code. The attempt counter must be
+/// committed even when the answer is an error, so the job returns this instead
+/// of failing (a failing job rolls back).
+enum Attempt {
+    NoCode,
+    Expired,
+    Burnt {
+        retry_after: u64,
+    },
+    Wrong {
+        left: u32,
+    },
+    Ok {
+        user: store::users::UserRow,
+        new_user: bool,
+        device_id: String,
+        refresh: String,
+    },
+}
+
+/// `POST /v1/auth/otp/verify`.
+pub async fn verify_otp(state: &AppState, req: OtpVerify, ip: IpAddr) -> Result<Session> {
+    state.auth_limiter.check(ip)?;
+    let identifier = parse_identifier(&req.identifier)?;
+    if req.code.len() != limits::OTP_DIGITS || !req.code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::unprocessable(
+            "invalid_field",
+            format!("code: must be {} digits", limits::OTP_DIGITS),
+        ));
+    }
+    let device_name = validate_device_name(&req.device_name)?;
+    let platform = req.platform;
+    let presented = state.keys.otp_hash(identifier.as_str(), &req.code);
+    let resend_ms = (state.config.otp_resend_interval * 1000) as i64;
+    let now = now_ms();
+    let id = identifier.as_str().to_owned();
+    let default_name = default_display_name(&identifier);
+    let attempt = state
+        .store
+        .write(move |conn| -> Result<Attempt> {
+            let Some(row) = store::auth::otp_get(conn, &id)? else {
+                return Ok(Attempt::NoCode);
+            };
+            if now >= row.expires_at {
+                store::auth::otp_delete(conn, &id)?;
+                return Ok(Attempt::Expired);
+            }
+            if row.attempts >= limits::OTP_MAX_ATTEMPTS {
+                store::auth::otp_delete(conn, &id)?;
+                let wait = (row.created_at + resend_ms - now).max(0);
+                return Ok(Attempt::Burnt {
+                    retry_after: ((wait + 999) / 1000).max(1) as u64,
+                });
+            }
+            if !bool::from(row.code_hash.ct_eq(&presented)) {
+                let attempts = row.attempts + 1;
+                store::auth::otp_set_attempts(conn, &id, attempts)?;
+                return Ok(Attempt::Wrong {
+                    left: limits::OTP_MAX_ATTEMPTS - attempts,
+                });
+            }
+            store::auth::otp_delete(conn, &id)?;
+            let (user, new_user) = match store::users::by_identifier(conn, &id)? {
+                Some(u) => (u, false),
+                None => {
+                    let uid = tokens::new_id();
+                    store::users::insert(conn, &uid, &id, &default_name, now)?;
+                    let u = store::users::by_id(conn, &uid)?
+                        .ok_or_else(|| Error::internal("inserted user vanished"))?;
+                    (u, true)
+                }
+            };
+            if user.disabled {
+                return Err(Error::Forbidden {
+                    code: "account_disabled",
+                    detail: "this account is disabled; contact the server operator".into(),
+                });
+            }
+            let (device_id, refresh) = create_device(conn, &user.id, &device_name, platform, now)?;
+            Ok(Attempt::Ok {
+                user,
+                new_user,
+                device_id,
+                refresh,
+            })
+        })
+        .await?;
+    match attempt {
+        Attempt::NoCode => Err(Error::unauthorized(
+            "invalid_code",
+            "wrong code; request a new one if needed",
+        )),
+        Attempt::Expired => Err(Error::unauthorized(
+            "code_expired",
+            "this code has expired; request a new one",
+        )),
+        Attempt::Burnt { retry_after } => Err(Error::TooManyRequests {
+            code: "too_many_attempts",
+            detail: "too many wrong attempts; this code is no longer valid, request a new one"
+                .into(),
+            retry_after,
+        }),
+        Attempt::Wrong { left } => Err(Error::unauthorized(
+            "invalid_code",
+            format!("wrong code; {left} attempt(s) left"),
+        )),
+        Attempt::Ok {
+            user,
+            new_user,
+            device_id,
+            refresh,
+        } => {
+            let tokens = issue_tokens(state, &user.id, device_id, refresh)?;
+            Ok(Session {
+                tokens,
+                user: user.to_me(),
+                new_user,
+            })
+        }
+    }
+}
+
+fn default_display_name(identifier: &Identifier) -> String {
+    match identifier {
+        Identifier::Email(e) => e
+            .split('@')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(limits::DISPLAY_NAME_MAX)
+            .collect(),
+        Identifier::Phone(_) => "Parley user".to_owned(),
+    }
+}
+
+/// Wraps a freshly stored refresh token and a new access token.
+pub fn issue_tokens(
+    state: &AppState,
+    user_id: &str,
+    device_id: String,
+    refresh: String,
+) -> Result<Tokens> {
+    let access = tokens::issue_access(
+        &state.keys.jwt,
+        user_id,
+        &device_id,
+        state.config.access_token_ttl,
+    )?;
+    Ok(Tokens {
+        access_token: access,
+        refresh_token: refresh,
+        expires_in: state.config.access_token_ttl,
+        device_id: DeviceId(device_id),
+    })
+}
+
+/// Mints a new device with its first refresh token for `user_id`, inside a
+/// write job. Used by sign-in and by device linking.
+pub fn create_device(
+    conn: &rusqlite::Connection,
+    user_id: &str,
+    name: &str,
+    platform: Platform,
+    now: i64,
+) -> Result<(String, String)> {
+    let device_id = tokens::new_id();
+    let refresh = tokens::random_secret(REFRESH_TOKEN_BYTES);
+    store::auth::insert_device(conn, &device_id, user_id, name, platform, now)?;
+    store::auth::insert_refresh(conn, &crate::keys::token_hash(&refresh), &device_id, now)?;
+    Ok((device_id, refresh))
+}
+
+enum Refreshed {
+    Unknown,
+    Reused,
+    Ok { user_id: String, device_id: String },
+}
+
+/// `POST /v1/auth/refresh`: one use per refresh token. Presenting a rotated one
+/// means two parties hold it, so the device is revoked.
+pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<Tokens> {
+    state.auth_limiter.check(ip)?;
+    let hash = crate::keys::token_hash(presented);
+    let next = tokens::random_secret(REFRESH_TOKEN_BYTES);
+    let next_hash = crate::keys::token_hash(&next);
+    let now = now_ms();
+    let outcome = state
+        .store
+        .write(move |conn| -> Result<Refreshed> {
+            let Some(row) = store::auth::refresh_lookup(conn, &hash)? else {
+                return Ok(Refreshed::Unknown);
+            };
+            let Some(dev) = store::auth::device_state(conn, &row.device_id)? else {
+                return Ok(Refreshed::Unknown);
+            };
+            if dev.revoked || dev.user_disabled {
+                return Ok(Refreshed::Unknown);
+            }
+            if row.rotated {
+                tracing::warn!(device_id = %row.device_id, "refresh token reused; revoking device");
+                store::auth::revoke_device(conn, &dev.user_id, &row.device_id, now)?;
+                return Ok(Refreshed::Reused);
+            }
+            store::auth::refresh_mark_rotated(conn, &hash, now)?;
+            store::auth::insert_refresh(conn, &next_hash, &row.device_id, now)?;
+            store::auth::touch_device(conn, &row.device_id, now)?;
+            Ok(Refreshed::Ok {
+                user_id: dev.user_id,
+                device_id: row.device_id,
+            })
+        })
+        .await?;
+    match outcome {
+        Refreshed::Unknown => Err(Error::unauthorized(
+            "invalid_token",
+            "refresh token is invalid or revoked; sign in again",
+        )),
+        Refreshed::Reused => Err(Error::unauthorized(
+            "token_reused",
+            "refresh token was already used; this device is signed out for safety",
+        )),
+        Refreshed::Ok { user_id, device_id } => issue_tokens(state, &user_id, device_id, next),
+    }
+}
+
+/// Checks a bearer access token and that its device is still live.
+pub async fn authenticate(state: &AppState, bearer: &str) -> Result<Caller> {
+    let claims = tokens::verify_access(&state.keys.jwt, bearer)?;
+    let did = claims.did.clone();
+    let dev = state
+        .store
+        .read(move |conn| store::auth::device_state(conn, &did).map_err(Error::from))
+        .await?;
+    let Some(dev) = dev else {
+        return Err(Error::unauthorized("unauthorized", "device not found"));
+    };
+    if dev.revoked || dev.user_id != claims.sub {
+        return Err(Error::unauthorized(
+            "unauthorized",
+            "this device was signed out",
+        ));
+    }
+    if dev.user_disabled {
+        return Err(Error::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
+    }
+    let now = now_ms();
+    if now - dev.last_seen_at > TOUCH_INTERVAL_MS {
+        // Best effort and off the request path: a lost touch only makes
+        // "last seen" a minute staler.
+        let store = state.store.clone();
+        let did = claims.did.clone();
+        tokio::spawn(async move {
+            let _ = store
+                .write(move |conn| store::auth::touch_device(conn, &did, now))
+                .await;
+        });
+    }
+    Ok(Caller {
+        user_id: claims.sub,
+        device_id: claims.did,
+    })
+}
+
+/// `POST /v1/auth/logout`: revokes the calling device.
+pub async fn logout(state: &AppState, caller: &Caller) -> Result<()> {
+    super::devices::revoke(state, caller, &caller.device_id).await
+}
+
+/// Deletes expired sign-in codes. Called by the janitor task.
+pub async fn purge_expired(state: &AppState) -> Result<usize> {
+    let now = now_ms();
+    state
+        .store
+        .write(move |conn| store::auth::otp_delete_expired(conn, now).map_err(Error::from))
+        .await
+}

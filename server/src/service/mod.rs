@@ -1,0 +1,14 @@
+//! Business rules, one module per domain. A service function takes the state and
+//! already-parsed input, enforces every rule, and talks to `store`. Handlers only
+//! parse and call these; tests pin the rules here and over HTTP.
+
+pub mod auth;
+pub mod devices;
+pub mod profile;
+
+/// The authenticated caller, as established by `auth::authenticate`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: String,
+    pub device_id: String,
+}

@@ -1,0 +1,192 @@
+//! Profiles: own profile and settings, avatars, and who may see whom.
+
+use super::Caller;
+use crate::{
+    error::{Error, Result},
+    state::AppState,
+    store::{self, now_ms, users::ProfileChanges},
+};
+use parley_protocol::{
+    limits, validate_bio, validate_display_name, validate_status_text, validate_username, Me,
+    UpdateMe, User,
+};
+use rusqlite::Connection;
+
+/// Media types accepted for avatar uploads.
+pub const AVATAR_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/webp"];
+
+/// Whether `viewer` may see `target`'s profile: themselves, and (from the
+/// contacts domain) their connections.
+pub fn can_see(conn: &Connection, viewer: &str, target: &str) -> Result<bool> {
+    let _ = conn;
+    Ok(viewer == target)
+}
+
+pub async fn me(state: &AppState, caller: &Caller) -> Result<Me> {
+    let uid = caller.user_id.clone();
+    state
+        .store
+        .read(move |conn| {
+            store::users::by_id(conn, &uid)?
+                .map(|u| u.to_me())
+                .ok_or_else(|| Error::unauthorized("unauthorized", "account not found"))
+        })
+        .await
+}
+
+pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Result<Me> {
+    let changes = ProfileChanges {
+        display_name: patch
+            .display_name
+            .as_deref()
+            .map(validate_display_name)
+            .transpose()?,
+        username: patch
+            .username
+            .as_deref()
+            .map(validate_username)
+            .transpose()?,
+        bio: patch.bio.as_deref().map(validate_bio).transpose()?,
+        status_text: patch
+            .status_text
+            .as_deref()
+            .map(validate_status_text)
+            .transpose()?,
+        read_receipts: patch.settings.and_then(|s| s.read_receipts),
+        last_seen_visible: patch.settings.and_then(|s| s.last_seen_visible),
+    };
+    let uid = caller.user_id.clone();
+    let now = now_ms();
+    state
+        .store
+        .write(move |conn| {
+            if let Some(name) = &changes.username {
+                if let Some(other) = store::users::by_username(conn, name)? {
+                    if other.id != uid {
+                        return Err(Error::conflict("username_taken", "username: already taken"));
+                    }
+                }
+            }
+            store::users::update_profile(conn, &uid, &changes, now).map_err(|e| {
+                if e.is_unique_violation() {
+                    Error::conflict("username_taken", "username: already taken")
+                } else {
+                    Error::from(e)
+                }
+            })?;
+            store::users::by_id(conn, &uid)?
+                .map(|u| u.to_me())
+                .ok_or_else(|| Error::unauthorized("unauthorized", "account not found"))
+        })
+        .await
+}
+
+/// Whether a username is free for the caller (the onboarding screen checks as
+/// the person types).
+pub async fn username_available(state: &AppState, caller: &Caller, raw: &str) -> Result<bool> {
+    let name = validate_username(raw)?;
+    let uid = caller.user_id.clone();
+    state
+        .store
+        .read(move |conn| Ok(store::users::by_username(conn, &name)?.is_none_or(|u| u.id == uid)))
+        .await
+}
+
+/// Decodes an uploaded image, fits it into 512x512 and re-encodes it as PNG, so
+/// nothing a client uploads is ever served back byte for byte.
+pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| Error::unprocessable("invalid_image", "the image could not be read"))?;
+    let mut lim = image::Limits::default();
+    lim.max_image_width = Some(10_000);
+    lim.max_image_height = Some(10_000);
+    lim.max_alloc = Some(256 * 1024 * 1024);
+    reader.limits(lim);
+    let img = reader.decode().map_err(|e| {
+        Error::unprocessable(
+            "invalid_image",
+            format!("the image could not be decoded: {e}"),
+        )
+    })?;
+    let side = limits::AVATAR_MAX_SIDE;
+    let img = if img.width() > side || img.height() > side {
+        img.resize(side, side, image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .map_err(Error::internal)?;
+    Ok(out)
+}
+
+pub async fn set_avatar(
+    state: &AppState,
+    caller: &Caller,
+    content_type: Option<&str>,
+    body: bytes::Bytes,
+) -> Result<Me> {
+    let mime = content_type
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if !AVATAR_TYPES.contains(&mime.as_str()) {
+        return Err(Error::UnsupportedMediaType {
+            detail: format!("avatar must be one of {}", AVATAR_TYPES.join(", ")),
+        });
+    }
+    if body.len() > limits::AVATAR_MAX_BYTES {
+        return Err(Error::PayloadTooLarge {
+            detail: format!("avatar must be at most {} bytes", limits::AVATAR_MAX_BYTES),
+        });
+    }
+    let png = tokio::task::spawn_blocking(move || reencode_avatar(&body))
+        .await
+        .map_err(Error::internal)??;
+    let uid = caller.user_id.clone();
+    let now = now_ms();
+    state
+        .store
+        .write(move |conn| {
+            store::users::set_avatar(conn, &uid, "image/png", &png, now)?;
+            store::users::by_id(conn, &uid)?
+                .map(|u| u.to_me())
+                .ok_or_else(|| Error::unauthorized("unauthorized", "account not found"))
+        })
+        .await
+}
+
+pub async fn avatar(state: &AppState, caller: &Caller, user_id: &str) -> Result<(String, Vec<u8>)> {
+    let (viewer, target) = (caller.user_id.clone(), user_id.to_owned());
+    state
+        .store
+        .read(move |conn| {
+            if !can_see(conn, &viewer, &target)? {
+                return Err(Error::not_found("avatar_not_found", "no such avatar"));
+            }
+            store::users::avatar(conn, &target)?
+                .ok_or_else(|| Error::not_found("avatar_not_found", "no such avatar"))
+        })
+        .await
+}
+
+pub async fn user(state: &AppState, caller: &Caller, user_id: &str) -> Result<User> {
+    let (viewer, target) = (caller.user_id.clone(), user_id.to_owned());
+    state
+        .store
+        .read(move |conn| {
+            if !can_see(conn, &viewer, &target)? {
+                return Err(Error::not_found("user_not_found", "no such user"));
+            }
+            store::users::by_id(conn, &target)?
+                .map(|u| u.to_user())
+                .ok_or_else(|| Error::not_found("user_not_found", "no such user"))
+        })
+        .await
+}

@@ -1,0 +1,181 @@
+//! SQLite storage: the only code in Parley that speaks SQL.
+//!
+//! One writer thread owns the only write connection and commits queued jobs in
+//! batches (group commit: one transaction, one fsync, many jobs); a small pool of
+//! read-only connections serves reads on the blocking thread pool. Nothing here
+//! ever blocks a tokio worker. A future PostgreSQL backend replaces this module
+//! behind the same functions; services never see a `rusqlite` type other than the
+//! `Connection` handed to their closures by `Store::read` / `Store::write`.
+
+mod migrations;
+mod read;
+mod writer;
+
+pub mod auth;
+pub mod users;
+
+use rusqlite::{Connection, OpenFlags};
+use std::{path::Path, time::Duration};
+
+pub use read::ReadPool;
+pub use writer::Writer;
+
+/// Storage failures. Services turn the expected ones (constraint violations)
+/// into domain errors; everything else becomes a logged 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("the database is closed")]
+    Closed,
+    #[error("a database job panicked")]
+    Panicked,
+}
+
+impl StoreError {
+    /// True when the error is a UNIQUE constraint violation.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    }
+}
+
+/// Why the database could not be opened, phrased for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("database {path} is corrupt or not a Parley database: {detail}")]
+    Corrupt { path: String, detail: String },
+    #[error("database {path} has schema version {found}, newer than this server knows ({known}); upgrade parley-server")]
+    TooNew {
+        path: String,
+        found: usize,
+        known: usize,
+    },
+    #[error("cannot start the database writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// The database handle shared by all services.
+#[derive(Clone)]
+pub struct Store {
+    pub writer: Writer,
+    pub readers: ReadPool,
+}
+
+/// How long a connection waits on a lock before failing. Only the writer takes
+/// write locks, so this matters for checkpoints and for external tools.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Store {
+    /// Opens (creating if needed) the database, applies migrations, starts the
+    /// writer thread and the read pool. Blocking: call it before the runtime
+    /// serves anything, or from `spawn_blocking`.
+    pub fn open(path: &Path, read_connections: usize) -> Result<Store, OpenError> {
+        let display = path.display().to_string();
+        let mut conn = Connection::open(path).map_err(|source| OpenError::Open {
+            path: display.clone(),
+            source,
+        })?;
+        configure(&conn, false).map_err(|e| classify(&display, e))?;
+        let integrity: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| classify(&display, e))?;
+        if integrity != "ok" {
+            return Err(OpenError::Corrupt {
+                path: display,
+                detail: integrity,
+            });
+        }
+        migrations::apply(&mut conn, &display)?;
+        let readers = ReadPool::open(path, read_connections).map_err(|source| OpenError::Open {
+            path: display.clone(),
+            source,
+        })?;
+        let writer = Writer::start(conn).map_err(OpenError::Thread)?;
+        Ok(Store { writer, readers })
+    }
+
+    /// Runs `f` on a read-only connection, off the async runtime.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.readers.read(f).await
+    }
+
+    /// Runs `f` inside the writer's current batch transaction. Its effects are
+    /// durable when this returns `Ok`; an `Err` from `f` rolls back only `f`'s
+    /// own changes (it runs inside a savepoint).
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+}
+
+fn classify(path: &str, e: rusqlite::Error) -> OpenError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+            ) =>
+        {
+            OpenError::Corrupt {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            }
+        }
+        _ => OpenError::Open {
+            path: path.to_owned(),
+            source: e,
+        },
+    }
+}
+
+/// Pragmas every connection gets.
+fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    if read_only {
+        conn.pragma_update(None, "query_only", "ON")?;
+    } else {
+        // WAL: readers never block the writer and vice versa. NORMAL sync is
+        // durable in WAL mode except on power loss of the last commit's fsync
+        // window; we choose FULL so an acknowledged message survives power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+    }
+    Ok(())
+}
+
+/// Opening flags for read-only connections.
+fn read_only_flags() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+}
+
+/// Current time as unix milliseconds, the unit every timestamp column uses.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Unix milliseconds to a wire timestamp.
+pub fn ms_to_ts(ms: i64) -> parley_protocol::Timestamp {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

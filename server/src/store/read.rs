@@ -1,0 +1,78 @@
+//! A small pool of read-only connections used from the blocking thread pool.
+
+use super::{configure, read_only_flags, StoreError};
+use rusqlite::Connection;
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+use tokio::sync::Semaphore;
+
+#[derive(Clone)]
+pub struct ReadPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Idle connections. A `std` mutex: it is held only to push/pop, never across
+    /// an `.await`.
+    idle: Mutex<Vec<Connection>>,
+    /// One permit per connection, so a task never finds the pool empty.
+    permits: Semaphore,
+}
+
+impl ReadPool {
+    pub(super) fn open(path: &Path, size: usize) -> rusqlite::Result<ReadPool> {
+        let size = size.max(1);
+        let mut idle = Vec::with_capacity(size);
+        for _ in 0..size {
+            let conn = Connection::open_with_flags(path, read_only_flags())?;
+            configure(&conn, true)?;
+            idle.push(conn);
+        }
+        Ok(ReadPool {
+            inner: Arc::new(Inner {
+                idle: Mutex::new(idle),
+                permits: Semaphore::new(size),
+            }),
+        })
+    }
+
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| E::from(StoreError::Closed))?;
+        let inner = self.inner.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let conn = inner
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .ok_or(StoreError::Closed)?;
+            // Catch a panicking closure so the connection always goes back.
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)));
+            inner
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+            out.map_err(|_| StoreError::Panicked)
+        })
+        .await;
+        drop(permit);
+        match joined {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => Err(E::from(e)),
+            Err(_) => Err(E::from(StoreError::Panicked)),
+        }
+    }
+}
