@@ -100,7 +100,7 @@ enum Attempt {
         left: u32,
     },
     Ok {
-        user: store::users::UserRow,
+        user: Box<store::users::UserRow>,
         new_user: bool,
         device_id: String,
         refresh: String,
@@ -167,7 +167,7 @@ pub async fn verify_otp(state: &AppState, req: OtpVerify, ip: IpAddr) -> Result<
             }
             let (device_id, refresh) = create_device(conn, &user.id, &device_name, platform, now)?;
             Ok(Attempt::Ok {
-                user,
+                user: Box::new(user),
                 new_user,
                 device_id,
                 refresh,

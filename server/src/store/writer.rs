@@ -21,8 +21,11 @@ const QUEUE_DEPTH: usize = 4096;
 /// to deliver its result once the batch's commit outcome is known.
 struct Ran {
     keep: bool,
-    deliver: Box<dyn FnOnce(Option<&StoreError>) + Send>,
+    deliver: Deliver,
 }
+
+/// Sends a job's result to its caller, given the batch's commit error if any.
+type Deliver = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
 type Job = Box<dyn FnOnce(&Connection) -> Ran + Send>;
 

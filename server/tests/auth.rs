@@ -1,0 +1,344 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Sign-in, tokens, refresh rotation, reuse detection, logout: over real HTTP.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn login_me_refresh_reuse_logout() {
+    let ts = TestServer::start().await;
+    let s = ts.login("  Ana@Example.ORG ").await;
+    assert!(s.new_user);
+    assert_eq!(s.user.identifier, ana());
+    assert_eq!(s.user.user.display_name, "ana");
+    assert_eq!(s.tokens.expires_in, 900);
+
+    // A second sign-in of the same identifier is the same user on a new device.
+    let s2 = ts.login(ana()).await;
+    assert!(!s2.new_user);
+    assert_eq!(s2.user.user.id, s.user.user.id);
+    assert_ne!(s2.tokens.device_id, s.tokens.device_id);
+
+    let me = ts.req(Method::GET, "/v1/me").auth(&s).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+
+    // Refresh rotates.
+    let r = ts
+        .post_json("/v1/auth/refresh", json!({"refresh_token": s.tokens.refresh_token}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let t2: parley_protocol::Tokens = r.json().await.unwrap();
+    assert_ne!(t2.refresh_token, s.tokens.refresh_token);
+    assert_eq!(t2.device_id, s.tokens.device_id);
+
+    // The stored form is a hash, never the token.
+    let db = ts.db();
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM refresh_tokens WHERE token_hash = ?1",
+            [t2.refresh_token.as_bytes()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 0);
+
+    // The new refresh token works once more.
+    let r = ts
+        .post_json("/v1/auth/refresh", json!({"refresh_token": t2.refresh_token}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let t3: parley_protocol::Tokens = r.json().await.unwrap();
+
+    // Reusing a rotated token revokes the device: theft detection.
+    let r = ts
+        .post_json("/v1/auth/refresh", json!({"refresh_token": s.tokens.refresh_token}))
+        .await;
+    problem(r, 401, "token_reused").await;
+    let r = ts
+        .post_json("/v1/auth/refresh", json!({"refresh_token": t3.refresh_token}))
+        .await;
+    problem(r, 401, "invalid_token").await;
+    let r = ts
+        .req(Method::GET, "/v1/me")
+        .bearer_auth(&t3.access_token)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 401, "unauthorized").await;
+    let revoked: Option<i64> = db
+        .query_row(
+            "SELECT revoked_at FROM devices WHERE id = ?1",
+            [s.tokens.device_id.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(revoked.is_some());
+
+    // The other device is unaffected; logging it out revokes it.
+    let r = ts.req(Method::GET, "/v1/me").auth(&s2).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = ts
+        .req(Method::POST, "/v1/auth/logout")
+        .auth(&s2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = ts.req(Method::GET, "/v1/me").auth(&s2).send().await.unwrap();
+    problem(r, 401, "unauthorized").await;
+    let r = ts
+        .post_json("/v1/auth/refresh", json!({"refresh_token": s2.tokens.refresh_token}))
+        .await;
+    problem(r, 401, "invalid_token").await;
+}
+
+#[tokio::test]
+async fn wrong_codes_count_and_the_sixth_attempt_burns_the_code() {
+    let ts = TestServer::start().await;
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": ana()}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let code = ts.last_code(ana());
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let verify = |c: &str| {
+        ts.post_json(
+            "/v1/auth/otp/verify",
+            json!({"identifier": ana(), "code": c, "device_name": "d", "platform": "linux"}),
+        )
+    };
+    for left in (0..5).rev() {
+        let body = problem(verify(wrong).await, 401, "invalid_code").await;
+        assert!(body["detail"].as_str().unwrap().contains(&format!("{left} attempt")));
+    }
+    // The 6th attempt, even with the right code, is refused and burns the code.
+    let r = verify(&code).await;
+    assert!(r.headers().contains_key("retry-after"));
+    problem(r, 429, "too_many_attempts").await;
+    problem(verify(&code).await, 401, "invalid_code").await;
+    let n: i64 = ts
+        .db()
+        .query_row("SELECT COUNT(*) FROM otp_codes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn fifth_attempt_may_still_succeed() {
+    let ts = TestServer::start().await;
+    ts.post_json("/v1/auth/otp/request", json!({"identifier": ben()}))
+        .await;
+    let code = ts.last_code(ben());
+    let wrong = if code == "999999" { "999998" } else { "999999" };
+    for _ in 0..4 {
+        let r = ts
+            .post_json(
+                "/v1/auth/otp/verify",
+                json!({"identifier": ben(), "code": wrong, "device_name": "d", "platform": "cli"}),
+            )
+            .await;
+        problem(r, 401, "invalid_code").await;
+    }
+    let r = ts
+        .post_json(
+            "/v1/auth/otp/verify",
+            json!({"identifier": ben(), "code": code, "device_name": "d", "platform": "cli"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn expired_code_is_refused() {
+    let ts = TestServer::start_with(|c| c.otp_ttl = 1).await;
+    ts.post_json("/v1/auth/otp/request", json!({"identifier": ana()}))
+        .await;
+    let code = ts.last_code(ana());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = ts
+        .post_json(
+            "/v1/auth/otp/verify",
+            json!({"identifier": ana(), "code": code, "device_name": "d", "platform": "linux"}),
+        )
+        .await;
+    problem(r, 401, "code_expired").await;
+}
+
+#[tokio::test]
+async fn codes_are_stored_only_as_keyed_hashes() {
+    let ts = TestServer::start().await;
+    ts.post_json("/v1/auth/otp/request", json!({"identifier": ana()}))
+        .await;
+    let code = ts.last_code(ana());
+    let (hash, ttl): (Vec<u8>, i64) = ts
+        .db()
+        .query_row(
+            "SELECT code_hash, expires_at - created_at FROM otp_codes WHERE identifier = ?1",
+            [ana()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(hash.len(), 32);
+    assert!(!hash.windows(6).any(|w| w == code.as_bytes()));
+    assert_eq!(ttl, 300_000);
+}
+
+#[tokio::test]
+async fn identifiers_are_validated_and_answers_do_not_enumerate() {
+    let ts = TestServer::start().await;
+    for bad in ["", "not-an-email", "ana@", "12345", "+1 555", &"a".repeat(300)] {
+        let r = ts
+            .post_json("/v1/auth/otp/request", json!({"identifier": bad}))
+            .await;
+        problem(r, 422, "invalid_identifier").await;
+    }
+    // Existing and unknown accounts get byte-identical answers.
+    ts.login(ana()).await;
+    let a = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": ana()}))
+        .await;
+    let b = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": "nobody@example.org"}))
+        .await;
+    assert_eq!(a.status(), 202);
+    assert_eq!(b.status(), 202);
+    assert_eq!(a.text().await.unwrap(), b.text().await.unwrap());
+    // Phones are normalised to E.164.
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": "+1 (555) 123-4567"}))
+        .await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(ts.last_code("+15551234567").len(), 6);
+}
+
+#[tokio::test]
+async fn resend_interval_per_identifier() {
+    let ts = TestServer::start_with(|c| c.otp_resend_interval = 30).await;
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": ana()}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body, json!({"expires_in": 300, "retry_after": 30}));
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": ana()}))
+        .await;
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry));
+    problem(r, 429, "rate_limited").await;
+    // Another identifier is not affected.
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": ben()}))
+        .await;
+    assert_eq!(r.status(), 202);
+}
+
+#[tokio::test]
+async fn per_ip_limit() {
+    let ts = TestServer::start_with(|c| c.auth_rate_per_ip = 3).await;
+    for i in 0..3 {
+        let r = ts
+            .post_json("/v1/auth/otp/request", json!({"identifier": format!("u{i}@example.org")}))
+            .await;
+        assert_eq!(r.status(), 202);
+    }
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": "u9@example.org"}))
+        .await;
+    assert!(r.headers().contains_key("retry-after"));
+    problem(r, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn malformed_requests_get_problems_naming_the_field() {
+    let ts = TestServer::start().await;
+    let r = ts
+        .post_json("/v1/auth/otp/verify", json!({"identifier": ana(), "code": "123456"}))
+        .await;
+    let body = problem(r, 422, "invalid_body").await;
+    assert!(body["detail"].as_str().unwrap().contains("device_name"));
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": 5}))
+        .await;
+    let body = problem(r, 422, "invalid_body").await;
+    assert!(body["detail"].as_str().unwrap().contains("identifier"));
+    let r = ts
+        .req(Method::POST, "/v1/auth/otp/request")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 400, "malformed_json").await;
+    let r = ts
+        .req(Method::POST, "/v1/auth/otp/request")
+        .body("identifier=x")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 415, "unsupported_media_type").await;
+    // Unknown fields are ignored.
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": ana(), "extra": true}))
+        .await;
+    assert_eq!(r.status(), 202);
+    // Code shape and device name limits.
+    let verify = |code: &str, name: &str, platform: &str| {
+        ts.post_json(
+            "/v1/auth/otp/verify",
+            json!({"identifier": ana(), "code": code, "device_name": name, "platform": platform}),
+        )
+    };
+    problem(verify("12345", "d", "linux").await, 422, "invalid_field").await;
+    problem(verify("12345a", "d", "linux").await, 422, "invalid_field").await;
+    problem(verify("123456", "", "linux").await, 422, "invalid_field").await;
+    problem(verify("123456", &"d".repeat(65), "linux").await, 422, "invalid_field").await;
+    problem(verify("123456", "d", "plan9").await, 422, "invalid_body").await;
+    // 64 characters is fine (the code is wrong, but the name passed validation).
+    problem(verify("000000", &"d".repeat(64), "linux").await, 401, "invalid_code").await;
+    // A body over 64 KiB is refused.
+    let big = "x".repeat(65 * 1024);
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": big}))
+        .await;
+    problem(r, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_checked() {
+    let ts = TestServer::start().await;
+    let r = ts.req(Method::GET, "/v1/me").send().await.unwrap();
+    problem(r, 401, "unauthorized").await;
+    let r = ts
+        .req(Method::GET, "/v1/me")
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 401, "unauthorized").await;
+    let r = ts
+        .req(Method::GET, "/v1/me")
+        .header("authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 401, "unauthorized").await;
+    let r = ts.req(Method::GET, "/v1/nope").send().await.unwrap();
+    problem(r, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn access_tokens_expire() {
+    let ts = TestServer::start_with(|c| c.access_token_ttl = 10).await;
+    let s = ts.login(ana()).await;
+    assert_eq!(s.tokens.expires_in, 10);
+    // Leeway is 5 s past `exp`.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    let r = ts.req(Method::GET, "/v1/me").auth(&s).send().await.unwrap();
+    let body = problem(r, 401, "unauthorized").await;
+    assert!(body["detail"].as_str().unwrap().contains("expired"));
+}

@@ -1,0 +1,262 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Profiles, settings, avatars and who can see whom.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn patch(ts: &TestServer, s: &parley_protocol::Session, body: Value) -> reqwest::Response {
+    ts.req(Method::PATCH, "/v1/me")
+        .auth(s)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn patch_me_applies_every_field() {
+    let ts = TestServer::start().await;
+    let s = ts.login(ana()).await;
+    let r = patch(
+        &ts,
+        &s,
+        json!({"display_name": " Ana Lima ", "username": "Ana.Lima", "bio": "hi\nthere",
+               "status_text": "busy", "settings": {"read_receipts": false}}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let me: Value = r.json().await.unwrap();
+    assert_eq!(me["display_name"], "Ana Lima");
+    assert_eq!(me["username"], "ana.lima");
+    assert_eq!(me["bio"], "hi\nthere");
+    assert_eq!(me["status_text"], "busy");
+    assert_eq!(me["settings"], json!({"read_receipts": false, "last_seen_visible": true}));
+    // Absent fields are unchanged; "" clears bio.
+    let r = patch(&ts, &s, json!({"bio": ""})).await;
+    let me: Value = r.json().await.unwrap();
+    assert_eq!(me["bio"], "");
+    assert_eq!(me["display_name"], "Ana Lima");
+    assert_eq!(me["settings"]["read_receipts"], false);
+    // The real database holds it.
+    let name: String = ts
+        .db()
+        .query_row("SELECT username FROM users WHERE identifier = ?1", [ana()], |r| r.get(0))
+        .unwrap();
+    assert_eq!(name, "ana.lima");
+}
+
+#[tokio::test]
+async fn every_profile_limit_on_both_sides() {
+    let ts = TestServer::start().await;
+    let s = ts.login(ana()).await;
+    let cases: Vec<(Value, bool)> = vec![
+        (json!({"display_name": ""}), false),
+        (json!({"display_name": "A"}), true),
+        (json!({"display_name": "x".repeat(64)}), true),
+        (json!({"display_name": "x".repeat(65)}), false),
+        (json!({"username": "ab"}), false),
+        (json!({"username": "abc"}), true),
+        (json!({"username": "a".repeat(32)}), true),
+        (json!({"username": "a".repeat(33)}), false),
+        (json!({"username": "ana-lima"}), false),
+        (json!({"username": "ana lima"}), false),
+        (json!({"bio": "b".repeat(280)}), true),
+        (json!({"bio": "b".repeat(281)}), false),
+        (json!({"status_text": "s".repeat(140)}), true),
+        (json!({"status_text": "s".repeat(141)}), false),
+    ];
+    for (body, ok) in cases {
+        let r = patch(&ts, &s, body.clone()).await;
+        if ok {
+            assert_eq!(r.status(), 200, "{body}");
+        } else {
+            let p = problem(r, 422, "invalid_field").await;
+            let field = body.as_object().unwrap().keys().next().unwrap().clone();
+            assert!(p["detail"].as_str().unwrap().starts_with(&field), "{p}");
+        }
+    }
+    let r = patch(&ts, &s, json!({"settings": {"read_receipts": "yes"}})).await;
+    problem(r, 422, "invalid_body").await;
+}
+
+#[tokio::test]
+async fn usernames_are_unique_case_insensitively() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let b = ts.login(ben()).await;
+    assert_eq!(patch(&ts, &a, json!({"username": "sunny"})).await.status(), 200);
+    problem(patch(&ts, &b, json!({"username": "SUNNY"})).await, 409, "username_taken").await;
+    // Setting your own username again is fine.
+    assert_eq!(patch(&ts, &a, json!({"username": "Sunny"})).await.status(), 200);
+    let avail: Value = ts
+        .req(Method::GET, "/v1/usernames/Sunny")
+        .auth(&b)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(avail, json!({"username": "sunny", "available": false}));
+    let avail: Value = ts
+        .req(Method::GET, "/v1/usernames/sunny")
+        .auth(&a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(avail["available"], true);
+    let r = ts
+        .req(Method::GET, "/v1/usernames/no")
+        .auth(&a)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 422, "invalid_field").await;
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 99]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+async fn put_avatar(ts: &TestServer, s: &parley_protocol::Session, ct: &str, body: Vec<u8>) -> reqwest::Response {
+    ts.req(Method::PUT, "/v1/me/avatar")
+        .auth(s)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn avatars_are_reencoded_and_limited() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let b = ts.login(ben()).await;
+    let r = put_avatar(&ts, &a, "image/png", png(1024, 600)).await;
+    assert_eq!(r.status(), 200);
+    let me: Value = r.json().await.unwrap();
+    let url = me["avatar_url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&format!("/v1/users/{}/avatar", a.user.user.id)));
+    let r = ts.req(Method::GET, &url).auth(&a).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    let img = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!((img.width(), img.height()), (512, 300));
+    // Others cannot see it (not connected).
+    problem(ts.req(Method::GET, &url).auth(&b).send().await.unwrap(), 404, "avatar_not_found").await;
+    // Wrong media type, undecodable bytes, oversize.
+    problem(put_avatar(&ts, &a, "image/gif", png(8, 8)).await, 415, "unsupported_media_type").await;
+    problem(put_avatar(&ts, &a, "image/png", b"not an image".to_vec()).await, 422, "invalid_image").await;
+    let mut big = png(8, 8);
+    big.resize(5 * 1024 * 1024 + 1, 0);
+    problem(put_avatar(&ts, &a, "image/png", big).await, 413, "payload_too_large").await;
+    // Exactly 5 MiB passes the size gate (a PNG with trailing bytes still decodes).
+    let mut max = png(8, 8);
+    max.resize(5 * 1024 * 1024, 0);
+    assert_eq!(put_avatar(&ts, &a, "image/png", max).await.status(), 200);
+    // JPEG is accepted and served as PNG.
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::new(40, 40))
+        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .unwrap();
+    assert_eq!(put_avatar(&ts, &a, "image/jpeg", jpeg).await.status(), 200);
+    // No avatar yet for Ben.
+    let r = ts
+        .req(Method::GET, &format!("/v1/users/{}/avatar", b.user.user.id))
+        .auth(&b)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404, "avatar_not_found").await;
+}
+
+#[tokio::test]
+async fn users_are_visible_only_to_themselves() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let b = ts.login(ben()).await;
+    let r = ts
+        .req(Method::GET, &format!("/v1/users/{}", a.user.user.id))
+        .auth(&a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let u: Value = r.json().await.unwrap();
+    assert!(u.get("identifier").is_none(), "public profile must not leak the identifier");
+    assert!(u.get("settings").is_none());
+    let r = ts
+        .req(Method::GET, &format!("/v1/users/{}", a.user.user.id))
+        .auth(&b)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404, "user_not_found").await;
+}
+
+#[tokio::test]
+async fn devices_list_and_revoke() {
+    let ts = TestServer::start().await;
+    let a1 = ts.login_device(ana(), "laptop").await;
+    let a2 = ts.login_device(ana(), "desktop").await;
+    let b = ts.login(ben()).await;
+    let list: Vec<parley_protocol::Device> = ts
+        .req(Method::GET, "/v1/devices")
+        .auth(&a1)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list.iter().filter(|d| d.current).count(), 1);
+    let cur = list.iter().find(|d| d.current).unwrap();
+    assert_eq!(cur.id, a1.tokens.device_id);
+    assert_eq!(cur.name, "laptop");
+    // Ben cannot revoke Ana's device.
+    let r = ts
+        .req(Method::DELETE, &format!("/v1/devices/{}", a2.tokens.device_id))
+        .auth(&b)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404, "device_not_found").await;
+    let r = ts
+        .req(Method::DELETE, &format!("/v1/devices/{}", a2.tokens.device_id))
+        .auth(&a1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    problem(ts.req(Method::GET, "/v1/me").auth(&a2).send().await.unwrap(), 401, "unauthorized").await;
+    let r = ts
+        .req(Method::DELETE, &format!("/v1/devices/{}", a2.tokens.device_id))
+        .auth(&a1)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404, "device_not_found").await;
+    let list: Vec<Value> = ts
+        .req(Method::GET, "/v1/devices")
+        .auth(&a1)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+}
