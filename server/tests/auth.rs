@@ -28,7 +28,10 @@ async fn login_me_refresh_reuse_logout() {
 
     // Refresh rotates.
     let r = ts
-        .post_json("/v1/auth/refresh", json!({"refresh_token": s.tokens.refresh_token}))
+        .post_json(
+            "/v1/auth/refresh",
+            json!({"refresh_token": s.tokens.refresh_token}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let t2: parley_protocol::Tokens = r.json().await.unwrap();
@@ -48,18 +51,27 @@ async fn login_me_refresh_reuse_logout() {
 
     // The new refresh token works once more.
     let r = ts
-        .post_json("/v1/auth/refresh", json!({"refresh_token": t2.refresh_token}))
+        .post_json(
+            "/v1/auth/refresh",
+            json!({"refresh_token": t2.refresh_token}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let t3: parley_protocol::Tokens = r.json().await.unwrap();
 
     // Reusing a rotated token revokes the device: theft detection.
     let r = ts
-        .post_json("/v1/auth/refresh", json!({"refresh_token": s.tokens.refresh_token}))
+        .post_json(
+            "/v1/auth/refresh",
+            json!({"refresh_token": s.tokens.refresh_token}),
+        )
         .await;
     problem(r, 401, "token_reused").await;
     let r = ts
-        .post_json("/v1/auth/refresh", json!({"refresh_token": t3.refresh_token}))
+        .post_json(
+            "/v1/auth/refresh",
+            json!({"refresh_token": t3.refresh_token}),
+        )
         .await;
     problem(r, 401, "invalid_token").await;
     let r = ts
@@ -79,7 +91,12 @@ async fn login_me_refresh_reuse_logout() {
     assert!(revoked.is_some());
 
     // The other device is unaffected; logging it out revokes it.
-    let r = ts.req(Method::GET, "/v1/me").auth(&s2).send().await.unwrap();
+    let r = ts
+        .req(Method::GET, "/v1/me")
+        .auth(&s2)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let r = ts
         .req(Method::POST, "/v1/auth/logout")
@@ -88,10 +105,18 @@ async fn login_me_refresh_reuse_logout() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = ts.req(Method::GET, "/v1/me").auth(&s2).send().await.unwrap();
+    let r = ts
+        .req(Method::GET, "/v1/me")
+        .auth(&s2)
+        .send()
+        .await
+        .unwrap();
     problem(r, 401, "unauthorized").await;
     let r = ts
-        .post_json("/v1/auth/refresh", json!({"refresh_token": s2.tokens.refresh_token}))
+        .post_json(
+            "/v1/auth/refresh",
+            json!({"refresh_token": s2.tokens.refresh_token}),
+        )
         .await;
     problem(r, 401, "invalid_token").await;
 }
@@ -113,7 +138,10 @@ async fn wrong_codes_count_and_the_sixth_attempt_burns_the_code() {
     };
     for left in (0..5).rev() {
         let body = problem(verify(wrong).await, 401, "invalid_code").await;
-        assert!(body["detail"].as_str().unwrap().contains(&format!("{left} attempt")));
+        assert!(body["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{left} attempt")));
     }
     // The 6th attempt, even with the right code, is refused and burns the code.
     let r = verify(&code).await;
@@ -190,7 +218,14 @@ async fn codes_are_stored_only_as_keyed_hashes() {
 #[tokio::test]
 async fn identifiers_are_validated_and_answers_do_not_enumerate() {
     let ts = TestServer::start().await;
-    for bad in ["", "not-an-email", "ana@", "12345", "+1 555", &"a".repeat(300)] {
+    for bad in [
+        "",
+        "not-an-email",
+        "ana@",
+        "12345",
+        "+1 555",
+        &"a".repeat(300),
+    ] {
         let r = ts
             .post_json("/v1/auth/otp/request", json!({"identifier": bad}))
             .await;
@@ -202,14 +237,20 @@ async fn identifiers_are_validated_and_answers_do_not_enumerate() {
         .post_json("/v1/auth/otp/request", json!({"identifier": ana()}))
         .await;
     let b = ts
-        .post_json("/v1/auth/otp/request", json!({"identifier": "nobody@example.org"}))
+        .post_json(
+            "/v1/auth/otp/request",
+            json!({"identifier": "nobody@example.org"}),
+        )
         .await;
     assert_eq!(a.status(), 202);
     assert_eq!(b.status(), 202);
     assert_eq!(a.text().await.unwrap(), b.text().await.unwrap());
     // Phones are normalised to E.164.
     let r = ts
-        .post_json("/v1/auth/otp/request", json!({"identifier": "+1 (555) 123-4567"}))
+        .post_json(
+            "/v1/auth/otp/request",
+            json!({"identifier": "+1 (555) 123-4567"}),
+        )
         .await;
     assert_eq!(r.status(), 202);
     assert_eq!(ts.last_code("+15551234567").len(), 6);
@@ -227,7 +268,11 @@ async fn resend_interval_per_identifier() {
     let r = ts
         .post_json("/v1/auth/otp/request", json!({"identifier": ana()}))
         .await;
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=30).contains(&retry));
     problem(r, 429, "rate_limited").await;
     // Another identifier is not affected.
@@ -242,12 +287,18 @@ async fn per_ip_limit() {
     let ts = TestServer::start_with(|c| c.auth_rate_per_ip = 3).await;
     for i in 0..3 {
         let r = ts
-            .post_json("/v1/auth/otp/request", json!({"identifier": format!("u{i}@example.org")}))
+            .post_json(
+                "/v1/auth/otp/request",
+                json!({"identifier": format!("u{i}@example.org")}),
+            )
             .await;
         assert_eq!(r.status(), 202);
     }
     let r = ts
-        .post_json("/v1/auth/otp/request", json!({"identifier": "u9@example.org"}))
+        .post_json(
+            "/v1/auth/otp/request",
+            json!({"identifier": "u9@example.org"}),
+        )
         .await;
     assert!(r.headers().contains_key("retry-after"));
     problem(r, 429, "rate_limited").await;
@@ -257,7 +308,10 @@ async fn per_ip_limit() {
 async fn malformed_requests_get_problems_naming_the_field() {
     let ts = TestServer::start().await;
     let r = ts
-        .post_json("/v1/auth/otp/verify", json!({"identifier": ana(), "code": "123456"}))
+        .post_json(
+            "/v1/auth/otp/verify",
+            json!({"identifier": ana(), "code": "123456"}),
+        )
         .await;
     let body = problem(r, 422, "invalid_body").await;
     assert!(body["detail"].as_str().unwrap().contains("device_name"));
@@ -283,7 +337,10 @@ async fn malformed_requests_get_problems_naming_the_field() {
     problem(r, 415, "unsupported_media_type").await;
     // Unknown fields are ignored.
     let r = ts
-        .post_json("/v1/auth/otp/request", json!({"identifier": ana(), "extra": true}))
+        .post_json(
+            "/v1/auth/otp/request",
+            json!({"identifier": ana(), "extra": true}),
+        )
         .await;
     assert_eq!(r.status(), 202);
     // Code shape and device name limits.
@@ -296,10 +353,20 @@ async fn malformed_requests_get_problems_naming_the_field() {
     problem(verify("12345", "d", "linux").await, 422, "invalid_field").await;
     problem(verify("12345a", "d", "linux").await, 422, "invalid_field").await;
     problem(verify("123456", "", "linux").await, 422, "invalid_field").await;
-    problem(verify("123456", &"d".repeat(65), "linux").await, 422, "invalid_field").await;
+    problem(
+        verify("123456", &"d".repeat(65), "linux").await,
+        422,
+        "invalid_field",
+    )
+    .await;
     problem(verify("123456", "d", "plan9").await, 422, "invalid_body").await;
     // 64 characters is fine (the code is wrong, but the name passed validation).
-    problem(verify("000000", &"d".repeat(64), "linux").await, 401, "invalid_code").await;
+    problem(
+        verify("000000", &"d".repeat(64), "linux").await,
+        401,
+        "invalid_code",
+    )
+    .await;
     // A body over 64 KiB is refused.
     let big = "x".repeat(65 * 1024);
     let r = ts

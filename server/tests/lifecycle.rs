@@ -22,7 +22,10 @@ async fn data_survives_a_restart() {
     assert_eq!(r.status(), 200);
     let secret_before = std::fs::read(ts.config.data_dir.join("secret.key")).unwrap();
     ts.restart().await;
-    assert_eq!(std::fs::read(ts.config.data_dir.join("secret.key")).unwrap(), secret_before);
+    assert_eq!(
+        std::fs::read(ts.config.data_dir.join("secret.key")).unwrap(),
+        secret_before
+    );
     // The old access token is still valid: same signing key.
     let me: Value = ts
         .req(Method::GET, "/v1/me")
@@ -35,7 +38,10 @@ async fn data_survives_a_restart() {
         .unwrap();
     assert_eq!(me["username"], "ana");
     let r = ts
-        .post_json("/v1/auth/refresh", json!({"refresh_token": s.tokens.refresh_token}))
+        .post_json(
+            "/v1/auth/refresh",
+            json!({"refresh_token": s.tokens.refresh_token}),
+        )
         .await;
     assert_eq!(r.status(), 200);
 }
@@ -51,7 +57,10 @@ async fn healthz_and_openapi() {
         .json()
         .await
         .unwrap();
-    assert_eq!(h, json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}));
+    assert_eq!(
+        h,
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
     let doc: Value = ts
         .req(Method::GET, "/openapi.json")
         .send()
@@ -74,7 +83,10 @@ async fn healthz_and_openapi() {
         "/v1/devices/{id}",
         "/healthz",
     ] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from OpenAPI");
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from OpenAPI"
+        );
     }
 }
 
@@ -84,7 +96,11 @@ fn server_bin() -> Command {
 
 /// Runs the binary expecting a start-up failure; returns stderr.
 fn fails(args: &[&str]) -> String {
-    let out = server_bin().args(args).env_remove("PARLEY_DATA_DIR").output().unwrap();
+    let out = server_bin()
+        .args(args)
+        .env_remove("PARLEY_DATA_DIR")
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "{args:?} should fail");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!err.contains("panicked"), "{err}");
@@ -98,14 +114,27 @@ fn startup_errors_are_one_clear_line() {
     let file = dir.path().join("file");
     std::fs::write(&file, b"x").unwrap();
     let bad = file.join("data");
-    let err = fails(&["--data-dir", bad.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
-    assert!(err.contains("data directory") && err.contains("not usable"), "{err}");
+    let err = fails(&[
+        "--data-dir",
+        bad.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(
+        err.contains("data directory") && err.contains("not usable"),
+        "{err}"
+    );
 
     // A corrupt database.
     let data = dir.path().join("corrupt");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("parley.db"), vec![7u8; 8192]).unwrap();
-    let err = fails(&["--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let err = fails(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert!(err.contains("corrupt"), "{err}");
 
     // A port in use.
@@ -113,12 +142,22 @@ fn startup_errors_are_one_clear_line() {
     let addr = taken.local_addr().unwrap().to_string();
     let ok_dir = dir.path().join("ok");
     let err = fails(&["--data-dir", ok_dir.to_str().unwrap(), "--listen", &addr]);
-    assert!(err.contains("cannot listen") && err.contains("in use"), "{err}");
+    assert!(
+        err.contains("cannot listen") && err.contains("in use"),
+        "{err}"
+    );
 
     // A bad flag value.
     let err = fails(&["--otp-driver", "pigeon"]);
     assert!(err.contains("unknown OTP driver"), "{err}");
-    let err = fails(&["--otp-driver", "smtp", "--data-dir", ok_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let err = fails(&[
+        "--otp-driver",
+        "smtp",
+        "--data-dir",
+        ok_dir.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert!(err.contains("--smtp-url"), "{err}");
 }
 
@@ -146,7 +185,12 @@ fn sigterm_stops_cleanly_and_a_second_start_reuses_the_data() {
     let data = dir.path().join("d");
     for _ in 0..2 {
         let mut child = server_bin()
-            .args(["--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .stderr(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .spawn()

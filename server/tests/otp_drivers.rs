@@ -43,7 +43,10 @@ async fn webhook_driver_posts_the_code() {
     })
     .await;
     let r = ts
-        .post_json("/v1/auth/otp/request", json!({"identifier": "+44 20 7946 0958"}))
+        .post_json(
+            "/v1/auth/otp/request",
+            json!({"identifier": "+44 20 7946 0958"}),
+        )
         .await;
     assert_eq!(r.status(), 202);
     let (auth, body) = seen.lock().unwrap().pop().expect("webhook called");
@@ -93,7 +96,15 @@ impl SmtpSink {
             .port();
         let maildir = tempfile::tempdir().unwrap();
         let mut child = std::process::Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(maildir.path().join("box"))
             .spawn()
             .expect("python3 is required for the SMTP test");
@@ -109,7 +120,9 @@ impl SmtpSink {
         }
         let _ = child.kill();
         let _ = child.wait();
-        panic!("aiosmtpd did not start: install it with `pip install aiosmtpd` (./scripts/test does)");
+        panic!(
+            "aiosmtpd did not start: install it with `pip install aiosmtpd` (./scripts/test does)"
+        );
     }
 
     fn messages(&self) -> Vec<String> {
@@ -141,12 +154,18 @@ async fn smtp_driver_sends_an_email() {
     })
     .await;
     let r = ts
-        .post_json("/v1/auth/otp/request", json!({"identifier": "Ana@Example.org"}))
+        .post_json(
+            "/v1/auth/otp/request",
+            json!({"identifier": "Ana@Example.org"}),
+        )
         .await;
     assert_eq!(r.status(), 202);
     let mail = sink.messages().pop().expect("one email delivered");
     assert!(mail.contains("To: ana@example.org"), "{mail}");
-    assert!(mail.contains("From: Parley <noreply@parley.test>"), "{mail}");
+    assert!(
+        mail.contains("From: Parley <noreply@parley.test>"),
+        "{mail}"
+    );
     let code: String = mail
         .split("sign-in code is ")
         .nth(1)
@@ -163,7 +182,10 @@ async fn smtp_driver_sends_an_email() {
     assert_eq!(r.status(), 200);
     // The smtp driver takes email addresses only.
     let r = ts
-        .post_json("/v1/auth/otp/request", json!({"identifier": "+15551234567"}))
+        .post_json(
+            "/v1/auth/otp/request",
+            json!({"identifier": "+15551234567"}),
+        )
         .await;
     problem(r, 422, "invalid_identifier").await;
 }

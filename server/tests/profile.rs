@@ -33,7 +33,10 @@ async fn patch_me_applies_every_field() {
     assert_eq!(me["username"], "ana.lima");
     assert_eq!(me["bio"], "hi\nthere");
     assert_eq!(me["status_text"], "busy");
-    assert_eq!(me["settings"], json!({"read_receipts": false, "last_seen_visible": true}));
+    assert_eq!(
+        me["settings"],
+        json!({"read_receipts": false, "last_seen_visible": true})
+    );
     // Absent fields are unchanged; "" clears bio.
     let r = patch(&ts, &s, json!({"bio": ""})).await;
     let me: Value = r.json().await.unwrap();
@@ -43,7 +46,11 @@ async fn patch_me_applies_every_field() {
     // The real database holds it.
     let name: String = ts
         .db()
-        .query_row("SELECT username FROM users WHERE identifier = ?1", [ana()], |r| r.get(0))
+        .query_row(
+            "SELECT username FROM users WHERE identifier = ?1",
+            [ana()],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(name, "ana.lima");
 }
@@ -87,10 +94,21 @@ async fn usernames_are_unique_case_insensitively() {
     let ts = TestServer::start().await;
     let a = ts.login(ana()).await;
     let b = ts.login(ben()).await;
-    assert_eq!(patch(&ts, &a, json!({"username": "sunny"})).await.status(), 200);
-    problem(patch(&ts, &b, json!({"username": "SUNNY"})).await, 409, "username_taken").await;
+    assert_eq!(
+        patch(&ts, &a, json!({"username": "sunny"})).await.status(),
+        200
+    );
+    problem(
+        patch(&ts, &b, json!({"username": "SUNNY"})).await,
+        409,
+        "username_taken",
+    )
+    .await;
     // Setting your own username again is fine.
-    assert_eq!(patch(&ts, &a, json!({"username": "Sunny"})).await.status(), 200);
+    assert_eq!(
+        patch(&ts, &a, json!({"username": "Sunny"})).await.status(),
+        200
+    );
     let avail: Value = ts
         .req(Method::GET, "/v1/usernames/Sunny")
         .auth(&b)
@@ -121,7 +139,9 @@ async fn usernames_are_unique_case_insensitively() {
 }
 
 fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 99]));
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 99])
+    });
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(img)
         .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
@@ -129,7 +149,12 @@ fn png(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-async fn put_avatar(ts: &TestServer, s: &parley_protocol::Session, ct: &str, body: Vec<u8>) -> reqwest::Response {
+async fn put_avatar(
+    ts: &TestServer,
+    s: &parley_protocol::Session,
+    ct: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
     ts.req(Method::PUT, "/v1/me/avatar")
         .auth(s)
         .header("content-type", ct)
@@ -155,13 +180,33 @@ async fn avatars_are_reencoded_and_limited() {
     let img = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
     assert_eq!((img.width(), img.height()), (512, 300));
     // Others cannot see it (not connected).
-    problem(ts.req(Method::GET, &url).auth(&b).send().await.unwrap(), 404, "avatar_not_found").await;
+    problem(
+        ts.req(Method::GET, &url).auth(&b).send().await.unwrap(),
+        404,
+        "avatar_not_found",
+    )
+    .await;
     // Wrong media type, undecodable bytes, oversize.
-    problem(put_avatar(&ts, &a, "image/gif", png(8, 8)).await, 415, "unsupported_media_type").await;
-    problem(put_avatar(&ts, &a, "image/png", b"not an image".to_vec()).await, 422, "invalid_image").await;
+    problem(
+        put_avatar(&ts, &a, "image/gif", png(8, 8)).await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    problem(
+        put_avatar(&ts, &a, "image/png", b"not an image".to_vec()).await,
+        422,
+        "invalid_image",
+    )
+    .await;
     let mut big = png(8, 8);
     big.resize(5 * 1024 * 1024 + 1, 0);
-    problem(put_avatar(&ts, &a, "image/png", big).await, 413, "payload_too_large").await;
+    problem(
+        put_avatar(&ts, &a, "image/png", big).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
     // Exactly 5 MiB passes the size gate (a PNG with trailing bytes still decodes).
     let mut max = png(8, 8);
     max.resize(5 * 1024 * 1024, 0);
@@ -169,7 +214,10 @@ async fn avatars_are_reencoded_and_limited() {
     // JPEG is accepted and served as PNG.
     let mut jpeg = Vec::new();
     image::DynamicImage::ImageRgb8(image::RgbImage::new(40, 40))
-        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
         .unwrap();
     assert_eq!(put_avatar(&ts, &a, "image/jpeg", jpeg).await.status(), 200);
     // No avatar yet for Ben.
@@ -195,7 +243,10 @@ async fn users_are_visible_only_to_themselves() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let u: Value = r.json().await.unwrap();
-    assert!(u.get("identifier").is_none(), "public profile must not leak the identifier");
+    assert!(
+        u.get("identifier").is_none(),
+        "public profile must not leak the identifier"
+    );
     assert!(u.get("settings").is_none());
     let r = ts
         .req(Method::GET, &format!("/v1/users/{}", a.user.user.id))
@@ -228,22 +279,40 @@ async fn devices_list_and_revoke() {
     assert_eq!(cur.name, "laptop");
     // Ben cannot revoke Ana's device.
     let r = ts
-        .req(Method::DELETE, &format!("/v1/devices/{}", a2.tokens.device_id))
+        .req(
+            Method::DELETE,
+            &format!("/v1/devices/{}", a2.tokens.device_id),
+        )
         .auth(&b)
         .send()
         .await
         .unwrap();
     problem(r, 404, "device_not_found").await;
     let r = ts
-        .req(Method::DELETE, &format!("/v1/devices/{}", a2.tokens.device_id))
+        .req(
+            Method::DELETE,
+            &format!("/v1/devices/{}", a2.tokens.device_id),
+        )
         .auth(&a1)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    problem(ts.req(Method::GET, "/v1/me").auth(&a2).send().await.unwrap(), 401, "unauthorized").await;
+    problem(
+        ts.req(Method::GET, "/v1/me")
+            .auth(&a2)
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
     let r = ts
-        .req(Method::DELETE, &format!("/v1/devices/{}", a2.tokens.device_id))
+        .req(
+            Method::DELETE,
+            &format!("/v1/devices/{}", a2.tokens.device_id),
+        )
         .auth(&a1)
         .send()
         .await

@@ -98,7 +98,11 @@ impl TestServer {
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> Response {
-        self.req(Method::POST, path).json(&body).send().await.unwrap()
+        self.req(Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Full sign-in through the real OTP flow.
