@@ -8,16 +8,25 @@
 //! appears in the server's OpenAPI document (feature `openapi`).
 
 pub mod auth;
+pub mod chats;
+pub mod contacts;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod ids;
 pub mod limits;
+pub mod links;
 pub mod profile;
+pub mod qr;
 
 pub use auth::*;
+pub use chats::*;
+pub use contacts::*;
 pub use error::*;
+pub use events::*;
 pub use health::*;
 pub use ids::*;
+pub use links::*;
 pub use profile::*;
 
 /// Timestamps on the wire: RFC 3339, UTC.

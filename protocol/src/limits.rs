@@ -30,3 +30,37 @@ pub const ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
 /// silent; 64 KiB matches the WebSocket frame limit and fits a 16 KiB message body
 /// escaped several times over.
 pub const JSON_BODY_MAX_BYTES: usize = 64 * 1024;
+/// Message body, bytes of UTF-8.
+pub const MESSAGE_BODY_MAX_BYTES: usize = 16 * 1024;
+/// `client_id` of a message: 1..=64 characters.
+pub const CLIENT_ID_MAX: usize = 64;
+/// Attachments on one message.
+pub const ATTACHMENTS_PER_MESSAGE_MAX: usize = 10;
+/// Default attachment upload limit, bytes (configurable on the server).
+pub const ATTACHMENT_MAX_BYTES: usize = 25 * 1024 * 1024;
+/// History page size: default and maximum.
+pub const HISTORY_LIMIT_DEFAULT: u32 = 50;
+pub const HISTORY_LIMIT_MAX: u32 = 200;
+/// Chat list page size: default and maximum.
+pub const CHATS_LIMIT_DEFAULT: u32 = 50;
+pub const CHATS_LIMIT_MAX: u32 = 500;
+/// A message may be edited this long after it was sent, seconds.
+pub const EDIT_WINDOW_SECS: i64 = 24 * 3600;
+/// A reaction emoji: 1..=32 bytes, no whitespace or controls.
+pub const REACTION_MAX_BYTES: usize = 32;
+/// Search query: 1..=256 characters.
+pub const SEARCH_QUERY_MAX: usize = 256;
+/// WebSocket frame, bytes.
+pub const WS_FRAME_MAX_BYTES: usize = 64 * 1024;
+/// Typing indicators expire this long after the last refresh, seconds.
+pub const TYPING_TTL_SECS: u64 = 6;
+/// Contact code lifetime (default; configurable on the server), seconds.
+pub const CONTACT_CODE_TTL_SECS: u64 = 300;
+/// Device link and invite lifetime, seconds.
+pub const DEVICE_LINK_TTL_SECS: u64 = 120;
+/// Connection requests expire after 7 days.
+pub const CONNECTION_REQUEST_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Longest wait of one device-link long poll, seconds.
+pub const LINK_POLL_MAX_SECS: u64 = 30;
+/// Short contact code: 10 Crockford base32 characters.
+pub const SHORT_CODE_LEN: usize = 10;

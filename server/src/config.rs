@@ -85,6 +85,14 @@ pub struct Config {
     #[arg(long, env = "PARLEY_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
 
+    /// Lifetime of a contact code (QR), seconds.
+    #[arg(long, env = "PARLEY_CONTACT_CODE_TTL", default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..=86400))]
+    pub contact_code_ttl: u64,
+
+    /// Typed short contact codes (XXXXX-XXXXX) a user may try per minute.
+    #[arg(long, env = "PARLEY_SHORT_CODE_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub short_code_attempts: u32,
+
     /// Read-only SQLite connections serving queries.
     #[arg(long, env = "PARLEY_READ_CONNECTIONS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub read_connections: u32,

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod keys;
 pub mod otp_driver;
 pub mod ratelimit;
@@ -54,13 +55,17 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     let otp = otp_driver::OtpDriver::from_config(&config)?;
     let public_url = config.public_url(bound);
     let auth_limiter = ratelimit::IpLimiter::per_minute(config.auth_rate_per_ip);
+    let short_code_limiter = ratelimit::KeyedLimiter::per_minute(config.short_code_attempts);
     Ok(AppState(Arc::new(Inner {
         store,
         config,
         keys,
         otp,
         auth_limiter,
+        short_code_limiter,
         public_url,
+        hub: Arc::default(),
+        link_waiters: Default::default(),
     })))
 }
 
@@ -141,14 +146,21 @@ pub async fn serve(
     result.map_err(StartError::Serve)
 }
 
-/// Periodic housekeeping: expired codes, rate-limiter memory.
+/// Periodic housekeeping: expired codes, requests, links; rate-limiter memory.
 async fn janitor(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
         state.auth_limiter.prune();
+        state.short_code_limiter.prune();
         if let Err(e) = service::auth::purge_expired(&state).await {
-            tracing::warn!(error = %e, "janitor: purging expired codes failed");
+            tracing::warn!(error = %e, "janitor: purging sign-in codes failed");
+        }
+        if let Err(e) = service::connections::purge_expired(&state).await {
+            tracing::warn!(error = %e, "janitor: purging contact codes and requests failed");
+        }
+        if let Err(e) = service::links::purge_expired(&state).await {
+            tracing::warn!(error = %e, "janitor: purging device links failed");
         }
     }
 }

@@ -1,41 +1,52 @@
-//! In-memory rate limits keyed by client IP (governor, GCRA). Per-identifier
-//! limits live in the database instead, so they survive a restart.
+//! In-memory rate limits (governor, GCRA) keyed by client IP or user id.
+//! Per-identifier OTP spacing lives in the database instead, so it survives a
+//! restart.
 
 use crate::error::Error;
 use governor::{
     clock::{Clock, DefaultClock},
-    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    state::keyed::DefaultKeyedStateStore,
+    Quota, RateLimiter,
 };
-use std::{net::IpAddr, num::NonZeroU32, sync::Arc};
+use std::{hash::Hash, net::IpAddr, num::NonZeroU32, sync::Arc};
 
-#[derive(Clone)]
-pub struct IpLimiter {
-    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+/// A keyed limiter: `n` per minute per key, all usable in a burst.
+pub struct KeyedLimiter<K: Hash + Eq + Clone> {
+    limiter: Arc<RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>>,
 }
 
-impl IpLimiter {
-    /// `per_minute` requests per minute per IP, all of them usable in a burst.
-    pub fn per_minute(per_minute: u32) -> IpLimiter {
+impl<K: Hash + Eq + Clone> Clone for KeyedLimiter<K> {
+    fn clone(&self) -> Self {
+        Self {
+            limiter: self.limiter.clone(),
+        }
+    }
+}
+
+pub type IpLimiter = KeyedLimiter<IpAddr>;
+
+impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
+    pub fn per_minute(per_minute: u32) -> Self {
         let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        IpLimiter {
+        KeyedLimiter {
             limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(n))),
         }
     }
 
-    /// Takes one token for `ip`, or says how long to wait.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Error> {
-        self.limiter.check_key(&ip).map_err(|not_until| {
+    /// Takes one token for `key`, or says how long to wait.
+    pub fn check(&self, key: K) -> Result<(), Error> {
+        self.limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             Error::TooManyRequests {
                 code: "rate_limited",
-                detail: "too many requests from this address; slow down".into(),
+                detail: "too many requests; slow down".into(),
                 retry_after: wait.as_secs().max(1),
             }
         })
     }
 
-    /// Drops state of IPs that are back to a full bucket; call periodically so
-    /// memory does not grow with every address ever seen.
+    /// Drops keys whose bucket is full again, so memory does not grow with
+    /// every key ever seen.
     pub fn prune(&self) {
         self.limiter.retain_recent();
     }

@@ -1,7 +1,13 @@
 //! The shared application state handed to every handler.
 
 use crate::{
-    config::Config, keys::Keys, otp_driver::OtpDriver, ratelimit::IpLimiter, store::Store,
+    config::Config,
+    hub::Hub,
+    keys::Keys,
+    otp_driver::OtpDriver,
+    ratelimit::{IpLimiter, KeyedLimiter},
+    service::links::LinkWaiters,
+    store::Store,
 };
 use std::sync::Arc;
 
@@ -16,8 +22,21 @@ pub struct Inner {
     pub otp: OtpDriver,
     /// Sign-in requests per client IP.
     pub auth_limiter: IpLimiter,
+    /// Typed short contact codes per user.
+    pub short_code_limiter: KeyedLimiter<String>,
     /// The base URL clients use (QR codes carry it).
     pub public_url: url::Url,
+    /// Connected device sessions.
+    pub hub: Arc<Hub>,
+    /// Long polls waiting for a device link approval.
+    pub link_waiters: LinkWaiters,
+}
+
+impl Inner {
+    /// The public URL without a trailing slash, as QR payloads carry it.
+    pub fn public_base(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -3,8 +3,10 @@
 //! `problem`. No business rule and no SQL lives here.
 
 mod auth;
+mod connections;
 mod devices;
 pub mod extract;
+mod links;
 mod meta;
 mod openapi;
 mod problem;
@@ -25,6 +27,8 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(profile::router())
         .merge(devices::router())
+        .merge(connections::router())
+        .merge(links::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits::JSON_BODY_MAX_BYTES))

@@ -28,13 +28,27 @@ use utoipa::{
         super::profile::username_available,
         super::devices::list,
         super::devices::revoke,
+        super::connections::create_code,
+        super::connections::create_request,
+        super::connections::list_requests,
+        super::connections::accept,
+        super::connections::decline,
+        super::connections::list,
+        super::connections::remove,
+        super::links::create_link,
+        super::links::poll,
+        super::links::info,
+        super::links::approve,
+        super::links::create_invite,
+        super::links::redeem,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "service", description = "health and this document"),
         (name = "auth", description = "sign-in with one-time codes, tokens"),
         (name = "profile", description = "profiles and avatars"),
-        (name = "devices", description = "signed-in devices"),
+        (name = "devices", description = "signed-in devices and linking new ones by QR"),
+        (name = "contacts", description = "contact codes, connection requests, connections"),
     )
 )]
 pub struct ApiDoc;

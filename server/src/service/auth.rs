@@ -1,6 +1,6 @@
 //! Sign-in (OTP), tokens, refresh with rotation and reuse detection, logout.
 
-use super::Caller;
+use super::{events::Emitted, Caller};
 use crate::{
     error::{Error, Result},
     otp_driver::OtpMessage,
@@ -9,8 +9,8 @@ use crate::{
     tokens,
 };
 use parley_protocol::{
-    limits, validate_device_name, DeviceId, Identifier, OtpRequested, OtpVerify, Platform, Session,
-    Tokens,
+    limits, validate_device_name, DeviceId, Event, Identifier, OtpRequested, OtpVerify, Platform,
+    Session, Tokens,
 };
 use std::net::IpAddr;
 use subtle::ConstantTimeEq;
@@ -261,7 +261,7 @@ pub fn create_device(
 
 enum Refreshed {
     Unknown,
-    Reused,
+    Reused(String, Emitted),
     Ok { user_id: String, device_id: String },
 }
 
@@ -288,7 +288,12 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
             if row.rotated {
                 tracing::warn!(device_id = %row.device_id, "refresh token reused; revoking device");
                 store::auth::revoke_device(conn, &dev.user_id, &row.device_id, now)?;
-                return Ok(Refreshed::Reused);
+                let mut emitted = Emitted::default();
+                let ev = Event::DeviceRevoked {
+                    device_id: row.device_id.clone(),
+                };
+                emitted.emit(conn, &dev.user_id, &ev, now)?;
+                return Ok(Refreshed::Reused(row.device_id, emitted));
             }
             store::auth::refresh_mark_rotated(conn, &hash, now)?;
             store::auth::insert_refresh(conn, &next_hash, &row.device_id, now)?;
@@ -304,10 +309,16 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
             "invalid_token",
             "refresh token is invalid or revoked; sign in again",
         )),
-        Refreshed::Reused => Err(Error::unauthorized(
-            "token_reused",
-            "refresh token was already used; this device is signed out for safety",
-        )),
+        Refreshed::Reused(device_id, emitted) => {
+            state
+                .hub
+                .close_device(&device_id, parley_protocol::close::TOKEN_INVALID);
+            emitted.publish(state);
+            Err(Error::unauthorized(
+                "token_reused",
+                "refresh token was already used; this device is signed out for safety",
+            ))
+        }
         Refreshed::Ok { user_id, device_id } => issue_tokens(state, &user_id, device_id, next),
     }
 }

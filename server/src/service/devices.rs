@@ -1,12 +1,12 @@
 //! The caller's devices: list and revoke.
 
-use super::Caller;
+use super::{events::Emitted, Caller};
 use crate::{
     error::{Error, Result},
     state::AppState,
     store::{self, now_ms},
 };
-use parley_protocol::Device;
+use parley_protocol::{close, Device, Event};
 
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Device>> {
     let (uid, did) = (caller.user_id.clone(), caller.device_id.clone());
@@ -21,13 +21,25 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Device>> {
 pub async fn revoke(state: &AppState, caller: &Caller, device_id: &str) -> Result<()> {
     let (uid, did) = (caller.user_id.clone(), device_id.to_owned());
     let now = now_ms();
-    let found = state
+    let emitted = state
         .store
-        .write(move |conn| store::auth::revoke_device(conn, &uid, &did, now).map_err(Error::from))
+        .write(move |conn| -> Result<Emitted> {
+            if !store::auth::revoke_device(conn, &uid, &did, now)? {
+                return Err(Error::not_found("device_not_found", "no such device"));
+            }
+            let mut emitted = Emitted::default();
+            emitted.emit(
+                conn,
+                &uid,
+                &Event::DeviceRevoked {
+                    device_id: did.clone(),
+                },
+                now,
+            )?;
+            Ok(emitted)
+        })
         .await?;
-    if found {
-        Ok(())
-    } else {
-        Err(Error::not_found("device_not_found", "no such device"))
-    }
+    state.hub.close_device(device_id, close::TOKEN_INVALID);
+    emitted.publish(state);
+    Ok(())
 }

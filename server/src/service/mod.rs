@@ -3,7 +3,10 @@
 //! parse and call these; tests pin the rules here and over HTTP.
 
 pub mod auth;
+pub mod connections;
 pub mod devices;
+pub mod events;
+pub mod links;
 pub mod profile;
 
 /// The authenticated caller, as established by `auth::authenticate`.

@@ -1,25 +1,32 @@
 //! Profiles: own profile and settings, avatars, and who may see whom.
 
-use super::Caller;
+use super::{events::Emitted, Caller};
 use crate::{
     error::{Error, Result},
     state::AppState,
     store::{self, now_ms, users::ProfileChanges},
 };
 use parley_protocol::{
-    limits, validate_bio, validate_display_name, validate_status_text, validate_username, Me,
-    UpdateMe, User,
+    limits, validate_bio, validate_display_name, validate_status_text, validate_username, Event,
+    Me, UpdateMe, User,
 };
 use rusqlite::Connection;
 
 /// Media types accepted for avatar uploads.
 pub const AVATAR_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/webp"];
 
-/// Whether `viewer` may see `target`'s profile: themselves, and (from the
-/// contacts domain) their connections.
+/// Whether `viewer` may see `target`'s profile: themselves and their
+/// connections.
 pub fn can_see(conn: &Connection, viewer: &str, target: &str) -> Result<bool> {
-    let _ = conn;
-    Ok(viewer == target)
+    Ok(viewer == target || store::contacts::are_connected(conn, viewer, target)?)
+}
+
+/// Whether `viewer` may see `target`'s avatar: as the profile, plus both sides
+/// of a pending connection request (the scanner is shown who the code belongs
+/// to before the owner accepts).
+pub fn can_see_avatar(conn: &Connection, viewer: &str, target: &str, now: i64) -> Result<bool> {
+    Ok(can_see(conn, viewer, target)?
+        || store::contacts::pending_between(conn, viewer, target, now)?.is_some())
 }
 
 pub async fn me(state: &AppState, caller: &Caller) -> Result<Me> {
@@ -74,11 +81,29 @@ pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Re
                     Error::from(e)
                 }
             })?;
-            store::users::by_id(conn, &uid)?
-                .map(|u| u.to_me())
-                .ok_or_else(|| Error::unauthorized("unauthorized", "account not found"))
+            announce(conn, &uid, now)
         })
         .await
+        .map(|(me, emitted)| {
+            emitted.publish(state);
+            me
+        })
+}
+
+/// Reads the profile back and appends `profile.updated` to the owner's log (their
+/// other devices) and to every connection's.
+fn announce(conn: &Connection, uid: &str, now: i64) -> Result<(Me, Emitted)> {
+    let row = store::users::by_id(conn, uid)?
+        .ok_or_else(|| Error::unauthorized("unauthorized", "account not found"))?;
+    let event = Event::ProfileUpdated {
+        user: row.to_user(),
+    };
+    let mut emitted = Emitted::default();
+    emitted.emit(conn, uid, &event, now)?;
+    for (peer, _) in store::contacts::connections_of(conn, uid)? {
+        emitted.emit(conn, &peer, &event, now)?;
+    }
+    Ok((row.to_me(), emitted))
 }
 
 /// Whether a username is free for the caller (the onboarding screen checks as
@@ -155,11 +180,13 @@ pub async fn set_avatar(
         .store
         .write(move |conn| {
             store::users::set_avatar(conn, &uid, "image/png", &png, now)?;
-            store::users::by_id(conn, &uid)?
-                .map(|u| u.to_me())
-                .ok_or_else(|| Error::unauthorized("unauthorized", "account not found"))
+            announce(conn, &uid, now)
         })
         .await
+        .map(|(me, emitted)| {
+            emitted.publish(state);
+            me
+        })
 }
 
 pub async fn avatar(state: &AppState, caller: &Caller, user_id: &str) -> Result<(String, Vec<u8>)> {
@@ -167,7 +194,7 @@ pub async fn avatar(state: &AppState, caller: &Caller, user_id: &str) -> Result<
     state
         .store
         .read(move |conn| {
-            if !can_see(conn, &viewer, &target)? {
+            if !can_see_avatar(conn, &viewer, &target, now_ms())? {
                 return Err(Error::not_found("avatar_not_found", "no such avatar"));
             }
             store::users::avatar(conn, &target)?

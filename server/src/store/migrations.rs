@@ -4,7 +4,10 @@ use super::OpenError;
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("migrations/0001_accounts.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("migrations/0001_accounts.sql")),
+    M::up(include_str!("migrations/0002_contacts_links_events.sql")),
+];
 
 pub fn known_version() -> usize {
     MIGRATIONS.len()

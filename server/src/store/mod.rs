@@ -12,6 +12,9 @@ mod read;
 mod writer;
 
 pub mod auth;
+pub mod contacts;
+pub mod events;
+pub mod links;
 pub mod users;
 
 use rusqlite::{Connection, OpenFlags};

@@ -1,0 +1,91 @@
+//! Linking a new device to an account by QR, in both directions.
+
+use crate::{
+    auth::{Platform, Tokens},
+    profile::Me,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/device-links` (unauthenticated, from the new device).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewDeviceLink {
+    pub device_name: String,
+    pub platform: Platform,
+}
+
+/// 201 answer: what the new device shows (the QR of `uri` and `check_code`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceLink {
+    pub link_id: String,
+    /// Proof of possession for polling; also inside the QR.
+    pub secret: String,
+    pub uri: String,
+    /// Two digits derived from the secret; the approver must see the same two.
+    pub check_code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `GET /v1/device-links/{id}?secret=` (long poll).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum LinkStatus {
+    /// Not approved yet: poll again.
+    Pending,
+    /// Approved: the new device's session. Delivered exactly once.
+    Approved { tokens: Tokens, user: Box<Me> },
+}
+
+/// `GET /v1/device-links/{id}/info?secret=` (for the approving device).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceLinkInfo {
+    pub link_id: String,
+    pub device_name: String,
+    pub platform: Platform,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub check_code: String,
+}
+
+/// `POST /v1/device-links/{id}/approve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApproveDeviceLink {
+    pub secret: String,
+}
+
+/// `POST /v1/device-invites` -> 201: a code a new device scans to join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceInvite {
+    pub code: String,
+    /// `parley://join?server=...&code=...`.
+    pub uri: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /v1/device-invites/redeem` (unauthenticated, from the new device).
+/// Give either `uri` or `code`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RedeemDeviceInvite {
+    #[serde(default)]
+    pub uri: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    pub device_name: String,
+    pub platform: Platform,
+}
+
+/// Answer to a redeemed invite: the new device's session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkedSession {
+    #[serde(flatten)]
+    pub tokens: Tokens,
+    pub user: Me,
+}

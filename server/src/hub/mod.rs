@@ -1,0 +1,247 @@
+//! In-memory fan-out: user id -> that user's connected device sessions.
+//!
+//! The hub is the only code that knows which node holds a device; a multi-node
+//! deployment replaces it with a pub/sub-backed one behind the same methods.
+//! It is notified only after a commit, and it is only an optimisation of reading
+//! the event log: a session that misses live events (replaying, or lagging and
+//! closed with 4008) reads them from the log. Each session's queue is bounded,
+//! so memory per connection stays bounded whatever a client does.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+};
+use tokio::sync::{mpsc, Notify};
+
+/// Frames queued per session before it counts as lagging.
+pub const SESSION_QUEUE: usize = 256;
+
+/// A committed event for one user, ready to send.
+#[derive(Debug, Clone)]
+pub struct Note {
+    pub user_id: String,
+    pub seq: u64,
+    /// The whole `{"type":"event",...}` frame.
+    pub frame: Arc<str>,
+}
+
+/// What a session's writer task receives.
+#[derive(Debug)]
+pub enum Outbound {
+    Event {
+        seq: u64,
+        frame: Arc<str>,
+    },
+    /// Presence and typing: no seq, dropped rather than queued when lagging.
+    Ephemeral(Arc<str>),
+}
+
+/// One connected WebSocket of a device.
+pub struct Session {
+    pub id: u64,
+    pub user_id: String,
+    pub device_id: String,
+    tx: mpsc::Sender<Outbound>,
+    /// False while the session replays from the log: live events are not
+    /// queued then (the replay reads them), only `wake` is signalled.
+    live: AtomicBool,
+    /// Close code requested by the server (0 = none).
+    close_code: AtomicU16,
+    /// Wakes the session loop: new events while replaying, or a close request.
+    pub wake: Notify,
+}
+
+impl Session {
+    /// Switches to live delivery.
+    pub fn go_live(&self) {
+        self.live.store(true, Ordering::SeqCst);
+    }
+
+    /// The close code requested for this session, if any.
+    pub fn close_requested(&self) -> Option<u16> {
+        match self.close_code.load(Ordering::SeqCst) {
+            0 => None,
+            c => Some(c),
+        }
+    }
+
+    pub fn request_close(&self, code: u16) {
+        // Keep the first reason.
+        let _ = self
+            .close_code
+            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+}
+
+#[derive(Default)]
+pub struct Hub {
+    /// `std` mutex: held only for map operations, never across `.await`.
+    sessions: Mutex<HashMap<String, Vec<Arc<Session>>>>,
+    next_id: AtomicU64,
+}
+
+/// Whether registering/unregistering changed the user's online state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub changed: bool,
+}
+
+impl Hub {
+    /// Registers a session; returns it with its receiving end, and whether the
+    /// user just came online (first session).
+    pub fn register(
+        &self,
+        user_id: &str,
+        device_id: &str,
+    ) -> (Arc<Session>, mpsc::Receiver<Outbound>, Transition) {
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let session = Arc::new(Session {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            user_id: user_id.to_owned(),
+            device_id: device_id.to_owned(),
+            tx,
+            live: AtomicBool::new(false),
+            close_code: AtomicU16::new(0),
+            wake: Notify::new(),
+        });
+        let mut map = self.lock();
+        let list = map.entry(user_id.to_owned()).or_default();
+        let changed = list.is_empty();
+        list.push(session.clone());
+        (session, rx, Transition { changed })
+    }
+
+    /// Removes a session; says whether the user went offline (last session).
+    pub fn unregister(&self, session: &Session) -> Transition {
+        let mut map = self.lock();
+        let Some(list) = map.get_mut(&session.user_id) else {
+            return Transition { changed: false };
+        };
+        list.retain(|s| s.id != session.id);
+        let changed = list.is_empty();
+        if changed {
+            map.remove(&session.user_id);
+        }
+        Transition { changed }
+    }
+
+    /// Delivers committed events to the sessions of their users.
+    pub fn publish(&self, notes: &[Note]) {
+        if notes.is_empty() {
+            return;
+        }
+        let map = self.lock();
+        for note in notes {
+            let Some(list) = map.get(&note.user_id) else {
+                continue;
+            };
+            for s in list {
+                if !s.live.load(Ordering::SeqCst) {
+                    s.wake.notify_one();
+                    continue;
+                }
+                match s.tx.try_send(Outbound::Event {
+                    seq: note.seq,
+                    frame: note.frame.clone(),
+                }) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        s.request_close(parley_protocol::close::LAGGING)
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+    }
+
+    /// Sends an ephemeral frame to every live session of `user_id`.
+    pub fn send_ephemeral(&self, user_id: &str, frame: Arc<str>) {
+        let map = self.lock();
+        if let Some(list) = map.get(user_id) {
+            for s in list.iter().filter(|s| s.live.load(Ordering::SeqCst)) {
+                let _ = s.tx.try_send(Outbound::Ephemeral(frame.clone()));
+            }
+        }
+    }
+
+    pub fn is_online(&self, user_id: &str) -> bool {
+        self.lock().get(user_id).is_some_and(|l| !l.is_empty())
+    }
+
+    /// Closes every session of a device (revoked, signed out).
+    pub fn close_device(&self, device_id: &str, code: u16) {
+        for list in self.lock().values() {
+            for s in list.iter().filter(|s| s.device_id == device_id) {
+                s.request_close(code);
+            }
+        }
+    }
+
+    /// Closes every session of a user (account disabled).
+    pub fn close_user(&self, user_id: &str, code: u16) {
+        if let Some(list) = self.lock().get(user_id) {
+            for s in list {
+                s.request_close(code);
+            }
+        }
+    }
+
+    /// Number of connected sessions.
+    pub fn session_count(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Arc<Session>>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Builds the event frame from an event's stored JSON without re-parsing it.
+pub fn event_frame(seq: u64, event_json: &str) -> Arc<str> {
+    Arc::from(format!(
+        r#"{{"type":"event","seq":{seq},"event":{event_json}}}"#
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_queue_requests_lagging_close() {
+        let hub = Hub::default();
+        let (s, _rx, t) = hub.register("u", "d");
+        assert!(t.changed);
+        s.go_live();
+        let notes: Vec<Note> = (1..=(SESSION_QUEUE as u64 + 1))
+            .map(|seq| Note {
+                user_id: "u".into(),
+                seq,
+                frame: event_frame(seq, "{}"),
+            })
+            .collect();
+        hub.publish(&notes);
+        assert_eq!(s.close_requested(), Some(parley_protocol::close::LAGGING));
+        assert!(hub.unregister(&s).changed);
+        assert!(!hub.is_online("u"));
+    }
+
+    #[test]
+    fn replaying_sessions_are_woken_not_queued() {
+        let hub = Hub::default();
+        let (s, mut rx, _) = hub.register("u", "d");
+        hub.publish(&[Note {
+            user_id: "u".into(),
+            seq: 1,
+            frame: event_frame(1, "{}"),
+        }]);
+        assert!(rx.try_recv().is_err());
+        let (_s2, _rx2, t) = hub.register("u", "d2");
+        assert!(!t.changed);
+        drop(s);
+    }
+}

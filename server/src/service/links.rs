@@ -1,0 +1,353 @@
+//! Linking a device to an account by QR: links (the new device shows a code and
+//! waits) and invites (a signed-in device shows a code the new one redeems).
+
+use super::{auth, events::Emitted, Caller};
+use crate::{
+    error::{Error, Result},
+    keys::token_hash,
+    state::AppState,
+    store::{self, ms_to_ts, now_ms},
+    tokens,
+};
+use parley_protocol::{
+    limits,
+    qr::{normalize_base32, DeviceInviteQr, DeviceLinkQr, QrPayload},
+    validate_device_name, DeviceInvite, DeviceLink, DeviceLinkInfo, Event, LinkStatus,
+    LinkedSession, NewDeviceLink, Platform, RedeemDeviceInvite,
+};
+use sha2::{Digest, Sha256};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use subtle::ConstantTimeEq;
+use tokio::sync::Notify;
+
+/// Link secrets and invite codes carry 160 bits.
+const SECRET_BYTES: usize = 20;
+
+/// Wakes long polls when their link is approved. In-memory: with several
+/// server nodes, a poll on another node still sees the approval within its
+/// next database check (it re-reads on every wake or timeout).
+#[derive(Default)]
+pub struct LinkWaiters(Mutex<HashMap<String, Arc<Notify>>>);
+
+impl LinkWaiters {
+    fn get(&self, id: &str) -> Arc<Notify> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(id.to_owned()).or_default().clone()
+    }
+
+    fn wake(&self, id: &str) {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get(id) {
+            n.notify_waiters();
+        }
+    }
+
+    /// Forgets entries nobody waits on.
+    pub fn prune(&self) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, n| Arc::strong_count(n) > 1);
+    }
+}
+
+/// The two digits both screens show: derived from the secret so a swapped QR
+/// (someone else's link) shows different digits.
+pub fn check_code(secret: &str) -> String {
+    let d = Sha256::digest(format!("parley/check/{secret}").as_bytes());
+    format!("{:02}", u16::from_be_bytes([d[0], d[1]]) % 100)
+}
+
+fn ttl_ms() -> i64 {
+    (limits::DEVICE_LINK_TTL_SECS * 1000) as i64
+}
+
+/// `POST /v1/device-links`.
+pub async fn create_link(state: &AppState, req: NewDeviceLink, ip: IpAddr) -> Result<DeviceLink> {
+    state.auth_limiter.check(ip)?;
+    let name = validate_device_name(&req.device_name)?;
+    let (id, secret) = (tokens::new_id(), tokens::random_secret(SECRET_BYTES));
+    let hash = token_hash(&secret);
+    let now = now_ms();
+    let expires_at = now + ttl_ms();
+    let lid = id.clone();
+    state
+        .store
+        .write(move |conn| {
+            store::links::insert_link(conn, &lid, &hash, &name, req.platform, now, expires_at)
+                .map_err(Error::from)
+        })
+        .await?;
+    let uri = QrPayload::DeviceLink(DeviceLinkQr {
+        server: state.public_base(),
+        link_id: id.clone(),
+        secret: secret.clone(),
+    })
+    .to_string();
+    Ok(DeviceLink {
+        check_code: check_code(&secret),
+        link_id: id,
+        secret,
+        uri,
+        expires_at: ms_to_ts(expires_at),
+    })
+}
+
+fn link_not_found() -> Error {
+    Error::not_found("link_not_found", "no such device link")
+}
+
+/// Loads a link and checks the presented secret in constant time.
+fn load_link(conn: &rusqlite::Connection, id: &str, secret: &str) -> Result<store::links::LinkRow> {
+    let link = store::links::link_by_id(conn, id)?.ok_or_else(link_not_found)?;
+    let presented = token_hash(&normalize_base32(secret).unwrap_or_default());
+    if bool::from(link.secret_hash.ct_eq(&presented)) {
+        Ok(link)
+    } else {
+        Err(link_not_found())
+    }
+}
+
+fn link_used() -> Error {
+    Error::conflict("link_used", "this link was already used")
+}
+
+fn link_expired() -> Error {
+    Error::Gone {
+        code: "link_expired",
+        detail: "this link has expired; show a new code".into(),
+    }
+}
+
+enum Poll {
+    Pending,
+    Approved(Box<LinkStatus>, Emitted),
+}
+
+/// `GET /v1/device-links/{id}?secret=`: waits up to `wait` for approval.
+pub async fn poll(state: &AppState, id: &str, secret: &str, wait: Duration) -> Result<LinkStatus> {
+    let wait = wait.min(Duration::from_secs(limits::LINK_POLL_MAX_SECS));
+    let deadline = tokio::time::Instant::now() + wait;
+    let notify = state.link_waiters.get(id);
+    loop {
+        // Register interest before checking, so an approval in between wakes us.
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (lid, sec) = (id.to_owned(), secret.to_owned());
+        let st = state.clone();
+        let now = now_ms();
+        let outcome = state
+            .store
+            .write(move |conn| -> Result<Poll> {
+                let link = load_link(conn, &lid, &sec)?;
+                if link.collected {
+                    return Err(link_used());
+                }
+                let Some(user_id) = link.approved_by.clone() else {
+                    if now >= link.expires_at {
+                        return Err(link_expired());
+                    }
+                    return Ok(Poll::Pending);
+                };
+                let (device_id, refresh) =
+                    auth::create_device(conn, &user_id, &link.device_name, link.platform, now)?;
+                store::links::collect_link(conn, &link.id, now)?;
+                let mut emitted = Emitted::default();
+                if let Some(device) = store::links::device(conn, &device_id)? {
+                    emitted.emit(conn, &user_id, &Event::DeviceAdded { device }, now)?;
+                }
+                let me = store::users::by_id(conn, &user_id)?
+                    .ok_or_else(|| Error::internal("approver vanished"))?
+                    .to_me();
+                let tokens = auth::issue_tokens(&st, &user_id, device_id, refresh)?;
+                Ok(Poll::Approved(
+                    Box::new(LinkStatus::Approved {
+                        tokens,
+                        user: Box::new(me),
+                    }),
+                    emitted,
+                ))
+            })
+            .await?;
+        match outcome {
+            Poll::Approved(status, emitted) => {
+                emitted.publish(state);
+                return Ok(*status);
+            }
+            Poll::Pending => {
+                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                    return Ok(LinkStatus::Pending);
+                }
+            }
+        }
+    }
+}
+
+/// `GET /v1/device-links/{id}/info?secret=` for the approving device.
+pub async fn info(
+    state: &AppState,
+    _caller: &Caller,
+    id: &str,
+    secret: &str,
+) -> Result<DeviceLinkInfo> {
+    let (lid, sec) = (id.to_owned(), secret.to_owned());
+    let now = now_ms();
+    let link = state
+        .store
+        .read(move |conn| {
+            let link = load_link(conn, &lid, &sec)?;
+            if link.collected || link.approved_by.is_some() {
+                return Err(link_used());
+            }
+            if now >= link.expires_at {
+                return Err(link_expired());
+            }
+            Ok(link)
+        })
+        .await?;
+    Ok(DeviceLinkInfo {
+        check_code: check_code(&normalize_base32(secret).unwrap_or_default()),
+        link_id: link.id,
+        device_name: link.device_name,
+        platform: link.platform,
+        created_at: ms_to_ts(link.created_at),
+        expires_at: ms_to_ts(link.expires_at),
+    })
+}
+
+/// `POST /v1/device-links/{id}/approve`: the new device joins the caller's account.
+pub async fn approve(state: &AppState, caller: &Caller, id: &str, secret: &str) -> Result<()> {
+    let (lid, sec, uid) = (id.to_owned(), secret.to_owned(), caller.user_id.clone());
+    let now = now_ms();
+    state
+        .store
+        .write(move |conn| {
+            let link = load_link(conn, &lid, &sec)?;
+            if link.collected || link.approved_by.is_some() {
+                return Err(link_used());
+            }
+            if now >= link.expires_at {
+                return Err(link_expired());
+            }
+            store::links::approve_link(conn, &lid, &uid, now)?;
+            Ok(())
+        })
+        .await?;
+    state.link_waiters.wake(id);
+    Ok(())
+}
+
+/// `POST /v1/device-invites`.
+pub async fn create_invite(state: &AppState, caller: &Caller) -> Result<DeviceInvite> {
+    let code = tokens::random_secret(SECRET_BYTES);
+    let hash = token_hash(&code);
+    let now = now_ms();
+    let expires_at = now + ttl_ms();
+    let uid = caller.user_id.clone();
+    state
+        .store
+        .write(move |conn| {
+            store::links::insert_invite(conn, &tokens::new_id(), &hash, &uid, now, expires_at)
+                .map_err(Error::from)
+        })
+        .await?;
+    let uri = QrPayload::DeviceInvite(DeviceInviteQr {
+        server: state.public_base(),
+        code: code.clone(),
+    })
+    .to_string();
+    Ok(DeviceInvite {
+        code,
+        uri,
+        expires_at: ms_to_ts(expires_at),
+    })
+}
+
+/// `POST /v1/device-invites/redeem`.
+pub async fn redeem(
+    state: &AppState,
+    req: RedeemDeviceInvite,
+    ip: IpAddr,
+) -> Result<LinkedSession> {
+    state.auth_limiter.check(ip)?;
+    let name = validate_device_name(&req.device_name)?;
+    let code = match (&req.uri, &req.code) {
+        (Some(uri), _) => {
+            let qr: DeviceInviteQr = uri
+                .parse()
+                .map_err(|e| Error::unprocessable("invalid_field", format!("uri: {e}")))?;
+            qr.code
+        }
+        (None, Some(code)) => normalize_base32(code)
+            .filter(|c| c.len() >= parley_protocol::qr::MIN_SECRET_CHARS && c.len() <= 128)
+            .ok_or_else(|| Error::unprocessable("invalid_field", "code: not an invite code"))?,
+        (None, None) => {
+            return Err(Error::unprocessable(
+                "invalid_field",
+                "uri: give `uri` or `code`",
+            ))
+        }
+    };
+    let hash = token_hash(&code);
+    let platform: Platform = req.platform;
+    let now = now_ms();
+    let st = state.clone();
+    let (session, emitted) = state
+        .store
+        .write(move |conn| -> Result<(LinkedSession, Emitted)> {
+            let invite = store::links::invite_by_hash(conn, &hash)?
+                .ok_or_else(|| Error::not_found("invite_not_found", "no such invite"))?;
+            if invite.redeemed {
+                return Err(Error::conflict(
+                    "invite_used",
+                    "this invite was already used",
+                ));
+            }
+            if now >= invite.expires_at {
+                return Err(Error::Gone {
+                    code: "invite_expired",
+                    detail: "this invite has expired; show a new code".into(),
+                });
+            }
+            let (device_id, refresh) =
+                auth::create_device(conn, &invite.user_id, &name, platform, now)?;
+            store::links::redeem_invite(conn, &invite.id, now)?;
+            let mut emitted = Emitted::default();
+            if let Some(device) = store::links::device(conn, &device_id)? {
+                emitted.emit(conn, &invite.user_id, &Event::DeviceAdded { device }, now)?;
+            }
+            let user = store::users::by_id(conn, &invite.user_id)?
+                .ok_or_else(|| Error::internal("inviter vanished"))?;
+            if user.disabled {
+                return Err(Error::Forbidden {
+                    code: "account_disabled",
+                    detail: "this account is disabled".into(),
+                });
+            }
+            let tokens = auth::issue_tokens(&st, &invite.user_id, device_id, refresh)?;
+            Ok((
+                LinkedSession {
+                    tokens,
+                    user: user.to_me(),
+                },
+                emitted,
+            ))
+        })
+        .await?;
+    emitted.publish(state);
+    Ok(session)
+}
+
+/// Deletes links and invites a day past expiry. Called by the janitor.
+pub async fn purge_expired(state: &AppState) -> Result<usize> {
+    state.link_waiters.prune();
+    let cutoff = now_ms() - 24 * 3600 * 1000;
+    state
+        .store
+        .write(move |conn| store::links::delete_expired(conn, cutoff).map_err(Error::from))
+        .await
+}

@@ -1,0 +1,72 @@
+//! The per-user event log.
+
+use super::StoreError;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Appends `event` to `user_id`'s log; returns its seq. Must run in the same
+/// transaction as the change it describes.
+pub fn append(
+    conn: &Connection,
+    user_id: &str,
+    event_json: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let seq: i64 = conn
+        .prepare_cached(
+            "UPDATE users SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
+        )?
+        .query_row([user_id], |r| r.get(0))?;
+    conn.prepare_cached(
+        "INSERT INTO events (user_id, seq, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![user_id, seq, event_json, now])?;
+    Ok(seq as u64)
+}
+
+/// The user's last seq.
+pub fn current_seq(conn: &Connection, user_id: &str) -> Result<u64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT event_seq FROM users WHERE id = ?1")?
+        .query_row([user_id], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0) as u64)
+}
+
+/// The oldest seq still retained, if any event is.
+pub fn oldest_seq(conn: &Connection, user_id: &str) -> Result<Option<u64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT MIN(seq) FROM events WHERE user_id = ?1")?
+        .query_row([user_id], |r| r.get::<_, Option<i64>>(0))?
+        .map(|s| s as u64))
+}
+
+/// Events with `seq > after`, oldest first, at most `limit`; payloads as stored
+/// JSON so replay does not re-serialise.
+pub fn after(
+    conn: &Connection,
+    user_id: &str,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<(u64, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, payload FROM events WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![user_id, after as i64, limit], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Records a device's acknowledged cursor (never moves backwards).
+pub fn ack(conn: &Connection, device_id: &str, up_to: u64) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE devices SET acked_seq = MAX(acked_seq, ?2) WHERE id = ?1")?
+        .execute(params![device_id, up_to as i64])?;
+    Ok(())
+}
+
+/// Deletes events older than `cutoff` ms; returns how many.
+pub fn prune(conn: &Connection, cutoff: i64) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM events WHERE created_at < ?1")?
+        .execute([cutoff])?)
+}

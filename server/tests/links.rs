@@ -1,0 +1,289 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Linking a device by QR, both directions.
+
+mod common;
+
+use common::*;
+use parley_protocol::{DeviceInvite, DeviceLink, Session};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn create_link(ts: &TestServer, name: &str) -> DeviceLink {
+    let r = ts
+        .post_json(
+            "/v1/device-links",
+            json!({"device_name": name, "platform": "macos"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
+async fn poll(ts: &TestServer, link: &DeviceLink, wait: u64) -> reqwest::Response {
+    ts.req(
+        Method::GET,
+        &format!(
+            "/v1/device-links/{}?secret={}&wait={wait}",
+            link.link_id, link.secret
+        ),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn approve(ts: &TestServer, s: &Session, id: &str, secret: &str) -> reqwest::Response {
+    ts.req(Method::POST, &format!("/v1/device-links/{id}/approve"))
+        .auth(s)
+        .json(&json!({ "secret": secret }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn link_a_new_device_by_qr() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let link = create_link(&ts, "Ana's Mac").await;
+    assert_eq!(link.check_code.len(), 2);
+    let qr: parley_protocol::qr::DeviceLinkQr = link.uri.parse().unwrap();
+    assert_eq!(
+        (qr.link_id.as_str(), qr.secret.as_str()),
+        (link.link_id.as_str(), link.secret.as_str())
+    );
+
+    // Pending while nobody approved.
+    let r = poll(&ts, &link, 0).await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": "pending"})
+    );
+
+    // The approver sees name, platform and the same check code.
+    let info: Value = ts
+        .req(
+            Method::GET,
+            &format!(
+                "/v1/device-links/{}/info?secret={}",
+                link.link_id, link.secret
+            ),
+        )
+        .auth(&a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["device_name"], "Ana's Mac");
+    assert_eq!(info["platform"], "macos");
+    assert_eq!(info["check_code"], link.check_code.as_str());
+
+    // A long poll waiting while the approval happens returns promptly.
+    let waiter = {
+        let (url, http) = (
+            ts.url(&format!(
+                "/v1/device-links/{}?secret={}&wait=30",
+                link.link_id, link.secret
+            )),
+            ts.http.clone(),
+        );
+        tokio::spawn(async move { http.get(url).send().await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        approve(&ts, &a, &link.link_id, &link.secret).await.status(),
+        204
+    );
+    let r = waiter.await.unwrap();
+    assert!(started.elapsed().as_secs() < 10);
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "approved");
+    assert_eq!(body["user"]["id"], a.user.user.id.as_str());
+    let token = body["tokens"]["access_token"].as_str().unwrap().to_owned();
+
+    // Exactly once.
+    problem(poll(&ts, &link, 0).await, 409, "link_used").await;
+    problem(
+        approve(&ts, &a, &link.link_id, &link.secret).await,
+        409,
+        "link_used",
+    )
+    .await;
+
+    // The new device is Ana's.
+    let me: Value = ts
+        .req(Method::GET, "/v1/me")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["id"], a.user.user.id.as_str());
+    let devices: Vec<Value> = ts
+        .req(Method::GET, "/v1/devices")
+        .auth(&a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(devices
+        .iter()
+        .any(|d| d["name"] == "Ana's Mac" && d["platform"] == "macos"));
+    let kinds: Vec<String> = ts
+        .db()
+        .prepare("SELECT payload FROM events WHERE user_id = ?1")
+        .unwrap()
+        .query_map([a.user.user.id.as_str()], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|p| {
+            serde_json::from_str::<Value>(&p.unwrap()).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["device.added"]);
+}
+
+#[tokio::test]
+async fn link_errors() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let link = create_link(&ts, "x").await;
+    // Wrong secret -> 404 everywhere.
+    let wrong = "A".repeat(32);
+    problem(
+        approve(&ts, &a, &link.link_id, &wrong).await,
+        404,
+        "link_not_found",
+    )
+    .await;
+    let r = ts
+        .req(
+            Method::GET,
+            &format!("/v1/device-links/{}?secret={wrong}&wait=0", link.link_id),
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404, "link_not_found").await;
+    problem(
+        approve(&ts, &a, "no-such-link", &link.secret).await,
+        404,
+        "link_not_found",
+    )
+    .await;
+    // Approving needs to be signed in.
+    let r = ts
+        .req(
+            Method::POST,
+            &format!("/v1/device-links/{}/approve", link.link_id),
+        )
+        .json(&json!({ "secret": link.secret }))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 401, "unauthorized").await;
+    // Expired: push expiry into the past in the database.
+    {
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db.execute(
+            "UPDATE device_links SET expires_at = 0 WHERE id = ?1",
+            [&link.link_id],
+        )
+        .unwrap();
+    }
+    problem(
+        approve(&ts, &a, &link.link_id, &link.secret).await,
+        410,
+        "link_expired",
+    )
+    .await;
+    problem(poll(&ts, &link, 0).await, 410, "link_expired").await;
+    // Device name validation.
+    let r = ts
+        .post_json(
+            "/v1/device-links",
+            json!({"device_name": "", "platform": "linux"}),
+        )
+        .await;
+    problem(r, 422, "invalid_field").await;
+    let ttl = {
+        let l = create_link(&ts, "y").await;
+        (l.expires_at - chrono::Utc::now()).num_seconds()
+    };
+    assert!((100..=120).contains(&ttl), "{ttl}");
+}
+
+#[tokio::test]
+async fn invite_a_new_device() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let r = ts
+        .req(Method::POST, "/v1/device-invites")
+        .auth(&a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let inv: DeviceInvite = r.json().await.unwrap();
+    assert!(inv.uri.starts_with("parley://join?server="));
+    let redeem = |body: Value| ts.post_json("/v1/device-invites/redeem", body);
+    let r = redeem(json!({"uri": inv.uri, "device_name": "tablet", "platform": "android"})).await;
+    assert_eq!(r.status(), 200);
+    let s: Value = r.json().await.unwrap();
+    assert_eq!(s["user"]["id"], a.user.user.id.as_str());
+    assert!(s["access_token"].is_string() && s["refresh_token"].is_string());
+    // One use.
+    let r = redeem(json!({"code": inv.code, "device_name": "t2", "platform": "android"})).await;
+    problem(r, 409, "invite_used").await;
+    problem(
+        redeem(json!({"code": "Z".repeat(32), "device_name": "t", "platform": "linux"})).await,
+        404,
+        "invite_not_found",
+    )
+    .await;
+    problem(
+        redeem(json!({"device_name": "t", "platform": "linux"})).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    problem(
+        redeem(json!({"uri": "parley://contact?x", "device_name": "t", "platform": "linux"})).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    // Expired.
+    let inv: DeviceInvite = ts
+        .req(Method::POST, "/v1/device-invites")
+        .auth(&a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    {
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db.execute("UPDATE device_invites SET expires_at = 0", [])
+            .unwrap();
+    }
+    problem(
+        redeem(json!({"code": inv.code, "device_name": "t", "platform": "linux"})).await,
+        410,
+        "invite_expired",
+    )
+    .await;
+}
