@@ -93,6 +93,25 @@ pub struct Config {
     #[arg(long, env = "PARLEY_SHORT_CODE_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub short_code_attempts: u32,
 
+    /// Largest attachment upload, bytes.
+    #[arg(long, env = "PARLEY_MAX_ATTACHMENT_BYTES", default_value_t = 25 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=(4u64 << 30)))]
+    pub max_attachment_bytes: u64,
+
+    /// Days of per-user event log kept for devices to resume from; a device
+    /// offline longer reloads its state (`resync_required`).
+    #[arg(long, env = "PARLEY_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub event_retention_days: u64,
+
+    /// Frames queued per WebSocket before the device counts as lagging and is
+    /// closed with 4008 (it then resumes from its cursor).
+    #[arg(long, env = "PARLEY_WS_QUEUE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(8..=65536))]
+    pub ws_queue: u32,
+
+    /// `send` and `read` frames allowed per second per WebSocket (bursts of
+    /// twice that); more get a `rate_limited` result, the connection stays.
+    #[arg(long, env = "PARLEY_WS_RATE", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_rate: u32,
+
     /// Read-only SQLite connections serving queries.
     #[arg(long, env = "PARLEY_READ_CONNECTIONS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub read_connections: u32,

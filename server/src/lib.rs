@@ -12,6 +12,7 @@ pub mod service;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod ws;
 
 use config::Config;
 use state::{AppState, Inner};
@@ -56,6 +57,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     let public_url = config.public_url(bound);
     let auth_limiter = ratelimit::IpLimiter::per_minute(config.auth_rate_per_ip);
     let short_code_limiter = ratelimit::KeyedLimiter::per_minute(config.short_code_attempts);
+    let hub = Arc::new(hub::Hub::new(config.ws_queue as usize));
     Ok(AppState(Arc::new(Inner {
         store,
         config,
@@ -64,7 +66,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
         auth_limiter,
         short_code_limiter,
         public_url,
-        hub: Arc::default(),
+        hub,
         link_waiters: Default::default(),
     })))
 }

@@ -2,7 +2,9 @@
 //! extractor), call a service and return; errors become problem+json in
 //! `problem`. No business rule and no SQL lives here.
 
+mod attachments;
 mod auth;
+mod chats;
 mod connections;
 mod devices;
 pub mod extract;
@@ -29,6 +31,9 @@ pub fn app(state: AppState) -> Router {
         .merge(devices::router())
         .merge(connections::router())
         .merge(links::router())
+        .merge(chats::router())
+        .merge(attachments::router())
+        .merge(crate::ws::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits::JSON_BODY_MAX_BYTES))

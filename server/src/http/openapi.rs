@@ -41,6 +41,18 @@ use utoipa::{
         super::links::approve,
         super::links::create_invite,
         super::links::redeem,
+        super::chats::list,
+        super::chats::open,
+        super::chats::history,
+        super::chats::send,
+        super::chats::read,
+        super::chats::edit,
+        super::chats::delete,
+        super::chats::react,
+        super::chats::unreact,
+        super::chats::search,
+        super::attachments::upload,
+        super::attachments::download,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -49,6 +61,7 @@ use utoipa::{
         (name = "profile", description = "profiles and avatars"),
         (name = "devices", description = "signed-in devices and linking new ones by QR"),
         (name = "contacts", description = "contact codes, connection requests, connections"),
+        (name = "chats", description = "chats, messages, reactions, receipts, attachments, search"),
     )
 )]
 pub struct ApiDoc;

@@ -16,7 +16,7 @@ use std::{
 };
 use tokio::sync::{mpsc, Notify};
 
-/// Frames queued per session before it counts as lagging.
+/// Frames queued per session before it counts as lagging (default).
 pub const SESSION_QUEUE: usize = 256;
 
 /// A committed event for one user, ready to send.
@@ -77,11 +77,18 @@ impl Session {
     }
 }
 
-#[derive(Default)]
 pub struct Hub {
     /// `std` mutex: held only for map operations, never across `.await`.
     sessions: Mutex<HashMap<String, Vec<Arc<Session>>>>,
     next_id: AtomicU64,
+    /// Bound of each session's queue.
+    queue: usize,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new(SESSION_QUEUE)
+    }
 }
 
 /// Whether registering/unregistering changed the user's online state.
@@ -91,6 +98,14 @@ pub struct Transition {
 }
 
 impl Hub {
+    pub fn new(queue: usize) -> Hub {
+        Hub {
+            sessions: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            queue: queue.max(1),
+        }
+    }
+
     /// Registers a session; returns it with its receiving end, and whether the
     /// user just came online (first session).
     pub fn register(
@@ -98,7 +113,7 @@ impl Hub {
         user_id: &str,
         device_id: &str,
     ) -> (Arc<Session>, mpsc::Receiver<Outbound>, Transition) {
-        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let (tx, rx) = mpsc::channel(self.queue);
         let session = Arc::new(Session {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user_id: user_id.to_owned(),

@@ -2,11 +2,15 @@
 //! already-parsed input, enforces every rule, and talks to `store`. Handlers only
 //! parse and call these; tests pin the rules here and over HTTP.
 
+pub mod attachments;
 pub mod auth;
+pub mod chats;
 pub mod connections;
 pub mod devices;
 pub mod events;
 pub mod links;
+pub mod messages;
+pub mod presence;
 pub mod profile;
 
 /// The authenticated caller, as established by `auth::authenticate`.

@@ -7,6 +7,7 @@ use rusqlite_migration::{Migrations, M};
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0001_accounts.sql")),
     M::up(include_str!("migrations/0002_contacts_links_events.sql")),
+    M::up(include_str!("migrations/0003_chats_messages.sql")),
 ];
 
 pub fn known_version() -> usize {

@@ -11,10 +11,13 @@ mod migrations;
 mod read;
 mod writer;
 
+pub mod attachments;
 pub mod auth;
+pub mod chats;
 pub mod contacts;
 pub mod events;
 pub mod links;
+pub mod messages;
 pub mod users;
 
 use rusqlite::{Connection, OpenFlags};

@@ -2,6 +2,8 @@
 //! `file:` OTP driver, driven over real HTTP. Cleaned up on drop.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+#[allow(unused_imports)]
+use futures_util as _;
 use parley_protocol::{Platform, Session};
 use parley_server::{
     config::{Config, OtpDriverKind},
@@ -171,5 +173,188 @@ pub trait Authed {
 impl Authed for RequestBuilder {
     fn auth(self, s: &Session) -> Self {
         self.bearer_auth(&s.tokens.access_token)
+    }
+}
+
+/// A WebSocket client speaking the Parley protocol, for tests.
+pub struct Ws {
+    pub stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+pub type WsMsg = tokio_tungstenite::tungstenite::Message;
+
+impl TestServer {
+    /// Opens `/v1/ws` as `s`'s device (no hello sent yet).
+    pub async fn ws(&self, s: &Session) -> Ws {
+        self.ws_with_token(&s.tokens.access_token).await
+    }
+
+    pub async fn ws_with_token(&self, token: &str) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/v1/ws", self.base.replacen("http", "ws", 1));
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        Ws { stream }
+    }
+
+    /// Ana and Ben, signed in and connected to each other, with their chat.
+    pub async fn pair(&self) -> (Session, Session, String) {
+        let a = self.login(ana()).await;
+        let b = self.login(ben()).await;
+        self.connect_users(&a, &b).await;
+        let chat = self.open_chat(&a, &b).await;
+        (a, b, chat)
+    }
+
+    /// Makes `a` and `b` connections through the real QR-code flow.
+    pub async fn connect_users(&self, a: &Session, b: &Session) {
+        let code: Value = self
+            .req(Method::POST, "/v1/contact-codes")
+            .auth(a)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let req: Value = self
+            .req(Method::POST, "/v1/connection-requests")
+            .auth(b)
+            .json(&json!({"code": code["code"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let r = self
+            .req(
+                Method::POST,
+                &format!(
+                    "/v1/connection-requests/{}/accept",
+                    req["id"].as_str().unwrap()
+                ),
+            )
+            .auth(a)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+
+    pub async fn open_chat(&self, a: &Session, b: &Session) -> String {
+        let r = self
+            .req(Method::POST, "/v1/chats")
+            .auth(a)
+            .json(&json!({"peer_id": b.user.user.id}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status() == 201 || r.status() == 200);
+        let chat: Value = r.json().await.unwrap();
+        chat["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends a text over REST; returns the message.
+    pub async fn send_text(&self, s: &Session, chat: &str, client_id: &str, body: &str) -> Value {
+        let r = self
+            .req(Method::POST, &format!("/v1/chats/{chat}/messages"))
+            .auth(s)
+            .json(&json!({"client_id": client_id, "body": body}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status() == 201 || r.status() == 200, "{}", r.status());
+        r.json().await.unwrap()
+    }
+}
+
+impl Ws {
+    pub async fn send_json(&mut self, v: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(WsMsg::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next text frame as JSON (pings skipped); panics after 10 s.
+    pub async fn next(&mut self) -> Value {
+        self.try_next(std::time::Duration::from_secs(10))
+            .await
+            .expect("a frame within 10 s")
+    }
+
+    /// The next text frame, or None on timeout. Panics if the socket closes.
+    pub async fn try_next(&mut self, wait: std::time::Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()?;
+            match msg {
+                Some(Ok(WsMsg::Text(t))) => return Some(serde_json::from_str(&t).unwrap()),
+                Some(Ok(WsMsg::Close(f))) => panic!("socket closed: {f:?}"),
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Waits for the close frame; returns its code. Skips other frames.
+    pub async fn closed_with(&mut self) -> u16 {
+        use futures_util::StreamExt;
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(30), self.stream.next())
+                .await
+                .expect("close within 30 s")
+            {
+                Some(Ok(WsMsg::Close(Some(f)))) => return f.code.into(),
+                Some(Ok(WsMsg::Close(None))) | None => return 1005,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("socket error before close: {e}"),
+            }
+        }
+    }
+
+    /// Says hello and collects the replay up to `live`: returns the events.
+    pub async fn hello(&mut self, since: u64) -> Vec<Value> {
+        self.send_json(json!({"type": "hello", "since": since}))
+            .await;
+        let mut events = Vec::new();
+        loop {
+            let f = self.next().await;
+            match f["type"].as_str().unwrap() {
+                "live" => return events,
+                "event" => events.push(f),
+                "presence" | "typing" => {}
+                other => panic!("unexpected frame during replay: {other}: {f}"),
+            }
+        }
+    }
+
+    /// The next frame of type `ty`, skipping others (presence etc.).
+    pub async fn next_of(&mut self, ty: &str) -> Value {
+        loop {
+            let f = self.next().await;
+            if f["type"] == ty {
+                return f;
+            }
+        }
+    }
+
+    /// The next event of kind `kind`, skipping others.
+    pub async fn next_event(&mut self, kind: &str) -> Value {
+        loop {
+            let f = self.next_of("event").await;
+            if f["event"]["kind"] == kind {
+                return f;
+            }
+        }
     }
 }

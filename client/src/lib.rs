@@ -1,0 +1,1 @@
+//! parley-client (in progress: the qr module lands next).

@@ -1,0 +1,281 @@
+//! `/v1/chats`, `/v1/messages`, `/v1/search`.
+
+use super::extract::{Json, Query};
+use crate::{error::Error, error::Result, service, service::Caller, state::AppState};
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, patch, post, put},
+    Router,
+};
+use parley_protocol::{
+    limits, Chat, EditMessage, Message, OpenChat, Problem, ReadUpTo, SendMessage,
+};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/chats", get(list).post(open))
+        .route("/v1/chats/{id}/messages", get(history).post(send))
+        .route("/v1/chats/{id}/read", post(read))
+        .route("/v1/messages/{id}", patch(edit).delete(delete))
+        .route(
+            "/v1/messages/{id}/reactions/{emoji}",
+            put(react).delete(unreact),
+        )
+        .route("/v1/search", get(search))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct ChatsQuery {
+    /// Page size, 1..=500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// RFC 3339 time: only chats last active before it (the `updated_at` of the
+    /// last chat of the previous page).
+    before: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// My chats by last activity.
+#[utoipa::path(get, path = "/v1/chats", tag = "chats", security(("bearer" = [])),
+    params(ChatsQuery),
+    responses(
+        (status = 200, body = Vec<Chat>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ChatsQuery>,
+) -> Result<Json<Vec<Chat>>> {
+    let limit = q.limit.unwrap_or(limits::CHATS_LIMIT_DEFAULT);
+    if limit == 0 || limit > limits::CHATS_LIMIT_MAX {
+        return Err(Error::unprocessable(
+            "invalid_query",
+            format!("limit: must be 1 to {}", limits::CHATS_LIMIT_MAX),
+        ));
+    }
+    let before = q.before.map(|t| t.timestamp_millis());
+    Ok(Json(
+        service::chats::list(&state, &caller, before, limit).await?,
+    ))
+}
+
+/// Get or create the 1:1 chat with a connection (201 when created).
+#[utoipa::path(post, path = "/v1/chats", tag = "chats", security(("bearer" = [])), request_body = OpenChat,
+    responses(
+        (status = 201, body = Chat),
+        (status = 200, description = "already existed", body = Chat),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_connected`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn open(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<OpenChat>,
+) -> Result<(StatusCode, Json<Chat>)> {
+    let (chat, created) = service::chats::open(&state, &caller, &body.peer_id).await?;
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(chat),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct HistoryQuery {
+    /// Messages with seq below this (older page).
+    before_seq: Option<u64>,
+    /// Messages with seq above this (newer page; wins over `before_seq`).
+    after_seq: Option<u64>,
+    /// Page size, 1..=200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
+
+/// A page of a chat's history, in seq order.
+#[utoipa::path(get, path = "/v1/chats/{id}/messages", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "chat id"), HistoryQuery),
+    responses(
+        (status = 200, body = Vec<Message>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<Message>>> {
+    Ok(Json(
+        service::chats::history(&state, &caller, &id, q.before_seq, q.after_seq, q.limit).await?,
+    ))
+}
+
+/// Send a message. The same `client_id` again returns the original (200).
+#[utoipa::path(post, path = "/v1/chats/{id}/messages", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "chat id")),
+    request_body = SendMessage,
+    responses(
+        (status = 201, body = Message),
+        (status = 200, description = "same client_id sent before", body = Message),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_connected`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`client_id_conflict`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<SendMessage>,
+) -> Result<(StatusCode, Json<Message>)> {
+    let (m, created) = service::messages::send(&state, &caller, &id, body).await?;
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(m),
+    ))
+}
+
+/// Move my read watermark (resets unread up to it).
+#[utoipa::path(post, path = "/v1/chats/{id}/read", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "chat id")),
+    request_body = ReadUpTo,
+    responses(
+        (status = 204, description = "stored"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ReadUpTo>,
+) -> Result<StatusCode> {
+    service::chats::read(&state, &caller, &id, body.up_to_seq).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Edit my message (within 24 hours).
+#[utoipa::path(patch, path = "/v1/messages/{id}", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "message id")),
+    request_body = EditMessage,
+    responses(
+        (status = 200, body = Message),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_sender`, `edit_window_passed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`message_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`message_deleted`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<EditMessage>,
+) -> Result<Json<Message>> {
+    Ok(Json(
+        service::messages::edit(&state, &caller, &id, body.body).await?,
+    ))
+}
+
+/// Delete my message; a tombstone stays in history.
+#[utoipa::path(delete, path = "/v1/messages/{id}", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "message id")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_sender`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`message_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    service::messages::delete(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// React to a message (one reaction per user per emoji).
+#[utoipa::path(put, path = "/v1/messages/{id}/reactions/{emoji}", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "message id"), ("emoji" = String, Path, description = "the emoji, URL-encoded")),
+    responses(
+        (status = 204, description = "stored"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`message_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`message_deleted`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn react(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, emoji)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    service::messages::react(&state, &caller, &id, &emoji, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove my reaction.
+#[utoipa::path(delete, path = "/v1/messages/{id}/reactions/{emoji}", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "message id"), ("emoji" = String, Path, description = "the emoji, URL-encoded")),
+    responses(
+        (status = 204, description = "removed"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`message_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`message_deleted`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn unreact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, emoji)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    service::messages::react(&state, &caller, &id, &emoji, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct SearchQuery {
+    /// Words to find (each matches as a prefix); 1..=256 characters.
+    q: String,
+}
+
+/// Search my chats' messages (newest first, at most 100).
+#[utoipa::path(get, path = "/v1/search", tag = "chats", security(("bearer" = [])),
+    params(SearchQuery),
+    responses(
+        (status = 200, body = Vec<Message>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<SearchQuery>,
+) -> Result<Json<Vec<Message>>> {
+    Ok(Json(
+        service::messages::search(&state, &caller, &q.q).await?,
+    ))
+}

@@ -1,0 +1,257 @@
+//! Chats: get-or-create between connections, the chat list, history, read and
+//! delivered watermarks.
+
+use super::{events::Emitted, Caller};
+use crate::{
+    error::{Error, Result},
+    state::AppState,
+    store::{self, chats::MemberRow, messages::StatusCtx, ms_to_ts, now_ms},
+    tokens,
+};
+use parley_protocol::{limits, Chat, Event, Message, UserId};
+use rusqlite::Connection;
+
+pub fn chat_not_found() -> Error {
+    Error::not_found("chat_not_found", "no such chat")
+}
+
+/// The caller's membership, or 404 (a chat you are not in does not exist).
+pub fn membership(conn: &Connection, chat_id: &str, user_id: &str) -> Result<MemberRow> {
+    store::chats::member(conn, chat_id, user_id)?.ok_or_else(chat_not_found)
+}
+
+/// Status context for messages sent by `sender` in a chat.
+pub struct ChatCtx {
+    members: Vec<MemberRow>,
+    receipts_visible: bool,
+}
+
+impl ChatCtx {
+    pub fn load(conn: &Connection, me: &MemberRow) -> Result<ChatCtx> {
+        let peer = store::chats::member(conn, &me.chat_id, &me.peer_id)?
+            .ok_or_else(|| Error::internal("chat without peer member"))?;
+        let visible = |uid: &str| -> Result<bool> {
+            Ok(store::users::by_id(conn, uid)?.is_some_and(|u| u.settings.read_receipts))
+        };
+        let receipts_visible = visible(&me.user_id)? && visible(&me.peer_id)?;
+        Ok(ChatCtx {
+            members: vec![me.clone(), peer],
+            receipts_visible,
+        })
+    }
+
+    pub fn for_sender(&self, sender: &str) -> StatusCtx {
+        let recipient = self.members.iter().find(|m| m.user_id != sender);
+        StatusCtx {
+            delivered: recipient.map_or(0, |m| m.delivered_up_to_seq),
+            read: recipient.map_or(0, |m| m.read_up_to_seq),
+            receipts_visible: self.receipts_visible,
+        }
+    }
+
+    pub fn message(&self, conn: &Connection, row: &store::messages::MessageRow) -> Result<Message> {
+        Ok(store::messages::to_wire(
+            conn,
+            row,
+            self.for_sender(&row.sender_id),
+        )?)
+    }
+
+    /// The read watermark `user_id` may show to its peer (0 when hidden).
+    pub fn visible_read(&self, m: &MemberRow) -> u64 {
+        if self.receipts_visible {
+            m.read_up_to_seq
+        } else {
+            0
+        }
+    }
+}
+
+fn chat_view(conn: &Connection, me: &MemberRow, updated_at: i64) -> Result<Chat> {
+    let peer =
+        store::users::by_id(conn, &me.peer_id)?.ok_or_else(|| Error::internal("peer vanished"))?;
+    let ctx = ChatCtx::load(conn, me)?;
+    let last = store::messages::last_in_chat(conn, &me.chat_id)?
+        .map(|row| ctx.message(conn, &row))
+        .transpose()?;
+    Ok(Chat {
+        id: me.chat_id.clone(),
+        peer: peer.to_user(),
+        last_message: last,
+        unread_count: me.unread_count,
+        read_up_to_seq: me.read_up_to_seq,
+        updated_at: ms_to_ts(updated_at),
+    })
+}
+
+/// `POST /v1/chats`: the 1:1 chat with a connection; `true` when created now.
+pub async fn open(state: &AppState, caller: &Caller, peer: &UserId) -> Result<(Chat, bool)> {
+    let (uid, pid) = (caller.user_id.clone(), peer.0.clone());
+    let now = now_ms();
+    state
+        .store
+        .write(move |conn| {
+            let (chat_id, created) = match store::chats::chat_between(conn, &uid, &pid)? {
+                Some(id) => (id, false),
+                None => {
+                    ensure_connected(conn, &uid, &pid)?;
+                    let id = tokens::new_id();
+                    store::chats::insert_chat(conn, &id, &uid, &pid, now)?;
+                    (id, true)
+                }
+            };
+            let me = membership(conn, &chat_id, &uid)?;
+            let chat = store::chats::chat(conn, &chat_id)?.ok_or_else(chat_not_found)?;
+            Ok((chat_view(conn, &me, chat.updated_at)?, created))
+        })
+        .await
+}
+
+/// Sending to or opening a chat with someone needs a live connection.
+pub fn ensure_connected(conn: &Connection, a: &str, b: &str) -> Result<()> {
+    if a != b && store::contacts::are_connected(conn, a, b)? {
+        Ok(())
+    } else {
+        Err(Error::Forbidden {
+            code: "not_connected",
+            detail: "you are not connected to this user".into(),
+        })
+    }
+}
+
+/// `GET /v1/chats`.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<Chat>> {
+    let uid = caller.user_id.clone();
+    let limit = limit.clamp(1, limits::CHATS_LIMIT_MAX);
+    state
+        .store
+        .read(move |conn| {
+            store::chats::chats_of(conn, &uid, before, limit)?
+                .iter()
+                .map(|(m, c)| chat_view(conn, m, c.updated_at))
+                .collect()
+        })
+        .await
+}
+
+/// `GET /v1/chats/{id}/messages`.
+pub async fn history(
+    state: &AppState,
+    caller: &Caller,
+    chat_id: &str,
+    before: Option<u64>,
+    after: Option<u64>,
+    limit: Option<u32>,
+) -> Result<Vec<Message>> {
+    let limit = limit.unwrap_or(limits::HISTORY_LIMIT_DEFAULT);
+    if limit == 0 || limit > limits::HISTORY_LIMIT_MAX {
+        return Err(Error::unprocessable(
+            "invalid_query",
+            format!("limit: must be 1 to {}", limits::HISTORY_LIMIT_MAX),
+        ));
+    }
+    let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
+    state
+        .store
+        .read(move |conn| {
+            let me = membership(conn, &cid, &uid)?;
+            let ctx = ChatCtx::load(conn, &me)?;
+            store::messages::page(conn, &cid, before, after, limit)?
+                .iter()
+                .map(|row| ctx.message(conn, row))
+                .collect()
+        })
+        .await
+}
+
+/// Appends `receipt.updated` for `m` to both members' logs.
+fn emit_receipt(
+    conn: &Connection,
+    emitted: &mut Emitted,
+    ctx: &ChatCtx,
+    m: &MemberRow,
+    now: i64,
+) -> Result<()> {
+    let ev = Event::ReceiptUpdated {
+        chat_id: m.chat_id.clone(),
+        user_id: UserId(m.user_id.clone()),
+        delivered_up_to_seq: m.delivered_up_to_seq,
+        read_up_to_seq: ctx.visible_read(m),
+    };
+    emitted.emit(conn, &m.peer_id, &ev, now)?;
+    Ok(())
+}
+
+/// `POST /v1/chats/{id}/read` and the WebSocket `read` frame.
+pub async fn read(state: &AppState, caller: &Caller, chat_id: &str, up_to: u64) -> Result<()> {
+    let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
+    let now = now_ms();
+    let emitted = state
+        .store
+        .write(move |conn| -> Result<Emitted> {
+            let me = membership(conn, &cid, &uid)?;
+            let chat = store::chats::chat(conn, &cid)?.ok_or_else(chat_not_found)?;
+            let up_to = up_to.min(chat.last_seq);
+            let mut emitted = Emitted::default();
+            if up_to <= me.read_up_to_seq {
+                return Ok(emitted);
+            }
+            let after =
+                store::chats::advance(conn, &cid, &uid, 0, up_to)?.ok_or_else(chat_not_found)?;
+            let ctx = ChatCtx::load(conn, &after)?;
+            emitted.emit(
+                conn,
+                &uid,
+                &Event::ChatRead {
+                    chat_id: cid.clone(),
+                    up_to_seq: after.read_up_to_seq,
+                },
+                now,
+            )?;
+            emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
+            Ok(emitted)
+        })
+        .await?;
+    emitted.publish(state);
+    Ok(())
+}
+
+/// A device acknowledged its log up to `up_to`: store the cursor, and advance
+/// `delivered` in every chat whose new messages that range carried.
+pub async fn ack(state: &AppState, caller: &Caller, up_to: u64) -> Result<()> {
+    let (uid, did) = (caller.user_id.clone(), caller.device_id.clone());
+    let now = now_ms();
+    let emitted = state
+        .store
+        .write(move |conn| -> Result<Emitted> {
+            let current = store::events::current_seq(conn, &uid)?;
+            let up_to = up_to.min(current);
+            let prev = store::chats::device_acked(conn, &did)?;
+            let mut emitted = Emitted::default();
+            if up_to <= prev {
+                return Ok(emitted);
+            }
+            store::events::ack(conn, &did, up_to)?;
+            for (chat_id, seq) in store::chats::delivered_by_events(conn, &uid, prev, up_to)? {
+                let Some(before) = store::chats::member(conn, &chat_id, &uid)? else {
+                    continue;
+                };
+                if seq <= before.delivered_up_to_seq {
+                    continue;
+                }
+                let after = store::chats::advance(conn, &chat_id, &uid, seq, 0)?
+                    .ok_or_else(chat_not_found)?;
+                let ctx = ChatCtx::load(conn, &after)?;
+                emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
+            }
+            Ok(emitted)
+        })
+        .await?;
+    emitted.publish(state);
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! Messages: idempotent send, edit, delete (tombstones), reactions, search.
+
+use super::{
+    chats::{ensure_connected, membership, ChatCtx},
+    events::Emitted,
+    Caller,
+};
+use crate::{
+    error::{Error, Result},
+    state::AppState,
+    store::{self, messages::NewMessage, now_ms},
+    tokens,
+};
+use parley_protocol::{limits, Event, Message, SendMessage};
+use rusqlite::Connection;
+
+fn invalid(detail: impl Into<String>) -> Error {
+    Error::unprocessable("invalid_field", detail)
+}
+
+fn message_not_found() -> Error {
+    Error::not_found("message_not_found", "no such message")
+}
+
+/// Checks a body: at most 16 KiB of UTF-8; empty only with an attachment.
+fn check_body(body: &str, has_attachments: bool) -> Result<()> {
+    if body.len() > limits::MESSAGE_BODY_MAX_BYTES {
+        return Err(invalid(format!(
+            "body: must be at most {} bytes",
+            limits::MESSAGE_BODY_MAX_BYTES
+        )));
+    }
+    if body.trim().is_empty() && !has_attachments {
+        return Err(invalid("body: must not be empty without an attachment"));
+    }
+    Ok(())
+}
+
+/// `POST /v1/chats/{id}/messages` and the WebSocket `send`. Returns the message
+/// and whether it was created now (false: the same `client_id` was sent before).
+pub async fn send(
+    state: &AppState,
+    caller: &Caller,
+    chat_id: &str,
+    req: SendMessage,
+) -> Result<(Message, bool)> {
+    let n = req.client_id.chars().count();
+    if n == 0 || n > limits::CLIENT_ID_MAX || req.client_id.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "client_id: must be 1 to {} characters",
+            limits::CLIENT_ID_MAX
+        )));
+    }
+    check_body(&req.body, !req.attachment_ids.is_empty())?;
+    if req.attachment_ids.len() > limits::ATTACHMENTS_PER_MESSAGE_MAX {
+        return Err(invalid(format!(
+            "attachment_ids: at most {} per message",
+            limits::ATTACHMENTS_PER_MESSAGE_MAX
+        )));
+    }
+    let mut ids = req.attachment_ids.clone();
+    ids.sort();
+    ids.dedup();
+    if ids.len() != req.attachment_ids.len() {
+        return Err(invalid("attachment_ids: duplicates"));
+    }
+    let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
+    let now = now_ms();
+    let (message, created, emitted) = state
+        .store
+        .write(move |conn| -> Result<(Message, bool, Emitted)> {
+            let me = membership(conn, &cid, &uid)?;
+            if let Some(existing) = store::messages::by_client_id(conn, &uid, &req.client_id)? {
+                if existing.chat_id != cid {
+                    return Err(Error::conflict(
+                        "client_id_conflict",
+                        "client_id: already used for a message in another chat",
+                    ));
+                }
+                let ctx = ChatCtx::load(conn, &me)?;
+                return Ok((ctx.message(conn, &existing)?, false, Emitted::default()));
+            }
+            ensure_connected(conn, &uid, &me.peer_id)?;
+            if let Some(reply) = &req.reply_to {
+                let ok = store::messages::by_id(conn, reply)?.is_some_and(|m| m.chat_id == cid);
+                if !ok {
+                    return Err(invalid("reply_to: no such message in this chat"));
+                }
+            }
+            for a in &req.attachment_ids {
+                let ok = store::attachments::by_id(conn, a)?.is_some_and(|(_, up)| up == uid);
+                if !ok {
+                    return Err(invalid(format!(
+                        "attachment_ids: {a} is not an attachment you uploaded"
+                    )));
+                }
+            }
+            let seq = store::chats::next_seq(conn, &cid, now)?;
+            let id = tokens::new_id();
+            store::messages::insert(
+                conn,
+                &NewMessage {
+                    id: &id,
+                    chat_id: &cid,
+                    seq,
+                    sender_id: &uid,
+                    client_id: &req.client_id,
+                    body: &req.body,
+                    reply_to: req.reply_to.as_deref(),
+                    attachment_ids: &req.attachment_ids,
+                    now,
+                },
+            )?;
+            store::chats::bump_unread(conn, &cid, &me.peer_id)?;
+            let row = store::messages::by_id(conn, &id)?
+                .ok_or_else(|| Error::internal("message vanished"))?;
+            let ctx = ChatCtx::load(conn, &me)?;
+            let message = ctx.message(conn, &row)?;
+            let mut emitted = Emitted::default();
+            let ev = Event::MessageCreated {
+                message: message.clone(),
+            };
+            emitted.emit(conn, &me.peer_id, &ev, now)?;
+            emitted.emit(conn, &uid, &ev, now)?;
+            Ok((message, true, emitted))
+        })
+        .await?;
+    emitted.publish(state);
+    Ok((message, created))
+}
+
+/// Loads a message the caller may act on as a chat member, with its context.
+fn load(
+    conn: &Connection,
+    uid: &str,
+    message_id: &str,
+) -> Result<(store::messages::MessageRow, ChatCtx)> {
+    let row = store::messages::by_id(conn, message_id)?.ok_or_else(message_not_found)?;
+    let me = store::chats::member(conn, &row.chat_id, uid)?.ok_or_else(message_not_found)?;
+    Ok((row, ChatCtx::load(conn, &me)?))
+}
+
+/// Appends `event` to both members' logs.
+fn to_both(
+    conn: &Connection,
+    emitted: &mut Emitted,
+    uid: &str,
+    chat_id: &str,
+    ev: &Event,
+    now: i64,
+) -> Result<()> {
+    let me = membership(conn, chat_id, uid)?;
+    emitted.emit(conn, uid, ev, now)?;
+    emitted.emit(conn, &me.peer_id, ev, now)?;
+    Ok(())
+}
+
+/// `PATCH /v1/messages/{id}`: the sender, within 24 hours.
+pub async fn edit(
+    state: &AppState,
+    caller: &Caller,
+    message_id: &str,
+    body: String,
+) -> Result<Message> {
+    let (uid, mid) = (caller.user_id.clone(), message_id.to_owned());
+    let now = now_ms();
+    let (message, emitted) = state
+        .store
+        .write(move |conn| -> Result<(Message, Emitted)> {
+            let (row, ctx) = load(conn, &uid, &mid)?;
+            if row.sender_id != uid {
+                return Err(Error::Forbidden {
+                    code: "not_sender",
+                    detail: "only the sender may edit a message".into(),
+                });
+            }
+            if row.deleted {
+                return Err(Error::Gone {
+                    code: "message_deleted",
+                    detail: "this message was deleted".into(),
+                });
+            }
+            if now - row.created_at > limits::EDIT_WINDOW_SECS * 1000 {
+                return Err(Error::Forbidden {
+                    code: "edit_window_passed",
+                    detail: "messages can be edited for 24 hours".into(),
+                });
+            }
+            let has_attachments = !store::messages::attachments_of(conn, &mid)?.is_empty();
+            check_body(&body, has_attachments)?;
+            store::messages::edit(conn, &mid, &body, now)?;
+            let row = store::messages::by_id(conn, &mid)?.ok_or_else(message_not_found)?;
+            let message = ctx.message(conn, &row)?;
+            let mut emitted = Emitted::default();
+            let ev = Event::MessageUpdated {
+                message: message.clone(),
+            };
+            to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
+            Ok((message, emitted))
+        })
+        .await?;
+    emitted.publish(state);
+    Ok(message)
+}
+
+/// `DELETE /v1/messages/{id}`: the sender; leaves a tombstone.
+pub async fn delete(state: &AppState, caller: &Caller, message_id: &str) -> Result<()> {
+    let (uid, mid) = (caller.user_id.clone(), message_id.to_owned());
+    let now = now_ms();
+    let emitted = state
+        .store
+        .write(move |conn| -> Result<Emitted> {
+            let (row, ctx) = load(conn, &uid, &mid)?;
+            if row.sender_id != uid {
+                return Err(Error::Forbidden {
+                    code: "not_sender",
+                    detail: "only the sender may delete a message".into(),
+                });
+            }
+            let mut emitted = Emitted::default();
+            if row.deleted {
+                return Ok(emitted);
+            }
+            store::messages::tombstone(conn, &mid, now)?;
+            let row = store::messages::by_id(conn, &mid)?.ok_or_else(message_not_found)?;
+            // A deleted unread message no longer counts as unread.
+            store::chats::advance(
+                conn,
+                &row.chat_id,
+                &membership(conn, &row.chat_id, &uid)?.peer_id,
+                0,
+                0,
+            )?;
+            let ev = Event::MessageDeleted {
+                message: ctx.message(conn, &row)?,
+            };
+            to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
+            Ok(emitted)
+        })
+        .await?;
+    emitted.publish(state);
+    Ok(())
+}
+
+/// Checks a reaction: 1..=32 bytes, no whitespace or control characters.
+fn check_emoji(emoji: &str) -> Result<()> {
+    if emoji.is_empty()
+        || emoji.len() > limits::REACTION_MAX_BYTES
+        || emoji.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid(format!(
+            "emoji: must be 1 to {} bytes without spaces",
+            limits::REACTION_MAX_BYTES
+        )));
+    }
+    Ok(())
+}
+
+/// `PUT` (`add`) / `DELETE` a reaction: one per user per emoji.
+pub async fn react(
+    state: &AppState,
+    caller: &Caller,
+    message_id: &str,
+    emoji: &str,
+    add: bool,
+) -> Result<()> {
+    check_emoji(emoji)?;
+    let (uid, mid, emoji) = (
+        caller.user_id.clone(),
+        message_id.to_owned(),
+        emoji.to_owned(),
+    );
+    let now = now_ms();
+    let emitted = state
+        .store
+        .write(move |conn| -> Result<Emitted> {
+            let (row, _) = load(conn, &uid, &mid)?;
+            if row.deleted {
+                return Err(Error::Gone {
+                    code: "message_deleted",
+                    detail: "this message was deleted".into(),
+                });
+            }
+            let changed = if add {
+                store::messages::add_reaction(conn, &mid, &uid, &emoji, now)?
+            } else {
+                store::messages::remove_reaction(conn, &mid, &uid, &emoji)?
+            };
+            let mut emitted = Emitted::default();
+            if changed {
+                store::chats::touch_chat(conn, &row.chat_id, now)?;
+                let ev = Event::ReactionChanged {
+                    chat_id: row.chat_id.clone(),
+                    message_id: mid.clone(),
+                    reactions: store::messages::reactions(conn, &mid)?,
+                };
+                to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
+            }
+            Ok(emitted)
+        })
+        .await?;
+    emitted.publish(state);
+    Ok(())
+}
+
+/// Turns what a person typed into a safe FTS5 query: every word becomes a
+/// quoted prefix term, so operators and quotes in the input are just text.
+pub fn fts_query(q: &str) -> Option<String> {
+    let terms: Vec<String> = q
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// `GET /v1/search?q=`: the caller's messages matching every word.
+pub async fn search(state: &AppState, caller: &Caller, q: &str) -> Result<Vec<Message>> {
+    if q.chars().count() > limits::SEARCH_QUERY_MAX {
+        return Err(Error::unprocessable(
+            "invalid_query",
+            format!("q: at most {} characters", limits::SEARCH_QUERY_MAX),
+        ));
+    }
+    let Some(query) = fts_query(q) else {
+        return Err(Error::unprocessable(
+            "invalid_query",
+            "q: give at least one word",
+        ));
+    };
+    let uid = caller.user_id.clone();
+    state
+        .store
+        .read(move |conn| {
+            let rows = store::messages::search(conn, &uid, &query, 100)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let me = membership(conn, &row.chat_id, &uid)?;
+                out.push(ChatCtx::load(conn, &me)?.message(conn, &row)?);
+            }
+            Ok(out)
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fts_queries_are_quoted() {
+        assert_eq!(
+            super::fts_query("hello world").unwrap(),
+            r#""hello"* "world"*"#
+        );
+        assert_eq!(
+            super::fts_query(r#"a"b OR NEAR("#).unwrap(),
+            r#""a""b"* "OR"* "NEAR"*"#
+        );
+        assert!(super::fts_query("  ?! ").is_none());
+    }
+}

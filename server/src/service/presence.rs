@@ -1,0 +1,102 @@
+//! Presence (online while any device has a socket; last seen on the last
+//! disconnect) and typing. Both are ephemeral: sent only to connections'
+//! live sessions, never logged.
+
+use super::{chats::membership, Caller};
+use crate::{
+    error::{Error, Result},
+    state::AppState,
+    store::{self, ms_to_ts, now_ms},
+};
+use parley_protocol::{ServerFrame, UserId};
+use std::sync::Arc;
+
+fn frame(f: &ServerFrame) -> Option<Arc<str>> {
+    serde_json::to_string(f).ok().map(Arc::from)
+}
+
+/// Tells `user_id`'s connections that it came online or went offline, unless
+/// the user hides their last-seen state.
+async fn broadcast(
+    state: &AppState,
+    user_id: &str,
+    online: bool,
+    last_seen: Option<i64>,
+) -> Result<()> {
+    let uid = user_id.to_owned();
+    let (visible, peers) = state
+        .store
+        .read(move |conn| -> Result<(bool, Vec<String>)> {
+            let visible =
+                store::users::by_id(conn, &uid)?.is_some_and(|u| u.settings.last_seen_visible);
+            let peers = store::contacts::connections_of(conn, &uid)?
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect();
+            Ok((visible, peers))
+        })
+        .await?;
+    if !visible {
+        return Ok(());
+    }
+    let Some(f) = frame(&ServerFrame::Presence {
+        user_id: UserId(user_id.to_owned()),
+        online,
+        last_seen_at: last_seen.map(ms_to_ts),
+    }) else {
+        return Ok(());
+    };
+    for p in peers {
+        state.hub.send_ephemeral(&p, f.clone());
+    }
+    Ok(())
+}
+
+/// The user's first socket opened.
+pub async fn went_online(state: &AppState, user_id: &str) {
+    if let Err(e) = broadcast(state, user_id, true, None).await {
+        tracing::warn!(error = %e, "presence broadcast failed");
+    }
+}
+
+/// The user's last socket closed: record last seen, tell connections.
+pub async fn went_offline(state: &AppState, caller: &Caller) {
+    let now = now_ms();
+    let did = caller.device_id.clone();
+    if let Err(e) = state
+        .store
+        .write(move |conn| store::auth::touch_device(conn, &did, now).map_err(Error::from))
+        .await
+    {
+        tracing::warn!(error = %e, "recording last seen failed");
+    }
+    // Another socket may have opened meanwhile.
+    if state.hub.is_online(&caller.user_id) {
+        return;
+    }
+    if let Err(e) = broadcast(state, &caller.user_id, false, Some(now)).await {
+        tracing::warn!(error = %e, "presence broadcast failed");
+    }
+}
+
+/// Relays a typing indicator to the chat's peer (if still connected).
+pub async fn typing(state: &AppState, caller: &Caller, chat_id: &str, active: bool) -> Result<()> {
+    let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
+    let peer = state
+        .store
+        .read(move |conn| -> Result<Option<String>> {
+            let me = membership(conn, &cid, &uid)?;
+            Ok(store::contacts::are_connected(conn, &uid, &me.peer_id)?.then_some(me.peer_id))
+        })
+        .await?;
+    if let Some(peer) = peer {
+        if let Some(f) = frame(&ServerFrame::Typing {
+            chat_id: chat_id.to_owned(),
+            user_id: UserId(caller.user_id.clone()),
+            active,
+        }) {
+            state.hub.send_ephemeral(&peer, f);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Attachment metadata. The bytes live in files named by their sha256.
+
+use super::StoreError;
+use parley_protocol::Attachment;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Attachment> {
+    Ok(Attachment {
+        id: r.get(0)?,
+        mime: r.get(1)?,
+        size: r.get::<_, i64>(2)? as u64,
+        sha256: r.get(3)?,
+        name: r.get(4)?,
+        width: r.get(5)?,
+        height: r.get(6)?,
+    })
+}
+
+pub fn insert(
+    conn: &Connection,
+    a: &Attachment,
+    uploader: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO attachments (id, uploader_id, sha256, mime, size, name, width, height, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![a.id, uploader, a.sha256, a.mime, a.size as i64, a.name, a.width, a.height, now])?;
+    Ok(())
+}
+
+/// The attachment and its uploader.
+pub fn by_id(conn: &Connection, id: &str) -> Result<Option<(Attachment, String)>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, mime, size, sha256, name, width, height, uploader_id FROM attachments WHERE id = ?1",
+        )?
+        .query_row([id], |r| Ok((from_row(r)?, r.get(7)?)))
+        .optional()?)
+}
+
+/// Whether `user_id` is a member of a chat with a live message referencing it.
+pub fn visible_via_chat(conn: &Connection, id: &str, user_id: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM message_attachments ma JOIN messages m ON m.id = ma.message_id \
+             JOIN chat_members cm ON cm.chat_id = m.chat_id \
+             WHERE ma.attachment_id = ?1 AND cm.user_id = ?2 AND m.deleted_at IS NULL LIMIT 1",
+        )?
+        .query_row(params![id, user_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}

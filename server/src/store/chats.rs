@@ -1,0 +1,206 @@
+//! Chats, members and their watermarks.
+
+use super::StoreError;
+use rusqlite::{params, Connection, OptionalExtension};
+
+#[derive(Debug, Clone)]
+pub struct ChatRow {
+    pub id: String,
+    pub last_seq: u64,
+    pub updated_at: i64,
+}
+
+/// One member's view of a chat.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub chat_id: String,
+    pub user_id: String,
+    pub peer_id: String,
+    pub delivered_up_to_seq: u64,
+    pub read_up_to_seq: u64,
+    pub unread_count: u64,
+}
+
+fn ordered<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    if a < b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+pub fn chat_between(conn: &Connection, a: &str, b: &str) -> Result<Option<String>, StoreError> {
+    let (x, y) = ordered(a, b);
+    Ok(conn
+        .prepare_cached("SELECT id FROM chats WHERE user_a = ?1 AND user_b = ?2")?
+        .query_row(params![x, y], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn insert_chat(
+    conn: &Connection,
+    id: &str,
+    a: &str,
+    b: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (x, y) = ordered(a, b);
+    conn.prepare_cached(
+        "INSERT INTO chats (id, user_a, user_b, last_seq, created_at, updated_at) VALUES (?1, ?2, ?3, 0, ?4, ?4)",
+    )?
+    .execute(params![id, x, y, now])?;
+    let mut m = conn.prepare_cached(
+        "INSERT INTO chat_members (chat_id, user_id, peer_id) VALUES (?1, ?2, ?3)",
+    )?;
+    m.execute(params![id, a, b])?;
+    m.execute(params![id, b, a])?;
+    Ok(())
+}
+
+pub fn chat(conn: &Connection, id: &str) -> Result<Option<ChatRow>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id, last_seq, updated_at FROM chats WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(ChatRow {
+                id: r.get(0)?,
+                last_seq: r.get::<_, i64>(1)? as u64,
+                updated_at: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
+    Ok(MemberRow {
+        chat_id: r.get(0)?,
+        user_id: r.get(1)?,
+        peer_id: r.get(2)?,
+        delivered_up_to_seq: r.get::<_, i64>(3)? as u64,
+        read_up_to_seq: r.get::<_, i64>(4)? as u64,
+        unread_count: r.get::<_, i64>(5)? as u64,
+    })
+}
+
+const MEMBER_COLUMNS: &str =
+    "chat_id, user_id, peer_id, delivered_up_to_seq, read_up_to_seq, unread_count";
+
+/// `user_id`'s membership of `chat_id`, if any.
+pub fn member(
+    conn: &Connection,
+    chat_id: &str,
+    user_id: &str,
+) -> Result<Option<MemberRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM chat_members WHERE chat_id = ?1 AND user_id = ?2"
+        ))?
+        .query_row(params![chat_id, user_id], member_from_row)
+        .optional()?)
+}
+
+/// Advances the chat's seq for a new message; returns the new seq.
+pub fn next_seq(conn: &Connection, chat_id: &str, now: i64) -> Result<u64, StoreError> {
+    let seq: i64 = conn
+        .prepare_cached("UPDATE chats SET last_seq = last_seq + 1, updated_at = ?2 WHERE id = ?1 RETURNING last_seq")?
+        .query_row(params![chat_id, now], |r| r.get(0))?;
+    Ok(seq as u64)
+}
+
+pub fn touch_chat(conn: &Connection, chat_id: &str, now: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE chats SET updated_at = MAX(updated_at, ?2) WHERE id = ?1")?
+        .execute(params![chat_id, now])?;
+    Ok(())
+}
+
+pub fn bump_unread(conn: &Connection, chat_id: &str, user_id: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE chat_members SET unread_count = unread_count + 1 WHERE chat_id = ?1 AND user_id = ?2")?
+        .execute(params![chat_id, user_id])?;
+    Ok(())
+}
+
+/// Moves `user_id`'s watermarks forward (never back) and recounts unread.
+/// Returns the updated row.
+pub fn advance(
+    conn: &Connection,
+    chat_id: &str,
+    user_id: &str,
+    delivered: u64,
+    read: u64,
+) -> Result<Option<MemberRow>, StoreError> {
+    conn.prepare_cached(
+        "UPDATE chat_members SET \
+            read_up_to_seq = MAX(read_up_to_seq, ?3), \
+            delivered_up_to_seq = MAX(delivered_up_to_seq, ?4, ?3) \
+         WHERE chat_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![chat_id, user_id, read as i64, delivered as i64])?;
+    conn.prepare_cached(
+        "UPDATE chat_members SET unread_count = (\
+            SELECT COUNT(*) FROM messages m WHERE m.chat_id = chat_members.chat_id \
+            AND m.seq > chat_members.read_up_to_seq AND m.sender_id != chat_members.user_id \
+            AND m.deleted_at IS NULL) \
+         WHERE chat_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![chat_id, user_id])?;
+    member(conn, chat_id, user_id)
+}
+
+/// A user's chats by last activity, before `before` (ms), at most `limit`.
+pub fn chats_of(
+    conn: &Connection,
+    user_id: &str,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<(MemberRow, ChatRow)>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {cols}, c.id, c.last_seq, c.updated_at FROM chat_members cm JOIN chats c ON c.id = cm.chat_id \
+         WHERE cm.user_id = ?1 AND c.updated_at < ?2 ORDER BY c.updated_at DESC, c.id DESC LIMIT ?3",
+        cols = MEMBER_COLUMNS
+            .split(", ")
+            .map(|c| format!("cm.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+    let rows = stmt.query_map(params![user_id, before.unwrap_or(i64::MAX), limit], |r| {
+        Ok((
+            member_from_row(r)?,
+            ChatRow {
+                id: r.get(6)?,
+                last_seq: r.get::<_, i64>(7)? as u64,
+                updated_at: r.get(8)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// For delivered receipts: the highest seq of messages from others per chat,
+/// among `user_id`'s `message.created` events in the seq range (from, to].
+pub fn delivered_by_events(
+    conn: &Connection,
+    user_id: &str,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json_extract(payload, '$.message.chat_id') AS chat, \
+                MAX(json_extract(payload, '$.message.seq')) \
+         FROM events WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3 \
+           AND json_extract(payload, '$.kind') = 'message.created' \
+           AND json_extract(payload, '$.message.sender_id') != ?1 \
+         GROUP BY chat",
+    )?;
+    let rows = stmt.query_map(params![user_id, from as i64, to as i64], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The device's acknowledged cursor.
+pub fn device_acked(conn: &Connection, device_id: &str) -> Result<u64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT acked_seq FROM devices WHERE id = ?1")?
+        .query_row([device_id], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0) as u64)
+}

@@ -1,0 +1,375 @@
+//! `GET /v1/ws`: the WebSocket session loop.
+//!
+//! A session says `hello{since}`, gets every event of its user's log after
+//! `since` (replay, read from the database), then `live`, then events as they
+//! commit (from the hub). The hub queue is only an optimisation: a gap in live
+//! delivery is filled from the log, a lagging session is closed with 4008 and
+//! resumes from its cursor. Memory per session is bounded by the queue and the
+//! frame size whatever the client does.
+
+use crate::{
+    error::Error,
+    hub::{event_frame, Outbound, Session},
+    service::{self, Caller},
+    state::AppState,
+    store,
+};
+use axum::{
+    extract::{
+        ws::rejection::WebSocketUpgradeRejection,
+        ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket},
+        State, WebSocketUpgrade,
+    },
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use futures_util::{stream::SplitSink, stream::SplitStream, SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use parley_protocol::{close, limits, ClientFrame, SendMessage, SendResult, ServerFrame};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+use tokio::{sync::mpsc, time::Instant};
+
+/// Server pings this often.
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// A socket that sent nothing (not even a pong) for this long is closed.
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// Time allowed for the first `hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// A write blocked this long means the client stopped reading: drop it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events read from the log per replay query.
+const REPLAY_BATCH: u32 = 500;
+/// Shortest spacing of typing relays per session.
+const TYPING_SPACING: Duration = Duration::from_millis(500);
+/// `req` of a `send`: 1..=64 characters.
+const REQ_MAX: usize = 64;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/ws", get(upgrade))
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    caller: Caller,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return Error::bad_request("not_websocket", e.body_text()).into_response(),
+    };
+    ws.max_message_size(limits::WS_FRAME_MAX_BYTES)
+        .max_frame_size(limits::WS_FRAME_MAX_BYTES)
+        // tungstenite's defaults (128 KiB each) dominate idle-socket memory;
+        // frames are small, buffers grow on demand.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_write_buffer_size(limits::WS_FRAME_MAX_BYTES * 4)
+        .on_upgrade(move |socket| session(state, caller, socket))
+}
+
+type Sink = SplitSink<WebSocket, WsMessage>;
+type Stream = SplitStream<WebSocket>;
+
+/// How a session ended.
+enum End {
+    /// The client went away (or closed); nothing to send.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+async fn session(state: AppState, caller: Caller, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (sess, mut rx, t) = state.hub.register(&caller.user_id, &caller.device_id);
+    if t.changed {
+        service::presence::went_online(&state, &caller.user_id).await;
+    }
+    let end = run(&state, &caller, &sess, &mut rx, &mut sink, &mut stream).await;
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            sink.send(WsMessage::Close(Some(frame))),
+        )
+        .await;
+    }
+    let t = state.hub.unregister(&sess);
+    if t.changed {
+        service::presence::went_offline(&state, &caller).await;
+    }
+}
+
+/// Sends one text frame, giving up if the client does not read.
+async fn send_text(sink: &mut Sink, text: &str) -> Result<(), End> {
+    match tokio::time::timeout(
+        SEND_TIMEOUT,
+        sink.send(WsMessage::Text(Utf8Bytes::from(text))),
+    )
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => Err(End::Close(close::LAGGING, "lagging")),
+    }
+}
+
+async fn send_frame(sink: &mut Sink, frame: &ServerFrame) -> Result<(), End> {
+    let text = serde_json::to_string(frame).map_err(|_| End::Close(1011, "internal error"))?;
+    send_text(sink, &text).await
+}
+
+/// Reads the next client frame, or says how the session ends.
+async fn next_frame(stream: &mut Stream) -> Result<Option<ClientFrame>, End> {
+    match stream.next().await {
+        None | Some(Ok(WsMessage::Close(_))) => Err(End::Gone),
+        Some(Err(e)) => {
+            let text = e.to_string();
+            if text.contains("too long") || text.contains("Space limit") || text.contains("size") {
+                Err(End::Close(close::PROTOCOL_VIOLATION, "frame too large"))
+            } else {
+                Err(End::Gone)
+            }
+        }
+        Some(Ok(WsMessage::Text(t))) => serde_json::from_str::<ClientFrame>(t.as_str())
+            .map(Some)
+            .map_err(|_| End::Close(close::PROTOCOL_VIOLATION, "malformed frame")),
+        Some(Ok(WsMessage::Binary(_))) => Err(End::Close(
+            close::PROTOCOL_VIOLATION,
+            "binary frames are not used",
+        )),
+        Some(Ok(_)) => Ok(None), // ping/pong: liveness only
+    }
+}
+
+async fn run(
+    state: &AppState,
+    caller: &Caller,
+    sess: &Arc<Session>,
+    rx: &mut mpsc::Receiver<Outbound>,
+    sink: &mut Sink,
+    stream: &mut Stream,
+) -> End {
+    match serve(state, caller, sess, rx, sink, stream).await {
+        Ok(()) => End::Gone,
+        Err(end) => end,
+    }
+}
+
+async fn serve(
+    state: &AppState,
+    caller: &Caller,
+    sess: &Arc<Session>,
+    rx: &mut mpsc::Receiver<Outbound>,
+    sink: &mut Sink,
+    stream: &mut Stream,
+) -> Result<(), End> {
+    let mut cursor = hello(state, caller, sink, stream).await?;
+    // Replay from the log until caught up, then go live and read once more to
+    // cover events committed while switching.
+    loop {
+        let n = replay(state, caller, sink, &mut cursor, u64::MAX).await?;
+        if n < REPLAY_BATCH as usize {
+            break;
+        }
+    }
+    sess.go_live();
+    while replay(state, caller, sink, &mut cursor, u64::MAX).await? == REPLAY_BATCH as usize {}
+    send_frame(sink, &ServerFrame::Live).await?;
+
+    let quota = Quota::per_second(NonZeroU32::new(state.config.ws_rate).unwrap_or(NonZeroU32::MIN))
+        .allow_burst(
+            NonZeroU32::new(state.config.ws_rate.saturating_mul(2)).unwrap_or(NonZeroU32::MIN),
+        );
+    let limiter: DefaultDirectRateLimiter = RateLimiter::direct(quota);
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = Instant::now();
+    let mut last_typing = Instant::now() - TYPING_SPACING;
+    let mut acked: u64 = 0;
+    loop {
+        tokio::select! {
+            biased;
+            _ = sess.wake.notified() => {
+                if let Some(code) = sess.close_requested() {
+                    let reason = if code == close::LAGGING { "lagging" } else { "revoked" };
+                    return Err(End::Close(code, reason));
+                }
+            }
+            out = rx.recv() => match out {
+                Some(Outbound::Event { seq, frame }) => {
+                    if seq <= cursor {
+                        continue;
+                    }
+                    // Published out of order, or a gap: fill it from the log.
+                    while seq > cursor + 1 {
+                        if replay(state, caller, sink, &mut cursor, seq - 1).await? == 0 {
+                            break;
+                        }
+                    }
+                    send_text(sink, &frame).await?;
+                    cursor = seq;
+                }
+                Some(Outbound::Ephemeral(frame)) => send_text(sink, &frame).await?,
+                None => return Ok(()),
+            },
+            frame = next_frame(stream) => {
+                last_heard = Instant::now();
+                let Some(frame) = frame? else { continue };
+                match frame {
+                    ClientFrame::Hello { .. } => {
+                        return Err(End::Close(close::PROTOCOL_VIOLATION, "hello sent twice"));
+                    }
+                    ClientFrame::Ack { up_to } => {
+                        if up_to > acked && up_to <= cursor {
+                            acked = up_to;
+                            if let Err(e) = service::chats::ack(state, caller, up_to).await {
+                                tracing::warn!(error = %e, "storing ack failed");
+                            }
+                        }
+                    }
+                    ClientFrame::Send { req, chat_id, client_id, body, reply_to, attachment_ids } => {
+                        let result = if req.is_empty() || req.chars().count() > REQ_MAX {
+                            Err(Error::unprocessable("invalid_field", "req: must be 1 to 64 characters"))
+                        } else if limiter.check().is_err() {
+                            Err(Error::TooManyRequests {
+                                code: "rate_limited",
+                                detail: "sending too fast; slow down".into(),
+                                retry_after: 1,
+                            })
+                        } else {
+                            let msg = SendMessage { client_id, body, reply_to, attachment_ids };
+                            service::messages::send(state, caller, &chat_id, msg).await.map(|(m, _)| m)
+                        };
+                        let frame = match result {
+                            Ok(message) => SendResult { req, ok: true, message: Some(message), error: None },
+                            Err(e) => {
+                                log_internal(&e);
+                                SendResult { req, ok: false, message: None, error: Some(e.to_problem()) }
+                            }
+                        };
+                        send_frame(sink, &ServerFrame::Result(frame)).await?;
+                    }
+                    ClientFrame::Read { chat_id, up_to_seq } => {
+                        let result = if limiter.check().is_err() {
+                            Err(Error::TooManyRequests {
+                                code: "rate_limited",
+                                detail: "too many frames; slow down".into(),
+                                retry_after: 1,
+                            })
+                        } else {
+                            service::chats::read(state, caller, &chat_id, up_to_seq).await
+                        };
+                        if let Err(e) = result {
+                            log_internal(&e);
+                            send_frame(sink, &ServerFrame::Error { error: e.to_problem() }).await?;
+                        }
+                    }
+                    ClientFrame::Typing { chat_id, active } => {
+                        // Extra typing frames are dropped silently: they carry
+                        // no information a receiver needs.
+                        if last_typing.elapsed() >= TYPING_SPACING || !active {
+                            last_typing = Instant::now();
+                            if let Err(e) = service::presence::typing(state, caller, &chat_id, active).await {
+                                send_frame(sink, &ServerFrame::Error { error: e.to_problem() }).await?;
+                            }
+                        }
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > IDLE_LIMIT {
+                    return Err(End::Close(1000, "idle"));
+                }
+                let sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(WsMessage::Ping(Default::default()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    return Err(End::Gone);
+                }
+            }
+        }
+    }
+}
+
+fn log_internal(e: &Error) {
+    if matches!(e, Error::Internal(_) | Error::Store(_)) {
+        tracing::error!(error = %e, "internal error in WebSocket frame");
+    }
+}
+
+/// Waits for `hello{since}`; answers `resync_required` while `since` is outside
+/// the retained log, and waits for the next hello. Returns the cursor.
+async fn hello(
+    state: &AppState,
+    caller: &Caller,
+    sink: &mut Sink,
+    stream: &mut Stream,
+) -> Result<u64, End> {
+    for _ in 0..3 {
+        let frame = loop {
+            match tokio::time::timeout(HELLO_TIMEOUT, next_frame(stream)).await {
+                Err(_) => return Err(End::Close(close::PROTOCOL_VIOLATION, "no hello")),
+                Ok(r) => {
+                    if let Some(f) = r? {
+                        break f;
+                    }
+                }
+            }
+        };
+        let ClientFrame::Hello { since } = frame else {
+            return Err(End::Close(close::PROTOCOL_VIOLATION, "expected hello"));
+        };
+        let uid = caller.user_id.clone();
+        let (current, oldest) = state
+            .store
+            .read(move |conn| -> Result<(u64, Option<u64>), Error> {
+                Ok((
+                    store::events::current_seq(conn, &uid)?,
+                    store::events::oldest_seq(conn, &uid)?,
+                ))
+            })
+            .await
+            .map_err(|_| End::Close(1011, "internal error"))?;
+        let retained =
+            since == current || (since < current && oldest.is_some_and(|o| o <= since + 1));
+        if retained {
+            return Ok(since);
+        }
+        send_frame(
+            sink,
+            &ServerFrame::ResyncRequired {
+                current_seq: current,
+            },
+        )
+        .await?;
+    }
+    Err(End::Close(close::PROTOCOL_VIOLATION, "too many resyncs"))
+}
+
+/// Sends log events after `cursor` up to `until`, one batch; returns how many.
+async fn replay(
+    state: &AppState,
+    caller: &Caller,
+    sink: &mut Sink,
+    cursor: &mut u64,
+    until: u64,
+) -> Result<usize, End> {
+    let (uid, after) = (caller.user_id.clone(), *cursor);
+    let batch = state
+        .store
+        .read(move |conn| {
+            store::events::after(conn, &uid, after, REPLAY_BATCH).map_err(Error::from)
+        })
+        .await
+        .map_err(|_| End::Close(1011, "internal error"))?;
+    let n = batch.len();
+    for (seq, payload) in batch {
+        if seq > until {
+            break;
+        }
+        send_text(sink, &event_frame(seq, &payload)).await?;
+        *cursor = seq;
+    }
+    Ok(n)
+}

@@ -1,0 +1,697 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Chats and messages over REST: send, idempotency, replies, limits, history,
+//! edit, delete, reactions, unread and read, search, attachments, and who may
+//! see what.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn get(ts: &TestServer, s: &parley_protocol::Session, path: &str) -> reqwest::Response {
+    ts.req(Method::GET, path).auth(s).send().await.unwrap()
+}
+
+async fn post_msg(
+    ts: &TestServer,
+    s: &parley_protocol::Session,
+    chat: &str,
+    body: Value,
+) -> reqwest::Response {
+    ts.req(Method::POST, &format!("/v1/chats/{chat}/messages"))
+        .auth(s)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn chats_are_only_between_connections() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let b = ts.login(ben()).await;
+    let r = ts
+        .req(Method::POST, "/v1/chats")
+        .auth(&a)
+        .json(&json!({"peer_id": b.user.user.id}))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 403, "not_connected").await;
+    let r = ts
+        .req(Method::POST, "/v1/chats")
+        .auth(&a)
+        .json(&json!({"peer_id": a.user.user.id}))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 403, "not_connected").await;
+    ts.connect_users(&a, &b).await;
+    let r = ts
+        .req(Method::POST, "/v1/chats")
+        .auth(&a)
+        .json(&json!({"peer_id": b.user.user.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let chat: Value = r.json().await.unwrap();
+    let r = ts
+        .req(Method::POST, "/v1/chats")
+        .auth(&b)
+        .json(&json!({"peer_id": a.user.user.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let same: Value = r.json().await.unwrap();
+    assert_eq!(chat["id"], same["id"]);
+    assert_eq!(same["peer"]["id"], a.user.user.id.as_str());
+}
+
+#[tokio::test]
+async fn send_reply_idempotency_and_limits() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let m1 = ts.send_text(&a, &chat, "c1", "hello Ben").await;
+    assert_eq!(m1["seq"], 1);
+    assert_eq!(m1["status"], "sent");
+    assert_eq!(m1["sender_id"], a.user.user.id.as_str());
+    // Same client_id: 200 with the original, nothing duplicated.
+    let r = post_msg(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "c1", "body": "hello again"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["id"], m1["id"]);
+    assert_eq!(again["body"], "hello Ben");
+    // The same client_id from another user is a different message.
+    let r = post_msg(
+        &ts,
+        &b,
+        &chat,
+        json!({"client_id": "c1", "body": "hi Ana", "reply_to": m1["id"]}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let m2: Value = r.json().await.unwrap();
+    assert_eq!(m2["seq"], 2);
+    assert_eq!(m2["reply_to"], m1["id"]);
+    // Limits: 16 KiB body exactly is fine, one byte more is not.
+    let r = post_msg(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "c2", "body": "x".repeat(16 * 1024)}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let r = post_msg(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "c3", "body": "x".repeat(16 * 1024 + 1)}),
+    )
+    .await;
+    problem(r, 422, "invalid_field").await;
+    problem(
+        post_msg(&ts, &a, &chat, json!({"client_id": "c4", "body": "  "})).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    problem(
+        post_msg(&ts, &a, &chat, json!({"client_id": "", "body": "x"})).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    problem(
+        post_msg(
+            &ts,
+            &a,
+            &chat,
+            json!({"client_id": "k".repeat(65), "body": "x"}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(
+        post_msg(
+            &ts,
+            &a,
+            &chat,
+            json!({"client_id": "k".repeat(64), "body": "x"})
+        )
+        .await
+        .status(),
+        201
+    );
+    problem(
+        post_msg(
+            &ts,
+            &a,
+            &chat,
+            json!({"client_id": "c5", "body": "x", "reply_to": "nope"}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    problem(
+        post_msg(
+            &ts,
+            &a,
+            &chat,
+            json!({"client_id": "c6", "body": "x", "attachment_ids": ["nope"]}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    problem(
+        post_msg(&ts, &a, &chat, json!({"body": "x"})).await,
+        422,
+        "invalid_body",
+    )
+    .await;
+    // Nothing else was stored.
+    let n: i64 = ts
+        .db()
+        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 4);
+}
+
+#[tokio::test]
+async fn history_pages_by_seq() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    for i in 1..=7 {
+        let who = if i % 2 == 0 { &b } else { &a };
+        ts.send_text(who, &chat, &format!("m{i}"), &format!("message {i}"))
+            .await;
+    }
+    let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages?limit=3"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = page.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [5, 6, 7]);
+    let page: Vec<Value> = get(
+        &ts,
+        &a,
+        &format!("/v1/chats/{chat}/messages?limit=3&before_seq=5"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        page.iter()
+            .map(|m| m["seq"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [2, 3, 4]
+    );
+    let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages?after_seq=5"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter()
+            .map(|m| m["seq"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [6, 7]
+    );
+    problem(
+        get(&ts, &a, &format!("/v1/chats/{chat}/messages?limit=201")).await,
+        422,
+        "invalid_query",
+    )
+    .await;
+    problem(
+        get(&ts, &a, &format!("/v1/chats/{chat}/messages?limit=0")).await,
+        422,
+        "invalid_query",
+    )
+    .await;
+    assert_eq!(
+        get(&ts, &a, &format!("/v1/chats/{chat}/messages?limit=200"))
+            .await
+            .status(),
+        200
+    );
+    problem(
+        get(&ts, &a, &format!("/v1/chats/{chat}/messages?limit=abc")).await,
+        422,
+        "invalid_query",
+    )
+    .await;
+    // The chat list: last message, unread counts.
+    let chats: Vec<Value> = get(&ts, &a, "/v1/chats").await.json().await.unwrap();
+    assert_eq!(chats.len(), 1);
+    assert_eq!(chats[0]["last_message"]["seq"], 7);
+    assert_eq!(chats[0]["unread_count"], 3);
+    let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
+    assert_eq!(chats[0]["unread_count"], 4);
+    // Reading resets unread; read status shows to the sender.
+    let r = ts
+        .req(Method::POST, &format!("/v1/chats/{chat}/read"))
+        .auth(&b)
+        .json(&json!({"up_to_seq": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
+    assert_eq!(chats[0]["unread_count"], 1);
+    assert_eq!(chats[0]["read_up_to_seq"], 5);
+    let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page[4]["status"], "read"); // seq 5, Ana's
+    assert_eq!(page[6]["status"], "sent"); // seq 7, not read yet
+                                           // Reading past the end clamps.
+    ts.req(Method::POST, &format!("/v1/chats/{chat}/read"))
+        .auth(&b)
+        .json(&json!({"up_to_seq": 1000}))
+        .send()
+        .await
+        .unwrap();
+    let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
+    assert_eq!(chats[0]["read_up_to_seq"], 7);
+    assert_eq!(chats[0]["unread_count"], 0);
+}
+
+#[tokio::test]
+async fn read_receipts_privacy_is_reciprocal() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    ts.send_text(&a, &chat, "m1", "hi").await;
+    ts.req(Method::PATCH, "/v1/me")
+        .auth(&b)
+        .json(&json!({"settings": {"read_receipts": false}}))
+        .send()
+        .await
+        .unwrap();
+    ts.req(Method::POST, &format!("/v1/chats/{chat}/read"))
+        .auth(&b)
+        .json(&json!({"up_to_seq": 1}))
+        .send()
+        .await
+        .unwrap();
+    let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(page[0]["status"], "read");
+    // And Ben does not see Ana's reads either.
+    ts.send_text(&b, &chat, "m2", "yo").await;
+    ts.req(Method::POST, &format!("/v1/chats/{chat}/read"))
+        .auth(&a)
+        .json(&json!({"up_to_seq": 2}))
+        .send()
+        .await
+        .unwrap();
+    let page: Vec<Value> = get(&ts, &b, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(page[1]["status"], "read");
+}
+
+#[tokio::test]
+async fn edit_delete_react_search() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let m = ts.send_text(&a, &chat, "m1", "the quick brown fox").await;
+    let id = m["id"].as_str().unwrap();
+    // Only the sender edits.
+    let r = ts
+        .req(Method::PATCH, &format!("/v1/messages/{id}"))
+        .auth(&b)
+        .json(&json!({"body": "hacked"}))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 403, "not_sender").await;
+    let r = ts
+        .req(Method::PATCH, &format!("/v1/messages/{id}"))
+        .auth(&a)
+        .json(&json!({"body": "the quick red fox"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let edited: Value = r.json().await.unwrap();
+    assert!(edited["edited_at"].is_string());
+    // The 24 h window: age the message in the database.
+    {
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db.execute(
+            "UPDATE messages SET created_at = created_at - 86400001 WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    }
+    let r = ts
+        .req(Method::PATCH, &format!("/v1/messages/{id}"))
+        .auth(&a)
+        .json(&json!({"body": "too late"}))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 403, "edit_window_passed").await;
+    // Reactions: one per user per emoji.
+    for s in [&a, &b, &b] {
+        let r = ts
+            .req(
+                Method::PUT,
+                &format!("/v1/messages/{id}/reactions/%F0%9F%91%8D"),
+            )
+            .auth(s)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+    let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page[0]["reactions"]["👍"].as_array().unwrap().len(), 2);
+    let r = ts
+        .req(
+            Method::DELETE,
+            &format!("/v1/messages/{id}/reactions/%F0%9F%91%8D"),
+        )
+        .auth(&b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = ts
+        .req(
+            Method::PUT,
+            &format!("/v1/messages/{id}/reactions/{}", "x".repeat(33)),
+        )
+        .auth(&b)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 422, "invalid_field").await;
+    // Search finds the edited text, case-insensitively, by prefix.
+    let found: Vec<Value> = get(&ts, &b, "/v1/search?q=QUICK%20re")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], id);
+    let found: Vec<Value> = get(&ts, &b, "/v1/search?q=brown")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(found.is_empty());
+    // Odd input is text, not FTS syntax.
+    assert_eq!(
+        get(&ts, &b, "/v1/search?q=%22NEAR(%20OR").await.status(),
+        200
+    );
+    problem(get(&ts, &b, "/v1/search?q=%20").await, 422, "invalid_query").await;
+    problem(
+        get(&ts, &b, &format!("/v1/search?q={}", "a".repeat(257))).await,
+        422,
+        "invalid_query",
+    )
+    .await;
+    // Delete leaves a tombstone, not searchable, no reactions.
+    problem(
+        ts.req(Method::DELETE, &format!("/v1/messages/{id}"))
+            .auth(&b)
+            .send()
+            .await
+            .unwrap(),
+        403,
+        "not_sender",
+    )
+    .await;
+    let r = ts
+        .req(Method::DELETE, &format!("/v1/messages/{id}"))
+        .auth(&a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let page: Vec<Value> = get(&ts, &b, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page[0]["deleted"], true);
+    assert_eq!(page[0]["body"], "");
+    assert_eq!(page[0]["reactions"], json!({}));
+    let found: Vec<Value> = get(&ts, &b, "/v1/search?q=quick")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(found.is_empty());
+    let r = ts
+        .req(Method::PUT, &format!("/v1/messages/{id}/reactions/x"))
+        .auth(&b)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 410, "message_deleted").await;
+}
+
+#[tokio::test]
+async fn removed_contacts_keep_history_but_cannot_send() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    ts.send_text(&a, &chat, "m1", "before").await;
+    ts.req(
+        Method::DELETE,
+        &format!("/v1/connections/{}", b.user.user.id),
+    )
+    .auth(&a)
+    .send()
+    .await
+    .unwrap();
+    problem(
+        post_msg(&ts, &b, &chat, json!({"client_id": "x", "body": "after"})).await,
+        403,
+        "not_connected",
+    )
+    .await;
+    let page: Vec<Value> = get(&ts, &b, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+}
+
+#[tokio::test]
+async fn attachments_upload_limits_and_access() {
+    let ts = TestServer::start_with(|c| c.max_attachment_bytes = 1000).await;
+    let (a, b, chat) = ts.pair().await;
+    let cleo = ts.login("cleo@example.org").await;
+    let upload = |s: &parley_protocol::Session, ct: &str, body: Vec<u8>| {
+        ts.req(Method::POST, "/v1/attachments?name=notes.txt")
+            .auth(s)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    let r = upload(&a, "text/plain", vec![b'a'; 1000]).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let att: Value = r.json().await.unwrap();
+    assert_eq!(att["size"], 1000);
+    assert_eq!(att["name"], "notes.txt");
+    assert_eq!(att["sha256"].as_str().unwrap().len(), 64);
+    problem(
+        upload(&a, "text/plain", vec![b'a'; 1001]).await.unwrap(),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    problem(
+        upload(&a, "not a type", vec![b'a'; 10]).await.unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    problem(
+        upload(&a, "text/plain", vec![]).await.unwrap(),
+        422,
+        "invalid_field",
+    )
+    .await;
+    let id = att["id"].as_str().unwrap();
+    // Before it is sent, only Ana can fetch it.
+    assert_eq!(
+        get(&ts, &a, &format!("/v1/attachments/{id}"))
+            .await
+            .status(),
+        200
+    );
+    problem(
+        get(&ts, &b, &format!("/v1/attachments/{id}")).await,
+        404,
+        "attachment_not_found",
+    )
+    .await;
+    // Ben cannot attach Ana's upload to his own message.
+    problem(
+        post_msg(
+            &ts,
+            &b,
+            &chat,
+            json!({"client_id": "b1", "attachment_ids": [id]}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    // Sent with an empty body: Ben can fetch it now, Cleo never.
+    let r = post_msg(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "a1", "attachment_ids": [id]}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(m["attachments"][0]["id"], id);
+    let r = get(&ts, &b, &format!("/v1/attachments/{id}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/plain");
+    assert_eq!(r.bytes().await.unwrap().len(), 1000);
+    problem(
+        get(&ts, &cleo, &format!("/v1/attachments/{id}")).await,
+        404,
+        "attachment_not_found",
+    )
+    .await;
+    // Stored content-addressed on disk.
+    let sha = att["sha256"].as_str().unwrap();
+    assert!(ts
+        .config
+        .data_dir
+        .join("attachments")
+        .join(&sha[..2])
+        .join(sha)
+        .exists());
+    // An image gets its dimensions.
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::new(12, 7))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let img: Value = upload(&a, "image/png", png)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (img["width"].as_u64(), img["height"].as_u64()),
+        (Some(12), Some(7))
+    );
+}
+
+#[tokio::test]
+async fn outsiders_see_nothing() {
+    let ts = TestServer::start().await;
+    let (a, _b, chat) = ts.pair().await;
+    let m = ts.send_text(&a, &chat, "m1", "secret plans").await;
+    let id = m["id"].as_str().unwrap();
+    let eve = ts.login("eve@example.org").await;
+    problem(
+        get(&ts, &eve, &format!("/v1/chats/{chat}/messages")).await,
+        404,
+        "chat_not_found",
+    )
+    .await;
+    problem(
+        post_msg(&ts, &eve, &chat, json!({"client_id": "e", "body": "x"})).await,
+        404,
+        "chat_not_found",
+    )
+    .await;
+    let r = ts
+        .req(Method::POST, &format!("/v1/chats/{chat}/read"))
+        .auth(&eve)
+        .json(&json!({"up_to_seq": 1}))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404, "chat_not_found").await;
+    let r = ts
+        .req(Method::PATCH, &format!("/v1/messages/{id}"))
+        .auth(&eve)
+        .json(&json!({"body": "x"}))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404, "message_not_found").await;
+    problem(
+        ts.req(Method::DELETE, &format!("/v1/messages/{id}"))
+            .auth(&eve)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "message_not_found",
+    )
+    .await;
+    let r = ts
+        .req(Method::PUT, &format!("/v1/messages/{id}/reactions/x"))
+        .auth(&eve)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404, "message_not_found").await;
+    let found: Vec<Value> = get(&ts, &eve, "/v1/search?q=secret")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(found.is_empty());
+    let chats: Vec<Value> = get(&ts, &eve, "/v1/chats").await.json().await.unwrap();
+    assert!(chats.is_empty());
+    problem(
+        get(&ts, &eve, &format!("/v1/users/{}", a.user.user.id)).await,
+        404,
+        "user_not_found",
+    )
+    .await;
+    let conns: Vec<Value> = get(&ts, &eve, "/v1/connections")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(conns.is_empty());
+}
