@@ -1,1 +1,6 @@
-//! parley-client (in progress: the qr module lands next).
+//! The headless Parley client: transport, outbox, cache, session, QR, and the
+//! `parley` CLI.
+//!
+//! Modules are added as they land; see ARCHITECTURE.md ("Client inside").
+
+pub mod qr;
