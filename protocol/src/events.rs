@@ -127,7 +127,7 @@ pub enum ServerFrame {
     /// again with `since` = `current_seq`.
     ResyncRequired { current_seq: u64 },
     /// The answer to a `send`.
-    Result(SendResult),
+    Result(Box<SendResult>),
     /// A contact came online or went offline (ephemeral).
     Presence {
         user_id: UserId,
@@ -179,7 +179,7 @@ mod tests {
             serde_json::to_string(&ev).unwrap(),
             r#"{"type":"event","seq":3,"event":{"kind":"connection.removed","user_id":"u"}}"#
         );
-        let r = ServerFrame::Result(SendResult {
+        let r = ServerFrame::Result(Box::new(SendResult {
             req: "r1".into(),
             ok: false,
             message: None,
@@ -189,7 +189,7 @@ mod tests {
                 "Too many requests",
                 "slow",
             )),
-        });
+        }));
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         assert_eq!(v["type"], "result");
         assert_eq!(v["req"], "r1");

@@ -112,6 +112,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_WS_RATE", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub ws_rate: u32,
 
+    /// Kernel send buffer per TCP connection, bytes (0 = the OS default, which
+    /// autotunes up to several MiB). A bound makes a stalled client show up as
+    /// a lagging WebSocket (4008) sooner and caps kernel memory per socket.
+    #[arg(long, env = "PARLEY_TCP_SEND_BUFFER", default_value_t = 0)]
+    pub tcp_send_buffer: u32,
+
     /// Read-only SQLite connections serving queries.
     #[arg(long, env = "PARLEY_READ_CONNECTIONS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub read_connections: u32,

@@ -137,6 +137,15 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     let janitor = tokio::spawn(janitor(state.clone()));
     let app = http::app(state.clone());
+    let send_buffer = state.config.tcp_send_buffer;
+    let listener =
+        axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
+            // Small frames must not wait for Nagle's algorithm.
+            let _ = tcp.set_nodelay(true);
+            if send_buffer > 0 {
+                let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(send_buffer as usize);
+            }
+        });
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -163,6 +172,14 @@ async fn janitor(state: AppState) {
         }
         if let Err(e) = service::links::purge_expired(&state).await {
             tracing::warn!(error = %e, "janitor: purging device links failed");
+        }
+        let cutoff = store::now_ms() - (state.config.event_retention_days * 86_400_000) as i64;
+        if let Err(e) = state
+            .store
+            .write(move |conn| store::events::prune(conn, cutoff))
+            .await
+        {
+            tracing::warn!(error = %e, "janitor: pruning the event log failed");
         }
     }
 }

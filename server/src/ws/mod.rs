@@ -250,7 +250,7 @@ async fn serve(
                                 SendResult { req, ok: false, message: None, error: Some(e.to_problem()) }
                             }
                         };
-                        send_frame(sink, &ServerFrame::Result(frame)).await?;
+                        send_frame(sink, &ServerFrame::Result(Box::new(frame))).await?;
                     }
                     ClientFrame::Read { chat_id, up_to_seq } => {
                         let result = if limiter.check().is_err() {

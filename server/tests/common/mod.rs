@@ -62,6 +62,13 @@ impl TestServer {
         self.boot().await;
     }
 
+    /// Stops the server, keeping the data directory.
+    pub async fn shutdown(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await.unwrap();
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

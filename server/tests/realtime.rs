@@ -1,0 +1,385 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The WebSocket: live delivery to every device, replay without gaps or
+//! duplicates, receipts, typing, presence, limits, lagging, revocation.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn seqs(events: &[Value]) -> Vec<u64> {
+    events.iter().map(|e| e["seq"].as_u64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn live_delivery_to_every_device_and_receipts() {
+    let ts = TestServer::start().await;
+    let (a1, b, chat) = ts.pair().await;
+    let a2 = ts.login_device(ana(), "second").await;
+    let mut wa1 = ts.ws(&a1).await;
+    let mut wa2 = ts.ws(&a2).await;
+    let mut wb = ts.ws(&b).await;
+    let replay_a = wa1.hello(0).await;
+    assert_eq!(
+        seqs(&replay_a),
+        (1..=replay_a.len() as u64).collect::<Vec<_>>()
+    );
+    let a_cursor = replay_a.last().unwrap()["seq"].as_u64().unwrap();
+    wa2.hello(a_cursor).await;
+    let replay_b = wb.hello(0).await;
+    let b_cursor = replay_b.last().unwrap()["seq"].as_u64().unwrap();
+
+    // Ben sends over the socket; the result arrives after commit.
+    wb.send_json(
+        json!({"type": "send", "req": "r1", "chat_id": chat, "client_id": "k1", "body": "hi Ana"}),
+    )
+    .await;
+    let result = wb.next_of("result").await;
+    assert_eq!(result["req"], "r1");
+    assert_eq!(result["ok"], true);
+    let msg_id = result["message"]["id"].as_str().unwrap().to_owned();
+    let n: i64 = ts
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM messages WHERE id = ?1",
+            [&msg_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    // Every device of both users gets message.created.
+    for ws in [&mut wa1, &mut wa2, &mut wb] {
+        let ev = ws.next_event("message.created").await;
+        assert_eq!(ev["event"]["message"]["id"], msg_id.as_str());
+    }
+    // Ana's device acks: Ben sees delivered.
+    let ev_seq = a_cursor + 1;
+    wa1.send_json(json!({"type": "ack", "up_to": ev_seq})).await;
+    let rec = wb.next_event("receipt.updated").await;
+    assert_eq!(rec["event"]["user_id"], a1.user.user.id.as_str());
+    assert_eq!(rec["event"]["delivered_up_to_seq"], 1);
+    assert_eq!(rec["event"]["read_up_to_seq"], 0);
+    let acked: i64 = ts
+        .db()
+        .query_row(
+            "SELECT acked_seq FROM devices WHERE id = ?1",
+            [a1.tokens.device_id.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(acked as u64, ev_seq);
+    // Ana reads on device 1: device 2 gets chat.read, Ben gets read receipt.
+    wa1.send_json(json!({"type": "read", "chat_id": chat, "up_to_seq": 1}))
+        .await;
+    let cr = wa2.next_event("chat.read").await;
+    assert_eq!(cr["event"]["up_to_seq"], 1);
+    let rec = wb.next_event("receipt.updated").await;
+    assert_eq!(rec["event"]["read_up_to_seq"], 1);
+    // Typing is relayed to Ben, not echoed to Ana's other device.
+    wa1.send_json(json!({"type": "typing", "chat_id": chat, "active": true}))
+        .await;
+    let t = wb.next_of("typing").await;
+    assert_eq!(
+        t,
+        json!({"type": "typing", "chat_id": chat, "user_id": a1.user.user.id, "active": true})
+    );
+    assert!(wa2.try_next(Duration::from_millis(300)).await.is_none());
+    // A failed send is a result with a problem; the connection stays.
+    wb.send_json(
+        json!({"type": "send", "req": "r2", "chat_id": "nope", "client_id": "k2", "body": "x"}),
+    )
+    .await;
+    let r = wb.next_of("result").await;
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["error"]["code"], "chat_not_found");
+    // Idempotent over the socket too.
+    wb.send_json(
+        json!({"type": "send", "req": "r3", "chat_id": chat, "client_id": "k1", "body": "dup"}),
+    )
+    .await;
+    let r = wb.next_of("result").await;
+    assert_eq!(r["message"]["id"], msg_id.as_str());
+    let _ = b_cursor;
+}
+
+#[tokio::test]
+async fn offline_device_gets_everything_in_order_on_reconnect() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let mut wa = ts.ws(&a).await;
+    let first = wa.hello(0).await;
+    let cursor = first.last().unwrap()["seq"].as_u64().unwrap();
+    wa.send_json(json!({"type": "ack", "up_to": cursor})).await;
+    drop(wa);
+    // While Ana is away: messages, an edit, a reaction.
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let m = ts
+            .send_text(&b, &chat, &format!("k{i}"), &format!("msg {i}"))
+            .await;
+        ids.push(m["id"].as_str().unwrap().to_owned());
+    }
+    ts.req(
+        Method::PUT,
+        &format!("/v1/messages/{}/reactions/ok", ids[3]),
+    )
+    .auth(&b)
+    .send()
+    .await
+    .unwrap();
+    // Reconnect from the acknowledged cursor.
+    let mut wa = ts.ws(&a).await;
+    let replay = wa.hello(cursor).await;
+    assert_eq!(
+        seqs(&replay),
+        ((cursor + 1)..=(cursor + 31)).collect::<Vec<_>>()
+    );
+    let bodies: Vec<&str> = replay
+        .iter()
+        .filter(|e| e["event"]["kind"] == "message.created")
+        .map(|e| e["event"]["message"]["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 30);
+    assert_eq!(bodies[0], "msg 0");
+    assert_eq!(bodies[29], "msg 29");
+    assert_eq!(replay.last().unwrap()["event"]["kind"], "reaction.changed");
+    // Then live, continuing the same sequence.
+    ts.send_text(&b, &chat, "k-live", "live one").await;
+    let ev = wa.next_event("message.created").await;
+    assert_eq!(ev["seq"].as_u64().unwrap(), cursor + 32);
+}
+
+#[tokio::test]
+async fn replay_interleaved_with_live_traffic_has_no_gaps_or_duplicates() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    for i in 0..600 {
+        ts.send_text(&b, &chat, &format!("pre{i}"), "x").await;
+    }
+    // Ben keeps sending while Ana replays a long backlog.
+    let sender = {
+        let (http, url, token, chat) = (
+            ts.http.clone(),
+            ts.url(&format!("/v1/chats/{chat}/messages")),
+            b.tokens.access_token.clone(),
+            chat.clone(),
+        );
+        tokio::spawn(async move {
+            for i in 0..100 {
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"client_id": format!("live{i}"), "body": "y"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+            chat
+        })
+    };
+    let mut wa = ts.ws(&a).await;
+    let mut got = wa.hello(0).await;
+    sender.await.unwrap();
+    // Collect the rest live until we have every event of Ana's log.
+    let total: i64 = ts
+        .db()
+        .query_row(
+            "SELECT event_seq FROM users WHERE id = ?1",
+            [a.user.user.id.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    while (got.len() as i64) < total {
+        got.push(wa.next_of("event").await);
+    }
+    assert_eq!(seqs(&got), (1..=total as u64).collect::<Vec<_>>());
+    assert!(wa.try_next(Duration::from_millis(300)).await.is_none());
+}
+
+#[tokio::test]
+async fn presence_goes_to_connections_only() {
+    let ts = TestServer::start().await;
+    let (a, b, _chat) = ts.pair().await;
+    let eve = ts.login("eve@example.org").await;
+    let mut wb = ts.ws(&b).await;
+    wb.hello(0).await;
+    let mut we = ts.ws(&eve).await;
+    we.hello(0).await;
+    let mut wa = ts.ws(&a).await;
+    wa.hello(0).await;
+    let p = wb.next_of("presence").await;
+    assert_eq!(p["user_id"], a.user.user.id.as_str());
+    assert_eq!(p["online"], true);
+    let conns: Vec<Value> = ts
+        .req(Method::GET, "/v1/connections")
+        .auth(&b)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(conns[0]["online"], true);
+    drop(wa);
+    let p = wb.next_of("presence").await;
+    assert_eq!(p["online"], false);
+    assert!(p["last_seen_at"].is_string());
+    assert!(
+        we.try_next(Duration::from_millis(300)).await.is_none(),
+        "Eve must learn nothing"
+    );
+    // Hidden last seen: no presence at all.
+    ts.req(Method::PATCH, "/v1/me")
+        .auth(&a)
+        .json(&json!({"settings": {"last_seen_visible": false}}))
+        .send()
+        .await
+        .unwrap();
+    let _ = wb.next_event("profile.updated").await;
+    let mut wa = ts.ws(&a).await;
+    wa.hello(0).await;
+    assert!(wb.try_next(Duration::from_millis(300)).await.is_none());
+    let conns: Vec<Value> = ts
+        .req(Method::GET, "/v1/connections")
+        .auth(&b)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(conns[0]["online"], false);
+    assert!(conns[0]["last_seen_at"].is_null());
+}
+
+#[tokio::test]
+async fn protocol_violations_close_with_4009() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let mut ws = ts.ws(&a).await;
+    ws.send_json(json!({"type": "ack", "up_to": 1})).await;
+    assert_eq!(ws.closed_with().await, 4009);
+    let mut ws = ts.ws(&a).await;
+    ws.hello(0).await;
+    ws.send_json(json!({"type": "bogus"})).await;
+    assert_eq!(ws.closed_with().await, 4009);
+    // A frame over 64 KiB.
+    let mut ws = ts.ws(&a).await;
+    ws.hello(0).await;
+    ws.send_json(json!({"type": "typing", "chat_id": "x".repeat(70 * 1024), "active": true}))
+        .await;
+    assert_eq!(ws.closed_with().await, 4009);
+    // Just under the limit is a normal frame (answered with an error, kept open).
+    let mut ws = ts.ws(&a).await;
+    ws.hello(0).await;
+    ws.send_json(json!({"type": "read", "chat_id": "x".repeat(60 * 1024), "up_to_seq": 1}))
+        .await;
+    let e = ws.next_of("error").await;
+    assert_eq!(e["error"]["code"], "chat_not_found");
+    // Unauthenticated upgrade: 401 before any socket.
+    let r = ts.req(Method::GET, "/v1/ws").send().await.unwrap();
+    problem(r, 401, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn logout_and_revocation_close_sockets_with_4001() {
+    let ts = TestServer::start().await;
+    let a1 = ts.login(ana()).await;
+    let a2 = ts.login(ana()).await;
+    let mut w2 = ts.ws(&a2).await;
+    w2.hello(0).await;
+    let r = ts
+        .req(
+            Method::DELETE,
+            &format!("/v1/devices/{}", a2.tokens.device_id),
+        )
+        .auth(&a1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(w2.closed_with().await, 4001);
+    let mut w1 = ts.ws(&a1).await;
+    w1.hello(0).await;
+    ts.req(Method::POST, "/v1/auth/logout")
+        .auth(&a1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(w1.closed_with().await, 4001);
+}
+
+#[tokio::test]
+async fn resync_required_beyond_the_retained_log() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    for i in 0..3 {
+        ts.send_text(&b, &chat, &format!("k{i}"), "x").await;
+    }
+    // Prune Ana's oldest events, as the retention window would.
+    {
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        db.execute(
+            "DELETE FROM events WHERE user_id = ?1 AND seq <= 2",
+            [a.user.user.id.as_str()],
+        )
+        .unwrap();
+    }
+    let current: i64 = ts
+        .db()
+        .query_row(
+            "SELECT event_seq FROM users WHERE id = ?1",
+            [a.user.user.id.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut wa = ts.ws(&a).await;
+    wa.send_json(json!({"type": "hello", "since": 0})).await;
+    let f = wa.next().await;
+    assert_eq!(
+        f,
+        json!({"type": "resync_required", "current_seq": current})
+    );
+    // since = 2 is still fine (3 is retained).
+    let events = wa.hello(2).await;
+    assert_eq!(events.first().unwrap()["seq"], 3);
+    // After a REST reload, hello with the current seq goes straight to live.
+    let mut wa = ts.ws(&a).await;
+    assert!(wa.hello(current as u64).await.is_empty());
+    // A cursor from the future also needs a resync.
+    let mut wa = ts.ws(&a).await;
+    wa.send_json(json!({"type": "hello", "since": current + 100}))
+        .await;
+    assert_eq!(wa.next().await["type"], "resync_required");
+}
+
+#[tokio::test]
+async fn per_connection_send_rate_limit_keeps_the_connection() {
+    let ts = TestServer::start_with(|c| c.ws_rate = 2).await;
+    let (_a, b, chat) = ts.pair().await;
+    let mut wb = ts.ws(&b).await;
+    wb.hello(0).await;
+    for i in 0..6 {
+        wb.send_json(json!({"type": "send", "req": format!("r{i}"), "chat_id": chat, "client_id": format!("c{i}"), "body": "x"}))
+            .await;
+    }
+    let mut limited = 0;
+    for _ in 0..6 {
+        let r = wb.next_of("result").await;
+        if r["ok"] == false {
+            assert_eq!(r["error"]["code"], "rate_limited");
+            limited += 1;
+        }
+    }
+    assert!(limited >= 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    wb.send_json(
+        json!({"type": "send", "req": "later", "chat_id": chat, "client_id": "later", "body": "x"}),
+    )
+    .await;
+    assert_eq!(wb.next_of("result").await["ok"], true);
+}
