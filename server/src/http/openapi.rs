@@ -54,6 +54,11 @@ use utoipa::{
         super::attachments::upload,
         super::attachments::download,
     ),
+    components(schemas(
+        parley_protocol::Direction,
+        // The durable events of the WebSocket (`{"type":"event","seq","event"}`).
+        parley_protocol::Event,
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "service", description = "health and this document"),
