@@ -1,6 +1,29 @@
-//! The headless Parley client: transport, outbox, cache, session, QR, and the
-//! `parley` CLI.
+//! parley-client: the headless Parley client. The desktop app is a thin shell
+//! over this crate, and the `parley` CLI is its terminal face.
 //!
-//! Modules are added as they land; see ARCHITECTURE.md ("Client inside").
+//! - [`api`]: REST, one typed method per endpoint;
+//! - [`session`]: the profile directory, the session in the OS keyring (or a
+//!   0600 file where there is none), and the lock that serialises refreshes;
+//! - [`cache`]: local SQLite of chats, messages, contacts, requests, the outbox
+//!   and the event cursor;
+//! - [`client`]: `Client`, one signed-in profile, with token refresh;
+//! - [`realtime`]: the WebSocket loop (reconnect, resume, ack, outbox);
+//! - [`qr`]: QR render/decode and camera frame sources.
+//!
+//! Never: hold the source of truth (the server is the authority; the cache
+//! mirrors it), or block the async runtime (SQLite and keyring calls run on
+//! the blocking pool).
 
+pub mod api;
+pub mod cache;
+pub mod client;
+pub mod error;
+pub mod events;
 pub mod qr;
+pub mod realtime;
+pub mod session;
+
+pub use client::{request_code, start_link, Client};
+pub use error::{ClientError, Result};
+pub use events::{ClientEvent, LinkState};
+pub use session::{Profile, SecretStore};

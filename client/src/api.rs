@@ -1,0 +1,477 @@
+//! REST: one typed method per endpoint of PROTOCOL.md. Stateless about tokens:
+//! callers pass the access token (see `auth` for refresh).
+
+use crate::error::{ClientError, Result};
+use parley_protocol::*;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::{de::DeserializeOwned, Serialize};
+use std::time::Duration;
+
+/// A REST client for one server.
+#[derive(Clone)]
+pub struct Api {
+    base: url::Url,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(server: &str) -> Result<Api> {
+        let mut base = url::Url::parse(server.trim())
+            .map_err(|e| ClientError::Invalid(format!("server URL {server:?}: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(ClientError::Invalid(format!(
+                "server URL {server:?}: use http:// or https://"
+            )));
+        }
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("parley-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Network(e.to_string()))?;
+        Ok(Api { base, http })
+    }
+
+    /// The server's base URL without a trailing slash.
+    pub fn server(&self) -> String {
+        self.base.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// The WebSocket URL.
+    pub fn ws_url(&self) -> String {
+        let http = format!("{}/v1/ws", self.server());
+        http.replacen("http", "ws", 1)
+    }
+
+    fn url(&self, path: &str) -> Result<url::Url> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| ClientError::Invalid(e.to_string()))
+    }
+
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<RequestBuilder> {
+        let mut r = self.http.request(method, self.url(path)?);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        Ok(r)
+    }
+
+    /// Sends and maps non-2xx answers to `ClientError::Api`.
+    pub async fn send(&self, req: RequestBuilder) -> Result<Response> {
+        let resp = req.send().await?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        Err(ClientError::Api(
+            serde_json::from_str::<Problem>(&text).unwrap_or_else(|_| {
+                Problem::new(
+                    status.as_u16(),
+                    "http_error",
+                    status.canonical_reason().unwrap_or("error"),
+                    text.chars().take(200).collect::<String>(),
+                )
+            }),
+        ))
+    }
+
+    async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
+        let resp = self.send(req).await?;
+        resp.json()
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &B,
+    ) -> Result<T> {
+        self.json(self.request(method, path, token)?.json(body))
+            .await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str, token: &str) -> Result<T> {
+        self.json(self.request(Method::GET, path, Some(token))?)
+            .await
+    }
+
+    async fn empty(&self, req: RequestBuilder) -> Result<()> {
+        self.send(req).await.map(|_| ())
+    }
+
+    // --- service ---------------------------------------------------------
+    pub async fn health(&self) -> Result<Health> {
+        self.json(self.request(Method::GET, "/healthz", None)?)
+            .await
+    }
+
+    // --- auth --------------------------------------------------------------
+    pub async fn request_otp(&self, identifier: &str) -> Result<OtpRequested> {
+        self.call(
+            Method::POST,
+            "/v1/auth/otp/request",
+            None,
+            &OtpRequest {
+                identifier: identifier.into(),
+            },
+        )
+        .await
+    }
+
+    pub async fn verify_otp(&self, req: &OtpVerify) -> Result<Session> {
+        self.call(Method::POST, "/v1/auth/otp/verify", None, req)
+            .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
+        self.call(
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            &RefreshRequest {
+                refresh_token: refresh_token.into(),
+            },
+        )
+        .await
+    }
+
+    pub async fn logout(&self, token: &str) -> Result<()> {
+        self.empty(self.request(Method::POST, "/v1/auth/logout", Some(token))?)
+            .await
+    }
+
+    // --- profile -----------------------------------------------------------
+    pub async fn me(&self, token: &str) -> Result<Me> {
+        self.get("/v1/me", token).await
+    }
+
+    pub async fn update_me(&self, token: &str, patch: &UpdateMe) -> Result<Me> {
+        self.call(Method::PATCH, "/v1/me", Some(token), patch).await
+    }
+
+    pub async fn set_avatar(&self, token: &str, mime: &str, bytes: Vec<u8>) -> Result<Me> {
+        let req = self
+            .request(Method::PUT, "/v1/me/avatar", Some(token))?
+            .header("content-type", mime)
+            .body(bytes);
+        self.json(req).await
+    }
+
+    pub async fn user(&self, token: &str, id: &str) -> Result<User> {
+        self.get(&format!("/v1/users/{}", enc(id)), token).await
+    }
+
+    pub async fn avatar(&self, token: &str, path: &str) -> Result<Vec<u8>> {
+        let resp = self
+            .send(self.request(Method::GET, path, Some(token))?)
+            .await?;
+        Ok(resp.bytes().await?.to_vec())
+    }
+
+    pub async fn username_available(
+        &self,
+        token: &str,
+        name: &str,
+    ) -> Result<UsernameAvailability> {
+        self.get(&format!("/v1/usernames/{}", enc(name)), token)
+            .await
+    }
+
+    pub async fn devices(&self, token: &str) -> Result<Vec<Device>> {
+        self.get("/v1/devices", token).await
+    }
+
+    pub async fn revoke_device(&self, token: &str, id: &str) -> Result<()> {
+        self.empty(self.request(
+            Method::DELETE,
+            &format!("/v1/devices/{}", enc(id)),
+            Some(token),
+        )?)
+        .await
+    }
+
+    // --- contacts ----------------------------------------------------------
+    pub async fn contact_code(&self, token: &str) -> Result<ContactCode> {
+        self.json(self.request(Method::POST, "/v1/contact-codes", Some(token))?)
+            .await
+    }
+
+    pub async fn request_connection(&self, token: &str, code: &str) -> Result<ConnectionRequest> {
+        self.call(
+            Method::POST,
+            "/v1/connection-requests",
+            Some(token),
+            &NewConnectionRequest { code: code.into() },
+        )
+        .await
+    }
+
+    pub async fn requests(
+        &self,
+        token: &str,
+        direction: Direction,
+    ) -> Result<Vec<ConnectionRequest>> {
+        let d = match direction {
+            Direction::Incoming => "incoming",
+            Direction::Outgoing => "outgoing",
+        };
+        self.get(&format!("/v1/connection-requests?direction={d}"), token)
+            .await
+    }
+
+    pub async fn accept(&self, token: &str, id: &str) -> Result<Connection> {
+        self.json(self.request(
+            Method::POST,
+            &format!("/v1/connection-requests/{}/accept", enc(id)),
+            Some(token),
+        )?)
+        .await
+    }
+
+    pub async fn decline(&self, token: &str, id: &str) -> Result<()> {
+        self.empty(self.request(
+            Method::POST,
+            &format!("/v1/connection-requests/{}/decline", enc(id)),
+            Some(token),
+        )?)
+        .await
+    }
+
+    pub async fn connections(&self, token: &str) -> Result<Vec<Connection>> {
+        self.get("/v1/connections", token).await
+    }
+
+    pub async fn remove_connection(&self, token: &str, user_id: &str) -> Result<()> {
+        self.empty(self.request(
+            Method::DELETE,
+            &format!("/v1/connections/{}", enc(user_id)),
+            Some(token),
+        )?)
+        .await
+    }
+
+    // --- device linking ----------------------------------------------------
+    pub async fn create_link(&self, req: &NewDeviceLink) -> Result<DeviceLink> {
+        self.call(Method::POST, "/v1/device-links", None, req).await
+    }
+
+    pub async fn poll_link(
+        &self,
+        link_id: &str,
+        secret: &str,
+        wait_secs: u64,
+    ) -> Result<LinkStatus> {
+        let path = format!(
+            "/v1/device-links/{}?secret={}&wait={wait_secs}",
+            enc(link_id),
+            enc(secret)
+        );
+        let req = self
+            .request(Method::GET, &path, None)?
+            .timeout(Duration::from_secs(wait_secs + 15));
+        self.json(req).await
+    }
+
+    pub async fn link_info(
+        &self,
+        token: &str,
+        link_id: &str,
+        secret: &str,
+    ) -> Result<DeviceLinkInfo> {
+        self.get(
+            &format!(
+                "/v1/device-links/{}/info?secret={}",
+                enc(link_id),
+                enc(secret)
+            ),
+            token,
+        )
+        .await
+    }
+
+    pub async fn approve_link(&self, token: &str, link_id: &str, secret: &str) -> Result<()> {
+        let req = self
+            .request(
+                Method::POST,
+                &format!("/v1/device-links/{}/approve", enc(link_id)),
+                Some(token),
+            )?
+            .json(&ApproveDeviceLink {
+                secret: secret.into(),
+            });
+        self.empty(req).await
+    }
+
+    pub async fn create_invite(&self, token: &str) -> Result<DeviceInvite> {
+        self.json(self.request(Method::POST, "/v1/device-invites", Some(token))?)
+            .await
+    }
+
+    pub async fn redeem_invite(&self, req: &RedeemDeviceInvite) -> Result<LinkedSession> {
+        self.call(Method::POST, "/v1/device-invites/redeem", None, req)
+            .await
+    }
+
+    // --- chats -------------------------------------------------------------
+    pub async fn chats(&self, token: &str, limit: u32) -> Result<Vec<Chat>> {
+        self.get(&format!("/v1/chats?limit={limit}"), token).await
+    }
+
+    pub async fn open_chat(&self, token: &str, peer: &UserId) -> Result<Chat> {
+        self.call(
+            Method::POST,
+            "/v1/chats",
+            Some(token),
+            &OpenChat {
+                peer_id: peer.clone(),
+            },
+        )
+        .await
+    }
+
+    pub async fn history(
+        &self,
+        token: &str,
+        chat_id: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let mut path = format!("/v1/chats/{}/messages?limit={limit}", enc(chat_id));
+        if let Some(b) = before {
+            path.push_str(&format!("&before_seq={b}"));
+        }
+        if let Some(a) = after {
+            path.push_str(&format!("&after_seq={a}"));
+        }
+        self.get(&path, token).await
+    }
+
+    pub async fn send_message(
+        &self,
+        token: &str,
+        chat_id: &str,
+        msg: &SendMessage,
+    ) -> Result<Message> {
+        self.call(
+            Method::POST,
+            &format!("/v1/chats/{}/messages", enc(chat_id)),
+            Some(token),
+            msg,
+        )
+        .await
+    }
+
+    pub async fn read(&self, token: &str, chat_id: &str, up_to_seq: u64) -> Result<()> {
+        let req = self
+            .request(
+                Method::POST,
+                &format!("/v1/chats/{}/read", enc(chat_id)),
+                Some(token),
+            )?
+            .json(&ReadUpTo { up_to_seq });
+        self.empty(req).await
+    }
+
+    pub async fn edit_message(&self, token: &str, id: &str, body: &str) -> Result<Message> {
+        self.call(
+            Method::PATCH,
+            &format!("/v1/messages/{}", enc(id)),
+            Some(token),
+            &EditMessage { body: body.into() },
+        )
+        .await
+    }
+
+    pub async fn delete_message(&self, token: &str, id: &str) -> Result<()> {
+        self.empty(self.request(
+            Method::DELETE,
+            &format!("/v1/messages/{}", enc(id)),
+            Some(token),
+        )?)
+        .await
+    }
+
+    pub async fn react(&self, token: &str, id: &str, emoji: &str, add: bool) -> Result<()> {
+        let method = if add { Method::PUT } else { Method::DELETE };
+        let path = format!("/v1/messages/{}/reactions/{}", enc(id), enc(emoji));
+        self.empty(self.request(method, &path, Some(token))?).await
+    }
+
+    pub async fn search(&self, token: &str, q: &str) -> Result<Vec<Message>> {
+        self.get(&format!("/v1/search?q={}", enc(q)), token).await
+    }
+
+    /// Uploads a file, streaming it; `progress` is told the bytes sent so far.
+    pub async fn upload(
+        &self,
+        token: &str,
+        path: &std::path::Path,
+        mime: &str,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<Attachment> {
+        use futures_util::StreamExt;
+        let file = tokio::fs::File::open(path).await?;
+        let len = file.metadata().await?.len();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("file")
+            .to_owned();
+        let mut sent = 0u64;
+        let stream = tokio_util::io::ReaderStream::new(file).map(move |chunk| {
+            if let Ok(c) = &chunk {
+                sent += c.len() as u64;
+                progress(sent);
+            }
+            chunk
+        });
+        let req = self
+            .request(
+                Method::POST,
+                &format!("/v1/attachments?name={}", enc(&name)),
+                Some(token),
+            )?
+            .header("content-type", mime)
+            .header("content-length", len)
+            .timeout(Duration::from_secs(3600))
+            .body(reqwest::Body::wrap_stream(stream));
+        self.json(req).await
+    }
+
+    pub async fn download(&self, token: &str, id: &str) -> Result<Vec<u8>> {
+        let resp = self
+            .send(self.request(
+                Method::GET,
+                &format!("/v1/attachments/{}", enc(id)),
+                Some(token),
+            )?)
+            .await?;
+        Ok(resp.bytes().await?.to_vec())
+    }
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// True for a 401 answer.
+pub fn is_unauthorized(e: &ClientError) -> bool {
+    matches!(e, ClientError::Api(p) if p.status == StatusCode::UNAUTHORIZED.as_u16())
+}

@@ -1,0 +1,661 @@
+//! The local cache: a SQLite file per profile with chats, messages (including
+//! pending ones), contacts, requests, the outbox and the event cursor. The app
+//! reads from here, so it opens instantly and works read-only offline; events
+//! from the server are applied here in the same transaction that moves the
+//! cursor, so an acknowledged event is always reflected.
+
+use crate::error::{ClientError, Result};
+use parley_protocol::{
+    Chat, Connection as Contact, ConnectionRequest, Event, Message, MessageStatus, UserId,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS chats (id TEXT PRIMARY KEY, json TEXT NOT NULL, updated_at TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS messages (
+    sender_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    chat_id   TEXT NOT NULL,
+    id        TEXT,
+    seq       INTEGER NOT NULL DEFAULT 0,
+    state     TEXT NOT NULL,
+    json      TEXT NOT NULL,
+    PRIMARY KEY (sender_id, client_id)
+) STRICT;
+CREATE INDEX IF NOT EXISTS messages_by_chat ON messages(chat_id, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_id ON messages(id) WHERE id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS outbox (
+    client_id      TEXT PRIMARY KEY,
+    chat_id        TEXT NOT NULL,
+    body           TEXT NOT NULL,
+    reply_to       TEXT,
+    attachment_ids TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    last_error     TEXT
+) STRICT;
+CREATE TABLE IF NOT EXISTS contacts (user_id TEXT PRIMARY KEY, json TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS requests (id TEXT PRIMARY KEY, incoming INTEGER NOT NULL, json TEXT NOT NULL) STRICT;
+";
+
+/// Local state of a message as the UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalState {
+    /// In the outbox, not confirmed by the server yet.
+    Pending,
+    /// Refused by the server for good (e.g. no longer connected).
+    Failed,
+    Sent,
+    Delivered,
+    Read,
+}
+
+impl LocalState {
+    fn as_str(self) -> &'static str {
+        match self {
+            LocalState::Pending => "pending",
+            LocalState::Failed => "failed",
+            LocalState::Sent => "sent",
+            LocalState::Delivered => "delivered",
+            LocalState::Read => "read",
+        }
+    }
+
+    fn parse(s: &str) -> LocalState {
+        match s {
+            "pending" => LocalState::Pending,
+            "failed" => LocalState::Failed,
+            "delivered" => LocalState::Delivered,
+            "read" => LocalState::Read,
+            _ => LocalState::Sent,
+        }
+    }
+
+    fn of(m: &Message) -> LocalState {
+        match m.status {
+            MessageStatus::Sent => LocalState::Sent,
+            MessageStatus::Delivered => LocalState::Delivered,
+            MessageStatus::Read => LocalState::Read,
+        }
+    }
+}
+
+/// A message with its local state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CachedMessage {
+    #[serde(flatten)]
+    pub message: Message,
+    pub state: LocalState,
+}
+
+/// A queued send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub client_id: String,
+    pub chat_id: String,
+    pub body: String,
+    pub reply_to: Option<String>,
+    pub attachment_ids: Vec<String>,
+    pub attempts: u32,
+}
+
+/// The cache; cheap to clone. Calls are blocking but short; async callers go
+/// through [`Cache::run`].
+#[derive(Clone)]
+pub struct Cache {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| ClientError::Invalid(e.to_string()))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| ClientError::Invalid(format!("cache entry: {e}")))
+}
+
+impl Cache {
+    pub fn open(path: &Path) -> Result<Cache> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Cache {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| ClientError::Invalid(format!("cache task failed: {e}")))?
+    }
+
+    /// Runs `f` synchronously (for non-async callers such as tests and the CLI's
+    /// formatting).
+    pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+pub fn get_kv(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_kv(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// The last event seq applied here.
+pub fn cursor(conn: &Connection) -> Result<u64> {
+    Ok(get_kv(conn, "cursor")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+pub fn set_cursor(conn: &Connection, seq: u64) -> Result<()> {
+    set_kv(conn, "cursor", &seq.to_string())
+}
+
+pub fn my_id(conn: &Connection) -> Result<Option<String>> {
+    get_kv(conn, "user_id")
+}
+
+/// Stores a server message, replacing a pending copy with the same client id.
+pub fn upsert_message(conn: &Connection, m: &Message) -> Result<()> {
+    let state = LocalState::of(m);
+    conn.execute(
+        "INSERT INTO messages (sender_id, client_id, chat_id, id, seq, state, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (sender_id, client_id) DO UPDATE SET id = excluded.id, seq = excluded.seq, \
+            chat_id = excluded.chat_id, json = excluded.json, \
+            state = CASE WHEN messages.state IN ('delivered','read') AND excluded.state = 'sent' \
+                         THEN messages.state ELSE excluded.state END",
+        params![m.sender_id.as_str(), m.client_id, m.chat_id, m.id, m.seq as i64, state.as_str(), json(m)?],
+    )?;
+    Ok(())
+}
+
+fn cached_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+fn to_cached(rows: Vec<(String, String)>) -> Result<Vec<CachedMessage>> {
+    rows.into_iter()
+        .map(|(j, state)| {
+            let mut message: Message = parse(&j)?;
+            let state = LocalState::parse(&state);
+            message.status = match state {
+                LocalState::Read => MessageStatus::Read,
+                LocalState::Delivered => MessageStatus::Delivered,
+                _ => MessageStatus::Sent,
+            };
+            Ok(CachedMessage { message, state })
+        })
+        .collect()
+}
+
+/// A chat's messages: the latest `limit` before `before_seq`, in order, with
+/// pending ones (seq 0) last.
+pub fn messages(
+    conn: &Connection,
+    chat_id: &str,
+    before_seq: Option<u64>,
+    limit: u32,
+) -> Result<Vec<CachedMessage>> {
+    let mut stmt = conn.prepare(
+        "SELECT json, state FROM messages WHERE chat_id = ?1 AND seq > 0 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+    )?;
+    let mut rows: Vec<(String, String)> = stmt
+        .query_map(
+            params![
+                chat_id,
+                before_seq.map(|b| b as i64).unwrap_or(i64::MAX),
+                limit
+            ],
+            cached_from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    rows.reverse();
+    if before_seq.is_none() {
+        let mut p = conn.prepare(
+            "SELECT json, state FROM messages WHERE chat_id = ?1 AND seq = 0 ORDER BY rowid",
+        )?;
+        let pending: Vec<(String, String)> = p
+            .query_map([chat_id], cached_from_row)?
+            .collect::<Result<_, _>>()?;
+        rows.extend(pending);
+    }
+    to_cached(rows)
+}
+
+pub fn message_by_id(conn: &Connection, id: &str) -> Result<Option<CachedMessage>> {
+    let row = conn
+        .query_row(
+            "SELECT json, state FROM messages WHERE id = ?1",
+            [id],
+            cached_from_row,
+        )
+        .optional()?;
+    Ok(to_cached(row.into_iter().collect())?.pop())
+}
+
+/// The highest message seq cached for a chat.
+pub fn last_seq(conn: &Connection, chat_id: &str) -> Result<u64> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE chat_id = ?1",
+        [chat_id],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
+}
+
+pub fn upsert_chat(conn: &Connection, c: &Chat) -> Result<()> {
+    conn.execute(
+        "INSERT INTO chats (id, json, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
+        params![c.id, json(c)?, c.updated_at.to_rfc3339()],
+    )?;
+    Ok(())
+}
+
+pub fn chat(conn: &Connection, id: &str) -> Result<Option<Chat>> {
+    conn.query_row("SELECT json FROM chats WHERE id = ?1", [id], |r| {
+        r.get::<_, String>(0)
+    })
+    .optional()?
+    .map(|j| parse(&j))
+    .transpose()
+}
+
+pub fn chats(conn: &Connection) -> Result<Vec<Chat>> {
+    let mut stmt = conn.prepare("SELECT json FROM chats ORDER BY updated_at DESC")?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    rows.iter().map(|j| parse(j)).collect()
+}
+
+pub fn replace_contacts(conn: &Connection, contacts: &[Contact]) -> Result<()> {
+    conn.execute("DELETE FROM contacts", [])?;
+    for c in contacts {
+        upsert_contact(conn, c)?;
+    }
+    Ok(())
+}
+
+pub fn upsert_contact(conn: &Connection, c: &Contact) -> Result<()> {
+    conn.execute(
+        "INSERT INTO contacts (user_id, json) VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET json = excluded.json",
+        params![c.user.id.as_str(), json(c)?],
+    )?;
+    Ok(())
+}
+
+pub fn contacts(conn: &Connection) -> Result<Vec<Contact>> {
+    let mut stmt = conn.prepare("SELECT json FROM contacts ORDER BY user_id")?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out: Vec<Contact> = rows.iter().map(|j| parse(j)).collect::<Result<_>>()?;
+    out.sort_by_key(|c| c.user.display_name.to_lowercase());
+    Ok(out)
+}
+
+pub fn replace_requests(
+    conn: &Connection,
+    incoming: &[ConnectionRequest],
+    outgoing: &[ConnectionRequest],
+) -> Result<()> {
+    conn.execute("DELETE FROM requests", [])?;
+    for r in incoming {
+        upsert_request(conn, r, true)?;
+    }
+    for r in outgoing {
+        upsert_request(conn, r, false)?;
+    }
+    Ok(())
+}
+
+pub fn upsert_request(conn: &Connection, r: &ConnectionRequest, incoming: bool) -> Result<()> {
+    conn.execute(
+        "INSERT INTO requests (id, incoming, json) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (id) DO UPDATE SET json = excluded.json",
+        params![r.id, incoming, json(r)?],
+    )?;
+    Ok(())
+}
+
+pub fn requests(conn: &Connection, incoming: bool) -> Result<Vec<ConnectionRequest>> {
+    let mut stmt = conn.prepare("SELECT json FROM requests WHERE incoming = ?1")?;
+    let rows: Vec<String> = stmt
+        .query_map([incoming], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    rows.iter().map(|j| parse(j)).collect()
+}
+
+pub fn remove_request(conn: &Connection, id: &str) -> Result<()> {
+    conn.execute("DELETE FROM requests WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Queues a message: a pending copy shown at once, and an outbox entry.
+pub fn enqueue(
+    conn: &mut Connection,
+    me: &str,
+    item: &OutboxItem,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<CachedMessage> {
+    let message = Message {
+        id: String::new(),
+        chat_id: item.chat_id.clone(),
+        seq: 0,
+        sender_id: UserId(me.to_owned()),
+        client_id: item.client_id.clone(),
+        body: item.body.clone(),
+        reply_to: item.reply_to.clone(),
+        attachments: Vec::new(),
+        reactions: Default::default(),
+        created_at: now,
+        edited_at: None,
+        deleted: false,
+        status: MessageStatus::Sent,
+    };
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO outbox (client_id, chat_id, body, reply_to, attachment_ids, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![item.client_id, item.chat_id, item.body, item.reply_to, json(&item.attachment_ids)?, now.timestamp_millis()],
+    )?;
+    tx.execute(
+        "INSERT INTO messages (sender_id, client_id, chat_id, id, seq, state, json) VALUES (?1, ?2, ?3, NULL, 0, 'pending', ?4)",
+        params![me, item.client_id, item.chat_id, json(&message)?],
+    )?;
+    tx.commit()?;
+    Ok(CachedMessage {
+        message,
+        state: LocalState::Pending,
+    })
+}
+
+pub fn outbox(conn: &Connection) -> Result<Vec<OutboxItem>> {
+    let mut stmt = conn.prepare(
+        "SELECT client_id, chat_id, body, reply_to, attachment_ids, attempts FROM outbox ORDER BY created_at, rowid",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (client_id, chat_id, body, reply_to, ids, attempts) = row?;
+        out.push(OutboxItem {
+            client_id,
+            chat_id,
+            body,
+            reply_to,
+            attachment_ids: parse(&ids)?,
+            attempts: attempts as u32,
+        });
+    }
+    Ok(out)
+}
+
+/// The server stored the message: drop it from the outbox, store the real one.
+pub fn outbox_done(conn: &mut Connection, m: &Message) -> Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute("DELETE FROM outbox WHERE client_id = ?1", [&m.client_id])?;
+    upsert_message(&tx, m)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Counts a failed attempt; a permanent failure takes it out of the outbox.
+pub fn outbox_failed(
+    conn: &mut Connection,
+    me: &str,
+    client_id: &str,
+    error: &str,
+    permanent: bool,
+) -> Result<()> {
+    let tx = conn.transaction()?;
+    if permanent {
+        tx.execute("DELETE FROM outbox WHERE client_id = ?1", [client_id])?;
+        tx.execute(
+            "UPDATE messages SET state = 'failed' WHERE sender_id = ?1 AND client_id = ?2",
+            params![me, client_id],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE client_id = ?1",
+            params![client_id, error],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn update_message_json(conn: &Connection, id: &str, f: impl FnOnce(&mut Message)) -> Result<()> {
+    let Some(j) = conn
+        .query_row("SELECT json FROM messages WHERE id = ?1", [id], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let mut m: Message = parse(&j)?;
+    f(&mut m);
+    conn.execute(
+        "UPDATE messages SET json = ?2 WHERE id = ?1",
+        params![id, json(&m)?],
+    )?;
+    Ok(())
+}
+
+/// Applies one event and moves the cursor, in one transaction.
+pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
+    let tx = conn.transaction()?;
+    let me = my_id(&tx)?.unwrap_or_default();
+    match event {
+        Event::MessageCreated { message }
+        | Event::MessageUpdated { message }
+        | Event::MessageDeleted { message } => {
+            upsert_message(&tx, message)?;
+            tx.execute(
+                "DELETE FROM outbox WHERE client_id = ?1 AND ?2 = ?3",
+                params![message.client_id, message.sender_id.as_str(), me],
+            )?;
+            if let Some(mut chat) = chat(&tx, &message.chat_id)? {
+                let newer = chat
+                    .last_message
+                    .as_ref()
+                    .is_none_or(|l| l.seq <= message.seq);
+                if newer {
+                    chat.last_message = Some(message.clone());
+                }
+                if matches!(event, Event::MessageCreated { .. }) {
+                    chat.updated_at = chat.updated_at.max(message.created_at);
+                    if message.sender_id.as_str() != me && message.seq > chat.read_up_to_seq {
+                        chat.unread_count += 1;
+                    }
+                }
+                upsert_chat(&tx, &chat)?;
+            }
+        }
+        Event::ReactionChanged {
+            message_id,
+            reactions,
+            ..
+        } => {
+            update_message_json(&tx, message_id, |m| m.reactions = reactions.clone())?;
+        }
+        Event::ReceiptUpdated {
+            chat_id,
+            user_id,
+            delivered_up_to_seq,
+            read_up_to_seq,
+        } => {
+            if user_id.as_str() != me {
+                tx.execute(
+                    "UPDATE messages SET state = CASE WHEN seq <= ?3 THEN 'read' WHEN seq <= ?2 THEN 'delivered' ELSE state END \
+                     WHERE chat_id = ?1 AND sender_id = ?4 AND seq > 0 AND state IN ('sent', 'delivered')",
+                    params![chat_id, *delivered_up_to_seq as i64, *read_up_to_seq as i64, me],
+                )?;
+            }
+        }
+        Event::ChatRead { chat_id, up_to_seq } => {
+            if let Some(mut chat) = chat(&tx, chat_id)? {
+                chat.read_up_to_seq = chat.read_up_to_seq.max(*up_to_seq);
+                let unread: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND seq > ?2 AND sender_id != ?3",
+                    params![chat_id, chat.read_up_to_seq as i64, me],
+                    |r| r.get(0),
+                )?;
+                chat.unread_count = unread as u64;
+                upsert_chat(&tx, &chat)?;
+            }
+        }
+        Event::ConnectionRequested { request } => {
+            upsert_request(&tx, request, request.to.id.as_str() == me)?;
+        }
+        Event::ConnectionCreated { connection } => {
+            upsert_contact(&tx, connection)?;
+            let peer = connection.user.id.as_str();
+            let ids: Vec<String> = {
+                let mut stmt = tx.prepare("SELECT id, json FROM requests")?;
+                let rows: Vec<(String, String)> = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                rows.into_iter()
+                    .filter(|(_, j)| {
+                        parse::<ConnectionRequest>(j)
+                            .is_ok_and(|r| r.from.id.as_str() == peer || r.to.id.as_str() == peer)
+                    })
+                    .map(|(id, _)| id)
+                    .collect()
+            };
+            for id in ids {
+                remove_request(&tx, &id)?;
+            }
+        }
+        Event::ConnectionRemoved { user_id } => {
+            tx.execute(
+                "DELETE FROM contacts WHERE user_id = ?1",
+                [user_id.as_str()],
+            )?;
+        }
+        Event::ProfileUpdated { user } => {
+            if user.id.as_str() == me {
+                set_kv(&tx, "me_user", &json(user)?)?;
+            }
+            if let Some(j) = tx
+                .query_row(
+                    "SELECT json FROM contacts WHERE user_id = ?1",
+                    [user.id.as_str()],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+            {
+                let mut c: Contact = parse(&j)?;
+                c.user = user.clone();
+                upsert_contact(&tx, &c)?;
+            }
+            let ids: Vec<String> = {
+                let mut stmt = tx.prepare("SELECT id FROM chats")?;
+                let rows: Vec<String> = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                rows
+            };
+            for id in ids {
+                if let Some(mut c) = chat(&tx, &id)? {
+                    if c.peer.id == user.id {
+                        c.peer = user.clone();
+                        upsert_chat(&tx, &c)?;
+                    }
+                }
+            }
+        }
+        Event::DeviceAdded { .. }
+        | Event::DeviceRevoked { .. }
+        | Event::ContactCodeConsumed { .. } => {}
+    }
+    set_cursor(&tx, seq.max(cursor(&tx)?))?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_then_confirmed_then_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
+        cache
+            .with(|c| {
+                set_kv(c, "user_id", "me")?;
+                let item = OutboxItem {
+                    client_id: "k1".into(),
+                    chat_id: "chat".into(),
+                    body: "hi".into(),
+                    reply_to: None,
+                    attachment_ids: vec![],
+                    attempts: 0,
+                };
+                let p = enqueue(c, "me", &item, chrono::Utc::now())?;
+                assert_eq!(p.state, LocalState::Pending);
+                assert_eq!(outbox(c)?.len(), 1);
+                let mut m = p.message.clone();
+                m.id = "m1".into();
+                m.seq = 1;
+                apply(c, 7, &Event::MessageCreated { message: m.clone() })?;
+                assert!(outbox(c)?.is_empty());
+                let msgs = messages(c, "chat", None, 50)?;
+                assert_eq!(msgs.len(), 1);
+                assert_eq!(msgs[0].state, LocalState::Sent);
+                apply(
+                    c,
+                    8,
+                    &Event::ReceiptUpdated {
+                        chat_id: "chat".into(),
+                        user_id: UserId("peer".into()),
+                        delivered_up_to_seq: 1,
+                        read_up_to_seq: 1,
+                    },
+                )?;
+                assert_eq!(messages(c, "chat", None, 50)?[0].state, LocalState::Read);
+                assert_eq!(cursor(c)?, 8);
+                Ok(())
+            })
+            .unwrap();
+    }
+}

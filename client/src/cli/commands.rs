@@ -1,0 +1,801 @@
+//! One function per command.
+
+use super::{output, Cli, Command, DevicesCmd, ProfileCmd, QrCmd};
+use indicatif::{ProgressBar, ProgressStyle};
+use parley_client::{
+    cache,
+    qr::{self, QrMatrix, QrPayload, TerminalTheme},
+    request_code, start_link, Client, ClientError, ClientEvent, Profile, Result, SecretStore,
+};
+use parley_protocol::{Direction, Platform, UpdateMe};
+use std::{
+    io::{BufRead, IsTerminal, Write},
+    path::Path,
+    time::Duration,
+};
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let profile = Profile::open(cli.profile.clone().unwrap_or_else(Profile::default_dir))?;
+    let json = cli.json;
+    let ctx = Ctx {
+        profile,
+        json,
+        server: cli.server.clone(),
+    };
+    match cli.command {
+        Command::Login {
+            identifier,
+            code,
+            device_name,
+        } => ctx.login(&identifier, code, device_name).await,
+        Command::Logout => {
+            let c = ctx.client().await?;
+            c.logout().await?;
+            ctx.done("signed out", serde_json::json!({"signed_out": true}));
+            Ok(())
+        }
+        Command::Whoami => {
+            let c = ctx.client().await?;
+            let me = c.me().await?;
+            if json {
+                output::json(
+                    &serde_json::json!({"user": me, "device_id": c.device_id(), "server": c.server()}),
+                );
+            } else {
+                println!(
+                    "{} ({}){} on {} — device {}",
+                    me.user.display_name,
+                    me.identifier,
+                    me.user
+                        .username
+                        .as_ref()
+                        .map(|u| format!(" @{u}"))
+                        .unwrap_or_default(),
+                    c.server(),
+                    c.device_id()
+                );
+            }
+            Ok(())
+        }
+        Command::Profile(ProfileCmd::Set(p)) => {
+            let c = ctx.client().await?;
+            let mut me = None;
+            let patch = UpdateMe {
+                display_name: p.name,
+                username: p.username,
+                bio: p.bio,
+                status_text: p.status,
+                settings: None,
+            };
+            if patch != UpdateMe::default() {
+                me = Some(c.update_profile(patch).await?);
+            }
+            if let Some(path) = &p.avatar {
+                me = Some(c.set_avatar(path).await?);
+            }
+            let me = me.ok_or_else(|| {
+                ClientError::Invalid(
+                    "nothing to change: give --name, --username, --bio, --status or --avatar"
+                        .into(),
+                )
+            })?;
+            if json {
+                output::json(&me);
+            } else {
+                println!(
+                    "profile updated: {}{}",
+                    me.user.display_name,
+                    me.user
+                        .username
+                        .map(|u| format!(" @{u}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Command::Qr(QrCmd::Contact { png, svg }) => {
+            let c = ctx.client().await?;
+            let code = c.contact_code().await?;
+            let m = QrMatrix::encode(&code.uri).map_err(|e| ClientError::Invalid(e.to_string()))?;
+            write_qr_files(&m, png.as_deref(), svg.as_deref())?;
+            if json {
+                output::json(&code);
+            } else {
+                println!("{}", m.to_terminal(TerminalTheme::Dark));
+                println!("{}", code.uri);
+                println!(
+                    "Typed code: {}  (expires {})",
+                    code.short_code,
+                    code.expires_at
+                        .with_timezone(&chrono::Local)
+                        .format("%H:%M:%S")
+                );
+            }
+            Ok(())
+        }
+        Command::Qr(QrCmd::Decode { image }) => {
+            let payload = decode_image(&image).await?;
+            print_payload(json, &payload);
+            Ok(())
+        }
+        Command::Qr(QrCmd::Scan {
+            image,
+            camera,
+            device,
+            yes,
+        }) => {
+            let payload = match (image, camera) {
+                (Some(path), false) => decode_image(&path).await?,
+                (None, true) => scan_camera(device, json).await?,
+                _ => {
+                    return Err(ClientError::Invalid(
+                        "give an image file or --camera".into(),
+                    ))
+                }
+            };
+            ctx.act_on(payload, yes).await
+        }
+        Command::Requests { outgoing } => {
+            let c = ctx.client().await?;
+            let dir = if outgoing {
+                Direction::Outgoing
+            } else {
+                Direction::Incoming
+            };
+            let list = c.requests(dir).await?;
+            if json {
+                output::json(&list);
+            } else if list.is_empty() {
+                println!(
+                    "no pending {} requests",
+                    if outgoing { "outgoing" } else { "incoming" }
+                );
+            } else {
+                list.iter().for_each(|r| output::request(r, !outgoing));
+            }
+            Ok(())
+        }
+        Command::Accept { id } => {
+            let c = ctx.client().await?;
+            let conn = c.accept(&id).await?;
+            if json {
+                output::json(&conn);
+            } else {
+                println!("connected with {}", conn.user.display_name);
+            }
+            Ok(())
+        }
+        Command::Decline { id } => {
+            ctx.client().await?.decline(&id).await?;
+            ctx.done("declined", serde_json::json!({"declined": id}));
+            Ok(())
+        }
+        Command::Contacts => {
+            let list = ctx.client().await?.contacts().await?;
+            if json {
+                output::json(&list);
+            } else if list.is_empty() {
+                println!("no contacts yet: show `parley qr contact` to someone, or scan theirs");
+            } else {
+                list.iter().for_each(output::contact);
+            }
+            Ok(())
+        }
+        Command::Remove { contact } => {
+            let c = ctx.client().await?;
+            let who = c.resolve_contact(&contact).await?;
+            c.remove_contact(who.user.id.as_str()).await?;
+            ctx.done(
+                &format!("removed {}", who.user.display_name),
+                serde_json::json!({"removed": who.user.id}),
+            );
+            Ok(())
+        }
+        Command::Link {
+            png,
+            device_name,
+            timeout,
+        } => ctx.link(png.as_deref(), device_name, timeout).await,
+        Command::Devices { action: None } => {
+            let list = ctx.client().await?.devices().await?;
+            if json {
+                output::json(&list);
+            } else {
+                list.iter().for_each(output::device);
+            }
+            Ok(())
+        }
+        Command::Devices {
+            action: Some(DevicesCmd::Revoke { id }),
+        } => {
+            ctx.client().await?.revoke_device(&id).await?;
+            ctx.done("device signed out", serde_json::json!({"revoked": id}));
+            Ok(())
+        }
+        Command::Devices {
+            action: Some(DevicesCmd::Invite { png }),
+        } => {
+            let inv = ctx.client().await?.invite_device().await?;
+            let m = QrMatrix::encode(&inv.uri).map_err(|e| ClientError::Invalid(e.to_string()))?;
+            write_qr_files(&m, png.as_deref(), None)?;
+            if json {
+                output::json(&inv);
+            } else {
+                println!("{}", m.to_terminal(TerminalTheme::Dark));
+                println!("{}", inv.uri);
+                println!("On the new device: parley join <this QR image or URI>  (valid 2 minutes, once)");
+            }
+            Ok(())
+        }
+        Command::Join {
+            source,
+            device_name,
+        } => ctx.join(&source, device_name).await,
+        Command::Chats => {
+            let c = ctx.client().await?;
+            let list = c.chats().await?;
+            if json {
+                output::json(&list);
+            } else if list.is_empty() {
+                println!("no chats yet");
+            } else {
+                list.iter().for_each(output::chat);
+            }
+            Ok(())
+        }
+        Command::History { contact, limit } => {
+            let c = ctx.client().await?;
+            let who = c.resolve_contact(&contact).await?;
+            let chat = c.chat_with(&who.user.id).await?;
+            let list = c.history(&chat.id, limit).await?;
+            if json {
+                output::json(&list);
+            } else {
+                let name = who.user.display_name.clone();
+                let me = c.user_id().to_owned();
+                list.iter()
+                    .for_each(|m| output::message(m, &me, &|_| name.clone()));
+            }
+            Ok(())
+        }
+        Command::Send {
+            contact,
+            text,
+            reply_to,
+            attach,
+        } => ctx.send(&contact, &text, reply_to, &attach).await,
+        Command::Read { contact } => {
+            let c = ctx.client().await?;
+            let who = c.resolve_contact(&contact).await?;
+            let chat = c.chat_with(&who.user.id).await?;
+            let last = chat.last_message.as_ref().map(|m| m.seq).unwrap_or(0);
+            c.read(&chat.id, last).await?;
+            ctx.done(
+                &format!("read up to #{last}"),
+                serde_json::json!({"chat_id": chat.id, "read_up_to_seq": last}),
+            );
+            Ok(())
+        }
+        Command::React {
+            message_id,
+            emoji,
+            remove,
+        } => {
+            ctx.client()
+                .await?
+                .react(&message_id, &emoji, !remove)
+                .await?;
+            ctx.done(
+                if remove {
+                    "reaction removed"
+                } else {
+                    "reacted"
+                },
+                serde_json::json!({"message_id": message_id, "emoji": emoji, "removed": remove}),
+            );
+            Ok(())
+        }
+        Command::Search { query } => {
+            let c = ctx.client().await?;
+            let found = c.search(&query).await?;
+            if json {
+                output::json(&found);
+            } else if found.is_empty() {
+                println!("nothing found");
+            } else {
+                for m in found {
+                    println!(
+                        "{}  {}  {}",
+                        m.created_at
+                            .with_timezone(&chrono::Local)
+                            .format("%Y-%m-%d %H:%M"),
+                        m.id,
+                        m.body
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Listen => ctx.listen().await,
+    }
+}
+
+struct Ctx {
+    profile: Profile,
+    json: bool,
+    server: Option<String>,
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "terminal".into())
+}
+
+fn default_device_name() -> String {
+    format!("parley CLI on {}", hostname())
+        .chars()
+        .take(64)
+        .collect()
+}
+
+fn warn_store(store: SecretStore, profile: &Profile) {
+    if store == SecretStore::File {
+        eprintln!(
+            "parley: warning: no OS keyring available; session stored in {} (mode 0600)",
+            profile.dir().join("session").display()
+        );
+    }
+}
+
+impl Ctx {
+    async fn client(&self) -> Result<Client> {
+        Client::open(self.profile.clone()).await
+    }
+
+    fn server(&self) -> Result<String> {
+        self.server
+            .clone()
+            .or_else(|| self.profile.info().ok().flatten().map(|i| i.server))
+            .ok_or_else(|| {
+                ClientError::Invalid(
+                    "which server? give --server URL (or set PARLEY_SERVER)".into(),
+                )
+            })
+    }
+
+    fn done(&self, text: &str, value: serde_json::Value) {
+        if self.json {
+            output::json(&value);
+        } else {
+            println!("{text}");
+        }
+    }
+
+    fn spinner(&self, msg: &str) -> ProgressBar {
+        if self.json || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::new_spinner();
+        pb.set_message(msg.to_owned());
+        pb.enable_steady_tick(Duration::from_millis(120));
+        pb
+    }
+
+    async fn login(
+        &self,
+        identifier: &str,
+        code: Option<String>,
+        device_name: Option<String>,
+    ) -> Result<()> {
+        let server = self.server()?;
+        let code = match code {
+            Some(c) => c,
+            None => {
+                let sent = request_code(&server, identifier).await?;
+                eprintln!(
+                    "A sign-in code was sent to {identifier} (valid {} minutes).",
+                    sent.expires_in / 60
+                );
+                eprint!("Code: ");
+                let _ = std::io::stderr().flush();
+                let line = tokio::task::spawn_blocking(|| {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line).map(|_| line)
+                })
+                .await
+                .map_err(|e| ClientError::Invalid(e.to_string()))??;
+                if line.trim().is_empty() {
+                    return Err(ClientError::Invalid("no code entered".into()));
+                }
+                line.trim().to_owned()
+            }
+        };
+        let name = device_name.unwrap_or_else(default_device_name);
+        let (client, new_user, store) =
+            Client::login(self.profile.clone(), &server, identifier, &code, &name).await?;
+        warn_store(store, &self.profile);
+        let me = client.me().await?;
+        if self.json {
+            output::json(
+                &serde_json::json!({"user": me, "new_user": new_user, "device_id": client.device_id()}),
+            );
+        } else {
+            println!(
+                "signed in as {} ({}){}",
+                me.user.display_name,
+                me.identifier,
+                if new_user {
+                    " — new account; set a name with `parley profile set --name ...`"
+                } else {
+                    ""
+                }
+            );
+        }
+        Ok(())
+    }
+
+    async fn link(
+        &self,
+        png: Option<&Path>,
+        device_name: Option<String>,
+        timeout: u64,
+    ) -> Result<()> {
+        if self.profile.info()?.is_some() {
+            return Err(ClientError::Invalid(
+                "this profile is already signed in; use another --profile".into(),
+            ));
+        }
+        let server = self.server()?;
+        let name = device_name.unwrap_or_else(default_device_name);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+        loop {
+            let link = start_link(&server, &name, Platform::Cli).await?;
+            let m = QrMatrix::encode(&link.uri).map_err(|e| ClientError::Invalid(e.to_string()))?;
+            write_qr_files(&m, png, None)?;
+            if self.json {
+                output::json_line(&serde_json::json!({"link": link}));
+            } else {
+                println!("{}", m.to_terminal(TerminalTheme::Dark));
+                println!("{}", link.uri);
+                println!("Check code: {}  — scan this with a signed-in device (parley qr scan) and compare the digits.", link.check_code);
+            }
+            let pb = self.spinner("waiting for approval…");
+            // A link lives 2 minutes; wait until it expires, then show a new one.
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let until_expiry = (link.expires_at - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default();
+            let wait = left.min(until_expiry);
+            let r =
+                Client::finish_link(self.profile.clone(), &server, &link, wait, || pb.tick()).await;
+            pb.finish_and_clear();
+            match r {
+                Ok((client, store)) => {
+                    warn_store(store, &self.profile);
+                    let me = client.me().await?;
+                    if self.json {
+                        output::json_line(
+                            &serde_json::json!({"signed_in": me, "device_id": client.device_id()}),
+                        );
+                    } else {
+                        println!(
+                            "linked: signed in as {} ({})",
+                            me.user.display_name, me.identifier
+                        );
+                    }
+                    return Ok(());
+                }
+                Err(ClientError::Api(p)) if p.code == "link_expired" => {}
+                Err(ClientError::Invalid(t)) if t.contains("timed out") => {}
+                Err(e) => return Err(e),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClientError::Invalid(
+                    "no device approved the link in time".into(),
+                ));
+            }
+            if !self.json {
+                println!("The code expired; here is a new one.");
+            }
+        }
+    }
+
+    async fn join(&self, source: &str, device_name: Option<String>) -> Result<()> {
+        if self.profile.info()?.is_some() {
+            return Err(ClientError::Invalid(
+                "this profile is already signed in; use another --profile".into(),
+            ));
+        }
+        let uri = if Path::new(source).exists() {
+            match decode_image(Path::new(source)).await? {
+                QrPayload::DeviceInvite(i) => i.to_string(),
+                other => {
+                    return Err(ClientError::Invalid(format!(
+                        "that is a {} code, not a device invite",
+                        other.kind()
+                    )))
+                }
+            }
+        } else {
+            source.to_owned()
+        };
+        let server = match uri.parse::<QrPayload>() {
+            Ok(QrPayload::DeviceInvite(i)) => i.server,
+            _ => self.server()?,
+        };
+        let name = device_name.unwrap_or_else(default_device_name);
+        let (client, store) = Client::join(self.profile.clone(), &server, &uri, &name).await?;
+        warn_store(store, &self.profile);
+        let me = client.me().await?;
+        if self.json {
+            output::json(&serde_json::json!({"signed_in": me, "device_id": client.device_id()}));
+        } else {
+            println!(
+                "joined: signed in as {} ({})",
+                me.user.display_name, me.identifier
+            );
+        }
+        Ok(())
+    }
+
+    async fn act_on(&self, payload: QrPayload, yes: bool) -> Result<()> {
+        let c = self.client().await?;
+        match payload {
+            QrPayload::Contact(contact) => {
+                if contact.server != c.server() {
+                    return Err(ClientError::Invalid(format!(
+                        "this code is for another server ({}); this profile uses {}",
+                        contact.server,
+                        c.server()
+                    )));
+                }
+                let req = c.request_connection(&contact.code).await?;
+                if self.json {
+                    output::json(&req);
+                } else {
+                    println!(
+                        "connection request sent to {} — waiting for them to accept",
+                        req.to.display_name
+                    );
+                }
+                Ok(())
+            }
+            QrPayload::DeviceLink(link) => {
+                let info = c.link_info(&link).await?;
+                if !self.json {
+                    println!("New device: {} [{}]", info.device_name, info.platform);
+                    println!(
+                        "Check code: {}  — it must match the code on the new device's screen.",
+                        info.check_code
+                    );
+                }
+                if !yes && !confirm("Add this device to your account?").await? {
+                    return Err(ClientError::Invalid("not approved".into()));
+                }
+                c.approve_link(&link).await?;
+                if self.json {
+                    output::json(&serde_json::json!({"approved": info}));
+                } else {
+                    println!("approved: {} can now use your account", info.device_name);
+                }
+                Ok(())
+            }
+            QrPayload::DeviceInvite(_) => Err(ClientError::Invalid(
+                "this is a device invite: use `parley join` on the new, signed-out profile".into(),
+            )),
+        }
+    }
+
+    async fn send(
+        &self,
+        contact: &str,
+        text: &str,
+        reply_to: Option<String>,
+        attach: &[std::path::PathBuf],
+    ) -> Result<()> {
+        let c = self.client().await?;
+        let who = c.resolve_contact(contact).await?;
+        let chat = c.chat_with(&who.user.id).await?;
+        let mut ids = Vec::new();
+        for path in attach {
+            let total = tokio::fs::metadata(path).await?.len();
+            let pb = if self.json || !std::io::stderr().is_terminal() {
+                ProgressBar::hidden()
+            } else {
+                let pb = ProgressBar::new(total);
+                pb.set_style(
+                    ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                pb.set_message(path.display().to_string());
+                pb
+            };
+            let p2 = pb.clone();
+            let a = c.upload(path, move |sent| p2.set_position(sent)).await?;
+            pb.finish_and_clear();
+            ids.push(a.id);
+        }
+        c.queue_message(&chat.id, text, reply_to, ids).await?;
+        let sent = c.flush_outbox().await?;
+        let mine = sent
+            .into_iter()
+            .last()
+            .ok_or_else(|| ClientError::Invalid("the message was not sent".into()))?;
+        if self.json {
+            output::json(&mine);
+        } else {
+            println!(
+                "sent #{} to {} ({})",
+                mine.message.seq, who.user.display_name, mine.message.id
+            );
+        }
+        Ok(())
+    }
+
+    async fn listen(&self) -> Result<()> {
+        let c = self.client().await?;
+        let mut rx = c.subscribe();
+        let json = self.json;
+        let me = c.user_id().to_owned();
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+        let printer = tokio::spawn(async move {
+            while let Ok(ev) = rx.recv().await {
+                let ok = if json {
+                    output::json_line(&ev)
+                } else {
+                    match &ev {
+                        ClientEvent::Event { seq, event } => match event.as_ref() {
+                            parley_protocol::Event::MessageCreated { message } => {
+                                let who = if message.sender_id.as_str() == me {
+                                    "me"
+                                } else {
+                                    message.sender_id.as_str()
+                                };
+                                output::line(&format!(
+                                    "[{seq}] message from {who}: {}",
+                                    message.body
+                                ))
+                            }
+                            other => output::line(&format!("[{seq}] {}", other.kind())),
+                        },
+                        ClientEvent::Link { state, .. } => {
+                            eprintln!("({state:?})");
+                            true
+                        }
+                        other => output::line(&serde_json::to_string(other).unwrap_or_default()),
+                    }
+                };
+                if !ok {
+                    break;
+                }
+            }
+            let _ = closed_tx.send(());
+        });
+        let stop = async move {
+            tokio::select! {
+                _ = shutdown_signal() => {},
+                _ = closed_rx => {},
+            }
+        };
+        let result = c.run_realtime(stop).await;
+        // Let the printer drain what was already emitted, then stop it.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        printer.abort();
+        result
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn confirm(question: &str) -> Result<bool> {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .map_err(|e| ClientError::Invalid(e.to_string()))??;
+    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+fn write_qr_files(m: &QrMatrix, png: Option<&Path>, svg: Option<&Path>) -> Result<()> {
+    if let Some(p) = png {
+        let bytes = m
+            .to_png(8)
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        std::fs::write(p, bytes)?;
+    }
+    if let Some(p) = svg {
+        std::fs::write(p, m.to_svg())?;
+    }
+    Ok(())
+}
+
+async fn decode_image(path: &Path) -> Result<QrPayload> {
+    let p = path.to_owned();
+    let found = tokio::task::spawn_blocking(move || qr::decode_file(&p))
+        .await
+        .map_err(|e| ClientError::Invalid(e.to_string()))?
+        .map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?;
+    found
+        .into_iter()
+        .next()
+        .ok_or_else(|| ClientError::Invalid(format!("{}: no Parley code found", path.display())))
+}
+
+fn print_payload(json: bool, p: &QrPayload) {
+    if json {
+        let v = match p {
+            QrPayload::Contact(c) => {
+                serde_json::json!({"kind": "contact", "server": c.server, "code": c.code, "uri": p.to_string()})
+            }
+            QrPayload::DeviceLink(l) => {
+                serde_json::json!({"kind": "link", "server": l.server, "link_id": l.link_id, "uri": p.to_string()})
+            }
+            QrPayload::DeviceInvite(i) => {
+                serde_json::json!({"kind": "join", "server": i.server, "uri": p.to_string()})
+            }
+        };
+        output::json(&v);
+    } else {
+        let what = match p {
+            QrPayload::Contact(_) => "contact code",
+            QrPayload::DeviceLink(_) => "device link",
+            QrPayload::DeviceInvite(_) => "device invite",
+        };
+        println!("{what} for {}", p.server());
+        println!("{p}");
+    }
+}
+
+#[cfg(feature = "camera")]
+async fn scan_camera(device: Option<u32>, json: bool) -> Result<QrPayload> {
+    let idx = device.unwrap_or(0);
+    tokio::task::spawn_blocking(move || {
+        let cams = qr::camera::list_cameras().map_err(|e| ClientError::Invalid(e.to_string()))?;
+        if cams.len() > 1 && !json {
+            for c in &cams {
+                eprintln!("camera {}: {}", c.index, c.name);
+            }
+        }
+        let mut src =
+            qr::camera::WebcamSource::open(idx).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        eprintln!("Hold the QR code in front of the camera…");
+        qr::scan(&mut src, qr::ScanLimit::timeout(Duration::from_secs(120)))
+            .map_err(|e| ClientError::Invalid(e.to_string()))
+    })
+    .await
+    .map_err(|e| ClientError::Invalid(e.to_string()))?
+}
+
+#[cfg(not(feature = "camera"))]
+async fn scan_camera(_device: Option<u32>, _json: bool) -> Result<QrPayload> {
+    let _ = cache::cursor;
+    Err(ClientError::Invalid(
+        "this build has no camera support: rebuild with `cargo build -p parley-client --features camera`, or scan an image file".into(),
+    ))
+}

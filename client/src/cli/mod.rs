@@ -1,0 +1,215 @@
+//! The `parley` command line: argument parsing and one function per command.
+//! Output is human text, or with `--json` one JSON document per command (JSON
+//! lines for `listen`). Errors print the server's `detail` and exit 1; usage
+//! errors exit 2 (clap).
+
+mod commands;
+mod output;
+
+use clap::{Args, Parser, Subcommand};
+use std::{path::PathBuf, process::ExitCode};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parley",
+    version,
+    about = "Parley from a terminal: sign in, add contacts by QR, chat."
+)]
+pub struct Cli {
+    /// Server base URL (needed to sign in; afterwards the profile remembers it).
+    #[arg(long, global = true, env = "PARLEY_SERVER")]
+    pub server: Option<String>,
+    /// Profile directory (one account per profile).
+    #[arg(long, global = true, env = "PARLEY_PROFILE")]
+    pub profile: Option<PathBuf>,
+    /// Machine-readable output: one JSON document per command, JSON lines for streams.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sign in with a one-time code (asked for when not given).
+    Login {
+        /// Email address or phone number (+15551234567).
+        identifier: String,
+        /// The code, if you already have one (skips asking the server for one).
+        #[arg(long)]
+        code: Option<String>,
+        /// How this device appears in your device list.
+        #[arg(long)]
+        device_name: Option<String>,
+    },
+    /// Sign this device out and forget the session.
+    Logout,
+    /// Show who this profile is signed in as.
+    Whoami,
+    /// Your profile.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+    /// Contact QR codes: make, decode, scan.
+    #[command(subcommand)]
+    Qr(QrCmd),
+    /// Pending connection requests (incoming unless --outgoing).
+    Requests {
+        #[arg(long)]
+        outgoing: bool,
+    },
+    /// Accept a connection request.
+    Accept { id: String },
+    /// Decline a connection request.
+    Decline { id: String },
+    /// Your contacts, with presence.
+    Contacts,
+    /// Remove a contact (CONTACT: username, display name or user id).
+    Remove { contact: String },
+    /// Link this signed-out profile to an existing account: shows a QR code and
+    /// waits until a signed-in device approves it.
+    Link {
+        /// Also write the QR code to this PNG file.
+        #[arg(long)]
+        png: Option<PathBuf>,
+        #[arg(long)]
+        device_name: Option<String>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Your devices; revoke one; or invite a new device.
+    Devices {
+        #[command(subcommand)]
+        action: Option<DevicesCmd>,
+    },
+    /// Join an account from a new, signed-out profile with an invite (a QR
+    /// image made by `parley devices invite`, or its parley://join URI).
+    Join {
+        /// An image file holding the QR code, or the URI itself.
+        source: String,
+        #[arg(long)]
+        device_name: Option<String>,
+    },
+    /// Your chats by last activity.
+    Chats,
+    /// Messages with a contact.
+    History {
+        contact: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Send a message (queued first; sent when the server confirms).
+    Send {
+        contact: String,
+        text: String,
+        /// Reply to this message id.
+        #[arg(long)]
+        reply_to: Option<String>,
+        /// Attach a file (repeatable).
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+    },
+    /// Mark a chat read up to its latest message.
+    Read { contact: String },
+    /// React to a message (or remove your reaction).
+    React {
+        message_id: String,
+        emoji: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Search your messages.
+    Search { query: String },
+    /// Stream events until interrupted, acknowledging them.
+    Listen,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// Change profile fields.
+    Set(ProfileSet),
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileSet {
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub username: Option<String>,
+    #[arg(long)]
+    pub bio: Option<String>,
+    #[arg(long)]
+    pub status: Option<String>,
+    /// A PNG, JPEG or WebP image.
+    #[arg(long)]
+    pub avatar: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QrCmd {
+    /// Make a contact code: prints the QR in the terminal and the URI.
+    Contact {
+        #[arg(long)]
+        png: Option<PathBuf>,
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
+    /// Print the Parley payload found in an image.
+    Decode { image: PathBuf },
+    /// Decode a code and act on it: a contact code sends a connection request;
+    /// a device link is approved after confirmation.
+    Scan {
+        /// An image file (or use --camera).
+        image: Option<PathBuf>,
+        /// Read from the webcam.
+        #[arg(long, conflicts_with = "image")]
+        camera: bool,
+        /// Camera index (see the list printed when several exist).
+        #[arg(long, requires = "camera")]
+        device: Option<u32>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCmd {
+    /// Sign a device out.
+    Revoke { id: String },
+    /// Make a code a new device scans (or types) to join this account.
+    Invite {
+        #[arg(long)]
+        png: Option<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("parley: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = cli.json;
+    match rt.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::error(json, &e);
+            ExitCode::FAILURE
+        }
+    }
+}

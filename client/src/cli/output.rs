@@ -1,0 +1,186 @@
+//! Printing: human text or JSON.
+
+use parley_client::{cache::CachedMessage, ClientError};
+use parley_protocol::{Chat, Connection, ConnectionRequest, Device, Message};
+use serde::Serialize;
+
+/// Prints `value` as one JSON document.
+pub fn json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("parley: cannot print JSON: {e}"),
+    }
+}
+
+/// One JSON line (for streams). False when stdout is gone (a closed pipe):
+/// the stream should end quietly.
+pub fn json_line<T: Serialize>(value: &T) -> bool {
+    match serde_json::to_string(value) {
+        Ok(s) => line(&s),
+        Err(_) => true,
+    }
+}
+
+/// Writes one line to stdout and flushes; false when stdout is gone.
+pub fn line(text: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|_| out.flush()).is_ok()
+}
+
+pub fn error(as_json: bool, e: &ClientError) {
+    if as_json {
+        let v = match e {
+            ClientError::Api(p) => serde_json::json!({"error": p}),
+            other => serde_json::json!({"error": {"detail": other.to_string()}}),
+        };
+        eprintln!("{v}");
+    } else {
+        eprintln!("parley: error: {e}");
+    }
+}
+
+fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+pub fn request(r: &ConnectionRequest, incoming: bool) {
+    let who = if incoming { &r.from } else { &r.to };
+    println!(
+        "{}  {}  {} (expires {})",
+        r.id,
+        if incoming { "from" } else { "to  " },
+        who.display_name,
+        time(&r.expires_at)
+    );
+}
+
+pub fn contact(c: &Connection) {
+    let presence = if c.online {
+        "online".to_owned()
+    } else {
+        c.last_seen_at
+            .map(|t| format!("last seen {}", time(&t)))
+            .unwrap_or_else(|| "offline".into())
+    };
+    println!(
+        "{}  {}{}  ({presence})",
+        c.user.id,
+        c.user.display_name,
+        c.user
+            .username
+            .as_ref()
+            .map(|u| format!(" @{u}"))
+            .unwrap_or_default()
+    );
+}
+
+pub fn device(d: &Device) {
+    println!(
+        "{}  {} [{}]{}  last seen {}",
+        d.id,
+        d.name,
+        d.platform,
+        if d.current { " (this device)" } else { "" },
+        time(&d.last_seen_at)
+    );
+}
+
+pub fn chat(c: &Chat) {
+    let last = c
+        .last_message
+        .as_ref()
+        .map(preview)
+        .unwrap_or_else(|| "(no messages)".into());
+    let unread = if c.unread_count > 0 {
+        format!(" [{} unread]", c.unread_count)
+    } else {
+        String::new()
+    };
+    println!(
+        "{}{}  {}  {}",
+        c.peer.display_name,
+        unread,
+        time(&c.updated_at),
+        last
+    );
+}
+
+fn preview(m: &Message) -> String {
+    if m.deleted {
+        return "(deleted)".into();
+    }
+    let mut s: String = m
+        .body
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(60)
+        .collect();
+    if !m.attachments.is_empty() {
+        s.push_str(&format!(" [{} attachment(s)]", m.attachments.len()));
+    }
+    s
+}
+
+pub fn message(m: &CachedMessage, me: &str, names: &dyn Fn(&str) -> String) {
+    let msg = &m.message;
+    let who = if msg.sender_id.as_str() == me {
+        "me".to_owned()
+    } else {
+        names(msg.sender_id.as_str())
+    };
+    let ticks = if msg.sender_id.as_str() == me {
+        match m.state {
+            parley_client::cache::LocalState::Pending => " (pending)",
+            parley_client::cache::LocalState::Failed => " (failed)",
+            parley_client::cache::LocalState::Sent => " ✓",
+            parley_client::cache::LocalState::Delivered => " ✓✓",
+            parley_client::cache::LocalState::Read => " ✓✓ read",
+        }
+    } else {
+        ""
+    };
+    let reply = msg
+        .reply_to
+        .as_ref()
+        .map(|r| format!(" ↪{r}"))
+        .unwrap_or_default();
+    let reactions: String = msg
+        .reactions
+        .iter()
+        .map(|(e, users)| format!(" {e}{}", users.len()))
+        .collect();
+    let body = if msg.deleted {
+        "(deleted)".to_owned()
+    } else {
+        msg.body.clone()
+    };
+    let atts: String = msg
+        .attachments
+        .iter()
+        .map(|a| {
+            format!(
+                " [{} {} {}B]",
+                a.id,
+                a.name.as_deref().unwrap_or(&a.mime),
+                a.size
+            )
+        })
+        .collect();
+    println!(
+        "#{:<4} {} {}{}: {}{}{}{}  ({})",
+        msg.seq,
+        time(&msg.created_at),
+        who,
+        reply,
+        body,
+        atts,
+        reactions,
+        ticks,
+        msg.id
+    );
+}

@@ -1,0 +1,901 @@
+//! `Client`: one signed-in profile. Typed calls for every endpoint (token
+//! refresh handled here), the outbox, and the realtime loop.
+
+use crate::{
+    api::{is_unauthorized, Api},
+    cache::{self, Cache, CachedMessage, OutboxItem},
+    error::{ClientError, Result},
+    events::{ClientEvent, LinkState},
+    session::{Profile, ProfileInfo, SecretStore, Secrets},
+};
+use parley_protocol::*;
+use std::{future::Future, sync::Arc, time::Duration};
+use tokio::sync::{broadcast, Mutex, Notify};
+
+/// Refresh the access token when it has less than this left.
+const REFRESH_MARGIN_SECS: i64 = 60;
+
+/// A signed-in profile. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    profile: Profile,
+    api: Api,
+    cache: Cache,
+    info: ProfileInfo,
+    /// The current tokens; a tokio mutex because refresh awaits under it.
+    secrets: Mutex<Secrets>,
+    events: broadcast::Sender<ClientEvent>,
+    /// Wakes the realtime loop to flush the outbox.
+    outbox_kick: Notify,
+    /// Ephemeral frames (typing) for the realtime loop's socket.
+    frames_tx: tokio::sync::mpsc::UnboundedSender<ClientFrame>,
+    frames_rx: Mutex<tokio::sync::mpsc::UnboundedReceiver<ClientFrame>>,
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn secrets_from(tokens: &Tokens) -> Secrets {
+    Secrets {
+        refresh_token: tokens.refresh_token.clone(),
+        access_token: tokens.access_token.clone(),
+        access_expires_at: now_secs() + tokens.expires_in as i64,
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ClientError::Invalid(format!("background task failed: {e}")))?
+}
+
+/// Asks the server to send a sign-in code.
+pub async fn request_code(server: &str, identifier: &str) -> Result<OtpRequested> {
+    Api::new(server)?.request_otp(identifier).await
+}
+
+/// Starts linking a signed-out device: show `uri` as a QR and `check_code`.
+pub async fn start_link(server: &str, device_name: &str, platform: Platform) -> Result<DeviceLink> {
+    Api::new(server)?
+        .create_link(&NewDeviceLink {
+            device_name: device_name.into(),
+            platform,
+        })
+        .await
+}
+
+impl Client {
+    /// Signs in with a code; stores the session in `profile`.
+    pub async fn login(
+        profile: Profile,
+        server: &str,
+        identifier: &str,
+        code: &str,
+        device_name: &str,
+    ) -> Result<(Client, bool, SecretStore)> {
+        let api = Api::new(server)?;
+        let s = api
+            .verify_otp(&OtpVerify {
+                identifier: identifier.into(),
+                code: code.trim().into(),
+                device_name: device_name.into(),
+                platform: Platform::current_or_cli(),
+            })
+            .await?;
+        let (client, store) = Client::adopt(profile, api, &s.tokens, &s.user).await?;
+        Ok((client, s.new_user, store))
+    }
+
+    /// Waits (long polls, up to `timeout`) for a device link to be approved,
+    /// then signs this profile in. `tick` is called after each unanswered poll.
+    pub async fn finish_link(
+        profile: Profile,
+        server: &str,
+        link: &DeviceLink,
+        timeout: Duration,
+        mut tick: impl FnMut(),
+    ) -> Result<(Client, SecretStore)> {
+        let api = Api::new(server)?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Invalid(
+                    "timed out waiting for approval".into(),
+                ));
+            }
+            match api
+                .poll_link(&link.link_id, &link.secret, left.as_secs().clamp(1, 30))
+                .await?
+            {
+                LinkStatus::Pending => tick(),
+                LinkStatus::Approved { tokens, user } => {
+                    return Client::adopt(profile, api, &tokens, &user).await
+                }
+            }
+        }
+    }
+
+    /// Redeems a device invite (`parley://join` URI or code) on a new profile.
+    pub async fn join(
+        profile: Profile,
+        server: &str,
+        uri_or_code: &str,
+        device_name: &str,
+    ) -> Result<(Client, SecretStore)> {
+        let api = Api::new(server)?;
+        let (uri, code) = if uri_or_code.trim().starts_with("parley://") {
+            (Some(uri_or_code.trim().to_owned()), None)
+        } else {
+            (None, Some(uri_or_code.trim().to_owned()))
+        };
+        let s = api
+            .redeem_invite(&RedeemDeviceInvite {
+                uri,
+                code,
+                device_name: device_name.into(),
+                platform: Platform::current_or_cli(),
+            })
+            .await?;
+        Client::adopt(profile, api, &s.tokens, &s.user).await
+    }
+
+    async fn adopt(
+        profile: Profile,
+        api: Api,
+        tokens: &Tokens,
+        me: &Me,
+    ) -> Result<(Client, SecretStore)> {
+        let secrets = secrets_from(tokens);
+        let (server, uid, did) = (
+            api.server(),
+            me.user.id.0.clone(),
+            tokens.device_id.0.clone(),
+        );
+        let (p, s) = (profile.clone(), secrets.clone());
+        let store = blocking(move || {
+            p.wipe_cache()?;
+            p.save(&server, &uid, &did, &s)
+        })
+        .await?;
+        let client = Client::from_parts(profile, api, secrets).await?;
+        let me_json =
+            serde_json::to_string(&me.user).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        client
+            .cache()
+            .run(move |c| {
+                cache::set_kv(c, "user_id", me_json_id(&me_json).as_str())?;
+                cache::set_kv(c, "me_user", &me_json)
+            })
+            .await?;
+        Ok((client, store))
+    }
+
+    /// Opens the stored session of `profile`.
+    pub async fn open(profile: Profile) -> Result<Client> {
+        let p = profile.clone();
+        let (info, secrets) = blocking(move || {
+            let info = p.info()?.ok_or(ClientError::NotSignedIn)?;
+            let secrets = p.secrets(&info)?.ok_or(ClientError::NotSignedIn)?;
+            Ok((info, secrets))
+        })
+        .await?;
+        let api = Api::new(&info.server)?;
+        Client::from_parts(profile, api, secrets).await
+    }
+
+    async fn from_parts(profile: Profile, api: Api, secrets: Secrets) -> Result<Client> {
+        let p = profile.clone();
+        let (info, cache) = blocking(move || {
+            let info = p.info()?.ok_or(ClientError::NotSignedIn)?;
+            let cache = Cache::open(&p.cache_path())?;
+            let uid = info.user_id.clone();
+            cache.with(|c| cache::set_kv(c, "user_id", &uid))?;
+            Ok((info, cache))
+        })
+        .await?;
+        let (events, _) = broadcast::channel(1024);
+        let (frames_tx, frames_rx) = tokio::sync::mpsc::unbounded_channel();
+        Ok(Client {
+            inner: Arc::new(Inner {
+                profile,
+                api,
+                cache,
+                info,
+                secrets: Mutex::new(secrets),
+                events,
+                outbox_kick: Notify::new(),
+                frames_tx,
+                frames_rx: Mutex::new(frames_rx),
+            }),
+        })
+    }
+
+    pub fn api(&self) -> &Api {
+        &self.inner.api
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.inner.cache
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.inner.profile
+    }
+
+    pub fn user_id(&self) -> &str {
+        &self.inner.info.user_id
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.inner.info.device_id
+    }
+
+    pub fn server(&self) -> &str {
+        &self.inner.info.server
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ClientEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, e: ClientEvent) {
+        let _ = self.inner.events.send(e);
+    }
+
+    /// A valid access token, refreshed when close to expiry. Refreshing holds
+    /// the profile's file lock and re-reads the stored session first, so
+    /// several processes of one profile rotate the token only once.
+    pub async fn token(&self) -> Result<String> {
+        let mut secrets = self.inner.secrets.lock().await;
+        if secrets.access_expires_at - now_secs() > REFRESH_MARGIN_SECS {
+            return Ok(secrets.access_token.clone());
+        }
+        self.refresh_locked(&mut secrets).await?;
+        Ok(secrets.access_token.clone())
+    }
+
+    /// Forces a refresh (after a 401 or a 4001 close).
+    pub async fn force_refresh(&self) -> Result<()> {
+        let mut secrets = self.inner.secrets.lock().await;
+        let stale = secrets.access_token.clone();
+        // Another task may have refreshed already.
+        let p = self.inner.profile.clone();
+        let info = self.inner.info.clone();
+        if let Some(stored) = blocking(move || p.secrets(&info)).await? {
+            if stored.access_token != stale
+                && stored.access_expires_at - now_secs() > REFRESH_MARGIN_SECS
+            {
+                *secrets = stored;
+                return Ok(());
+            }
+        }
+        secrets.access_expires_at = 0;
+        self.refresh_locked(&mut secrets).await
+    }
+
+    async fn refresh_locked(&self, secrets: &mut Secrets) -> Result<()> {
+        let p = self.inner.profile.clone();
+        let info = self.inner.info.clone();
+        let (lock, stored) = blocking(move || {
+            let lock = p.lock()?;
+            let stored = p.secrets(&info)?;
+            Ok((lock, stored))
+        })
+        .await?;
+        let Some(stored) = stored else {
+            return Err(ClientError::SignedOut(
+                "the session was removed from this profile".into(),
+            ));
+        };
+        if stored.access_expires_at - now_secs() > REFRESH_MARGIN_SECS
+            && stored.access_token != secrets.access_token
+        {
+            *secrets = stored;
+            drop(lock);
+            return Ok(());
+        }
+        match self.inner.api.refresh(&stored.refresh_token).await {
+            Ok(tokens) => {
+                let new = secrets_from(&tokens);
+                let (p, info, s) = (
+                    self.inner.profile.clone(),
+                    self.inner.info.clone(),
+                    new.clone(),
+                );
+                blocking(move || p.save_secrets(&info, &s)).await?;
+                *secrets = new;
+                drop(lock);
+                Ok(())
+            }
+            Err(e) if is_unauthorized(&e) => {
+                drop(lock);
+                let reason = e.to_string();
+                let p = self.inner.profile.clone();
+                blocking(move || p.clear()).await?;
+                self.emit(ClientEvent::SignedOut {
+                    reason: reason.clone(),
+                });
+                Err(ClientError::SignedOut(reason))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs an authenticated call, refreshing and retrying once on 401.
+    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: Fn(Api, String) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let token = self.token().await?;
+        match f(self.inner.api.clone(), token).await {
+            Err(e) if is_unauthorized(&e) => {
+                self.force_refresh().await?;
+                let token = self.token().await?;
+                f(self.inner.api.clone(), token).await
+            }
+            other => other,
+        }
+    }
+
+    /// Signs this device out on the server and forgets the session locally.
+    pub async fn logout(&self) -> Result<()> {
+        let r = self
+            .call(|api, t| async move { api.logout(&t).await })
+            .await;
+        let p = self.inner.profile.clone();
+        blocking(move || {
+            p.clear()?;
+            p.wipe_cache()
+        })
+        .await?;
+        match r {
+            Ok(()) | Err(ClientError::SignedOut(_)) => Ok(()),
+            Err(e) if is_unauthorized(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    // --- profile ---------------------------------------------------------
+
+    pub async fn me(&self) -> Result<Me> {
+        self.call(|api, t| async move { api.me(&t).await }).await
+    }
+
+    pub async fn update_profile(&self, patch: UpdateMe) -> Result<Me> {
+        self.call(|api, t| {
+            let patch = patch.clone();
+            async move { api.update_me(&t, &patch).await }
+        })
+        .await
+    }
+
+    pub async fn set_avatar(&self, path: &std::path::Path) -> Result<Me> {
+        let bytes = tokio::fs::read(path).await?;
+        let mime = mime_of(path);
+        self.call(|api, t| {
+            let bytes = bytes.clone();
+            async move { api.set_avatar(&t, mime, bytes).await }
+        })
+        .await
+    }
+
+    // --- contacts --------------------------------------------------------
+
+    pub async fn contact_code(&self) -> Result<ContactCode> {
+        self.call(|api, t| async move { api.contact_code(&t).await })
+            .await
+    }
+
+    /// Sends a connection request with a scanned or typed code.
+    pub async fn request_connection(&self, code: &str) -> Result<ConnectionRequest> {
+        let r = self
+            .call(|api, t| {
+                let code = code.to_owned();
+                async move { api.request_connection(&t, &code).await }
+            })
+            .await?;
+        let r2 = r.clone();
+        self.cache()
+            .run(move |c| cache::upsert_request(c, &r2, false))
+            .await?;
+        Ok(r)
+    }
+
+    /// Pending requests (refreshing the cache).
+    pub async fn requests(&self, direction: Direction) -> Result<Vec<ConnectionRequest>> {
+        let list = self
+            .call(|api, t| async move { api.requests(&t, direction).await })
+            .await?;
+        Ok(list)
+    }
+
+    pub async fn accept(&self, request_id: &str) -> Result<Connection> {
+        let c = self
+            .call(|api, t| {
+                let id = request_id.to_owned();
+                async move { api.accept(&t, &id).await }
+            })
+            .await?;
+        let (c2, id) = (c.clone(), request_id.to_owned());
+        self.cache()
+            .run(move |db| {
+                cache::upsert_contact(db, &c2)?;
+                cache::remove_request(db, &id)
+            })
+            .await?;
+        Ok(c)
+    }
+
+    pub async fn decline(&self, request_id: &str) -> Result<()> {
+        self.call(|api, t| {
+            let id = request_id.to_owned();
+            async move { api.decline(&t, &id).await }
+        })
+        .await?;
+        let id = request_id.to_owned();
+        self.cache()
+            .run(move |db| cache::remove_request(db, &id))
+            .await
+    }
+
+    /// Contacts from the server (refreshing the cache); offline, from the cache.
+    pub async fn contacts(&self) -> Result<Vec<Connection>> {
+        match self
+            .call(|api, t| async move { api.connections(&t).await })
+            .await
+        {
+            Ok(list) => {
+                let l2 = list.clone();
+                self.cache()
+                    .run(move |c| cache::replace_contacts(c, &l2))
+                    .await?;
+                Ok(list)
+            }
+            Err(e) if e.is_transient() => self.cache().run(|c| cache::contacts(c)).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Finds a contact by user id, username (with or without `@`) or display
+    /// name (case-insensitive, must be unique).
+    pub async fn resolve_contact(&self, who: &str) -> Result<Connection> {
+        let contacts = self.contacts().await?;
+        let w = who.trim().trim_start_matches('@').to_lowercase();
+        let by_id: Vec<&Connection> = contacts
+            .iter()
+            .filter(|c| c.user.id.as_str() == who.trim())
+            .collect();
+        let by_username: Vec<&Connection> = contacts
+            .iter()
+            .filter(|c| c.user.username.as_deref().is_some_and(|u| u == w))
+            .collect();
+        let by_name: Vec<&Connection> = contacts
+            .iter()
+            .filter(|c| c.user.display_name.to_lowercase() == w)
+            .collect();
+        for set in [by_id, by_username, by_name] {
+            match set.len() {
+                0 => continue,
+                1 => return Ok(set[0].clone()),
+                _ => {
+                    return Err(ClientError::Invalid(format!(
+                        "{who:?} matches several contacts; use the username or user id"
+                    )))
+                }
+            }
+        }
+        Err(ClientError::Invalid(format!(
+            "no contact {who:?} (see `parley contacts`)"
+        )))
+    }
+
+    pub async fn remove_contact(&self, user_id: &str) -> Result<()> {
+        self.call(|api, t| {
+            let id = user_id.to_owned();
+            async move { api.remove_connection(&t, &id).await }
+        })
+        .await
+    }
+
+    // --- devices ---------------------------------------------------------
+
+    pub async fn devices(&self) -> Result<Vec<Device>> {
+        self.call(|api, t| async move { api.devices(&t).await })
+            .await
+    }
+
+    pub async fn revoke_device(&self, id: &str) -> Result<()> {
+        self.call(|api, t| {
+            let id = id.to_owned();
+            async move { api.revoke_device(&t, &id).await }
+        })
+        .await
+    }
+
+    pub async fn invite_device(&self) -> Result<DeviceInvite> {
+        self.call(|api, t| async move { api.create_invite(&t).await })
+            .await
+    }
+
+    pub async fn link_info(&self, link: &qr::DeviceLinkQr) -> Result<DeviceLinkInfo> {
+        self.call(|api, t| {
+            let l = link.clone();
+            async move { api.link_info(&t, &l.link_id, &l.secret).await }
+        })
+        .await
+    }
+
+    pub async fn approve_link(&self, link: &qr::DeviceLinkQr) -> Result<()> {
+        self.call(|api, t| {
+            let l = link.clone();
+            async move { api.approve_link(&t, &l.link_id, &l.secret).await }
+        })
+        .await
+    }
+
+    // --- chats -----------------------------------------------------------
+
+    /// Chats from the server (refreshing the cache); offline, from the cache.
+    pub async fn chats(&self) -> Result<Vec<Chat>> {
+        match self
+            .call(|api, t| async move { api.chats(&t, limits::CHATS_LIMIT_MAX).await })
+            .await
+        {
+            Ok(list) => {
+                let l2 = list.clone();
+                self.cache()
+                    .run(move |c| {
+                        for chat in &l2 {
+                            cache::upsert_chat(c, chat)?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                Ok(list)
+            }
+            Err(e) if e.is_transient() => self.cache().run(|c| cache::chats(c)).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The chat with a contact (created on first use).
+    pub async fn chat_with(&self, user_id: &UserId) -> Result<Chat> {
+        let chat = self
+            .call(|api, t| {
+                let id = user_id.clone();
+                async move { api.open_chat(&t, &id).await }
+            })
+            .await?;
+        let c2 = chat.clone();
+        self.cache()
+            .run(move |c| cache::upsert_chat(c, &c2))
+            .await?;
+        Ok(chat)
+    }
+
+    /// Fetches messages newer than the cache holds, then answers from the cache.
+    pub async fn history(&self, chat_id: &str, limit: u32) -> Result<Vec<CachedMessage>> {
+        let id = chat_id.to_owned();
+        let mut after = self.cache().run(move |c| cache::last_seq(c, &id)).await?;
+        loop {
+            let page = self
+                .call(|api, t| {
+                    let id = chat_id.to_owned();
+                    async move {
+                        api.history(&t, &id, None, Some(after), limits::HISTORY_LIMIT_MAX)
+                            .await
+                    }
+                })
+                .await;
+            let page = match page {
+                Ok(p) => p,
+                Err(e) if e.is_transient() => break,
+                Err(e) => return Err(e),
+            };
+            let Some(last) = page.last().map(|m| m.seq) else {
+                break;
+            };
+            let full = page.len() as u32 == limits::HISTORY_LIMIT_MAX;
+            self.cache()
+                .run(move |c| {
+                    for m in &page {
+                        cache::upsert_message(c, m)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            after = last;
+            if !full {
+                break;
+            }
+        }
+        // The latest page again: statuses, edits and reactions of messages
+        // already cached may have changed while no realtime loop ran.
+        let latest = self
+            .call(|api, t| {
+                let id = chat_id.to_owned();
+                async move {
+                    api.history(
+                        &t,
+                        &id,
+                        None,
+                        None,
+                        limit.clamp(1, limits::HISTORY_LIMIT_MAX),
+                    )
+                    .await
+                }
+            })
+            .await;
+        match latest {
+            Ok(page) => {
+                self.cache()
+                    .run(move |c| {
+                        for m in &page {
+                            cache::upsert_message(c, m)?;
+                        }
+                        Ok(())
+                    })
+                    .await?
+            }
+            Err(e) if e.is_transient() => {}
+            Err(e) => return Err(e),
+        }
+        let id = chat_id.to_owned();
+        self.cache()
+            .run(move |c| cache::messages(c, &id, None, limit))
+            .await
+    }
+
+    /// Queues a message (shown as pending at once) and wakes the realtime loop.
+    pub async fn queue_message(
+        &self,
+        chat_id: &str,
+        body: &str,
+        reply_to: Option<String>,
+        attachment_ids: Vec<String>,
+    ) -> Result<CachedMessage> {
+        let item = OutboxItem {
+            client_id: uuid::Uuid::now_v7().to_string(),
+            chat_id: chat_id.to_owned(),
+            body: body.to_owned(),
+            reply_to,
+            attachment_ids,
+            attempts: 0,
+        };
+        let me = self.user_id().to_owned();
+        let m = self
+            .cache()
+            .run(move |c| cache::enqueue(c, &me, &item, chrono::Utc::now()))
+            .await?;
+        self.inner.outbox_kick.notify_one();
+        Ok(m)
+    }
+
+    /// Sends every queued message over REST (idempotent: a retry of something
+    /// the server already has returns the original). Returns what was stored.
+    pub async fn flush_outbox(&self) -> Result<Vec<CachedMessage>> {
+        let items = self.cache().run(|c| cache::outbox(c)).await?;
+        let mut done = Vec::new();
+        for item in items {
+            let req = SendMessage {
+                client_id: item.client_id.clone(),
+                body: item.body.clone(),
+                reply_to: item.reply_to.clone(),
+                attachment_ids: item.attachment_ids.clone(),
+            };
+            let chat = item.chat_id.clone();
+            match self
+                .call(|api, t| {
+                    let (req, chat) = (req.clone(), chat.clone());
+                    async move { api.send_message(&t, &chat, &req).await }
+                })
+                .await
+            {
+                Ok(m) => done.push(self.outbox_done(m).await?),
+                Err(ClientError::Api(p))
+                    if p.status < 500 && p.status != 429 && p.status != 401 =>
+                {
+                    self.outbox_failed(&item.client_id, p.clone()).await?;
+                    return Err(ClientError::Api(p));
+                }
+                Err(e) => {
+                    let (me, cid, text) = (
+                        self.user_id().to_owned(),
+                        item.client_id.clone(),
+                        e.to_string(),
+                    );
+                    self.cache()
+                        .run(move |c| cache::outbox_failed(c, &me, &cid, &text, false))
+                        .await?;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn outbox_done(&self, m: Message) -> Result<CachedMessage> {
+        let m2 = m.clone();
+        self.cache()
+            .run(move |c| cache::outbox_done(c, &m2))
+            .await?;
+        let id = m.id.clone();
+        let cached = self
+            .cache()
+            .run(move |c| cache::message_by_id(c, &id))
+            .await?
+            .ok_or_else(|| ClientError::Invalid("sent message missing from cache".into()))?;
+        self.emit(ClientEvent::Sent {
+            message: Box::new(cached.clone()),
+        });
+        Ok(cached)
+    }
+
+    async fn outbox_failed(&self, client_id: &str, error: Problem) -> Result<()> {
+        let (me, cid, text) = (
+            self.user_id().to_owned(),
+            client_id.to_owned(),
+            error.to_string(),
+        );
+        self.cache()
+            .run(move |c| cache::outbox_failed(c, &me, &cid, &text, true))
+            .await?;
+        self.emit(ClientEvent::SendFailed {
+            client_id: client_id.to_owned(),
+            error,
+        });
+        Ok(())
+    }
+
+    pub async fn read(&self, chat_id: &str, up_to_seq: u64) -> Result<()> {
+        self.call(|api, t| {
+            let id = chat_id.to_owned();
+            async move { api.read(&t, &id, up_to_seq).await }
+        })
+        .await
+    }
+
+    pub async fn react(&self, message_id: &str, emoji: &str, add: bool) -> Result<()> {
+        self.call(|api, t| {
+            let (id, e) = (message_id.to_owned(), emoji.to_owned());
+            async move { api.react(&t, &id, &e, add).await }
+        })
+        .await
+    }
+
+    pub async fn search(&self, q: &str) -> Result<Vec<Message>> {
+        self.call(|api, t| {
+            let q = q.to_owned();
+            async move { api.search(&t, &q).await }
+        })
+        .await
+    }
+
+    /// Uploads a file; `progress(sent, total)`.
+    pub async fn upload(
+        &self,
+        path: &std::path::Path,
+        progress: impl Fn(u64) + Send + Sync + Clone + 'static,
+    ) -> Result<Attachment> {
+        let mime = mime_of(path);
+        self.call(|api, t| {
+            let (path, progress) = (path.to_owned(), progress.clone());
+            async move { api.upload(&t, &path, mime, progress).await }
+        })
+        .await
+    }
+
+    /// Tells the peer I am (or stopped) typing, over the realtime loop's
+    /// socket; dropped when the loop is not connected (typing is ephemeral).
+    pub fn typing(&self, chat_id: &str, active: bool) {
+        let _ = self.inner.frames_tx.send(ClientFrame::Typing {
+            chat_id: chat_id.to_owned(),
+            active,
+        });
+    }
+
+    pub(crate) fn frames(&self) -> &Mutex<tokio::sync::mpsc::UnboundedReceiver<ClientFrame>> {
+        &self.inner.frames_rx
+    }
+
+    pub(crate) fn outbox_kick(&self) -> &Notify {
+        &self.inner.outbox_kick
+    }
+
+    pub(crate) fn emit_event(&self, e: ClientEvent) {
+        self.emit(e)
+    }
+
+    pub(crate) async fn sent_over_ws(&self, m: Message) -> Result<()> {
+        self.outbox_done(m).await.map(|_| ())
+    }
+
+    pub(crate) async fn failed_over_ws(&self, client_id: &str, p: Problem) -> Result<()> {
+        if p.status < 500 && p.status != 429 {
+            self.outbox_failed(client_id, p).await
+        } else {
+            let (me, cid, text) = (
+                self.user_id().to_owned(),
+                client_id.to_owned(),
+                p.to_string(),
+            );
+            self.cache()
+                .run(move |c| cache::outbox_failed(c, &me, &cid, &text, false))
+                .await
+        }
+    }
+
+    /// Reloads chats, recent messages, contacts and requests over REST (after
+    /// `resync_required`).
+    pub async fn resync(&self) -> Result<()> {
+        let chats = self.chats().await?;
+        for chat in &chats {
+            self.history(&chat.id, 1).await?;
+        }
+        self.contacts().await?;
+        let incoming = self.requests(Direction::Incoming).await?;
+        let outgoing = self.requests(Direction::Outgoing).await?;
+        self.cache()
+            .run(move |c| cache::replace_requests(c, &incoming, &outgoing))
+            .await?;
+        self.emit(ClientEvent::Resynced);
+        Ok(())
+    }
+
+    pub(crate) fn link_state(&self, state: LinkState, retry_in: Option<Duration>) {
+        self.emit(ClientEvent::Link {
+            state,
+            retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
+        });
+    }
+}
+
+fn me_json_id(me_json: &str) -> String {
+    serde_json::from_str::<User>(me_json)
+        .map(|u| u.id.0)
+        .unwrap_or_default()
+}
+
+/// A media type from a file extension (the server re-checks images).
+pub fn mime_of(path: &std::path::Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        Some("gif") => "image/gif",
+        Some("pdf") => "application/pdf",
+        Some("txt" | "md") => "text/plain",
+        Some("mp4") => "video/mp4",
+        Some("mp3") => "audio/mpeg",
+        Some("zip") => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Platform helpers for this client.
+pub trait PlatformExt {
+    /// The OS platform for desktop builds; `cli` for the terminal client.
+    fn current_or_cli() -> Platform;
+}
+
+impl PlatformExt for Platform {
+    fn current_or_cli() -> Platform {
+        if std::env::var("PARLEY_PLATFORM").is_ok_and(|p| p == "desktop") {
+            Platform::current()
+        } else {
+            Platform::Cli
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The client crate's one error enum.
+
+use parley_protocol::Problem;
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with a problem document.
+    #[error("{0}")]
+    Api(Problem),
+    /// The server could not be reached (or the connection broke).
+    #[error("cannot reach the server: {0}")]
+    Network(String),
+    /// The server answered something this client does not understand.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    /// No session in this profile.
+    #[error("not signed in (run `parley login`)")]
+    NotSignedIn,
+    /// The session was revoked or expired for good.
+    #[error("signed out by the server: {0}")]
+    SignedOut(String),
+    #[error("local cache: {0}")]
+    Cache(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ClientError {
+    /// The problem's stable code, when the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api(p) => Some(&p.code),
+            _ => None,
+        }
+    }
+
+    /// Worth retrying later (the network, a 5xx, a rate limit).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Network(_) => true,
+            ClientError::Api(p) => p.status >= 500 || p.status == 429,
+            _ => false,
+        }
+    }
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_decode() {
+            ClientError::Protocol(e.to_string())
+        } else {
+            ClientError::Network(e.to_string())
+        }
+    }
+}

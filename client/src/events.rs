@@ -1,0 +1,46 @@
+//! The one stream of typed events a client emits (to the CLI's `listen`, and to
+//! the desktop window through Tauri).
+
+use crate::cache::CachedMessage;
+use parley_protocol::{Event, Problem, UserId};
+use serde::Serialize;
+
+/// Connection state of the realtime link, for banners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Connecting,
+    /// Caught up with the server and receiving live.
+    Online,
+    /// Not connected; retrying after `retry_in_ms`.
+    Offline,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientEvent {
+    /// A durable event, already applied to the cache.
+    Event { seq: u64, event: Box<Event> },
+    Presence {
+        user_id: UserId,
+        online: bool,
+        last_seen_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    Typing {
+        chat_id: String,
+        user_id: UserId,
+        active: bool,
+    },
+    Link {
+        state: LinkState,
+        retry_in_ms: Option<u64>,
+    },
+    /// A queued message was stored by the server.
+    Sent { message: Box<CachedMessage> },
+    /// A queued message was refused for good.
+    SendFailed { client_id: String, error: Problem },
+    /// The server's log was too far ahead; state was reloaded over REST.
+    Resynced,
+    /// The session ended (revoked elsewhere, or refresh refused).
+    SignedOut { reason: String },
+}

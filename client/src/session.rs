@@ -1,0 +1,257 @@
+//! A profile directory and the session stored for it.
+//!
+//! The refresh token (and the short-lived access token) go to the OS keyring;
+//! where no keyring service exists (headless Linux, CI) they go to a `session`
+//! file in the profile directory with mode 0600, and the caller is told so it
+//! can warn once. The non-secret part (server, user, device) is `profile.json`.
+//! Refreshing happens under an exclusive file lock, because two processes of
+//! one profile (the CLI's `listen` and `send`) must never both present the same
+//! refresh token: the server would see reuse and sign the device out.
+
+use crate::error::{ClientError, Result};
+use serde::{Deserialize, Serialize};
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+const KEYRING_SERVICE: &str = "parley";
+const PROFILE_FILE: &str = "profile.json";
+const SECRET_FILE: &str = "session";
+const LOCK_FILE: &str = "lock";
+
+/// Where the secret part of a session lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretStore {
+    Keyring,
+    File,
+}
+
+/// What the profile knows about its account (not secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileInfo {
+    pub server: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub store: SecretStore,
+}
+
+/// The secret part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secrets {
+    pub refresh_token: String,
+    pub access_token: String,
+    /// Unix seconds.
+    pub access_expires_at: i64,
+}
+
+/// A profile directory: one account on one server, its cache and its lock.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    dir: PathBuf,
+}
+
+impl Profile {
+    /// Opens (creating) a profile directory.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Profile> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+        }
+        Ok(Profile { dir })
+    }
+
+    /// The default profile directory of this OS user.
+    pub fn default_dir() -> PathBuf {
+        directories::ProjectDirs::from("org", "Parley", "parley")
+            .map(|d| d.data_dir().to_path_buf())
+            .unwrap_or_else(|| PathBuf::from(".parley"))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn cache_path(&self) -> PathBuf {
+        self.dir.join("cache.db")
+    }
+
+    pub fn info(&self) -> Result<Option<ProfileInfo>> {
+        match fs::read(self.dir.join(PROFILE_FILE)) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| ClientError::Invalid(format!("profile.json is damaged: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn keyring_entry(&self) -> Option<keyring::Entry> {
+        if std::env::var("PARLEY_KEYRING").is_ok_and(|v| v == "0" || v == "off") {
+            return None;
+        }
+        let account = self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone());
+        keyring::Entry::new(KEYRING_SERVICE, &account.to_string_lossy()).ok()
+    }
+
+    /// Stores a session; says where the secret went. Blocking (keyring).
+    pub fn save(
+        &self,
+        server: &str,
+        user_id: &str,
+        device_id: &str,
+        secrets: &Secrets,
+    ) -> Result<SecretStore> {
+        let json =
+            serde_json::to_string(secrets).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let store = match self.keyring_entry().map(|e| e.set_password(&json)) {
+            Some(Ok(())) => {
+                let _ = fs::remove_file(self.dir.join(SECRET_FILE));
+                SecretStore::Keyring
+            }
+            _ => {
+                write_private(&self.dir.join(SECRET_FILE), json.as_bytes())?;
+                SecretStore::File
+            }
+        };
+        let info = ProfileInfo {
+            server: server.to_owned(),
+            user_id: user_id.to_owned(),
+            device_id: device_id.to_owned(),
+            store,
+        };
+        let bytes =
+            serde_json::to_vec_pretty(&info).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        write_private(&self.dir.join(PROFILE_FILE), &bytes)?;
+        Ok(store)
+    }
+
+    /// Replaces only the secrets (after a refresh), keeping where they live.
+    pub fn save_secrets(&self, info: &ProfileInfo, secrets: &Secrets) -> Result<()> {
+        let json =
+            serde_json::to_string(secrets).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        match info.store {
+            SecretStore::Keyring => self
+                .keyring_entry()
+                .ok_or_else(|| ClientError::Invalid("keyring unavailable".into()))?
+                .set_password(&json)
+                .map_err(|e| ClientError::Invalid(format!("keyring: {e}"))),
+            SecretStore::File => write_private(&self.dir.join(SECRET_FILE), json.as_bytes()),
+        }
+    }
+
+    pub fn secrets(&self, info: &ProfileInfo) -> Result<Option<Secrets>> {
+        let json = match info.store {
+            SecretStore::Keyring => match self.keyring_entry().map(|e| e.get_password()) {
+                Some(Ok(j)) => j,
+                Some(Err(keyring::Error::NoEntry)) | None => return Ok(None),
+                Some(Err(e)) => return Err(ClientError::Invalid(format!("keyring: {e}"))),
+            },
+            SecretStore::File => match fs::read_to_string(self.dir.join(SECRET_FILE)) {
+                Ok(j) => j,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| ClientError::Invalid(format!("stored session is damaged: {e}")))
+    }
+
+    /// Forgets the session everywhere (keyring and file). The cache stays so a
+    /// signed-out profile can still be inspected; `wipe_cache` removes it.
+    pub fn clear(&self) -> Result<()> {
+        if let Some(e) = self.keyring_entry() {
+            let _ = e.delete_credential();
+        }
+        for f in [SECRET_FILE, PROFILE_FILE] {
+            match fs::remove_file(self.dir.join(f)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn wipe_cache(&self) -> Result<()> {
+        for suffix in ["", "-wal", "-shm"] {
+            let p = PathBuf::from(format!("{}{suffix}", self.cache_path().display()));
+            let _ = fs::remove_file(p);
+        }
+        Ok(())
+    }
+
+    /// Takes the profile's exclusive lock (blocking) until the guard drops.
+    pub fn lock(&self) -> Result<ProfileLock> {
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(LOCK_FILE))?;
+        f.lock()?;
+        Ok(ProfileLock(f))
+    }
+}
+
+/// Holds the profile lock; released on drop.
+pub struct ProfileLock(fs::File);
+
+impl Drop for ProfileLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_fallback_is_private_and_clear_removes_it() {
+        std::env::set_var("PARLEY_KEYRING", "off");
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::open(dir.path().join("p")).unwrap();
+        let s = Secrets {
+            refresh_token: "r".into(),
+            access_token: "a".into(),
+            access_expires_at: 5,
+        };
+        assert_eq!(p.save("http://x", "u", "d", &s).unwrap(), SecretStore::File);
+        let info = p.info().unwrap().unwrap();
+        assert_eq!(p.secrets(&info).unwrap().unwrap(), s);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(p.dir().join(SECRET_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        p.clear().unwrap();
+        assert!(p.info().unwrap().is_none());
+        assert!(!p.dir().join(SECRET_FILE).exists());
+    }
+}
