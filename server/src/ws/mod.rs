@@ -24,9 +24,13 @@ use axum::{
     routing::get,
     Router,
 };
-use futures_util::{stream::SplitSink, stream::SplitStream, SinkExt, StreamExt};
+use futures_util::{
+    stream::{FuturesUnordered, SplitSink, SplitStream},
+    SinkExt, StreamExt,
+};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_protocol::{close, limits, ClientFrame, SendMessage, SendResult, ServerFrame};
+use std::{future::Future, pin::Pin};
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 use tokio::{sync::mpsc, time::Instant};
 
@@ -42,6 +46,9 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const REPLAY_BATCH: u32 = 500;
 /// Shortest spacing of typing relays per session.
 const TYPING_SPACING: Duration = Duration::from_millis(500);
+/// `send` frames one socket may have waiting for their commit; past this the
+/// session stops reading (TCP backpressure) until results go out.
+const SENDS_IN_FLIGHT: usize = 64;
 /// `req` of a `send`: 1..=64 characters.
 const REQ_MAX: usize = 64;
 
@@ -189,6 +196,8 @@ async fn serve(
     let mut last_heard = Instant::now();
     let mut last_typing = Instant::now() - TYPING_SPACING;
     let mut acked: u64 = 0;
+    let mut sends: FuturesUnordered<Pin<Box<dyn Future<Output = SendResult> + Send>>> =
+        FuturesUnordered::new();
     loop {
         tokio::select! {
             biased;
@@ -215,7 +224,10 @@ async fn serve(
                 Some(Outbound::Ephemeral(frame)) => send_text(sink, &frame).await?,
                 None => return Ok(()),
             },
-            frame = next_frame(stream) => {
+            Some(result) = sends.next(), if !sends.is_empty() => {
+                send_frame(sink, &ServerFrame::Result(Box::new(result))).await?;
+            }
+            frame = next_frame(stream), if sends.len() < SENDS_IN_FLIGHT => {
                 last_heard = Instant::now();
                 let Some(frame) = frame? else { continue };
                 match frame {
@@ -231,26 +243,40 @@ async fn serve(
                         }
                     }
                     ClientFrame::Send { req, chat_id, client_id, body, reply_to, attachment_ids } => {
-                        let result = if req.is_empty() || req.chars().count() > REQ_MAX {
-                            Err(Error::unprocessable("invalid_field", "req: must be 1 to 64 characters"))
+                        let early = if req.is_empty() || req.chars().count() > REQ_MAX {
+                            Some(Error::unprocessable("invalid_field", "req: must be 1 to 64 characters"))
                         } else if limiter.check().is_err() {
-                            Err(Error::TooManyRequests {
+                            Some(Error::TooManyRequests {
                                 code: "rate_limited",
                                 detail: "sending too fast; slow down".into(),
                                 retry_after: 1,
                             })
                         } else {
-                            let msg = SendMessage { client_id, body, reply_to, attachment_ids };
-                            service::messages::send(state, caller, &chat_id, msg).await.map(|(m, _)| m)
+                            None
                         };
-                        let frame = match result {
-                            Ok(message) => SendResult { req, ok: true, message: Some(message), error: None },
-                            Err(e) => {
-                                log_internal(&e);
-                                SendResult { req, ok: false, message: None, error: Some(e.to_problem()) }
+                        match early {
+                            Some(e) => {
+                                let frame = SendResult { req, ok: false, message: None, error: Some(e.to_problem()) };
+                                send_frame(sink, &ServerFrame::Result(Box::new(frame))).await?;
                             }
-                        };
-                        send_frame(sink, &ServerFrame::Result(Box::new(frame))).await?;
+                            None => {
+                                // Sends run concurrently (up to SENDS_IN_FLIGHT
+                                // per socket) so one client's messages share
+                                // group commits instead of waiting in line.
+                                let (state, caller) = (state.clone(), caller.clone());
+                                let msg = SendMessage { client_id, body, reply_to, attachment_ids };
+                                sends.push(Box::pin(async move {
+                                    let result = service::messages::send(&state, &caller, &chat_id, msg).await;
+                                    match result {
+                                        Ok((message, _)) => SendResult { req, ok: true, message: Some(message), error: None },
+                                        Err(e) => {
+                                            log_internal(&e);
+                                            SendResult { req, ok: false, message: None, error: Some(e.to_problem()) }
+                                        }
+                                    }
+                                }));
+                            }
+                        }
                     }
                     ClientFrame::Read { chat_id, up_to_seq } => {
                         let result = if limiter.check().is_err() {

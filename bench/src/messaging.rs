@@ -1,0 +1,305 @@
+//! P pairs of users, each with a WebSocket, sending to each other as fast as
+//! the in-flight window allows (or at a target rate). Measures delivered
+//! messages/s and send->receive latency, through parley-server and through the
+//! bare relay, in the same run.
+
+use crate::{relay, server::ServerProc, table};
+use anyhow::{anyhow, Result};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Pairs of users (2 sockets per pair).
+    #[arg(long, default_value_t = 50)]
+    pub pairs: usize,
+    /// Seconds of sending per target.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Sends in flight per user (awaiting their `result`).
+    #[arg(long, default_value_t = 8)]
+    pub window: usize,
+    /// Total messages/s across all senders (default: as fast as results allow).
+    #[arg(long)]
+    pub rate: Option<u64>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            pairs: 50,
+            seconds: 10,
+            window: 8,
+            rate: None,
+        }
+    }
+}
+
+impl Args {
+    pub fn sized(mut self, tiny: bool) -> Self {
+        if tiny {
+            self.pairs = 2;
+            self.seconds = 1;
+        }
+        self
+    }
+}
+
+/// One side of a pair, as the load generator sees it.
+struct Peer {
+    url: String,
+    auth: Option<String>,
+    chat_id: String,
+    /// Say hello and wait for `live` (Parley) or not (relay).
+    parley: bool,
+}
+
+#[derive(Default)]
+struct Tally {
+    sent: u64,
+    delivered: u64,
+    hist: Option<Histogram<u64>>,
+}
+
+async fn drive(
+    peer: Peer,
+    start: Instant,
+    send_until: Instant,
+    window: usize,
+    interval: Option<Duration>,
+    idx: usize,
+) -> Result<Tally> {
+    let mut req = peer.url.as_str().into_client_request()?;
+    if let Some(a) = &peer.auth {
+        req.headers_mut().insert("authorization", a.parse()?);
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+    let (mut sink, mut stream) = ws.split();
+    if peer.parley {
+        sink.send(Message::Text(
+            json!({"type": "hello", "since": 0}).to_string().into(),
+        ))
+        .await?;
+        loop {
+            let m = stream
+                .next()
+                .await
+                .ok_or_else(|| anyhow!("closed before live"))??;
+            if let Message::Text(t) = m {
+                if t.contains(r#""type":"live""#) {
+                    break;
+                }
+            }
+        }
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut tally = Tally::default();
+    let mut in_flight = 0usize;
+    let mut n = 0u64;
+    let mut last_seq = 0u64;
+    let mut acked = 0u64;
+    let mut tick = tokio::time::interval(interval.unwrap_or(Duration::from_millis(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let grace = send_until + Duration::from_secs(3);
+    loop {
+        let now = Instant::now();
+        let sending = now < send_until;
+        if !sending && (in_flight == 0 || now > grace) {
+            break;
+        }
+        tokio::select! {
+            biased;
+            m = stream.next() => {
+                let Some(m) = m else { break };
+                let Message::Text(t) = m? else { continue };
+                let v: Value = serde_json::from_str(&t)?;
+                match v["type"].as_str() {
+                    Some("result") => in_flight = in_flight.saturating_sub(1),
+                    Some("event") => {
+                        last_seq = v["seq"].as_u64().unwrap_or(last_seq);
+                        let ev = &v["event"];
+                        if ev["kind"] == "message.created" && ev["message"]["client_id"].as_str().is_some_and(|c| !c.starts_with(&format!("u{idx}-"))) {
+                            record(&mut hist, &mut tally, ev["message"]["body"].as_str(), start);
+                        }
+                        if last_seq >= acked + 64 {
+                            sink.send(Message::Text(json!({"type": "ack", "up_to": last_seq}).to_string().into())).await?;
+                            acked = last_seq;
+                        }
+                    }
+                    Some("send") => record(&mut hist, &mut tally, v["body"].as_str(), start),
+                    _ => {}
+                }
+            }
+            _ = next_slot(&mut tick, interval.is_some()), if sending && in_flight < window => {
+                n += 1;
+                let body = start.elapsed().as_nanos().to_string();
+                let cid = format!("u{idx}-{n}");
+                let f = json!({"type": "send", "req": cid, "chat_id": peer.chat_id, "client_id": cid, "body": body});
+                sink.send(Message::Text(f.to_string().into())).await?;
+                in_flight += 1;
+                tally.sent += 1;
+            }
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    let _ = sink.close().await;
+    tally.hist = Some(hist);
+    Ok(tally)
+}
+
+/// With a target rate, wait for the pacing tick; otherwise send at once (the
+/// window is the only limit).
+async fn next_slot(tick: &mut tokio::time::Interval, paced: bool) {
+    if paced {
+        tick.tick().await;
+    }
+}
+
+fn record(hist: &mut Histogram<u64>, tally: &mut Tally, body: Option<&str>, start: Instant) {
+    if let Some(sent) = body.and_then(|b| b.parse::<u128>().ok()) {
+        let us = (start.elapsed().as_nanos().saturating_sub(sent) / 1000) as u64;
+        let _ = hist.record(us.max(1));
+        tally.delivered += 1;
+    }
+}
+
+/// Runs the pairs against one target; returns the summary.
+async fn run_target(name: &str, peers: Vec<Peer>, args: &Args) -> Result<Value> {
+    let users = peers.len();
+    let interval = args
+        .rate
+        .map(|r| Duration::from_secs_f64(users as f64 / r.max(1) as f64));
+    let start = Instant::now();
+    let send_until = start + Duration::from_secs(args.seconds) + Duration::from_millis(500);
+    let mut tasks = Vec::new();
+    for (i, p) in peers.into_iter().enumerate() {
+        tasks.push(tokio::spawn(drive(
+            p,
+            start,
+            send_until,
+            args.window,
+            interval,
+            i,
+        )));
+    }
+    let mut total = Tally::default();
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for t in tasks {
+        let r = t.await??;
+        total.sent += r.sent;
+        total.delivered += r.delivered;
+        if let Some(h) = r.hist {
+            hist.add(h)?;
+        }
+    }
+    let secs = args.seconds as f64 + 0.5;
+    let rate = total.delivered as f64 / secs;
+    let summary = json!({
+        "target": name,
+        "users": users,
+        "sent": total.sent,
+        "delivered": total.delivered,
+        "delivered_per_sec": rate,
+        "latency_us": {
+            "p50": hist.value_at_quantile(0.5),
+            "p99": hist.value_at_quantile(0.99),
+            "p999": hist.value_at_quantile(0.999),
+            "max": hist.max(),
+        }
+    });
+    table(
+        &format!("messaging via {name}"),
+        &[
+            ("delivered/s".into(), format!("{rate:.0}")),
+            (
+                "sent / delivered".into(),
+                format!("{} / {}", total.sent, total.delivered),
+            ),
+            (
+                "latency p50 / p99 / p99.9".into(),
+                format!(
+                    "{:.2} / {:.2} / {:.2} ms",
+                    hist.value_at_quantile(0.5) as f64 / 1000.0,
+                    hist.value_at_quantile(0.99) as f64 / 1000.0,
+                    hist.value_at_quantile(0.999) as f64 / 1000.0
+                ),
+            ),
+        ],
+    );
+    Ok(summary)
+}
+
+pub async fn run(args: Args, server_bin: &Path) -> Result<Value> {
+    // Parley.
+    let srv = ServerProc::start(server_bin, &[])?;
+    let mut peers = Vec::new();
+    for p in 0..args.pairs {
+        let a = srv.login(&format!("a{p}@bench.test")).await?;
+        let b = srv.login(&format!("b{p}@bench.test")).await?;
+        let chat = srv.connect(&a, &b).await?;
+        for s in [&a, &b] {
+            peers.push(Peer {
+                url: srv.ws_url(),
+                auth: Some(format!("Bearer {}", s.tokens.access_token)),
+                chat_id: chat.clone(),
+                parley: true,
+            });
+        }
+    }
+    let parley = run_target("parley-server", peers, &args).await?;
+    drop(srv);
+
+    // The bare relay, same pairs, same pattern.
+    let (mut child, url) = relay::spawn_process()?;
+    let peers = (0..args.pairs)
+        .flat_map(|p| {
+            let url = url.clone();
+            ["a", "b"].into_iter().map(move |side| Peer {
+                url: format!("{url}/p/{p}/{side}"),
+                auth: None,
+                chat_id: String::new(),
+                parley: false,
+            })
+        })
+        .collect();
+    let bare = run_target("bare relay", peers, &args).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let bare = bare?;
+    let ratio = parley["delivered_per_sec"].as_f64().unwrap_or(0.0)
+        / bare["delivered_per_sec"].as_f64().unwrap_or(1.0).max(1e-9);
+    let wsbroad = which("wsbroad");
+    table(
+        "messaging: parley-server vs bare relay",
+        &[
+            ("throughput ratio".into(), format!("{:.1}%", ratio * 100.0)),
+            (
+                "wsbroad".into(),
+                wsbroad
+                    .clone()
+                    .map_or("not installed (cargo install wsbroad)".into(), |p| {
+                        format!("found at {p}, not driven yet")
+                    }),
+            ),
+        ],
+    );
+    Ok(
+        json!({"args": {"pairs": args.pairs, "seconds": args.seconds, "window": args.window, "rate": args.rate},
+              "parley": parley, "bare_relay": bare, "throughput_ratio": ratio}),
+    )
+}
+
+fn which(bin: &str) -> Option<String> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(bin))
+            .find(|p| p.is_file())
+            .map(|p| p.display().to_string())
+    })
+}
