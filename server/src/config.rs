@@ -5,7 +5,16 @@ use std::{net::SocketAddr, path::PathBuf, str::FromStr};
 
 /// The Parley server: one binary, one SQLite file, one attachments folder.
 #[derive(Debug, Parser)]
-#[command(name = "parley-server", version, about, long_about = None)]
+///
+/// With no subcommand it serves, taking the flags below; every subcommand takes
+/// its own flags after its name (`parley-server backup --help`).
+#[command(
+    name = "parley-server",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -14,9 +23,78 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start; boxing the big variants buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server (the default when no subcommand is given).
-    Serve,
+    Serve(ServeArgs),
+    /// Validate the flags and environment, and print the effective
+    /// configuration with secrets masked. Exits non-zero when invalid.
+    CheckConfig(ServeArgs),
+    /// Write a consistent backup of a data directory (safe while the server
+    /// runs): the database, secret.key and the referenced attachments.
+    Backup(BackupArgs),
+    /// Restore a backup into a data directory (stop the server first).
+    Restore(RestoreArgs),
+    /// Inspect and administer accounts, devices and storage of a data directory
+    /// (safe while the server runs).
+    Admin(AdminArgs),
+}
+
+/// The server's flags, for `serve` and `check-config`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The data directory to back up.
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./parley-data")]
+    pub data_dir: PathBuf,
+    /// The backup file to write (written as FILE.tmp, then renamed).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The data directory to restore into; must be absent or empty unless --force.
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./parley-data")]
+    pub data_dir: PathBuf,
+    /// Replace a non-empty data directory.
+    #[arg(long)]
+    pub force: bool,
+    /// The backup file written by `parley-server backup`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The data directory to work on.
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./parley-data")]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// List every account with its status and number of live devices.
+    Users,
+    /// List the devices of a user (id, identifier or username), revoked ones too.
+    Devices { user: String },
+    /// Revoke a device: its tokens stop working and its sockets close.
+    RevokeDevice { device_id: String },
+    /// Disable an account: sign-in and refresh are refused (code
+    /// `account_disabled`) and its sockets close with 4001.
+    Disable { user: String },
+    /// Enable a disabled account again.
+    Enable { user: String },
+    /// Print database, write-ahead log, attachment and event-log usage.
+    Storage,
 }
 
 /// Everything the server needs to start.
@@ -117,6 +195,11 @@ pub struct Config {
     /// a lagging WebSocket (4008) sooner and caps kernel memory per socket.
     #[arg(long, env = "PARLEY_TCP_SEND_BUFFER", default_value_t = 0)]
     pub tcp_send_buffer: u32,
+
+    /// Serve Prometheus metrics at GET /metrics on this address (off when
+    /// unset). Keep it private: bind to loopback or an internal network.
+    #[arg(long, env = "PARLEY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// Read-only SQLite connections serving queries.
     #[arg(long, env = "PARLEY_READ_CONNECTIONS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]

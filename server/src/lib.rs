@@ -6,6 +6,8 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod keys;
+pub mod metrics;
+pub mod ops;
 pub mod otp_driver;
 pub mod ratelimit;
 pub mod service;
@@ -95,7 +97,10 @@ fn prepare_data_dir(dir: &Path, readers: usize) -> Result<(store::Store, keys::K
 /// A running server: its address and a handle to stop it.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served, when `--metrics-listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
+    metrics: Option<tokio::task::JoinHandle<()>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), StartError>>,
 }
@@ -105,12 +110,15 @@ impl Server {
     pub async fn start(config: Config, listener: TcpListener) -> Result<Server, StartError> {
         let addr = listener.local_addr().map_err(StartError::Serve)?;
         let state = build_state(config, addr).await?;
+        let (metrics_addr, metrics) = start_metrics(&state).await?.unzip();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, state.clone(), async move {
             let _ = rx.await;
         }));
         Ok(Server {
             addr,
+            metrics_addr,
+            metrics,
             state,
             shutdown: Some(tx),
             task,
@@ -122,10 +130,30 @@ impl Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(m) = self.metrics.take() {
+            m.abort();
+        }
         self.task
             .await
             .map_err(|e| StartError::Serve(std::io::Error::other(e)))?
     }
+}
+
+/// Binds `--metrics-listen`, if set, and serves `GET /metrics` there.
+async fn start_metrics(
+    state: &AppState,
+) -> Result<Option<(SocketAddr, tokio::task::JoinHandle<()>)>, StartError> {
+    let Some(addr) = state.config.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let bound = listener.local_addr().map_err(StartError::Serve)?;
+    Ok(Some((
+        bound,
+        tokio::spawn(metrics::serve(listener, state.clone())),
+    )))
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains requests
@@ -136,6 +164,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let janitor = tokio::spawn(janitor(state.clone()));
+    let admin_watch = tokio::spawn(service::admin::watch(state.clone()));
     let app = http::app(state.clone());
     let send_buffer = state.config.tcp_send_buffer;
     let listener =
@@ -150,9 +179,18 @@ pub async fn serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown({
+        // Upgraded WebSockets are not part of the HTTP drain: tell them to go
+        // (1001) so clients reconnect and resume instead of hanging on.
+        let hub = state.hub.clone();
+        async move {
+            shutdown.await;
+            hub.close_all(1001);
+        }
+    })
     .await;
     janitor.abort();
+    admin_watch.abort();
     state.store.writer.flush().await;
     result.map_err(StartError::Serve)
 }
@@ -206,10 +244,18 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         state.public_url,
         state.config.data_dir.display(),
     );
+    let metrics = start_metrics(&state).await?;
+    if let Some((addr, _)) = &metrics {
+        tracing::info!("metrics at http://{addr}/metrics");
+    }
     tracing::info!(
         "sign in: curl -X POST http://{addr}/v1/auth/otp/request -H 'content-type: application/json' -d '{{\"identifier\":\"you@example.org\"}}'"
     );
-    serve(listener, state, shutdown_signal()).await?;
+    let served = serve(listener, state, shutdown_signal()).await;
+    if let Some((_, task)) = metrics {
+        task.abort();
+    }
+    served?;
     tracing::info!("stopped cleanly");
     Ok(())
 }

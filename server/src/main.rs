@@ -1,5 +1,8 @@
 use clap::Parser;
-use parley_server::config::{Cli, Command};
+use parley_server::{
+    config::{AdminCommand, Cli, Command},
+    ops::{self, admin::Action},
+};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -11,8 +14,37 @@ async fn main() -> std::process::ExitCode {
         )
         .with_target(false)
         .init();
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => parley_server::run(cli.config).await,
+    let result: Result<(), String> = match cli.command {
+        None => parley_server::run(cli.config)
+            .await
+            .map_err(|e| e.to_string()),
+        Some(Command::Serve(a)) => parley_server::run(a.config)
+            .await
+            .map_err(|e| e.to_string()),
+        Some(Command::CheckConfig(a)) => ops::check::run(&a.config).map_err(|e| e.to_string()),
+        Some(Command::Backup(a)) => ops::blocking(move || ops::backup::backup(&a.data_dir, &a.out))
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Some(Command::Restore(a)) => {
+            ops::blocking(move || ops::backup::restore(&a.data_dir, &a.file, a.force))
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+        Some(Command::Admin(a)) => {
+            let action = match a.command {
+                AdminCommand::Users => Action::Users,
+                AdminCommand::Devices { user } => Action::Devices { user },
+                AdminCommand::RevokeDevice { device_id } => Action::RevokeDevice { device_id },
+                AdminCommand::Disable { user } => Action::Disable { user },
+                AdminCommand::Enable { user } => Action::Enable { user },
+                AdminCommand::Storage => Action::Storage,
+            };
+            ops::blocking(move || ops::admin::run(&a.data_dir, action))
+                .await
+                .map_err(|e| e.to_string())
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

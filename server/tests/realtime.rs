@@ -383,3 +383,17 @@ async fn per_connection_send_rate_limit_keeps_the_connection() {
     .await;
     assert_eq!(wb.next_of("result").await["ok"], true);
 }
+
+#[tokio::test]
+async fn graceful_stop_closes_sockets_with_1001() {
+    let mut ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let mut wa = ts.ws(&a).await;
+    wa.hello(0).await;
+    let stop = tokio::spawn(async move {
+        ts.shutdown().await;
+        ts
+    });
+    assert_eq!(wa.closed_with().await, 1001);
+    stop.await.unwrap();
+}

@@ -40,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(Error::internal("handler panicked"))
         }))
+        .layer(axum::middleware::from_fn(crate::metrics::count_responses))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {

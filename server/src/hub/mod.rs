@@ -205,6 +205,16 @@ impl Hub {
         }
     }
 
+    /// Closes every session (server shutting down): clients reconnect and
+    /// resume from their cursors, on this server once it is back or another.
+    pub fn close_all(&self, code: u16) {
+        for list in self.lock().values() {
+            for s in list {
+                s.request_close(code);
+            }
+        }
+    }
+
     /// Number of connected sessions.
     pub fn session_count(&self) -> usize {
         self.lock().values().map(Vec::len).sum()

@@ -32,6 +32,26 @@ impl Emitted {
         Ok(seq)
     }
 
+    /// Appends the same event to several users' logs, serialising it once.
+    pub fn emit_all(
+        &mut self,
+        conn: &Connection,
+        user_ids: &[&str],
+        event: &Event,
+        now: i64,
+    ) -> Result<()> {
+        let json = serde_json::to_string(event).map_err(crate::error::Error::internal)?;
+        for user_id in user_ids {
+            let seq = store::events::append(conn, user_id, &json, now)?;
+            self.notes.push(hub::Note {
+                user_id: (*user_id).to_owned(),
+                seq,
+                frame: hub::event_frame(seq, &json),
+            });
+        }
+        Ok(())
+    }
+
     /// Hands the committed events to the hub.
     pub fn publish(self, state: &AppState) {
         state.hub.publish(&self.notes);

@@ -11,7 +11,7 @@ use crate::{
     store::{self, messages::NewMessage, now_ms},
     tokens,
 };
-use parley_protocol::{limits, Event, Message, SendMessage};
+use parley_protocol::{limits, Event, Message, MessageStatus, SendMessage, UserId};
 use rusqlite::Connection;
 
 fn invalid(detail: impl Into<String>) -> Error {
@@ -112,20 +112,42 @@ pub async fn send(
                 },
             )?;
             store::chats::bump_unread(conn, &cid, &me.peer_id)?;
-            let row = store::messages::by_id(conn, &id)?
-                .ok_or_else(|| Error::internal("message vanished"))?;
-            let ctx = ChatCtx::load(conn, &me)?;
-            let message = ctx.message(conn, &row)?;
+            // Built from what was just written rather than read back: this is
+            // the hottest write path, and a new message has no reactions and
+            // status `sent` by definition.
+            let mut attachments = Vec::with_capacity(req.attachment_ids.len());
+            for a in &req.attachment_ids {
+                if let Some((att, _)) = store::attachments::by_id(conn, a)? {
+                    attachments.push(att);
+                }
+            }
+            let message = Message {
+                id,
+                chat_id: cid.clone(),
+                seq,
+                sender_id: UserId(uid.clone()),
+                client_id: req.client_id,
+                body: req.body,
+                reply_to: req.reply_to,
+                attachments,
+                reactions: Default::default(),
+                created_at: store::ms_to_ts(now),
+                edited_at: None,
+                deleted: false,
+                status: MessageStatus::Sent,
+            };
             let mut emitted = Emitted::default();
             let ev = Event::MessageCreated {
                 message: message.clone(),
             };
-            emitted.emit(conn, &me.peer_id, &ev, now)?;
-            emitted.emit(conn, &uid, &ev, now)?;
+            emitted.emit_all(conn, &[&me.peer_id, &uid], &ev, now)?;
             Ok((message, true, emitted))
         })
         .await?;
     emitted.publish(state);
+    if created {
+        crate::metrics::get().messages_sent.inc();
+    }
     Ok((message, created))
 }
 

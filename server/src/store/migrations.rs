@@ -8,8 +8,10 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0001_accounts.sql")),
     M::up(include_str!("migrations/0002_contacts_links_events.sql")),
     M::up(include_str!("migrations/0003_chats_messages.sql")),
+    M::up(include_str!("migrations/0004_admin_actions.sql")),
 ];
 
+/// The schema version this binary migrates to (`PRAGMA user_version`).
 pub fn known_version() -> usize {
     MIGRATIONS.len()
 }

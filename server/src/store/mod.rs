@@ -11,6 +11,7 @@ mod migrations;
 mod read;
 mod writer;
 
+pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod chats;
@@ -23,6 +24,7 @@ pub mod users;
 use rusqlite::{Connection, OpenFlags};
 use std::{path::Path, time::Duration};
 
+pub use migrations::known_version;
 pub use read::ReadPool;
 pub use writer::Writer;
 
@@ -64,6 +66,14 @@ pub enum OpenError {
     Corrupt { path: String, detail: String },
     #[error("database {path} has schema version {found}, newer than this server knows ({known}); upgrade parley-server")]
     TooNew {
+        path: String,
+        found: usize,
+        known: usize,
+    },
+    #[error("no database at {path}: is --data-dir right?")]
+    Missing { path: String },
+    #[error("database {path} has schema version {found}, older than this server's ({known}); start the upgraded server once to migrate it")]
+    TooOld {
         path: String,
         found: usize,
         known: usize,

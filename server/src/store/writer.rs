@@ -133,6 +133,8 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>) {
 }
 
 fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
+    let started = std::time::Instant::now();
+    let jobs = batch.len();
     let mut ran: Vec<Ran> = Vec::with_capacity(batch.len());
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let err = StoreError::Sqlite(e);
@@ -171,6 +173,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
         let _ = conn.execute_batch("ROLLBACK");
     }
     let err = commit.err();
+    crate::metrics::get().observe_commit(jobs, started.elapsed());
     for r in ran {
         (r.deliver)(err.as_ref());
     }

@@ -203,7 +203,11 @@ async fn serve(
             biased;
             _ = sess.wake.notified() => {
                 if let Some(code) = sess.close_requested() {
-                    let reason = if code == close::LAGGING { "lagging" } else { "revoked" };
+                    let reason = match code {
+                        close::LAGGING => "lagging",
+                        close::TOKEN_INVALID => "revoked",
+                        _ => "server shutting down",
+                    };
                     return Err(End::Close(code, reason));
                 }
             }

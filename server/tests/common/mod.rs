@@ -73,6 +73,11 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// Where `/metrics` is served, when the config set `metrics_listen`.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().and_then(|s| s.metrics_addr)
+    }
+
     pub fn otp_file(&self) -> PathBuf {
         self.dir.path().join("otp.jsonl")
     }

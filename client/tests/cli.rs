@@ -1,0 +1,433 @@
+//! The `parley` binary end to end against a real in-process server: sign-in
+//! (prompted and `--code`), profiles, contacts by QR image, messages with
+//! replies, reactions, attachments and read receipts, search, `listen`, device
+//! linking both ways, revocation, and the error paths and exit codes.
+//!
+//! Sessions live in each profile's 0600 `session` file (`PARLEY_KEYRING=off`):
+//! this machine has no OS keyring.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Poll loops on plain test threads (no tokio runtime here) pause between tries.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::{path::Path, time::Duration};
+
+/// Ana (signed in through the stdin prompt, with an avatar) and Ben (signed in
+/// with `--code`), connected by Ben scanning Ana's contact QR image.
+struct Pair {
+    ts: TestServer,
+    tmp: tempfile::TempDir,
+    ana: Parley,
+    ben: Parley,
+    ana_id: String,
+    ben_id: String,
+}
+
+fn pair() -> Pair {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = Parley::new(&ts, tmp.path().join("ana"));
+    let ben = Parley::new(&ts, tmp.path().join("ben"));
+
+    // Ana: no --code, so the CLI asks the server for one and reads it from stdin.
+    let seen = ts.code_count(ANA);
+    let mut login = ana.spawn(&["login", ANA]);
+    let code = ts.wait_code(ANA, seen);
+    login.write_stdin(&format!("{code}\n"));
+    let status = login.wait(WAIT);
+    let out = login.next_line(Duration::from_secs(5)).unwrap_or_default();
+    assert!(status.success(), "login failed: {}", login.stderr());
+    assert!(out.starts_with("signed in as"), "{out}");
+    assert!(out.contains("new account"), "{out}");
+    let err = login.stderr();
+    assert!(
+        err.contains("A sign-in code was sent to ana@example.org"),
+        "{err}"
+    );
+    assert!(err.contains("no OS keyring available"), "{err}");
+
+    // Ben: with --code.
+    let b = ben.login_with_code(&ts, BEN);
+    assert_eq!(b["new_user"], true);
+
+    let avatar = tmp.path().join("ana.png");
+    write_png(&avatar);
+    let me = ana.json(&[
+        "profile",
+        "set",
+        "--name",
+        "Ana",
+        "--username",
+        "ana",
+        "--avatar",
+        avatar.to_str().unwrap(),
+    ]);
+    assert_eq!(me["display_name"], "Ana");
+    assert_eq!(me["username"], "ana");
+    assert!(me["avatar_url"].is_string(), "{me}");
+    let out = ben.ok(&["profile", "set", "--name", "Ben", "--username", "ben"]);
+    assert_eq!(out.trim(), "profile updated: Ben @ben");
+
+    // Ana shows her code as a PNG; Ben scans the image.
+    let qr = tmp.path().join("ana-qr.png");
+    let out = ana.ok(&["qr", "contact", "--png", qr.to_str().unwrap()]);
+    assert!(out.contains("parley://contact?"), "{out}");
+    let req = ben.json(&["qr", "scan", qr.to_str().unwrap()]);
+    assert_eq!(req["to"]["display_name"], "Ana", "{req}");
+    assert_eq!(req["status"], "pending");
+
+    let incoming = ana.json(&["requests"]);
+    let list = incoming.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{incoming}");
+    assert_eq!(list[0]["from"]["display_name"], "Ben");
+    assert_eq!(list[0]["id"], req["id"]);
+    let human = ana.ok(&["requests"]);
+    assert!(
+        human.contains(req["id"].as_str().unwrap()) && human.contains("from  Ben"),
+        "{human}"
+    );
+    let outgoing = ben.json(&["requests", "--outgoing"]);
+    assert_eq!(outgoing[0]["id"], req["id"], "{outgoing}");
+
+    let out = ana.ok(&["accept", req["id"].as_str().unwrap()]);
+    assert_eq!(out.trim(), "connected with Ben");
+    assert_eq!(ana.json(&["requests"]), Value::Array(vec![]));
+
+    let ana_id = me["id"].as_str().unwrap().to_owned();
+    let ben_id = b["user"]["id"].as_str().unwrap().to_owned();
+    Pair {
+        ts,
+        tmp,
+        ana,
+        ben,
+        ana_id,
+        ben_id,
+    }
+}
+
+#[test]
+fn two_users_sign_in_set_profiles_and_connect_by_scanning_a_qr_image() {
+    let p = pair();
+    let a = p.ana.json(&["contacts"]);
+    assert_eq!(a.as_array().unwrap().len(), 1, "{a}");
+    assert_eq!(a[0]["user"]["id"], p.ben_id.as_str());
+    assert_eq!(a[0]["user"]["username"], "ben");
+    let b = p.ben.json(&["contacts"]);
+    assert_eq!(b.as_array().unwrap().len(), 1, "{b}");
+    assert_eq!(b[0]["user"]["id"], p.ana_id.as_str());
+    assert_eq!(b[0]["user"]["display_name"], "Ana");
+    assert!(b[0]["user"]["avatar_url"].is_string(), "{b}");
+    let human = p.ben.ok(&["contacts"]);
+    assert!(
+        human.contains(&format!("{}  Ana @ana", p.ana_id)),
+        "{human}"
+    );
+
+    let who = p.ana.json(&["whoami"]);
+    assert_eq!(who["user"]["id"], p.ana_id.as_str());
+    assert_eq!(who["server"], p.ts.base.as_str());
+    let human = p.ana.ok(&["whoami"]);
+    assert!(
+        human.starts_with("Ana (ana@example.org) @ana on http://127.0.0.1:"),
+        "{human}"
+    );
+
+    // The code was single-use: scanning it again from a third account fails.
+    let carl = Parley::new(&p.ts, p.tmp.path().join("carl"));
+    carl.login_with_code(&p.ts, "carl@example.org");
+    let qr = p.tmp.path().join("ana-qr.png");
+    let run = carl.fails(&["qr", "scan", qr.to_str().unwrap()], 1);
+    assert!(run.stderr.contains("code_not_found"), "{run:?}");
+
+    // Removing a contact removes it on both sides.
+    assert_eq!(p.ana.ok(&["remove", "@ben"]).trim(), "removed Ben");
+    assert!(p.ana.ok(&["contacts"]).starts_with("no contacts yet"));
+    assert_eq!(p.ben.json(&["contacts"]), Value::Array(vec![]));
+    let run = p.ben.fails(&["send", "ana", "still there?"], 1);
+    assert!(run.stderr.contains("no contact \"ana\""), "{run:?}");
+}
+
+#[test]
+fn messages_replies_reactions_attachments_read_receipts_and_search() {
+    let p = pair();
+    let m1 = p.ana.json(&["send", "ben", "hello ben, first words"]);
+    assert_eq!(m1["state"], "sent", "{m1}");
+    assert_eq!(m1["seq"], 1);
+    assert_eq!(m1["sender_id"], p.ana_id.as_str());
+    let id1 = m1["id"].as_str().unwrap().to_owned();
+
+    let m2 = p.ben.json(&["send", "@ana", "hi ana", "--reply-to", &id1]);
+    assert_eq!(m2["reply_to"], id1.as_str(), "{m2}");
+    assert_eq!(m2["seq"], 2);
+    let id2 = m2["id"].as_str().unwrap().to_owned();
+
+    let out = p.ben.ok(&["react", &id1, "👍"]);
+    assert_eq!(out.trim(), "reacted");
+
+    let file = p.tmp.path().join("notes.txt");
+    std::fs::write(&file, b"twelve bytes").unwrap();
+    let out = p.ana.ok(&[
+        "send",
+        "Ben",
+        "here is a file",
+        "--attach",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.starts_with("sent #3 to Ben ("), "{out}");
+
+    let h = p.ana.json(&["history", "ben"]);
+    let list = h.as_array().unwrap();
+    let bodies: Vec<&str> = list.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(
+        bodies,
+        ["hello ben, first words", "hi ana", "here is a file"],
+        "{h}"
+    );
+    let seqs: Vec<u64> = list.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(list[0]["reactions"]["👍"], serde_json::json!([p.ben_id]));
+    assert_eq!(list[1]["reply_to"], id1.as_str());
+    let att = &list[2]["attachments"][0];
+    assert_eq!(att["name"], "notes.txt", "{h}");
+    assert_eq!(att["size"], 12);
+    assert_eq!(att["mime"], "text/plain");
+    for m in [&list[0], &list[2]] {
+        assert_ne!(m["status"], "read", "nothing read yet: {m}");
+    }
+
+    // Ben reads; Ana's messages become "read" in Ana's history.
+    let out = p.ben.ok(&["read", "ana"]);
+    assert_eq!(out.trim(), "read up to #3");
+    let h = p.ana.json(&["history", "ben"]);
+    for m in [&h[0], &h[2]] {
+        assert_eq!(m["status"], "read", "{m}");
+        assert_eq!(m["state"], "read", "{m}");
+    }
+    let chats = p.ben.json(&["chats"]);
+    assert_eq!(chats[0]["unread_count"], 0, "{chats}");
+
+    let human = p.ana.ok(&["history", "ben"]);
+    let lines: Vec<&str> = human.lines().collect();
+    assert_eq!(lines.len(), 3, "{human}");
+    assert!(lines[0].contains("me: hello ben, first words"), "{human}");
+    assert!(lines[0].contains(" 👍1"), "{human}");
+    assert!(lines[0].contains("✓✓ read"), "{human}");
+    assert!(lines[1].contains(&format!("Ben ↪{id1}: hi ana")), "{human}");
+    assert!(lines[1].ends_with(&format!("({id2})")), "{human}");
+    assert!(lines[2].contains("notes.txt 12B]"), "{human}");
+
+    let found = p.ben.json(&["search", "first"]);
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["id"], id1.as_str());
+    let human = p.ana.ok(&["search", "first"]);
+    assert!(
+        human.contains(&id1) && human.contains("hello ben"),
+        "{human}"
+    );
+    assert_eq!(p.ana.ok(&["search", "zebra"]).trim(), "nothing found");
+
+    // Sending to someone who is not a contact is refused.
+    let run = p.ana.fails(&["send", "carl", "hi"], 1);
+    assert!(run.stderr.contains("no contact \"carl\""), "{run:?}");
+}
+
+#[test]
+fn listen_streams_new_messages_as_json_lines_and_exits_cleanly_on_sigterm() {
+    let p = pair();
+    let mut listen = p.ben.spawn(&["--json", "listen"]);
+    listen.json_until("online link state", |v| {
+        v["type"] == "link" && v["state"] == "online"
+    });
+    let sent = p.ana.json(&["send", "ben", "are you there?"]);
+    let lines = listen.json_until("message.created", |v| {
+        v["type"] == "event" && v["event"]["kind"] == "message.created"
+    });
+    let ev = lines.last().unwrap();
+    assert_eq!(ev["event"]["message"]["body"], "are you there?", "{ev}");
+    assert_eq!(ev["event"]["message"]["id"], sent["id"]);
+    assert!(ev["seq"].as_u64().unwrap() > 0);
+    // Ana sees it delivered once Ben's listen acknowledged the event.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let h = p.ana.json(&["history", "ben"]);
+        if h[0]["status"] == "delivered" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never delivered: {h}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    listen.terminate();
+    let status = listen.wait(WAIT);
+    assert_eq!(status.code(), Some(0), "stderr: {}", listen.stderr());
+}
+
+#[test]
+fn linking_and_inviting_devices_then_revoking_one() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana_p = Parley::new(&ts, tmp.path().join("ana"));
+    let first = ana_p.login_with_code(&ts, ANA);
+    let ana_id = first["user"]["id"].as_str().unwrap().to_owned();
+
+    // A third profile links itself: it shows a QR (and the PNG) and waits.
+    let laptop = Parley::new(&ts, tmp.path().join("laptop"));
+    let png = tmp.path().join("link.png");
+    let mut link = laptop.spawn(&[
+        "--json",
+        "link",
+        "--png",
+        png.to_str().unwrap(),
+        "--device-name",
+        "laptop",
+        "--timeout",
+        "60",
+    ]);
+    let shown = link.json_until("the link", |v| v["link"].is_object());
+    let shown = &shown.last().unwrap()["link"];
+    wait_file(&png);
+    let approved = ana_p.json(&["qr", "scan", png.to_str().unwrap(), "--yes"]);
+    assert_eq!(approved["approved"]["device_name"], "laptop", "{approved}");
+    assert_eq!(approved["approved"]["check_code"], shown["check_code"]);
+    let done = link.json_until("signed in", |v| v["signed_in"].is_object());
+    assert_eq!(done.last().unwrap()["signed_in"]["id"], ana_id.as_str());
+    assert!(link.wait(WAIT).success(), "{}", link.stderr());
+
+    let who = laptop.json(&["whoami"]);
+    assert_eq!(who["user"]["id"], ana_id.as_str(), "{who}");
+    assert_ne!(who["device_id"], first["device_id"]);
+    let run = laptop.fails(&["link"], 1);
+    assert!(run.stderr.contains("already signed in"), "{run:?}");
+
+    let devices = ana_p.json(&["devices"]);
+    let list = devices.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{devices}");
+    assert_eq!(list.iter().filter(|d| d["current"] == true).count(), 1);
+    assert!(list.iter().any(|d| d["name"] == "laptop"));
+
+    // The other direction: Ana invites, a fourth profile joins from the PNG.
+    let inv_png = tmp.path().join("invite.png");
+    let inv = ana_p.json(&["devices", "invite", "--png", inv_png.to_str().unwrap()]);
+    assert!(
+        inv["uri"].as_str().unwrap().starts_with("parley://join?"),
+        "{inv}"
+    );
+    let phone = Parley::new(&ts, tmp.path().join("phone"));
+    let joined = phone.json(&["join", inv_png.to_str().unwrap(), "--device-name", "phone"]);
+    assert_eq!(joined["signed_in"]["id"], ana_id.as_str(), "{joined}");
+    let phone_device = joined["device_id"].as_str().unwrap().to_owned();
+    assert_eq!(ana_p.json(&["devices"]).as_array().unwrap().len(), 3);
+
+    // Revoking the phone signs it out: its next command fails and says so.
+    let out = ana_p.ok(&["devices", "revoke", &phone_device]);
+    assert_eq!(out.trim(), "device signed out");
+    let run = phone.fails(&["contacts"], 1);
+    assert!(run.stderr.contains("signed out"), "{run:?}");
+    let run = phone.fails(&["whoami"], 1);
+    assert!(run.stderr.contains("not signed in"), "{run:?}");
+    // The others are untouched.
+    let who = laptop.json(&["whoami"]);
+    assert_eq!(who["user"]["id"], ana_id.as_str());
+    assert_eq!(ana_p.json(&["devices"]).as_array().unwrap().len(), 2);
+
+    // A device revoked while it listens: the socket closes with 4001, the
+    // refresh is refused, and `listen` ends with exit 1 and says why.
+    let mut listen = laptop.spawn(&["--json", "listen"]);
+    listen.json_until("online link state", |v| {
+        v["type"] == "link" && v["state"] == "online"
+    });
+    ana_p.ok(&["devices", "revoke", who["device_id"].as_str().unwrap()]);
+    let lines = listen.json_until("signed out event", |v| v["type"] == "signed_out");
+    assert!(!lines.is_empty());
+    assert_eq!(listen.wait(WAIT).code(), Some(1));
+    let err = listen.stderr();
+    let v: Value = serde_json::from_str(err.trim()).unwrap();
+    let detail = v["error"]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("signed out by the server"), "{v}");
+    assert!(!laptop.profile.join("session").exists());
+    assert_eq!(ana_p.json(&["devices"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn errors_exit_codes_and_messages() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let carl = Parley::new(&ts, tmp.path().join("carl"));
+
+    // A wrong code typed at the prompt: exit 1 with the server's detail.
+    let seen = ts.code_count("carl@example.org");
+    let mut login = carl.spawn(&["login", "carl@example.org"]);
+    let code = ts.wait_code("carl@example.org", seen);
+    let wrong: String = code
+        .chars()
+        .map(|c| char::from_digit((c.to_digit(10).unwrap() + 1) % 10, 10).unwrap())
+        .collect();
+    login.write_stdin(&format!("{wrong}\n"));
+    assert_eq!(login.wait(WAIT).code(), Some(1));
+    let err = login.stderr();
+    assert!(
+        err.contains("parley: error: wrong code; 4 attempt(s) left"),
+        "{err}"
+    );
+    assert!(!carl.profile.join("session").exists());
+
+    // With --json the error is a JSON document on stderr.
+    let run = carl.fails(
+        &["--json", "login", "carl@example.org", "--code", &wrong],
+        1,
+    );
+    let v: Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(v["error"]["code"], "invalid_code", "{v}");
+    assert_eq!(run.stdout, "");
+
+    // Usage errors are clap's: exit 2.
+    let run = carl.fails(&["frobnicate"], 2);
+    assert!(run.stderr.contains("unrecognized subcommand"), "{run:?}");
+    let run = carl.fails(&["contacts", "--bogus"], 2);
+    assert!(run.stderr.contains("--bogus"), "{run:?}");
+    carl.fails(&["send", "ben"], 2);
+
+    // No session yet.
+    let run = carl.fails(&["contacts"], 1);
+    assert!(run.stderr.contains("not signed in"), "{run:?}");
+
+    // Images without a Parley code.
+    let blank = tmp.path().join("blank.png");
+    image::GrayImage::from_pixel(200, 200, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+    let run = carl.fails(&["qr", "decode", blank.to_str().unwrap()], 1);
+    assert!(run.stderr.contains("no QR code found"), "{run:?}");
+    let other = tmp.path().join("other.png");
+    write_qr(&other, "https://example.org/hello");
+    let run = carl.fails(&["qr", "decode", other.to_str().unwrap()], 1);
+    assert!(run.stderr.contains("not a Parley code"), "{run:?}");
+    assert!(run.stderr.contains("https://example.org/hello"), "{run:?}");
+    let run = carl.fails(&["qr", "decode", "/nonexistent/x.png"], 1);
+    assert!(run.stderr.contains("/nonexistent/x.png"), "{run:?}");
+
+    // A Parley code decodes without a session.
+    let uri = format!(
+        "parley://contact?server={}&code=0123456789ABCDEFGHJKMNPQRS",
+        "http%3A%2F%2F127.0.0.1%3A9"
+    );
+    let qr = tmp.path().join("contact.png");
+    write_qr(&qr, &uri);
+    let v = carl.json(&["qr", "decode", qr.to_str().unwrap()]);
+    assert_eq!(v["kind"], "contact", "{v}");
+    assert_eq!(v["server"], "http://127.0.0.1:9");
+
+    // Signed in, a contact code for another server is refused before any request.
+    carl.login_with_code(&ts, "carl@example.org");
+    let run = carl.fails(&["qr", "scan", qr.to_str().unwrap()], 1);
+    assert!(run.stderr.contains("another server"), "{run:?}");
+}
+
+fn write_qr(path: &Path, text: &str) {
+    let m = parley_client::qr::QrMatrix::encode(text).unwrap();
+    std::fs::write(path, m.to_png(8).unwrap()).unwrap();
+}

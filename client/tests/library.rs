@@ -1,0 +1,550 @@
+//! parley-client as a library against a real in-process server: the outbox
+//! across restarts (client and server), the realtime loop's reconnect and
+//! resume, token refresh and theft detection, and the keyring's file fallback.
+//! The server's SQLite file is read directly to check what it stored.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use parley_client::{
+    api::Api,
+    cache::{self, LocalState},
+    session::Secrets,
+    Client, ClientError, ClientEvent, LinkState, Profile, SecretStore,
+};
+use parley_protocol::{Event, SendMessage};
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    time::{Duration, Instant},
+};
+use tokio::sync::broadcast;
+
+fn count_client_id(ts: &TestServer, client_id: &str) -> i64 {
+    ts.db()
+        .query_row(
+            "SELECT COUNT(*) FROM messages WHERE client_id = ?1",
+            [client_id],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[tokio::test]
+async fn outbox_survives_client_and_server_restarts_without_duplicates() {
+    let mut ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana_dir = tmp.path().join("ana");
+    let ana = login(&ts, &ana_dir, ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+
+    // The server is down: messages are queued and shown as pending.
+    ts.stop();
+    let a = ana
+        .queue_message(&chat, "answer lost", None, vec![])
+        .await
+        .unwrap();
+    let b = ana
+        .queue_message(&chat, "written offline", None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(a.state, LocalState::Pending);
+    let err = ana.flush_outbox().await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    let c = chat.clone();
+    let shown = ana
+        .cache()
+        .run(move |db| cache::messages(db, &c, None, 50))
+        .await
+        .unwrap();
+    let states: Vec<(&str, LocalState)> = shown
+        .iter()
+        .map(|m| (m.message.body.as_str(), m.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("answer lost", LocalState::Pending),
+            ("written offline", LocalState::Pending)
+        ]
+    );
+    drop(ana);
+
+    // Server back on the same address; a new Client on the same profile.
+    ts.start_again();
+    let ana = Client::open(Profile::open(&ana_dir).unwrap())
+        .await
+        .unwrap();
+    let queued = ana.cache().run(|db| cache::outbox(db)).await.unwrap();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert_eq!(queued[0].client_id, a.message.client_id);
+    assert!(queued[0].attempts >= 1, "the failed attempt was counted");
+
+    // An attempt that reached the server but whose answer was lost (the
+    // client died before recording it): the server already has the first one.
+    let token = ana.token().await.unwrap();
+    let stored = ana
+        .api()
+        .send_message(
+            &token,
+            &chat,
+            &SendMessage {
+                client_id: a.message.client_id.clone(),
+                body: "answer lost".into(),
+                reply_to: None,
+                attachment_ids: vec![],
+            },
+        )
+        .await
+        .unwrap();
+
+    let sent = ana.flush_outbox().await.unwrap();
+    let bodies: Vec<&str> = sent.iter().map(|m| m.message.body.as_str()).collect();
+    assert_eq!(bodies, ["answer lost", "written offline"]);
+    assert_eq!(sent[0].message.id, stored.id, "the retry got the original");
+    assert_eq!(count_client_id(&ts, &a.message.client_id), 1);
+    assert_eq!(count_client_id(&ts, &b.message.client_id), 1);
+
+    // Flushing again sends nothing and stores nothing.
+    assert!(ana.flush_outbox().await.unwrap().is_empty());
+    assert_eq!(count_client_id(&ts, &a.message.client_id), 1);
+    assert_eq!(count_client_id(&ts, &b.message.client_id), 1);
+    let c = chat.clone();
+    let shown = ana
+        .cache()
+        .run(move |db| cache::messages(db, &c, None, 50))
+        .await
+        .unwrap();
+    let states: Vec<(&str, u64, LocalState)> = shown
+        .iter()
+        .map(|m| (m.message.body.as_str(), m.message.seq, m.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("answer lost", 1, LocalState::Sent),
+            ("written offline", 2, LocalState::Sent)
+        ]
+    );
+    assert!(ana
+        .cache()
+        .run(|db| cache::outbox(db))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Ben sees each once.
+    let ben = Client::open(ben.profile().clone()).await.unwrap();
+    let h = ben.history(&chat, 50).await.unwrap();
+    let bodies: Vec<&str> = h.iter().map(|m| m.message.body.as_str()).collect();
+    assert_eq!(bodies, ["answer lost", "written offline"]);
+}
+
+/// Receives client events until `done` holds for everything received so far.
+async fn collect_until(
+    rx: &mut broadcast::Receiver<ClientEvent>,
+    all: &mut Vec<ClientEvent>,
+    what: &str,
+    done: impl Fn(&[ClientEvent]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done(all) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) => all.push(e),
+            Ok(Err(e)) => panic!("event stream: {e}"),
+            Err(_) => panic!("no {what} within {WAIT:?}; got {all:#?}"),
+        }
+    }
+}
+
+/// Bodies of the `message.created` events sent by `sender`, in order.
+fn created_by(events: &[ClientEvent], sender: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Event { event, .. } => match event.as_ref() {
+                Event::MessageCreated { message } if message.sender_id.as_str() == sender => {
+                    Some(message.body.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn sent_events(events: &[ClientEvent]) -> Vec<&parley_client::cache::CachedMessage> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Sent { message } => Some(message.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn seqs(events: &[ClientEvent]) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Event { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect()
+}
+
+fn onlines(events: &[ClientEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                ClientEvent::Link {
+                    state: LinkState::Online,
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
+async fn ben_sends(ben: &Client, chat: &str, bodies: &[&str]) {
+    for body in bodies {
+        ben.queue_message(chat, body, None, vec![]).await.unwrap();
+    }
+    let sent = ben.flush_outbox().await.unwrap();
+    assert_eq!(sent.len(), bodies.len());
+}
+
+/// Starts `client`'s realtime loop; the sender stops it.
+fn run_loop(
+    client: &Client,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<parley_client::Result<()>>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let c = client.clone();
+    let task = tokio::spawn(async move {
+        c.run_realtime(async move {
+            let _ = rx.await;
+        })
+        .await
+    });
+    (tx, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_reconnects_after_a_server_restart_and_resumes_without_gaps() {
+    let mut ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana_dir = tmp.path().join("ana");
+    let ana = login(&ts, &ana_dir, ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+
+    let ben_id = ben.user_id().to_owned();
+    let mut rx = ana.subscribe();
+    let (stop, task) = run_loop(&ana);
+    let mut all = Vec::new();
+    collect_until(&mut rx, &mut all, "online", |e| onlines(e) == 1).await;
+    ben_sends(&ben, &chat, &["one", "two", "three"]).await;
+    collect_until(&mut rx, &mut all, "three messages", |e| {
+        created_by(e, &ben_id).len() >= 3
+    })
+    .await;
+
+    // The server goes down; Ana writes meanwhile (queued); the server comes
+    // back on the same address and Ben sends while Ana reconnects.
+    ts.stop();
+    let queued = ana
+        .queue_message(&chat, "from ana while down", None, vec![])
+        .await
+        .unwrap();
+    ts.start_again();
+    let ben = Client::open(ben.profile().clone()).await.unwrap();
+    ben_sends(&ben, &chat, &["four", "five", "six"]).await;
+    collect_until(
+        &mut rx,
+        &mut all,
+        "reconnect, six messages and the queued one sent",
+        |e| {
+            onlines(e) >= 2
+                && created_by(e, &ben_id).len() >= 6
+                && !sent_events(e).is_empty()
+                && !created_by(e, ana.user_id()).is_empty()
+        },
+    )
+    .await;
+    assert!(
+        all.iter().any(|e| matches!(
+            e,
+            ClientEvent::Link {
+                state: LinkState::Offline,
+                ..
+            }
+        )),
+        "the loop noticed the restart"
+    );
+    // The queued message went out over the new socket, once.
+    let sent = sent_events(&all);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].message.client_id, queued.message.client_id);
+    assert_eq!(sent[0].state, LocalState::Sent);
+    assert_eq!(count_client_id(&ts, &queued.message.client_id), 1);
+    assert!(ana
+        .cache()
+        .run(|db| cache::outbox(db))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The loop stops; Ben sends; a new Client on the same profile resumes
+    // from the cursor stored in the cache.
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("loop stops")
+        .unwrap()
+        .unwrap();
+    drop(ana);
+    ben_sends(&ben, &chat, &["seven", "eight"]).await;
+    let ana = Client::open(Profile::open(&ana_dir).unwrap())
+        .await
+        .unwrap();
+    let mut rx = ana.subscribe();
+    let (stop, task) = run_loop(&ana);
+    collect_until(&mut rx, &mut all, "the replay", |e| {
+        created_by(e, &ben_id).len() >= 8
+    })
+    .await;
+
+    // Every event of Ana's log once, in order, and the server agrees on the end.
+    let expected = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight",
+    ];
+    assert_eq!(created_by(&all, &ben_id), expected);
+    assert_eq!(created_by(&all, ana.user_id()), ["from ana while down"]);
+    let deadline = Instant::now() + WAIT;
+    let ana_device = ana.device_id().to_owned();
+    let (last, acked) = loop {
+        let db = ts.db();
+        let server_seq: i64 = db
+            .query_row(
+                "SELECT event_seq FROM users WHERE id = ?1",
+                [ana.user_id()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let acked: i64 = db
+            .query_row(
+                "SELECT acked_seq FROM devices WHERE id = ?1",
+                [&ana_device],
+                |r| r.get(0),
+            )
+            .unwrap();
+        // Drain what arrived meanwhile.
+        while let Ok(e) = rx.try_recv() {
+            all.push(e);
+        }
+        let last = seqs(&all).last().copied().unwrap_or(0) as i64;
+        if last == server_seq && acked == server_seq {
+            break (last as u64, acked);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server log at {server_seq}, received up to {last}, acked {acked}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let got = seqs(&all);
+    assert_eq!(got, (1..=last).collect::<Vec<_>>(), "gaps or duplicates");
+    assert_eq!(acked as u64, last);
+    assert_eq!(ana.cache().run(|db| cache::cursor(db)).await.unwrap(), last);
+
+    // The cache holds every message exactly once.
+    let c = chat.clone();
+    let cached = ana
+        .cache()
+        .run(move |db| cache::messages(db, &c, None, 100))
+        .await
+        .unwrap();
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for m in &cached {
+        *count.entry(m.message.body.as_str()).or_default() += 1;
+    }
+    assert_eq!(count.len(), 9, "{count:?}");
+    assert!(count.values().all(|&n| n == 1), "{count:?}");
+    assert!(cached.iter().all(|m| m.state != LocalState::Pending));
+    let cached_seqs: Vec<u64> = cached.iter().map(|m| m.message.seq).collect();
+    assert_eq!(cached_seqs, (1..=9).collect::<Vec<_>>());
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("loop stops")
+        .unwrap()
+        .unwrap();
+}
+
+fn stored(profile: &Profile) -> Secrets {
+    let info = profile.info().unwrap().expect("profile.json");
+    profile.secrets(&info).unwrap().expect("session")
+}
+
+fn store_secrets(profile: &Profile, s: &Secrets) {
+    let info = profile.info().unwrap().unwrap();
+    profile.save_secrets(&info, s).unwrap();
+}
+
+#[tokio::test]
+async fn expired_tokens_refresh_transparently_and_a_reused_refresh_token_signs_out() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ana");
+    drop(login(&ts, &dir, ANA).await);
+    let profile = Profile::open(&dir).unwrap();
+    let s0 = stored(&profile);
+
+    // An access token past its expiry: refreshed before the call.
+    store_secrets(
+        &profile,
+        &Secrets {
+            access_expires_at: 0,
+            ..s0.clone()
+        },
+    );
+    let client = Client::open(profile.clone()).await.unwrap();
+    assert_eq!(client.me().await.unwrap().identifier, ANA);
+    let s1 = stored(&profile);
+    assert_ne!(s1.refresh_token, s0.refresh_token, "rotated");
+    assert!(s1.access_expires_at > now() + 60, "{s1:?}");
+    drop(client);
+
+    // An access token the server refuses (401) though it looks fresh:
+    // refreshed and the call retried.
+    store_secrets(
+        &profile,
+        &Secrets {
+            access_token: "not-a-token".into(),
+            access_expires_at: now() + 3600,
+            ..s1.clone()
+        },
+    );
+    let client = Client::open(profile.clone()).await.unwrap();
+    assert_eq!(client.me().await.unwrap().identifier, ANA);
+    let s2 = stored(&profile);
+    assert_ne!(s2.refresh_token, s1.refresh_token);
+    assert_ne!(s2.access_token, "not-a-token");
+
+    // Two clients of one profile (two processes) with an expiring token
+    // refresh once between them: no reuse, the device stays signed in.
+    store_secrets(
+        &profile,
+        &Secrets {
+            access_expires_at: 0,
+            ..s2.clone()
+        },
+    );
+    let one = Client::open(profile.clone()).await.unwrap();
+    let two = Client::open(profile.clone()).await.unwrap();
+    let (r1, r2) = tokio::join!(one.me(), two.me());
+    r1.unwrap();
+    r2.unwrap();
+    let s3 = stored(&profile);
+    assert_ne!(s3.refresh_token, s2.refresh_token);
+    let device = client.device_id().to_owned();
+    let revoked: Option<i64> = ts
+        .db()
+        .query_row(
+            "SELECT revoked_at FROM devices WHERE id = ?1",
+            [&device],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(revoked, None);
+    drop((one, two));
+
+    // Someone presents the first, long-rotated refresh token: theft. The
+    // server revokes the device...
+    let err = Api::new(&ts.base)
+        .unwrap()
+        .refresh(&s0.refresh_token)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("token_reused"), "{err:?}");
+    // ...and the client learns it is signed out, and forgets the session.
+    let client = Client::open(profile.clone()).await.unwrap();
+    let mut rx = client.subscribe();
+    let err = client.me().await.unwrap_err();
+    assert!(matches!(err, ClientError::SignedOut(_)), "{err:?}");
+    assert!(profile.info().unwrap().is_none());
+    assert!(!dir.join("session").exists());
+    match rx.try_recv() {
+        Ok(ClientEvent::SignedOut { .. }) => {}
+        other => panic!("expected a SignedOut event, got {other:?}"),
+    }
+    assert!(matches!(
+        Client::open(profile).await.err(),
+        Some(ClientError::NotSignedIn)
+    ));
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn without_a_keyring_the_session_is_a_private_file_that_logout_removes() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ana");
+    no_keyring();
+    let code = ts.request_code(ANA).await;
+    let (client, new_user, store) =
+        Client::login(Profile::open(&dir).unwrap(), &ts.base, ANA, &code, "desk")
+            .await
+            .unwrap();
+    assert!(new_user);
+    assert_eq!(store, SecretStore::File);
+    let session = dir.join("session");
+    let info_file = dir.join("profile.json");
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&session), 0o600);
+        assert_eq!(mode(&info_file), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+    }
+    let secrets = stored(client.profile());
+    assert!(std::fs::read_to_string(&session)
+        .unwrap()
+        .contains(&secrets.refresh_token));
+    let info = std::fs::read_to_string(&info_file).unwrap();
+    assert!(info.contains("\"store\": \"file\""), "{info}");
+    assert!(!info.contains(&secrets.refresh_token));
+    assert!(!info.contains(&secrets.access_token));
+    let token = client.token().await.unwrap();
+    drop(client);
+
+    // `parley logout` on that profile.
+    let p = Parley::new(&ts, &dir);
+    let run = tokio::task::spawn_blocking(move || p.run(&["logout"]))
+        .await
+        .unwrap();
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert_eq!(run.stdout.trim(), "signed out");
+    assert!(!session.exists());
+    assert!(!info_file.exists());
+    assert!(!dir.join("cache.db").exists());
+    // The server signed the device out too.
+    let err = Api::new(&ts.base).unwrap().me(&token).await.unwrap_err();
+    assert!(parley_client::api::is_unauthorized(&err), "{err:?}");
+}

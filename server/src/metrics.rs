@@ -1,0 +1,164 @@
+//! Prometheus metrics: off by default, served on their own listen address
+//! (`--metrics-listen`) so they never share a port with the public API.
+//!
+//! Counters and histograms live in one process-wide registry that the HTTP
+//! layer, the message service and the database writer update as they go;
+//! gauges that are cheaper to read than to track (connected sockets, event-log
+//! rows) are read from the server's state at scrape time.
+
+use crate::{error::Error, state::AppState, store};
+use axum::{
+    extract::{Request, State},
+    http::header,
+    middleware::Next,
+    response::{IntoResponse, Response},
+    Router,
+};
+use prometheus_client::{
+    encoding::text::encode,
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{exponential_buckets, Histogram},
+    },
+    registry::{Registry, Unit},
+};
+use std::{
+    sync::{LazyLock, Mutex},
+    time::Duration,
+};
+use tokio::net::TcpListener;
+
+/// The content type of the OpenMetrics text format Prometheus scrapes.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type Labels = Vec<(String, String)>;
+
+/// Every metric the server exports.
+pub struct Metrics {
+    /// Messages created (not counting idempotent retries); `rate()` of it is
+    /// messages per second.
+    pub messages_sent: Counter,
+    /// HTTP responses by status code (a WebSocket upgrade counts as 101).
+    pub http_responses: Family<Labels, Counter>,
+    /// Jobs per group commit of the database writer.
+    pub writer_batch_jobs: Histogram,
+    /// Time from BEGIN to the end of COMMIT (including its fsync) per batch.
+    pub writer_commit_seconds: Histogram,
+    connected_sockets: Gauge,
+    event_log_rows: Gauge,
+    /// Held only while encoding (never across an `.await`).
+    registry: Mutex<Registry>,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The process-wide metrics.
+pub fn get() -> &'static Metrics {
+    &METRICS
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let m = Metrics {
+            messages_sent: Counter::default(),
+            http_responses: Family::default(),
+            // 1, 2, 4, ... 512: the writer's MAX_BATCH is 512.
+            writer_batch_jobs: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            // 0.1 ms .. ~3 s.
+            writer_commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            connected_sockets: Gauge::default(),
+            event_log_rows: Gauge::default(),
+            registry: Mutex::new(Registry::with_prefix("parley")),
+        };
+        {
+            let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
+            r.register("messages_sent", "Messages created", m.messages_sent.clone());
+            r.register(
+                "http_responses",
+                "HTTP responses by status code",
+                m.http_responses.clone(),
+            );
+            r.register(
+                "writer_batch_jobs",
+                "Write jobs per group commit",
+                m.writer_batch_jobs.clone(),
+            );
+            r.register_with_unit(
+                "writer_commit",
+                "Duration of one group commit, BEGIN to COMMIT (fsync included)",
+                Unit::Seconds,
+                m.writer_commit_seconds.clone(),
+            );
+            r.register(
+                "connected_sockets",
+                "WebSocket sessions connected now",
+                m.connected_sockets.clone(),
+            );
+            r.register(
+                "event_log_rows",
+                "Rows in the per-user event log",
+                m.event_log_rows.clone(),
+            );
+        }
+        m
+    }
+
+    /// Records one group commit of `jobs` jobs that took `took`.
+    pub fn observe_commit(&self, jobs: usize, took: Duration) {
+        self.writer_batch_jobs.observe(jobs as f64);
+        self.writer_commit_seconds.observe(took.as_secs_f64());
+    }
+
+    fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        let r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        encode(&mut out, &r)?;
+        Ok(out)
+    }
+}
+
+/// Counts every HTTP response by status (a middleware for `http::app`).
+pub async fn count_responses(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    get()
+        .http_responses
+        .get_or_create(&vec![(
+            "code".to_owned(),
+            res.status().as_u16().to_string(),
+        )])
+        .inc();
+    res
+}
+
+/// The metrics text, with the scrape-time gauges read from `state`.
+pub async fn render(state: &AppState) -> Result<String, Error> {
+    let m = get();
+    m.connected_sockets.set(state.hub.session_count() as i64);
+    let rows = state
+        .store
+        .read(|conn| store::admin::event_rows(conn).map_err(Error::from))
+        .await?;
+    m.event_log_rows.set(rows);
+    m.encode().map_err(Error::internal)
+}
+
+async fn metrics_handler(State(state): State<AppState>) -> Result<Response, Error> {
+    let body = render(&state).await?;
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response())
+}
+
+/// The metrics application: `GET /metrics` only.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics_handler))
+        .with_state(state)
+}
+
+/// Serves the metrics application on `listener` until the task is aborted.
+pub async fn serve(listener: TcpListener, state: AppState) {
+    if let Err(e) = axum::serve(listener, router(state)).await {
+        tracing::error!(error = %e, "metrics listener failed");
+    }
+}
