@@ -12,8 +12,17 @@ use parley_protocol::*;
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::sync::{broadcast, Mutex, Notify};
 
-/// Refresh the access token when it has less than this left.
+/// Refresh the access token when it has less than this left (or a quarter of
+/// its lifetime, for servers configured with very short tokens).
 const REFRESH_MARGIN_SECS: i64 = 60;
+
+fn margin(s: &Secrets) -> i64 {
+    if s.access_ttl > 0 {
+        REFRESH_MARGIN_SECS.min(s.access_ttl / 4)
+    } else {
+        REFRESH_MARGIN_SECS
+    }
+}
 
 /// A signed-in profile. Cheap to clone.
 #[derive(Clone)]
@@ -45,6 +54,7 @@ fn secrets_from(tokens: &Tokens) -> Secrets {
         refresh_token: tokens.refresh_token.clone(),
         access_token: tokens.access_token.clone(),
         access_expires_at: now_secs() + tokens.expires_in as i64,
+        access_ttl: tokens.expires_in as i64,
     }
 }
 
@@ -253,7 +263,7 @@ impl Client {
     /// several processes of one profile rotate the token only once.
     pub async fn token(&self) -> Result<String> {
         let mut secrets = self.inner.secrets.lock().await;
-        if secrets.access_expires_at - now_secs() > REFRESH_MARGIN_SECS {
+        if secrets.access_expires_at - now_secs() > margin(&secrets) {
             return Ok(secrets.access_token.clone());
         }
         self.refresh_locked(&mut secrets).await?;
@@ -582,8 +592,19 @@ impl Client {
 
     /// Fetches messages newer than the cache holds, then answers from the cache.
     pub async fn history(&self, chat_id: &str, limit: u32) -> Result<Vec<CachedMessage>> {
-        let id = chat_id.to_owned();
-        let mut after = self.cache().run(move |c| cache::last_seq(c, &id)).await?;
+        // Resume from what was fetched contiguously before, not from the
+        // highest seq cached: a message sent from here lands in the cache
+        // without the ones before it.
+        let key = format!("synced:{chat_id}");
+        let k = key.clone();
+        let mut after = self
+            .cache()
+            .run(move |c| {
+                Ok(cache::get_kv(c, &k)?
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0))
+            })
+            .await?;
         loop {
             let page = self
                 .call(|api, t| {
@@ -612,6 +633,8 @@ impl Client {
                 })
                 .await?;
             after = last;
+            let (k, v) = (key.clone(), last.to_string());
+            self.cache().run(move |c| cache::set_kv(c, &k, &v)).await?;
             if !full {
                 break;
             }

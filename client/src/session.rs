@@ -45,6 +45,9 @@ pub struct Secrets {
     pub access_token: String,
     /// Unix seconds.
     pub access_expires_at: i64,
+    /// Lifetime the server gave the access token, seconds (0 if unknown).
+    #[serde(default)]
+    pub access_ttl: i64,
 }
 
 /// A profile directory: one account on one server, its cache and its lock.
@@ -237,6 +240,7 @@ mod tests {
             refresh_token: "r".into(),
             access_token: "a".into(),
             access_expires_at: 5,
+            access_ttl: 900,
         };
         assert_eq!(p.save("http://x", "u", "d", &s).unwrap(), SecretStore::File);
         let info = p.info().unwrap().unwrap();

@@ -548,3 +548,29 @@ async fn without_a_keyring_the_session_is_a_private_file_that_logout_removes() {
     let err = Api::new(&ts.base).unwrap().me(&token).await.unwrap_err();
     assert!(parley_client::api::is_unauthorized(&err), "{err:?}");
 }
+
+#[tokio::test]
+async fn history_fills_in_what_came_before_a_message_sent_from_here() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+    ben_sends(&ben, &chat, &["one", "two", "three"]).await;
+    // Ana (no realtime loop) sends: her cache now holds seq 4 only.
+    ana.queue_message(&chat, "four", None, vec![])
+        .await
+        .unwrap();
+    ana.flush_outbox().await.unwrap();
+    // A history asking for just the latest message must still cache the gap,
+    // so the chat reads complete offline.
+    assert_eq!(ana.history(&chat, 1).await.unwrap().len(), 1);
+    let c = chat.clone();
+    let all = ana
+        .cache()
+        .run(move |db| parley_client::cache::messages(db, &c, None, 50))
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = all.iter().map(|m| m.message.body.as_str()).collect();
+    assert_eq!(bodies, ["one", "two", "three", "four"]);
+}
