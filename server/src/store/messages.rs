@@ -259,3 +259,21 @@ pub fn search(
     let rows = stmt.query_map(params![user_id, query, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Indexes messages written since the last call (once per write batch, by the
+/// writer, outside the jobs' savepoints; see migration 0005).
+pub fn index_pending(conn: &Connection) -> Result<usize, StoreError> {
+    let last: i64 = conn
+        .prepare_cached("SELECT last_rowid FROM fts_cursor WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let n = conn
+        .prepare_cached("INSERT INTO messages_fts (rowid, body) SELECT rowid, body FROM messages WHERE rowid > ?1")?
+        .execute([last])?;
+    if n > 0 {
+        conn.prepare_cached(
+            "UPDATE fts_cursor SET last_rowid = (SELECT MAX(rowid) FROM messages) WHERE id = 1",
+        )?
+        .execute([])?;
+    }
+    Ok(n)
+}

@@ -9,6 +9,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0002_contacts_links_events.sql")),
     M::up(include_str!("migrations/0003_chats_messages.sql")),
     M::up(include_str!("migrations/0004_admin_actions.sql")),
+    M::up(include_str!("migrations/0005_fts_per_batch.sql")),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version`).

@@ -167,6 +167,10 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
             }
         }
     }
+    // Work that is cheaper once per batch than once per job.
+    if let Err(e) = super::messages::index_pending(conn) {
+        tracing::error!(error = %e, "indexing new messages for search failed");
+    }
     let commit = conn.execute_batch("COMMIT").map_err(StoreError::Sqlite);
     if let Err(e) = &commit {
         tracing::error!(error = %e, "batch commit failed");
