@@ -145,18 +145,19 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
         return;
     }
     for job in batch.drain(..) {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = exec(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "cannot open savepoint");
             continue;
         }
         match catch_unwind(AssertUnwindSafe(|| job(conn))) {
             Ok(r) => {
+                // Prepared once and reused: this runs twice per job.
                 let end = if r.keep {
-                    "RELEASE job"
+                    exec(conn, "RELEASE job")
                 } else {
-                    "ROLLBACK TO job; RELEASE job"
+                    exec(conn, "ROLLBACK TO job").and_then(|_| exec(conn, "RELEASE job"))
                 };
-                if let Err(e) = conn.execute_batch(end) {
+                if let Err(e) = end {
                     tracing::error!(error = %e, "cannot close savepoint");
                 }
                 ran.push(r);
@@ -181,4 +182,9 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
     for r in ran {
         (r.deliver)(err.as_ref());
     }
+}
+
+/// Runs a cached statement that returns no rows.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
