@@ -23,7 +23,7 @@ async fn login_me_refresh_reuse_logout() {
     assert_eq!(s2.user.user.id, s.user.user.id);
     assert_ne!(s2.tokens.device_id, s.tokens.device_id);
 
-    let me = ts.req(Method::GET, "/v1/me").auth(&s).send().await.unwrap();
+    let me = ts.call(Method::GET, "/v1/me", &s).await;
     assert_eq!(me.status(), 200);
 
     // Refresh rotates.
@@ -91,26 +91,11 @@ async fn login_me_refresh_reuse_logout() {
     assert!(revoked.is_some());
 
     // The other device is unaffected; logging it out revokes it.
-    let r = ts
-        .req(Method::GET, "/v1/me")
-        .auth(&s2)
-        .send()
-        .await
-        .unwrap();
+    let r = ts.call(Method::GET, "/v1/me", &s2).await;
     assert_eq!(r.status(), 200);
-    let r = ts
-        .req(Method::POST, "/v1/auth/logout")
-        .auth(&s2)
-        .send()
-        .await
-        .unwrap();
+    let r = ts.call(Method::POST, "/v1/auth/logout", &s2).await;
     assert_eq!(r.status(), 204);
-    let r = ts
-        .req(Method::GET, "/v1/me")
-        .auth(&s2)
-        .send()
-        .await
-        .unwrap();
+    let r = ts.call(Method::GET, "/v1/me", &s2).await;
     problem(r, 401, "unauthorized").await;
     let r = ts
         .post_json(
@@ -405,7 +390,7 @@ async fn access_tokens_expire() {
     assert_eq!(s.tokens.expires_in, 10);
     // Leeway is 5 s past `exp`.
     tokio::time::sleep(Duration::from_secs(16)).await;
-    let r = ts.req(Method::GET, "/v1/me").auth(&s).send().await.unwrap();
+    let r = ts.call(Method::GET, "/v1/me", &s).await;
     let body = problem(r, 401, "unauthorized").await;
     assert!(body["detail"].as_str().unwrap().contains("expired"));
 }

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn get(ts: &TestServer, s: &parley_protocol::Session, path: &str) -> reqwest::Response {
-    ts.req(Method::GET, path).auth(s).send().await.unwrap()
+    ts.call(Method::GET, path, s).await
 }
 
 async fn post_msg(
@@ -19,12 +19,8 @@ async fn post_msg(
     chat: &str,
     body: Value,
 ) -> reqwest::Response {
-    ts.req(Method::POST, &format!("/v1/chats/{chat}/messages"))
-        .auth(s)
-        .json(&body)
-        .send()
+    ts.call_json(Method::POST, &format!("/v1/chats/{chat}/messages"), s, body)
         .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -33,38 +29,42 @@ async fn chats_are_only_between_connections() {
     let a = ts.login(ana()).await;
     let b = ts.login(ben()).await;
     let r = ts
-        .req(Method::POST, "/v1/chats")
-        .auth(&a)
-        .json(&json!({"peer_id": b.user.user.id}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::POST,
+            "/v1/chats",
+            &a,
+            json!({"peer_id": b.user.user.id}),
+        )
+        .await;
     problem(r, 403, "not_connected").await;
     let r = ts
-        .req(Method::POST, "/v1/chats")
-        .auth(&a)
-        .json(&json!({"peer_id": a.user.user.id}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::POST,
+            "/v1/chats",
+            &a,
+            json!({"peer_id": a.user.user.id}),
+        )
+        .await;
     problem(r, 403, "not_connected").await;
     ts.connect_users(&a, &b).await;
     let r = ts
-        .req(Method::POST, "/v1/chats")
-        .auth(&a)
-        .json(&json!({"peer_id": b.user.user.id}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::POST,
+            "/v1/chats",
+            &a,
+            json!({"peer_id": b.user.user.id}),
+        )
+        .await;
     assert_eq!(r.status(), 201);
     let chat: Value = r.json().await.unwrap();
     let r = ts
-        .req(Method::POST, "/v1/chats")
-        .auth(&b)
-        .json(&json!({"peer_id": a.user.user.id}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::POST,
+            "/v1/chats",
+            &b,
+            json!({"peer_id": a.user.user.id}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let same: Value = r.json().await.unwrap();
     assert_eq!(chat["id"], same["id"]);
@@ -268,12 +268,13 @@ async fn history_pages_by_seq() {
     assert_eq!(chats[0]["unread_count"], 4);
     // Reading resets unread; read status shows to the sender.
     let r = ts
-        .req(Method::POST, &format!("/v1/chats/{chat}/read"))
-        .auth(&b)
-        .json(&json!({"up_to_seq": 5}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::POST,
+            &format!("/v1/chats/{chat}/read"),
+            &b,
+            json!({"up_to_seq": 5}),
+        )
+        .await;
     assert_eq!(r.status(), 204);
     let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
     assert_eq!(chats[0]["unread_count"], 1);
@@ -286,12 +287,13 @@ async fn history_pages_by_seq() {
     assert_eq!(page[4]["status"], "read"); // seq 5, Ana's
     assert_eq!(page[6]["status"], "sent"); // seq 7, not read yet
                                            // Reading past the end clamps.
-    ts.req(Method::POST, &format!("/v1/chats/{chat}/read"))
-        .auth(&b)
-        .json(&json!({"up_to_seq": 1000}))
-        .send()
-        .await
-        .unwrap();
+    ts.call_json(
+        Method::POST,
+        &format!("/v1/chats/{chat}/read"),
+        &b,
+        json!({"up_to_seq": 1000}),
+    )
+    .await;
     let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
     assert_eq!(chats[0]["read_up_to_seq"], 7);
     assert_eq!(chats[0]["unread_count"], 0);
@@ -302,18 +304,20 @@ async fn read_receipts_privacy_is_reciprocal() {
     let ts = TestServer::start().await;
     let (a, b, chat) = ts.pair().await;
     ts.send_text(&a, &chat, "m1", "hi").await;
-    ts.req(Method::PATCH, "/v1/me")
-        .auth(&b)
-        .json(&json!({"settings": {"read_receipts": false}}))
-        .send()
-        .await
-        .unwrap();
-    ts.req(Method::POST, &format!("/v1/chats/{chat}/read"))
-        .auth(&b)
-        .json(&json!({"up_to_seq": 1}))
-        .send()
-        .await
-        .unwrap();
+    ts.call_json(
+        Method::PATCH,
+        "/v1/me",
+        &b,
+        json!({"settings": {"read_receipts": false}}),
+    )
+    .await;
+    ts.call_json(
+        Method::POST,
+        &format!("/v1/chats/{chat}/read"),
+        &b,
+        json!({"up_to_seq": 1}),
+    )
+    .await;
     let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages"))
         .await
         .json()
@@ -322,12 +326,13 @@ async fn read_receipts_privacy_is_reciprocal() {
     assert_ne!(page[0]["status"], "read");
     // And Ben does not see Ana's reads either.
     ts.send_text(&b, &chat, "m2", "yo").await;
-    ts.req(Method::POST, &format!("/v1/chats/{chat}/read"))
-        .auth(&a)
-        .json(&json!({"up_to_seq": 2}))
-        .send()
-        .await
-        .unwrap();
+    ts.call_json(
+        Method::POST,
+        &format!("/v1/chats/{chat}/read"),
+        &a,
+        json!({"up_to_seq": 2}),
+    )
+    .await;
     let page: Vec<Value> = get(&ts, &b, &format!("/v1/chats/{chat}/messages"))
         .await
         .json()
@@ -344,20 +349,22 @@ async fn edit_delete_react_search() {
     let id = m["id"].as_str().unwrap();
     // Only the sender edits.
     let r = ts
-        .req(Method::PATCH, &format!("/v1/messages/{id}"))
-        .auth(&b)
-        .json(&json!({"body": "hacked"}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::PATCH,
+            &format!("/v1/messages/{id}"),
+            &b,
+            json!({"body": "hacked"}),
+        )
+        .await;
     problem(r, 403, "not_sender").await;
     let r = ts
-        .req(Method::PATCH, &format!("/v1/messages/{id}"))
-        .auth(&a)
-        .json(&json!({"body": "the quick red fox"}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::PATCH,
+            &format!("/v1/messages/{id}"),
+            &a,
+            json!({"body": "the quick red fox"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let edited: Value = r.json().await.unwrap();
     assert!(edited["edited_at"].is_string());
@@ -372,24 +379,23 @@ async fn edit_delete_react_search() {
         .unwrap();
     }
     let r = ts
-        .req(Method::PATCH, &format!("/v1/messages/{id}"))
-        .auth(&a)
-        .json(&json!({"body": "too late"}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::PATCH,
+            &format!("/v1/messages/{id}"),
+            &a,
+            json!({"body": "too late"}),
+        )
+        .await;
     problem(r, 403, "edit_window_passed").await;
     // Reactions: one per user per emoji.
     for s in [&a, &b, &b] {
         let r = ts
-            .req(
+            .call(
                 Method::PUT,
                 &format!("/v1/messages/{id}/reactions/%F0%9F%91%8D"),
+                s,
             )
-            .auth(s)
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(r.status(), 204);
     }
     let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages"))
@@ -399,14 +405,12 @@ async fn edit_delete_react_search() {
         .unwrap();
     assert_eq!(page[0]["reactions"]["👍"].as_array().unwrap().len(), 2);
     let r = ts
-        .req(
+        .call(
             Method::DELETE,
             &format!("/v1/messages/{id}/reactions/%F0%9F%91%8D"),
+            &b,
         )
-        .auth(&b)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 204);
     let r = ts
         .req(
@@ -446,21 +450,15 @@ async fn edit_delete_react_search() {
     .await;
     // Delete leaves a tombstone, not searchable, no reactions.
     problem(
-        ts.req(Method::DELETE, &format!("/v1/messages/{id}"))
-            .auth(&b)
-            .send()
-            .await
-            .unwrap(),
+        ts.call(Method::DELETE, &format!("/v1/messages/{id}"), &b)
+            .await,
         403,
         "not_sender",
     )
     .await;
     let r = ts
-        .req(Method::DELETE, &format!("/v1/messages/{id}"))
-        .auth(&a)
-        .send()
-        .await
-        .unwrap();
+        .call(Method::DELETE, &format!("/v1/messages/{id}"), &a)
+        .await;
     assert_eq!(r.status(), 204);
     let page: Vec<Value> = get(&ts, &b, &format!("/v1/chats/{chat}/messages"))
         .await
@@ -477,11 +475,8 @@ async fn edit_delete_react_search() {
         .unwrap();
     assert!(found.is_empty());
     let r = ts
-        .req(Method::PUT, &format!("/v1/messages/{id}/reactions/x"))
-        .auth(&b)
-        .send()
-        .await
-        .unwrap();
+        .call(Method::PUT, &format!("/v1/messages/{id}/reactions/x"), &b)
+        .await;
     problem(r, 410, "message_deleted").await;
 }
 
@@ -490,14 +485,12 @@ async fn removed_contacts_keep_history_but_cannot_send() {
     let ts = TestServer::start().await;
     let (a, b, chat) = ts.pair().await;
     ts.send_text(&a, &chat, "m1", "before").await;
-    ts.req(
+    ts.call(
         Method::DELETE,
         &format!("/v1/connections/{}", b.user.user.id),
+        &a,
     )
-    .auth(&a)
-    .send()
-    .await
-    .unwrap();
+    .await;
     problem(
         post_msg(&ts, &b, &chat, json!({"client_id": "x", "body": "after"})).await,
         403,
@@ -642,37 +635,33 @@ async fn outsiders_see_nothing() {
     )
     .await;
     let r = ts
-        .req(Method::POST, &format!("/v1/chats/{chat}/read"))
-        .auth(&eve)
-        .json(&json!({"up_to_seq": 1}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::POST,
+            &format!("/v1/chats/{chat}/read"),
+            &eve,
+            json!({"up_to_seq": 1}),
+        )
+        .await;
     problem(r, 404, "chat_not_found").await;
     let r = ts
-        .req(Method::PATCH, &format!("/v1/messages/{id}"))
-        .auth(&eve)
-        .json(&json!({"body": "x"}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::PATCH,
+            &format!("/v1/messages/{id}"),
+            &eve,
+            json!({"body": "x"}),
+        )
+        .await;
     problem(r, 404, "message_not_found").await;
     problem(
-        ts.req(Method::DELETE, &format!("/v1/messages/{id}"))
-            .auth(&eve)
-            .send()
-            .await
-            .unwrap(),
+        ts.call(Method::DELETE, &format!("/v1/messages/{id}"), &eve)
+            .await,
         404,
         "message_not_found",
     )
     .await;
     let r = ts
-        .req(Method::PUT, &format!("/v1/messages/{id}/reactions/x"))
-        .auth(&eve)
-        .send()
-        .await
-        .unwrap();
+        .call(Method::PUT, &format!("/v1/messages/{id}/reactions/x"), &eve)
+        .await;
     problem(r, 404, "message_not_found").await;
     let found: Vec<Value> = get(&ts, &eve, "/v1/search?q=secret")
         .await

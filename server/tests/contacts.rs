@@ -9,27 +9,23 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn new_code(ts: &TestServer, s: &Session) -> ContactCode {
-    let r = ts
-        .req(Method::POST, "/v1/contact-codes")
-        .auth(s)
-        .send()
-        .await
-        .unwrap();
+    let r = ts.call(Method::POST, "/v1/contact-codes", s).await;
     assert_eq!(r.status(), 201);
     r.json().await.unwrap()
 }
 
 async fn scan(ts: &TestServer, s: &Session, code: &str) -> reqwest::Response {
-    ts.req(Method::POST, "/v1/connection-requests")
-        .auth(s)
-        .json(&json!({ "code": code }))
-        .send()
-        .await
-        .unwrap()
+    ts.call_json(
+        Method::POST,
+        "/v1/connection-requests",
+        s,
+        json!({ "code": code }),
+    )
+    .await
 }
 
 async fn get_json(ts: &TestServer, s: &Session, path: &str) -> Value {
-    let r = ts.req(Method::GET, path).auth(s).send().await.unwrap();
+    let r = ts.call(Method::GET, path, s).await;
     assert_eq!(r.status(), 200, "{path}");
     r.json().await.unwrap()
 }
@@ -98,33 +94,30 @@ async fn ana_shows_ben_scans_ana_accepts() {
 
     // Before accepting, Ben cannot see Ana's profile.
     let r = ts
-        .req(Method::GET, &format!("/v1/users/{}", ana_s.user.user.id))
-        .auth(&ben_s)
-        .send()
-        .await
-        .unwrap();
+        .call(
+            Method::GET,
+            &format!("/v1/users/{}", ana_s.user.user.id),
+            &ben_s,
+        )
+        .await;
     problem(r, 404, "user_not_found").await;
 
     // Only Ana may accept.
     let r = ts
-        .req(
+        .call(
             Method::POST,
             &format!("/v1/connection-requests/{req_id}/accept"),
+            &ben_s,
         )
-        .auth(&ben_s)
-        .send()
-        .await
-        .unwrap();
+        .await;
     problem(r, 404, "request_not_found").await;
     let r = ts
-        .req(
+        .call(
             Method::POST,
             &format!("/v1/connection-requests/{req_id}/accept"),
+            &ana_s,
         )
-        .auth(&ana_s)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 201);
     let conn: Value = r.json().await.unwrap();
     assert_eq!(conn["user"]["id"], ben_s.user.user.id.as_str());
@@ -167,14 +160,12 @@ async fn ana_shows_ben_scans_ana_accepts() {
 
     // Removing: both sides get the event, profiles disappear.
     let r = ts
-        .req(
+        .call(
             Method::DELETE,
             &format!("/v1/connections/{}", ana_s.user.user.id),
+            &ben_s,
         )
-        .auth(&ben_s)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(get_json(&ts, &ana_s, "/v1/connections").await, json!([]));
     assert_eq!(
@@ -184,14 +175,12 @@ async fn ana_shows_ben_scans_ana_accepts() {
         "connection.removed"
     );
     let r = ts
-        .req(
+        .call(
             Method::DELETE,
             &format!("/v1/connections/{}", ana_s.user.user.id),
+            &ben_s,
         )
-        .auth(&ben_s)
-        .send()
-        .await
-        .unwrap();
+        .await;
     problem(r, 404, "not_connected").await;
 }
 
@@ -263,38 +252,32 @@ async fn decline_and_request_visibility() {
     // Ben can see Ana's avatar route while the request is pending (404 only
     // because she has none).
     let r = ts
-        .req(
+        .call(
             Method::POST,
             &format!("/v1/connection-requests/{id}/decline"),
+            &b,
         )
-        .auth(&b)
-        .send()
-        .await
-        .unwrap();
+        .await;
     problem(r, 404, "request_not_found").await;
     let r = ts
-        .req(
+        .call(
             Method::POST,
             &format!("/v1/connection-requests/{id}/decline"),
+            &a,
         )
-        .auth(&a)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(
         get_json(&ts, &a, "/v1/connection-requests").await,
         json!([])
     );
     let r = ts
-        .req(
+        .call(
             Method::POST,
             &format!("/v1/connection-requests/{id}/accept"),
+            &a,
         )
-        .auth(&a)
-        .send()
-        .await
-        .unwrap();
+        .await;
     problem(r, 404, "request_not_found").await;
     // After a decline, a fresh code can be scanned again.
     let code = new_code(&ts, &a).await;
@@ -326,14 +309,12 @@ async fn requests_expire_after_seven_days() {
         .unwrap();
     }
     let r = ts
-        .req(
+        .call(
             Method::POST,
             &format!("/v1/connection-requests/{id}/accept"),
+            &a,
         )
-        .auth(&a)
-        .send()
-        .await
-        .unwrap();
+        .await;
     problem(r, 410, "request_expired").await;
     assert_eq!(
         get_json(&ts, &a, "/v1/connection-requests").await,
@@ -360,12 +341,13 @@ async fn profile_updates_reach_connections_logs() {
     .await
     .unwrap();
     let r = ts
-        .req(Method::PATCH, "/v1/me")
-        .auth(&a)
-        .json(&json!({"status_text": "at lunch"}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::PATCH,
+            "/v1/me",
+            &a,
+            json!({"status_text": "at lunch"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let kinds = event_kinds(&ts, b.user.user.id.as_str());
     assert_eq!(kinds.last().unwrap(), "profile.updated");

@@ -13,12 +13,8 @@ async fn data_survives_a_restart() {
     let mut ts = TestServer::start().await;
     let s = ts.login(ana()).await;
     let r = ts
-        .req(Method::PATCH, "/v1/me")
-        .auth(&s)
-        .json(&json!({"username": "ana"}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(Method::PATCH, "/v1/me", &s, json!({"username": "ana"}))
+        .await;
     assert_eq!(r.status(), 200);
     let secret_before = std::fs::read(ts.config.data_dir.join("secret.key")).unwrap();
     ts.restart().await;
@@ -28,11 +24,8 @@ async fn data_survives_a_restart() {
     );
     // The old access token is still valid: same signing key.
     let me: Value = ts
-        .req(Method::GET, "/v1/me")
-        .auth(&s)
-        .send()
+        .call(Method::GET, "/v1/me", &s)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

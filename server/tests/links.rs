@@ -33,12 +33,13 @@ async fn poll(ts: &TestServer, link: &DeviceLink, wait: u64) -> reqwest::Respons
 }
 
 async fn approve(ts: &TestServer, s: &Session, id: &str, secret: &str) -> reqwest::Response {
-    ts.req(Method::POST, &format!("/v1/device-links/{id}/approve"))
-        .auth(s)
-        .json(&json!({ "secret": secret }))
-        .send()
-        .await
-        .unwrap()
+    ts.call_json(
+        Method::POST,
+        &format!("/v1/device-links/{id}/approve"),
+        s,
+        json!({ "secret": secret }),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -62,17 +63,15 @@ async fn link_a_new_device_by_qr() {
 
     // The approver sees name, platform and the same check code.
     let info: Value = ts
-        .req(
+        .call(
             Method::GET,
             &format!(
                 "/v1/device-links/{}/info?secret={}",
                 link.link_id, link.secret
             ),
+            &a,
         )
-        .auth(&a)
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -126,11 +125,8 @@ async fn link_a_new_device_by_qr() {
         .unwrap();
     assert_eq!(me["id"], a.user.user.id.as_str());
     let devices: Vec<Value> = ts
-        .req(Method::GET, "/v1/devices")
-        .auth(&a)
-        .send()
+        .call(Method::GET, "/v1/devices", &a)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -228,12 +224,7 @@ async fn link_errors() {
 async fn invite_a_new_device() {
     let ts = TestServer::start().await;
     let a = ts.login(ana()).await;
-    let r = ts
-        .req(Method::POST, "/v1/device-invites")
-        .auth(&a)
-        .send()
-        .await
-        .unwrap();
+    let r = ts.call(Method::POST, "/v1/device-invites", &a).await;
     assert_eq!(r.status(), 201);
     let inv: DeviceInvite = r.json().await.unwrap();
     assert!(inv.uri.starts_with("parley://join?server="));
@@ -266,11 +257,8 @@ async fn invite_a_new_device() {
     .await;
     // Expired.
     let inv: DeviceInvite = ts
-        .req(Method::POST, "/v1/device-invites")
-        .auth(&a)
-        .send()
+        .call(Method::POST, "/v1/device-invites", &a)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -83,12 +83,13 @@ async fn backup_taken_while_clients_send_restores_every_acknowledged_message() {
         .unwrap();
     let att_id = att["id"].as_str().unwrap().to_owned();
     let r = ts
-        .req(Method::POST, &format!("/v1/chats/{chat}/messages"))
-        .auth(&a)
-        .json(&json!({"client_id": "with-file", "attachment_ids": [att_id]}))
-        .send()
-        .await
-        .unwrap();
+        .call_json(
+            Method::POST,
+            &format!("/v1/chats/{chat}/messages"),
+            &a,
+            json!({"client_id": "with-file", "attachment_ids": [att_id]}),
+        )
+        .await;
     assert_eq!(r.status(), 201);
 
     // Two clients send without pause; every acknowledged client_id is recorded.
@@ -348,7 +349,7 @@ async fn admin_commands_change_what_clients_of_a_running_server_see() {
         .await
         .expect("socket closed within 5 s");
     assert_eq!(code, 4001);
-    let r = ts.req(Method::GET, "/v1/me").auth(&a).send().await.unwrap();
+    let r = ts.call(Method::GET, "/v1/me", &a).await;
     problem(r, 401, "account_disabled").await;
     let r = ts
         .post_json("/v1/auth/otp/request", json!({ "identifier": ana() }))
@@ -374,7 +375,7 @@ async fn admin_commands_change_what_clients_of_a_running_server_see() {
     // Enabling her again: the same device works again.
     let (ok, _, err) = run_admin(admin(&["enable", ana()])).await;
     assert!(ok, "{err}");
-    let r = ts.req(Method::GET, "/v1/me").auth(&a).send().await.unwrap();
+    let r = ts.call(Method::GET, "/v1/me", &a).await;
     assert_eq!(r.status(), 200);
     ts.login(ana()).await;
 
@@ -387,7 +388,7 @@ async fn admin_commands_change_what_clients_of_a_running_server_see() {
         .await
         .expect("socket closed within 5 s");
     assert_eq!(code, 4001);
-    let r = ts.req(Method::GET, "/v1/me").auth(&b).send().await.unwrap();
+    let r = ts.call(Method::GET, "/v1/me", &b).await;
     assert_eq!(r.status(), 401);
     let (_, out, _) = run_admin(admin(&["devices", ben()])).await;
     assert!(out.contains("revoked"), "{out}");

@@ -8,12 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn patch(ts: &TestServer, s: &parley_protocol::Session, body: Value) -> reqwest::Response {
-    ts.req(Method::PATCH, "/v1/me")
-        .auth(s)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    ts.call_json(Method::PATCH, "/v1/me", s, body).await
 }
 
 #[tokio::test]
@@ -110,31 +105,20 @@ async fn usernames_are_unique_case_insensitively() {
         200
     );
     let avail: Value = ts
-        .req(Method::GET, "/v1/usernames/Sunny")
-        .auth(&b)
-        .send()
+        .call(Method::GET, "/v1/usernames/Sunny", &b)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(avail, json!({"username": "sunny", "available": false}));
     let avail: Value = ts
-        .req(Method::GET, "/v1/usernames/sunny")
-        .auth(&a)
-        .send()
+        .call(Method::GET, "/v1/usernames/sunny", &a)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(avail["available"], true);
-    let r = ts
-        .req(Method::GET, "/v1/usernames/no")
-        .auth(&a)
-        .send()
-        .await
-        .unwrap();
+    let r = ts.call(Method::GET, "/v1/usernames/no", &a).await;
     problem(r, 422, "invalid_field").await;
 }
 
@@ -174,14 +158,14 @@ async fn avatars_are_reencoded_and_limited() {
     let me: Value = r.json().await.unwrap();
     let url = me["avatar_url"].as_str().unwrap().to_owned();
     assert!(url.starts_with(&format!("/v1/users/{}/avatar", a.user.user.id)));
-    let r = ts.req(Method::GET, &url).auth(&a).send().await.unwrap();
+    let r = ts.call(Method::GET, &url, &a).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
     let img = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
     assert_eq!((img.width(), img.height()), (512, 300));
     // Others cannot see it (not connected).
     problem(
-        ts.req(Method::GET, &url).auth(&b).send().await.unwrap(),
+        ts.call(Method::GET, &url, &b).await,
         404,
         "avatar_not_found",
     )
@@ -222,11 +206,12 @@ async fn avatars_are_reencoded_and_limited() {
     assert_eq!(put_avatar(&ts, &a, "image/jpeg", jpeg).await.status(), 200);
     // No avatar yet for Ben.
     let r = ts
-        .req(Method::GET, &format!("/v1/users/{}/avatar", b.user.user.id))
-        .auth(&b)
-        .send()
-        .await
-        .unwrap();
+        .call(
+            Method::GET,
+            &format!("/v1/users/{}/avatar", b.user.user.id),
+            &b,
+        )
+        .await;
     problem(r, 404, "avatar_not_found").await;
 }
 
@@ -236,11 +221,8 @@ async fn users_are_visible_only_to_themselves() {
     let a = ts.login(ana()).await;
     let b = ts.login(ben()).await;
     let r = ts
-        .req(Method::GET, &format!("/v1/users/{}", a.user.user.id))
-        .auth(&a)
-        .send()
-        .await
-        .unwrap();
+        .call(Method::GET, &format!("/v1/users/{}", a.user.user.id), &a)
+        .await;
     assert_eq!(r.status(), 200);
     let u: Value = r.json().await.unwrap();
     assert!(
@@ -249,11 +231,8 @@ async fn users_are_visible_only_to_themselves() {
     );
     assert!(u.get("settings").is_none());
     let r = ts
-        .req(Method::GET, &format!("/v1/users/{}", a.user.user.id))
-        .auth(&b)
-        .send()
-        .await
-        .unwrap();
+        .call(Method::GET, &format!("/v1/users/{}", a.user.user.id), &b)
+        .await;
     problem(r, 404, "user_not_found").await;
 }
 
@@ -264,11 +243,8 @@ async fn devices_list_and_revoke() {
     let a2 = ts.login_device(ana(), "desktop").await;
     let b = ts.login(ben()).await;
     let list: Vec<parley_protocol::Device> = ts
-        .req(Method::GET, "/v1/devices")
-        .auth(&a1)
-        .send()
+        .call(Method::GET, "/v1/devices", &a1)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -279,51 +255,38 @@ async fn devices_list_and_revoke() {
     assert_eq!(cur.name, "laptop");
     // Ben cannot revoke Ana's device.
     let r = ts
-        .req(
+        .call(
             Method::DELETE,
             &format!("/v1/devices/{}", a2.tokens.device_id),
+            &b,
         )
-        .auth(&b)
-        .send()
-        .await
-        .unwrap();
+        .await;
     problem(r, 404, "device_not_found").await;
     let r = ts
-        .req(
+        .call(
             Method::DELETE,
             &format!("/v1/devices/{}", a2.tokens.device_id),
+            &a1,
         )
-        .auth(&a1)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 204);
     problem(
-        ts.req(Method::GET, "/v1/me")
-            .auth(&a2)
-            .send()
-            .await
-            .unwrap(),
+        ts.call(Method::GET, "/v1/me", &a2).await,
         401,
         "unauthorized",
     )
     .await;
     let r = ts
-        .req(
+        .call(
             Method::DELETE,
             &format!("/v1/devices/{}", a2.tokens.device_id),
+            &a1,
         )
-        .auth(&a1)
-        .send()
-        .await
-        .unwrap();
+        .await;
     problem(r, 404, "device_not_found").await;
     let list: Vec<Value> = ts
-        .req(Method::GET, "/v1/devices")
-        .auth(&a1)
-        .send()
+        .call(Method::GET, "/v1/devices", &a1)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -121,14 +121,12 @@ async fn offline_device_gets_everything_in_order_on_reconnect() {
             .await;
         ids.push(m["id"].as_str().unwrap().to_owned());
     }
-    ts.req(
+    ts.call(
         Method::PUT,
         &format!("/v1/messages/{}/reactions/ok", ids[3]),
+        &b,
     )
-    .auth(&b)
-    .send()
-    .await
-    .unwrap();
+    .await;
     // Reconnect from the acknowledged cursor.
     let mut wa = ts.ws(&a).await;
     let replay = wa.hello(cursor).await;
@@ -214,11 +212,8 @@ async fn presence_goes_to_connections_only() {
     assert_eq!(p["user_id"], a.user.user.id.as_str());
     assert_eq!(p["online"], true);
     let conns: Vec<Value> = ts
-        .req(Method::GET, "/v1/connections")
-        .auth(&b)
-        .send()
+        .call(Method::GET, "/v1/connections", &b)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -232,22 +227,20 @@ async fn presence_goes_to_connections_only() {
         "Eve must learn nothing"
     );
     // Hidden last seen: no presence at all.
-    ts.req(Method::PATCH, "/v1/me")
-        .auth(&a)
-        .json(&json!({"settings": {"last_seen_visible": false}}))
-        .send()
-        .await
-        .unwrap();
+    ts.call_json(
+        Method::PATCH,
+        "/v1/me",
+        &a,
+        json!({"settings": {"last_seen_visible": false}}),
+    )
+    .await;
     let _ = wb.next_event("profile.updated").await;
     let mut wa = ts.ws(&a).await;
     wa.hello(0).await;
     assert!(wb.try_next(Duration::from_millis(300)).await.is_none());
     let conns: Vec<Value> = ts
-        .req(Method::GET, "/v1/connections")
-        .auth(&b)
-        .send()
+        .call(Method::GET, "/v1/connections", &b)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -292,23 +285,17 @@ async fn logout_and_revocation_close_sockets_with_4001() {
     let mut w2 = ts.ws(&a2).await;
     w2.hello(0).await;
     let r = ts
-        .req(
+        .call(
             Method::DELETE,
             &format!("/v1/devices/{}", a2.tokens.device_id),
+            &a1,
         )
-        .auth(&a1)
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(w2.closed_with().await, 4001);
     let mut w1 = ts.ws(&a1).await;
     w1.hello(0).await;
-    ts.req(Method::POST, "/v1/auth/logout")
-        .auth(&a1)
-        .send()
-        .await
-        .unwrap();
+    ts.call(Method::POST, "/v1/auth/logout", &a1).await;
     assert_eq!(w1.closed_with().await, 4001);
 }
 

@@ -111,6 +111,27 @@ impl TestServer {
         self.http.request(method, self.url(path))
     }
 
+    /// An authenticated request without a body.
+    pub async fn call(&self, method: Method, path: &str, s: &Session) -> Response {
+        self.req(method, path).auth(s).send().await.unwrap()
+    }
+
+    /// An authenticated request with a JSON body.
+    pub async fn call_json(
+        &self,
+        method: Method,
+        path: &str,
+        s: &Session,
+        body: impl serde::Serialize,
+    ) -> Response {
+        self.req(method, path)
+            .auth(s)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post_json(&self, path: &str, body: Value) -> Response {
         self.req(Method::POST, path)
             .json(&body)
