@@ -30,7 +30,16 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => ctx.login(&identifier, code, device_name).await,
         Command::Logout => {
             let c = ctx.client().await?;
-            c.logout().await?;
+            match c.logout().await {
+                Ok(()) => {}
+                // The session is forgotten here either way; say what the
+                // server could not be told.
+                Err(e) if e.is_transient() => eprintln!(
+                    "parley: warning: could not reach the server ({e}); this profile is signed out, \
+                     but the device stays in your device list until you revoke it from another one"
+                ),
+                Err(e) => return Err(e),
+            }
             ctx.done("signed out", serde_json::json!({"signed_out": true}));
             Ok(())
         }
