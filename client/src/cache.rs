@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS requests (id TEXT PRIMARY KEY, incoming INTEGER NOT N
 
 /// Local state of a message as the UI shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum LocalState {
     /// In the outbox, not confirmed by the server yet.
@@ -88,6 +89,7 @@ impl LocalState {
 
 /// A message with its local state.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CachedMessage {
     #[serde(flatten)]
     pub message: Message,

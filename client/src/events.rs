@@ -7,6 +7,7 @@ use serde::Serialize;
 
 /// Connection state of the realtime link, for banners.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
     Connecting,
@@ -17,6 +18,7 @@ pub enum LinkState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
     /// A durable event, already applied to the cache.

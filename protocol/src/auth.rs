@@ -7,6 +7,7 @@ use std::fmt;
 /// `POST /v1/auth/otp/request`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OtpRequest {
     /// An email address or a phone number (any common notation; normalised to
     /// E.164 by the server).
@@ -17,6 +18,7 @@ pub struct OtpRequest {
 /// 202 answer to an OTP request; identical whether or not the account exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OtpRequested {
     /// Seconds until the code expires.
     pub expires_in: u64,
@@ -27,6 +29,7 @@ pub struct OtpRequested {
 /// `POST /v1/auth/otp/verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OtpVerify {
     pub identifier: String,
     /// The 6-digit code.
@@ -41,6 +44,7 @@ pub struct OtpVerify {
 /// Parley fixes the set so every client can show a matching icon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Linux,
@@ -115,6 +119,7 @@ impl fmt::Display for Platform {
 /// opaque, single-use (rotated on every refresh), and stored hashed by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,
@@ -127,6 +132,7 @@ pub struct Tokens {
 /// account was created by this verify (the UI then shows onboarding).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Session {
     #[serde(flatten)]
     pub tokens: Tokens,
@@ -137,6 +143,7 @@ pub struct Session {
 /// `POST /v1/auth/refresh`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 /// A 1:1 chat as its member sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Chat {
     pub id: String,
     pub peer: User,
@@ -21,6 +22,7 @@ pub struct Chat {
 /// `POST /v1/chats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OpenChat {
     pub peer_id: UserId,
 }
@@ -28,6 +30,7 @@ pub struct OpenChat {
 /// Delivery state of a message as its sender sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum MessageStatus {
     Sent,
@@ -38,6 +41,7 @@ pub enum MessageStatus {
 /// A stored file referenced by messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Attachment {
     pub id: String,
     pub mime: String,
@@ -56,6 +60,7 @@ pub struct Attachment {
 /// no attachments or reactions) so history keeps its shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Message {
     pub id: String,
     pub chat_id: String,
@@ -77,6 +82,7 @@ pub struct Message {
 /// `POST /v1/chats/{id}/messages` (and the WebSocket `send` frame's fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SendMessage {
     /// Chosen by the client (1..=64 chars); the same id from the same user
     /// returns the original message instead of a duplicate.
@@ -92,6 +98,7 @@ pub struct SendMessage {
 /// `PATCH /v1/messages/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EditMessage {
     pub body: String,
 }
@@ -99,6 +106,7 @@ pub struct EditMessage {
 /// `POST /v1/chats/{id}/read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReadUpTo {
     pub up_to_seq: u64,
 }

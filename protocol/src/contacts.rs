@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// `POST /v1/contact-codes` -> 201. A new code revokes the caller's previous one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ContactCode {
     /// The full code (Crockford base32, 130 bits).
     pub code: String,
@@ -20,6 +21,7 @@ pub struct ContactCode {
 /// `POST /v1/connection-requests`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NewConnectionRequest {
     /// A contact code: the full code, the `parley://contact` URI, or the short
     /// typed form (`XXXXX-XXXXX`, dash optional, case-insensitive).
@@ -29,6 +31,7 @@ pub struct NewConnectionRequest {
 /// State of a connection request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum RequestStatus {
     Pending,
@@ -61,6 +64,7 @@ impl RequestStatus {
 /// display name and avatar of each side (other profile fields are empty).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConnectionRequest {
     pub id: String,
     pub from: User,
@@ -73,6 +77,7 @@ pub struct ConnectionRequest {
 /// `GET /v1/connection-requests?direction=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     #[default]
@@ -83,6 +88,7 @@ pub enum Direction {
 /// A contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Connection {
     pub user: User,
     pub created_at: DateTime<Utc>,

@@ -11,6 +11,7 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// hosted documentation page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_uri: String,

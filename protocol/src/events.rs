@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 /// A durable event of one user's log. Serialised with `kind` as the tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind")]
 pub enum Event {
     /// A message was sent in one of my chats (by me or my peer).

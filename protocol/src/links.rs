@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// `POST /v1/device-links` (unauthenticated, from the new device).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NewDeviceLink {
     pub device_name: String,
     pub platform: Platform,
@@ -18,6 +19,7 @@ pub struct NewDeviceLink {
 /// 201 answer: what the new device shows (the QR of `uri` and `check_code`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DeviceLink {
     pub link_id: String,
     /// Proof of possession for polling; also inside the QR.
@@ -31,6 +33,7 @@ pub struct DeviceLink {
 /// `GET /v1/device-links/{id}?secret=` (long poll).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum LinkStatus {
     /// Not approved yet: poll again.
@@ -42,6 +45,7 @@ pub enum LinkStatus {
 /// `GET /v1/device-links/{id}/info?secret=` (for the approving device).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DeviceLinkInfo {
     pub link_id: String,
     pub device_name: String,
@@ -54,6 +58,7 @@ pub struct DeviceLinkInfo {
 /// `POST /v1/device-links/{id}/approve`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ApproveDeviceLink {
     pub secret: String,
 }
@@ -61,6 +66,7 @@ pub struct ApproveDeviceLink {
 /// `POST /v1/device-invites` -> 201: a code a new device scans to join.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DeviceInvite {
     pub code: String,
     /// `parley://join?server=...&code=...`.
@@ -72,6 +78,7 @@ pub struct DeviceInvite {
 /// Give either `uri` or `code`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RedeemDeviceInvite {
     #[serde(default)]
     pub uri: Option<String>,
@@ -84,6 +91,7 @@ pub struct RedeemDeviceInvite {
 /// Answer to a redeemed invite: the new device's session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LinkedSession {
     #[serde(flatten)]
     pub tokens: Tokens,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The public face of an account, as others (self and connections) see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct User {
     pub id: UserId,
     pub display_name: String,
@@ -23,6 +24,7 @@ pub struct User {
 /// Own settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Settings {
     /// Share my read watermark (and see others'); reciprocal.
     pub read_receipts: bool,
@@ -42,6 +44,7 @@ impl Default for Settings {
 /// `GET /v1/me`: the public profile, plus what only its owner sees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Me {
     #[serde(flatten)]
     pub user: User,
@@ -53,6 +56,7 @@ pub struct Me {
 /// `PATCH /v1/me`: every field optional; absent means unchanged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UpdateMe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
@@ -72,6 +76,7 @@ pub struct UpdateMe {
 /// Partial settings update.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UpdateSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_receipts: Option<bool>,
@@ -82,6 +87,7 @@ pub struct UpdateSettings {
 /// One device of the caller's account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Device {
     pub id: DeviceId,
     pub name: String,
@@ -231,6 +237,7 @@ mod tests {
 /// Not in PROTOCOL.md; added for the onboarding screen's live check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UsernameAvailability {
     /// The normalised (lowercased) username.
     pub username: String,

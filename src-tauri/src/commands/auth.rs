@@ -1,0 +1,216 @@
+//! Sign-in with a one-time code, session restore at start, sign-out.
+
+use crate::{
+    error::{CmdResult, CommandError},
+    state::{EventsState, ProfileState, SessionState},
+};
+use parley_client::{cache, Client, ClientError};
+use parley_protocol::{OtpRequested, User};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, State};
+
+/// The server used when none was remembered and `PARLEY_SERVER` is unset.
+const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+/// What the sign-in form starts with.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct SignInDefaults {
+    /// The last server signed in to, else `PARLEY_SERVER`, else the local one.
+    pub server: String,
+}
+
+/// The signed-in account, as the shell needs it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct SessionInfo {
+    pub user: User,
+    pub server: String,
+    /// True for a new account or one without a username: show onboarding.
+    pub needs_onboarding: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct RequestCodeArgs {
+    pub server: String,
+    /// An email address or a phone number.
+    pub identifier: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct VerifyCodeArgs {
+    pub server: String,
+    pub identifier: String,
+    pub code: String,
+}
+
+fn normalise_server(server: &str) -> CmdResult<String> {
+    let s = server.trim().trim_end_matches('/');
+    if s.is_empty() {
+        return Err(CommandError::new(
+            "invalid_server",
+            "Enter the server address",
+        ));
+    }
+    let s = if s.contains("://") {
+        s.to_owned()
+    } else {
+        format!("http://{s}")
+    };
+    if !(s.starts_with("http://") || s.starts_with("https://")) {
+        return Err(CommandError::new(
+            "invalid_server",
+            "The server address must start with http:// or https://",
+        ));
+    }
+    Ok(s)
+}
+
+/// This computer's name for the device list, e.g. "Parley desktop (linux)".
+fn device_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .or_else(|_| std::env::var("COMPUTERNAME"))
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    let name = match host {
+        Some(h) => format!("Parley desktop on {h}"),
+        None => format!("Parley desktop ({})", std::env::consts::OS),
+    };
+    name.chars().take(64).collect()
+}
+
+#[tauri::command]
+pub fn sign_in_defaults(profile: State<'_, ProfileState>) -> SignInDefaults {
+    let server = profile
+        .last_server()
+        .or_else(|| std::env::var("PARLEY_SERVER").ok())
+        .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+    SignInDefaults { server }
+}
+
+async fn session_info(client: &Client, new_user: bool) -> CmdResult<SessionInfo> {
+    let user = match client.me().await {
+        Ok(me) => me.user,
+        // Offline: the account as cached at sign-in or by the last event.
+        Err(e) if e.is_transient() => {
+            let json = client
+                .cache()
+                .run(|c| cache::get_kv(c, "me_user"))
+                .await?
+                .ok_or(CommandError::from(e))?;
+            serde_json::from_str(&json).map_err(|e| CommandError::new("local", e.to_string()))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(SessionInfo {
+        needs_onboarding: new_user || user.username.is_none(),
+        server: client.server().to_owned(),
+        user,
+    })
+}
+
+/// Opens the session stored in the profile, if any, and goes online.
+#[tauri::command]
+pub async fn restore_session(
+    app: AppHandle,
+    profile: State<'_, ProfileState>,
+    session: State<'_, SessionState>,
+    events: State<'_, EventsState>,
+) -> CmdResult<Option<SessionInfo>> {
+    if let Ok(client) = session.client() {
+        return session_info(&client, false).await.map(Some);
+    }
+    let client = match Client::open(profile.profile.clone()).await {
+        Ok(c) => c,
+        Err(ClientError::NotSignedIn) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let info = match session_info(&client, false).await {
+        Ok(info) => info,
+        Err(e) if e.code == "signed_out" => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    session.start(client, &events, app);
+    Ok(Some(info))
+}
+
+/// Asks the server to send a sign-in code.
+#[tauri::command]
+pub async fn request_code(
+    profile: State<'_, ProfileState>,
+    args: RequestCodeArgs,
+) -> CmdResult<OtpRequested> {
+    let server = normalise_server(&args.server)?;
+    let r = parley_client::request_code(&server, args.identifier.trim()).await?;
+    profile.remember_server(&server)?;
+    Ok(r)
+}
+
+/// Signs in with the code and goes online.
+#[tauri::command]
+pub async fn verify_code(
+    app: AppHandle,
+    profile: State<'_, ProfileState>,
+    session: State<'_, SessionState>,
+    events: State<'_, EventsState>,
+    args: VerifyCodeArgs,
+) -> CmdResult<SessionInfo> {
+    let server = normalise_server(&args.server)?;
+    session.stop();
+    let (client, new_user, store) = Client::login(
+        profile.profile.clone(),
+        &server,
+        args.identifier.trim(),
+        &args.code,
+        &device_name(),
+    )
+    .await?;
+    if store == parley_client::SecretStore::File {
+        tracing::warn!("no OS keyring: the session is in a 0600 file in the profile directory");
+    }
+    let info = session_info(&client, new_user).await?;
+    session.start(client, &events, app);
+    Ok(info)
+}
+
+/// Signs this device out (on the server when reachable) and forgets the session.
+#[tauri::command]
+pub async fn sign_out(session: State<'_, SessionState>) -> CmdResult<()> {
+    let Some(client) = session.stop() else {
+        return Ok(());
+    };
+    match client.logout().await {
+        // The local session is gone either way; the server forgets the
+        // device when its refresh token expires.
+        Err(e) if e.is_transient() => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses_are_normalised() {
+        assert_eq!(
+            normalise_server(" 127.0.0.1:8080/ ").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            normalise_server("https://chat.example.org").unwrap(),
+            "https://chat.example.org"
+        );
+        assert_eq!(normalise_server("").unwrap_err().code, "invalid_server");
+        assert_eq!(
+            normalise_server("ftp://x").unwrap_err().code,
+            "invalid_server"
+        );
+    }
+
+    #[test]
+    fn device_names_fit_the_limit() {
+        let n = device_name();
+        assert!(!n.is_empty() && n.chars().count() <= 64);
+    }
+}

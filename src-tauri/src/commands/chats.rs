@@ -1,0 +1,178 @@
+//! Chats and messages: list, history, send (through the outbox), edit,
+//! delete, react, read, typing, and contacts to start a chat with.
+
+use crate::{error::CmdResult, state::SessionState};
+use parley_client::cache::{self, CachedMessage};
+use parley_protocol::{limits, Chat, Connection, UserId};
+use serde::Deserialize;
+use tauri::State;
+
+/// How many messages a chat view shows when none is asked for.
+const PAGE: u32 = 200;
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct ChatArgs {
+    pub chat_id: String,
+    /// How many of the latest messages (default 200).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct SendArgs {
+    pub chat_id: String,
+    pub body: String,
+    pub reply_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct EditArgs {
+    pub message_id: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct MessageArgs {
+    pub message_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct ReactArgs {
+    pub message_id: String,
+    pub emoji: String,
+    /// False removes my reaction.
+    pub add: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct ReadArgs {
+    pub chat_id: String,
+    pub up_to_seq: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct TypingArgs {
+    pub chat_id: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct OpenChatArgs {
+    pub user_id: UserId,
+}
+
+/// Chats from the server (refreshing the cache); offline, from the cache.
+/// Ordered by activity, newest first.
+#[tauri::command]
+pub async fn list_chats(session: State<'_, SessionState>) -> CmdResult<Vec<Chat>> {
+    let mut chats = session.client()?.chats().await?;
+    chats.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
+    Ok(chats)
+}
+
+/// A chat's latest messages from the cache only (instant; pending last).
+#[tauri::command]
+pub async fn cached_messages(
+    session: State<'_, SessionState>,
+    args: ChatArgs,
+) -> CmdResult<Vec<CachedMessage>> {
+    let limit = args.limit.unwrap_or(PAGE);
+    Ok(session
+        .client()?
+        .cache()
+        .run(move |c| cache::messages(c, &args.chat_id, None, limit))
+        .await?)
+}
+
+/// Fetches what the cache is missing from the server, then answers from the cache.
+#[tauri::command]
+pub async fn load_history(
+    session: State<'_, SessionState>,
+    args: ChatArgs,
+) -> CmdResult<Vec<CachedMessage>> {
+    let limit = args.limit.unwrap_or(PAGE).min(limits::HISTORY_LIMIT_MAX);
+    Ok(session.client()?.history(&args.chat_id, limit).await?)
+}
+
+/// Queues a message: it is in the cache as pending at once, and the realtime
+/// loop sends it (and resends it after a reconnect) until the server has it.
+#[tauri::command]
+pub async fn send_message(
+    session: State<'_, SessionState>,
+    args: SendArgs,
+) -> CmdResult<CachedMessage> {
+    Ok(session
+        .client()?
+        .queue_message(&args.chat_id, &args.body, args.reply_to, Vec::new())
+        .await?)
+}
+
+/// Edits one of my messages.
+#[tauri::command]
+pub async fn edit_message(
+    session: State<'_, SessionState>,
+    args: EditArgs,
+) -> CmdResult<CachedMessage> {
+    let client = session.client()?;
+    let m = client
+        .call(|api, t| {
+            let (id, body) = (args.message_id.clone(), args.body.clone());
+            async move { api.edit_message(&t, &id, &body).await }
+        })
+        .await?;
+    let id = m.id.clone();
+    client
+        .cache()
+        .run(move |c| {
+            cache::upsert_message(c, &m)?;
+            cache::message_by_id(c, &id)
+        })
+        .await?
+        .ok_or_else(|| crate::error::CommandError::new("local", "edited message not cached"))
+}
+
+/// Deletes one of my messages (it stays as a tombstone).
+#[tauri::command]
+pub async fn delete_message(session: State<'_, SessionState>, args: MessageArgs) -> CmdResult<()> {
+    Ok(session
+        .client()?
+        .call(|api, t| {
+            let id = args.message_id.clone();
+            async move { api.delete_message(&t, &id).await }
+        })
+        .await?)
+}
+
+#[tauri::command]
+pub async fn react(session: State<'_, SessionState>, args: ReactArgs) -> CmdResult<()> {
+    Ok(session
+        .client()?
+        .react(&args.message_id, &args.emoji, args.add)
+        .await?)
+}
+
+/// Moves my read watermark (the peer sees "read" when receipts are on).
+#[tauri::command]
+pub async fn mark_read(session: State<'_, SessionState>, args: ReadArgs) -> CmdResult<()> {
+    Ok(session
+        .client()?
+        .read(&args.chat_id, args.up_to_seq)
+        .await?)
+}
+
+/// Tells the peer I am typing (ephemeral; dropped while offline).
+#[tauri::command]
+pub fn set_typing(session: State<'_, SessionState>, args: TypingArgs) -> CmdResult<()> {
+    session.client()?.typing(&args.chat_id, args.active);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn list_contacts(session: State<'_, SessionState>) -> CmdResult<Vec<Connection>> {
+    Ok(session.client()?.contacts().await?)
+}
+
+/// The chat with a contact (created on first use).
+#[tauri::command]
+pub async fn open_chat(session: State<'_, SessionState>, args: OpenChatArgs) -> CmdResult<Chat> {
+    Ok(session.client()?.chat_with(&args.user_id).await?)
+}

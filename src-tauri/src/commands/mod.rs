@@ -1,0 +1,57 @@
+//! Tauri commands, one module per feature. Each command takes at most one
+//! argument struct (`args`), calls parley-client, and returns
+//! `Result<T, CommandError>`. The list below is the single source for both the
+//! invoke handler and the generated TypeScript `Commands` map.
+
+pub mod auth;
+pub mod chats;
+pub mod events;
+pub mod profile;
+
+/// Lists every command once: `module::name(Args) -> Result`. Expands to
+/// `handler()` (the invoke handler) and `signatures()` (for the bindings).
+/// The first entry is the command that registers the event channel; its one
+/// argument is a `Channel<ClientEvent>` (see `ui/src/ipc.ts`), so it is not in
+/// the generated map.
+macro_rules! commands {
+    (
+        channel: $cmodule:ident :: $cname:ident;
+        $($module:ident :: $name:ident ( $args:ty ) -> $ret:ty ;)*
+    ) => {
+        /// The invoke handler with every command.
+        pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$cmodule::$cname, $($module::$name),*]
+        }
+
+        /// Name, argument type and result type of every command.
+        pub fn signatures() -> Vec<crate::bindings::Signature> {
+            vec![$(crate::bindings::Signature::of::<$args, $ret>(stringify!($name))),*]
+        }
+    };
+}
+
+use parley_client::cache::CachedMessage;
+use parley_protocol::{Chat, Connection, Me, OtpRequested, UpdateMe, UsernameAvailability};
+
+commands! {
+    channel: events::subscribe_events;
+    auth::sign_in_defaults(()) -> auth::SignInDefaults;
+    auth::restore_session(()) -> Option<auth::SessionInfo>;
+    auth::request_code(auth::RequestCodeArgs) -> OtpRequested;
+    auth::verify_code(auth::VerifyCodeArgs) -> auth::SessionInfo;
+    auth::sign_out(()) -> ();
+    profile::get_me(()) -> Me;
+    profile::update_profile(UpdateMe) -> Me;
+    profile::username_available(profile::UsernameArgs) -> UsernameAvailability;
+    chats::list_chats(()) -> Vec<Chat>;
+    chats::cached_messages(chats::ChatArgs) -> Vec<CachedMessage>;
+    chats::load_history(chats::ChatArgs) -> Vec<CachedMessage>;
+    chats::send_message(chats::SendArgs) -> CachedMessage;
+    chats::edit_message(chats::EditArgs) -> CachedMessage;
+    chats::delete_message(chats::MessageArgs) -> ();
+    chats::react(chats::ReactArgs) -> ();
+    chats::mark_read(chats::ReadArgs) -> ();
+    chats::set_typing(chats::TypingArgs) -> ();
+    chats::list_contacts(()) -> Vec<Connection>;
+    chats::open_chat(chats::OpenChatArgs) -> Chat;
+}

@@ -1,0 +1,89 @@
+//! The one error every command returns to the UI: a stable `code` the UI
+//! switches on (the server's `Problem.code` when the server answered, else one
+//! of a few local codes) and a `message` meant for people.
+
+use parley_client::ClientError;
+use serde::Serialize;
+
+/// A failed command, as the UI receives it (`invoke` rejects with this).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct CommandError {
+    /// The server's problem code (`invalid_code`, `code_expired`,
+    /// `rate_limited`, ...) or a local one: `unreachable` (no answer from the
+    /// server), `not_signed_in`, `signed_out`, `protocol`, `local`, `invalid`.
+    pub code: String,
+    /// What to show.
+    pub message: String,
+    /// The HTTP status when the server answered with a problem.
+    pub status: Option<u16>,
+}
+
+impl CommandError {
+    pub fn new(code: &str, message: impl Into<String>) -> CommandError {
+        CommandError {
+            code: code.to_owned(),
+            message: message.into(),
+            status: None,
+        }
+    }
+}
+
+impl From<ClientError> for CommandError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Api(p) => CommandError {
+                message: if p.detail.is_empty() {
+                    p.title.clone()
+                } else {
+                    p.detail.clone()
+                },
+                code: p.code,
+                status: Some(p.status),
+            },
+            ClientError::Network(m) => {
+                CommandError::new("unreachable", format!("Cannot reach the server: {m}"))
+            }
+            ClientError::Protocol(m) => CommandError::new(
+                "protocol",
+                format!("The server answered something unexpected: {m}"),
+            ),
+            ClientError::NotSignedIn => CommandError::new("not_signed_in", "Not signed in"),
+            ClientError::SignedOut(m) => {
+                CommandError::new("signed_out", format!("Signed out by the server: {m}"))
+            }
+            ClientError::Cache(e) => CommandError::new("local", format!("Local cache: {e}")),
+            ClientError::Io(e) => CommandError::new("local", e.to_string()),
+            ClientError::Invalid(m) => CommandError::new("invalid", m),
+        }
+    }
+}
+
+/// What every command returns.
+pub type CmdResult<T> = Result<T, CommandError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_protocol::Problem;
+
+    #[test]
+    fn keeps_the_problem_code_and_detail() {
+        let e: CommandError = ClientError::Api(Problem::new(
+            400,
+            "invalid_code",
+            "Bad request",
+            "the code is wrong",
+        ))
+        .into();
+        assert_eq!(e.code, "invalid_code");
+        assert_eq!(e.message, "the code is wrong");
+        assert_eq!(e.status, Some(400));
+    }
+
+    #[test]
+    fn network_errors_are_unreachable() {
+        let e: CommandError = ClientError::Network("connection refused".into()).into();
+        assert_eq!(e.code, "unreachable");
+        assert!(e.message.contains("connection refused"));
+    }
+}

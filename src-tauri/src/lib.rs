@@ -1,0 +1,53 @@
+//! parley-desktop: the Tauri 2 shell of Parley. Thin by design: commands
+//! (`commands/<feature>.rs`) call parley-client, and parley-client's events go
+//! to the window through one typed channel the UI registers at start.
+//!
+//! Never: keep business rules or chat state here (parley-client and its cache
+//! own them), or talk to the server other than through parley-client.
+
+pub mod bindings;
+pub mod commands;
+pub mod error;
+pub mod state;
+
+use state::{EventsState, ProfileState, SessionState};
+use std::path::PathBuf;
+use tauri::Manager;
+
+/// Where this app keeps its profile: `PARLEY_PROFILE` (tests, several
+/// accounts side by side), else the OS data dir of the app.
+fn profile_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    if let Some(dir) = std::env::var_os("PARLEY_PROFILE") {
+        return Ok(PathBuf::from(dir));
+    }
+    Ok(app.path().app_data_dir()?.join("profile"))
+}
+
+/// Builds and runs the app until its last window closes.
+pub fn run() {
+    // parley-client reports the OS as this device's platform (not `cli`) when
+    // this is set; set before any thread starts.
+    std::env::set_var("PARLEY_PLATFORM", "desktop");
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = tauri::Builder::default()
+        .manage(SessionState::default())
+        .manage(EventsState::default())
+        .setup(|app| {
+            let dir = profile_dir(app)?;
+            tracing::info!(profile = %dir.display(), "opening profile");
+            app.manage(ProfileState::open(dir)?);
+            Ok(())
+        })
+        .invoke_handler(commands::handler())
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        tracing::error!(error = %e, "the app could not start");
+        std::process::exit(1);
+    }
+}

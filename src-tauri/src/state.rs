@@ -1,0 +1,165 @@
+//! Managed state, one type per concern:
+//! - [`ProfileState`]: where this app keeps its profile (session, cache);
+//! - [`SessionState`]: the signed-in `Client` and its realtime tasks;
+//! - [`EventsState`]: the one channel to the window, registered by the UI.
+//!
+//! Never: hold chat data here. The client's cache is the source of truth.
+
+use crate::error::{CmdResult, CommandError};
+use parley_client::{Client, ClientEvent, LinkState, Profile};
+use std::{path::PathBuf, sync::Mutex};
+use tauri::{async_runtime::JoinHandle, ipc::Channel};
+use tokio::sync::oneshot;
+
+/// Locks a std mutex, taking the value even if a panicking thread poisoned it
+/// (every value here stays consistent on its own).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The profile directory: the OS data dir of the app, or `PARLEY_PROFILE`.
+pub struct ProfileState {
+    pub profile: Profile,
+}
+
+const LAST_SERVER_FILE: &str = "last-server";
+
+impl ProfileState {
+    pub fn open(dir: PathBuf) -> parley_client::Result<ProfileState> {
+        Ok(ProfileState {
+            profile: Profile::open(dir)?,
+        })
+    }
+
+    /// The server URL last used to sign in, so the sign-in form remembers it.
+    pub fn last_server(&self) -> Option<String> {
+        std::fs::read_to_string(self.profile.dir().join(LAST_SERVER_FILE))
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn remember_server(&self, server: &str) -> CmdResult<()> {
+        std::fs::write(self.profile.dir().join(LAST_SERVER_FILE), server.trim())
+            .map_err(|e| CommandError::new("local", format!("cannot save the server URL: {e}")))
+    }
+}
+
+/// A signed-in session: the client and the tasks that run for it.
+struct Active {
+    client: Client,
+    /// Ends the realtime loop (it closes the socket cleanly).
+    stop: Option<oneshot::Sender<()>>,
+    forwarder: JoinHandle<()>,
+}
+
+/// The signed-in client, if any.
+#[derive(Default)]
+pub struct SessionState {
+    active: Mutex<Option<Active>>,
+}
+
+impl SessionState {
+    /// The signed-in client, or `not_signed_in`.
+    pub fn client(&self) -> CmdResult<Client> {
+        lock(&self.active)
+            .as_ref()
+            .map(|a| a.client.clone())
+            .ok_or_else(|| CommandError::new("not_signed_in", "Not signed in"))
+    }
+
+    /// Adopts a client: starts its realtime loop and forwards its events to
+    /// the window. Replaces (and stops) any previous session.
+    pub fn start(&self, client: Client, events: &EventsState, app: tauri::AppHandle) {
+        self.stop();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let mut rx = client.subscribe();
+        let forwarder = tauri::async_runtime::spawn(async move {
+            use tauri::Manager;
+            loop {
+                let ev = match rx.recv().await {
+                    Ok(ev) => ev,
+                    // The window fell behind: tell it to reload everything.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        ClientEvent::Resynced
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                let events = app.state::<EventsState>();
+                events.send(&ev);
+                if let ClientEvent::SignedOut { .. } = ev {
+                    app.state::<SessionState>().stop();
+                    break;
+                }
+            }
+        });
+        let runner = client.clone();
+        tauri::async_runtime::spawn(async move {
+            let stopped = async {
+                let _ = stop_rx.await;
+            };
+            if let Err(e) = runner.run_realtime(stopped).await {
+                tracing::warn!(error = %e, "realtime loop ended");
+            }
+        });
+        events.reset_link();
+        *lock(&self.active) = Some(Active {
+            client,
+            stop: Some(stop_tx),
+            forwarder,
+        });
+    }
+
+    /// Stops the realtime loop and forgets the client (not the stored session).
+    pub fn stop(&self) -> Option<Client> {
+        let active = lock(&self.active).take()?;
+        let Active {
+            client,
+            stop,
+            forwarder,
+        } = active;
+        if let Some(s) = stop {
+            let _ = s.send(());
+        }
+        forwarder.abort();
+        Some(client)
+    }
+}
+
+/// The one typed channel to the window. The UI registers it at start (and
+/// again after a reload); events before that are not lost for the UI, which
+/// reads everything from the cache when it registers.
+#[derive(Default)]
+pub struct EventsState {
+    channel: Mutex<Option<Channel<ClientEvent>>>,
+    /// The last link state, replayed to a newly registered channel so the
+    /// banner is right after a reload.
+    link: Mutex<Option<ClientEvent>>,
+}
+
+impl EventsState {
+    pub fn register(&self, channel: Channel<ClientEvent>) {
+        if let Some(link) = lock(&self.link).clone() {
+            let _ = channel.send(link);
+        }
+        *lock(&self.channel) = Some(channel);
+    }
+
+    pub fn send(&self, ev: &ClientEvent) {
+        if let ClientEvent::Link { .. } = ev {
+            *lock(&self.link) = Some(ev.clone());
+        }
+        if let Some(ch) = lock(&self.channel).as_ref() {
+            if let Err(e) = ch.send(ev.clone()) {
+                tracing::debug!(error = %e, "the window did not take an event");
+            }
+        }
+    }
+
+    fn reset_link(&self) {
+        self.send(&ClientEvent::Link {
+            state: LinkState::Connecting,
+            retry_in_ms: None,
+        });
+    }
+}

@@ -1,0 +1,341 @@
+// End-to-end test of the real desktop app: a real parley-server (codes
+// written by the `file:` OTP driver), the real parley-desktop binary driven
+// through tauri-driver + WebKitWebDriver with plain W3C WebDriver HTTP calls,
+// and the `parley` CLI as the other person (Ben) and as Ana's second device.
+//
+// Env: PARLEY_SERVER_BIN, PARLEY_CLI_BIN, PARLEY_DESKTOP_BIN, TAURI_DRIVER
+// (default `tauri-driver`), E2E_ARTIFACTS (screenshots go there).
+// Run under a display (xvfb-run). Exits non-zero on the first failed step.
+import { spawn, execFile } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const SERVER_BIN = env("PARLEY_SERVER_BIN");
+const CLI_BIN = env("PARLEY_CLI_BIN");
+const DESKTOP_BIN = env("PARLEY_DESKTOP_BIN");
+const TAURI_DRIVER = process.env.TAURI_DRIVER || "tauri-driver";
+const ARTIFACTS = env("E2E_ARTIFACTS");
+const WAIT_MS = 20_000;
+
+mkdirSync(ARTIFACTS, { recursive: true });
+const tmp = mkdtempSync(join(tmpdir(), "parley-e2e-"));
+const children = [];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let step = "start";
+const log = (m) => console.log(`[e2e] ${m}`);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(cmd, args, opts = {}) {
+  const out = [];
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
+  child.stdout.on("data", (d) => out.push(d));
+  child.stderr.on("data", (d) => out.push(d));
+  child.output = () => Buffer.concat(out).toString();
+  children.push(child);
+  return child;
+}
+
+async function until(what, f, ms = WAIT_MS) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(150);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+// --- server, codes, CLI -----------------------------------------------------
+const port = await freePort();
+const SERVER = `http://127.0.0.1:${port}`;
+const otpFile = join(tmp, "otp.jsonl");
+const serverArgs = ["--data-dir", join(tmp, "data"), "--listen", `127.0.0.1:${port}`, "--otp-driver", `file:${otpFile}`, "--otp-resend-interval", "2"];
+let server = start(SERVER_BIN, serverArgs);
+await until("the server", async () => (await fetch(`${SERVER}/healthz`)).ok);
+
+function codes(identifier) {
+  if (!existsSync(otpFile)) return [];
+  return readFileSync(otpFile, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((v) => v.identifier === identifier)
+    .map((v) => v.code);
+}
+const waitCode = (identifier, seen) => until(`a code for ${identifier}`, () => codes(identifier).length > seen && codes(identifier).at(-1));
+
+const cliEnv = { ...process.env, PARLEY_SERVER: SERVER, PARLEY_KEYRING: "off" };
+async function cli(profile, ...args) {
+  const { stdout } = await run(CLI_BIN, ["--profile", join(tmp, profile), "--json", ...args], { env: cliEnv });
+  return stdout.trim() ? JSON.parse(stdout) : null;
+}
+async function cliLogin(profile, identifier) {
+  const seen = codes(identifier).length;
+  const r = await fetch(`${SERVER}/v1/auth/otp/request`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ identifier }) });
+  if (r.status !== 202) throw new Error(`otp request: ${r.status}`);
+  await cli(profile, "login", identifier, "--code", await waitCode(identifier, seen));
+}
+
+// --- WebDriver ----------------------------------------------------------------
+const wdPort = await freePort();
+const nativePort = await freePort();
+const WD = `http://127.0.0.1:${wdPort}`;
+const appEnv = { ...process.env, PARLEY_PROFILE: join(tmp, "desktop-profile"), PARLEY_KEYRING: "off", PARLEY_SERVER: SERVER };
+const driver = start(TAURI_DRIVER, ["--port", String(wdPort), "--native-port", String(nativePort)], { env: appEnv });
+await until("tauri-driver", async () => (await fetch(`${WD}/status`)).ok);
+
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+let sid = null;
+async function wd(method, path, body) {
+  const r = await fetch(`${WD}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const j = await r.json();
+  if (!r.ok) throw new Error(`${method} ${path}: ${JSON.stringify(j.value?.message ?? j.value)}`);
+  return j.value;
+}
+const s = (p) => `/session/${sid}${p}`;
+const find = async (css) => (await wd("POST", s("/element"), { using: "css selector", value: css }))[ELEMENT];
+const findAll = async (css) => (await wd("POST", s("/elements"), { using: "css selector", value: css })).map((e) => e[ELEMENT]);
+const waitFor = (css, ms) => until(css, () => find(css), ms);
+const click = (el) => wd("POST", s(`/element/${el}/click`), {});
+const type = (el, text) => wd("POST", s(`/element/${el}/value`), { text });
+// The rendered text (innerText), read through script: WebKit's "Get Element
+// Text" comes back empty for rows inside the virtualised list.
+const textOf = (el) => wd("POST", s("/execute/sync"), { script: "return arguments[0].innerText", args: [{ [ELEMENT]: el }] });
+const exec = (script, args = []) => wd("POST", s("/execute/sync"), { script, args });
+async function shot(name) {
+  const b64 = await wd("GET", s("/screenshot"));
+  writeFileSync(join(ARTIFACTS, `${name}.png`), Buffer.from(b64, "base64"));
+  log(`screenshot ${name}.png`);
+}
+const waitText = (css, re, ms) => until(`${css} ~ ${re}`, async () => re.test(await textOf(await find(css))), ms);
+const clearInput = (name) =>
+  exec(
+    "const i = document.querySelector(`[name='${arguments[0]}']`); const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set; set.call(i, ''); i.dispatchEvent(new Event('input', { bubbles: true }));",
+    [name],
+  );
+const clearTextarea = (name) =>
+  exec(
+    "const i = document.querySelector(`[name='${arguments[0]}']`); const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set; set.call(i, ''); i.dispatchEvent(new Event('input', { bubbles: true }));",
+    [name],
+  );
+const ENTER = "\uE007";
+
+try {
+  step = "open the app";
+  const session = await wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: DESKTOP_BIN } } } });
+  sid = session.sessionId;
+  await wd("POST", s("/window/rect"), { width: 1100, height: 720 }).catch(() => {});
+
+  step = "sign-in screen, invalid identifier";
+  const identifier = await waitFor('input[name="identifier"]');
+  const serverField = await find('input[name="server"]');
+  await until("the server field to be prefilled", async () => (await wd("GET", s(`/element/${serverField}/property/value`))) === SERVER);
+  await type(identifier, "not-an-address");
+  await click(await find('button[name="request-code"]'));
+  await waitText('[data-testid="error"]', /not an email address or phone number/);
+  await shot("01-sign-in-error");
+
+  step = "request a code";
+  await clearInput("identifier");
+  await type(await find('input[name="identifier"]'), "ana@example.org");
+  await click(await find('button[name="request-code"]'));
+  const codeField = await waitFor('input[name="code"]');
+  await waitText('[data-testid="resend-countdown"]', /Resend code in 0:0\d/);
+  const code = await waitCode("ana@example.org", 0);
+
+  step = "a wrong code is refused";
+  const wrong = code === "000000" ? "111111" : "000000";
+  await type(codeField, wrong);
+  await click(await find('button[name="verify"]'));
+  await waitText('[data-testid="error"]', /code is wrong/);
+  await shot("02-code-wrong");
+
+  step = "sign in with the right code";
+  await clearInput("code");
+  await type(await find('input[name="code"]'), code);
+  await click(await find('button[name="verify"]'));
+
+  step = "onboarding";
+  const nameField = await waitFor('[data-testid="onboarding"] input[name="display_name"]');
+  await clearInput("display_name");
+  await type(nameField, "Ana");
+  // Ben takes "ben" first, so the live check has something to refuse.
+  await cliLogin("ben", "ben@example.org");
+  await cli("ben", "profile", "set", "--name", "Ben", "--username", "ben");
+  const userField = await find('input[name="username"]');
+  await type(userField, "ben");
+  await waitText('[data-testid="username-check"]', /@ben is taken/);
+  await clearInput("username");
+  await type(await find('input[name="username"]'), "ana");
+  await waitText('[data-testid="username-check"]', /@ana is available/);
+  await shot("03-onboarding");
+  await click(await find('button[name="continue"]'));
+  await waitFor('input[name="filter"]');
+  await until("online", async () => (await findAll('[data-testid="banner"]')).length === 0);
+  await shot("04-no-chats");
+
+  step = "connect Ana and Ben (Ana's second device, the CLI, accepts)";
+  await cliLogin("ana-cli", "ana@example.org");
+  const png = join(tmp, "ben-qr.png");
+  await cli("ben", "qr", "contact", "--png", png);
+  await cli("ana-cli", "qr", "scan", png);
+  const requests = await cli("ben", "requests");
+  const request = (Array.isArray(requests) ? requests : requests.requests ?? [])[0];
+  if (!request) throw new Error(`no request for Ben: ${JSON.stringify(requests)}`);
+  await cli("ben", "accept", request.id);
+
+  step = "receive a message from Ben";
+  await cli("ben", "send", "ana", "Hi Ana! Lunch tomorrow?");
+  const row = await waitFor('[data-testid="chat-row"]');
+  await waitText('[data-testid="unread"]', /^1$/);
+  await waitText('[data-testid="chat-row"]', /Lunch tomorrow\?/);
+  await shot("05-chat-list-unread");
+
+  step = "open the chat: the message, read at once";
+  await click(row);
+  await waitText('[data-testid="message"]', /Hi Ana! Lunch tomorrow\?/);
+  await until("the unread badge to go", async () => (await findAll('[data-testid="unread"]')).length === 0);
+
+  step = "reply to Ben's message";
+  await exec("document.querySelector('[data-testid=message] button[name=reply]').click()");
+  await waitText('[data-testid="composer-context"]', /Reply to Ben/);
+  const composer = await find('textarea[name="composer"]');
+  await type(composer, "Yes! 12:30 at the usual place?");
+  await type(composer, ENTER);
+  const mine = '[data-testid="message"]:last-of-type';
+  await until("my reply in the chat", async () => {
+    const all = await findAll('[data-testid="message"]');
+    return all.length === 2 && /12:30 at the usual place/.test(await textOf(all[1]));
+  });
+  await waitText('[data-testid="quote"]', /Ben/);
+  const myState = async () => {
+    const all = await findAll('[data-testid="message"]');
+    return wd("GET", s(`/element/${all[1]}/attribute/data-state`));
+  };
+  await until("my reply to be stored (sent)", async () => ["sent", "delivered"].includes(await myState()));
+  await shot("06-chat-sent");
+
+  step = "Ben sees the reply, and reads it: the ticks turn to read";
+  const hist = await cli("ben", "history", "ana");
+  if (!JSON.stringify(hist).includes("12:30 at the usual place")) throw new Error(`Ben's history lacks the reply: ${JSON.stringify(hist)}`);
+  await cli("ben", "read", "ana");
+  await until("the read ticks", async () => (await myState()) === "read");
+  const tickLabel = await wd("GET", s(`/element/${await find('[data-state="read"] [data-testid="tick"]')}/attribute/aria-label`));
+  if (tickLabel !== "Read") throw new Error(`tick label ${tickLabel}`);
+  await shot("07-chat-read");
+
+  step = "react to Ben's message";
+  await exec("document.querySelector('[data-testid=message] button[name=react]').click()");
+  await exec("document.querySelector('.picker button').click()");
+  await waitText('[data-testid="message"] [data-testid="reaction"]', /👍/);
+  await until("Ben to see the reaction", async () => JSON.stringify(await cli("ben", "history", "ana")).includes("👍"));
+
+  step = "edit my reply";
+  await exec("document.querySelectorAll('[data-testid=message]')[1].querySelector('button[name=edit]').click()");
+  await waitText('[data-testid="composer-context"]', /Edit message/);
+  await clearTextarea("composer");
+  await type(await find('textarea[name="composer"]'), "Yes! 12:45 at the usual place?" + ENTER);
+  await until("the edit", async () => {
+    const t = await textOf((await findAll('[data-testid="message"]'))[1]);
+    return /12:45 at the usual place/.test(t) && /edited/.test(t);
+  });
+  await until("Ben to see the edit", async () => JSON.stringify(await cli("ben", "history", "ana")).includes("12:45"));
+
+  step = "keyboard: Esc cancels a reply, Ctrl+K finds a chat";
+  await exec("document.querySelector('[data-testid=message] button[name=reply]').click()");
+  await waitFor('[data-testid="composer-context"]');
+  await type(await find('textarea[name="composer"]'), "\uE00C");
+  await until("the reply to be cancelled", async () => (await findAll('[data-testid="composer-context"]')).length === 0);
+  await type(await find('textarea[name="composer"]'), "\uE009k\uE000");
+  await until("the filter to have focus", async () => (await exec("return document.activeElement && document.activeElement.name")) === "filter");
+  await type(await find('input[name="filter"]'), "nobody");
+  await waitText(".chat-list", /No chat matches/);
+  await clearInput("filter");
+  await waitFor('[data-testid="chat-row"]');
+
+  step = "presence: Ben online while his CLI listens, then last seen";
+  const listen = start(CLI_BIN, ["--profile", join(tmp, "ben"), "--json", "listen"], { env: cliEnv });
+  await waitText('[data-testid="chat-status"]', /^online$/);
+  await shot("08-presence-online");
+  listen.kill("SIGTERM");
+  await waitText('[data-testid="chat-status"]', /^last seen today at \d\d:\d\d$/);
+
+  step = "server down: offline banner, a message waits as pending";
+  server.kill("SIGTERM");
+  await new Promise((r) => server.once("exit", r));
+  await until("the offline banner", async () => (await wd("GET", s(`/element/${await find('[data-testid="banner"]')}/attribute/data-link`))) === "offline");
+  await type(await find('textarea[name="composer"]'), "Sent while offline");
+  await type(await find('textarea[name="composer"]'), ENTER);
+  const last = async () => {
+    const all = await findAll('[data-testid="message"]');
+    return all.length === 3 ? wd("GET", s(`/element/${all[2]}/attribute/data-state`)) : null;
+  };
+  await until("the pending message", async () => (await last()) === "pending");
+  await shot("09-offline-pending");
+
+  step = "server back: back online, the pending message is sent";
+  server = start(SERVER_BIN, serverArgs);
+  await until("the server again", async () => (await fetch(`${SERVER}/healthz`)).ok);
+  await until("my queued message to be stored", async () => ["sent", "delivered", "read"].includes(await last()), 40_000);
+  const bens = await cli("ben", "history", "ana");
+  if (!JSON.stringify(bens).includes("Sent while offline")) throw new Error("Ben did not get the message queued offline");
+
+  step = "delete the message sent while offline";
+  await exec("document.querySelectorAll('[data-testid=message]')[2].querySelector('button[name=delete]').click()");
+  await exec("document.querySelector('button[name=confirm-delete]').click()");
+  await until("the tombstone", async () => /This message was deleted/.test(await textOf((await findAll('[data-testid="message"]'))[2])));
+  await until("Ben to see it deleted", async () => !JSON.stringify(await cli("ben", "history", "ana")).includes("Sent while offline"));
+
+  step = "settings";
+  await click(await find('button[name="open-settings"]'));
+  await waitFor('[data-testid="settings"] input[name="username"]');
+  await until("the profile in settings", async () => (await wd("GET", s(`/element/${await find('input[name="username"]')}/property/value`))) === "ana");
+  await shot("10-settings");
+
+  step = "quit and start again: the session and chats are restored";
+  await wd("DELETE", `/session/${sid}`);
+  sid = (await wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: DESKTOP_BIN } } } })).sessionId;
+  await waitText('[data-testid="chat-row"]', /You: This message was deleted/);
+  await waitFor('button[name="open-settings"]');
+
+  step = "sign out";
+  await click(await find('button[name="open-settings"]'));
+  await waitFor('button[name="sign-out"]');
+  await click(await find('button[name="sign-out"]'));
+  await waitFor('[data-testid="sign-in"]');
+  log("all steps passed");
+  console.log("e2e: 1 passed, 0 failed");
+} catch (e) {
+  console.error(`[e2e] FAILED at step "${step}": ${e.message}`);
+  if (sid) await shot("failure").catch(() => {});
+  console.error("--- server log (tail) ---\n" + server.output().split("\n").slice(-30).join("\n"));
+  console.error("--- tauri-driver / app log (tail) ---\n" + driver.output().split("\n").slice(-60).join("\n"));
+  process.exitCode = 1;
+} finally {
+  if (sid) await wd("DELETE", `/session/${sid}`).catch(() => {});
+  for (const c of children.reverse()) c.kill("SIGTERM");
+}

@@ -1,0 +1,83 @@
+import { useEffect, useReducer, useState } from "react";
+import type { SessionInfo, User } from "./bindings";
+import { Banner } from "./components/Banner";
+import { asCommandError, call, subscribe } from "./ipc";
+import { initialState, reducer } from "./store";
+import { Main } from "./screens/Main";
+import { Onboarding } from "./screens/Onboarding";
+import { SignIn } from "./screens/SignIn";
+
+type Screen = { name: "loading" } | { name: "sign-in"; note?: string } | { name: "onboarding"; user: User } | { name: "main"; user: User };
+
+export function App() {
+  const [store, dispatch] = useReducer(reducer, initialState);
+  const [screen, setScreen] = useState<Screen>({ name: "loading" });
+
+  const enter = (s: SessionInfo) => setScreen(s.needs_onboarding ? { name: "onboarding", user: s.user } : { name: "main", user: s.user });
+
+  useEffect(() => {
+    let cancelled = false;
+    (async () => {
+      await subscribe((event) => dispatch({ type: "event", event, now: Date.now() }));
+      try {
+        const s = await call("restore_session");
+        if (cancelled) return;
+        if (s) enter(s);
+        else setScreen({ name: "sign-in" });
+      } catch (e) {
+        if (!cancelled) setScreen({ name: "sign-in", note: asCommandError(e).message });
+      }
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, []);
+
+  // Typing indicators expire on their own.
+  useEffect(() => {
+    const t = setInterval(() => dispatch({ type: "tick", now: Date.now() }), 1000);
+    return () => clearInterval(t);
+  }, []);
+
+  // "Back online" shows for a moment.
+  useEffect(() => {
+    if (!store.link.backOnline) return;
+    const t = setTimeout(() => dispatch({ type: "back_online_seen" }), 3000);
+    return () => clearTimeout(t);
+  }, [store.link.backOnline]);
+
+  // Signed out elsewhere (revoked, or the session expired).
+  useEffect(() => {
+    if (store.signedOut) setScreen({ name: "sign-in", note: `You were signed out: ${store.signedOut}` });
+  }, [store.signedOut]);
+
+  async function signOut() {
+    try {
+      await call("sign_out");
+    } finally {
+      dispatch({ type: "reset" });
+      setScreen({ name: "sign-in" });
+    }
+  }
+
+  switch (screen.name) {
+    case "loading":
+      return <div className="centered muted">Opening…</div>;
+    case "sign-in":
+      return (
+        <>
+          {screen.note ? <div className="banner banner-offline">{screen.note}</div> : null}
+          <SignIn onSignedIn={enter} />
+        </>
+      );
+    case "onboarding":
+      return <Onboarding user={screen.user} onDone={(user) => setScreen({ name: "main", user })} />;
+    case "main":
+      return (
+        <div className="app">
+          <Banner link={store.link} />
+          <Main me={screen.user} store={store} onProfile={(user) => setScreen({ name: "main", user })} onSignOut={() => void signOut()} />
+        </div>
+      );
+  }
+}

@@ -1,0 +1,50 @@
+import { useLayoutEffect, useRef, useState, type ReactNode } from "react";
+import { visibleRange } from "../virtual";
+
+interface Props<T> {
+  items: T[];
+  rowHeight: number;
+  render: (item: T, index: number) => ReactNode;
+  itemKey: (item: T) => string;
+  className?: string;
+  label?: string;
+}
+
+/** A scrolling list that renders only the rows in view. */
+export function VirtualList<T>({ items, rowHeight, render, itemKey, className, label }: Props<T>) {
+  const ref = useRef<HTMLDivElement>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [height, setHeight] = useState(600);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const measure = () => setHeight(el.clientHeight);
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  const { start, end } = visibleRange(scrollTop, height, rowHeight, items.length);
+  return (
+    <div
+      ref={ref}
+      className={className}
+      role="list"
+      aria-label={label}
+      style={{ overflowY: "auto", position: "relative" }}
+      onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
+    >
+      <div style={{ height: items.length * rowHeight, position: "relative" }}>
+        {items.slice(start, end).map((item, i) => (
+          <div
+            key={itemKey(item)}
+            role="listitem"
+            style={{ position: "absolute", top: (start + i) * rowHeight, left: 0, right: 0, height: rowHeight }}
+          >
+            {render(item, start + i)}
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import type { CachedMessage, Chat } from "./bindings";
+import { countdown, dayLabel, filterChats, groupByDay, initials, listTime, presenceText, preview, signInError, tick } from "./format";
+
+function msg(over: Partial<CachedMessage>): CachedMessage {
+  return {
+    id: "m1",
+    chat_id: "c1",
+    seq: 1,
+    sender_id: "ana",
+    client_id: "k1",
+    body: "hi",
+    reply_to: null,
+    attachments: [],
+    reactions: {},
+    created_at: new Date(2026, 10, 26, 14, 3).toISOString(),
+    edited_at: null,
+    deleted: false,
+    status: "sent",
+    state: "sent",
+    ...over,
+  };
+}
+
+function chat(over: Partial<Chat> & { name?: string }): Chat {
+  const { name = "Ben", ...rest } = over;
+  return {
+    id: "c1",
+    peer: { id: "ben", display_name: name, username: name.toLowerCase(), bio: "", status_text: "", avatar_url: null, created_at: "2026-01-01T00:00:00Z" },
+    last_message: null,
+    unread_count: 0,
+    read_up_to_seq: 0,
+    updated_at: "2026-11-26T10:00:00Z",
+    ...rest,
+  };
+}
+
+const now = new Date(2026, 10, 26, 18, 0); // Thursday 26 Nov 2026, 18:00 local
+
+describe("days and times", () => {
+  it("labels today, yesterday, this week and older days", () => {
+    expect(dayLabel(new Date(2026, 10, 26, 0, 1), now)).toBe("Today");
+    expect(dayLabel(new Date(2026, 10, 25, 23, 59), now)).toBe("Yesterday");
+    expect(dayLabel(new Date(2026, 10, 23, 12, 0), now)).toBe("Monday");
+    expect(dayLabel(new Date(2026, 10, 19, 12, 0), now)).toBe("19 Nov 2026");
+  });
+
+  it("shows a clock for today in the chat list, else a day or date", () => {
+    expect(listTime(new Date(2026, 10, 26, 9, 5), now)).toBe("09:05");
+    expect(listTime(new Date(2026, 10, 25, 9, 5), now)).toBe("Yesterday");
+    expect(listTime(new Date(2025, 0, 2, 9, 5), now)).toBe("02/01/25");
+  });
+
+  it("groups consecutive messages by local day, keeping order", () => {
+    const a = msg({ client_id: "a", created_at: new Date(2026, 10, 25, 22, 0).toISOString() });
+    const b = msg({ client_id: "b", created_at: new Date(2026, 10, 26, 8, 0).toISOString() });
+    const c = msg({ client_id: "c", created_at: new Date(2026, 10, 26, 9, 0).toISOString() });
+    const groups = groupByDay([a, b, c], now);
+    expect(groups.map((g) => g.label)).toEqual(["Yesterday", "Today"]);
+    expect(groups[1].messages.map((m) => m.client_id)).toEqual(["b", "c"]);
+    expect(groupByDay([], now)).toEqual([]);
+  });
+
+  it("formats the resend countdown", () => {
+    expect(countdown(42)).toBe("0:42");
+    expect(countdown(60)).toBe("1:00");
+    expect(countdown(0.2)).toBe("0:01");
+    expect(countdown(-3)).toBe("0:00");
+  });
+
+  it("says online or when last seen", () => {
+    expect(presenceText({ online: true, last_seen_at: null }, now)).toBe("online");
+    expect(presenceText({ online: false, last_seen_at: new Date(2026, 10, 26, 14, 3).toISOString() }, now)).toBe("last seen today at 14:03");
+    expect(presenceText({ online: false, last_seen_at: new Date(2026, 10, 25, 9, 12).toISOString() }, now)).toBe("last seen yesterday at 09:12");
+    expect(presenceText({ online: false, last_seen_at: null }, now)).toBe("");
+    expect(presenceText(undefined, now)).toBe("");
+  });
+});
+
+describe("messages and chats", () => {
+  it("maps every local state to a tick", () => {
+    expect(tick("pending").label).toBe("Waiting to send");
+    expect(tick("sent").mark).toBe("✓");
+    expect(tick("delivered").mark).toBe("✓✓");
+    expect(tick("read")).toEqual({ mark: "✓✓", label: "Read" });
+    expect(tick("failed").label).toBe("Not sent");
+  });
+
+  it("previews the last message, marking mine and deleted ones", () => {
+    expect(preview(chat({}), "ana")).toBe("No messages yet");
+    expect(preview(chat({ last_message: msg({ body: "see  you\nsoon" }) }), "ana")).toBe("You: see you soon");
+    expect(preview(chat({ last_message: msg({ sender_id: "ben", body: "ok" }) }), "ana")).toBe("ok");
+    expect(preview(chat({ last_message: msg({ deleted: true, body: "" }) }), "ana")).toBe("You: This message was deleted");
+  });
+
+  it("filters chats by name, username or last message, case-insensitively", () => {
+    const chats = [chat({ id: "1", name: "Ben" }), chat({ id: "2", name: "Carla", last_message: msg({ body: "Lunch tomorrow?" }) })];
+    expect(filterChats(chats, "").length).toBe(2);
+    expect(filterChats(chats, "BEN").map((c) => c.id)).toEqual(["1"]);
+    expect(filterChats(chats, "lunch").map((c) => c.id)).toEqual(["2"]);
+    expect(filterChats(chats, "zzz")).toEqual([]);
+  });
+
+  it("makes initials", () => {
+    expect(initials("Ana María Ruiz")).toBe("AR");
+    expect(initials("ben")).toBe("B");
+    expect(initials("  ")).toBe("?");
+  });
+});
+
+describe("sign-in errors", () => {
+  const e = (code: string, message = "raw") => ({ code, message, status: 400 });
+  it("explains each server code", () => {
+    expect(signInError(e("invalid_identifier"), "s")).toMatch(/not an email address or phone number/);
+    expect(signInError(e("invalid_code"), "s")).toMatch(/wrong/);
+    expect(signInError(e("code_expired"), "s")).toMatch(/expired/);
+    expect(signInError(e("rate_limited"), "s")).toMatch(/Too many requests/);
+    expect(signInError(e("unreachable"), "http://x:1")).toBe("Cannot reach the server at http://x:1. Check the address and your connection.");
+    expect(signInError(e("something_new", "Detail from the server"), "s")).toBe("Detail from the server");
+  });
+});

@@ -1,0 +1,150 @@
+// Presentation helpers: pure functions of what the Rust side pushes.
+import type { CachedMessage, Chat, CommandError, LocalState } from "./bindings";
+
+const pad = (n: number) => String(n).padStart(2, "0");
+
+/** "14:03" */
+export function clock(d: Date): string {
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function sameDay(a: Date, b: Date): boolean {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+/** A local calendar day key, e.g. "2026-11-26". */
+export function dayKey(d: Date): string {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+/** "Today", "Yesterday", a weekday within the last week, else "3 Nov 2026". */
+export function dayLabel(d: Date, now: Date): string {
+  if (sameDay(d, now)) return "Today";
+  const y = new Date(now);
+  y.setDate(now.getDate() - 1);
+  if (sameDay(d, y)) return "Yesterday";
+  const days = (startOfDay(now).getTime() - startOfDay(d).getTime()) / 86_400_000;
+  if (days > 0 && days < 7) return WEEKDAYS[d.getDay()];
+  return `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
+}
+
+function startOfDay(d: Date): Date {
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate());
+}
+
+/** The time shown in the chat list: a clock today, "Yesterday", a weekday, or a date. */
+export function listTime(d: Date, now: Date): string {
+  if (sameDay(d, now)) return clock(d);
+  const label = dayLabel(d, now);
+  if (label === "Yesterday" || WEEKDAYS.includes(label)) return label;
+  return `${pad(d.getDate())}/${pad(d.getMonth() + 1)}/${String(d.getFullYear()).slice(2)}`;
+}
+
+export interface DayGroup {
+  key: string;
+  label: string;
+  messages: CachedMessage[];
+}
+
+/** Splits messages (in order) into runs of one local day each. */
+export function groupByDay(messages: CachedMessage[], now: Date): DayGroup[] {
+  const groups: DayGroup[] = [];
+  for (const m of messages) {
+    const d = new Date(m.created_at);
+    const key = dayKey(d);
+    const last = groups[groups.length - 1];
+    if (last && last.key === key) last.messages.push(m);
+    else groups.push({ key, label: dayLabel(d, now), messages: [m] });
+  }
+  return groups;
+}
+
+/** The delivery mark of my own message. */
+export function tick(state: LocalState): { mark: string; label: string } {
+  switch (state) {
+    case "pending":
+      return { mark: "◷", label: "Waiting to send" };
+    case "failed":
+      return { mark: "!", label: "Not sent" };
+    case "sent":
+      return { mark: "✓", label: "Sent" };
+    case "delivered":
+      return { mark: "✓✓", label: "Delivered" };
+    case "read":
+      return { mark: "✓✓", label: "Read" };
+  }
+}
+
+/** One line for the chat list. */
+export function preview(chat: Chat, myId: string): string {
+  const m = chat.last_message;
+  if (!m) return "No messages yet";
+  const who = m.sender_id === myId ? "You: " : "";
+  if (m.deleted) return `${who}This message was deleted`;
+  if (m.body.trim()) return who + m.body.replace(/\s+/g, " ").trim();
+  if (m.attachments.length) return `${who}📎 ${m.attachments[0].name ?? "Attachment"}`;
+  return who;
+}
+
+/** Chats whose peer name, username or last message contain the query. */
+export function filterChats(chats: Chat[], query: string): Chat[] {
+  const q = query.trim().toLowerCase();
+  if (!q) return chats;
+  return chats.filter((c) =>
+    [c.peer.display_name, c.peer.username ?? "", c.last_message?.body ?? ""].some((s) => s.toLowerCase().includes(q)),
+  );
+}
+
+/** "online", "last seen today at 14:03", "last seen yesterday at 09:12", ... */
+export function presenceText(p: { online: boolean; last_seen_at: string | null } | undefined, now: Date): string {
+  if (!p) return "";
+  if (p.online) return "online";
+  if (!p.last_seen_at) return "";
+  const d = new Date(p.last_seen_at);
+  const label = dayLabel(d, now);
+  if (label === "Today") return `last seen today at ${clock(d)}`;
+  if (label === "Yesterday") return `last seen yesterday at ${clock(d)}`;
+  return `last seen ${label} at ${clock(d)}`;
+}
+
+/** "0:42" */
+export function countdown(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  return `${Math.floor(s / 60)}:${pad(s % 60)}`;
+}
+
+/** Sign-in errors in words, by the server's stable code. */
+export function signInError(e: CommandError, server: string): string {
+  switch (e.code) {
+    case "invalid_identifier":
+      return "That is not an email address or phone number we can send a code to.";
+    case "invalid_code":
+      return "That code is wrong. Check it and try again.";
+    case "code_expired":
+      return "That code has expired. Ask for a new one.";
+    case "too_many_attempts":
+      return "Too many wrong codes. Ask for a new one.";
+    case "rate_limited":
+      return "Too many requests. Wait a moment, then try again.";
+    case "unreachable":
+      return `Cannot reach the server at ${server}. Check the address and your connection.`;
+    case "invalid_server":
+      return e.message;
+    case "account_disabled":
+      return "This account is disabled.";
+    default:
+      return e.message;
+  }
+}
+
+/** Initials for an avatar placeholder. */
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  if (!parts.length) return "?";
+  const first = [...parts[0]][0] ?? "";
+  const second = parts.length > 1 ? ([...parts[parts.length - 1]][0] ?? "") : "";
+  return (first + second).toUpperCase();
+}

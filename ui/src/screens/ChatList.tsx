@@ -1,0 +1,73 @@
+import { forwardRef } from "react";
+import type { Chat } from "../bindings";
+import { Avatar } from "../components/Avatar";
+import { VirtualList } from "../components/VirtualList";
+import { filterChats, listTime, preview } from "../format";
+import type { Presence } from "../store";
+
+interface Props {
+  chats: Chat[];
+  myId: string;
+  selected: string | null;
+  query: string;
+  presence: Record<string, Presence>;
+  onQuery: (q: string) => void;
+  onSelect: (chatId: string) => void;
+}
+
+/** The chats, most recent activity first, filtered by the box at the top. */
+export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
+  { chats, myId, selected, query, presence, onQuery, onSelect },
+  filterRef,
+) {
+  const now = new Date();
+  const shown = filterChats(chats, query);
+  return (
+    <aside className="chat-list">
+      <input
+        ref={filterRef}
+        className="filter"
+        name="filter"
+        type="search"
+        placeholder="Find a chat (Ctrl+K)"
+        value={query}
+        onChange={(e) => onQuery(e.target.value)}
+      />
+      {shown.length === 0 ? (
+        <p className="muted empty">{chats.length ? "No chat matches." : "No chats yet. When a contact writes to you, the chat appears here."}</p>
+      ) : (
+        <VirtualList
+          className="rows"
+          label="Chats"
+          items={shown}
+          rowHeight={68}
+          itemKey={(c) => c.id}
+          render={(c) => (
+            <button
+              className={`chat-row${c.id === selected ? " selected" : ""}`}
+              data-testid="chat-row"
+              data-chat-id={c.id}
+              onClick={() => onSelect(c.id)}
+            >
+              <Avatar name={c.peer.display_name} online={presence[c.peer.id]?.online} />
+              <span className="chat-row-main">
+                <span className="chat-row-top">
+                  <span className="chat-name">{c.peer.display_name}</span>
+                  <span className="chat-time">{c.last_message ? listTime(new Date(c.last_message.created_at), now) : ""}</span>
+                </span>
+                <span className="chat-row-bottom">
+                  <span className="chat-preview">{preview(c, myId)}</span>
+                  {c.unread_count > 0 ? (
+                    <span className="badge" data-testid="unread" aria-label={`${c.unread_count} unread`}>
+                      {c.unread_count}
+                    </span>
+                  ) : null}
+                </span>
+              </span>
+            </button>
+          )}
+        />
+      )}
+    </aside>
+  );
+});

@@ -1,0 +1,318 @@
+import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
+import type { CachedMessage, Chat } from "../bindings";
+import { Avatar } from "../components/Avatar";
+import { asCommandError, call } from "../ipc";
+import { clock, groupByDay, presenceText, tick } from "../format";
+import type { Presence } from "../store";
+
+const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
+/** Send "typing" at most this often while the person types. */
+const TYPING_EVERY_MS = 3000;
+
+interface Props {
+  chat: Chat;
+  myId: string;
+  rev: number;
+  typing: boolean;
+  presence: Presence | undefined;
+  onChanged: () => void;
+}
+
+/** One chat: the header, the messages grouped by day, and the composer. */
+export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props) {
+  const [messages, setMessages] = useState<CachedMessage[]>([]);
+  const [draft, setDraft] = useState("");
+  const [replyTo, setReplyTo] = useState<CachedMessage | null>(null);
+  const [editing, setEditing] = useState<CachedMessage | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
+  const [picker, setPicker] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const scroller = useRef<HTMLDivElement>(null);
+  const composer = useRef<HTMLTextAreaElement>(null);
+  const lastTyping = useRef(0);
+  const markedUpTo = useRef(0);
+  const atBottom = useRef(true);
+
+  // Open: the cache at once, then whatever the server has that it lacks.
+  useEffect(() => {
+    let stale = false;
+    setMessages([]);
+    setReplyTo(null);
+    setEditing(null);
+    setDraft("");
+    markedUpTo.current = chat.read_up_to_seq;
+    atBottom.current = true;
+    call("cached_messages", { chat_id: chat.id, limit: null }).then((m) => !stale && setMessages(m), () => {});
+    call("load_history", { chat_id: chat.id, limit: null }).then(
+      (m) => !stale && setMessages(m),
+      (e) => !stale && setError(asCommandError(e).message),
+    );
+    composer.current?.focus();
+    return () => {
+      stale = true;
+    };
+  }, [chat.id]);
+
+  // Something changed (an event, a send): reload from the cache.
+  useEffect(() => {
+    if (rev === 0) return;
+    let stale = false;
+    call("cached_messages", { chat_id: chat.id, limit: null }).then((m) => !stale && setMessages(m), () => {});
+    return () => {
+      stale = true;
+    };
+  }, [rev, chat.id]);
+
+  // Read what is on screen: move my read watermark to the newest message.
+  useEffect(() => {
+    const newest = messages.reduce((max, m) => (m.sender_id !== myId && m.seq > max ? m.seq : max), 0);
+    if (newest > markedUpTo.current && document.visibilityState === "visible") {
+      markedUpTo.current = newest;
+      call("mark_read", { chat_id: chat.id, up_to_seq: newest }).then(onChanged, () => {
+        markedUpTo.current = 0;
+      });
+    }
+  }, [messages, chat.id, myId, onChanged]);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el && atBottom.current) el.scrollTop = el.scrollHeight;
+  }, [messages, typing]);
+
+  function setTyping(active: boolean) {
+    const now = Date.now();
+    if (active && now - lastTyping.current < TYPING_EVERY_MS) return;
+    lastTyping.current = active ? now : 0;
+    void call("set_typing", { chat_id: chat.id, active }).catch(() => {});
+  }
+
+  async function submit() {
+    const body = draft.trim();
+    if (!body) return;
+    setError(null);
+    try {
+      if (editing) {
+        await call("edit_message", { message_id: editing.id, body });
+        setEditing(null);
+      } else {
+        const m = await call("send_message", { chat_id: chat.id, body, reply_to: replyTo?.id ?? null });
+        setMessages((list) => [...list, m]);
+        setReplyTo(null);
+        atBottom.current = true;
+      }
+      setDraft("");
+      setTyping(false);
+      onChanged();
+    } catch (e) {
+      setError(asCommandError(e).message);
+    }
+  }
+
+  function onKey(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      void submit();
+    } else if (e.key === "Escape") {
+      setReplyTo(null);
+      if (editing) {
+        setEditing(null);
+        setDraft("");
+      }
+    }
+  }
+
+  async function react(m: CachedMessage, emoji: string) {
+    setPicker(null);
+    const mine = (m.reactions[emoji] ?? []).includes(myId);
+    try {
+      await call("react", { message_id: m.id, emoji, add: !mine });
+    } catch (e) {
+      setError(asCommandError(e).message);
+    }
+  }
+
+  async function remove(m: CachedMessage) {
+    setConfirmDelete(null);
+    try {
+      await call("delete_message", { message_id: m.id });
+    } catch (e) {
+      setError(asCommandError(e).message);
+    }
+  }
+
+  function jumpTo(id: string) {
+    const el = scroller.current?.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
+    if (!el) return;
+    el.scrollIntoView({ block: "center", behavior: "smooth" });
+    el.classList.add("flash");
+    setTimeout(() => el.classList.remove("flash"), 1200);
+  }
+
+  const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
+  const now = new Date();
+  const status = typing ? "typing…" : presenceText(presence, now);
+  const name = (id: string) => (id === myId ? "You" : chat.peer.display_name);
+
+  return (
+    <section className="chat-view" data-testid="chat-view">
+      <header className="chat-header">
+        <Avatar name={chat.peer.display_name} size={36} online={presence?.online} />
+        <div>
+          <div className="chat-title">{chat.peer.display_name}</div>
+          <div className="chat-status" data-testid="chat-status">
+            {status || (chat.peer.username ? `@${chat.peer.username}` : "")}
+          </div>
+        </div>
+      </header>
+      <div
+        className="messages"
+        ref={scroller}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+        }}
+      >
+        {groupByDay(messages, now).map((g) => (
+          <div key={g.key} className="day">
+            <div className="day-label">
+              <span>{g.label}</span>
+            </div>
+            {g.messages.map((m) => {
+              const mine = m.sender_id === myId;
+              const quoted = m.reply_to ? byId.get(m.reply_to) : undefined;
+              const t = tick(m.state);
+              const reactions = Object.entries(m.reactions).filter(([, who]) => who && who.length > 0);
+              const canAct = !!m.id && !m.deleted;
+              return (
+                <div
+                  key={m.client_id + m.sender_id}
+                  className={`bubble-row ${mine ? "mine" : "theirs"}`}
+                  data-testid="message"
+                  data-message-id={m.id}
+                  data-state={m.state}
+                >
+                  <div className={`bubble${m.deleted ? " deleted" : ""}`}>
+                    {m.reply_to ? (
+                      <button className="quote" onClick={() => m.reply_to && jumpTo(m.reply_to)} data-testid="quote">
+                        <strong>{quoted ? name(quoted.sender_id) : "Reply"}</strong>
+                        <span>{quoted ? (quoted.deleted ? "This message was deleted" : quoted.body) : "An earlier message"}</span>
+                      </button>
+                    ) : null}
+                    <div className="body">{m.deleted ? "This message was deleted" : m.body}</div>
+                    <div className="meta">
+                      {m.edited_at && !m.deleted ? <span className="edited">edited</span> : null}
+                      <span>{clock(new Date(m.created_at))}</span>
+                      {mine ? (
+                        <span className={`tick tick-${m.state}`} title={t.label} aria-label={t.label} data-testid="tick">
+                          {t.mark}
+                        </span>
+                      ) : null}
+                    </div>
+                    {reactions.length ? (
+                      <div className="reactions">
+                        {reactions.map(([emoji, who]) => (
+                          <button
+                            key={emoji}
+                            className={`reaction${who.includes(myId) ? " mine" : ""}`}
+                            onClick={() => void react(m, emoji)}
+                            data-testid="reaction"
+                          >
+                            {emoji} {who.length > 1 ? who.length : ""}
+                          </button>
+                        ))}
+                      </div>
+                    ) : null}
+                  </div>
+                  {canAct ? (
+                    <div className="actions">
+                      <button title="Reply" name="reply" onClick={() => { setReplyTo(m); composer.current?.focus(); }}>↩</button>
+                      <button title="React" name="react" onClick={() => setPicker(picker === m.id ? null : m.id)}>☺</button>
+                      {mine ? (
+                        <>
+                          <button
+                            title="Edit"
+                            name="edit"
+                            onClick={() => {
+                              setEditing(m);
+                              setReplyTo(null);
+                              setDraft(m.body);
+                              composer.current?.focus();
+                            }}
+                          >
+                            ✎
+                          </button>
+                          <button title="Delete" name="delete" onClick={() => setConfirmDelete(m.id)}>🗑</button>
+                        </>
+                      ) : null}
+                      {picker === m.id ? (
+                        <div className="picker" role="menu">
+                          {QUICK_REACTIONS.map((e) => (
+                            <button key={e} role="menuitem" onClick={() => void react(m, e)}>
+                              {e}
+                            </button>
+                          ))}
+                        </div>
+                      ) : null}
+                      {confirmDelete === m.id ? (
+                        <div className="confirm">
+                          Delete for everyone?{" "}
+                          <button name="confirm-delete" onClick={() => void remove(m)}>Delete</button>{" "}
+                          <button onClick={() => setConfirmDelete(null)}>Cancel</button>
+                        </div>
+                      ) : null}
+                    </div>
+                  ) : null}
+                </div>
+              );
+            })}
+          </div>
+        ))}
+        {typing ? (
+          <div className="typing" data-testid="typing">
+            {chat.peer.display_name} is typing…
+          </div>
+        ) : null}
+      </div>
+      {error ? (
+        <p className="error inline" role="alert">
+          {error}
+        </p>
+      ) : null}
+      {replyTo || editing ? (
+        <div className="composer-context" data-testid="composer-context">
+          <div>
+            <strong>{editing ? "Edit message" : `Reply to ${name(replyTo!.sender_id)}`}</strong>
+            <span>{(editing ?? replyTo)!.body}</span>
+          </div>
+          <button
+            title="Cancel (Esc)"
+            onClick={() => {
+              setReplyTo(null);
+              if (editing) setDraft("");
+              setEditing(null);
+            }}
+          >
+            ✕
+          </button>
+        </div>
+      ) : null}
+      <div className="composer">
+        <textarea
+          ref={composer}
+          name="composer"
+          rows={1}
+          placeholder="Write a message"
+          value={draft}
+          onChange={(e) => {
+            setDraft(e.target.value);
+            setTyping(e.target.value.length > 0);
+          }}
+          onKeyDown={onKey}
+        />
+        <button name="send" onClick={() => void submit()} disabled={!draft.trim()}>
+          {editing ? "Save" : "Send"}
+        </button>
+      </div>
+    </section>
+  );
+}

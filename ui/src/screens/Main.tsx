@@ -1,0 +1,111 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { Chat, User } from "../bindings";
+import { Avatar } from "../components/Avatar";
+import { asCommandError, call } from "../ipc";
+import type { State } from "../store";
+import { ChatList } from "./ChatList";
+import { ChatView } from "./ChatView";
+import { Settings } from "./Settings";
+
+interface Props {
+  me: User;
+  store: State;
+  onProfile: (u: User) => void;
+  onSignOut: () => void;
+}
+
+/** The main window: chat list on the left, the open chat (or settings) on the right. */
+export function Main({ me, store, onProfile, onSignOut }: Props) {
+  const [chats, setChats] = useState<Chat[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [query, setQuery] = useState("");
+  const [settings, setSettings] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [refresh, setRefresh] = useState(0);
+  const filterRef = useRef<HTMLInputElement>(null);
+
+  // Reload the list on start and after changes (debounced: events come in bursts).
+  useEffect(() => {
+    let stale = false;
+    const t = setTimeout(() => {
+      call("list_chats").then(
+        (c) => {
+          if (stale) return;
+          setChats(c);
+          setError(null);
+        },
+        (e) => !stale && setError(asCommandError(e).message),
+      );
+    }, 150);
+    return () => {
+      stale = true;
+      clearTimeout(t);
+    };
+  }, [store.rev, refresh]);
+
+  const onChanged = useCallback(() => setRefresh((r) => r + 1), []);
+
+  // Ctrl/Cmd+K: find a chat.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
+        e.preventDefault();
+        setSettings(false);
+        filterRef.current?.focus();
+        filterRef.current?.select();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  const unread = chats.reduce((n, c) => n + Number(c.unread_count), 0);
+  useEffect(() => {
+    document.title = unread ? `(${unread}) Parley` : "Parley";
+  }, [unread]);
+
+  const chat = chats.find((c) => c.id === selected) ?? null;
+  return (
+    <div className="main">
+      <div className="sidebar">
+        <header className="me">
+          <Avatar name={me.display_name} size={32} />
+          <span className="me-name">{me.display_name}</span>
+          <button className="link" name="open-settings" onClick={() => setSettings(true)} title="Settings">
+            ⚙
+          </button>
+        </header>
+        <ChatList
+          ref={filterRef}
+          chats={chats}
+          myId={me.id}
+          selected={selected}
+          query={query}
+          presence={store.presence}
+          onQuery={setQuery}
+          onSelect={(id) => {
+            setSelected(id);
+            setSettings(false);
+          }}
+        />
+        {error ? <p className="error inline">{error}</p> : null}
+      </div>
+      {settings ? (
+        <Settings onClose={() => setSettings(false)} onProfile={onProfile} onSignOut={onSignOut} />
+      ) : chat ? (
+        <ChatView
+          chat={chat}
+          myId={me.id}
+          rev={store.rev}
+          typing={!!store.typing[chat.id]}
+          presence={store.presence[chat.peer.id]}
+          onChanged={onChanged}
+        />
+      ) : (
+        <section className="chat-view empty-state">
+          <p className="muted">Select a chat</p>
+        </section>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,78 @@
+import { useEffect, useState, type FormEvent } from "react";
+import type { User } from "../bindings";
+import { asCommandError, call } from "../ipc";
+
+type Check = { state: "idle" | "checking" } | { state: "ok" | "bad"; text: string };
+
+/** First sign-in: a display name and a username, checked while typing. */
+export function Onboarding({ user, onDone }: { user: User; onDone: (u: User) => void }) {
+  const [name, setName] = useState(user.display_name);
+  const [username, setUsername] = useState(user.username ?? "");
+  const [check, setCheck] = useState<Check>({ state: "idle" });
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    const u = username.trim();
+    if (!u) {
+      setCheck({ state: "idle" });
+      return;
+    }
+    setCheck({ state: "checking" });
+    let stale = false;
+    const t = setTimeout(() => {
+      call("username_available", { username: u }).then(
+        (r) => !stale && setCheck(r.available ? { state: "ok", text: `@${r.username} is available` } : { state: "bad", text: `@${r.username} is taken` }),
+        (e) => !stale && setCheck({ state: "bad", text: asCommandError(e).message }),
+      );
+    }, 300);
+    return () => {
+      stale = true;
+      clearTimeout(t);
+    };
+  }, [username]);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const me = await call("update_profile", {
+        display_name: name.trim(),
+        username: username.trim(),
+        bio: null,
+        status_text: null,
+        settings: null,
+      });
+      onDone(me);
+    } catch (err) {
+      setError(asCommandError(err).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main className="centered">
+      <form className="card" onSubmit={submit} data-testid="onboarding">
+        <h1>Welcome to Parley</h1>
+        <p className="muted">How should people see you?</p>
+        <label>
+          Your name
+          <input name="display_name" value={name} onChange={(e) => setName(e.target.value)} autoFocus required maxLength={64} />
+        </label>
+        <label>
+          Username
+          <input name="username" value={username} onChange={(e) => setUsername(e.target.value.toLowerCase())} placeholder="ana" required maxLength={32} />
+        </label>
+        <p className={`check check-${check.state}`} data-testid="username-check" aria-live="polite">
+          {"text" in check ? check.text : check.state === "checking" ? "Checking…" : "3–32 of a–z, 0–9, _ and ."}
+        </p>
+        <button type="submit" name="continue" disabled={busy || !name.trim() || check.state !== "ok"}>
+          Continue
+        </button>
+        {error ? <p className="error" role="alert">{error}</p> : null}
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,109 @@
+import { useEffect, useState, type FormEvent } from "react";
+import type { Me, UpdateMe, User } from "../bindings";
+import { asCommandError, call } from "../ipc";
+
+const NO_CHANGE: UpdateMe = { display_name: null, username: null, bio: null, status_text: null, settings: null };
+
+/** Profile edit, privacy toggles and sign-out. */
+export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => void; onProfile: (u: User) => void; onSignOut: () => void }) {
+  const [me, setMe] = useState<Me | null>(null);
+  const [form, setForm] = useState({ display_name: "", username: "", bio: "", status_text: "" });
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    call("get_me").then(
+      (m) => {
+        setMe(m);
+        setForm({ display_name: m.display_name, username: m.username ?? "", bio: m.bio, status_text: m.status_text });
+      },
+      (e) => setNote({ ok: false, text: asCommandError(e).message }),
+    );
+  }, []);
+
+  async function update(patch: UpdateMe, done: string) {
+    setBusy(true);
+    setNote(null);
+    try {
+      const m = await call("update_profile", patch);
+      setMe(m);
+      onProfile(m);
+      setNote({ ok: true, text: done });
+    } catch (e) {
+      setNote({ ok: false, text: asCommandError(e).message });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function save(e: FormEvent) {
+    e.preventDefault();
+    void update({ ...NO_CHANGE, ...form }, "Profile saved");
+  }
+
+  const field = (key: keyof typeof form, label: string, max: number) => (
+    <label>
+      {label}
+      <input name={key} value={form[key]} maxLength={max} onChange={(e) => setForm({ ...form, [key]: e.target.value })} />
+    </label>
+  );
+
+  return (
+    <section className="settings" data-testid="settings">
+      <header className="chat-header">
+        <h2>Settings</h2>
+        <button className="link" onClick={onClose} name="close-settings">
+          Close
+        </button>
+      </header>
+      {me ? (
+        <div className="settings-body">
+          <form onSubmit={save} className="card flat">
+            <h3>Profile</h3>
+            <p className="muted">Signed in as {me.identifier}</p>
+            {field("display_name", "Name", 64)}
+            {field("username", "Username", 32)}
+            {field("status_text", "Status", 140)}
+            {field("bio", "About", 280)}
+            <button type="submit" disabled={busy} name="save-profile">
+              Save
+            </button>
+          </form>
+          <div className="card flat">
+            <h3>Privacy</h3>
+            <label className="toggle">
+              <input
+                type="checkbox"
+                name="read_receipts"
+                checked={me.settings.read_receipts}
+                disabled={busy}
+                onChange={(e) => void update({ ...NO_CHANGE, settings: { read_receipts: e.target.checked, last_seen_visible: null } }, "Saved")}
+              />
+              Read receipts (when off, you don't see others' either)
+            </label>
+            <label className="toggle">
+              <input
+                type="checkbox"
+                name="last_seen_visible"
+                checked={me.settings.last_seen_visible}
+                disabled={busy}
+                onChange={(e) => void update({ ...NO_CHANGE, settings: { read_receipts: null, last_seen_visible: e.target.checked } }, "Saved")}
+              />
+              Show when I'm online and last seen
+            </label>
+          </div>
+          <div className="card flat">
+            <button className="danger" name="sign-out" onClick={onSignOut}>
+              Sign out
+            </button>
+          </div>
+        </div>
+      ) : null}
+      {note ? (
+        <p className={note.ok ? "ok" : "error"} role="status">
+          {note.text}
+        </p>
+      ) : null}
+    </section>
+  );
+}

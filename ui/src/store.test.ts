@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import type { ClientEvent } from "./bindings";
+import { bannerText, initialState, reducer, TYPING_TTL_MS, type State } from "./store";
+
+const ev = (s: State, event: ClientEvent, now = 1000) => reducer(s, { type: "event", event, now });
+
+describe("store", () => {
+  it("follows the link and says 'back online' only after being offline", () => {
+    let s = ev(initialState, { type: "link", state: "online", retry_in_ms: null });
+    expect(s.link.backOnline).toBe(false);
+    expect(bannerText(s.link)).toBeNull();
+    s = ev(s, { type: "link", state: "offline", retry_in_ms: 2000 });
+    expect(bannerText(s.link)).toEqual({ kind: "offline", text: "Offline — retrying in 2 s" });
+    s = ev(s, { type: "link", state: "connecting", retry_in_ms: null });
+    expect(bannerText(s.link)?.kind).toBe("connecting");
+    s = ev(s, { type: "link", state: "online", retry_in_ms: null });
+    expect(bannerText(s.link)).toEqual({ kind: "online", text: "Back online" });
+    s = reducer(s, { type: "back_online_seen" });
+    expect(bannerText(s.link)).toBeNull();
+    // A later reconnect that never went offline is not "back online".
+    s = ev(s, { type: "link", state: "connecting", retry_in_ms: null });
+    s = ev(s, { type: "link", state: "online", retry_in_ms: null });
+    expect(s.link.backOnline).toBe(false);
+  });
+
+  it("shows typing until it stops, expires, or a message arrives", () => {
+    let s = ev(initialState, { type: "typing", chat_id: "c1", user_id: "ben", active: true }, 1000);
+    expect(s.typing.c1).toEqual({ userId: "ben", until: 1000 + TYPING_TTL_MS });
+    expect(reducer(s, { type: "tick", now: 1000 + TYPING_TTL_MS - 1 }).typing.c1).toBeDefined();
+    expect(reducer(s, { type: "tick", now: 1000 + TYPING_TTL_MS }).typing.c1).toBeUndefined();
+    expect(ev(s, { type: "typing", chat_id: "c1", user_id: "ben", active: false }).typing.c1).toBeUndefined();
+    const message = {
+      id: "m1", chat_id: "c1", seq: 1, sender_id: "ben", client_id: "k", body: "hi", reply_to: null,
+      attachments: [], reactions: {}, created_at: "2026-11-26T10:00:00Z", edited_at: null, deleted: false, status: "sent" as const,
+    };
+    s = ev(s, { type: "event", seq: 5, event: { kind: "message.created", message } });
+    expect(s.typing.c1).toBeUndefined();
+    expect(s.rev).toBe(1);
+  });
+
+  it("counts durable changes so views reload from the cache", () => {
+    let s = ev(initialState, { type: "resynced" });
+    s = ev(s, { type: "send_failed", client_id: "k", error: { type: "urn:parley:problem:x", title: "t", status: 403, detail: "", code: "x" } });
+    s = ev(s, { type: "presence", user_id: "ben", online: true, last_seen_at: null });
+    expect(s.rev).toBe(2);
+    expect(s.presence.ben).toEqual({ online: true, last_seen_at: null });
+  });
+
+  it("forgets everything when signed out elsewhere", () => {
+    let s = ev(initialState, { type: "presence", user_id: "ben", online: true, last_seen_at: null });
+    s = ev(s, { type: "signed_out", reason: "device revoked" });
+    expect(s.signedOut).toBe("device revoked");
+    expect(s.presence).toEqual({});
+  });
+});

@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { visibleRange } from "./virtual";
+
+describe("visibleRange", () => {
+  it("renders only a screenful of 10 000 rows, with overscan", () => {
+    const r = visibleRange(68 * 5000, 680, 68, 10_000, 6);
+    expect(r.start).toBe(4994);
+    expect(r.end).toBe(5000 + 11 + 6);
+    expect(r.end - r.start).toBeLessThan(30);
+  });
+
+  it("clamps at both ends", () => {
+    expect(visibleRange(0, 680, 68, 10_000, 6)).toEqual({ start: 0, end: 17 });
+    const last = visibleRange(68 * 20_000, 680, 68, 10_000, 6);
+    expect(last.end).toBe(10_000);
+    expect(last.start).toBeLessThan(10_000);
+    expect(visibleRange(0, 680, 68, 3)).toEqual({ start: 0, end: 3 });
+    expect(visibleRange(100, 680, 68, 0)).toEqual({ start: 0, end: 0 });
+  });
+});
