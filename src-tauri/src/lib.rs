@@ -38,6 +38,7 @@ pub fn run() {
     let result = tauri::Builder::default()
         .manage(SessionState::default())
         .manage(EventsState::default())
+        .manage(commands::scan::ScanState::default())
         .setup(|app| {
             let dir = profile_dir(app)?;
             tracing::info!(profile = %dir.display(), "opening profile");

@@ -46,6 +46,17 @@ describe("store", () => {
     expect(s.presence.ben).toEqual({ online: true, last_seen_at: null });
   });
 
+  it("counts contact and request changes apart, so the people screen and badge reload", () => {
+    let s = ev(initialState, { type: "event", seq: 1, event: { kind: "connection.removed", user_id: "ben" } });
+    expect(s.contactsRev).toBe(1);
+    s = ev(s, { type: "event", seq: 2, event: { kind: "chat.read", chat_id: "c1", up_to_seq: 3 } });
+    expect(s.contactsRev).toBe(1);
+    expect(s.rev).toBe(2);
+    s = ev(s, { type: "event", seq: 3, event: { kind: "contact_code.consumed", request_id: "r1" } });
+    s = ev(s, { type: "resynced" });
+    expect(s.contactsRev).toBe(3);
+  });
+
   it("forgets everything when signed out elsewhere", () => {
     let s = ev(initialState, { type: "presence", user_id: "ben", online: true, last_seen_at: null });
     s = ev(s, { type: "signed_out", reason: "device revoked" });

@@ -26,6 +26,8 @@ export interface State {
   presence: Record<string, Presence>;
   /** Bumped by every durable change; views reload from the cache on change. */
   rev: number;
+  /** Bumped when contacts or connection requests change (and on resync). */
+  contactsRev: number;
   /** Set when the session ended elsewhere (the reason). */
   signedOut: string | null;
 }
@@ -41,6 +43,7 @@ export const initialState: State = {
   typing: {},
   presence: {},
   rev: 0,
+  contactsRev: 0,
   signedOut: null,
 };
 
@@ -97,11 +100,13 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
           delete typing[m.chat_id];
         }
       }
-      return { ...state, typing, rev: state.rev + 1 };
+      const contacts = ev.event.kind.startsWith("connection.") || ev.event.kind === "contact_code.consumed";
+      return { ...state, typing, rev: state.rev + 1, contactsRev: state.contactsRev + (contacts ? 1 : 0) };
     }
+    case "resynced":
+      return { ...state, rev: state.rev + 1, contactsRev: state.contactsRev + 1 };
     case "sent":
     case "send_failed":
-    case "resynced":
       return { ...state, rev: state.rev + 1 };
     case "signed_out":
       return { ...initialState, signedOut: ev.reason };

@@ -5,22 +5,27 @@
 
 pub mod auth;
 pub mod chats;
+pub mod contacts;
 pub mod events;
 pub mod profile;
+pub mod scan;
 
 /// Lists every command once: `module::name(Args) -> Result`. Expands to
 /// `handler()` (the invoke handler) and `signatures()` (for the bindings).
 /// The first entry is the command that registers the event channel; its one
 /// argument is a `Channel<ClientEvent>` (see `ui/src/ipc.ts`), so it is not in
-/// the generated map.
+/// the generated map. The second (`stream`) starts the scanner, whose one
+/// argument is a `Channel<ScanEvent>` for previews and results; it is not in
+/// the map either (`ui/src/ipc.ts` calls it).
 macro_rules! commands {
     (
         channel: $cmodule:ident :: $cname:ident;
+        stream: $smodule:ident :: $sname:ident;
         $($module:ident :: $name:ident ( $args:ty ) -> $ret:ty ;)*
     ) => {
         /// The invoke handler with every command.
         pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Sync + 'static {
-            tauri::generate_handler![$cmodule::$cname, $($module::$name),*]
+            tauri::generate_handler![$cmodule::$cname, $smodule::$sname, $($module::$name),*]
         }
 
         /// Name, argument type and result type of every command.
@@ -31,10 +36,13 @@ macro_rules! commands {
 }
 
 use parley_client::cache::CachedMessage;
-use parley_protocol::{Chat, Connection, Me, OtpRequested, UpdateMe, UsernameAvailability};
+use parley_protocol::{
+    Chat, Connection, ConnectionRequest, Me, OtpRequested, UpdateMe, UsernameAvailability,
+};
 
 commands! {
     channel: events::subscribe_events;
+    stream: scan::scan_start;
     auth::sign_in_defaults(()) -> auth::SignInDefaults;
     auth::restore_session(()) -> Option<auth::SessionInfo>;
     auth::request_code(auth::RequestCodeArgs) -> OtpRequested;
@@ -54,4 +62,12 @@ commands! {
     chats::set_typing(chats::TypingArgs) -> ();
     chats::list_contacts(()) -> Vec<Connection>;
     chats::open_chat(chats::OpenChatArgs) -> Chat;
+    contacts::my_code(()) -> contacts::MyCode;
+    contacts::add_contact(contacts::AddContactArgs) -> ConnectionRequest;
+    contacts::decode_image_file(contacts::ImageArgs) -> String;
+    contacts::list_requests(contacts::RequestsArgs) -> Vec<ConnectionRequest>;
+    contacts::accept_request(contacts::RequestArgs) -> Connection;
+    contacts::decline_request(contacts::RequestArgs) -> ();
+    contacts::remove_contact(contacts::UserArgs) -> ();
+    scan::scan_stop(scan::ScanStopArgs) -> ();
 }

@@ -5,6 +5,7 @@ import { asCommandError, call } from "../ipc";
 import type { State } from "../store";
 import { ChatList } from "./ChatList";
 import { ChatView } from "./ChatView";
+import { People, type PeopleTab } from "./People";
 import { Settings } from "./Settings";
 
 interface Props {
@@ -20,6 +21,8 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
   const [selected, setSelected] = useState<string | null>(null);
   const [query, setQuery] = useState("");
   const [settings, setSettings] = useState(false);
+  const [people, setPeople] = useState<PeopleTab | null>(null);
+  const [incoming, setIncoming] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [refresh, setRefresh] = useState(0);
   const filterRef = useRef<HTMLInputElement>(null);
@@ -43,6 +46,30 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
     };
   }, [store.rev, refresh]);
 
+  // The incoming requests badge, live: reloaded when requests change.
+  useEffect(() => {
+    let stale = false;
+    call("list_requests", { direction: "incoming" }).then(
+      (r) => !stale && setIncoming(r.length),
+      () => {},
+    );
+    return () => {
+      stale = true;
+    };
+  }, [store.contactsRev, people]);
+
+  async function openChatWith(userId: string) {
+    try {
+      const c = await call("open_chat", { user_id: userId });
+      setPeople(null);
+      setSettings(false);
+      setSelected(c.id);
+      setRefresh((r) => r + 1);
+    } catch (e) {
+      setError(asCommandError(e).message);
+    }
+  }
+
   const onChanged = useCallback(() => setRefresh((r) => r + 1), []);
 
   // Ctrl/Cmd+K: find a chat.
@@ -51,6 +78,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
         e.preventDefault();
         setSettings(false);
+        setPeople(null);
         filterRef.current?.focus();
         filterRef.current?.select();
       }
@@ -71,7 +99,18 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
         <header className="me">
           <Avatar name={me.display_name} size={32} />
           <span className="me-name">{me.display_name}</span>
-          <button className="link" name="open-settings" onClick={() => setSettings(true)} title="Settings">
+          <button className="link" name="open-my-code" onClick={() => (setSettings(false), setPeople("code"))} title="My code">
+            ▦
+          </button>
+          <button className="link badge-host" name="open-people" onClick={() => (setSettings(false), setPeople(incoming ? "requests" : "contacts"))} title="Contacts and requests">
+            👥
+            {incoming ? (
+              <span className="badge" data-testid="requests-badge" aria-label={`${incoming} contact requests`}>
+                {incoming}
+              </span>
+            ) : null}
+          </button>
+          <button className="link" name="open-settings" onClick={() => (setPeople(null), setSettings(true))} title="Settings">
             ⚙
           </button>
         </header>
@@ -86,11 +125,22 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
           onSelect={(id) => {
             setSelected(id);
             setSettings(false);
+            setPeople(null);
           }}
         />
         {error ? <p className="error inline">{error}</p> : null}
       </div>
-      {settings ? (
+      {people ? (
+        <People
+          tab={people}
+          onTab={setPeople}
+          contactsRev={store.contactsRev}
+          incoming={incoming}
+          presence={store.presence}
+          onOpenChat={(id) => void openChatWith(id)}
+          onClose={() => setPeople(null)}
+        />
+      ) : settings ? (
         <Settings onClose={() => setSettings(false)} onProfile={onProfile} onSignOut={onSignOut} />
       ) : chat ? (
         <ChatView

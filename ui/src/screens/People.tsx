@@ -1,0 +1,451 @@
+import { useEffect, useState, type FormEvent } from "react";
+import type { Connection, ConnectionRequest, MyCode } from "../bindings";
+import { Avatar } from "../components/Avatar";
+import { countdown } from "../format";
+import { asCommandError, call, startScan } from "../ipc";
+import type { Presence } from "../store";
+
+export type PeopleTab = "code" | "scan" | "add" | "requests" | "contacts";
+
+interface Props {
+  tab: PeopleTab;
+  onTab: (t: PeopleTab) => void;
+  contactsRev: number;
+  incoming: number;
+  presence: Record<string, Presence>;
+  onOpenChat: (userId: string) => void;
+  onClose: () => void;
+}
+
+/** Contacts: my code, adding someone, pending requests, the contact list. */
+export function People({ tab, onTab, contactsRev, incoming, presence, onOpenChat, onClose }: Props) {
+  const tabButton = (t: PeopleTab, label: string) => (
+    <button className={`tab${tab === t ? " selected" : ""}`} name={`tab-${t}`} onClick={() => onTab(t)} aria-pressed={tab === t}>
+      {label}
+    </button>
+  );
+  return (
+    <section className="chat-view people" data-testid="people">
+      <header className="chat-header">
+        <nav className="tabs">
+          {tabButton("code", "My code")}
+          {tabButton("scan", "Scan")}
+          {tabButton("add", "Add contact")}
+          {tabButton("requests", incoming ? `Requests (${incoming})` : "Requests")}
+          {tabButton("contacts", "Contacts")}
+        </nav>
+        <button className="link" name="close-people" onClick={onClose} title="Close">
+          ✕
+        </button>
+      </header>
+      <div className="people-body">
+        {tab === "code" ? <MyCodePanel /> : null}
+        {tab === "scan" ? <Scan onFallback={() => onTab("add")} /> : null}
+        {tab === "add" ? <AddContact /> : null}
+        {tab === "requests" ? <Requests rev={contactsRev} /> : null}
+        {tab === "contacts" ? <Contacts rev={contactsRev} presence={presence} onOpenChat={onOpenChat} /> : null}
+      </div>
+    </section>
+  );
+}
+
+function MyCodePanel() {
+  const [code, setCode] = useState<MyCode | null>(null);
+  const [now, setNow] = useState(Date.now());
+  const [error, setError] = useState<string | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+  const [generation, setGeneration] = useState(0);
+
+  // A new code on open, on "New code", and when the current one expires.
+  useEffect(() => {
+    let stale = false;
+    call("my_code").then(
+      (c) => {
+        if (stale) return;
+        setCode(c);
+        setError(null);
+      },
+      (e) => !stale && setError(asCommandError(e).message),
+    );
+    return () => {
+      stale = true;
+    };
+  }, [generation]);
+
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+
+  const expires = code ? Date.parse(code.code.expires_at) : 0;
+  const expired = !!code && now >= expires;
+  useEffect(() => {
+    if (expired) setGeneration((g) => g + 1);
+  }, [expired]);
+
+  async function copy() {
+    if (!code) return;
+    try {
+      await navigator.clipboard.writeText(code.code.uri);
+      setNote("Link copied");
+    } catch {
+      setNote("Could not copy: select the link below and copy it");
+    }
+  }
+
+  return (
+    <div className="my-code" data-testid="my-code">
+      <p className="muted">Show this code to someone you meet. Their Parley app scans it and asks you to accept.</p>
+      {error ? <p className="error" data-testid="error">{error}</p> : null}
+      {code ? (
+        <>
+          {/* The SVG is drawn by parley-client from our own code's link. */}
+          <div className="qr" data-testid="my-code-qr" data-uri={code.code.uri} dangerouslySetInnerHTML={{ __html: code.svg }} />
+          <p className="short-code" data-testid="short-code">
+            {code.code.short_code}
+          </p>
+          <p className="muted" data-testid="code-countdown">
+            {expired ? "Renewing…" : `New code in ${countdown((expires - now) / 1000)}`}
+          </p>
+          <div className="row">
+            <button name="new-code" onClick={() => setGeneration((g) => g + 1)}>
+              New code
+            </button>
+            <button name="copy-link" onClick={() => void copy()}>
+              Copy link
+            </button>
+          </div>
+          <input className="my-link" name="my-link" readOnly value={code.code.uri} onFocus={(e) => e.target.select()} />
+          {note ? <p className="muted">{note}</p> : null}
+        </>
+      ) : error ? null : (
+        <p className="muted">Getting a code…</p>
+      )}
+    </div>
+  );
+}
+
+/** The scanner: previews from Rust, a confirmation before anything is sent. */
+function Scan({ onFallback }: { onFallback: () => void }) {
+  const [preview, setPreview] = useState<string | null>(null);
+  const [source, setSource] = useState<string | null>(null);
+  const [found, setFound] = useState<string | null>(null);
+  const [stopped, setStopped] = useState<string | null>(null);
+  const [noCamera, setNoCamera] = useState<string | null>(null);
+  const [sent, setSent] = useState<ConnectionRequest | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [run, setRun] = useState(0);
+
+  useEffect(() => {
+    let stale = false;
+    let id: number | null = null;
+    startScan((ev) => {
+      if (stale) return;
+      if (ev.type === "started") setSource(ev.source);
+      else if (ev.type === "frame") setPreview(ev.data_url);
+      else if (ev.type === "found") setFound(ev.uri);
+      else if (ev.type === "stopped") setStopped(ev.reason);
+    }).then(
+      (started) => {
+        id = started;
+        // Closed before it started: stop it now.
+        if (stale) void call("scan_stop", { id }).catch(() => {});
+      },
+      (e) => {
+        const err = asCommandError(e);
+        if (!stale) (err.code === "no_camera" ? setNoCamera : setError)(err.message);
+      },
+    );
+    return () => {
+      stale = true;
+      if (id !== null) void call("scan_stop", { id }).catch(() => {});
+    };
+  }, [run]);
+
+  async function send(uri: string) {
+    setError(null);
+    try {
+      setSent(await call("add_contact", { code: uri }));
+      setFound(null);
+    } catch (e) {
+      setError(asCommandError(e).message);
+    }
+  }
+
+  function again() {
+    setFound(null);
+    setSent(null);
+    setStopped(null);
+    setPreview(null);
+    setRun((r) => r + 1);
+  }
+
+  if (noCamera) {
+    return (
+      <div className="scan" data-testid="no-camera">
+        <p>{noCamera}</p>
+        <button name="use-fallback" onClick={onFallback}>
+          Paste a link, type a code or open an image
+        </button>
+      </div>
+    );
+  }
+  return (
+    <div className="scan" data-testid="scan">
+      <div className="scan-preview">{preview ? <img data-testid="scan-preview" src={preview} alt="Camera preview" /> : <p className="muted">Starting…</p>}</div>
+      {source ? <p className="muted">Reading from {source}</p> : null}
+      {found ? (
+        <div className="card" data-testid="scan-found">
+          <p>Found a Parley contact code. Send a connection request?</p>
+          <div className="row">
+            <button name="confirm-scan" onClick={() => void send(found)}>
+              Send request
+            </button>
+            <button name="scan-again" onClick={again}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      ) : null}
+      {sent ? (
+        <div className="card" data-testid="request-sent">
+          <p>
+            Request sent to <strong>{sent.to.display_name}</strong>. You become contacts when they accept.
+          </p>
+          <button name="scan-again" onClick={again}>
+            Scan another
+          </button>
+        </div>
+      ) : null}
+      {stopped && !found && !sent ? <p className="muted">Stopped: {stopped}</p> : null}
+      {error ? (
+        <p className="error" data-testid="error">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+function AddContact() {
+  const [text, setText] = useState("");
+  const [path, setPath] = useState("");
+  const [found, setFound] = useState<string | null>(null);
+  const [sent, setSent] = useState<ConnectionRequest | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function send(code: string) {
+    setBusy(true);
+    setError(null);
+    try {
+      setSent(await call("add_contact", { code }));
+      setFound(null);
+      setText("");
+    } catch (e) {
+      setError(asCommandError(e).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function openImage(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    setSent(null);
+    try {
+      setFound(await call("decode_image_file", { path }));
+    } catch (err) {
+      setError(asCommandError(err).message);
+    }
+  }
+
+  return (
+    <div className="add-contact" data-testid="add-contact">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setSent(null);
+          void send(text);
+        }}
+      >
+        <label>
+          Paste a link or type a code
+          <input name="contact-code" placeholder="parley://contact?… or XXXXX-XXXXX" value={text} onChange={(e) => setText(e.target.value)} />
+        </label>
+        <button name="send-request" disabled={busy || !text.trim()}>
+          Send request
+        </button>
+      </form>
+      <form onSubmit={(e) => void openImage(e)}>
+        <label>
+          Or open an image file with a QR code (its path)
+          <input name="image-path" placeholder="/home/me/Pictures/code.png" value={path} onChange={(e) => setPath(e.target.value)} />
+        </label>
+        <button name="open-image" disabled={!path.trim()}>
+          Open image file
+        </button>
+      </form>
+      {found ? (
+        <div className="card" data-testid="found-code">
+          <p>
+            Found a Parley contact code. Send a connection request? <span className="muted">The name of its owner shows once the request is sent.</span>
+          </p>
+          <div className="row">
+            <button name="confirm-request" disabled={busy} onClick={() => void send(found)}>
+              Send request
+            </button>
+            <button name="cancel-request" onClick={() => setFound(null)}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      ) : null}
+      {sent ? (
+        <div className="card card-row" data-testid="request-sent">
+          <Avatar name={sent.to.display_name} />
+          <p>
+            Request sent to <strong>{sent.to.display_name}</strong>. You become contacts when they accept.
+          </p>
+        </div>
+      ) : null}
+      {error ? (
+        <p className="error" data-testid="error">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+function Requests({ rev }: { rev: number }) {
+  const [incoming, setIncoming] = useState<ConnectionRequest[]>([]);
+  const [outgoing, setOutgoing] = useState<ConnectionRequest[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [reload, setReload] = useState(0);
+
+  useEffect(() => {
+    let stale = false;
+    Promise.all([call("list_requests", { direction: "incoming" }), call("list_requests", { direction: "outgoing" })]).then(
+      ([i, o]) => {
+        if (stale) return;
+        setIncoming(i);
+        setOutgoing(o);
+        setError(null);
+      },
+      (e) => !stale && setError(asCommandError(e).message),
+    );
+    return () => {
+      stale = true;
+    };
+  }, [rev, reload]);
+
+  async function act(kind: "accept_request" | "decline_request", id: string) {
+    try {
+      await call(kind, { request_id: id });
+    } catch (e) {
+      setError(asCommandError(e).message);
+    }
+    setReload((r) => r + 1);
+  }
+
+  return (
+    <div className="requests" data-testid="requests">
+      <h3>Incoming</h3>
+      {incoming.length === 0 ? <p className="muted">No requests.</p> : null}
+      {incoming.map((r) => (
+        <div className="person" key={r.id} data-testid="incoming-request">
+          <Avatar name={r.from.display_name} />
+          <span className="person-name">{r.from.display_name}</span>
+          <button name="accept" onClick={() => void act("accept_request", r.id)}>
+            Accept
+          </button>
+          <button name="decline" onClick={() => void act("decline_request", r.id)}>
+            Decline
+          </button>
+        </div>
+      ))}
+      <h3>Sent</h3>
+      {outgoing.length === 0 ? <p className="muted">No pending requests.</p> : null}
+      {outgoing.map((r) => (
+        <div className="person" key={r.id} data-testid="outgoing-request">
+          <Avatar name={r.to.display_name} />
+          <span className="person-name">{r.to.display_name}</span>
+          <span className="muted">waiting</span>
+        </div>
+      ))}
+      {error ? <p className="error">{error}</p> : null}
+    </div>
+  );
+}
+
+function Contacts({ rev, presence, onOpenChat }: { rev: number; presence: Record<string, Presence>; onOpenChat: (userId: string) => void }) {
+  const [contacts, setContacts] = useState<Connection[]>([]);
+  const [confirm, setConfirm] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [reload, setReload] = useState(0);
+
+  useEffect(() => {
+    let stale = false;
+    call("list_contacts").then(
+      (c) => {
+        if (stale) return;
+        setContacts(c);
+        setError(null);
+      },
+      (e) => !stale && setError(asCommandError(e).message),
+    );
+    return () => {
+      stale = true;
+    };
+  }, [rev, reload]);
+
+  async function remove(userId: string) {
+    try {
+      await call("remove_contact", { user_id: userId });
+    } catch (e) {
+      setError(asCommandError(e).message);
+    }
+    setConfirm(null);
+    setReload((r) => r + 1);
+  }
+
+  return (
+    <div className="contacts" data-testid="contacts">
+      {contacts.length === 0 ? <p className="muted">No contacts yet. Show your code or add someone.</p> : null}
+      {contacts.map((c) => {
+        const online = presence[c.user.id]?.online ?? c.online;
+        return (
+          <div className="person" key={c.user.id} data-testid="contact">
+            <Avatar name={c.user.display_name} online={online} />
+            <span className="person-name">
+              {c.user.display_name}
+              <span className="muted"> {online ? "online" : ""}</span>
+            </span>
+            {confirm === c.user.id ? (
+              <>
+                <span>Remove {c.user.display_name}?</span>
+                <button name="confirm-remove" onClick={() => void remove(c.user.id)}>
+                  Remove
+                </button>
+                <button name="cancel-remove" onClick={() => setConfirm(null)}>
+                  Keep
+                </button>
+              </>
+            ) : (
+              <>
+                <button name="message" onClick={() => onOpenChat(c.user.id)}>
+                  Message
+                </button>
+                <button name="remove" onClick={() => setConfirm(c.user.id)}>
+                  Remove
+                </button>
+              </>
+            )}
+          </div>
+        );
+      })}
+      {error ? <p className="error">{error}</p> : null}
+    </div>
+  );
+}
