@@ -96,6 +96,7 @@ pub fn export(dir: &Path) -> Result<(), String> {
     parley_client::ClientEvent::export_all(&cfg).map_err(err)?;
     crate::error::CommandError::export_all(&cfg).map_err(err)?;
     crate::commands::scan::ScanEvent::export_all(&cfg).map_err(err)?;
+    crate::commands::scan::ScanKind::export_all(&cfg).map_err(err)?;
     let sigs = crate::commands::signatures();
     for s in &sigs {
         (s.export)(&cfg).map_err(err)?;

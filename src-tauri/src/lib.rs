@@ -39,6 +39,7 @@ pub fn run() {
         .manage(SessionState::default())
         .manage(EventsState::default())
         .manage(commands::scan::ScanState::default())
+        .manage(commands::devices::LinkingState::default())
         .setup(|app| {
             let dir = profile_dir(app)?;
             tracing::info!(profile = %dir.display(), "opening profile");

@@ -1,7 +1,7 @@
 // The only door to the Rust side: typed `call` for every command (types
 // generated from Rust in ./bindings) and the one event channel.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { ClientEvent, CommandError, Commands, ScanEvent } from "./bindings";
+import type { ClientEvent, CommandError, Commands, ScanEvent, ScanKind } from "./bindings";
 
 export type Command = keyof Commands;
 type Args<K extends Command> = Commands[K]["args"];
@@ -37,12 +37,13 @@ export async function subscribe(onEvent: (e: ClientEvent) => void): Promise<void
 /** Starts the scanner (frames decoded in Rust); previews and results come on
  * their own channel. Stop it with `call("scan_stop")`. Rejects with a
  * `CommandError` (`no_camera` when there is no frame source). Resolves to
- * the scan's id for `scan_stop`. */
-export async function startScan(onEvent: (e: ScanEvent) => void): Promise<number> {
+ * the scan's id for `scan_stop`. `kind`: the codes to look for (contact
+ * codes by default; others are ignored). */
+export async function startScan(onEvent: (e: ScanEvent) => void, kind: ScanKind = "contact"): Promise<number> {
   const channel = new Channel<ScanEvent>();
   channel.onmessage = onEvent;
   try {
-    return await invoke<number>("scan_start", { onEvent: channel });
+    return await invoke<number>("scan_start", { onEvent: channel, kind });
   } catch (e) {
     throw asCommandError(e);
   }

@@ -42,7 +42,7 @@ pub struct VerifyCodeArgs {
     pub code: String,
 }
 
-fn normalise_server(server: &str) -> CmdResult<String> {
+pub(crate) fn normalise_server(server: &str) -> CmdResult<String> {
     let s = server.trim().trim_end_matches('/');
     if s.is_empty() {
         return Err(CommandError::new(
@@ -65,7 +65,7 @@ fn normalise_server(server: &str) -> CmdResult<String> {
 }
 
 /// This computer's name for the device list, e.g. "Parley desktop (linux)".
-fn device_name() -> String {
+pub(crate) fn device_name() -> String {
     let host = std::env::var("HOSTNAME")
         .or_else(|_| std::env::var("COMPUTERNAME"))
         .ok()
@@ -88,7 +88,7 @@ pub fn sign_in_defaults(profile: State<'_, ProfileState>) -> SignInDefaults {
     SignInDefaults { server }
 }
 
-async fn session_info(client: &Client, new_user: bool) -> CmdResult<SessionInfo> {
+pub(crate) async fn session_info(client: &Client, new_user: bool) -> CmdResult<SessionInfo> {
     let user = match client.me().await {
         Ok(me) => me.user,
         // Offline: the account as cached at sign-in or by the last event.

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod chats;
 pub mod contacts;
+pub mod devices;
 pub mod events;
 pub mod profile;
 pub mod scan;
@@ -37,7 +38,8 @@ macro_rules! commands {
 
 use parley_client::cache::CachedMessage;
 use parley_protocol::{
-    Chat, Connection, ConnectionRequest, Me, OtpRequested, UpdateMe, UsernameAvailability,
+    Chat, Connection, ConnectionRequest, Device, DeviceLinkInfo, Me, OtpRequested, UpdateMe,
+    UsernameAvailability,
 };
 
 commands! {
@@ -70,4 +72,13 @@ commands! {
     contacts::decline_request(contacts::RequestArgs) -> ();
     contacts::remove_contact(contacts::UserArgs) -> ();
     scan::scan_stop(scan::ScanStopArgs) -> ();
+    devices::list_devices(()) -> Vec<Device>;
+    devices::revoke_device(devices::DeviceArgs) -> devices::Revoked;
+    devices::start_link(devices::StartLinkArgs) -> devices::LinkCode;
+    devices::wait_link(devices::LinkIdArgs) -> devices::LinkWait;
+    devices::cancel_link(devices::LinkIdArgs) -> ();
+    devices::link_info(devices::LinkUriArgs) -> DeviceLinkInfo;
+    devices::approve_link(devices::LinkUriArgs) -> ();
+    devices::invite_device(()) -> devices::InviteCode;
+    devices::join_device(devices::JoinArgs) -> auth::SessionInfo;
 }

@@ -2,7 +2,8 @@
 //! `PARLEY_CAMERA_FRAMES=DIR`, replayed through [`FolderSource`]) are decoded
 //! in Rust on a dedicated thread; small JPEG previews go to the window over
 //! a Tauri channel. The source is dropped (the camera released) when the
-//! scan stops: on a found contact code, on `scan_stop`, or on a new scan.
+//! scan stops: on a found code of the wanted kind, on `scan_stop`, or on a new
+//! scan.
 
 use crate::error::{CmdResult, CommandError};
 use image::{codecs::jpeg::JpegEncoder, imageops::FilterType};
@@ -24,6 +25,38 @@ const FPS: f64 = 8.0;
 /// Width of the preview images, in pixels.
 const PREVIEW_WIDTH: u32 = 480;
 
+/// Which kind of Parley code a scan looks for; other codes are ignored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanKind {
+    /// A contact code (`parley://contact`), the default.
+    #[default]
+    Contact,
+    /// A device link shown by a new device (`parley://link`).
+    Link,
+    /// A device invite shown by a signed-in device (`parley://join`).
+    Join,
+}
+
+impl ScanKind {
+    fn wants(self, p: &QrPayload) -> bool {
+        matches!(
+            (self, p),
+            (ScanKind::Contact, QrPayload::Contact(_))
+                | (ScanKind::Link, QrPayload::DeviceLink(_))
+                | (ScanKind::Join, QrPayload::DeviceInvite(_))
+        )
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            ScanKind::Contact => "contact",
+            ScanKind::Link => "device link",
+            ScanKind::Join => "device invite",
+        }
+    }
+}
+
 /// What the scanner tells the window.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -32,9 +65,9 @@ pub enum ScanEvent {
     Started { source: String },
     /// A preview: a `data:image/jpeg;base64,...` URL.
     Frame { data_url: String },
-    /// A contact code was found (the scan stops; nothing is sent yet).
+    /// A code of the wanted kind was found (the scan stops; nothing is sent yet).
     Found { uri: String },
-    /// A Parley code that is not a contact code (ignored; scanning goes on).
+    /// A Parley code of another kind (ignored; scanning goes on).
     Ignored { what: String },
     /// The source failed or ended; the scan has stopped.
     Stopped { reason: String },
@@ -81,11 +114,12 @@ impl ScanState {
     }
 }
 
-/// Runs a scan until a contact code is found, the source ends or `stop` is
+/// Runs a scan until a code of `kind` is found, the source ends or `stop` is
 /// set, sending previews and results through `send`. The caller drops the
 /// source afterwards.
 pub fn run_scanner(
     source: &mut dyn FrameSource,
+    kind: ScanKind,
     stop: &AtomicBool,
     send: &mut dyn FnMut(ScanEvent),
 ) {
@@ -116,15 +150,15 @@ pub fn run_scanner(
             send(ScanEvent::Frame { data_url });
         }
         for payload in decode_frame(&frame).unwrap_or_default() {
-            match payload {
-                QrPayload::Contact(c) => {
-                    send(ScanEvent::Found { uri: c.to_string() });
-                    return;
-                }
-                other => send(ScanEvent::Ignored {
-                    what: format!("Not a contact code: {other}"),
-                }),
+            if kind.wants(&payload) {
+                send(ScanEvent::Found {
+                    uri: payload.to_string(),
+                });
+                return;
             }
+            send(ScanEvent::Ignored {
+                what: format!("Not a {} code: {payload}", kind.label()),
+            });
         }
     }
 }
@@ -172,7 +206,9 @@ fn base64(bytes: &[u8]) -> String {
 pub async fn scan_start(
     scans: State<'_, ScanState>,
     on_event: Channel<ScanEvent>,
+    kind: Option<ScanKind>,
 ) -> CmdResult<u64> {
+    let kind = kind.unwrap_or_default();
     tokio::task::block_in_place(|| scans.stop(None));
     let Some(dir) = std::env::var_os(FRAMES_ENV) else {
         return Err(CommandError::new(
@@ -194,7 +230,7 @@ pub async fn scan_start(
                     tracing::debug!(error = %e, "the window did not take a scan event");
                 }
             };
-            run_scanner(&mut source, &flag, &mut send);
+            run_scanner(&mut source, kind, &flag, &mut send);
             drop(source);
         })
         .map_err(|e| CommandError::new("local", format!("cannot start the scanner: {e}")))?;
@@ -232,9 +268,12 @@ mod tests {
         let dir = frames_dir();
         let mut source = FolderSource::open(dir.path()).unwrap().looping(true);
         let mut events = Vec::new();
-        run_scanner(&mut source, &AtomicBool::new(false), &mut |e| {
-            events.push(e)
-        });
+        run_scanner(
+            &mut source,
+            ScanKind::Contact,
+            &AtomicBool::new(false),
+            &mut |e| events.push(e),
+        );
         assert!(matches!(events.first(), Some(ScanEvent::Started { .. })));
         let frames = events
             .iter()
@@ -251,11 +290,42 @@ mod tests {
     }
 
     #[test]
+    fn a_link_scan_ignores_contact_codes_and_finds_the_link() {
+        let dir = frames_dir();
+        let link = "parley://link?server=http%3A%2F%2Fh&id=abc&secret=0123456789ABCDEFGHJKMNPQRS";
+        let png = QrMatrix::encode(link).unwrap().to_png(6).unwrap();
+        std::fs::write(dir.path().join("c-link.png"), png).unwrap();
+        let mut source = FolderSource::open(dir.path()).unwrap();
+        let mut events = Vec::new();
+        run_scanner(
+            &mut source,
+            ScanKind::Link,
+            &AtomicBool::new(false),
+            &mut |e| events.push(e),
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, ScanEvent::Ignored { what } if what.starts_with("Not a device link code"))),
+            "{events:?}"
+        );
+        match events.last() {
+            Some(ScanEvent::Found { uri }) => assert!(uri.starts_with("parley://link?"), "{uri}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_stopped_scan_reads_no_frame() {
         let dir = frames_dir();
         let mut source = FolderSource::open(dir.path()).unwrap();
         let mut events = Vec::new();
-        run_scanner(&mut source, &AtomicBool::new(true), &mut |e| events.push(e));
+        run_scanner(
+            &mut source,
+            ScanKind::Contact,
+            &AtomicBool::new(true),
+            &mut |e| events.push(e),
+        );
         assert_eq!(events.len(), 1, "{events:?}");
     }
 

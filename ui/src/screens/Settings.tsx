@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import type { Me, UpdateMe, User } from "../bindings";
 import { asCommandError, call } from "../ipc";
+import { Devices } from "./Devices";
 
 const NO_CHANGE: UpdateMe = { display_name: null, username: null, bio: null, status_text: null, settings: null };
 
@@ -92,6 +93,7 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
               Show when I'm online and last seen
             </label>
           </div>
+          <Devices onSignedOut={onSignOut} />
           <div className="card flat">
             <button className="danger" name="sign-out" onClick={onSignOut}>
               Sign out

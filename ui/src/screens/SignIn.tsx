@@ -2,13 +2,14 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { SessionInfo } from "../bindings";
 import { asCommandError, call } from "../ipc";
 import { countdown, signInError } from "../format";
+import { JoinSignIn, LinkSignIn } from "./LinkSignIn";
 
 /** Server URL (remembered) and identifier, then the 6-digit code. */
 export function SignIn({ onSignedIn }: { onSignedIn: (s: SessionInfo) => void }) {
   const [server, setServer] = useState("");
   const [identifier, setIdentifier] = useState("");
   const [code, setCode] = useState("");
-  const [step, setStep] = useState<"identifier" | "code">("identifier");
+  const [step, setStep] = useState<"identifier" | "code" | "link" | "join">("identifier");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [resendAt, setResendAt] = useState(0);
@@ -54,6 +55,16 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: SessionInfo) => void })
   }
 
   const wait = Math.max(0, (resendAt - now) / 1000);
+  if (step === "link" || step === "join") {
+    const Other = step === "link" ? LinkSignIn : JoinSignIn;
+    return (
+      <main className="centered">
+        <div className="card">
+          <Other server={server} onSignedIn={onSignedIn} onBack={() => setStep("identifier")} />
+        </div>
+      </main>
+    );
+  }
   return (
     <main className="centered">
       <div className="card" data-testid="sign-in">
@@ -76,6 +87,15 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: SessionInfo) => void })
             <button type="submit" name="request-code" disabled={busy || !identifier.trim() || !server.trim()}>
               {busy ? "Sending…" : "Send me a code"}
             </button>
+            <p className="muted">
+              <button type="button" className="link" name="link-existing" disabled={!server.trim()} onClick={() => setStep("link")}>
+                Link to an existing account
+              </button>
+              {" · "}
+              <button type="button" className="link" name="join-existing" disabled={!server.trim()} onClick={() => setStep("join")}>
+                Scan a code from my other device
+              </button>
+            </p>
           </form>
         ) : (
           <form onSubmit={verify}>
