@@ -21,6 +21,22 @@ export function Devices({ onSignedOut }: { onSignedOut: () => void }) {
     void load();
   }, []);
 
+  // An approved device joins when it picks up its session (its long poll
+  // returns), a moment after the approval: refresh until it shows up.
+  async function loadUntilMoreThan(count: number) {
+    for (let i = 0; i < 40; i++) {
+      try {
+        const d = await call("list_devices");
+        setDevices(d);
+        if (d.length > count) return;
+      } catch (e) {
+        setError(asCommandError(e).message);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   async function revoke(d: Device) {
     setBusy(true);
     setError(null);
@@ -82,7 +98,12 @@ export function Devices({ onSignedOut }: { onSignedOut: () => void }) {
           </button>
         </p>
       ) : mode === "link" ? (
-        <ApproveLink onDone={() => (setMode(null), void load())} />
+        <ApproveLink
+          onDone={(approved) => {
+            setMode(null);
+            void (approved ? loadUntilMoreThan(devices?.length ?? 0) : load());
+          }}
+        />
       ) : (
         <Invite onDone={() => (setMode(null), void load())} />
       )}
@@ -96,7 +117,7 @@ export function Devices({ onSignedOut }: { onSignedOut: () => void }) {
 }
 
 /** Paste the new device's `parley://link`, check the digits, approve. */
-function ApproveLink({ onDone }: { onDone: () => void }) {
+function ApproveLink({ onDone }: { onDone: (approved: boolean) => void }) {
   const [uri, setUri] = useState("");
   const [info, setInfo] = useState<DeviceLinkInfo | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -129,11 +150,11 @@ function ApproveLink({ onDone }: { onDone: () => void }) {
           <button
             name="approve-link"
             disabled={busy}
-            onClick={() => void run(() => call("approve_link", { uri })).then((r) => r === null && onDone())}
+            onClick={() => void run(() => call("approve_link", { uri })).then((r) => r === null && onDone(true))}
           >
             The digits match — approve
           </button>{" "}
-          <button className="link" name="cancel-link" onClick={onDone}>
+          <button className="link" name="cancel-link" onClick={() => onDone(false)}>
             Cancel
           </button>
         </>
@@ -165,7 +186,7 @@ function ApproveLink({ onDone }: { onDone: () => void }) {
           <button type="submit" name="check-link" disabled={busy || !uri.trim()}>
             Continue
           </button>{" "}
-          <button type="button" className="link" onClick={onDone}>
+          <button type="button" className="link" onClick={() => onDone(false)}>
             Cancel
           </button>
         </form>
