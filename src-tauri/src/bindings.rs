@@ -97,6 +97,8 @@ pub fn export(dir: &Path) -> Result<(), String> {
     crate::error::CommandError::export_all(&cfg).map_err(err)?;
     crate::commands::scan::ScanEvent::export_all(&cfg).map_err(err)?;
     crate::commands::scan::ScanKind::export_all(&cfg).map_err(err)?;
+    crate::commands::attachments::UploadProgress::export_all(&cfg).map_err(err)?;
+    parley_protocol::Attachment::export_all(&cfg).map_err(err)?;
     let sigs = crate::commands::signatures();
     for s in &sigs {
         (s.export)(&cfg).map_err(err)?;

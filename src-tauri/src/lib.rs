@@ -8,6 +8,7 @@
 pub mod bindings;
 pub mod commands;
 pub mod error;
+pub mod notify;
 pub mod state;
 
 use state::{EventsState, ProfileState, SessionState};
@@ -36,6 +37,7 @@ pub fn run() {
         .with_writer(std::io::stderr)
         .init();
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
         .manage(SessionState::default())
         .manage(EventsState::default())
         .manage(commands::scan::ScanState::default())

@@ -74,6 +74,7 @@ impl SessionState {
         self.stop();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let mut rx = client.subscribe();
+        let me = client.user_id().to_owned();
         let forwarder = tauri::async_runtime::spawn(async move {
             use tauri::Manager;
             loop {
@@ -87,6 +88,7 @@ impl SessionState {
                 };
                 let events = app.state::<EventsState>();
                 events.send(&ev);
+                crate::notify::maybe_notify(&app, &ev, &me);
                 if let ClientEvent::SignedOut { .. } = ev {
                     app.state::<SessionState>().stop();
                     break;

@@ -217,11 +217,13 @@ try {
   await waitText('[data-testid="unread"]', /^1$/);
   await waitText('[data-testid="chat-row"]', /Lunch tomorrow\?/);
   await shot("05-chat-list-unread");
+  await until("the unread count in the title", async () => (await wd("GET", s("/title"))) === "Parley (1)");
 
   step = "open the chat: the message, read at once";
   await click(row);
   await waitText('[data-testid="message"]', /Hi Ana! Lunch tomorrow\?/);
   await until("the unread badge to go", async () => (await findAll('[data-testid="unread"]')).length === 0);
+  await until("the title without a count", async () => (await wd("GET", s("/title"))) === "Parley");
 
   step = "reply to Ben's message";
   await exec("document.querySelector('[data-testid=message] button[name=reply]').click()");
@@ -313,16 +315,51 @@ try {
   await until("the tombstone", async () => /This message was deleted/.test(await textOf((await findAll('[data-testid="message"]'))[2])));
   await until("Ben to see it deleted", async () => !JSON.stringify(await cli("ben", "history", "ana")).includes("Sent while offline"));
 
+  step = "attachments: send a file (path, upload progress), then see Ben's image";
+  const notes = join(tmp, "notes.txt");
+  writeFileSync(notes, "Menu: soup, bread, pie.\n".repeat(2000));
+  await click(await find('button[name="attach"]'));
+  await type(await find('input[name="attach-path"]'), notes);
+  await click(await find('button[name="attach-upload"]'));
+  await waitText('[data-testid="attached"]', /notes\.txt/);
+  await type(await find('textarea[name="composer"]'), "The menu" + ENTER);
+  await until("my file in a bubble", async () => {
+    const chips = await findAll('[data-testid="message"] [data-testid="file-chip"]');
+    return chips.length === 1 && /notes\.txt/.test(await textOf(chips[0])) && /46\.9 KB/.test(await textOf(chips[0]));
+  });
+  await until("Ben to get the file", async () => {
+    const h = JSON.stringify(await cli("ben", "history", "ana"));
+    return h.includes('"name":"notes.txt"') && h.includes('"size":48000');
+  });
+  await cli("ben", "send", "ana", "Look", "--attach", png);
+  await until("Ben's image as a preview", async () => {
+    const imgs = await findAll('[data-testid="message"] img[data-testid="attachment-image"]');
+    if (imgs.length !== 1) return false;
+    const src = await wd("GET", s(`/element/${imgs[0]}/attribute/src`));
+    return typeof src === "string" && src.startsWith("data:image/png;base64,iVBOR");
+  });
+  await shot("10-attachments");
+
   step = "settings";
   await click(await find('button[name="open-settings"]'));
   await waitFor('[data-testid="settings"] input[name="username"]');
   await until("the profile in settings", async () => (await wd("GET", s(`/element/${await find('input[name="username"]')}/property/value`))) === "ana");
   await shot("10-settings");
 
+  step = "avatar: set from a file in settings, shown in the header";
+  await type(await find('input[name="avatar-path"]'), png);
+  await click(await find('button[name="set-avatar"]'));
+  await until("my avatar in the header", async () => {
+    const imgs = await findAll('header.me [data-testid="avatar-image"]');
+    if (!imgs.length) return false;
+    const src = await wd("GET", s(`/element/${imgs[0]}/attribute/src`));
+    return typeof src === "string" && src.startsWith("data:image/png;base64,iVBOR");
+  });
+
   step = "quit and start again: the session and chats are restored";
   await wd("DELETE", `/session/${sid}`);
   sid = (await wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: DESKTOP_BIN } } } })).sessionId;
-  await waitText('[data-testid="chat-row"]', /You: This message was deleted/);
+  await waitText('[data-testid="chat-row"]', /Look/);
   await waitFor('button[name="open-settings"]');
 
   step = "my code: the QR drawn in Rust, the short code, a countdown";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { countdown, dayLabel, filterChats, groupByDay, initials, listTime, presenceText, preview, signInError, tick } from "./format";
+import { baseName, countdown, dayLabel, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -117,5 +117,24 @@ describe("sign-in errors", () => {
     expect(signInError(e("rate_limited"), "s")).toMatch(/Too many requests/);
     expect(signInError(e("unreachable"), "http://x:1")).toBe("Cannot reach the server at http://x:1. Check the address and your connection.");
     expect(signInError(e("something_new", "Detail from the server"), "s")).toBe("Detail from the server");
+  });
+});
+
+describe("attachments", () => {
+  it("formats sizes", () => {
+    expect(fileSize(0)).toBe("0 B");
+    expect(fileSize(1023)).toBe("1023 B");
+    expect(fileSize(1536)).toBe("1.5 KB");
+    expect(fileSize(2 * 1024 * 1024)).toBe("2.0 MB");
+  });
+  it("knows previewable images", () => {
+    expect(isImage("image/png")).toBe(true);
+    expect(isImage("image/JPEG")).toBe(true);
+    expect(isImage("image/svg+xml")).toBe(false);
+    expect(isImage("application/pdf")).toBe(false);
+  });
+  it("takes a path's base name", () => {
+    expect(baseName("/tmp/a/notes.txt")).toBe("notes.txt");
+    expect(baseName("C:\\x\\y.png")).toBe("y.png");
   });
 });

@@ -148,3 +148,26 @@ export function initials(name: string): string {
   const second = parts.length > 1 ? ([...parts[parts.length - 1]][0] ?? "") : "";
   return (first + second).toUpperCase();
 }
+
+/** A file size for people: "512 B", "1.5 KB", "2.0 MB". */
+export function fileSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** Whether an attachment is shown as an image preview. */
+export function isImage(mime: string): boolean {
+  return /^image\/(png|jpeg|gif|webp|bmp)$/i.test(mime);
+}
+
+/** The last part of a path (either separator). */
+export function baseName(path: string): string {
+  return path.split(/[\\/]/).filter(Boolean).pop() ?? path;
+}

@@ -1,7 +1,7 @@
 // The only door to the Rust side: typed `call` for every command (types
 // generated from Rust in ./bindings) and the one event channel.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { ClientEvent, CommandError, Commands, ScanEvent, ScanKind } from "./bindings";
+import type { Attachment, ClientEvent, CommandError, Commands, ScanEvent, ScanKind, UploadProgress } from "./bindings";
 
 export type Command = keyof Commands;
 type Args<K extends Command> = Commands[K]["args"];
@@ -47,4 +47,43 @@ export async function startScan(onEvent: (e: ScanEvent) => void, kind: ScanKind 
   } catch (e) {
     throw asCommandError(e);
   }
+}
+
+/** Uploads the file at `path` (read in Rust); progress comes to `onProgress`.
+ * Resolves to the attachment whose id `send_message` takes. */
+export async function uploadAttachment(path: string, onProgress: (p: UploadProgress) => void): Promise<Attachment> {
+  const channel = new Channel<UploadProgress>();
+  channel.onmessage = onProgress;
+  try {
+    return await invoke<Attachment>("upload_attachment", { path, onProgress: channel });
+  } catch (e) {
+    throw asCommandError(e);
+  }
+}
+
+const avatarUrls = new Map<string, Promise<string>>();
+
+/** An avatar (a user's `avatar_url`, versioned) as a data URL, fetched
+ * through Rust once per URL. */
+export function avatarUrl(url: string): Promise<string> {
+  let p = avatarUrls.get(url);
+  if (!p) {
+    p = call("avatar_data_url", { url });
+    p.catch(() => avatarUrls.delete(url));
+    avatarUrls.set(url, p);
+  }
+  return p;
+}
+
+const attachmentUrls = new Map<string, Promise<string>>();
+
+/** An attachment's bytes as a data URL, fetched through Rust once per id. */
+export function attachmentUrl(a: Attachment): Promise<string> {
+  let p = attachmentUrls.get(a.id);
+  if (!p) {
+    p = call("attachment_data_url", { id: a.id, mime: a.mime });
+    p.catch(() => attachmentUrls.delete(a.id));
+    attachmentUrls.set(a.id, p);
+  }
+  return p;
 }

@@ -22,6 +22,9 @@ pub struct SendArgs {
     pub chat_id: String,
     pub body: String,
     pub reply_to: Option<String>,
+    /// Ids from `upload_attachment` (the body may be empty with one).
+    #[serde(default)]
+    pub attachment_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
@@ -102,7 +105,12 @@ pub async fn send_message(
 ) -> CmdResult<CachedMessage> {
     Ok(session
         .client()?
-        .queue_message(&args.chat_id, &args.body, args.reply_to, Vec::new())
+        .queue_message(
+            &args.chat_id,
+            &args.body,
+            args.reply_to,
+            args.attachment_ids,
+        )
         .await?)
 }
 

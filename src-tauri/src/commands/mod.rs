@@ -3,6 +3,7 @@
 //! `Result<T, CommandError>`. The list below is the single source for both the
 //! invoke handler and the generated TypeScript `Commands` map.
 
+pub mod attachments;
 pub mod auth;
 pub mod chats;
 pub mod contacts;
@@ -10,6 +11,7 @@ pub mod devices;
 pub mod events;
 pub mod profile;
 pub mod scan;
+pub mod window;
 
 /// Lists every command once: `module::name(Args) -> Result`. Expands to
 /// `handler()` (the invoke handler) and `signatures()` (for the bindings).
@@ -17,16 +19,17 @@ pub mod scan;
 /// argument is a `Channel<ClientEvent>` (see `ui/src/ipc.ts`), so it is not in
 /// the generated map. The second (`stream`) starts the scanner, whose one
 /// argument is a `Channel<ScanEvent>` for previews and results; it is not in
-/// the map either (`ui/src/ipc.ts` calls it).
+/// the map either (`ui/src/ipc.ts` calls it), nor is `upload_attachment`,
+/// whose channel carries upload progress.
 macro_rules! commands {
     (
         channel: $cmodule:ident :: $cname:ident;
-        stream: $smodule:ident :: $sname:ident;
+        streams: $($smodule:ident :: $sname:ident),+;
         $($module:ident :: $name:ident ( $args:ty ) -> $ret:ty ;)*
     ) => {
         /// The invoke handler with every command.
         pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Sync + 'static {
-            tauri::generate_handler![$cmodule::$cname, $smodule::$sname, $($module::$name),*]
+            tauri::generate_handler![$cmodule::$cname, $($smodule::$sname,)+ $($module::$name),*]
         }
 
         /// Name, argument type and result type of every command.
@@ -44,7 +47,7 @@ use parley_protocol::{
 
 commands! {
     channel: events::subscribe_events;
-    stream: scan::scan_start;
+    streams: scan::scan_start, attachments::upload_attachment;
     auth::sign_in_defaults(()) -> auth::SignInDefaults;
     auth::restore_session(()) -> Option<auth::SessionInfo>;
     auth::request_code(auth::RequestCodeArgs) -> OtpRequested;
@@ -53,6 +56,8 @@ commands! {
     profile::get_me(()) -> Me;
     profile::update_profile(UpdateMe) -> Me;
     profile::username_available(profile::UsernameArgs) -> UsernameAvailability;
+    profile::set_avatar(profile::AvatarFileArgs) -> Me;
+    profile::avatar_data_url(profile::AvatarUrlArgs) -> String;
     chats::list_chats(()) -> Vec<Chat>;
     chats::cached_messages(chats::ChatArgs) -> Vec<CachedMessage>;
     chats::load_history(chats::ChatArgs) -> Vec<CachedMessage>;
@@ -63,6 +68,8 @@ commands! {
     chats::mark_read(chats::ReadArgs) -> ();
     chats::set_typing(chats::TypingArgs) -> ();
     chats::list_contacts(()) -> Vec<Connection>;
+    attachments::attachment_data_url(attachments::AttachmentArgs) -> String;
+    window::set_unread(window::UnreadArgs) -> String;
     chats::open_chat(chats::OpenChatArgs) -> Chat;
     contacts::my_code(()) -> contacts::MyCode;
     contacts::add_contact(contacts::AddContactArgs) -> ConnectionRequest;

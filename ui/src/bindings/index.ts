@@ -2,6 +2,9 @@
 // Do not edit: run `PARLEY_UPDATE_BINDINGS=1 cargo test -p parley-desktop --test bindings`.
 export type { AddContactArgs } from "./AddContactArgs";
 export type { Attachment } from "./Attachment";
+export type { AttachmentArgs } from "./AttachmentArgs";
+export type { AvatarFileArgs } from "./AvatarFileArgs";
+export type { AvatarUrlArgs } from "./AvatarUrlArgs";
 export type { CachedMessage } from "./CachedMessage";
 export type { Chat } from "./Chat";
 export type { ChatArgs } from "./ChatArgs";
@@ -52,8 +55,10 @@ export type { Settings } from "./Settings";
 export type { SignInDefaults } from "./SignInDefaults";
 export type { StartLinkArgs } from "./StartLinkArgs";
 export type { TypingArgs } from "./TypingArgs";
+export type { UnreadArgs } from "./UnreadArgs";
 export type { UpdateMe } from "./UpdateMe";
 export type { UpdateSettings } from "./UpdateSettings";
+export type { UploadProgress } from "./UploadProgress";
 export type { User } from "./User";
 export type { UserArgs } from "./UserArgs";
 export type { UserId } from "./UserId";

@@ -49,7 +49,7 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
               data-chat-id={c.id}
               onClick={() => onSelect(c.id)}
             >
-              <Avatar name={c.peer.display_name} online={presence[c.peer.id]?.online} />
+              <Avatar name={c.peer.display_name} url={c.peer.avatar_url} online={presence[c.peer.id]?.online} />
               <span className="chat-row-main">
                 <span className="chat-row-top">
                   <span className="chat-name">{c.peer.display_name}</span>

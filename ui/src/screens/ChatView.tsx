@@ -1,8 +1,9 @@
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
-import type { CachedMessage, Chat } from "../bindings";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
+import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
 import { Avatar } from "../components/Avatar";
-import { asCommandError, call } from "../ipc";
-import { clock, groupByDay, presenceText, tick } from "../format";
+import { asCommandError, attachmentUrl, call, uploadAttachment } from "../ipc";
+import { baseName, clock, fileSize, groupByDay, isImage, presenceText, tick } from "../format";
 import type { Presence } from "../store";
 
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
@@ -18,6 +19,34 @@ interface Props {
   onChanged: () => void;
 }
 
+/** An attachment in a bubble: images as a preview, others as a file chip. */
+function AttachmentView({ a }: { a: Attachment }) {
+  const [url, setUrl] = useState<string | null>(null);
+  const image = isImage(a.mime);
+  useEffect(() => {
+    if (!image) return;
+    let stale = false;
+    attachmentUrl(a).then((u) => !stale && setUrl(u), () => {});
+    return () => {
+      stale = true;
+    };
+  }, [a.id, image]);
+  if (image) {
+    return url ? (
+      <img className="attachment-image" src={url} alt={a.name ?? "image"} data-testid="attachment-image" />
+    ) : (
+      <div className="attachment-image loading" data-testid="attachment-loading" />
+    );
+  }
+  return (
+    <div className="file-chip" data-testid="file-chip">
+      <span className="file-icon">📄</span>
+      <span className="file-name">{a.name ?? "file"}</span>
+      <span className="file-size">{fileSize(a.size)}</span>
+    </div>
+  );
+}
+
 /** One chat: the header, the messages grouped by day, and the composer. */
 export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props) {
   const [messages, setMessages] = useState<CachedMessage[]>([]);
@@ -27,6 +56,9 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
   const [picker, setPicker] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [attachPath, setAttachPath] = useState<string | null>(null);
+  const [attached, setAttached] = useState<Attachment[]>([]);
+  const [upload, setUpload] = useState<{ name: string; progress: UploadProgress } | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
   const lastTyping = useRef(0);
@@ -40,6 +72,8 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
     setReplyTo(null);
     setEditing(null);
     setDraft("");
+    setAttached([]);
+    setAttachPath(null);
     markedUpTo.current = chat.read_up_to_seq;
     atBottom.current = true;
     call("cached_messages", { chat_id: chat.id, limit: null }).then((m) => !stale && setMessages(m), () => {});
@@ -86,18 +120,63 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
     void call("set_typing", { chat_id: chat.id, active }).catch(() => {});
   }
 
+  async function attach(path: string) {
+    const p = path.trim();
+    if (!p) return;
+    setError(null);
+    const name = baseName(p);
+    setUpload({ name, progress: { sent: 0, total: 0 } });
+    try {
+      const a = await uploadAttachment(p, (progress) => setUpload({ name, progress }));
+      setAttached((list) => [...list, a]);
+      setAttachPath(null);
+      composer.current?.focus();
+    } catch (e) {
+      setError(asCommandError(e).message);
+    } finally {
+      setUpload(null);
+    }
+  }
+
+  // Files dropped on the window are attached (Tauri gives their paths).
+  const attachRef = useRef(attach);
+  attachRef.current = attach;
+  useEffect(() => {
+    let unlisten: (() => void) | undefined;
+    let gone = false;
+    getCurrentWebview()
+      .onDragDropEvent((e) => {
+        if (e.payload.type === "drop") {
+          void (async () => {
+            for (const p of e.payload.type === "drop" ? e.payload.paths : []) await attachRef.current(p);
+          })();
+        }
+      })
+      .then((u) => (gone ? u() : (unlisten = u)), () => {});
+    return () => {
+      gone = true;
+      unlisten?.();
+    };
+  }, []);
+
   async function submit() {
     const body = draft.trim();
-    if (!body) return;
+    if (!body && (editing || attached.length === 0)) return;
     setError(null);
     try {
       if (editing) {
         await call("edit_message", { message_id: editing.id, body });
         setEditing(null);
       } else {
-        const m = await call("send_message", { chat_id: chat.id, body, reply_to: replyTo?.id ?? null });
+        const m = await call("send_message", {
+          chat_id: chat.id,
+          body,
+          reply_to: replyTo?.id ?? null,
+          attachment_ids: attached.map((a) => a.id),
+        });
         setMessages((list) => [...list, m]);
         setReplyTo(null);
+        setAttached([]);
         atBottom.current = true;
       }
       setDraft("");
@@ -156,7 +235,7 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
   return (
     <section className="chat-view" data-testid="chat-view">
       <header className="chat-header">
-        <Avatar name={chat.peer.display_name} size={36} online={presence?.online} />
+        <Avatar name={chat.peer.display_name} url={chat.peer.avatar_url} size={36} online={presence?.online} />
         <div>
           <div className="chat-title">{chat.peer.display_name}</div>
           <div className="chat-status" data-testid="chat-status">
@@ -198,7 +277,14 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
                         <span>{quoted ? (quoted.deleted ? "This message was deleted" : quoted.body) : "An earlier message"}</span>
                       </button>
                     ) : null}
-                    <div className="body">{m.deleted ? "This message was deleted" : m.body}</div>
+                    {!m.deleted && m.attachments.length ? (
+                      <div className="attachments">
+                        {m.attachments.map((a) => (
+                          <AttachmentView key={a.id} a={a} />
+                        ))}
+                      </div>
+                    ) : null}
+                    {m.deleted || m.body ? <div className="body">{m.deleted ? "This message was deleted" : m.body}</div> : null}
                     <div className="meta">
                       {m.edited_at && !m.deleted ? <span className="edited">edited</span> : null}
                       <span>{clock(new Date(m.created_at))}</span>
@@ -296,7 +382,63 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
           </button>
         </div>
       ) : null}
+      {attachPath !== null ? (
+        <form
+          className="attach-path"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void attach(attachPath);
+          }}
+        >
+          <input
+            name="attach-path"
+            placeholder="Path of a file to attach (or drop files on the window)"
+            value={attachPath}
+            autoFocus
+            onChange={(e) => setAttachPath(e.target.value)}
+            onKeyDown={(e) => e.key === "Escape" && setAttachPath(null)}
+          />
+          <button name="attach-upload" type="submit" disabled={!attachPath.trim() || !!upload}>
+            Attach
+          </button>
+          <button type="button" onClick={() => setAttachPath(null)}>
+            Cancel
+          </button>
+        </form>
+      ) : null}
+      {upload ? (
+        <div className="upload" data-testid="upload">
+          <span>{upload.name}</span>
+          <progress
+            value={upload.progress.sent}
+            max={upload.progress.total || 1}
+            data-testid="upload-progress"
+          />
+        </div>
+      ) : null}
+      {attached.length ? (
+        <div className="attached" data-testid="attached">
+          {attached.map((a) => (
+            <span key={a.id} className="file-chip">
+              <span className="file-name">{a.name ?? "file"}</span>
+              <span className="file-size">{fileSize(a.size)}</span>
+              <button title="Remove" onClick={() => setAttached((list) => list.filter((x) => x.id !== a.id))}>
+                ✕
+              </button>
+            </span>
+          ))}
+        </div>
+      ) : null}
       <div className="composer">
+        <button
+          name="attach"
+          title="Attach a file"
+          className="attach"
+          onClick={() => setAttachPath(attachPath === null ? "" : null)}
+          disabled={!!editing}
+        >
+          📎
+        </button>
         <textarea
           ref={composer}
           name="composer"
@@ -309,7 +451,7 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
           }}
           onKeyDown={onKey}
         />
-        <button name="send" onClick={() => void submit()} disabled={!draft.trim()}>
+        <button name="send" onClick={() => void submit()} disabled={!draft.trim() && (!!editing || attached.length === 0)}>
           {editing ? "Save" : "Send"}
         </button>
       </div>

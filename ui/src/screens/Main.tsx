@@ -89,7 +89,11 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
 
   const unread = chats.reduce((n, c) => n + Number(c.unread_count), 0);
   useEffect(() => {
-    document.title = unread ? `(${unread}) Parley` : "Parley";
+    // The window title (set in Rust) and the document's, e.g. "Parley (3)".
+    call("set_unread", { count: unread }).then(
+      (title) => (document.title = title),
+      () => {},
+    );
   }, [unread]);
 
   const chat = chats.find((c) => c.id === selected) ?? null;
@@ -97,7 +101,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
     <div className="main">
       <div className="sidebar">
         <header className="me">
-          <Avatar name={me.display_name} size={32} />
+          <Avatar name={me.display_name} url={me.avatar_url} size={32} />
           <span className="me-name">{me.display_name}</span>
           <button className="link" name="open-my-code" onClick={() => (setSettings(false), setPeople("code"))} title="My code">
             ▦

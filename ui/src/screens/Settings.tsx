@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import type { Me, UpdateMe, User } from "../bindings";
+import { Avatar } from "../components/Avatar";
 import { asCommandError, call } from "../ipc";
 import { Devices } from "./Devices";
 
@@ -11,6 +12,7 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
   const [form, setForm] = useState({ display_name: "", username: "", bio: "", status_text: "" });
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  const [avatarPath, setAvatarPath] = useState("");
 
   useEffect(() => {
     call("get_me").then(
@@ -32,6 +34,23 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
       setNote({ ok: true, text: done });
     } catch (e) {
       setNote({ ok: false, text: asCommandError(e).message });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function setAvatar(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setNote(null);
+    try {
+      const m = await call("set_avatar", { path: avatarPath.trim() });
+      setMe(m);
+      onProfile(m);
+      setAvatarPath("");
+      setNote({ ok: true, text: "Avatar set" });
+    } catch (err) {
+      setNote({ ok: false, text: asCommandError(err).message });
     } finally {
       setBusy(false);
     }
@@ -68,6 +87,19 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
             {field("bio", "About", 280)}
             <button type="submit" disabled={busy} name="save-profile">
               Save
+            </button>
+          </form>
+          <form onSubmit={(e) => void setAvatar(e)} className="card flat avatar-form">
+            <h3>Avatar</h3>
+            <Avatar name={me.display_name} url={me.avatar_url} size={64} />
+            <input
+              name="avatar-path"
+              placeholder="Path of an image (PNG, JPEG, WebP)"
+              value={avatarPath}
+              onChange={(e) => setAvatarPath(e.target.value)}
+            />
+            <button type="submit" disabled={busy || !avatarPath.trim()} name="set-avatar">
+              Set avatar
             </button>
           </form>
           <div className="card flat">

@@ -1,0 +1,92 @@
+//! Attachments: upload a file from a path (progress on its own channel), and
+//! fetch an attachment's bytes as a data URL (the UI never talks to the server).
+
+use crate::{
+    error::{CmdResult, CommandError},
+    state::SessionState,
+};
+use parley_protocol::Attachment;
+use serde::{Deserialize, Serialize};
+use tauri::{ipc::Channel, State};
+
+/// Upload progress: bytes sent so far of the file's size.
+#[derive(Debug, Clone, Copy, Serialize, ts_rs::TS)]
+pub struct UploadProgress {
+    pub sent: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct AttachmentArgs {
+    pub id: String,
+    /// The attachment's mime type (for the data URL).
+    pub mime: String,
+}
+
+/// Uploads the file at `path`; progress goes to `on_progress`. Resolves to
+/// the attachment, whose id `send_message` takes. Not in the generated map:
+/// `ui/src/ipc.ts` calls it with its channel.
+#[tauri::command]
+pub async fn upload_attachment(
+    session: State<'_, SessionState>,
+    path: String,
+    on_progress: Channel<UploadProgress>,
+) -> CmdResult<Attachment> {
+    let path = std::path::PathBuf::from(path.trim());
+    let total = tokio::fs::metadata(&path)
+        .await
+        .map_err(|e| CommandError::new("invalid", format!("{}: {e}", path.display())))?
+        .len();
+    let client = session.client()?;
+    let _ = on_progress.send(UploadProgress { sent: 0, total });
+    let ch = on_progress.clone();
+    let att = client
+        .upload(&path, move |sent| {
+            let _ = ch.send(UploadProgress { sent, total });
+        })
+        .await?;
+    let _ = on_progress.send(UploadProgress { sent: total, total });
+    Ok(att)
+}
+
+/// An attachment's bytes as a `data:<mime>;base64,...` URL.
+#[tauri::command]
+pub async fn attachment_data_url(
+    session: State<'_, SessionState>,
+    args: AttachmentArgs,
+) -> CmdResult<String> {
+    let bytes = session
+        .client()?
+        .call(|api, t| {
+            let id = args.id.clone();
+            async move { api.download(&t, &id).await }
+        })
+        .await?;
+    Ok(data_url(&args.mime, &bytes))
+}
+
+/// A data URL of some bytes; a mime with anything but `type/subtype`
+/// characters becomes `application/octet-stream`.
+pub fn data_url(mime: &str, bytes: &[u8]) -> String {
+    let ok = !mime.is_empty()
+        && mime
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/+-.".contains(c));
+    let mime = if ok { mime } else { "application/octet-stream" };
+    format!("data:{mime};base64,{}", super::scan::base64(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_url_encodes_and_guards_the_mime() {
+        assert_eq!(data_url("image/png", b"foo"), "data:image/png;base64,Zm9v");
+        assert_eq!(
+            data_url("text/html;x", b"f"),
+            "data:application/octet-stream;base64,Zg=="
+        );
+        assert_eq!(data_url("", b""), "data:application/octet-stream;base64,");
+    }
+}
