@@ -178,10 +178,8 @@ impl Client {
             serde_json::to_string(&me.user).map_err(|e| ClientError::Invalid(e.to_string()))?;
         client
             .cache()
-            .run(move |c| {
-                cache::set_kv(c, "user_id", me_json_id(&me_json).as_str())?;
-                cache::set_kv(c, "me_user", &me_json)
-            })
+            // `user_id` is already set by `from_parts`.
+            .run(move |c| cache::set_kv(c, "me_user", &me_json))
             .await?;
         Ok((client, store))
     }
@@ -878,12 +876,6 @@ impl Client {
             retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
         });
     }
-}
-
-fn me_json_id(me_json: &str) -> String {
-    serde_json::from_str::<User>(me_json)
-        .map(|u| u.id.0)
-        .unwrap_or_default()
 }
 
 /// A media type from a file extension (the server re-checks images).

@@ -3,7 +3,6 @@
 use super::{output, Cli, Command, DevicesCmd, ProfileCmd, QrCmd};
 use indicatif::{ProgressBar, ProgressStyle};
 use parley_client::{
-    cache,
     qr::{self, QrMatrix, QrPayload, TerminalTheme},
     request_code, start_link, Client, ClientError, ClientEvent, Profile, Result, SecretStore,
 };
@@ -803,7 +802,6 @@ async fn scan_camera(device: Option<u32>, json: bool) -> Result<QrPayload> {
 
 #[cfg(not(feature = "camera"))]
 async fn scan_camera(_device: Option<u32>, _json: bool) -> Result<QrPayload> {
-    let _ = cache::cursor;
     Err(ClientError::Invalid(
         "this build has no camera support: rebuild with `cargo build -p parley-client --features camera`, or scan an image file".into(),
     ))
