@@ -386,7 +386,11 @@ impl Client {
 
     pub async fn set_avatar(&self, path: &std::path::Path) -> Result<Me> {
         let bytes = tokio::fs::read(path).await?;
-        let mime = mime_of(path);
+        self.set_avatar_bytes(mime_of(path), bytes).await
+    }
+
+    /// Sets my avatar from image bytes already in memory (a cropped image).
+    pub async fn set_avatar_bytes(&self, mime: &'static str, bytes: Vec<u8>) -> Result<Me> {
         self.call(|api, t| {
             let bytes = bytes.clone();
             async move { api.set_avatar(&t, mime, bytes).await }
@@ -671,6 +675,53 @@ impl Client {
         let id = chat_id.to_owned();
         self.cache()
             .run(move |c| cache::messages(c, &id, None, limit))
+            .await
+    }
+
+    /// Older messages of a chat (scrolling up): the `limit` before
+    /// `before_seq`, fetched from the server into the cache when the cache
+    /// has fewer, then answered from the cache (offline: what it has).
+    pub async fn older_messages(
+        &self,
+        chat_id: &str,
+        before_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<CachedMessage>> {
+        let limit = limit.clamp(1, limits::HISTORY_LIMIT_MAX);
+        let id = chat_id.to_owned();
+        let cached = self
+            .cache()
+            .run(move |c| cache::messages(c, &id, Some(before_seq), limit))
+            .await?;
+        // Complete when the cache has a full page, or reaches the first message.
+        let complete =
+            cached.len() as u32 == limit || cached.first().is_some_and(|m| m.message.seq == 1);
+        if complete || before_seq <= 1 {
+            return Ok(cached);
+        }
+        let page = self
+            .call(|api, t| {
+                let id = chat_id.to_owned();
+                async move { api.history(&t, &id, Some(before_seq), None, limit).await }
+            })
+            .await;
+        match page {
+            Ok(page) => {
+                self.cache()
+                    .run(move |c| {
+                        for m in &page {
+                            cache::upsert_message(c, m)?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+            }
+            Err(e) if e.is_transient() => return Ok(cached),
+            Err(e) => return Err(e),
+        }
+        let id = chat_id.to_owned();
+        self.cache()
+            .run(move |c| cache::messages(c, &id, Some(before_seq), limit))
             .await
     }
 

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod error;
 pub mod notify;
 pub mod state;
+pub mod tray;
 
 use state::{EventsState, ProfileState, SessionState};
 use std::path::PathBuf;
@@ -38,6 +39,11 @@ pub fn run() {
         .init();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        // Remembers the main window's size, position and maximised state
+        // (saved on close, restored before it first shows).
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(SessionState::default())
         .manage(EventsState::default())
         .manage(commands::scan::ScanState::default())
@@ -46,7 +52,28 @@ pub fn run() {
             let dir = profile_dir(app)?;
             tracing::info!(profile = %dir.display(), "opening profile");
             app.manage(ProfileState::open(dir)?);
+            // A tray icon is a nicety: a desktop without a tray (or a test
+            // under Xvfb) still gets the app.
+            if let Err(e) = tray::create(app.handle()) {
+                tracing::warn!(error = %e, "no tray icon");
+            }
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            // The camera goes off when the window hides, minimises or closes.
+            let hidden = match event {
+                tauri::WindowEvent::CloseRequested { .. } | tauri::WindowEvent::Destroyed => true,
+                tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Focused(false) => {
+                    window.is_minimized().unwrap_or(false) || !window.is_visible().unwrap_or(true)
+                }
+                _ => false,
+            };
+            if hidden {
+                let app = window.app_handle().clone();
+                tauri::async_runtime::spawn_blocking(move || {
+                    app.state::<commands::scan::ScanState>().pause();
+                });
+            }
         })
         .invoke_handler(commands::handler())
         .run(tauri::generate_context!());

@@ -277,6 +277,23 @@ pub fn decode_frame(frame: &Frame) -> Result<Vec<QrPayload>, DecodeError> {
     decode_luma(&frame.to_luma()?)
 }
 
+/// A payload and where it is in the image, so a scanner can highlight it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub payload: QrPayload,
+    /// The code's four corners as fractions (0..1) of the image's width and
+    /// height, in rqrr's order: the corners of the top-left, top-right,
+    /// bottom-right and bottom-left of the code as printed (so a rotated
+    /// code has rotated corners). Fractions, not pixels: the variant that
+    /// read the code may have been downscaled, and previews are smaller still.
+    pub corners: [[f32; 2]; 4],
+}
+
+/// Decodes a raw camera frame, with where each code is.
+pub fn locate_frame(frame: &Frame) -> Result<Vec<Located>, DecodeError> {
+    locate_luma(&frame.to_luma()?)
+}
+
 /// Decodes a greyscale image: the pipeline every other entry point ends in.
 ///
 /// Tries, in order, and stops at the first that yields a Parley payload:
@@ -296,6 +313,11 @@ pub fn decode_frame(frame: &Frame) -> Result<Vec<QrPayload>, DecodeError> {
 /// every variant, ~83 ms (~4.6 rqrr passes). A camera loop should therefore
 /// decode the newest frame and drop the ones that queued meanwhile.
 pub fn decode_luma(img: &GrayImage) -> Result<Vec<QrPayload>, DecodeError> {
+    Ok(locate_luma(img)?.into_iter().map(|l| l.payload).collect())
+}
+
+/// [`decode_luma`], with where each code is.
+pub fn locate_luma(img: &GrayImage) -> Result<Vec<Located>, DecodeError> {
     let (w, h) = img.dimensions();
     if w < MIN_SIDE || h < MIN_SIDE {
         return Err(DecodeError::NoCode);
@@ -363,7 +385,7 @@ pub fn decode_luma(img: &GrayImage) -> Result<Vec<QrPayload>, DecodeError> {
 /// What the variants have read so far.
 #[derive(Default)]
 struct Found {
-    payloads: Vec<QrPayload>,
+    payloads: Vec<Located>,
     invalid: Option<QrError>,
     other_text: Option<String>,
 }
@@ -378,8 +400,10 @@ impl Found {
             codes = texts.len(),
             "qr variant"
         );
-        for text in texts {
-            self.add(text);
+        let (w, h) = (img.width().max(1) as f32, img.height().max(1) as f32);
+        for (text, bounds) in texts {
+            let corners = bounds.map(|[x, y]| [(x / w).clamp(0.0, 1.0), (y / h).clamp(0.0, 1.0)]);
+            self.add(text, corners);
         }
         if !self.payloads.is_empty() {
             tracing::debug!(variant = name, "decoded Parley QR code");
@@ -387,11 +411,11 @@ impl Found {
         !self.payloads.is_empty()
     }
 
-    fn add(&mut self, text: String) {
+    fn add(&mut self, text: String, corners: [[f32; 2]; 4]) {
         match text.parse::<QrPayload>() {
-            Ok(p) => {
-                if !self.payloads.contains(&p) {
-                    self.payloads.push(p);
+            Ok(payload) => {
+                if !self.payloads.iter().any(|l| l.payload == payload) {
+                    self.payloads.push(Located { payload, corners });
                 }
             }
             Err(e) if e != QrError::NotParley && has_parley_scheme(&text) => {
@@ -403,7 +427,7 @@ impl Found {
         }
     }
 
-    fn finish(self) -> Result<Vec<QrPayload>, DecodeError> {
+    fn finish(self) -> Result<Vec<Located>, DecodeError> {
         if !self.payloads.is_empty() {
             Ok(self.payloads)
         } else if let Some(e) = self.invalid {
@@ -431,7 +455,8 @@ fn truncate(text: &str) -> String {
     out
 }
 
-/// Every QR text rqrr reads in one image, in its order. Grids that fail to
+/// Every QR text rqrr reads in one image, in its order, with the corners of
+/// its grid in pixels of `img`. Grids that fail to
 /// decode are skipped; invalid UTF-8 is replaced, so a binary code still counts
 /// as "a code that is not Parley".
 ///
@@ -439,7 +464,7 @@ fn truncate(text: &str) -> String {
 /// on at least one real photo, rqrr issue #54); a panic here means "nothing
 /// read", never a crash. This relies on unwinding: a `panic = "abort"`
 /// profile would turn it back into a crash.
-fn read_texts(img: &GrayImage) -> Vec<String> {
+fn read_texts(img: &GrayImage) -> Vec<(String, [[f32; 2]; 4])> {
     let owned = img.clone();
     let result = panic::catch_unwind(AssertUnwindSafe(move || {
         let mut prepared = rqrr::PreparedImage::prepare(owned);
@@ -449,7 +474,9 @@ fn read_texts(img: &GrayImage) -> Vec<String> {
             .filter_map(|grid| {
                 let mut bytes = Vec::new();
                 let ok = panic::catch_unwind(AssertUnwindSafe(|| grid.decode_to(&mut bytes)));
-                matches!(ok, Ok(Ok(_))).then(|| String::from_utf8_lossy(&bytes).into_owned())
+                let corners = grid.bounds.map(|p| [p.x as f32, p.y as f32]);
+                matches!(ok, Ok(Ok(_)))
+                    .then(|| (String::from_utf8_lossy(&bytes).into_owned(), corners))
             })
             .collect::<Vec<_>>()
     }));
@@ -586,22 +613,23 @@ mod tests {
 
     #[test]
     fn found_classifies_texts() {
+        const NOWHERE: [[f32; 2]; 4] = [[0.0; 2]; 4];
         let mut f = Found::default();
-        f.add("https://example.org/not-parley".into());
+        f.add("https://example.org/not-parley".into(), NOWHERE);
         assert!(
             matches!(f.finish(), Err(DecodeError::NotParley { text }) if text == "https://example.org/not-parley")
         );
 
         let mut f = Found::default();
-        f.add("x".repeat(500));
+        f.add("x".repeat(500), NOWHERE);
         let Err(DecodeError::NotParley { text }) = f.finish() else {
             panic!()
         };
         assert_eq!(text.chars().count(), NOT_PARLEY_TEXT_CHARS + 1);
 
         let mut f = Found::default();
-        f.add("hello".into());
-        f.add("parley://pay?x=1".into());
+        f.add("hello".into(), NOWHERE);
+        f.add("parley://pay?x=1".into(), NOWHERE);
         assert!(matches!(
             f.finish(),
             Err(DecodeError::Invalid(QrError::UnknownKind(_)))
@@ -609,15 +637,17 @@ mod tests {
 
         // A huge text that is not parley:// is "not Parley", not "invalid".
         let mut f = Found::default();
-        f.add("y".repeat(2000));
+        f.add("y".repeat(2000), NOWHERE);
         assert!(matches!(f.finish(), Err(DecodeError::NotParley { .. })));
 
         let uri = "parley://join?server=http%3A%2F%2Fh&code=0123456789ABCDEFGHJKMNPQRS";
         let mut f = Found::default();
-        f.add("hello".into());
-        f.add(uri.into());
-        f.add(uri.into());
-        assert_eq!(f.finish().unwrap(), vec![uri.parse::<QrPayload>().unwrap()]);
+        f.add("hello".into(), NOWHERE);
+        f.add(uri.into(), NOWHERE);
+        f.add(uri.into(), NOWHERE);
+        let found = f.finish().unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].payload, uri.parse::<QrPayload>().unwrap());
         assert_eq!(
             Found::default().finish().unwrap_err().to_string(),
             "no QR code found"

@@ -18,14 +18,15 @@
 
 pub mod decode;
 pub mod render;
+pub mod scanner;
 pub mod source;
 
 #[cfg(feature = "camera")]
 pub mod camera;
 
 pub use decode::{
-    decode_bytes, decode_file, decode_frame, decode_image, decode_luma, DecodeError, Frame,
-    PixelFormat,
+    decode_bytes, decode_file, decode_frame, decode_image, decode_luma, locate_frame, locate_luma,
+    DecodeError, Frame, Located, PixelFormat,
 };
 pub use parley_protocol::qr::{ContactQr, DeviceInviteQr, DeviceLinkQr, QrError, QrPayload};
 pub use render::{QrMatrix, RenderError, TerminalTheme};

@@ -18,6 +18,15 @@ pub struct ChatArgs {
 }
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct OlderArgs {
+    pub chat_id: String,
+    /// Messages before this seq (the oldest one shown).
+    pub before_seq: u64,
+    /// How many (default 200).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct SendArgs {
     pub chat_id: String,
     pub body: String,
@@ -94,6 +103,20 @@ pub async fn load_history(
 ) -> CmdResult<Vec<CachedMessage>> {
     let limit = args.limit.unwrap_or(PAGE).min(limits::HISTORY_LIMIT_MAX);
     Ok(session.client()?.history(&args.chat_id, limit).await?)
+}
+
+/// The page of messages before `before_seq`, for scrolling up through
+/// history: from the cache, fetched from the server when missing there.
+#[tauri::command]
+pub async fn older_messages(
+    session: State<'_, SessionState>,
+    args: OlderArgs,
+) -> CmdResult<Vec<CachedMessage>> {
+    let limit = args.limit.unwrap_or(PAGE);
+    Ok(session
+        .client()?
+        .older_messages(&args.chat_id, args.before_seq, limit)
+        .await?)
 }
 
 /// Queues a message: it is in the cache as pending at once, and the realtime

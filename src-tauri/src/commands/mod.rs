@@ -61,6 +61,7 @@ commands! {
     chats::list_chats(()) -> Vec<Chat>;
     chats::cached_messages(chats::ChatArgs) -> Vec<CachedMessage>;
     chats::load_history(chats::ChatArgs) -> Vec<CachedMessage>;
+    chats::older_messages(chats::OlderArgs) -> Vec<CachedMessage>;
     chats::send_message(chats::SendArgs) -> CachedMessage;
     chats::edit_message(chats::EditArgs) -> CachedMessage;
     chats::delete_message(chats::MessageArgs) -> ();
@@ -79,6 +80,9 @@ commands! {
     contacts::decline_request(contacts::RequestArgs) -> ();
     contacts::remove_contact(contacts::UserArgs) -> ();
     scan::scan_stop(scan::ScanStopArgs) -> ();
+    scan::list_cameras(()) -> Vec<scan::CameraInfo>;
+    scan::scan_clipboard(scan::ClipboardArgs) -> String;
+    profile::image_preview(profile::ImagePathArgs) -> profile::ImagePreview;
     devices::list_devices(()) -> Vec<Device>;
     devices::revoke_device(devices::DeviceArgs) -> devices::Revoked;
     devices::start_link(devices::StartLinkArgs) -> devices::LinkCode;

@@ -1,13 +1,17 @@
-//! The scanner: frames from a [`FrameSource`] (today the images of
-//! `PARLEY_CAMERA_FRAMES=DIR`, replayed through [`FolderSource`]) are decoded
-//! in Rust on a dedicated thread; small JPEG previews go to the window over
-//! a Tauri channel. The source is dropped (the camera released) when the
-//! scan stops: on a found code of the wanted kind, on `scan_stop`, or on a new
-//! scan.
+//! The scanner: frames from a [`FrameSource`] (the webcam through nokhwa,
+//! or the images of `PARLEY_CAMERA_FRAMES=DIR` replayed through
+//! [`FolderSource`]) run through parley-client's two-thread scanner (previews
+//! at the camera's rate, decoding of the newest frame on its own thread);
+//! JPEG previews go to the window over a Tauri channel. The source is dropped
+//! (the camera released) when the scan stops: on a found code of the wanted
+//! kind, on `scan_stop`, on a new scan, or when the window hides or closes
+//! (lib.rs).
 
 use crate::error::{CmdResult, CommandError};
-use image::{codecs::jpeg::JpegEncoder, imageops::FilterType};
-use parley_client::qr::{decode::Frame, decode_frame, FolderSource, FrameSource, QrPayload};
+use parley_client::qr::{
+    scanner::{self, ScanStats, ScannerEvent},
+    CameraError, FolderSource, FrameSource, QrPayload,
+};
 use serde::{Deserialize, Serialize};
 use std::{
     sync::{
@@ -20,10 +24,8 @@ use tauri::{ipc::Channel, State};
 
 /// The env var naming a folder of images to replay as camera frames.
 pub const FRAMES_ENV: &str = "PARLEY_CAMERA_FRAMES";
-/// Frames per second the folder is replayed at (and previews sent at).
-const FPS: f64 = 8.0;
-/// Width of the preview images, in pixels.
-const PREVIEW_WIDTH: u32 = 480;
+/// Frames per second a folder is replayed at: a webcam's usual rate.
+const FPS: f64 = 30.0;
 
 /// Which kind of Parley code a scan looks for; other codes are ignored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ts_rs::TS)]
@@ -61,22 +63,29 @@ impl ScanKind {
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ScanEvent {
-    /// Scanning started from this source ("folder ./frames (3 images)").
+    /// Scanning started from this source ("camera 0: Integrated Webcam").
     Started { source: String },
     /// A preview: a `data:image/jpeg;base64,...` URL.
     Frame { data_url: String },
-    /// A code of the wanted kind was found (the scan stops; nothing is sent yet).
-    Found { uri: String },
+    /// A code of the wanted kind was found (the scan stops; nothing is sent
+    /// yet). `corners`: the code's four corners as fractions (0..1) of the
+    /// frame's width and height, for the highlight over the last preview.
+    Found { uri: String, corners: Vec<[f32; 2]> },
     /// A Parley code of another kind (ignored; scanning goes on).
     Ignored { what: String },
     /// The source failed or ended; the scan has stopped.
     Stopped { reason: String },
+    /// The window was hidden: the scan stopped and the camera is off. The
+    /// window starts a new scan when it shows again.
+    Paused,
 }
 
 struct Running {
     id: u64,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
+    /// The window's channel, to tell it the scan was paused.
+    notify: Arc<dyn Fn(ScanEvent) + Send + Sync>,
 }
 
 /// The one running scan, if any.
@@ -93,11 +102,20 @@ pub struct ScanStopArgs {
     pub id: Option<u64>,
 }
 
+/// A camera to offer in the picker.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct CameraInfo {
+    /// What `scan_start` takes as `camera`.
+    pub index: u32,
+    pub name: String,
+}
+
 impl ScanState {
     /// Asks the running scan (`id`, or any when `None`) to stop and waits for
-    /// its thread: the source is dropped when the thread ends. Blocking (at
-    /// most one frame interval plus one decode): call it off the main thread.
-    pub fn stop(&self, id: Option<u64>) {
+    /// its thread: the source (the camera) is dropped when the thread ends.
+    /// Blocking (at most one frame interval plus one decode): call it off the
+    /// main thread. True when a scan was stopped.
+    pub fn stop(&self, id: Option<u64>) -> bool {
         let running = {
             let mut guard = self.running.lock().unwrap_or_else(|p| p.into_inner());
             match (id, guard.as_ref()) {
@@ -105,76 +123,132 @@ impl ScanState {
                 _ => guard.take(),
             }
         };
+        let Some(r) = running else { return false };
+        r.stop.store(true, Ordering::SeqCst);
+        if r.thread.join().is_err() {
+            tracing::warn!("the scanner thread panicked");
+        }
+        true
+    }
+
+    /// Stops the running scan because the window was hidden or minimised
+    /// (the camera must not stay on behind the user's back) and tells the
+    /// window, which starts a new scan when it shows again.
+    pub fn pause(&self) {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(r) = running {
             r.stop.store(true, Ordering::SeqCst);
+            if r.thread.is_finished() {
+                return;
+            }
             if r.thread.join().is_err() {
                 tracing::warn!("the scanner thread panicked");
             }
+            tracing::info!("window hidden: scan paused, camera released");
+            (r.notify)(ScanEvent::Paused);
         }
+    }
+
+    /// Whether a scan is running (its thread may be finishing).
+    pub fn is_running(&self) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|r| !r.thread.is_finished())
+    }
+
+    /// Opens a source with `open` on a new scanner thread (stopping any
+    /// running scan first) and scans from it there. Opening, reading and
+    /// dropping the camera all happen on that one thread, as some camera
+    /// backends require; the source is dropped, releasing the camera, when
+    /// the thread ends. Blocks until the source is open (call it off the
+    /// main thread); returns the scan's id, or why the source did not open.
+    pub fn start<F>(
+        &self,
+        open: F,
+        kind: ScanKind,
+        send: impl Fn(ScanEvent) + Send + Sync + 'static,
+    ) -> CmdResult<u64>
+    where
+        F: FnOnce() -> CmdResult<Box<dyn FrameSource>> + Send + 'static,
+    {
+        self.stop(None);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let send: Arc<dyn Fn(ScanEvent) + Send + Sync> = Arc::new(send);
+        let notify = send.clone();
+        let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("parley-scanner".into())
+            .spawn(move || {
+                let mut source = match open() {
+                    Ok(s) => {
+                        let _ = opened_tx.send(Ok(()));
+                        s
+                    }
+                    Err(e) => {
+                        let _ = opened_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let stats = run_scanner(&mut *source, kind, &flag, &*send);
+                drop(source);
+                tracing::debug!(
+                    frames = stats.frames,
+                    decodes = stats.decodes,
+                    fps = stats.frame_rate(),
+                    decode_rate = stats.decode_rate(),
+                    "scan ended, source released"
+                );
+            })
+            .map_err(|e| CommandError::new("local", format!("cannot start the scanner: {e}")))?;
+        let opened = opened_rx
+            .recv()
+            .unwrap_or_else(|_| Err(CommandError::new("local", "the scanner thread ended")));
+        if let Err(e) = opened {
+            let _ = thread.join();
+            return Err(e);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst) + 1;
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
+            id,
+            stop,
+            thread,
+            notify,
+        });
+        Ok(id)
     }
 }
 
 /// Runs a scan until a code of `kind` is found, the source ends or `stop` is
-/// set, sending previews and results through `send`. The caller drops the
-/// source afterwards.
+/// set, turning the pipeline's events into [`ScanEvent`]s for the window.
 pub fn run_scanner(
     source: &mut dyn FrameSource,
     kind: ScanKind,
     stop: &AtomicBool,
-    send: &mut dyn FnMut(ScanEvent),
-) {
-    send(ScanEvent::Started {
-        source: source.describe(),
-    });
-    while !stop.load(Ordering::SeqCst) {
-        let frame = match source.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => {
-                send(ScanEvent::Stopped {
-                    reason: "The source has no more frames".into(),
-                });
-                return;
-            }
-            Err(e) if e.is_transient() => continue,
-            Err(e) => {
-                send(ScanEvent::Stopped {
-                    reason: e.to_string(),
-                });
-                return;
-            }
-        };
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        if let Some(data_url) = preview(&frame) {
-            send(ScanEvent::Frame { data_url });
-        }
-        for payload in decode_frame(&frame).unwrap_or_default() {
-            if kind.wants(&payload) {
-                send(ScanEvent::Found {
-                    uri: payload.to_string(),
-                });
-                return;
-            }
-            send(ScanEvent::Ignored {
-                what: format!("Not a {} code: {payload}", kind.label()),
-            });
-        }
-    }
-}
-
-/// A small greyscale JPEG of a frame, as a data URL.
-fn preview(frame: &Frame) -> Option<String> {
-    let luma = frame.to_luma().ok()?;
-    let (w, h) = (luma.width().max(1), luma.height().max(1));
-    let width = w.min(PREVIEW_WIDTH);
-    let height = ((u64::from(h) * u64::from(width)) / u64::from(w)).max(1) as u32;
-    let small = image::imageops::resize(&luma, width, height, FilterType::Triangle);
-    let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut jpeg, 70)
-        .encode_image(&small)
-        .ok()?;
-    Some(format!("data:image/jpeg;base64,{}", base64(&jpeg)))
+    send: &(dyn Fn(ScanEvent) + Sync),
+) -> ScanStats {
+    scanner::run(source, &|p| kind.wants(p), stop, &|ev| {
+        send(match ev {
+            ScannerEvent::Started { source } => ScanEvent::Started { source },
+            ScannerEvent::Preview { jpeg, .. } => ScanEvent::Frame {
+                data_url: format!("data:image/jpeg;base64,{}", base64(&jpeg)),
+            },
+            ScannerEvent::Found(l) => ScanEvent::Found {
+                uri: l.payload.to_string(),
+                corners: l.corners.to_vec(),
+            },
+            ScannerEvent::Ignored(p) => ScanEvent::Ignored {
+                what: format!("Not a {} code: {p}", kind.label()),
+            },
+            ScannerEvent::Stopped { reason } => ScanEvent::Stopped { reason },
+        })
+    })
 }
 
 /// Standard base64 with padding.
@@ -199,44 +273,119 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Starts scanning (stopping any previous scan). Fails with `no_camera` when
-/// there is no frame source: `PARLEY_CAMERA_FRAMES` unset (this build has no
-/// webcam support). Returns the id of the scan, for `scan_stop`.
+/// A camera error as the window sees it: a stable code and a way forward.
+fn camera_error(e: CameraError) -> CommandError {
+    const FALLBACK: &str =
+        "You can still open an image of the code, paste a link or type the code.";
+    match e {
+        CameraError::NoCamera => CommandError::new(
+            "no_camera",
+            format!("No camera found. {FALLBACK}"),
+        ),
+        CameraError::PermissionDenied => CommandError::new(
+            "camera_denied",
+            format!(
+                "Parley is not allowed to use the camera. Allow it in the system's privacy settings (Linux: add yourself to the video group), then try again. {FALLBACK}"
+            ),
+        ),
+        CameraError::Busy => CommandError::new(
+            "camera_busy",
+            format!("The camera is in use by another program. Close it and try again. {FALLBACK}"),
+        ),
+        other => CommandError::new("camera_failed", format!("The camera failed: {other}. {FALLBACK}")),
+    }
+}
+
+/// The frame source a scan reads: the folder of `PARLEY_CAMERA_FRAMES` when
+/// set (tests, demos), else webcam `camera` (the first when `None`).
+fn open_source(camera: Option<u32>) -> CmdResult<Box<dyn FrameSource>> {
+    if let Some(dir) = std::env::var_os(FRAMES_ENV) {
+        let source = FolderSource::open(&dir)
+            .map_err(camera_error)?
+            .looping(true)
+            .paced(Some(FPS));
+        return Ok(Box::new(source));
+    }
+    open_webcam(camera)
+}
+
+#[cfg(feature = "camera")]
+fn open_webcam(camera: Option<u32>) -> CmdResult<Box<dyn FrameSource>> {
+    let index = match camera {
+        Some(i) => i,
+        None => parley_client::qr::camera::list_cameras()
+            .map_err(camera_error)?
+            .first()
+            .map(|c| c.index)
+            .ok_or_else(|| camera_error(CameraError::NoCamera))?,
+    };
+    let source = parley_client::qr::camera::WebcamSource::open(index).map_err(camera_error)?;
+    Ok(Box::new(source))
+}
+
+#[cfg(not(feature = "camera"))]
+fn open_webcam(_camera: Option<u32>) -> CmdResult<Box<dyn FrameSource>> {
+    Err(CommandError::new(
+        "no_camera",
+        "This build of Parley has no webcam support. You can still open an image of the code, paste a link or type the code.",
+    ))
+}
+
+/// The cameras to offer (the folder replay counts as one when set).
+#[tauri::command]
+pub async fn list_cameras() -> CmdResult<Vec<CameraInfo>> {
+    if let Some(dir) = std::env::var_os(FRAMES_ENV) {
+        return Ok(vec![CameraInfo {
+            index: 0,
+            name: format!("Frames from {}", std::path::Path::new(&dir).display()),
+        }]);
+    }
+    list_webcams().await
+}
+
+#[cfg(feature = "camera")]
+async fn list_webcams() -> CmdResult<Vec<CameraInfo>> {
+    let cams = tokio::task::spawn_blocking(parley_client::qr::camera::list_cameras)
+        .await
+        .map_err(|e| CommandError::new("local", e.to_string()))?
+        .map_err(camera_error)?;
+    Ok(cams
+        .into_iter()
+        .map(|c| CameraInfo {
+            index: c.index,
+            name: c.name,
+        })
+        .collect())
+}
+
+#[cfg(not(feature = "camera"))]
+async fn list_webcams() -> CmdResult<Vec<CameraInfo>> {
+    Ok(Vec::new())
+}
+
+/// Starts scanning from `camera` (the first when `null`), stopping any
+/// previous scan. Fails with `no_camera`, `camera_busy`, `camera_denied` or
+/// `camera_failed`, each with a way forward in its message. Returns the id
+/// of the scan, for `scan_stop`.
 #[tauri::command]
 pub async fn scan_start(
     scans: State<'_, ScanState>,
     on_event: Channel<ScanEvent>,
     kind: Option<ScanKind>,
+    camera: Option<u32>,
 ) -> CmdResult<u64> {
     let kind = kind.unwrap_or_default();
-    tokio::task::block_in_place(|| scans.stop(None));
-    let Some(dir) = std::env::var_os(FRAMES_ENV) else {
-        return Err(CommandError::new(
-            "no_camera",
-            "No camera: this build has no webcam support. Paste a link, type the code or open an image file instead.",
-        ));
-    };
-    let mut source = FolderSource::open(&dir)
-        .map_err(|e| CommandError::new("no_camera", e.to_string()))?
-        .looping(true)
-        .paced(Some(FPS));
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("parley-scanner".into())
-        .spawn(move || {
-            let mut send = |ev: ScanEvent| {
+    tokio::task::block_in_place(|| {
+        scans.start(
+            move || open_source(camera),
+            kind,
+            move |ev| {
                 if let Err(e) = on_event.send(ev) {
                     tracing::debug!(error = %e, "the window did not take a scan event");
                 }
-            };
-            run_scanner(&mut source, kind, &flag, &mut send);
-            drop(source);
-        })
-        .map_err(|e| CommandError::new("local", format!("cannot start the scanner: {e}")))?;
-    let id = scans.next_id.fetch_add(1, Ordering::SeqCst) + 1;
-    *scans.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running { id, stop, thread });
-    Ok(id)
+            },
+        )
+    })
 }
 
 /// Stops the scan and releases its source.
@@ -246,10 +395,84 @@ pub async fn scan_stop(scans: State<'_, ScanState>, args: ScanStopArgs) -> CmdRe
     Ok(())
 }
 
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct ClipboardArgs {
+    /// The kind of code wanted (contact when `null`).
+    pub kind: Option<ScanKind>,
+}
+
+/// A Parley link of `kind` from the clipboard: the text it holds, or a code
+/// in the image it holds (a screenshot of someone's code). Fails with
+/// `no_code` when it holds neither, `wrong_kind` for a code of another kind.
+#[tauri::command]
+pub async fn scan_clipboard(app: tauri::AppHandle, args: ClipboardArgs) -> CmdResult<String> {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    let kind = args.kind.unwrap_or_default();
+    if let Ok(text) = app.clipboard().read_text() {
+        if let Some(found) = link_in_text(&text, kind) {
+            return found;
+        }
+    }
+    let image = app
+        .clipboard()
+        .read_image()
+        .ok()
+        .map(|img| (img.width(), img.height(), img.rgba().to_vec()));
+    let Some((width, height, rgba)) = image else {
+        return Err(no_code_on_clipboard());
+    };
+    tokio::task::spawn_blocking(move || link_in_rgba(width, height, rgba, kind))
+        .await
+        .map_err(|e| CommandError::new("local", e.to_string()))?
+}
+
+fn no_code_on_clipboard() -> CommandError {
+    CommandError::new(
+        "no_code",
+        "The clipboard holds neither a Parley link nor an image of a code. Copy the link or a screenshot of the code, or type the short code.",
+    )
+}
+
+fn wrong_kind(kind: ScanKind, p: &QrPayload) -> CommandError {
+    CommandError::new(
+        "wrong_kind",
+        format!("That is not a {} code: {p}", kind.label()),
+    )
+}
+
+/// The clipboard's text as a link of `kind`; `None` when the text holds no
+/// Parley link at all (the image may still hold a code).
+fn link_in_text(text: &str, kind: ScanKind) -> Option<CmdResult<String>> {
+    let payload: QrPayload = text.trim().parse().ok()?;
+    Some(if kind.wants(&payload) {
+        Ok(payload.to_string())
+    } else {
+        Err(wrong_kind(kind, &payload))
+    })
+}
+
+/// The first code of `kind` in an RGBA image (the clipboard's pixels).
+fn link_in_rgba(width: u32, height: u32, rgba: Vec<u8>, kind: ScanKind) -> CmdResult<String> {
+    let frame = parley_client::qr::Frame {
+        width,
+        height,
+        format: parley_client::qr::PixelFormat::Rgba8,
+        data: rgba,
+    };
+    let found = parley_client::qr::decode_frame(&frame).map_err(|_| no_code_on_clipboard())?;
+    match found.iter().find(|p| kind.wants(p)) {
+        Some(p) => Ok(p.to_string()),
+        None => Err(found
+            .first()
+            .map_or_else(no_code_on_clipboard, |p| wrong_kind(kind, p))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parley_client::qr::QrMatrix;
+    use parley_client::qr::{Frame, QrMatrix};
+    use std::sync::mpsc;
 
     const URI: &str =
         "parley://contact?server=https%3A%2F%2Fchat.example&code=ABCDEFGHJKMNPQRSTVWXYZ0123";
@@ -263,70 +486,147 @@ mod tests {
         dir
     }
 
+    fn collect(source: &mut dyn FrameSource, kind: ScanKind) -> Vec<ScanEvent> {
+        let events = Mutex::new(Vec::new());
+        run_scanner(source, kind, &AtomicBool::new(false), &|e| {
+            events.lock().unwrap().push(e)
+        });
+        events.into_inner().unwrap()
+    }
+
     #[test]
-    fn previews_then_finds_the_contact_code_and_stops() {
+    fn previews_then_finds_the_contact_code_with_its_corners() {
         let dir = frames_dir();
         let mut source = FolderSource::open(dir.path()).unwrap().looping(true);
-        let mut events = Vec::new();
-        run_scanner(
-            &mut source,
-            ScanKind::Contact,
-            &AtomicBool::new(false),
-            &mut |e| events.push(e),
-        );
+        let events = collect(&mut source, ScanKind::Contact);
         assert!(matches!(events.first(), Some(ScanEvent::Started { .. })));
-        let frames = events
+        let frame = events
             .iter()
-            .filter(|e| matches!(e, ScanEvent::Frame { .. }))
-            .count();
-        assert_eq!(frames, 2, "{events:?}");
-        match events.last() {
-            Some(ScanEvent::Found { uri }) => assert!(uri.contains("ABCDEFGHJKMNPQRSTVWXYZ0123")),
-            other => panic!("{other:?}"),
-        }
-        if let Some(ScanEvent::Frame { data_url }) = events.get(1) {
-            assert!(data_url.starts_with("data:image/jpeg;base64,/9j/"));
-        }
+            .find_map(|e| match e {
+                ScanEvent::Frame { data_url } => Some(data_url),
+                _ => None,
+            })
+            .expect("a preview");
+        assert!(frame.starts_with("data:image/jpeg;base64,/9j/"));
+        let found = events.iter().find_map(|e| match e {
+            ScanEvent::Found { uri, corners } => Some((uri, corners)),
+            _ => None,
+        });
+        let (uri, corners) = found.expect("found");
+        assert!(uri.contains("ABCDEFGHJKMNPQRSTVWXYZ0123"));
+        assert_eq!(corners.len(), 4);
+        assert!(corners.iter().flatten().all(|v| (0.0..=1.0).contains(v)));
     }
 
     #[test]
     fn a_link_scan_ignores_contact_codes_and_finds_the_link() {
+        // The contact code is the folder's last frame, which is always decoded.
         let dir = frames_dir();
+        let mut source = FolderSource::open(dir.path()).unwrap();
+        let mut events = collect(&mut source, ScanKind::Link);
         let link = "parley://link?server=http%3A%2F%2Fh&id=abc&secret=0123456789ABCDEFGHJKMNPQRS";
         let png = QrMatrix::encode(link).unwrap().to_png(6).unwrap();
         std::fs::write(dir.path().join("c-link.png"), png).unwrap();
-        let mut source = FolderSource::open(dir.path()).unwrap();
-        let mut events = Vec::new();
-        run_scanner(
-            &mut source,
-            ScanKind::Link,
-            &AtomicBool::new(false),
-            &mut |e| events.push(e),
-        );
+        let mut source = FolderSource::open(dir.path()).unwrap().looping(true);
+        events.extend(collect(&mut source, ScanKind::Link));
         assert!(
             events
                 .iter()
                 .any(|e| matches!(e, ScanEvent::Ignored { what } if what.starts_with("Not a device link code"))),
             "{events:?}"
         );
-        match events.last() {
-            Some(ScanEvent::Found { uri }) => assert!(uri.starts_with("parley://link?"), "{uri}"),
-            other => panic!("{other:?}"),
+        assert!(
+            events.iter().any(
+                |e| matches!(e, ScanEvent::Found { uri, .. } if uri.starts_with("parley://link?"))
+            ),
+            "{events:?}"
+        );
+    }
+
+    /// A camera stand-in that never ends and says when it is dropped.
+    struct FakeCamera {
+        released: mpsc::Sender<()>,
+    }
+    impl FrameSource for FakeCamera {
+        fn next_frame(&mut self) -> Result<Option<Frame>, CameraError> {
+            std::thread::yield_now();
+            Ok(Some(Frame::from_luma(image::GrayImage::from_pixel(
+                64,
+                48,
+                image::Luma([90]),
+            ))))
+        }
+        fn describe(&self) -> String {
+            "fake camera".into()
+        }
+    }
+    impl Drop for FakeCamera {
+        fn drop(&mut self) {
+            let _ = self.released.send(());
         }
     }
 
     #[test]
-    fn a_stopped_scan_reads_no_frame() {
-        let dir = frames_dir();
-        let mut source = FolderSource::open(dir.path()).unwrap();
-        let mut events = Vec::new();
-        run_scanner(
-            &mut source,
-            ScanKind::Contact,
-            &AtomicBool::new(true),
-            &mut |e| events.push(e),
+    fn stopping_a_scan_releases_the_camera_and_a_new_scan_replaces_the_old() {
+        let scans = ScanState::default();
+        let (tx, released) = mpsc::channel();
+        let (events_tx, events) = mpsc::channel();
+        let t1 = tx.clone();
+        let first = scans
+            .start(
+                move || Ok(Box::new(FakeCamera { released: t1 }) as Box<dyn FrameSource>),
+                ScanKind::Contact,
+                move |e| {
+                    let _ = events_tx.send(e);
+                },
+            )
+            .unwrap();
+        // Frames flow.
+        loop {
+            if let ScanEvent::Frame { .. } = events.recv().unwrap() {
+                break;
+            }
+        }
+        assert!(scans.is_running());
+        assert!(released.try_recv().is_err(), "released while scanning");
+        // A new scan stops the first: its camera is released before the
+        // second opens.
+        let t2 = tx.clone();
+        let second = scans
+            .start(
+                move || Ok(Box::new(FakeCamera { released: t2 }) as Box<dyn FrameSource>),
+                ScanKind::Contact,
+                |_| {},
+            )
+            .unwrap();
+        assert_ne!(first, second);
+        released.try_recv().expect("the first camera was released");
+        // A late stop for the first scan leaves the second running.
+        assert!(!scans.stop(Some(first)));
+        assert!(scans.is_running());
+        assert!(scans.stop(Some(second)));
+        released.try_recv().expect("the second camera was released");
+        assert!(!scans.is_running());
+    }
+
+    #[test]
+    fn a_source_that_does_not_open_reports_why_and_leaves_nothing_running() {
+        let scans = ScanState::default();
+        let err = scans
+            .start(
+                || Err(camera_error(CameraError::Busy)),
+                ScanKind::Contact,
+                |_| {},
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "camera_busy");
+        assert!(err.message.contains("open an image"), "{}", err.message);
+        assert!(!scans.is_running());
+        assert_eq!(
+            camera_error(CameraError::PermissionDenied).code,
+            "camera_denied"
         );
-        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(camera_error(CameraError::NoCamera).code, "no_camera");
     }
 
     #[test]
@@ -336,5 +636,69 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn clipboard_text_and_images_yield_links_of_the_wanted_kind() {
+        let text = format!("  {URI}\n");
+        assert_eq!(
+            link_in_text(&text, ScanKind::Contact).unwrap().unwrap(),
+            URI
+        );
+        let e = link_in_text(URI, ScanKind::Link).unwrap().unwrap_err();
+        assert_eq!(e.code, "wrong_kind");
+        assert!(link_in_text("hello", ScanKind::Contact).is_none());
+
+        let code = QrMatrix::encode(URI).unwrap().to_luma(4).unwrap();
+        let rgba = image::DynamicImage::ImageLuma8(code).to_rgba8();
+        let (w, h) = rgba.dimensions();
+        let raw = rgba.into_raw();
+        assert_eq!(
+            link_in_rgba(w, h, raw.clone(), ScanKind::Contact).unwrap(),
+            URI
+        );
+        assert_eq!(
+            link_in_rgba(w, h, raw, ScanKind::Join).unwrap_err().code,
+            "wrong_kind"
+        );
+        let blank = vec![255u8; 100 * 80 * 4];
+        assert_eq!(
+            link_in_rgba(100, 80, blank, ScanKind::Contact)
+                .unwrap_err()
+                .code,
+            "no_code"
+        );
+        // Pixels that do not match the size: no panic, no code.
+        assert_eq!(
+            link_in_rgba(100, 80, vec![0; 7], ScanKind::Contact)
+                .unwrap_err()
+                .code,
+            "no_code"
+        );
+    }
+
+    #[test]
+    fn hiding_the_window_pauses_the_scan_and_releases_the_camera() {
+        let scans = ScanState::default();
+        let (tx, released) = mpsc::channel();
+        let (events_tx, events) = mpsc::channel();
+        scans
+            .start(
+                move || Ok(Box::new(FakeCamera { released: tx }) as Box<dyn FrameSource>),
+                ScanKind::Contact,
+                move |e| {
+                    let _ = events_tx.send(e);
+                },
+            )
+            .unwrap();
+        scans.pause();
+        released.try_recv().expect("the camera was released");
+        assert!(!scans.is_running());
+        assert!(
+            events.try_iter().any(|e| matches!(e, ScanEvent::Paused)),
+            "the window was told"
+        );
+        // Nothing running: pausing again is a no-op.
+        scans.pause();
     }
 }

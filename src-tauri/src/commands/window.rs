@@ -1,4 +1,5 @@
-//! Desktop manners of the main window: the unread count in its title.
+//! Desktop manners of the main window: the unread count in its title and on
+//! the tray icon.
 
 use crate::error::{CmdResult, CommandError};
 use serde::Deserialize;
@@ -19,7 +20,7 @@ pub fn title_for(count: u32) -> String {
     }
 }
 
-/// Shows the unread count in the main window's title; returns the title
+/// Shows the unread count in the main window's title and on the tray icon; returns the title
 /// (the UI sets it as the document title too).
 #[tauri::command]
 pub fn set_unread(app: tauri::AppHandle, args: UnreadArgs) -> CmdResult<String> {
@@ -27,6 +28,9 @@ pub fn set_unread(app: tauri::AppHandle, args: UnreadArgs) -> CmdResult<String> 
     if let Some(w) = app.get_webview_window("main") {
         w.set_title(&title)
             .map_err(|e| CommandError::new("local", e.to_string()))?;
+    }
+    if let Err(e) = crate::tray::set_unread(&app, args.count) {
+        tracing::debug!(error = %e, "tray badge not updated");
     }
     Ok(title)
 }

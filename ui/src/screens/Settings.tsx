@@ -44,7 +44,7 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
     setBusy(true);
     setNote(null);
     try {
-      const m = await call("set_avatar", { path: avatarPath.trim() });
+      const m = await call("set_avatar", { path: avatarPath.trim(), crop: null });
       setMe(m);
       onProfile(m);
       setAvatarPath("");
