@@ -17,4 +17,7 @@ export PARLEY_DESKTOP_BIN=$CARGO_TARGET_DIR/debug/parley-desktop
 export TAURI_DRIVER=${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}
 # No session bus or keyring on a headless box: the app uses a 0600 file.
 export NO_AT_BRIDGE=1
+# The scanner step tilts a QR into a camera-like frame with Pillow (the venv of
+# ./scripts/test has it).
+python3 -c "import PIL" 2>/dev/null || { echo "desktop e2e: python3 with Pillow is needed (run ./scripts/test, or pip install pillow)" >&2; exit 1; }
 exec xvfb-run -a -s "-screen 0 1280x800x24" node ui/e2e/desktop.e2e.mjs

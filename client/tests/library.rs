@@ -574,3 +574,38 @@ async fn history_fills_in_what_came_before_a_message_sent_from_here() {
     let bodies: Vec<&str> = all.iter().map(|m| m.message.body.as_str()).collect();
     assert_eq!(bodies, ["one", "two", "three", "four"]);
 }
+
+#[tokio::test]
+async fn older_messages_page_back_through_history_from_the_server_into_the_cache() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+    let bodies: Vec<String> = (1..=12).map(|i| format!("m{i}")).collect();
+    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    ben_sends(&ben, &chat, &refs).await;
+    let seqs = |page: &[parley_client::cache::CachedMessage]| -> Vec<u64> {
+        page.iter().map(|m| m.message.seq).collect()
+    };
+    // Ana's cache is empty: each page comes from the server, oldest first.
+    let page = ana.older_messages(&chat, 13, 5).await.unwrap();
+    assert_eq!(seqs(&page), [8, 9, 10, 11, 12]);
+    assert_eq!(page[0].message.body, "m8");
+    let page = ana.older_messages(&chat, 8, 5).await.unwrap();
+    assert_eq!(seqs(&page), [3, 4, 5, 6, 7]);
+    // The start of the conversation: a short page, then nothing.
+    let page = ana.older_messages(&chat, 3, 5).await.unwrap();
+    assert_eq!(seqs(&page), [1, 2]);
+    assert!(ana.older_messages(&chat, 1, 5).await.unwrap().is_empty());
+    // Everything fetched is in the cache now, in order.
+    let c = chat.clone();
+    let cached = ana
+        .cache()
+        .run(move |db| parley_client::cache::messages(db, &c, None, 50))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&cached), (1..=12).collect::<Vec<_>>());
+    // A limit of 0 is read as 1, never as "everything".
+    assert_eq!(seqs(&ana.older_messages(&chat, 13, 0).await.unwrap()), [12]);
+}

@@ -10,10 +10,12 @@ import { spawn, execFile } from "node:child_process";
 import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const env = (k) => {
   const v = process.env[k];
   if (!v) throw new Error(`${k} is not set`);
@@ -346,9 +348,12 @@ try {
   await until("the profile in settings", async () => (await wd("GET", s(`/element/${await find('input[name="username"]')}/property/value`))) === "ana");
   await shot("10-settings");
 
-  step = "avatar: set from a file in settings, shown in the header";
+  step = "avatar: a file chosen in settings, cropped to a square, shown in the header";
   await type(await find('input[name="avatar-path"]'), png);
   await click(await find('button[name="set-avatar"]'));
+  await waitFor('[data-testid="avatar-cropper"] [data-testid="avatar-crop-square"]');
+  await shot("10-avatar-crop");
+  await click(await waitFor('button[name="avatar-crop-save"]'));
   await until("my avatar in the header", async () => {
     const imgs = await findAll('header.me [data-testid="avatar-image"]');
     if (!imgs.length) return false;
@@ -439,10 +444,16 @@ try {
   await cliLogin("fay", "fay@example.org");
   await cli("fay", "profile", "set", "--name", "Fay");
   copyFileSync(join(ARTIFACTS, "04-no-chats.png"), join(framesDir, "a-no-code.png"));
-  await cli("fay", "qr", "contact", "--png", join(framesDir, "b-fay.png"));
+  // Fay's code as a camera would see it: smaller, tilted, off centre in a
+  // larger, noisy 1280x720 frame.
+  const fayPng = join(tmp, "fay-code.png");
+  await cli("fay", "qr", "contact", "--png", fayPng);
+  await run("python3", [join(ROOT, "ui/e2e/tilt.py"), fayPng, join(framesDir, "b-fay.png"), "--angle", "14", "--size", "1280x720"]);
   await click(await find('button[name="tab-add"]'));
   await click(await waitFor('button[name="tab-scan"]'));
   await waitFor('[data-testid="scan-preview"]');
+  await waitFor('[data-testid="scan-highlight"]');
+  await shot("15-scan-detected");
   await waitFor('[data-testid="scan-found"]');
   if (JSON.stringify(await cli("fay", "requests")).includes("Ana")) throw new Error("a request was sent before confirming");
   await shot("15-scan");

@@ -36,14 +36,15 @@ export async function subscribe(onEvent: (e: ClientEvent) => void): Promise<void
 
 /** Starts the scanner (frames decoded in Rust); previews and results come on
  * their own channel. Stop it with `call("scan_stop")`. Rejects with a
- * `CommandError` (`no_camera` when there is no frame source). Resolves to
- * the scan's id for `scan_stop`. `kind`: the codes to look for (contact
- * codes by default; others are ignored). */
-export async function startScan(onEvent: (e: ScanEvent) => void, kind: ScanKind = "contact"): Promise<number> {
+ * `CommandError` (`no_camera`, `camera_busy`, `camera_denied`,
+ * `camera_failed`). Resolves to the scan's id for `scan_stop`. `kind`: the
+ * codes to look for (contact codes by default; others are ignored).
+ * `camera`: an index from `list_cameras` (null: the default one). */
+export async function startScan(onEvent: (e: ScanEvent) => void, kind: ScanKind = "contact", camera: number | null = null): Promise<number> {
   const channel = new Channel<ScanEvent>();
   channel.onmessage = onEvent;
   try {
-    return await invoke<number>("scan_start", { onEvent: channel, kind });
+    return await invoke<number>("scan_start", { onEvent: channel, kind, camera });
   } catch (e) {
     throw asCommandError(e);
   }

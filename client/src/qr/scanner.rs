@@ -48,8 +48,13 @@ pub enum ScannerEvent {
         width: u32,
         height: u32,
     },
-    /// A code of the wanted kind: the scan has stopped.
-    Found(Located),
+    /// A code of the wanted kind: the scan has stopped. `preview` is a JPEG
+    /// of the very frame it was read in (the live previews have moved on by
+    /// then), for the highlight.
+    Found {
+        located: Located,
+        preview: Option<Vec<u8>>,
+    },
     /// A Parley code of another kind: scanning goes on.
     Ignored(QrPayload),
     /// The source failed or ended: the scan has stopped.
@@ -68,7 +73,9 @@ impl std::fmt::Debug for ScannerEvent {
             } => {
                 write!(f, "Preview({width}x{height}, {} bytes)", jpeg.len())
             }
-            ScannerEvent::Found(l) => write!(f, "Found({} at {:?})", l.payload, l.corners),
+            ScannerEvent::Found { located, .. } => {
+                write!(f, "Found({} at {:?})", located.payload, located.corners)
+            }
             ScannerEvent::Ignored(p) => write!(f, "Ignored({p})"),
             ScannerEvent::Stopped { reason } => write!(f, "Stopped({reason})"),
         }
@@ -194,7 +201,8 @@ pub fn run(
                         }
                         if wants(&located.payload) {
                             done.store(true, Ordering::SeqCst);
-                            send(ScannerEvent::Found(located));
+                            let preview = preview_jpeg(&frame, PREVIEW_WIDTH).map(|(j, ..)| j);
+                            send(ScannerEvent::Found { located, preview });
                             break;
                         }
                         send(ScannerEvent::Ignored(located.payload));
@@ -338,7 +346,12 @@ mod tests {
         let found = events
             .iter()
             .find_map(|e| match e {
-                ScannerEvent::Found(l) => Some(l.clone()),
+                ScannerEvent::Found { located, preview } => {
+                    assert!(preview
+                        .as_ref()
+                        .is_some_and(|j| j.starts_with(&[0xFF, 0xD8])));
+                    Some(located.clone())
+                }
                 _ => None,
             })
             .expect("found");

@@ -27,8 +27,10 @@ pub struct AddContactArgs {
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct ImageArgs {
-    /// A path to a PNG/JPEG/... image containing a contact QR.
+    /// A path to a PNG/JPEG/WebP image containing a Parley QR code.
     pub path: String,
+    /// The kind of code wanted (contact when `null`).
+    pub kind: Option<super::scan::ScanKind>,
 }
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
@@ -53,18 +55,6 @@ pub fn qr_svg(text: &str) -> CmdResult<String> {
         .to_svg())
 }
 
-/// The contact link found in an image: the first contact QR, or `invalid`.
-pub fn contact_in_image(path: &std::path::Path) -> CmdResult<String> {
-    let found = qr::decode_file(path).map_err(|e| CommandError::new("invalid", e.to_string()))?;
-    found
-        .into_iter()
-        .find_map(|p| match p {
-            QrPayload::Contact(c) => Some(c.to_string()),
-            _ => None,
-        })
-        .ok_or_else(|| CommandError::new("invalid", "The image has no Parley contact code"))
-}
-
 /// A new contact code (the server revokes the previous one) and its QR.
 #[tauri::command]
 pub async fn my_code(session: State<'_, SessionState>) -> CmdResult<MyCode> {
@@ -87,12 +77,13 @@ pub async fn add_contact(
     Ok(session.client()?.request_connection(code).await?)
 }
 
-/// Reads a contact QR from an image file (decoded here, not in the UI) and
-/// returns its link, to confirm before sending.
+/// Reads a QR of `kind` from an image file (decoded here, not in the UI) and
+/// returns its link, to confirm before acting on it.
 #[tauri::command]
 pub async fn decode_image_file(args: ImageArgs) -> CmdResult<String> {
     let path = std::path::PathBuf::from(args.path.trim());
-    tauri::async_runtime::spawn_blocking(move || contact_in_image(&path))
+    let kind = args.kind.unwrap_or_default();
+    tauri::async_runtime::spawn_blocking(move || super::scan::code_in_image(&path, kind))
         .await
         .map_err(|e| CommandError::new("local", e.to_string()))?
 }
@@ -139,15 +130,22 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("code.png");
         std::fs::write(&path, png).unwrap();
-        let found = contact_in_image(&path).unwrap();
+        use super::super::scan::{code_in_image, ScanKind};
+        let found = code_in_image(&path, ScanKind::Contact).unwrap();
+        let wrong = code_in_image(&path, ScanKind::Link).unwrap_err();
         let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(wrong.code, "wrong_kind");
         assert!(found.starts_with("parley://contact?"), "{found}");
         assert!(found.contains("ABCDEFGHJKMNPQRSTVWXYZ0123"), "{found}");
     }
 
     #[test]
     fn an_image_without_a_code_is_invalid() {
-        let e = contact_in_image(std::path::Path::new("/nonexistent/x.png")).unwrap_err();
+        let e = super::super::scan::code_in_image(
+            std::path::Path::new("/nonexistent/x.png"),
+            super::super::scan::ScanKind::Contact,
+        )
+        .unwrap_err();
         assert_eq!(e.code, "invalid");
     }
 }

@@ -69,8 +69,13 @@ pub enum ScanEvent {
     Frame { data_url: String },
     /// A code of the wanted kind was found (the scan stops; nothing is sent
     /// yet). `corners`: the code's four corners as fractions (0..1) of the
-    /// frame's width and height, for the highlight over the last preview.
-    Found { uri: String, corners: Vec<[f32; 2]> },
+    /// frame's width and height; `data_url`: a preview of the frame the code
+    /// was read in (a JPEG data URL), to freeze on with the highlight.
+    Found {
+        uri: String,
+        corners: Vec<[f32; 2]>,
+        data_url: Option<String>,
+    },
     /// A Parley code of another kind (ignored; scanning goes on).
     Ignored { what: String },
     /// The source failed or ended; the scan has stopped.
@@ -239,9 +244,10 @@ pub fn run_scanner(
             ScannerEvent::Preview { jpeg, .. } => ScanEvent::Frame {
                 data_url: format!("data:image/jpeg;base64,{}", base64(&jpeg)),
             },
-            ScannerEvent::Found(l) => ScanEvent::Found {
-                uri: l.payload.to_string(),
-                corners: l.corners.to_vec(),
+            ScannerEvent::Found { located, preview } => ScanEvent::Found {
+                uri: located.payload.to_string(),
+                corners: located.corners.to_vec(),
+                data_url: preview.map(|j| format!("data:image/jpeg;base64,{}", base64(&j))),
             },
             ScannerEvent::Ignored(p) => ScanEvent::Ignored {
                 what: format!("Not a {} code: {p}", kind.label()),
@@ -282,6 +288,10 @@ fn camera_error(e: CameraError) -> CommandError {
             "no_camera",
             format!("No camera found. {FALLBACK}"),
         ),
+        // A frames folder (PARLEY_CAMERA_FRAMES) with nothing in it yet.
+        e @ CameraError::Empty { .. } => {
+            CommandError::new("no_camera", format!("No camera: {e}. {FALLBACK}"))
+        }
         CameraError::PermissionDenied => CommandError::new(
             "camera_denied",
             format!(
@@ -451,6 +461,24 @@ fn link_in_text(text: &str, kind: ScanKind) -> Option<CmdResult<String>> {
     })
 }
 
+/// The first code of `kind` in an image file.
+pub fn code_in_image(path: &std::path::Path, kind: ScanKind) -> CmdResult<String> {
+    let found = parley_client::qr::decode_file(path)
+        .map_err(|e| CommandError::new("invalid", e.to_string()))?;
+    match found.iter().find(|p| kind.wants(p)) {
+        Some(p) => Ok(p.to_string()),
+        None => Err(found.first().map_or_else(
+            || {
+                CommandError::new(
+                    "invalid",
+                    format!("The image has no Parley {} code", kind.label()),
+                )
+            },
+            |p| wrong_kind(kind, p),
+        )),
+    }
+}
+
 /// The first code of `kind` in an RGBA image (the clipboard's pixels).
 fn link_in_rgba(width: u32, height: u32, rgba: Vec<u8>, kind: ScanKind) -> CmdResult<String> {
     let frame = parley_client::qr::Frame {
@@ -509,7 +537,7 @@ mod tests {
             .expect("a preview");
         assert!(frame.starts_with("data:image/jpeg;base64,/9j/"));
         let found = events.iter().find_map(|e| match e {
-            ScanEvent::Found { uri, corners } => Some((uri, corners)),
+            ScanEvent::Found { uri, corners, .. } => Some((uri, corners)),
             _ => None,
         });
         let (uri, corners) = found.expect("found");
@@ -627,6 +655,9 @@ mod tests {
             "camera_denied"
         );
         assert_eq!(camera_error(CameraError::NoCamera).code, "no_camera");
+        let empty = tempfile::tempdir().unwrap();
+        let e = FolderSource::open(empty.path()).unwrap_err();
+        assert_eq!(camera_error(e).code, "no_camera");
     }
 
     #[test]

@@ -3,4 +3,4 @@
 /**
  * What the scanner tells the window.
  */
-export type ScanEvent = { "type": "started", source: string, } | { "type": "frame", data_url: string, } | { "type": "found", uri: string, corners: Array<[number, number]>, } | { "type": "ignored", what: string, } | { "type": "stopped", reason: string, } | { "type": "paused" };
+export type ScanEvent = { "type": "started", source: string, } | { "type": "frame", data_url: string, } | { "type": "found", uri: string, corners: Array<[number, number]>, data_url: string | null, } | { "type": "ignored", what: string, } | { "type": "stopped", reason: string, } | { "type": "paused" };

@@ -4,11 +4,17 @@ import type { Attachment, CachedMessage, Chat, UploadProgress } from "../binding
 import { Avatar } from "../components/Avatar";
 import { asCommandError, attachmentUrl, call, uploadAttachment } from "../ipc";
 import { baseName, clock, fileSize, groupByDay, isImage, presenceText, tick } from "../format";
+import { oldestSeq, PAGE, reachedStart, withLatest, withOlderPage } from "../history";
 import type { Presence } from "../store";
 
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
 /** Send "typing" at most this often while the person types. */
 const TYPING_EVERY_MS = 3000;
+/** Ask for the page before when scrolled this close to the top, px. */
+const LOAD_OLDER_WITHIN_PX = 300;
+/** After a failed page, wait this long before asking again (scrolling would
+ * otherwise ask on every scroll event). */
+const OLDER_RETRY_MS = 5000;
 
 interface Props {
   chat: Chat;
@@ -64,6 +70,20 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
   const lastTyping = useRef(0);
   const markedUpTo = useRef(0);
   const atBottom = useRef(true);
+  // Scrolling up through history: a page is loading; the first message is
+  // shown; the distance from the bottom to keep when a page is put in front.
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const [atStart, setAtStart] = useState(false);
+  const keepFromBottom = useRef<number | null>(null);
+  const loadingOlderRef = useRef(false);
+  const olderFailedAt = useRef(0);
+  /** A quoted message to scroll to once older pages bring it in. */
+  const pendingJump = useRef<string | null>(null);
+  const chatId = useRef(chat.id);
+  chatId.current = chat.id;
+  // How many are loaded: a refresh re-reads that many, older pages included.
+  const loadedCount = useRef(0);
+  loadedCount.current = messages.length;
 
   // Open: the cache at once, then whatever the server has that it lacks.
   useEffect(() => {
@@ -76,9 +96,15 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
     setAttachPath(null);
     markedUpTo.current = chat.read_up_to_seq;
     atBottom.current = true;
-    call("cached_messages", { chat_id: chat.id, limit: null }).then((m) => !stale && setMessages(m), () => {});
+    setAtStart(false);
+    setLoadingOlder(false);
+    loadingOlderRef.current = false;
+    keepFromBottom.current = null;
+    olderFailedAt.current = 0;
+    pendingJump.current = null;
+    call("cached_messages", { chat_id: chat.id, limit: null }).then((m) => !stale && setMessages((cur) => withLatest(cur, m)), () => {});
     call("load_history", { chat_id: chat.id, limit: null }).then(
-      (m) => !stale && setMessages(m),
+      (m) => !stale && setMessages((cur) => withLatest(cur, m)),
       (e) => !stale && setError(asCommandError(e).message),
     );
     composer.current?.focus();
@@ -91,7 +117,10 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
   useEffect(() => {
     if (rev === 0) return;
     let stale = false;
-    call("cached_messages", { chat_id: chat.id, limit: null }).then((m) => !stale && setMessages(m), () => {});
+    // As many as are loaded (plus room for new ones), so edits, reactions and
+    // deletions show on older pages too; older pages stay either way.
+    const limit = Math.max(PAGE, loadedCount.current + 50);
+    call("cached_messages", { chat_id: chat.id, limit }).then((m) => !stale && setMessages((cur) => withLatest(cur, m)), () => {});
     return () => {
       stale = true;
     };
@@ -108,9 +137,57 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
     }
   }, [messages, chat.id, myId, onChanged]);
 
+  const oldest = oldestSeq(messages);
+  const startShown = atStart || oldest === 1;
+
+  /** The page before the oldest message shown, put in front without moving
+   * what is on screen. */
+  async function loadOlder() {
+    const el = scroller.current;
+    if (!el || loadingOlderRef.current || startShown || oldest <= 1) return;
+    if (Date.now() - olderFailedAt.current < OLDER_RETRY_MS) return;
+    const id = chat.id;
+    loadingOlderRef.current = true;
+    setLoadingOlder(true);
+    try {
+      const page = await call("older_messages", { chat_id: id, before_seq: oldest, limit: null });
+      if (chatId.current !== id) return;
+      keepFromBottom.current = el.scrollHeight - el.scrollTop;
+      setMessages((cur) => withOlderPage(cur, page));
+      if (reachedStart(page)) setAtStart(true);
+    } catch (e) {
+      if (chatId.current !== id) return;
+      olderFailedAt.current = Date.now();
+      pendingJump.current = null;
+      setError(asCommandError(e).message);
+    } finally {
+      if (chatId.current === id) {
+        loadingOlderRef.current = false;
+        setLoadingOlder(false);
+      }
+    }
+  }
+  const loadOlderRef = useRef(loadOlder);
+  loadOlderRef.current = loadOlder;
+
   useLayoutEffect(() => {
     const el = scroller.current;
-    if (el && atBottom.current) el.scrollTop = el.scrollHeight;
+    if (!el) return;
+    if (keepFromBottom.current !== null) {
+      // A page went in front: keep the same distance from the bottom.
+      el.scrollTop = el.scrollHeight - keepFromBottom.current;
+      keepFromBottom.current = null;
+    } else if (atBottom.current) el.scrollTop = el.scrollHeight;
+    const target = pendingJump.current;
+    if (target) {
+      // Jumping to a quoted message: page back until it is loaded.
+      if (showMessage(target)) pendingJump.current = null;
+      else if (startShown) pendingJump.current = null;
+      else void loadOlderRef.current();
+      return;
+    }
+    // Not enough to scroll yet (or still near the top): fetch further back.
+    if (el.scrollTop < LOAD_OLDER_WITHIN_PX && messages.length > 0) void loadOlderRef.current();
   }, [messages, typing]);
 
   function setTyping(active: boolean) {
@@ -219,12 +296,22 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
     }
   }
 
-  function jumpTo(id: string) {
+  /** Scrolls to a loaded message and flashes it; false when not loaded. */
+  function showMessage(id: string): boolean {
     const el = scroller.current?.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
-    if (!el) return;
+    if (!el) return false;
+    atBottom.current = false;
     el.scrollIntoView({ block: "center", behavior: "smooth" });
     el.classList.add("flash");
     setTimeout(() => el.classList.remove("flash"), 1200);
+    return true;
+  }
+
+  function jumpTo(id: string) {
+    if (showMessage(id) || startShown) return;
+    // Older than what is loaded: fetch pages until it is (see the layout effect).
+    pendingJump.current = id;
+    void loadOlder();
   }
 
   const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
@@ -249,8 +336,13 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
         onScroll={(e) => {
           const el = e.currentTarget;
           atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+          if (el.scrollTop < LOAD_OLDER_WITHIN_PX) void loadOlder();
         }}
       >
+        {/* Always there, one line high, so showing or hiding it never moves the messages. */}
+        <div className="history-edge muted" data-testid="history-edge" aria-live="polite">
+          {loadingOlder ? "Loading earlier messages…" : startShown && messages.length > 0 ? "Start of the conversation" : "\u00a0"}
+        </div>
         {groupByDay(messages, now).map((g) => (
           <div key={g.key} className="day">
             <div className="day-label">

@@ -3,6 +3,7 @@ import type { Device, DeviceLinkInfo, InviteCode } from "../bindings";
 import { asCommandError, call } from "../ipc";
 import { countdown, listTime } from "../format";
 import { CodeScanner } from "../components/CodeScanner";
+import { OpenImageButton, PasteButton, usePasteCode } from "../components/PasteCode";
 
 /** Settings → Devices: the account's devices, revoke, and linking new ones. */
 export function Devices({ onSignedOut }: { onSignedOut: () => void }) {
@@ -124,6 +125,14 @@ function ApproveLink({ onDone }: { onDone: (approved: boolean) => void }) {
   const [busy, setBusy] = useState(false);
   const [scanning, setScanning] = useState(false);
 
+  // A scanned or pasted link: look it up at once, as "Continue" would.
+  function check(found: string) {
+    setScanning(false);
+    setUri(found);
+    void run(() => call("link_info", { uri: found })).then((i) => i && setInfo(i));
+  }
+  const clipboard = usePasteCode("link", check, setError, info === null);
+
   async function run<T>(f: () => Promise<T>): Promise<T | undefined> {
     setBusy(true);
     setError(null);
@@ -166,19 +175,14 @@ function ApproveLink({ onDone }: { onDone: (approved: boolean) => void }) {
           }}
         >
           {scanning ? (
-            <CodeScanner
-              kind="link"
-              onFound={(found) => {
-                setScanning(false);
-                setUri(found);
-                void run(() => call("link_info", { uri: found })).then((i) => i && setInfo(i));
-              }}
-            />
+            <CodeScanner kind="link" small onFound={check} />
           ) : (
             <button type="button" name="scan-link" onClick={() => setScanning(true)}>
               Scan the new device's code
             </button>
-          )}
+          )}{" "}
+          <PasteButton onPaste={() => void clipboard.paste()} busy={clipboard.busy} />
+          <OpenImageButton kind="link" onCode={check} onError={setError} />
           <label>
             The link shown by the new device
             <input name="link-uri" value={uri} onChange={(e) => setUri(e.target.value)} placeholder="parley://link?…" autoFocus />

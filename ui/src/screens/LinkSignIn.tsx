@@ -3,6 +3,7 @@ import type { LinkCode, SessionInfo } from "../bindings";
 import { asCommandError, call } from "../ipc";
 import { countdown } from "../format";
 import { CodeScanner } from "../components/CodeScanner";
+import { OpenImageButton, PasteButton, usePasteCode } from "../components/PasteCode";
 
 /** "Link to an existing account": the link QR and its check code, renewed
  * until another device approves it; then signed in. Waiting happens in Rust
@@ -92,6 +93,14 @@ export function JoinSignIn({ server, onSignedIn, onBack }: { server: string; onS
 
   const [scanning, setScanning] = useState(false);
 
+  // A scanned or pasted link signs in at once, as "Sign in" would.
+  function joinWith(found: string) {
+    setScanning(false);
+    setCode(found);
+    void join(null, found);
+  }
+  const clipboard = usePasteCode("join", joinWith, setError);
+
   async function join(e: FormEvent | null, scanned?: string) {
     e?.preventDefault();
     setBusy(true);
@@ -110,19 +119,14 @@ export function JoinSignIn({ server, onSignedIn, onBack }: { server: string; onS
       <h1>Scan a code from my other device</h1>
       <p className="muted">On your signed-in device open Settings → Devices → “Show a code for a new device”, then scan it, paste its link or type its code.</p>
       {scanning ? (
-        <CodeScanner
-          kind="join"
-          onFound={(found) => {
-            setScanning(false);
-            setCode(found);
-            void join(null, found);
-          }}
-        />
+        <CodeScanner kind="join" small onFound={joinWith} />
       ) : (
         <button type="button" name="scan-invite" onClick={() => setScanning(true)}>
           Scan the code
         </button>
       )}
+      <PasteButton onPaste={() => void clipboard.paste()} busy={clipboard.busy} />
+      <OpenImageButton kind="join" onCode={joinWith} onError={setError} />
       <label>
         Link or code
         <input name="join-code" value={code} onChange={(e) => setCode(e.target.value)} placeholder="parley://join?… or the code" autoFocus />

@@ -1,11 +1,19 @@
 import { useEffect, useState, type FormEvent } from "react";
-import type { User } from "../bindings";
+import type { CropRect, User } from "../bindings";
+import { Avatar } from "../components/Avatar";
+import { AvatarCropper } from "../components/AvatarCropper";
 import { asCommandError, call } from "../ipc";
+import { pickImage } from "../pickImage";
 
 type Check = { state: "idle" | "checking" } | { state: "ok" | "bad"; text: string };
 
-/** First sign-in: a display name and a username, checked while typing. */
+/** First sign-in: a display name and a username, checked while typing, and
+ * optionally a photo (set as soon as it is chosen, so "Continue" only saves
+ * the profile). */
 export function Onboarding({ user, onDone }: { user: User; onDone: (u: User) => void }) {
+  const [avatar, setAvatar] = useState(user.avatar_url);
+  const [cropping, setCropping] = useState<string | null>(null);
+  const [photoBusy, setPhotoBusy] = useState(false);
   const [name, setName] = useState(user.display_name);
   const [username, setUsername] = useState(user.username ?? "");
   const [check, setCheck] = useState<Check>({ state: "idle" });
@@ -31,6 +39,30 @@ export function Onboarding({ user, onDone }: { user: User; onDone: (u: User) => 
       clearTimeout(t);
     };
   }, [username]);
+
+  async function choosePhoto() {
+    setError(null);
+    try {
+      const path = await pickImage();
+      if (path) setCropping(path);
+    } catch (e) {
+      setError(asCommandError(e).message);
+    }
+  }
+
+  async function usePhoto(path: string, crop: CropRect) {
+    setPhotoBusy(true);
+    setError(null);
+    try {
+      const me = await call("set_avatar", { path, crop });
+      setAvatar(me.avatar_url);
+      setCropping(null);
+    } catch (e) {
+      setError(asCommandError(e).message);
+    } finally {
+      setPhotoBusy(false);
+    }
+  }
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -68,6 +100,16 @@ export function Onboarding({ user, onDone }: { user: User; onDone: (u: User) => 
         <p className={`check check-${check.state}`} data-testid="username-check" aria-live="polite">
           {"text" in check ? check.text : check.state === "checking" ? "Checking…" : "3–32 of a–z, 0–9, _ and ."}
         </p>
+        <div className="onboarding-photo" data-testid="onboarding-photo">
+          <Avatar name={name || user.display_name} url={avatar} size={56} />
+          <button type="button" name="choose-avatar" disabled={photoBusy} onClick={() => void choosePhoto()}>
+            {avatar ? "Choose another photo" : "Choose a photo"}
+          </button>
+          <span className="muted">Optional</span>
+        </div>
+        {cropping ? (
+          <AvatarCropper key={cropping} path={cropping} busy={photoBusy} onSave={(crop) => void usePhoto(cropping, crop)} onCancel={() => setCropping(null)} />
+        ) : null}
         <button type="submit" name="continue" disabled={busy || !name.trim() || check.state !== "ok"}>
           Continue
         </button>

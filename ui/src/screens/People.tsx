@@ -1,8 +1,11 @@
 import { useEffect, useState, type FormEvent } from "react";
 import type { Connection, ConnectionRequest, MyCode } from "../bindings";
 import { Avatar } from "../components/Avatar";
+import { CodeScanner } from "../components/CodeScanner";
+import { PasteButton, usePasteCode } from "../components/PasteCode";
 import { countdown } from "../format";
-import { asCommandError, call, startScan } from "../ipc";
+import { asCommandError, call } from "../ipc";
+import { pickImage } from "../pickImage";
 import type { Presence } from "../store";
 
 export type PeopleTab = "code" | "scan" | "add" | "requests" | "contacts";
@@ -125,42 +128,22 @@ function MyCodePanel() {
   );
 }
 
-/** The scanner: previews from Rust, a confirmation before anything is sent. */
+/** The scanner (frames decoded in Rust), or the clipboard: a confirmation
+ * before anything is sent. */
 function Scan({ onFallback }: { onFallback: () => void }) {
-  const [preview, setPreview] = useState<string | null>(null);
-  const [source, setSource] = useState<string | null>(null);
   const [found, setFound] = useState<string | null>(null);
-  const [stopped, setStopped] = useState<string | null>(null);
-  const [noCamera, setNoCamera] = useState<string | null>(null);
   const [sent, setSent] = useState<ConnectionRequest | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [run, setRun] = useState(0);
-
-  useEffect(() => {
-    let stale = false;
-    let id: number | null = null;
-    startScan((ev) => {
-      if (stale) return;
-      if (ev.type === "started") setSource(ev.source);
-      else if (ev.type === "frame") setPreview(ev.data_url);
-      else if (ev.type === "found") setFound(ev.uri);
-      else if (ev.type === "stopped") setStopped(ev.reason);
-    }).then(
-      (started) => {
-        id = started;
-        // Closed before it started: stop it now.
-        if (stale) void call("scan_stop", { id }).catch(() => {});
-      },
-      (e) => {
-        const err = asCommandError(e);
-        if (!stale) (err.code === "no_camera" ? setNoCamera : setError)(err.message);
-      },
-    );
-    return () => {
-      stale = true;
-      if (id !== null) void call("scan_stop", { id }).catch(() => {});
-    };
-  }, [run]);
+  const clipboard = usePasteCode(
+    "contact",
+    (uri) => {
+      setError(null);
+      setSent(null);
+      setFound(uri);
+    },
+    setError,
+  );
 
   async function send(uri: string) {
     setError(null);
@@ -175,25 +158,23 @@ function Scan({ onFallback }: { onFallback: () => void }) {
   function again() {
     setFound(null);
     setSent(null);
-    setStopped(null);
-    setPreview(null);
+    setError(null);
     setRun((r) => r + 1);
   }
 
-  if (noCamera) {
-    return (
-      <div className="scan" data-testid="no-camera">
-        <p>{noCamera}</p>
-        <button name="use-fallback" onClick={onFallback}>
-          Paste a link, type a code or open an image
-        </button>
-      </div>
-    );
-  }
   return (
     <div className="scan" data-testid="scan">
-      <div className="scan-preview">{preview ? <img data-testid="scan-preview" src={preview} alt="Camera preview" /> : <p className="muted">Starting…</p>}</div>
-      {source ? <p className="muted">Reading from {source}</p> : null}
+      <CodeScanner
+        key={run}
+        kind="contact"
+        onFound={setFound}
+        fallback={
+          <button name="use-fallback" onClick={onFallback}>
+            Paste a link, type a code or open an image
+          </button>
+        }
+      />
+      <PasteButton onPaste={() => void clipboard.paste()} busy={clipboard.busy} />
       {found ? (
         <div className="card" data-testid="scan-found">
           <p>Found a Parley contact code. Send a connection request?</p>
@@ -217,7 +198,6 @@ function Scan({ onFallback }: { onFallback: () => void }) {
           </button>
         </div>
       ) : null}
-      {stopped && !found && !sent ? <p className="muted">Stopped: {stopped}</p> : null}
       {error ? (
         <p className="error" data-testid="error">
           {error}
@@ -234,6 +214,17 @@ function AddContact() {
   const [sent, setSent] = useState<ConnectionRequest | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // A pasted link (or screenshot of a code) asks to confirm, like a scan.
+  const clipboard = usePasteCode(
+    "contact",
+    (uri) => {
+      setError(null);
+      setSent(null);
+      setText(uri);
+      setFound(uri);
+    },
+    setError,
+  );
 
   async function send(code: string) {
     setBusy(true);
@@ -249,12 +240,26 @@ function AddContact() {
     }
   }
 
-  async function openImage(e: FormEvent) {
-    e.preventDefault();
+  async function decode(file: string) {
     setError(null);
     setSent(null);
     try {
-      setFound(await call("decode_image_file", { path }));
+      setFound(await call("decode_image_file", { path: file, kind: "contact" }));
+    } catch (err) {
+      setError(asCommandError(err).message);
+    }
+  }
+
+  // One "open image" button: it opens the typed path when there is one,
+  // else the system's file dialog (whose choice lands in the path field).
+  async function openImage(e: FormEvent) {
+    e.preventDefault();
+    if (path.trim()) return decode(path);
+    try {
+      const picked = await pickImage();
+      if (!picked) return;
+      setPath(picked);
+      await decode(picked);
     } catch (err) {
       setError(asCommandError(err).message);
     }
@@ -273,17 +278,18 @@ function AddContact() {
           Paste a link or type a code
           <input name="contact-code" placeholder="parley://contact?… or XXXXX-XXXXX" value={text} onChange={(e) => setText(e.target.value)} />
         </label>
+        <PasteButton onPaste={() => void clipboard.paste()} busy={clipboard.busy} />
         <button name="send-request" disabled={busy || !text.trim()}>
           Send request
         </button>
       </form>
       <form onSubmit={(e) => void openImage(e)}>
         <label>
-          Or open an image file with a QR code (its path)
+          Or open an image file with a QR code (choose it, or type its path)
           <input name="image-path" placeholder="/home/me/Pictures/code.png" value={path} onChange={(e) => setPath(e.target.value)} />
         </label>
-        <button name="open-image" disabled={!path.trim()}>
-          Open image file
+        <button name="open-image" type="submit">
+          {path.trim() ? "Open image file" : "Open image…"}
         </button>
       </form>
       {found ? (

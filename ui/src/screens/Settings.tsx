@@ -1,7 +1,9 @@
 import { useEffect, useState, type FormEvent } from "react";
-import type { Me, UpdateMe, User } from "../bindings";
+import type { CropRect, Me, UpdateMe, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
+import { AvatarCropper } from "../components/AvatarCropper";
 import { asCommandError, call } from "../ipc";
+import { pickImage } from "../pickImage";
 import { Devices } from "./Devices";
 
 const NO_CHANGE: UpdateMe = { display_name: null, username: null, bio: null, status_text: null, settings: null };
@@ -13,6 +15,8 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const [avatarPath, setAvatarPath] = useState("");
+  /** The image being cropped (from the path field or the file dialog). */
+  const [cropping, setCropping] = useState<string | null>(null);
 
   useEffect(() => {
     call("get_me").then(
@@ -39,15 +43,34 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
     }
   }
 
-  async function setAvatar(e: FormEvent) {
+  // A path (typed or chosen) opens the cropper; "Use this photo" sets it.
+  function openCropper(e: FormEvent) {
     e.preventDefault();
+    setNote(null);
+    if (avatarPath.trim()) setCropping(avatarPath.trim());
+  }
+
+  async function chooseImage() {
+    try {
+      const path = await pickImage();
+      if (!path) return;
+      setAvatarPath(path);
+      setNote(null);
+      setCropping(path);
+    } catch (e) {
+      setNote({ ok: false, text: asCommandError(e).message });
+    }
+  }
+
+  async function setAvatar(path: string, crop: CropRect) {
     setBusy(true);
     setNote(null);
     try {
-      const m = await call("set_avatar", { path: avatarPath.trim(), crop: null });
+      const m = await call("set_avatar", { path, crop });
       setMe(m);
       onProfile(m);
       setAvatarPath("");
+      setCropping(null);
       setNote({ ok: true, text: "Avatar set" });
     } catch (err) {
       setNote({ ok: false, text: asCommandError(err).message });
@@ -89,19 +112,36 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
               Save
             </button>
           </form>
-          <form onSubmit={(e) => void setAvatar(e)} className="card flat avatar-form">
+          <div className="card flat avatar-form">
             <h3>Avatar</h3>
             <Avatar name={me.display_name} url={me.avatar_url} size={64} />
-            <input
-              name="avatar-path"
-              placeholder="Path of an image (PNG, JPEG, WebP)"
-              value={avatarPath}
-              onChange={(e) => setAvatarPath(e.target.value)}
-            />
-            <button type="submit" disabled={busy || !avatarPath.trim()} name="set-avatar">
-              Set avatar
-            </button>
-          </form>
+            <form onSubmit={openCropper} className="avatar-path-form">
+              <button type="button" name="choose-avatar" disabled={busy} onClick={() => void chooseImage()}>
+                Choose image…
+              </button>
+              <label>
+                Or the path of an image (PNG, JPEG, WebP)
+                <input
+                  name="avatar-path"
+                  placeholder="/home/me/Pictures/me.jpg"
+                  value={avatarPath}
+                  onChange={(e) => setAvatarPath(e.target.value)}
+                />
+              </label>
+              <button type="submit" disabled={busy || !avatarPath.trim()} name="set-avatar">
+                Set avatar
+              </button>
+            </form>
+            {cropping ? (
+              <AvatarCropper
+                key={cropping}
+                path={cropping}
+                busy={busy}
+                onSave={(crop) => void setAvatar(cropping, crop)}
+                onCancel={() => setCropping(null)}
+              />
+            ) : null}
+          </div>
           <div className="card flat">
             <h3>Privacy</h3>
             <label className="toggle">

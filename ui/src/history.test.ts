@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import type { CachedMessage } from "./bindings";
+import { mergeMessages, oldestSeq, PAGE, reachedStart, sortMessages, withLatest, withOlderPage } from "./history";
+
+const msg = (seq: number, extra: Partial<CachedMessage> = {}): CachedMessage => ({
+  state: seq ? "sent" : "pending",
+  id: seq ? `m${seq}` : "",
+  chat_id: "c1",
+  seq,
+  sender_id: "ana",
+  client_id: extra.client_id ?? `k${seq}`,
+  body: `#${seq}`,
+  reply_to: null,
+  attachments: [],
+  reactions: {},
+  created_at: "2026-11-26T10:00:00Z",
+  edited_at: null,
+  deleted: false,
+  status: "sent",
+  ...extra,
+});
+const seqs = (l: CachedMessage[]) => l.map((m) => m.seq);
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => msg(from + i));
+
+describe("history", () => {
+  it("orders by seq with pending messages last, in the order they were queued", () => {
+    const a = msg(0, { client_id: "a" });
+    const b = msg(0, { client_id: "b" });
+    const sorted = sortMessages([a, msg(3), b, msg(1), msg(2)]);
+    expect(seqs(sorted)).toEqual([1, 2, 3, 0, 0]);
+    expect(sorted.slice(3).map((m) => m.client_id)).toEqual(["a", "b"]);
+  });
+
+  it("keeps each message once, the newer copy winning", () => {
+    const edited = msg(2, { body: "edited" });
+    const merged = mergeMessages([msg(1), msg(2), msg(3)], [edited, msg(4)]);
+    expect(seqs(merged)).toEqual([1, 2, 3, 4]);
+    expect(merged[1].body).toBe("edited");
+  });
+
+  it("replaces a pending message by its sent copy (same client id, new id)", () => {
+    const pending = msg(0, { client_id: "x" });
+    const sent = msg(5, { client_id: "x" });
+    expect(mergeMessages([msg(4), pending], [sent])).toEqual([msg(4), sent]);
+  });
+
+  it("prepends an older page without duplicates", () => {
+    const shown = [...range(201, 400), msg(0, { client_id: "p" })];
+    const page = range(1, 201); // overlaps one message
+    const merged = withOlderPage(shown, page);
+    expect(merged).toHaveLength(401);
+    expect(merged[0].seq).toBe(1);
+    expect(merged[399].seq).toBe(400);
+    expect(merged[400].seq).toBe(0);
+    // What was shown wins over the page's copy.
+    const shownCopy = msg(201, { body: "fresh" });
+    expect(withOlderPage([shownCopy], [msg(200), msg(201)])[1].body).toBe("fresh");
+  });
+
+  it("keeps loaded older pages across a refresh of the latest window", () => {
+    const loaded = [...range(1, 400)];
+    // New messages arrived: the latest 400 now start at 3; 1 and 2 stay.
+    const latest = range(3, 402);
+    const next = withLatest(loaded, latest);
+    expect(seqs(next)).toEqual(seqs(range(1, 402)));
+    // A pending message that has gone from the latest (sent now) is dropped.
+    const withPending = [...range(1, 3), msg(0, { client_id: "gone" })];
+    expect(seqs(withLatest(withPending, [...range(2, 3), msg(4, { client_id: "gone" })]))).toEqual([1, 2, 3, 4]);
+    // Nothing sent in the latest window: only pending ones; the older stay.
+    expect(seqs(withLatest(range(1, 2), [msg(0, { client_id: "p" })]))).toEqual([1, 2, 0]);
+    expect(withLatest([], [])).toEqual([]);
+  });
+
+  it("finds the oldest shown seq, ignoring pending messages", () => {
+    expect(oldestSeq([msg(0), msg(7), msg(5), msg(9)])).toBe(5);
+    expect(oldestSeq([msg(0)])).toBe(0);
+    expect(oldestSeq([])).toBe(0);
+  });
+
+  it("knows when the start of the conversation is reached", () => {
+    expect(reachedStart(range(201, 400))).toBe(false);
+    expect(reachedStart(range(2, 150))).toBe(true);
+    expect(reachedStart([])).toBe(true);
+    expect(reachedStart(range(1, PAGE))).toBe(true);
+    expect(reachedStart(range(11, 20), 10)).toBe(false);
+  });
+});

@@ -1,0 +1,59 @@
+// A chat's loaded messages: the latest window from the cache (refreshed on
+// every change) plus the older pages fetched while scrolling up. Pure, so
+// the merging rules are tested without the view.
+import type { CachedMessage } from "./bindings";
+
+/** A page of history, as `cached_messages`/`older_messages` default to. */
+export const PAGE = 200;
+
+// A pending message has no id (and seq 0) until the server takes it; its
+// client id names it across that change.
+const clientKey = (m: CachedMessage) => `${m.sender_id}\u0000${m.client_id}`;
+
+/** By seq, pending (seq 0) last, each group in the order given. */
+export function sortMessages(list: CachedMessage[]): CachedMessage[] {
+  return list
+    .map((m, i) => [m, i] as const)
+    .sort(([a, i], [b, j]) => {
+      const pa = a.seq === 0;
+      const pb = b.seq === 0;
+      if (pa !== pb) return pa ? 1 : -1;
+      return pa ? i - j : a.seq - b.seq || i - j;
+    })
+    .map(([m]) => m);
+}
+
+/** `older` and `newer` together, each message once (the copy in `newer`
+ * wins: it is the fresher one), in order. */
+export function mergeMessages(older: CachedMessage[], newer: CachedMessage[]): CachedMessage[] {
+  const ids = new Set(newer.filter((m) => m.id).map((m) => m.id));
+  const clients = new Set(newer.map(clientKey));
+  const kept = older.filter((m) => !(m.id && ids.has(m.id)) && !clients.has(clientKey(m)));
+  return sortMessages([...kept, ...newer]);
+}
+
+/** The lowest seq shown (0: none sent yet): where the next older page ends. */
+export function oldestSeq(list: CachedMessage[]): number {
+  let oldest = 0;
+  for (const m of list) if (m.seq > 0 && (oldest === 0 || m.seq < oldest)) oldest = m.seq;
+  return oldest;
+}
+
+/** The list after a refresh of the latest window: `latest` is the truth for
+ * its range and for pending messages, the older pages already loaded stay. */
+export function withLatest(current: CachedMessage[], latest: CachedMessage[]): CachedMessage[] {
+  const floor = oldestSeq(latest);
+  const older = current.filter((m) => m.seq > 0 && (floor === 0 || m.seq < floor));
+  return mergeMessages(older, latest);
+}
+
+/** The list with an older page put in front (what is shown already wins). */
+export function withOlderPage(current: CachedMessage[], page: CachedMessage[]): CachedMessage[] {
+  return mergeMessages(page, current);
+}
+
+/** Whether the first message of the chat is in view, so there is nothing
+ * older to ask for: the page came back short, or seq 1 (seqs have no gaps). */
+export function reachedStart(page: CachedMessage[], limit = PAGE): boolean {
+  return page.length < limit || oldestSeq(page) === 1;
+}
