@@ -51,13 +51,32 @@ impl Args {
     }
 }
 
+/// What a target speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// parley-server: `hello`, wait for `live`, `send` answered by `result`,
+    /// the partner gets a `message.created` event; acks now and then.
+    Parley,
+    /// The bench's bare relay: `send` answered by `result`, the frame itself
+    /// forwarded to the partner.
+    Relay,
+    /// wsbroad: every frame goes to the other clients of the same URL, with
+    /// no answer to the sender. A send counts as in flight until a frame from
+    /// the partner arrives (the pairs' symmetric traffic keeps the window
+    /// honest); frames wsbroad drops for slow readers are forgotten after
+    /// [`BROADCAST_FORGET`].
+    Broadcast,
+}
+
+/// How long a broadcast send stays in flight without any frame coming back.
+const BROADCAST_FORGET: Duration = Duration::from_millis(200);
+
 /// One side of a pair, as the load generator sees it.
 struct Peer {
     url: String,
     auth: Option<String>,
     chat_id: String,
-    /// Say hello and wait for `live` (Parley) or not (relay).
-    parley: bool,
+    kind: Kind,
 }
 
 #[derive(Default)]
@@ -81,7 +100,7 @@ async fn drive(
     }
     let (ws, _) = tokio_tungstenite::connect_async(req).await?;
     let (mut sink, mut stream) = ws.split();
-    if peer.parley {
+    if peer.kind == Kind::Parley {
         sink.send(Message::Text(
             json!({"type": "hello", "since": 0}).to_string().into(),
         ))
@@ -107,17 +126,23 @@ async fn drive(
     let mut tick = tokio::time::interval(interval.unwrap_or(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let grace = send_until + Duration::from_secs(3);
+    let mut last_frame = Instant::now();
     loop {
         let now = Instant::now();
         let sending = now < send_until;
         if !sending && (in_flight == 0 || now > grace) {
             break;
         }
+        if peer.kind == Kind::Broadcast && now.duration_since(last_frame) > BROADCAST_FORGET {
+            in_flight = 0;
+            last_frame = now;
+        }
         tokio::select! {
             biased;
             m = stream.next() => {
                 let Some(m) = m else { break };
                 let Message::Text(t) = m? else { continue };
+                last_frame = Instant::now();
                 let v: Value = serde_json::from_str(&t)?;
                 match v["type"].as_str() {
                     Some("result") => in_flight = in_flight.saturating_sub(1),
@@ -132,7 +157,12 @@ async fn drive(
                             acked = last_seq;
                         }
                     }
-                    Some("send") => record(&mut hist, &mut tally, v["body"].as_str(), start),
+                    Some("send") => {
+                        record(&mut hist, &mut tally, v["body"].as_str(), start);
+                        if peer.kind == Kind::Broadcast {
+                            in_flight = in_flight.saturating_sub(1);
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -248,7 +278,7 @@ pub async fn run(args: Args, server_bin: &Path) -> Result<Value> {
                 url: srv.ws_url(),
                 auth: Some(format!("Bearer {}", s.tokens.access_token)),
                 chat_id: chat.clone(),
-                parley: true,
+                kind: Kind::Parley,
             });
         }
     }
@@ -264,7 +294,7 @@ pub async fn run(args: Args, server_bin: &Path) -> Result<Value> {
                 url: format!("{url}/p/{p}/{side}"),
                 auth: None,
                 chat_id: String::new(),
-                parley: false,
+                kind: Kind::Relay,
             })
         })
         .collect();
@@ -274,25 +304,83 @@ pub async fn run(args: Args, server_bin: &Path) -> Result<Value> {
     let bare = bare?;
     let ratio = parley["delivered_per_sec"].as_f64().unwrap_or(0.0)
         / bare["delivered_per_sec"].as_f64().unwrap_or(1.0).max(1e-9);
-    let wsbroad = which("wsbroad");
+    // wsbroad, when installed: one room (URL) per pair.
+    let wsbroad = match which("wsbroad") {
+        Some(bin) => Some(run_wsbroad(&bin, &args).await?),
+        None => None,
+    };
+    let wsbroad_ratio = wsbroad.as_ref().map(|w| {
+        parley["delivered_per_sec"].as_f64().unwrap_or(0.0)
+            / w["delivered_per_sec"].as_f64().unwrap_or(1.0).max(1e-9)
+    });
     table(
-        "messaging: parley-server vs bare relay",
+        "messaging: parley-server vs baselines",
         &[
-            ("throughput ratio".into(), format!("{:.1}%", ratio * 100.0)),
             (
-                "wsbroad".into(),
-                wsbroad
-                    .clone()
-                    .map_or("not installed (cargo install wsbroad)".into(), |p| {
-                        format!("found at {p}, not driven yet")
-                    }),
+                "throughput ratio to the bare relay".into(),
+                format!("{:.1}%", ratio * 100.0),
+            ),
+            (
+                "throughput ratio to wsbroad".into(),
+                wsbroad_ratio.map_or(
+                    "wsbroad not installed (cargo install wsbroad)".into(),
+                    |r| format!("{:.1}%", r * 100.0),
+                ),
             ),
         ],
     );
-    Ok(
-        json!({"args": {"pairs": args.pairs, "seconds": args.seconds, "window": args.window, "rate": args.rate},
-              "parley": parley, "bare_relay": bare, "throughput_ratio": ratio}),
-    )
+    Ok(json!({
+        "args": {"pairs": args.pairs, "seconds": args.seconds, "window": args.window, "rate": args.rate},
+        "parley": parley,
+        "bare_relay": bare,
+        "throughput_ratio": ratio,
+        "wsbroad": wsbroad,
+        "throughput_ratio_wsbroad": wsbroad_ratio,
+    }))
+}
+
+/// Starts wsbroad on a free loopback port (rooms for every pair) and drives
+/// the same pairs through it.
+async fn run_wsbroad(bin: &str, args: &Args) -> Result<Value> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // wsbroad allows 64 URLs by default; newer versions take --max-urls.
+    if args.pairs > 64 {
+        cmd.args(["--max-urls", &(args.pairs + 8).to_string()]);
+    }
+    let mut child = cmd.spawn()?;
+    let url = format!("ws://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(anyhow!("wsbroad did not start listening on port {port}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let peers = (0..args.pairs)
+        .flat_map(|p| {
+            let url = url.clone();
+            (0..2).map(move |_| Peer {
+                url: format!("{url}/pair{p}"),
+                auth: None,
+                chat_id: String::new(),
+                kind: Kind::Broadcast,
+            })
+        })
+        .collect();
+    let result = run_target("wsbroad", peers, args).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }
 
 fn which(bin: &str) -> Option<String> {

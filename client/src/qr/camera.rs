@@ -9,8 +9,9 @@
 //! dropped (the LED stays on and other apps get "busy"), and never let a
 //! backend panic escape.
 //!
-//! macOS needs `nokhwa::nokhwa_initialize` (the permission prompt) before the
-//! first open; the desktop app does that, this module does not.
+//! macOS asks the user before an app may use the camera: [`request_access`]
+//! shows that prompt (a no-op elsewhere) and is called by the desktop app
+//! before it opens a camera.
 
 use std::panic::{self, AssertUnwindSafe};
 
@@ -54,6 +55,30 @@ pub fn list_cameras() -> Result<Vec<CameraInfo>, CameraError> {
             })
         })
         .collect())
+}
+
+/// How long [`request_access`] waits for the user to answer the OS prompt.
+pub const ACCESS_PROMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Makes sure the OS lets this app use the camera, prompting the user where
+/// the OS does that (macOS: the first time, with the app's
+/// `NSCameraUsageDescription`). Blocks until answered; `PermissionDenied`
+/// when refused or not answered within [`ACCESS_PROMPT_TIMEOUT`]. Elsewhere
+/// access is decided when the device is opened, so this returns at once.
+pub fn request_access() -> Result<(), CameraError> {
+    if nokhwa::nokhwa_check() {
+        return Ok(());
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    guard(move || {
+        nokhwa::nokhwa_initialize(move |granted| {
+            let _ = tx.try_send(granted);
+        })
+    })?;
+    match rx.recv_timeout(ACCESS_PROMPT_TIMEOUT) {
+        Ok(true) => Ok(()),
+        _ => Err(CameraError::PermissionDenied),
+    }
 }
 
 /// A streaming webcam. The stream is stopped and the device closed on drop.
@@ -223,6 +248,13 @@ mod tests {
             map_error(NokhwaError::GeneralError("odd".into())),
             CameraError::Other(_)
         ));
+    }
+
+    #[test]
+    fn access_needs_no_prompt_off_macos() {
+        // Linux and Windows decide at open time: nothing to ask, no wait.
+        #[cfg(not(target_os = "macos"))]
+        assert!(request_access().is_ok());
     }
 
     #[test]

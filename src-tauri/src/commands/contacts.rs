@@ -5,7 +5,7 @@ use crate::{
     error::{CmdResult, CommandError},
     state::SessionState,
 };
-use parley_client::qr::{self, QrMatrix, QrPayload};
+use parley_client::qr::QrMatrix;
 use parley_protocol::{Connection, ConnectionRequest, ContactCode, Direction};
 use serde::{Deserialize, Serialize};
 use tauri::State;

@@ -321,6 +321,9 @@ fn open_source(camera: Option<u32>) -> CmdResult<Box<dyn FrameSource>> {
 
 #[cfg(feature = "camera")]
 fn open_webcam(camera: Option<u32>) -> CmdResult<Box<dyn FrameSource>> {
+    // macOS: the permission prompt, once (runs on the scanner thread, so the
+    // window stays responsive while the user decides).
+    parley_client::qr::camera::request_access().map_err(camera_error)?;
     let index = match camera {
         Some(i) => i,
         None => parley_client::qr::camera::list_cameras()
