@@ -460,7 +460,17 @@ try {
   await click(await find('button[name="confirm-scan"]'));
   await waitText('[data-testid="request-sent"]', /Request sent to Fay/);
   await until("Fay to get Ana's request", async () => JSON.stringify(await cli("fay", "requests")).includes("Ana"));
-  await click(await find('button[name="close-people"]'));
+  step = "Fay accepts from the CLI: Fay in the app's contacts, and a chat with her";
+  const fayReqs = await cli("fay", "requests");
+  const fayReq = (Array.isArray(fayReqs) ? fayReqs : fayReqs.requests ?? [])[0];
+  if (!fayReq) throw new Error(`no request for Fay: ${JSON.stringify(fayReqs)}`);
+  await cli("fay", "accept", fayReq.id);
+  await click(await find('button[name="tab-contacts"]'));
+  await until("Fay in contacts", async () => exec("return [...document.querySelectorAll('[data-testid=contact]')].some((e) => /Fay/.test(e.innerText))"));
+  await exec("[...document.querySelectorAll('[data-testid=contact]')].find((e) => /Fay/.test(e.innerText)).querySelector('button[name=message]').click()");
+  await waitText(".chat-title", /Fay/);
+  await type(await waitFor('textarea[name="composer"]'), "Hi Fay, scanned you!" + ENTER);
+  await until("Fay to read Ana's message", async () => JSON.stringify(await cli("fay", "history", "ana")).includes("scanned you"));
   step = "devices: this one marked, Ana's CLI listed";
   await click(await find('button[name="open-settings"]'));
   await until("two devices", async () => (await findAll('[data-testid="device"]')).length === 2);
@@ -517,7 +527,7 @@ try {
   const fromShot = await cli("ben", "qr", "decode", linkShot);
   if (fromShot.uri !== appLink) throw new Error(`the screenshot decodes to ${fromShot.uri}, not ${appLink}`);
   await cli("ana-cli", "qr", "scan", linkShot, "--yes");
-  await waitText('[data-testid="chat-row"]', /Carol|Ben/);
+  await waitText('[data-testid="chat-row"]', /Fay|Carol|Ben/);
   await click(await find('button[name="open-settings"]'));
   await until("the profile in settings", async () => (await wd("GET", s(`/element/${await find('input[name="username"]')}/property/value`))) === "ana");
   await until("two devices after linking", async () => (await findAll('[data-testid="device"]')).length === 2);
@@ -537,7 +547,7 @@ try {
   await click(await find('button[name="join"]'));
   await waitFor('[data-testid="join-sign-in"] [data-testid="error"]');
   await click(await find('button[name="scan-invite"]'));
-  await waitText('[data-testid="chat-row"]', /Carol|Ben/);
+  await waitText('[data-testid="chat-row"]', /Fay|Carol|Ben/);
   await click(await find('button[name="open-settings"]'));
   await until("two devices after joining", async () => (await findAll('[data-testid="device"]')).length === 2);
   step = "revoke this device: a confirm, then signed out";
