@@ -346,13 +346,13 @@ async fn run_wsbroad(bin: &str, args: &Args) -> Result<Value> {
         .local_addr()?
         .port();
     let mut cmd = std::process::Command::new(bin);
-    cmd.arg(format!("127.0.0.1:{port}"))
-        .stdout(std::process::Stdio::null())
+    cmd.stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    // wsbroad allows 64 URLs by default; newer versions take --max-urls.
+    // wsbroad allows 64 URLs by default.
     if args.pairs > 64 {
         cmd.args(["--max-urls", &(args.pairs + 8).to_string()]);
     }
+    cmd.arg(format!("127.0.0.1:{port}"));
     let mut child = cmd.spawn()?;
     let url = format!("ws://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(10);

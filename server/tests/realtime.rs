@@ -384,3 +384,39 @@ async fn graceful_stop_closes_sockets_with_1001() {
     assert_eq!(wa.closed_with().await, 1001);
     stop.await.unwrap();
 }
+
+#[tokio::test]
+async fn acks_are_stored_off_the_loop_even_when_the_socket_closes_right_after() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    for i in 0..5 {
+        ts.send_text(&b, &chat, &format!("k{i}"), "m").await;
+    }
+    let mut wa = ts.ws(&a).await;
+    let replay = wa.hello(0).await;
+    let last = replay.last().unwrap()["seq"].as_u64().unwrap();
+    // A burst of acks (one is stored while the others wait, coalesced), then
+    // the socket is gone at once: the newest ack still lands.
+    for up_to in 1..=last {
+        wa.send_json(json!({"type": "ack", "up_to": up_to})).await;
+    }
+    drop(wa);
+    let acked = || -> u64 {
+        ts.db()
+            .query_row(
+                "SELECT acked_seq FROM devices WHERE id = ?1",
+                [a.tokens.device_id.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap() as u64
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while acked() != last {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "acked_seq stayed at {}, not {last}",
+            acked()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -55,6 +55,9 @@ pub fn insert(conn: &Connection, m: &NewMessage<'_>) -> Result<(), StoreError> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![m.id, m.chat_id, m.seq as i64, m.sender_id, m.client_id, m.body, m.reply_to, m.now])?;
+    if m.attachment_ids.is_empty() {
+        return Ok(());
+    }
     let mut link = conn.prepare_cached(
         "INSERT INTO message_attachments (message_id, attachment_id, position) VALUES (?1, ?2, ?3)",
     )?;

@@ -136,7 +136,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
     let started = std::time::Instant::now();
     let jobs = batch.len();
     let mut ran: Vec<Ran> = Vec::with_capacity(batch.len());
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         let err = StoreError::Sqlite(e);
         tracing::error!(error = %err, "cannot begin write transaction");
         // Jobs never ran; dropping them drops their result senders, which their
@@ -172,7 +172,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
     if let Err(e) = super::messages::index_pending(conn) {
         tracing::error!(error = %e, "indexing new messages for search failed");
     }
-    let commit = conn.execute_batch("COMMIT").map_err(StoreError::Sqlite);
+    let commit = exec(conn, "COMMIT").map_err(StoreError::Sqlite);
     if let Err(e) = &commit {
         tracing::error!(error = %e, "batch commit failed");
         let _ = conn.execute_batch("ROLLBACK");

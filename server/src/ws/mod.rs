@@ -111,6 +111,41 @@ async fn session(state: AppState, caller: Caller, socket: WebSocket) {
 }
 
 /// Sends one text frame, giving up if the client does not read.
+/// Stores a device's ack (and the delivered receipts it implies) on its own
+/// task, so it completes even if the session ends first; the returned future
+/// resolves when it is stored.
+fn store_ack(
+    state: &AppState,
+    caller: &Caller,
+    up_to: u64,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    let (state, caller) = (state.clone(), caller.clone());
+    let task = tokio::spawn(async move {
+        if let Err(e) = service::chats::ack(&state, &caller, up_to).await {
+            tracing::warn!(error = %e, "storing ack failed");
+        }
+    });
+    Box::pin(async move {
+        let _ = task.await;
+    })
+}
+
+/// The ack waiting behind the one being stored; stored even when the session
+/// ends before its turn (a client that acks and closes loses nothing).
+struct WaitingAck<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    up_to: Option<u64>,
+}
+
+impl Drop for WaitingAck<'_> {
+    fn drop(&mut self) {
+        if let Some(up_to) = self.up_to.take() {
+            drop(store_ack(self.state, self.caller, up_to));
+        }
+    }
+}
+
 async fn send_text(sink: &mut Sink, text: &str) -> Result<(), End> {
     match tokio::time::timeout(
         SEND_TIMEOUT,
@@ -198,6 +233,15 @@ async fn serve(
     let mut acked: u64 = 0;
     let mut sends: FuturesUnordered<Pin<Box<dyn Future<Output = SendResult> + Send>>> =
         FuturesUnordered::new();
+    // Acks are stored off the loop (a write waits for a group commit, and
+    // events must keep flowing meanwhile), one at a time: a newer ack that
+    // arrives while one is being stored replaces any other waiting one.
+    let mut ack_storing: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
+    let mut ack_waiting = WaitingAck {
+        state,
+        caller,
+        up_to: None,
+    };
     loop {
         tokio::select! {
             biased;
@@ -228,6 +272,9 @@ async fn serve(
                 Some(Outbound::Ephemeral(frame)) => send_text(sink, &frame).await?,
                 None => return Ok(()),
             },
+            () = async { if let Some(f) = ack_storing.as_mut() { f.await } }, if ack_storing.is_some() => {
+                ack_storing = ack_waiting.up_to.take().map(|up_to| store_ack(state, caller, up_to));
+            }
             Some(result) = sends.next(), if !sends.is_empty() => {
                 send_frame(sink, &ServerFrame::Result(Box::new(result))).await?;
             }
@@ -241,8 +288,10 @@ async fn serve(
                     ClientFrame::Ack { up_to } => {
                         if up_to > acked && up_to <= cursor {
                             acked = up_to;
-                            if let Err(e) = service::chats::ack(state, caller, up_to).await {
-                                tracing::warn!(error = %e, "storing ack failed");
+                            if ack_storing.is_none() {
+                                ack_storing = Some(store_ack(state, caller, up_to));
+                            } else {
+                                ack_waiting.up_to = Some(up_to);
                             }
                         }
                     }
