@@ -626,14 +626,7 @@ impl Client {
                 break;
             };
             let full = page.len() as u32 == limits::HISTORY_LIMIT_MAX;
-            self.cache()
-                .run(move |c| {
-                    for m in &page {
-                        cache::upsert_message(c, m)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            self.cache_page(page).await?;
             after = last;
             let (k, v) = (key.clone(), last.to_string());
             self.cache().run(move |c| cache::set_kv(c, &k, &v)).await?;
@@ -659,22 +652,25 @@ impl Client {
             })
             .await;
         match latest {
-            Ok(page) => {
-                self.cache()
-                    .run(move |c| {
-                        for m in &page {
-                            cache::upsert_message(c, m)?;
-                        }
-                        Ok(())
-                    })
-                    .await?
-            }
+            Ok(page) => self.cache_page(page).await?,
             Err(e) if e.is_transient() => {}
             Err(e) => return Err(e),
         }
         let id = chat_id.to_owned();
         self.cache()
             .run(move |c| cache::messages(c, &id, None, limit))
+            .await
+    }
+
+    /// Stores a page of messages from the server in the cache.
+    async fn cache_page(&self, page: Vec<Message>) -> Result<()> {
+        self.cache()
+            .run(move |c| {
+                for m in &page {
+                    cache::upsert_message(c, m)?;
+                }
+                Ok(())
+            })
             .await
     }
 
@@ -707,14 +703,7 @@ impl Client {
             .await;
         match page {
             Ok(page) => {
-                self.cache()
-                    .run(move |c| {
-                        for m in &page {
-                            cache::upsert_message(c, m)?;
-                        }
-                        Ok(())
-                    })
-                    .await?;
+                self.cache_page(page).await?;
             }
             Err(e) if e.is_transient() => return Ok(cached),
             Err(e) => return Err(e),

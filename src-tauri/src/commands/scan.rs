@@ -597,21 +597,30 @@ mod tests {
         }
     }
 
+    /// Starts a scan of a [`FakeCamera`] that reports its release on
+    /// `released` and its events on `events`.
+    fn start_fake(
+        scans: &ScanState,
+        released: mpsc::Sender<()>,
+        events: mpsc::Sender<ScanEvent>,
+    ) -> u64 {
+        scans
+            .start(
+                move || Ok(Box::new(FakeCamera { released }) as Box<dyn FrameSource>),
+                ScanKind::Contact,
+                move |e| {
+                    let _ = events.send(e);
+                },
+            )
+            .unwrap()
+    }
+
     #[test]
     fn stopping_a_scan_releases_the_camera_and_a_new_scan_replaces_the_old() {
         let scans = ScanState::default();
         let (tx, released) = mpsc::channel();
         let (events_tx, events) = mpsc::channel();
-        let t1 = tx.clone();
-        let first = scans
-            .start(
-                move || Ok(Box::new(FakeCamera { released: t1 }) as Box<dyn FrameSource>),
-                ScanKind::Contact,
-                move |e| {
-                    let _ = events_tx.send(e);
-                },
-            )
-            .unwrap();
+        let first = start_fake(&scans, tx.clone(), events_tx);
         // Frames flow.
         loop {
             if let ScanEvent::Frame { .. } = events.recv().unwrap() {
@@ -622,14 +631,7 @@ mod tests {
         assert!(released.try_recv().is_err(), "released while scanning");
         // A new scan stops the first: its camera is released before the
         // second opens.
-        let t2 = tx.clone();
-        let second = scans
-            .start(
-                move || Ok(Box::new(FakeCamera { released: t2 }) as Box<dyn FrameSource>),
-                ScanKind::Contact,
-                |_| {},
-            )
-            .unwrap();
+        let second = start_fake(&scans, tx.clone(), mpsc::channel().0);
         assert_ne!(first, second);
         released.try_recv().expect("the first camera was released");
         // A late stop for the first scan leaves the second running.
@@ -716,15 +718,7 @@ mod tests {
         let scans = ScanState::default();
         let (tx, released) = mpsc::channel();
         let (events_tx, events) = mpsc::channel();
-        scans
-            .start(
-                move || Ok(Box::new(FakeCamera { released: tx }) as Box<dyn FrameSource>),
-                ScanKind::Contact,
-                move |e| {
-                    let _ = events_tx.send(e);
-                },
-            )
-            .unwrap();
+        start_fake(&scans, tx, events_tx);
         scans.pause();
         released.try_recv().expect("the camera was released");
         assert!(!scans.is_running());
