@@ -124,8 +124,9 @@ impl Store {
         // Checkpoints run on their own thread (see `checkpoint`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(|e| classify(&display, e))?;
-        let checkpointer = checkpoint::start(path).map_err(OpenError::Thread)?;
-        let writer = Writer::start(conn).map_err(OpenError::Thread)?;
+        let restart = checkpoint::RestartWanted::default();
+        let checkpointer = checkpoint::start(path, restart.clone()).map_err(OpenError::Thread)?;
+        let writer = Writer::start(conn, restart).map_err(OpenError::Thread)?;
         Ok(Store {
             writer,
             readers,
@@ -203,6 +204,9 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "cache_size", -65_536)?; // KiB: hot pages of the writer
+                                                          // A WAL that grew during a burst is cut back to this when it starts
+                                                          // over (see checkpoint.rs).
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! that gets `Ok` knows its change is durable, and a thousand concurrent sends
 //! cost one fsync rather than a thousand.
 
-use super::StoreError;
+use super::{checkpoint::RestartWanted, StoreError};
 use rusqlite::Connection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tokio::sync::{mpsc, oneshot};
@@ -42,11 +42,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> std::io::Result<Writer> {
+    pub(super) fn start(conn: Connection, restart: RestartWanted) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         std::thread::Builder::new()
             .name("parley-sqlite-writer".into())
-            .spawn(move || run(conn, rx))?;
+            .spawn(move || run(conn, rx, restart))?;
         Ok(Writer { tx })
     }
 
@@ -96,7 +96,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, restart: RestartWanted) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
@@ -116,6 +116,9 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>) {
         }
         if !batch.is_empty() {
             commit_batch(&conn, &mut batch);
+        }
+        if restart.take() {
+            super::checkpoint::catch_up(&conn);
         }
         if !flushes.is_empty() {
             if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
