@@ -354,6 +354,25 @@ fn scan_finds_the_code_after_frames_without_one() {
 }
 
 #[test]
+fn a_holding_folder_source_repeats_each_file_then_moves_on() {
+    let dir = scan_folder(true);
+    let mut source = FolderSource::open(dir.path()).unwrap().holding(3);
+    let mut sizes = Vec::new();
+    while let Some(f) = source.next_frame().unwrap() {
+        sizes.push((f.width, f.height));
+    }
+    assert_eq!(sizes.len(), 5 * 3, "five images, three frames each");
+    for chunk in sizes.chunks(3) {
+        assert!(chunk.iter().all(|s| *s == chunk[0]), "{sizes:?}");
+    }
+    // Held frames are the same image: the code is found on each of them.
+    let mut source = FolderSource::open(dir.path()).unwrap().holding(2);
+    let frames: Vec<_> = std::iter::from_fn(|| source.next_frame().unwrap()).collect();
+    assert_eq!(frames[8], frames[9]);
+    assert_eq!(decode_frame(&frames[9]).unwrap(), vec![link()]);
+}
+
+#[test]
 fn scan_gives_up_with_what_it_saw() {
     let dir = scan_folder(false);
     // A looping source stops at the frame limit...

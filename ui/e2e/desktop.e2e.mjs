@@ -415,15 +415,30 @@ try {
   await type(await find('input[name="contact-code"]'), erinCode.short_code);
   await click(await find('button[name="send-request"]'));
   await waitText('[data-testid="request-sent"]', /Request sent to Erin/);
+  step = "add contact: a screenshot of Gus's code on the clipboard, pasted (read and decoded in Rust), confirmed";
+  await cliLogin("gus", "gus@example.org");
+  await cli("gus", "profile", "set", "--name", "Gus");
+  const gusPng = join(tmp, "gus-qr.png");
+  await cli("gus", "qr", "contact", "--png", gusPng);
+  // xclip serves the image as the X clipboard's owner (until the X server goes).
+  // No pipes to it: xclip forks and keeps them open, which would keep this
+  // script alive after the last step.
+  spawn("xclip", ["-selection", "clipboard", "-t", "image/png", "-i", gusPng], { stdio: "ignore" });
+  await sleep(300);
+  await click(await find('button[name="paste-code"]'));
+  await waitFor('[data-testid="found-code"]');
+  if (JSON.stringify(await cli("gus", "requests")).includes("Ana")) throw new Error("a pasted code sent a request before confirming");
+  await click(await find('button[name="confirm-request"]'));
+  await waitText('[data-testid="request-sent"]', /Request sent to Gus/);
   await shot("13-add-contact");
-  step = "requests: Dan accepts, live; Erin's stays outgoing";
+  step = "requests: Dan accepts, live; Erin's and Gus's stay outgoing";
   await click(await find('button[name="tab-requests"]'));
-  await until("two outgoing requests", async () => (await findAll('[data-testid="outgoing-request"]')).length === 2);
+  await until("three outgoing requests", async () => (await findAll('[data-testid="outgoing-request"]')).length === 3);
   const danReqs = await cli("dan", "requests");
   const danReq = (Array.isArray(danReqs) ? danReqs : danReqs.requests ?? [])[0];
   if (!danReq) throw new Error(`no request for Dan: ${JSON.stringify(danReqs)}`);
   await cli("dan", "accept", danReq.id);
-  await until("Dan's request to leave the outgoing list", async () => (await findAll('[data-testid="outgoing-request"]')).length === 1);
+  await until("Dan's request to leave the outgoing list", async () => (await findAll('[data-testid="outgoing-request"]')).length === 2);
   step = "contacts: presence, open a chat, remove with a confirm";
   await click(await find('button[name="tab-contacts"]'));
   await until("Ben, Carol and Dan in contacts", async () => (await findAll('[data-testid="contact"]')).length === 3);
@@ -567,4 +582,6 @@ try {
 } finally {
   if (sid) await wd("DELETE", `/session/${sid}`).catch(() => {});
   for (const c of children.reverse()) c.kill("SIGTERM");
+  // Whatever a child left open (a pipe, a socket), the run ends here.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
 }

@@ -109,6 +109,10 @@ pub struct FolderSource {
     /// Minimum time between frames, to mimic a camera's frame rate.
     interval: Option<Duration>,
     last_frame_at: Option<Instant>,
+    /// Frames delivered per file (see [`Self::holding`]).
+    hold: u32,
+    /// The current file's frame and how many more times to deliver it.
+    held: Option<(Frame, u32)>,
 }
 
 impl FolderSource {
@@ -143,7 +147,18 @@ impl FolderSource {
             looping: false,
             interval: None,
             last_frame_at: None,
+            hold: 1,
+            held: None,
         })
+    }
+
+    /// Deliver each file `frames` times in a row (decoded once), like a
+    /// camera that sees each scene for a while. A live scanner decodes only
+    /// the newest frame; with one frame per file it could skip the same file
+    /// on every loop when the decode time lines up with the loop's period.
+    pub fn holding(mut self, frames: u32) -> Self {
+        self.hold = frames.max(1);
+        self
     }
 
     /// Whether to start over after the last file instead of ending.
@@ -183,6 +198,15 @@ impl FolderSource {
 
 impl FrameSource for FolderSource {
     fn next_frame(&mut self) -> Result<Option<Frame>, CameraError> {
+        if let Some((frame, left)) = self.held.as_mut() {
+            if *left > 0 {
+                *left -= 1;
+                let frame = frame.clone();
+                self.wait_for_pace();
+                return Ok(Some(frame));
+            }
+            self.held = None;
+        }
         if self.next >= self.files.len() {
             if !self.looping {
                 return Ok(None);
@@ -205,7 +229,11 @@ impl FrameSource for FolderSource {
                 path: path.clone(),
                 source,
             })?;
-        Ok(Some(Frame::from_image(&img)))
+        let frame = Frame::from_image(&img);
+        if self.hold > 1 {
+            self.held = Some((frame.clone(), self.hold - 1));
+        }
+        Ok(Some(frame))
     }
 
     fn describe(&self) -> String {

@@ -26,6 +26,10 @@ use tauri::{ipc::Channel, State};
 pub const FRAMES_ENV: &str = "PARLEY_CAMERA_FRAMES";
 /// Frames per second a folder is replayed at: a webcam's usual rate.
 const FPS: f64 = 30.0;
+/// Frames each image of a folder is shown for (half a second), as a camera
+/// sees a code held up to it for a while; the decoder, which takes only the
+/// newest frame, then sees every image.
+const HOLD_FRAMES: u32 = 15;
 
 /// Which kind of Parley code a scan looks for; other codes are ignored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ts_rs::TS)]
@@ -313,7 +317,8 @@ fn open_source(camera: Option<u32>) -> CmdResult<Box<dyn FrameSource>> {
         let source = FolderSource::open(&dir)
             .map_err(camera_error)?
             .looping(true)
-            .paced(Some(FPS));
+            .paced(Some(FPS))
+            .holding(HOLD_FRAMES);
         return Ok(Box::new(source));
     }
     open_webcam(camera)
