@@ -427,7 +427,9 @@ mod tests {
         }
         stop.store(true, Ordering::SeqCst);
         let stats = t.join().unwrap();
-        assert!(stats.frames >= 20);
+        // The run ended; the frame being read when `stop` was set is dropped
+        // uncounted.
+        assert!(stats.frames >= 19, "{stats:?}");
     }
 
     #[test]

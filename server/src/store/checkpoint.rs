@@ -88,7 +88,13 @@ fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::super::{Store, StoreError};
-    use std::time::{Duration, Instant};
+    use std::{
+        sync::{
+            atomic::{AtomicBool, AtomicU64, Ordering},
+            Arc,
+        },
+        time::{Duration, Instant},
+    };
 
     /// The WAL header's checkpoint sequence number: SQLite adds one each time
     /// the WAL starts over.
@@ -113,13 +119,15 @@ mod tests {
             .await
             .unwrap();
         let before = wal_generation(&path);
-        let until = Instant::now() + Duration::from_millis(2_000);
+        // Until the WAL has started over twice, or 256 MiB were written (with
+        // no restart by then, it never will), or a generous deadline.
+        let done = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::new();
         for _ in 0..16 {
-            let store = store.clone();
+            let (store, done, written) = (store.clone(), done.clone(), written.clone());
             tasks.push(tokio::spawn(async move {
-                // Two seconds: several checkpointer ticks.
-                while Instant::now() < until {
+                while !done.load(Ordering::Relaxed) {
                     store
                         .write(|c| -> Result<(), StoreError> {
                             c.execute("INSERT INTO load (b) VALUES (zeroblob(4000))", [])?;
@@ -127,9 +135,18 @@ mod tests {
                         })
                         .await
                         .unwrap();
+                    written.fetch_add(4096, Ordering::Relaxed);
                 }
             }));
         }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while wal_generation(&path).wrapping_sub(before) < 2
+            && written.load(Ordering::Relaxed) < 256 << 20
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        done.store(true, Ordering::Relaxed);
         for t in tasks {
             t.await.unwrap();
         }
