@@ -1,7 +1,7 @@
 use clap::Parser;
 use parley_server::{
-    config::{AdminCommand, Cli, Command},
-    ops::{self, admin::Action},
+    config::{Cli, Command},
+    ops,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -32,19 +32,9 @@ async fn main() -> std::process::ExitCode {
                 .map(drop)
                 .map_err(|e| e.to_string())
         }
-        Some(Command::Admin(a)) => {
-            let action = match a.command {
-                AdminCommand::Users => Action::Users,
-                AdminCommand::Devices { user } => Action::Devices { user },
-                AdminCommand::RevokeDevice { device_id } => Action::RevokeDevice { device_id },
-                AdminCommand::Disable { user } => Action::Disable { user },
-                AdminCommand::Enable { user } => Action::Enable { user },
-                AdminCommand::Storage => Action::Storage,
-            };
-            ops::blocking(move || ops::admin::run(&a.data_dir, action))
-                .await
-                .map_err(|e| e.to_string())
-        }
+        Some(Command::Admin(a)) => ops::blocking(move || ops::admin::run(&a.data_dir, &a.command))
+            .await
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -151,16 +151,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 Direction::Incoming
             };
             let list = c.requests(dir).await?;
-            if json {
-                output::json(&list);
-            } else if list.is_empty() {
-                println!(
-                    "no pending {} requests",
-                    if outgoing { "outgoing" } else { "incoming" }
-                );
-            } else {
-                list.iter().for_each(|r| output::request(r, !outgoing));
-            }
+            let which = if outgoing { "outgoing" } else { "incoming" };
+            output::list(json, &list, &format!("no pending {which} requests"), |r| {
+                output::request(r, !outgoing)
+            });
             Ok(())
         }
         Command::Accept { id } => {
@@ -180,13 +174,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Contacts => {
             let list = ctx.client().await?.contacts().await?;
-            if json {
-                output::json(&list);
-            } else if list.is_empty() {
-                println!("no contacts yet: show `parley qr contact` to someone, or scan theirs");
-            } else {
-                list.iter().for_each(output::contact);
-            }
+            output::list(
+                json,
+                &list,
+                "no contacts yet: show `parley qr contact` to someone, or scan theirs",
+                output::contact,
+            );
             Ok(())
         }
         Command::Remove { contact } => {
@@ -242,13 +235,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Chats => {
             let c = ctx.client().await?;
             let list = c.chats().await?;
-            if json {
-                output::json(&list);
-            } else if list.is_empty() {
-                println!("no chats yet");
-            } else {
-                list.iter().for_each(output::chat);
-            }
+            output::list(json, &list, "no chats yet", output::chat);
             Ok(())
         }
         Command::History { contact, limit } => {
@@ -306,22 +293,16 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Search { query } => {
             let c = ctx.client().await?;
             let found = c.search(&query).await?;
-            if json {
-                output::json(&found);
-            } else if found.is_empty() {
-                println!("nothing found");
-            } else {
-                for m in found {
-                    println!(
-                        "{}  {}  {}",
-                        m.created_at
-                            .with_timezone(&chrono::Local)
-                            .format("%Y-%m-%d %H:%M"),
-                        m.id,
-                        m.body
-                    );
-                }
-            }
+            output::list(json, &found, "nothing found", |m| {
+                println!(
+                    "{}  {}  {}",
+                    m.created_at
+                        .with_timezone(&chrono::Local)
+                        .format("%Y-%m-%d %H:%M"),
+                    m.id,
+                    m.body
+                )
+            });
             Ok(())
         }
         Command::Listen => ctx.listen().await,

@@ -12,6 +12,18 @@ pub fn json<T: Serialize>(value: &T) {
     }
 }
 
+/// A list: as JSON with `--json`, else `empty` when there is nothing, else
+/// each item through `each`.
+pub fn list<T: Serialize>(json: bool, items: &[T], empty: &str, each: impl FnMut(&T)) {
+    if json {
+        self::json(&items);
+    } else if items.is_empty() {
+        println!("{empty}");
+    } else {
+        items.iter().for_each(each);
+    }
+}
+
 /// One JSON line (for streams). False when stdout is gone (a closed pipe):
 /// the stream should end quietly.
 pub fn json_line<T: Serialize>(value: &T) -> bool {

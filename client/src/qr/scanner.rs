@@ -21,7 +21,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use image::{codecs::jpeg::JpegEncoder, imageops::FilterType, DynamicImage, RgbImage};
+use image::{
+    codecs::jpeg::JpegEncoder,
+    imageops::{self, FilterType},
+    EncodableLayout, GenericImageView, ImageBuffer, PixelWithColorType, Rgb,
+};
 
 use super::{
     decode::{locate_frame, Frame, Located, PixelFormat},
@@ -272,22 +276,32 @@ pub fn run(
 /// colour), with its size; `None` for a frame whose data does not match its
 /// size.
 pub fn preview_jpeg(frame: &Frame, max_width: u32) -> Option<(Vec<u8>, u32, u32)> {
-    let image = match frame.format {
-        PixelFormat::Rgb8 => DynamicImage::ImageRgb8(RgbImage::from_raw(
-            frame.width,
-            frame.height,
-            frame.data.clone(),
-        )?),
-        _ => DynamicImage::ImageLuma8(frame.to_luma().ok()?),
-    };
-    let (w, h) = (image.width().max(1), image.height().max(1));
+    match frame.format {
+        // A view of the frame's own bytes: no copy of a whole camera frame
+        // on this per-frame path.
+        PixelFormat::Rgb8 => {
+            let view = ImageBuffer::<Rgb<u8>, &[u8]>::from_raw(
+                frame.width,
+                frame.height,
+                &frame.data[..],
+            )?;
+            scaled_jpeg(&view, max_width)
+        }
+        _ => scaled_jpeg(&frame.to_luma().ok()?, max_width),
+    }
+}
+
+/// `img` scaled down to at most `max_width` (aspect kept) as a JPEG.
+fn scaled_jpeg<I>(img: &I, max_width: u32) -> Option<(Vec<u8>, u32, u32)>
+where
+    I: GenericImageView,
+    I::Pixel: PixelWithColorType + 'static,
+    [<I::Pixel as image::Pixel>::Subpixel]: EncodableLayout,
+{
+    let (w, h) = (img.width().max(1), img.height().max(1));
     let width = w.min(max_width.max(1));
     let height = ((u64::from(h) * u64::from(width)) / u64::from(w)).max(1) as u32;
-    let small = if width == w {
-        image
-    } else {
-        image.resize_exact(width, height, FilterType::Triangle)
-    };
+    let small = imageops::resize(img, width, height, FilterType::Triangle);
     let mut jpeg = Vec::new();
     JpegEncoder::new_with_quality(&mut jpeg, PREVIEW_QUALITY)
         .encode_image(&small)
@@ -299,6 +313,7 @@ pub fn preview_jpeg(frame: &Frame, max_width: u32) -> Option<(Vec<u8>, u32, u32)
 mod tests {
     use super::*;
     use crate::qr::{FolderSource, QrMatrix};
+    use image::{DynamicImage, RgbImage};
     use std::sync::Arc;
 
     const URI: &str =

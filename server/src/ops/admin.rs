@@ -5,33 +5,23 @@
 //! (`service::admin::watch`).
 
 use super::{human_bytes, io, show_time, OpsError};
+use crate::config::AdminCommand;
 use crate::store::{self, admin as sql, now_ms};
 use parley_protocol::{Event, Identifier};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
-/// What `admin` can do; mirrors `config::AdminCommand`.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Users,
-    Devices { user: String },
-    RevokeDevice { device_id: String },
-    Disable { user: String },
-    Enable { user: String },
-    Storage,
-}
-
-/// Runs one admin action against `data_dir`, printing its result on stdout.
-pub fn run(data_dir: &Path, action: Action) -> Result<(), OpsError> {
+/// Runs one admin command against `data_dir`, printing its result on stdout.
+pub fn run(data_dir: &Path, command: &AdminCommand) -> Result<(), OpsError> {
     let db_path = data_dir.join("parley.db");
     let mut conn = sql::open_for_admin(&db_path)?;
-    match action {
-        Action::Users => users(&conn),
-        Action::Devices { user } => devices(&conn, &user),
-        Action::RevokeDevice { device_id } => revoke_device(&mut conn, &device_id),
-        Action::Disable { user } => set_disabled(&mut conn, &user, true),
-        Action::Enable { user } => set_disabled(&mut conn, &user, false),
-        Action::Storage => storage(&conn, data_dir),
+    match command {
+        AdminCommand::Users => users(&conn),
+        AdminCommand::Devices { user } => devices(&conn, user),
+        AdminCommand::RevokeDevice { device_id } => revoke_device(&mut conn, device_id),
+        AdminCommand::Disable { user } => set_disabled(&mut conn, user, true),
+        AdminCommand::Enable { user } => set_disabled(&mut conn, user, false),
+        AdminCommand::Storage => storage(&conn, data_dir),
     }
 }
 

@@ -109,6 +109,20 @@ pub(crate) async fn session_info(client: &Client, new_user: bool) -> CmdResult<S
     })
 }
 
+/// Describes a freshly signed-in client for the window and starts its
+/// realtime loop (every way of signing in ends here).
+pub(crate) async fn go_online(
+    client: Client,
+    new_user: bool,
+    session: &SessionState,
+    events: &EventsState,
+    app: AppHandle,
+) -> CmdResult<SessionInfo> {
+    let info = session_info(&client, new_user).await?;
+    session.start(client, events, app);
+    Ok(info)
+}
+
 /// Opens the session stored in the profile, if any, and goes online.
 #[tauri::command]
 pub async fn restore_session(
@@ -168,9 +182,7 @@ pub async fn verify_code(
     if store == parley_client::SecretStore::File {
         tracing::warn!("no OS keyring: the session is in a 0600 file in the profile directory");
     }
-    let info = session_info(&client, new_user).await?;
-    session.start(client, &events, app);
-    Ok(info)
+    go_online(client, new_user, &session, &events, app).await
 }
 
 /// Signs this device out (on the server when reachable) and forgets the session.

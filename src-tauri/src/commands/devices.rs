@@ -4,7 +4,7 @@
 
 use crate::{
     commands::{
-        auth::{device_name, normalise_server, session_info, SessionInfo},
+        auth::{device_name, go_online, normalise_server, SessionInfo},
         contacts::qr_svg,
     },
     error::{CmdResult, CommandError},
@@ -239,8 +239,7 @@ pub async fn wait_link(
         Err(e) => return Err(e.into()),
     };
     *lock(&linking.pending) = None;
-    let info = session_info(&client, false).await?;
-    session.start(client, &events, app);
+    let info = go_online(client, false, &session, &events, app).await?;
     Ok(LinkWait::Approved { session: info })
 }
 
@@ -294,9 +293,7 @@ pub async fn join_device(
     )
     .await?;
     profile.remember_server(&server)?;
-    let info = session_info(&client, false).await?;
-    session.start(client, &events, app);
-    Ok(info)
+    go_online(client, false, &session, &events, app).await
 }
 
 #[cfg(test)]

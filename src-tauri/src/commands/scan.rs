@@ -424,24 +424,24 @@ pub struct ClipboardArgs {
 /// `no_code` when it holds neither, `wrong_kind` for a code of another kind.
 #[tauri::command]
 pub async fn scan_clipboard(app: tauri::AppHandle, args: ClipboardArgs) -> CmdResult<String> {
-    use tauri_plugin_clipboard_manager::ClipboardExt;
     let kind = args.kind.unwrap_or_default();
-    if let Ok(text) = app.clipboard().read_text() {
-        if let Some(found) = link_in_text(&text, kind) {
-            return found;
+    // Reading the X11/Wayland clipboard waits for its owner to answer, and
+    // decoding a screenshot is CPU work: neither belongs on the async runtime.
+    tokio::task::spawn_blocking(move || {
+        use tauri_plugin_clipboard_manager::ClipboardExt;
+        if let Ok(text) = app.clipboard().read_text() {
+            if let Some(found) = link_in_text(&text, kind) {
+                return found;
+            }
         }
-    }
-    let image = app
-        .clipboard()
-        .read_image()
-        .ok()
-        .map(|img| (img.width(), img.height(), img.rgba().to_vec()));
-    let Some((width, height, rgba)) = image else {
-        return Err(no_code_on_clipboard());
-    };
-    tokio::task::spawn_blocking(move || link_in_rgba(width, height, rgba, kind))
-        .await
-        .map_err(|e| CommandError::new("local", e.to_string()))?
+        let img = app
+            .clipboard()
+            .read_image()
+            .map_err(|_| no_code_on_clipboard())?;
+        link_in_rgba(img.width(), img.height(), img.rgba().to_vec(), kind)
+    })
+    .await
+    .map_err(|e| CommandError::new("local", e.to_string()))?
 }
 
 fn no_code_on_clipboard() -> CommandError {

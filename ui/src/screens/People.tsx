@@ -7,6 +7,7 @@ import { countdown } from "../format";
 import { asCommandError, call } from "../ipc";
 import { pickImage } from "../pickImage";
 import type { Presence } from "../store";
+import { useLoad } from "../useLoad";
 
 export type PeopleTab = "code" | "scan" | "add" | "requests" | "contacts";
 
@@ -60,20 +61,7 @@ function MyCodePanel() {
   const [generation, setGeneration] = useState(0);
 
   // A new code on open, on "New code", and when the current one expires.
-  useEffect(() => {
-    let stale = false;
-    call("my_code").then(
-      (c) => {
-        if (stale) return;
-        setCode(c);
-        setError(null);
-      },
-      (e) => !stale && setError(asCommandError(e).message),
-    );
-    return () => {
-      stale = true;
-    };
-  }, [generation]);
+  useLoad(() => call("my_code"), setCode, setError, [generation]);
 
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 1000);
@@ -330,21 +318,15 @@ function Requests({ rev }: { rev: number }) {
   const [error, setError] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
 
-  useEffect(() => {
-    let stale = false;
-    Promise.all([call("list_requests", { direction: "incoming" }), call("list_requests", { direction: "outgoing" })]).then(
-      ([i, o]) => {
-        if (stale) return;
-        setIncoming(i);
-        setOutgoing(o);
-        setError(null);
-      },
-      (e) => !stale && setError(asCommandError(e).message),
-    );
-    return () => {
-      stale = true;
-    };
-  }, [rev, reload]);
+  useLoad(
+    () => Promise.all([call("list_requests", { direction: "incoming" }), call("list_requests", { direction: "outgoing" })]),
+    ([i, o]) => {
+      setIncoming(i);
+      setOutgoing(o);
+    },
+    setError,
+    [rev, reload],
+  );
 
   async function act(kind: "accept_request" | "decline_request", id: string) {
     try {
@@ -391,20 +373,7 @@ function Contacts({ rev, presence, onOpenChat }: { rev: number; presence: Record
   const [error, setError] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
 
-  useEffect(() => {
-    let stale = false;
-    call("list_contacts").then(
-      (c) => {
-        if (stale) return;
-        setContacts(c);
-        setError(null);
-      },
-      (e) => !stale && setError(asCommandError(e).message),
-    );
-    return () => {
-      stale = true;
-    };
-  }, [rev, reload]);
+  useLoad(() => call("list_contacts"), setContacts, setError, [rev, reload]);
 
   async function remove(userId: string) {
     try {
