@@ -299,6 +299,85 @@ async fn history_pages_by_seq() {
     assert_eq!(chats[0]["unread_count"], 0);
 }
 
+/// Unread counts are kept incrementally (bumped on send, decremented on read
+/// and on deleting an unread message), so they are checked here against a
+/// recount straight from the database file after every step.
+#[tokio::test]
+async fn unread_counts_follow_reads_and_deletes() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let mut ids = Vec::new();
+    for i in 1..=6 {
+        let m = ts
+            .send_text(&a, &chat, &format!("u{i}"), &format!("m{i}"))
+            .await;
+        ids.push(m["id"].as_str().unwrap().to_owned());
+    }
+    ts.send_text(&b, &chat, "b1", "from ben").await; // seq 7: Ben's own
+    let unread = |expected: u64| {
+        let db = ts.db();
+        let (stored, recount): (i64, i64) = db
+            .query_row(
+                "SELECT cm.unread_count, (SELECT COUNT(*) FROM messages m WHERE m.chat_id = cm.chat_id \
+                 AND m.seq > cm.read_up_to_seq AND m.sender_id != cm.user_id AND m.deleted_at IS NULL) \
+                 FROM chat_members cm WHERE cm.chat_id = ?1 AND cm.user_id = ?2",
+                rusqlite::params![chat, b.user.user.id.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            stored, recount,
+            "stored unread count drifted from a recount"
+        );
+        assert_eq!(stored as u64, expected);
+    };
+    unread(6);
+    let delete = async |id: &str| {
+        ts.call(Method::DELETE, &format!("/v1/messages/{id}"), &a)
+            .await
+            .status()
+    };
+    // Deleting an unread message takes it off the count, once.
+    assert_eq!(delete(&ids[4]).await, 204);
+    unread(5);
+    assert_eq!(delete(&ids[4]).await, 204);
+    unread(5);
+    let read = async |up_to: u64| {
+        ts.call_json(
+            Method::POST,
+            &format!("/v1/chats/{chat}/read"),
+            &b,
+            json!({ "up_to_seq": up_to }),
+        )
+        .await
+        .status()
+    };
+    assert_eq!(read(3).await, 204);
+    unread(2); // seq 4 and 6 left (5 deleted, 7 is Ben's)
+               // Deleting a message Ben already read changes nothing.
+    assert_eq!(delete(&ids[0]).await, 204);
+    unread(2);
+    // Reading backwards changes nothing; reading past the deleted one counts it once.
+    assert_eq!(read(2).await, 204);
+    unread(2);
+    assert_eq!(read(5).await, 204);
+    unread(1);
+    // Acks (delivered) never touch the unread count.
+    ts.send_text(&a, &chat, "u7", "m7").await; // seq 8
+    unread(2);
+    let mut wa = ts.ws(&a).await;
+    wa.hello(0).await;
+    let mut wb = ts.ws(&b).await;
+    let events = wb.hello(0).await;
+    let last = events.last().unwrap()["seq"].as_u64().unwrap();
+    wb.send_json(json!({"type": "ack", "up_to": last})).await;
+    let rec = wa.next_event("receipt.updated").await;
+    assert_eq!(rec["event"]["delivered_up_to_seq"], 8);
+    unread(2);
+    assert_eq!(read(100).await, 204);
+    unread(0);
+}
+
 #[tokio::test]
 async fn read_receipts_privacy_is_reciprocal() {
     let ts = TestServer::start().await;

@@ -202,7 +202,7 @@ pub async fn read(state: &AppState, caller: &Caller, chat_id: &str, up_to: u64) 
                 return Ok(emitted);
             }
             let after =
-                store::chats::advance(conn, &cid, &uid, 0, up_to)?.ok_or_else(chat_not_found)?;
+                store::chats::advance_read(conn, &cid, &uid, up_to)?.ok_or_else(chat_not_found)?;
             let ctx = ChatCtx::load(conn, &after)?;
             emitted.emit(
                 conn,
@@ -244,7 +244,7 @@ pub async fn ack(state: &AppState, caller: &Caller, up_to: u64) -> Result<()> {
                 if seq <= before.delivered_up_to_seq {
                     continue;
                 }
-                let after = store::chats::advance(conn, &chat_id, &uid, seq, 0)?
+                let after = store::chats::advance_delivered(conn, &chat_id, &uid, seq)?
                     .ok_or_else(chat_not_found)?;
                 let ctx = ChatCtx::load(conn, &after)?;
                 emit_receipt(conn, &mut emitted, &ctx, &after, now)?;

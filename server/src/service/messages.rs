@@ -246,12 +246,11 @@ pub async fn delete(state: &AppState, caller: &Caller, message_id: &str) -> Resu
             store::messages::tombstone(conn, &mid, now)?;
             let row = store::messages::by_id(conn, &mid)?.ok_or_else(message_not_found)?;
             // A deleted unread message no longer counts as unread.
-            store::chats::advance(
+            store::chats::uncount_unread(
                 conn,
                 &row.chat_id,
                 &membership(conn, &row.chat_id, &uid)?.peer_id,
-                0,
-                0,
+                row.seq,
             )?;
             let ev = Event::MessageDeleted {
                 message: ctx.message(conn, &row)?,

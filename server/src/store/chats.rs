@@ -118,31 +118,64 @@ pub fn bump_unread(conn: &Connection, chat_id: &str, user_id: &str) -> Result<()
     Ok(())
 }
 
-/// Moves `user_id`'s watermarks forward (never back) and recounts unread.
-/// Returns the updated row.
-pub fn advance(
+/// Moves `user_id`'s delivered watermark forward (never back). Unread counts
+/// do not depend on it, so nothing is recounted. Returns the updated row.
+pub fn advance_delivered(
     conn: &Connection,
     chat_id: &str,
     user_id: &str,
     delivered: u64,
+) -> Result<Option<MemberRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "UPDATE chat_members SET delivered_up_to_seq = MAX(delivered_up_to_seq, ?3) \
+             WHERE chat_id = ?1 AND user_id = ?2 RETURNING {MEMBER_COLUMNS}"
+        ))?
+        .query_row(params![chat_id, user_id, delivered as i64], member_from_row)
+        .optional()?)
+}
+
+/// Moves `user_id`'s read watermark (and with it delivered) forward to `read`
+/// and takes the messages it passes off the unread count. Only the newly read
+/// range is counted: a full recount would scan every unread message of the
+/// chat on every read. Returns the updated row.
+pub fn advance_read(
+    conn: &Connection,
+    chat_id: &str,
+    user_id: &str,
     read: u64,
 ) -> Result<Option<MemberRow>, StoreError> {
+    // Right-hand sides see the row as it was, so the count covers exactly
+    // (old read, new read].
+    Ok(conn
+        .prepare_cached(&format!(
+            "UPDATE chat_members SET \
+                unread_count = MAX(0, unread_count - (\
+                    SELECT COUNT(*) FROM messages m WHERE m.chat_id = chat_members.chat_id \
+                    AND m.seq > chat_members.read_up_to_seq AND m.seq <= ?3 \
+                    AND m.sender_id != chat_members.user_id AND m.deleted_at IS NULL)), \
+                read_up_to_seq = MAX(read_up_to_seq, ?3), \
+                delivered_up_to_seq = MAX(delivered_up_to_seq, ?3) \
+             WHERE chat_id = ?1 AND user_id = ?2 RETURNING {MEMBER_COLUMNS}"
+        ))?
+        .query_row(params![chat_id, user_id, read as i64], member_from_row)
+        .optional()?)
+}
+
+/// A message at `seq` that `user_id` had not read was deleted: it no longer
+/// counts as unread. The caller makes sure it was not deleted before.
+pub fn uncount_unread(
+    conn: &Connection,
+    chat_id: &str,
+    user_id: &str,
+    seq: u64,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "UPDATE chat_members SET \
-            read_up_to_seq = MAX(read_up_to_seq, ?3), \
-            delivered_up_to_seq = MAX(delivered_up_to_seq, ?4, ?3) \
-         WHERE chat_id = ?1 AND user_id = ?2",
+        "UPDATE chat_members SET unread_count = unread_count - 1 \
+         WHERE chat_id = ?1 AND user_id = ?2 AND read_up_to_seq < ?3 AND unread_count > 0",
     )?
-    .execute(params![chat_id, user_id, read as i64, delivered as i64])?;
-    conn.prepare_cached(
-        "UPDATE chat_members SET unread_count = (\
-            SELECT COUNT(*) FROM messages m WHERE m.chat_id = chat_members.chat_id \
-            AND m.seq > chat_members.read_up_to_seq AND m.sender_id != chat_members.user_id \
-            AND m.deleted_at IS NULL) \
-         WHERE chat_id = ?1 AND user_id = ?2",
-    )?
-    .execute(params![chat_id, user_id])?;
-    member(conn, chat_id, user_id)
+    .execute(params![chat_id, user_id, seq as i64])?;
+    Ok(())
 }
 
 /// A user's chats by last activity, before `before` (ms), at most `limit`.
