@@ -1,0 +1,19 @@
+-- The event log becomes an append-only rowid table. Keyed by (user_id, seq)
+-- WITHOUT ROWID, every append landed in the middle of the table (one insertion
+-- point per user) with its ~0.5 KiB payload inline, so leaf pages split all
+-- the time and each write batch dirtied a page per active user. Now rows go
+-- to the end of the table in commit order; (user_id, seq) is a small unique
+-- index for replay. The time index goes too: rows are in time order, so
+-- retention deletes a prefix of the table (store::events::prune).
+CREATE TABLE events_log (
+    id         INTEGER NOT NULL PRIMARY KEY,
+    user_id    TEXT    NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    payload    TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (user_id, seq)
+) STRICT;
+INSERT INTO events_log (user_id, seq, payload, created_at)
+    SELECT user_id, seq, payload, created_at FROM events ORDER BY created_at, user_id, seq;
+DROP TABLE events;
+ALTER TABLE events_log RENAME TO events;
