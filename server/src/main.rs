@@ -5,6 +5,12 @@ use parley_server::{
 };
 use tracing_subscriber::EnvFilter;
 
+/// The writer thread allocates what the socket tasks free (job closures,
+/// results, event frames) and SQLite allocates per statement; glibc's malloc
+/// made those threads contend on its arena locks (seen in `perf` under load).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
