@@ -127,7 +127,9 @@ pub enum ServerFrame {
     /// `since` is older than the retained log: reload over REST, then hello
     /// again with `since` = `current_seq`.
     ResyncRequired { current_seq: u64 },
-    /// The answer to a `send`.
+    /// The answer to a `send`, sent once the message is committed. The
+    /// sender's own `message.created` event is published at that commit, so
+    /// it may arrive before or after this frame: match them by `client_id`.
     Result(Box<SendResult>),
     /// A contact came online or went offline (ephemeral).
     Presence {

@@ -46,6 +46,10 @@ pub struct Metrics {
     pub writer_batch_jobs: Histogram,
     /// Time from BEGIN to the end of COMMIT (including its fsync) per batch.
     pub writer_commit_seconds: Histogram,
+    /// Times a session got an event from the hub with earlier ones missing
+    /// and read them back from the log. Events are published in log order, so
+    /// this stays at zero; anything else means they were not.
+    pub ws_gap_fills: Counter,
     connected_sockets: Gauge,
     event_log_rows: Gauge,
     /// Held only while encoding (never across an `.await`).
@@ -68,6 +72,7 @@ impl Metrics {
             writer_batch_jobs: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
             // 0.1 ms .. ~3 s.
             writer_commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            ws_gap_fills: Counter::default(),
             connected_sockets: Gauge::default(),
             event_log_rows: Gauge::default(),
             registry: Mutex::new(Registry::with_prefix("parley")),
@@ -90,6 +95,11 @@ impl Metrics {
                 "Duration of one group commit, BEGIN to COMMIT (fsync included)",
                 Unit::Seconds,
                 m.writer_commit_seconds.clone(),
+            );
+            r.register(
+                "ws_gap_fills",
+                "Live events that arrived with earlier ones missing, filled from the log",
+                m.ws_gap_fills.clone(),
             );
             r.register(
                 "connected_sockets",

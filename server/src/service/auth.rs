@@ -265,6 +265,15 @@ enum Refreshed {
     Ok { user_id: String, device_id: String },
 }
 
+impl super::events::Emits for Refreshed {
+    fn emitted(&self) -> Option<&Emitted> {
+        match self {
+            Refreshed::Reused(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// `POST /v1/auth/refresh`: one use per refresh token. Presenting a rotated one
 /// means two parties hold it, so the device is revoked.
 pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<Tokens> {
@@ -273,47 +282,44 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
     let next = tokens::random_secret(REFRESH_TOKEN_BYTES);
     let next_hash = crate::keys::token_hash(&next);
     let now = now_ms();
-    let outcome = state
-        .store
-        .write(move |conn| -> Result<Refreshed> {
-            let Some(row) = store::auth::refresh_lookup(conn, &hash)? else {
-                return Ok(Refreshed::Unknown);
+    let outcome = super::events::write(state, move |conn| -> Result<Refreshed> {
+        let Some(row) = store::auth::refresh_lookup(conn, &hash)? else {
+            return Ok(Refreshed::Unknown);
+        };
+        let Some(dev) = store::auth::device_state(conn, &row.device_id)? else {
+            return Ok(Refreshed::Unknown);
+        };
+        if dev.revoked || dev.user_disabled {
+            return Ok(Refreshed::Unknown);
+        }
+        if row.rotated {
+            tracing::warn!(device_id = %row.device_id, "refresh token reused; revoking device");
+            store::auth::revoke_device(conn, &dev.user_id, &row.device_id, now)?;
+            let mut emitted = Emitted::default();
+            let ev = Event::DeviceRevoked {
+                device_id: row.device_id.clone(),
             };
-            let Some(dev) = store::auth::device_state(conn, &row.device_id)? else {
-                return Ok(Refreshed::Unknown);
-            };
-            if dev.revoked || dev.user_disabled {
-                return Ok(Refreshed::Unknown);
-            }
-            if row.rotated {
-                tracing::warn!(device_id = %row.device_id, "refresh token reused; revoking device");
-                store::auth::revoke_device(conn, &dev.user_id, &row.device_id, now)?;
-                let mut emitted = Emitted::default();
-                let ev = Event::DeviceRevoked {
-                    device_id: row.device_id.clone(),
-                };
-                emitted.emit(conn, &dev.user_id, &ev, now)?;
-                return Ok(Refreshed::Reused(row.device_id, emitted));
-            }
-            store::auth::refresh_mark_rotated(conn, &hash, now)?;
-            store::auth::insert_refresh(conn, &next_hash, &row.device_id, now)?;
-            store::auth::touch_device(conn, &row.device_id, now)?;
-            Ok(Refreshed::Ok {
-                user_id: dev.user_id,
-                device_id: row.device_id,
-            })
+            emitted.emit(conn, &dev.user_id, &ev, now)?;
+            return Ok(Refreshed::Reused(row.device_id, emitted));
+        }
+        store::auth::refresh_mark_rotated(conn, &hash, now)?;
+        store::auth::insert_refresh(conn, &next_hash, &row.device_id, now)?;
+        store::auth::touch_device(conn, &row.device_id, now)?;
+        Ok(Refreshed::Ok {
+            user_id: dev.user_id,
+            device_id: row.device_id,
         })
-        .await?;
+    })
+    .await?;
     match outcome {
         Refreshed::Unknown => Err(Error::unauthorized(
             "invalid_token",
             "refresh token is invalid or revoked; sign in again",
         )),
-        Refreshed::Reused(device_id, emitted) => {
+        Refreshed::Reused(device_id, _) => {
             state
                 .hub
                 .close_device(&device_id, parley_protocol::close::TOKEN_INVALID);
-            emitted.publish(state);
             Err(Error::unauthorized(
                 "token_reused",
                 "refresh token was already used; this device is signed out for safety",

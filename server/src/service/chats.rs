@@ -191,33 +191,30 @@ fn emit_receipt(
 pub async fn read(state: &AppState, caller: &Caller, chat_id: &str, up_to: u64) -> Result<()> {
     let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
     let now = now_ms();
-    let emitted = state
-        .store
-        .write(move |conn| -> Result<Emitted> {
-            let me = membership(conn, &cid, &uid)?;
-            let chat = store::chats::chat(conn, &cid)?.ok_or_else(chat_not_found)?;
-            let up_to = up_to.min(chat.last_seq);
-            let mut emitted = Emitted::default();
-            if up_to <= me.read_up_to_seq {
-                return Ok(emitted);
-            }
-            let after =
-                store::chats::advance_read(conn, &cid, &uid, up_to)?.ok_or_else(chat_not_found)?;
-            let ctx = ChatCtx::load(conn, &after)?;
-            emitted.emit(
-                conn,
-                &uid,
-                &Event::ChatRead {
-                    chat_id: cid.clone(),
-                    up_to_seq: after.read_up_to_seq,
-                },
-                now,
-            )?;
-            emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
-            Ok(emitted)
-        })
-        .await?;
-    emitted.publish(state);
+    super::events::write(state, move |conn| -> Result<Emitted> {
+        let me = membership(conn, &cid, &uid)?;
+        let chat = store::chats::chat(conn, &cid)?.ok_or_else(chat_not_found)?;
+        let up_to = up_to.min(chat.last_seq);
+        let mut emitted = Emitted::default();
+        if up_to <= me.read_up_to_seq {
+            return Ok(emitted);
+        }
+        let after =
+            store::chats::advance_read(conn, &cid, &uid, up_to)?.ok_or_else(chat_not_found)?;
+        let ctx = ChatCtx::load(conn, &after)?;
+        emitted.emit(
+            conn,
+            &uid,
+            &Event::ChatRead {
+                chat_id: cid.clone(),
+                up_to_seq: after.read_up_to_seq,
+            },
+            now,
+        )?;
+        emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
+        Ok(emitted)
+    })
+    .await?;
     Ok(())
 }
 
@@ -226,32 +223,29 @@ pub async fn read(state: &AppState, caller: &Caller, chat_id: &str, up_to: u64) 
 pub async fn ack(state: &AppState, caller: &Caller, up_to: u64) -> Result<()> {
     let (uid, did) = (caller.user_id.clone(), caller.device_id.clone());
     let now = now_ms();
-    let emitted = state
-        .store
-        .write(move |conn| -> Result<Emitted> {
-            let current = store::events::current_seq(conn, &uid)?;
-            let up_to = up_to.min(current);
-            let prev = store::chats::device_acked(conn, &did)?;
-            let mut emitted = Emitted::default();
-            if up_to <= prev {
-                return Ok(emitted);
+    super::events::write(state, move |conn| -> Result<Emitted> {
+        let current = store::events::current_seq(conn, &uid)?;
+        let up_to = up_to.min(current);
+        let prev = store::chats::device_acked(conn, &did)?;
+        let mut emitted = Emitted::default();
+        if up_to <= prev {
+            return Ok(emitted);
+        }
+        store::events::ack(conn, &did, up_to)?;
+        for (chat_id, seq) in store::chats::delivered_by_events(conn, &uid, prev, up_to)? {
+            let Some(before) = store::chats::member(conn, &chat_id, &uid)? else {
+                continue;
+            };
+            if seq <= before.delivered_up_to_seq {
+                continue;
             }
-            store::events::ack(conn, &did, up_to)?;
-            for (chat_id, seq) in store::chats::delivered_by_events(conn, &uid, prev, up_to)? {
-                let Some(before) = store::chats::member(conn, &chat_id, &uid)? else {
-                    continue;
-                };
-                if seq <= before.delivered_up_to_seq {
-                    continue;
-                }
-                let after = store::chats::advance_delivered(conn, &chat_id, &uid, seq)?
-                    .ok_or_else(chat_not_found)?;
-                let ctx = ChatCtx::load(conn, &after)?;
-                emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
-            }
-            Ok(emitted)
-        })
-        .await?;
-    emitted.publish(state);
+            let after = store::chats::advance_delivered(conn, &chat_id, &uid, seq)?
+                .ok_or_else(chat_not_found)?;
+            let ctx = ChatCtx::load(conn, &after)?;
+            emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
+        }
+        Ok(emitted)
+    })
+    .await?;
     Ok(())
 }

@@ -166,94 +166,80 @@ pub async fn request(
     let uid = caller.user_id.clone();
     let now = now_ms();
     let ttl = (limits::CONNECTION_REQUEST_TTL_SECS * 1000) as i64;
-    let (scanned, emitted) = state
-        .store
-        .write(move |conn| -> Result<(Scanned, Emitted)> {
-            let code = match &input {
-                CodeInput::Full(c) => store::contacts::code_by_hash(conn, &token_hash(c))?,
-                CodeInput::Short(s) => {
-                    store::contacts::live_code_by_short(conn, &token_hash(s), now)?
+    let (scanned, _) = super::events::write(state, move |conn| -> Result<(Scanned, Emitted)> {
+        let code = match &input {
+            CodeInput::Full(c) => store::contacts::code_by_hash(conn, &token_hash(c))?,
+            CodeInput::Short(s) => store::contacts::live_code_by_short(conn, &token_hash(s), now)?,
+        };
+        let not_found =
+            || Error::not_found("code_not_found", "this code is unknown or no longer valid");
+        let code = code.ok_or_else(not_found)?;
+        if code.user_id == uid {
+            return Err(Error::unprocessable("own_code", "this is your own code"));
+        }
+        if code.revoked {
+            return Err(not_found());
+        }
+        if let Some(by) = &code.consumed_by {
+            // Only the scanner who consumed it may repeat the request.
+            if *by == uid {
+                if let Some(row) = store::contacts::pending_between(conn, &uid, &code.user_id, now)?
+                {
+                    return Ok((
+                        Scanned::Existing(request_view(conn, &row)?),
+                        Emitted::default(),
+                    ));
                 }
-            };
-            let not_found =
-                || Error::not_found("code_not_found", "this code is unknown or no longer valid");
-            let code = code.ok_or_else(not_found)?;
-            if code.user_id == uid {
-                return Err(Error::unprocessable("own_code", "this is your own code"));
             }
-            if code.revoked {
-                return Err(not_found());
+            return Err(not_found());
+        }
+        if now >= code.expires_at {
+            return Err(Error::Gone {
+                code: "code_expired",
+                detail: "this code has expired; ask for a fresh one".into(),
+            });
+        }
+        if store::contacts::are_connected(conn, &uid, &code.user_id)? {
+            return Err(Error::conflict(
+                "already_connected",
+                "you are already connected",
+            ));
+        }
+        let mut emitted = Emitted::default();
+        let request_id = match store::contacts::pending_between(conn, &uid, &code.user_id, now)? {
+            Some(row) => {
+                store::contacts::consume_code(conn, &code.id, &uid, now)?;
+                emitted.emit(
+                    conn,
+                    &code.user_id,
+                    &Event::ContactCodeConsumed {
+                        request_id: row.id.clone(),
+                    },
+                    now,
+                )?;
+                return Ok((Scanned::Existing(request_view(conn, &row)?), emitted));
             }
-            if let Some(by) = &code.consumed_by {
-                // Only the scanner who consumed it may repeat the request.
-                if *by == uid {
-                    if let Some(row) =
-                        store::contacts::pending_between(conn, &uid, &code.user_id, now)?
-                    {
-                        return Ok((
-                            Scanned::Existing(request_view(conn, &row)?),
-                            Emitted::default(),
-                        ));
-                    }
-                }
-                return Err(not_found());
-            }
-            if now >= code.expires_at {
-                return Err(Error::Gone {
-                    code: "code_expired",
-                    detail: "this code has expired; ask for a fresh one".into(),
-                });
-            }
-            if store::contacts::are_connected(conn, &uid, &code.user_id)? {
-                return Err(Error::conflict(
-                    "already_connected",
-                    "you are already connected",
-                ));
-            }
-            let mut emitted = Emitted::default();
-            let request_id = match store::contacts::pending_between(conn, &uid, &code.user_id, now)?
-            {
-                Some(row) => {
-                    store::contacts::consume_code(conn, &code.id, &uid, now)?;
-                    emitted.emit(
-                        conn,
-                        &code.user_id,
-                        &Event::ContactCodeConsumed {
-                            request_id: row.id.clone(),
-                        },
-                        now,
-                    )?;
-                    return Ok((Scanned::Existing(request_view(conn, &row)?), emitted));
-                }
-                None => tokens::new_id(),
-            };
-            store::contacts::insert_request(
-                conn,
-                &request_id,
-                &uid,
-                &code.user_id,
-                now,
-                now + ttl,
-            )?;
-            store::contacts::consume_code(conn, &code.id, &uid, now)?;
-            let row = store::contacts::request_by_id(conn, &request_id)?
-                .ok_or_else(|| Error::internal("inserted request vanished"))?;
-            let view = request_view(conn, &row)?;
-            let ev = Event::ConnectionRequested {
-                request: view.clone(),
-            };
-            emitted.emit(conn, &code.user_id, &ev, now)?;
-            emitted.emit(conn, &uid, &ev, now)?;
-            emitted.emit(
-                conn,
-                &code.user_id,
-                &Event::ContactCodeConsumed { request_id },
-                now,
-            )?;
-            Ok((Scanned::Created(view), emitted))
-        })
-        .await?;
-    emitted.publish(state);
+            None => tokens::new_id(),
+        };
+        store::contacts::insert_request(conn, &request_id, &uid, &code.user_id, now, now + ttl)?;
+        store::contacts::consume_code(conn, &code.id, &uid, now)?;
+        let row = store::contacts::request_by_id(conn, &request_id)?
+            .ok_or_else(|| Error::internal("inserted request vanished"))?;
+        let view = request_view(conn, &row)?;
+        let ev = Event::ConnectionRequested {
+            request: view.clone(),
+        };
+        emitted.emit(conn, &code.user_id, &ev, now)?;
+        emitted.emit(conn, &uid, &ev, now)?;
+        emitted.emit(
+            conn,
+            &code.user_id,
+            &Event::ContactCodeConsumed { request_id },
+            now,
+        )?;
+        Ok((Scanned::Created(view), emitted))
+    })
+    .await?;
     Ok(match scanned {
         Scanned::Created(r) => (r, true),
         Scanned::Existing(r) => (r, false),
@@ -298,9 +284,8 @@ pub async fn accept(state: &AppState, caller: &Caller, id: &str) -> Result<Conne
     let (uid, id) = (caller.user_id.clone(), id.to_owned());
     let now = now_ms();
     let st = state.clone();
-    let (connection, emitted) = state
-        .store
-        .write(move |conn| -> Result<(Connection, Emitted)> {
+    let (connection, _) =
+        super::events::write(state, move |conn| -> Result<(Connection, Emitted)> {
             let row = pending_to(conn, &id, &uid, now)?;
             store::contacts::resolve_request(conn, &row.id, RequestStatus::Accepted.as_str(), now)?;
             store::contacts::connect(conn, &row.from_user, &row.to_user, now)?;
@@ -328,7 +313,6 @@ pub async fn accept(state: &AppState, caller: &Caller, id: &str) -> Result<Conne
             Ok((mine, emitted))
         })
         .await?;
-    emitted.publish(state);
     Ok(connection)
 }
 
@@ -368,36 +352,33 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Connection>> 
 pub async fn remove(state: &AppState, caller: &Caller, peer: &str) -> Result<()> {
     let (uid, peer) = (caller.user_id.clone(), peer.to_owned());
     let now = now_ms();
-    let emitted = state
-        .store
-        .write(move |conn| -> Result<Emitted> {
-            if !store::contacts::disconnect(conn, &uid, &peer)? {
-                return Err(Error::not_found(
-                    "not_connected",
-                    "you are not connected to this user",
-                ));
-            }
-            let mut emitted = Emitted::default();
-            emitted.emit(
-                conn,
-                &uid,
-                &Event::ConnectionRemoved {
-                    user_id: peer.clone().into(),
-                },
-                now,
-            )?;
-            emitted.emit(
-                conn,
-                &peer,
-                &Event::ConnectionRemoved {
-                    user_id: uid.clone().into(),
-                },
-                now,
-            )?;
-            Ok(emitted)
-        })
-        .await?;
-    emitted.publish(state);
+    super::events::write(state, move |conn| -> Result<Emitted> {
+        if !store::contacts::disconnect(conn, &uid, &peer)? {
+            return Err(Error::not_found(
+                "not_connected",
+                "you are not connected to this user",
+            ));
+        }
+        let mut emitted = Emitted::default();
+        emitted.emit(
+            conn,
+            &uid,
+            &Event::ConnectionRemoved {
+                user_id: peer.clone().into(),
+            },
+            now,
+        )?;
+        emitted.emit(
+            conn,
+            &peer,
+            &Event::ConnectionRemoved {
+                user_id: uid.clone().into(),
+            },
+            now,
+        )?;
+        Ok(emitted)
+    })
+    .await?;
     Ok(())
 }
 

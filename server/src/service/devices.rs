@@ -21,25 +21,22 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Device>> {
 pub async fn revoke(state: &AppState, caller: &Caller, device_id: &str) -> Result<()> {
     let (uid, did) = (caller.user_id.clone(), device_id.to_owned());
     let now = now_ms();
-    let emitted = state
-        .store
-        .write(move |conn| -> Result<Emitted> {
-            if !store::auth::revoke_device(conn, &uid, &did, now)? {
-                return Err(Error::not_found("device_not_found", "no such device"));
-            }
-            let mut emitted = Emitted::default();
-            emitted.emit(
-                conn,
-                &uid,
-                &Event::DeviceRevoked {
-                    device_id: did.clone(),
-                },
-                now,
-            )?;
-            Ok(emitted)
-        })
-        .await?;
+    super::events::write(state, move |conn| -> Result<Emitted> {
+        if !store::auth::revoke_device(conn, &uid, &did, now)? {
+            return Err(Error::not_found("device_not_found", "no such device"));
+        }
+        let mut emitted = Emitted::default();
+        emitted.emit(
+            conn,
+            &uid,
+            &Event::DeviceRevoked {
+                device_id: did.clone(),
+            },
+            now,
+        )?;
+        Ok(emitted)
+    })
+    .await?;
     state.hub.close_device(device_id, close::TOKEN_INVALID);
-    emitted.publish(state);
     Ok(())
 }

@@ -4,11 +4,10 @@ use crate::{error::Result, hub, state::AppState, store};
 use parley_protocol::Event;
 use rusqlite::Connection;
 
-/// Collects the events a write job appends, so the caller can publish them once
-/// the job's batch has committed (never before: a published event must exist in
-/// the log).
+/// Collects the events a write job appends, published once the job's batch
+/// has committed (never before: a published event must exist in the log) by
+/// `write`.
 #[derive(Default)]
-#[must_use = "publish the emitted events after the write commits"]
 pub struct Emitted {
     notes: Vec<hub::Note>,
 }
@@ -51,9 +50,48 @@ impl Emitted {
         }
         Ok(())
     }
+}
 
-    /// Hands the committed events to the hub.
-    pub fn publish(self, state: &AppState) {
-        state.hub.publish(&self.notes);
+/// What a write job that emits events hands back: its result and the events.
+pub trait Emits {
+    fn emitted(&self) -> Option<&Emitted>;
+}
+
+impl Emits for Emitted {
+    fn emitted(&self) -> Option<&Emitted> {
+        Some(self)
     }
+}
+
+impl<A> Emits for (A, Emitted) {
+    fn emitted(&self) -> Option<&Emitted> {
+        Some(&self.1)
+    }
+}
+
+impl<A, B> Emits for (A, B, Emitted) {
+    fn emitted(&self) -> Option<&Emitted> {
+        Some(&self.2)
+    }
+}
+
+/// Runs a write job that appends events, and hands them to the hub as soon as
+/// they are committed, from the writer thread. Events therefore reach the hub
+/// in log order: published from the callers' tasks (woken in any order), a
+/// user's events often arrived out of order, and each session then filled the
+/// apparent gap from the database.
+pub async fn write<T, F>(state: &AppState, f: F) -> Result<T>
+where
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    T: Emits + Send + 'static,
+{
+    let hub = state.hub.clone();
+    state
+        .store
+        .write_then(f, move |out: &T| {
+            if let Some(e) = out.emitted() {
+                hub.publish(&e.notes);
+            }
+        })
+        .await
 }

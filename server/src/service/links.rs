@@ -127,6 +127,15 @@ enum Poll {
     Approved(Box<LinkStatus>, Emitted),
 }
 
+impl super::events::Emits for Poll {
+    fn emitted(&self) -> Option<&Emitted> {
+        match self {
+            Poll::Approved(_, e) => Some(e),
+            Poll::Pending => None,
+        }
+    }
+}
+
 /// `GET /v1/device-links/{id}?secret=`: waits up to `wait` for approval.
 pub async fn poll(state: &AppState, id: &str, secret: &str, wait: Duration) -> Result<LinkStatus> {
     let wait = wait.min(Duration::from_secs(limits::LINK_POLL_MAX_SECS));
@@ -140,42 +149,39 @@ pub async fn poll(state: &AppState, id: &str, secret: &str, wait: Duration) -> R
         let (lid, sec) = (id.to_owned(), secret.to_owned());
         let st = state.clone();
         let now = now_ms();
-        let outcome = state
-            .store
-            .write(move |conn| -> Result<Poll> {
-                let link = load_link(conn, &lid, &sec)?;
-                if link.collected {
-                    return Err(link_used());
+        let outcome = super::events::write(state, move |conn| -> Result<Poll> {
+            let link = load_link(conn, &lid, &sec)?;
+            if link.collected {
+                return Err(link_used());
+            }
+            let Some(user_id) = link.approved_by.clone() else {
+                if now >= link.expires_at {
+                    return Err(link_expired());
                 }
-                let Some(user_id) = link.approved_by.clone() else {
-                    if now >= link.expires_at {
-                        return Err(link_expired());
-                    }
-                    return Ok(Poll::Pending);
-                };
-                let (device_id, refresh) =
-                    auth::create_device(conn, &user_id, &link.device_name, link.platform, now)?;
-                store::links::collect_link(conn, &link.id, now)?;
-                let mut emitted = Emitted::default();
-                if let Some(device) = store::links::device(conn, &device_id)? {
-                    emitted.emit(conn, &user_id, &Event::DeviceAdded { device }, now)?;
-                }
-                let me = store::users::by_id(conn, &user_id)?
-                    .ok_or_else(|| Error::internal("approver vanished"))?
-                    .to_me();
-                let tokens = auth::issue_tokens(&st, &user_id, device_id, refresh)?;
-                Ok(Poll::Approved(
-                    Box::new(LinkStatus::Approved {
-                        tokens,
-                        user: Box::new(me),
-                    }),
-                    emitted,
-                ))
-            })
-            .await?;
+                return Ok(Poll::Pending);
+            };
+            let (device_id, refresh) =
+                auth::create_device(conn, &user_id, &link.device_name, link.platform, now)?;
+            store::links::collect_link(conn, &link.id, now)?;
+            let mut emitted = Emitted::default();
+            if let Some(device) = store::links::device(conn, &device_id)? {
+                emitted.emit(conn, &user_id, &Event::DeviceAdded { device }, now)?;
+            }
+            let me = store::users::by_id(conn, &user_id)?
+                .ok_or_else(|| Error::internal("approver vanished"))?
+                .to_me();
+            let tokens = auth::issue_tokens(&st, &user_id, device_id, refresh)?;
+            Ok(Poll::Approved(
+                Box::new(LinkStatus::Approved {
+                    tokens,
+                    user: Box::new(me),
+                }),
+                emitted,
+            ))
+        })
+        .await?;
         match outcome {
-            Poll::Approved(status, emitted) => {
-                emitted.publish(state);
+            Poll::Approved(status, _) => {
                 return Ok(*status);
             }
             Poll::Pending => {
@@ -296,9 +302,8 @@ pub async fn redeem(
     let platform: Platform = req.platform;
     let now = now_ms();
     let st = state.clone();
-    let (session, emitted) = state
-        .store
-        .write(move |conn| -> Result<(LinkedSession, Emitted)> {
+    let (session, _) =
+        super::events::write(state, move |conn| -> Result<(LinkedSession, Emitted)> {
             let invite = store::links::invite_by_hash(conn, &hash)?
                 .ok_or_else(|| Error::not_found("invite_not_found", "no such invite"))?;
             if invite.redeemed {
@@ -338,7 +343,6 @@ pub async fn redeem(
             ))
         })
         .await?;
-    emitted.publish(state);
     Ok(session)
 }
 

@@ -66,9 +66,8 @@ pub async fn send(
     }
     let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
     let now = now_ms();
-    let (message, created, emitted) = state
-        .store
-        .write(move |conn| -> Result<(Message, bool, Emitted)> {
+    let (message, created, _) =
+        super::events::write(state, move |conn| -> Result<(Message, bool, Emitted)> {
             let me = membership(conn, &cid, &uid)?;
             if let Some(existing) = store::messages::by_client_id(conn, &uid, &req.client_id)? {
                 if existing.chat_id != cid {
@@ -144,7 +143,6 @@ pub async fn send(
             Ok((message, true, emitted))
         })
         .await?;
-    emitted.publish(state);
     if created {
         crate::metrics::get().messages_sent.inc();
     }
@@ -186,42 +184,39 @@ pub async fn edit(
 ) -> Result<Message> {
     let (uid, mid) = (caller.user_id.clone(), message_id.to_owned());
     let now = now_ms();
-    let (message, emitted) = state
-        .store
-        .write(move |conn| -> Result<(Message, Emitted)> {
-            let (row, ctx) = load(conn, &uid, &mid)?;
-            if row.sender_id != uid {
-                return Err(Error::Forbidden {
-                    code: "not_sender",
-                    detail: "only the sender may edit a message".into(),
-                });
-            }
-            if row.deleted {
-                return Err(Error::Gone {
-                    code: "message_deleted",
-                    detail: "this message was deleted".into(),
-                });
-            }
-            if now - row.created_at > limits::EDIT_WINDOW_SECS * 1000 {
-                return Err(Error::Forbidden {
-                    code: "edit_window_passed",
-                    detail: "messages can be edited for 24 hours".into(),
-                });
-            }
-            let has_attachments = !store::messages::attachments_of(conn, &mid)?.is_empty();
-            check_body(&body, has_attachments)?;
-            store::messages::edit(conn, &mid, &body, now)?;
-            let row = store::messages::by_id(conn, &mid)?.ok_or_else(message_not_found)?;
-            let message = ctx.message(conn, &row)?;
-            let mut emitted = Emitted::default();
-            let ev = Event::MessageUpdated {
-                message: message.clone(),
-            };
-            to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
-            Ok((message, emitted))
-        })
-        .await?;
-    emitted.publish(state);
+    let (message, _) = super::events::write(state, move |conn| -> Result<(Message, Emitted)> {
+        let (row, ctx) = load(conn, &uid, &mid)?;
+        if row.sender_id != uid {
+            return Err(Error::Forbidden {
+                code: "not_sender",
+                detail: "only the sender may edit a message".into(),
+            });
+        }
+        if row.deleted {
+            return Err(Error::Gone {
+                code: "message_deleted",
+                detail: "this message was deleted".into(),
+            });
+        }
+        if now - row.created_at > limits::EDIT_WINDOW_SECS * 1000 {
+            return Err(Error::Forbidden {
+                code: "edit_window_passed",
+                detail: "messages can be edited for 24 hours".into(),
+            });
+        }
+        let has_attachments = !store::messages::attachments_of(conn, &mid)?.is_empty();
+        check_body(&body, has_attachments)?;
+        store::messages::edit(conn, &mid, &body, now)?;
+        let row = store::messages::by_id(conn, &mid)?.ok_or_else(message_not_found)?;
+        let message = ctx.message(conn, &row)?;
+        let mut emitted = Emitted::default();
+        let ev = Event::MessageUpdated {
+            message: message.clone(),
+        };
+        to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
+        Ok((message, emitted))
+    })
+    .await?;
     Ok(message)
 }
 
@@ -229,37 +224,34 @@ pub async fn edit(
 pub async fn delete(state: &AppState, caller: &Caller, message_id: &str) -> Result<()> {
     let (uid, mid) = (caller.user_id.clone(), message_id.to_owned());
     let now = now_ms();
-    let emitted = state
-        .store
-        .write(move |conn| -> Result<Emitted> {
-            let (row, ctx) = load(conn, &uid, &mid)?;
-            if row.sender_id != uid {
-                return Err(Error::Forbidden {
-                    code: "not_sender",
-                    detail: "only the sender may delete a message".into(),
-                });
-            }
-            let mut emitted = Emitted::default();
-            if row.deleted {
-                return Ok(emitted);
-            }
-            store::messages::tombstone(conn, &mid, now)?;
-            let row = store::messages::by_id(conn, &mid)?.ok_or_else(message_not_found)?;
-            // A deleted unread message no longer counts as unread.
-            store::chats::uncount_unread(
-                conn,
-                &row.chat_id,
-                &membership(conn, &row.chat_id, &uid)?.peer_id,
-                row.seq,
-            )?;
-            let ev = Event::MessageDeleted {
-                message: ctx.message(conn, &row)?,
-            };
-            to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
-            Ok(emitted)
-        })
-        .await?;
-    emitted.publish(state);
+    super::events::write(state, move |conn| -> Result<Emitted> {
+        let (row, ctx) = load(conn, &uid, &mid)?;
+        if row.sender_id != uid {
+            return Err(Error::Forbidden {
+                code: "not_sender",
+                detail: "only the sender may delete a message".into(),
+            });
+        }
+        let mut emitted = Emitted::default();
+        if row.deleted {
+            return Ok(emitted);
+        }
+        store::messages::tombstone(conn, &mid, now)?;
+        let row = store::messages::by_id(conn, &mid)?.ok_or_else(message_not_found)?;
+        // A deleted unread message no longer counts as unread.
+        store::chats::uncount_unread(
+            conn,
+            &row.chat_id,
+            &membership(conn, &row.chat_id, &uid)?.peer_id,
+            row.seq,
+        )?;
+        let ev = Event::MessageDeleted {
+            message: ctx.message(conn, &row)?,
+        };
+        to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
+        Ok(emitted)
+    })
+    .await?;
     Ok(())
 }
 
@@ -292,35 +284,32 @@ pub async fn react(
         emoji.to_owned(),
     );
     let now = now_ms();
-    let emitted = state
-        .store
-        .write(move |conn| -> Result<Emitted> {
-            let (row, _) = load(conn, &uid, &mid)?;
-            if row.deleted {
-                return Err(Error::Gone {
-                    code: "message_deleted",
-                    detail: "this message was deleted".into(),
-                });
-            }
-            let changed = if add {
-                store::messages::add_reaction(conn, &mid, &uid, &emoji, now)?
-            } else {
-                store::messages::remove_reaction(conn, &mid, &uid, &emoji)?
+    super::events::write(state, move |conn| -> Result<Emitted> {
+        let (row, _) = load(conn, &uid, &mid)?;
+        if row.deleted {
+            return Err(Error::Gone {
+                code: "message_deleted",
+                detail: "this message was deleted".into(),
+            });
+        }
+        let changed = if add {
+            store::messages::add_reaction(conn, &mid, &uid, &emoji, now)?
+        } else {
+            store::messages::remove_reaction(conn, &mid, &uid, &emoji)?
+        };
+        let mut emitted = Emitted::default();
+        if changed {
+            store::chats::touch_chat(conn, &row.chat_id, now)?;
+            let ev = Event::ReactionChanged {
+                chat_id: row.chat_id.clone(),
+                message_id: mid.clone(),
+                reactions: store::messages::reactions(conn, &mid)?,
             };
-            let mut emitted = Emitted::default();
-            if changed {
-                store::chats::touch_chat(conn, &row.chat_id, now)?;
-                let ev = Event::ReactionChanged {
-                    chat_id: row.chat_id.clone(),
-                    message_id: mid.clone(),
-                    reactions: store::messages::reactions(conn, &mid)?,
-                };
-                to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
-            }
-            Ok(emitted)
-        })
-        .await?;
-    emitted.publish(state);
+            to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
+        }
+        Ok(emitted)
+    })
+    .await?;
     Ok(())
 }
 

@@ -64,30 +64,25 @@ pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Re
     };
     let uid = caller.user_id.clone();
     let now = now_ms();
-    state
-        .store
-        .write(move |conn| {
-            if let Some(name) = &changes.username {
-                if let Some(other) = store::users::by_username(conn, name)? {
-                    if other.id != uid {
-                        return Err(Error::conflict("username_taken", "username: already taken"));
-                    }
+    super::events::write(state, move |conn| {
+        if let Some(name) = &changes.username {
+            if let Some(other) = store::users::by_username(conn, name)? {
+                if other.id != uid {
+                    return Err(Error::conflict("username_taken", "username: already taken"));
                 }
             }
-            store::users::update_profile(conn, &uid, &changes, now).map_err(|e| {
-                if e.is_unique_violation() {
-                    Error::conflict("username_taken", "username: already taken")
-                } else {
-                    Error::from(e)
-                }
-            })?;
-            announce(conn, &uid, now)
-        })
-        .await
-        .map(|(me, emitted)| {
-            emitted.publish(state);
-            me
-        })
+        }
+        store::users::update_profile(conn, &uid, &changes, now).map_err(|e| {
+            if e.is_unique_violation() {
+                Error::conflict("username_taken", "username: already taken")
+            } else {
+                Error::from(e)
+            }
+        })?;
+        announce(conn, &uid, now)
+    })
+    .await
+    .map(|(me, _)| me)
 }
 
 /// Reads the profile back and appends `profile.updated` to the owner's log (their
@@ -176,17 +171,12 @@ pub async fn set_avatar(
         .map_err(Error::internal)??;
     let uid = caller.user_id.clone();
     let now = now_ms();
-    state
-        .store
-        .write(move |conn| {
-            store::users::set_avatar(conn, &uid, "image/png", &png, now)?;
-            announce(conn, &uid, now)
-        })
-        .await
-        .map(|(me, emitted)| {
-            emitted.publish(state);
-            me
-        })
+    super::events::write(state, move |conn| {
+        store::users::set_avatar(conn, &uid, "image/png", &png, now)?;
+        announce(conn, &uid, now)
+    })
+    .await
+    .map(|(me, _)| me)
 }
 
 pub async fn avatar(state: &AppState, caller: &Caller, user_id: &str) -> Result<(String, Vec<u8>)> {

@@ -56,6 +56,20 @@ impl Writer {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.write_then(f, |_: &T| {}).await
+    }
+
+    /// Like `write`, and runs `then` on the writer thread once the job's
+    /// batch has committed, before the caller is answered. Jobs' `then` run in
+    /// commit order, which the callers' tasks, woken in any order, would not
+    /// keep.
+    pub async fn write_then<T, E, F, H>(&self, f: F, then: H) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        H: FnOnce(&T) + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let (done_tx, done_rx) = oneshot::channel::<Result<T, E>>();
         let job: Job = Box::new(move |conn| {
             let result = f(conn);
@@ -63,7 +77,12 @@ impl Writer {
                 keep: result.is_ok(),
                 deliver: Box::new(move |commit_error| {
                     let outcome = match commit_error {
-                        None => result,
+                        None => {
+                            if let Ok(value) = &result {
+                                then(value);
+                            }
+                            result
+                        }
                         Some(e) => {
                             Err(E::from(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
                                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
