@@ -112,7 +112,7 @@ fn revoke_device(conn: &mut Connection, device_id: &str) -> Result<(), OpsError>
     };
     let json = serde_json::to_string(&event)
         .map_err(|e| OpsError::Refused(format!("cannot encode the event: {e}")))?;
-    store::events::append(&tx, &user_id, &json, now)?;
+    store::events::append(&tx, &user_id, &json, now, None)?;
     sql::record_action(&tx, sql::ACTION_REVOKE_DEVICE, device_id, now)?;
     tx.commit()?;
     println!(

@@ -223,7 +223,9 @@ pub async fn read(state: &AppState, caller: &Caller, chat_id: &str, up_to: u64) 
 pub async fn ack(state: &AppState, caller: &Caller, up_to: u64) -> Result<()> {
     let (uid, did) = (caller.user_id.clone(), caller.device_id.clone());
     let now = now_ms();
-    super::events::write(state, move |conn| -> Result<Emitted> {
+    // Reads and checks first, then the writes: the job runs without a
+    // savepoint of its own (it is the most frequent one).
+    super::events::write_checks_first(state, move |conn| -> Result<Emitted> {
         let current = store::events::current_seq(conn, &uid)?;
         let up_to = up_to.min(current);
         let prev = store::chats::device_acked(conn, &did)?;
@@ -231,7 +233,7 @@ pub async fn ack(state: &AppState, caller: &Caller, up_to: u64) -> Result<()> {
         if up_to <= prev {
             return Ok(emitted);
         }
-        store::events::ack(conn, &did, up_to)?;
+        let mut receipts = Vec::new();
         for (chat_id, seq) in store::chats::delivered_by_events(conn, &uid, prev, up_to)? {
             let Some(before) = store::chats::member(conn, &chat_id, &uid)? else {
                 continue;
@@ -239,10 +241,14 @@ pub async fn ack(state: &AppState, caller: &Caller, up_to: u64) -> Result<()> {
             if seq <= before.delivered_up_to_seq {
                 continue;
             }
-            let after = store::chats::advance_delivered(conn, &chat_id, &uid, seq)?
-                .ok_or_else(chat_not_found)?;
-            let ctx = ChatCtx::load(conn, &after)?;
-            emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
+            // Receipt visibility does not depend on the watermark moving.
+            receipts.push((chat_id, seq, ChatCtx::load(conn, &before)?));
+        }
+        store::events::ack(conn, &did, up_to)?;
+        for (chat_id, seq, ctx) in receipts {
+            if let Some(after) = store::chats::advance_delivered(conn, &chat_id, &uid, seq)? {
+                emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
+            }
         }
         Ok(emitted)
     })

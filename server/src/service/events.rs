@@ -1,6 +1,11 @@
 //! Appending events inside write jobs and handing them to the hub after commit.
 
-use crate::{error::Result, hub, state::AppState, store};
+use crate::{
+    error::Result,
+    hub,
+    state::AppState,
+    store::{self, Guard},
+};
 use parley_protocol::Event;
 use rusqlite::Connection;
 
@@ -22,13 +27,7 @@ impl Emitted {
         now: i64,
     ) -> Result<u64> {
         let json = serde_json::to_string(event).map_err(crate::error::Error::internal)?;
-        let seq = store::events::append(conn, user_id, &json, now)?;
-        self.notes.push(hub::Note {
-            user_id: user_id.to_owned(),
-            seq,
-            frame: hub::event_frame(seq, &json),
-        });
-        Ok(seq)
+        self.append(conn, user_id, event, &json, now)
     }
 
     /// Appends the same event to several users' logs, serialising it once.
@@ -41,14 +40,32 @@ impl Emitted {
     ) -> Result<()> {
         let json = serde_json::to_string(event).map_err(crate::error::Error::internal)?;
         for user_id in user_ids {
-            let seq = store::events::append(conn, user_id, &json, now)?;
-            self.notes.push(hub::Note {
-                user_id: (*user_id).to_owned(),
-                seq,
-                frame: hub::event_frame(seq, &json),
-            });
+            self.append(conn, user_id, event, &json, now)?;
         }
         Ok(())
+    }
+
+    fn append(
+        &mut self,
+        conn: &Connection,
+        user_id: &str,
+        event: &Event,
+        json: &str,
+        now: i64,
+    ) -> Result<u64> {
+        let delivers = match event {
+            Event::MessageCreated { message } if message.sender_id.as_str() != user_id => {
+                Some((message.chat_id.as_str(), message.seq))
+            }
+            _ => None,
+        };
+        let seq = store::events::append(conn, user_id, json, now, delivers)?;
+        self.notes.push(hub::Note {
+            user_id: user_id.to_owned(),
+            seq,
+            frame: hub::event_frame(seq, json),
+        });
+        Ok(seq)
     }
 }
 
@@ -85,10 +102,29 @@ where
     F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     T: Emits + Send + 'static,
 {
+    write_guarded(state, Guard::Savepoint, f).await
+}
+
+/// `write` for a job that returns every error before its first write (the
+/// hot paths: a send, an ack), which then needs no savepoint of its own; see
+/// `store::Guard::ChecksFirst`.
+pub async fn write_checks_first<T, F>(state: &AppState, f: F) -> Result<T>
+where
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    T: Emits + Send + 'static,
+{
+    write_guarded(state, Guard::ChecksFirst, f).await
+}
+
+async fn write_guarded<T, F>(state: &AppState, guard: Guard, f: F) -> Result<T>
+where
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    T: Emits + Send + 'static,
+{
     let hub = state.hub.clone();
     state
         .store
-        .write_then(f, move |out: &T| {
+        .write_then(guard, f, move |out: &T| {
             if let Some(e) = out.emitted() {
                 hub.publish(&e.notes);
             }

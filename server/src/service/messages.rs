@@ -66,8 +66,10 @@ pub async fn send(
     }
     let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
     let now = now_ms();
+    // Every check comes before the first write (`next_seq`): the job runs
+    // without a savepoint of its own.
     let (message, created, _) =
-        super::events::write(state, move |conn| -> Result<(Message, bool, Emitted)> {
+        super::events::write_checks_first(state, move |conn| -> Result<(Message, bool, Emitted)> {
             let me = membership(conn, &cid, &uid)?;
             if let Some(existing) = store::messages::by_client_id(conn, &uid, &req.client_id)? {
                 if existing.chat_id != cid {

@@ -216,12 +216,9 @@ pub fn delivered_by_events(
     to: u64,
 ) -> Result<Vec<(String, u64)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT json_extract(payload, '$.message.chat_id') AS chat, \
-                MAX(json_extract(payload, '$.message.seq')) \
-         FROM events WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3 \
-           AND json_extract(payload, '$.kind') = 'message.created' \
-           AND json_extract(payload, '$.message.sender_id') != ?1 \
-         GROUP BY chat",
+        "SELECT chat_id, MAX(chat_seq) FROM events \
+         WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3 AND chat_id IS NOT NULL \
+         GROUP BY chat_id",
     )?;
     let rows = stmt.query_map(params![user_id, from as i64, to as i64], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))

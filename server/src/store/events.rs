@@ -4,22 +4,27 @@ use super::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Appends `event` to `user_id`'s log; returns its seq. Must run in the same
-/// transaction as the change it describes.
+/// transaction as the change it describes. `delivers` is the chat and the
+/// message seq of a `message.created` sent to `user_id` by someone else: an
+/// ack past this event makes that message delivered.
 pub fn append(
     conn: &Connection,
     user_id: &str,
     event_json: &str,
     now: i64,
+    delivers: Option<(&str, u64)>,
 ) -> Result<u64, StoreError> {
     let seq: i64 = conn
         .prepare_cached(
             "UPDATE users SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
         )?
         .query_row([user_id], |r| r.get(0))?;
+    let (chat_id, chat_seq) = delivers.map_or((None, None), |(c, s)| (Some(c), Some(s as i64)));
     conn.prepare_cached(
-        "INSERT INTO events (user_id, seq, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO events (user_id, seq, payload, created_at, chat_id, chat_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![user_id, seq, event_json, now])?;
+    .execute(params![user_id, seq, event_json, now, chat_id, chat_seq])?;
     Ok(seq as u64)
 }
 
@@ -97,14 +102,14 @@ mod tests {
                 users::insert(c, "u1", "ana@example.org", "Ana", 0)?;
                 users::insert(c, "u2", "ben@example.org", "Ben", 0)?;
                 for t in [100, 200, 300, 400] {
-                    append(c, "u1", "{}", t)?;
-                    append(c, "u2", "{}", t)?;
+                    append(c, "u1", "{}", t, None)?;
+                    append(c, "u2", "{}", t, None)?;
                 }
                 assert_eq!(prune(c, 50)?, 0, "nothing is that old");
                 assert_eq!(prune(c, 300)?, 4, "the events at 100 and 200");
                 assert_eq!(prune(c, 300)?, 0, "pruning twice is a no-op");
                 let left = after(c, "u1", 0, 10)?;
-                Ok((left, append(c, "u1", "{}", 500)?))
+                Ok((left, append(c, "u1", "{}", 500, None)?))
             })
             .await
             .unwrap();

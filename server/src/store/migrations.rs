@@ -96,6 +96,37 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(times, [10, 10, 20, 30]);
+        // A message.created in its recipient's log names the chat and seq for
+        // delivered receipts; the sender's copy and other events do not.
+        let created =
+            r#"{"kind":"message.created","message":{"chat_id":"c1","seq":7,"sender_id":"u2"}}"#;
+        let mut old = Connection::open_in_memory().unwrap();
+        Migrations::from_slice(MIGRATIONS)
+            .to_version(&mut old, 5)
+            .unwrap();
+        old.execute_batch(&format!(
+            "INSERT INTO users (id, identifier, display_name, created_at, updated_at) VALUES \
+                ('u1', 'a', 'Ana', 0, 0), ('u2', 'b', 'Ben', 0, 0); \
+             INSERT INTO events (user_id, seq, payload, created_at) VALUES \
+                ('u1', 1, '{created}', 10), ('u2', 1, '{created}', 10), ('u1', 2, '{{}}', 20);"
+        ))
+        .unwrap();
+        apply(&mut old, ":memory:").unwrap();
+        let cols: Vec<(String, Option<String>, Option<i64>)> = old
+            .prepare("SELECT user_id, chat_id, chat_seq FROM events ORDER BY user_id, seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            cols,
+            [
+                ("u1".into(), Some("c1".into()), Some(7)),
+                ("u1".into(), None, None),
+                ("u2".into(), None, None),
+            ]
+        );
         // Seqs stay unique per user.
         let dup = conn.execute(
             "INSERT INTO events (user_id, seq, payload, created_at) VALUES ('u1', 2, '{}', 40)",

@@ -27,7 +27,7 @@ use std::{path::Path, time::Duration};
 
 pub use migrations::known_version;
 pub use read::ReadPool;
-pub use writer::Writer;
+pub use writer::{Guard, Writer};
 
 /// Storage failures. Services turn the expected ones (constraint violations)
 /// into domain errors; everything else becomes a logged 500.
@@ -158,14 +158,14 @@ impl Store {
 
     /// `write`, then `then(&result)` on the writer thread right after the
     /// commit, in commit order (see `Writer::write_then`).
-    pub async fn write_then<T, E, F, H>(&self, f: F, then: H) -> Result<T, E>
+    pub async fn write_then<T, E, F, H>(&self, guard: Guard, f: F, then: H) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         H: FnOnce(&T) + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.writer.write_then(f, then).await
+        self.writer.write_then(guard, f, then).await
     }
 }
 

@@ -6,6 +6,14 @@
 //! transaction, commits once, and only then answers the callers. So a caller
 //! that gets `Ok` knows its change is durable, and a thousand concurrent sends
 //! cost one fsync rather than a thousand.
+//!
+//! A savepoint is what lets one job fail without undoing the others, and it
+//! costs: SQLite copies every page a job touches first into the savepoint's
+//! journal. The hottest jobs (a send, an ack) do all their checks before their
+//! first write, so they run without one (`Guard::ChecksFirst`). Should such a
+//! job fail after writing anyway, nothing can undo just its writes: the whole
+//! batch is rolled back and every job in it fails (callers retry; sends are
+//! idempotent).
 
 use super::{checkpoint::RestartWanted, StoreError};
 use rusqlite::Connection;
@@ -27,7 +35,22 @@ struct Ran {
 /// Sends a job's result to its caller, given the batch's commit error if any.
 type Deliver = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
-type Job = Box<dyn FnOnce(&Connection) -> Ran + Send>;
+type Run = Box<dyn FnOnce(&Connection) -> Ran + Send>;
+
+/// How a job's failure is kept from the rest of its batch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Guard {
+    /// Inside its own savepoint: a failure rolls back only this job.
+    Savepoint,
+    /// No savepoint: the job returns every error before its first write. A
+    /// failure after writing rolls back the whole batch.
+    ChecksFirst,
+}
+
+struct Job {
+    guard: Guard,
+    run: Run,
+}
 
 enum Msg {
     Job(Job),
@@ -56,14 +79,14 @@ impl Writer {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.write_then(f, |_: &T| {}).await
+        self.write_then(Guard::Savepoint, f, |_: &T| {}).await
     }
 
     /// Like `write`, and runs `then` on the writer thread once the job's
     /// batch has committed, before the caller is answered. Jobs' `then` run in
     /// commit order, which the callers' tasks, woken in any order, would not
     /// keep.
-    pub async fn write_then<T, E, F, H>(&self, f: F, then: H) -> Result<T, E>
+    pub async fn write_then<T, E, F, H>(&self, guard: Guard, f: F, then: H) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         H: FnOnce(&T) + Send + 'static,
@@ -71,7 +94,7 @@ impl Writer {
         E: From<StoreError> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |conn| {
+        let run: Run = Box::new(move |conn| {
             let result = f(conn);
             Ran {
                 keep: result.is_ok(),
@@ -96,7 +119,7 @@ impl Writer {
             }
         });
         self.tx
-            .send(Msg::Job(job))
+            .send(Msg::Job(Job { guard, run }))
             .await
             .map_err(|_| E::from(StoreError::Closed))?;
         match done_rx.await {
@@ -166,35 +189,56 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
         batch.clear();
         return;
     }
+    // Set when a job without a savepoint failed after writing.
+    let mut spoiled = false;
     for job in batch.drain(..) {
-        if let Err(e) = exec(conn, "SAVEPOINT job") {
-            tracing::error!(error = %e, "cannot open savepoint");
+        if spoiled {
+            // The batch is rolled back anyway; dropping the job fails its caller.
             continue;
         }
-        match catch_unwind(AssertUnwindSafe(|| job(conn))) {
-            Ok(r) => {
-                // Prepared once and reused: this runs twice per job.
-                let end = if r.keep {
-                    exec(conn, "RELEASE job")
-                } else {
-                    exec(conn, "ROLLBACK TO job").and_then(|_| exec(conn, "RELEASE job"))
-                };
-                if let Err(e) = end {
-                    tracing::error!(error = %e, "cannot close savepoint");
-                }
-                ran.push(r);
+        let guarded = job.guard == Guard::Savepoint;
+        if guarded {
+            if let Err(e) = exec(conn, "SAVEPOINT job") {
+                tracing::error!(error = %e, "cannot open savepoint");
+                continue;
             }
-            Err(_) => {
-                tracing::error!("a database job panicked; its changes are rolled back");
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+        }
+        let changes = conn.total_changes();
+        let run = job.run;
+        let outcome = catch_unwind(AssertUnwindSafe(|| run(conn)));
+        let kept = matches!(&outcome, Ok(r) if r.keep);
+        if guarded {
+            let end = if kept {
+                exec(conn, "RELEASE job")
+            } else {
+                exec(conn, "ROLLBACK TO job").and_then(|_| exec(conn, "RELEASE job"))
+            };
+            if let Err(e) = end {
+                tracing::error!(error = %e, "cannot close savepoint");
             }
+        } else if !kept && conn.total_changes() != changes {
+            tracing::error!(
+                "a write job without a savepoint failed after writing; rolling back its batch"
+            );
+            spoiled = true;
+        }
+        match outcome {
+            Ok(r) => ran.push(r),
+            Err(_) => tracing::error!("a database job panicked; its changes are rolled back"),
         }
     }
     // Work that is cheaper once per batch than once per job.
-    if let Err(e) = super::messages::index_pending(conn) {
-        tracing::error!(error = %e, "indexing new messages for search failed");
-    }
-    let commit = exec(conn, "COMMIT").map_err(StoreError::Sqlite);
+    let commit = if spoiled {
+        Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+            Some("a job failed after writing; the batch was rolled back".into()),
+        )))
+    } else {
+        if let Err(e) = super::messages::index_pending(conn) {
+            tracing::error!(error = %e, "indexing new messages for search failed");
+        }
+        exec(conn, "COMMIT").map_err(StoreError::Sqlite)
+    };
     if let Err(e) = &commit {
         tracing::error!(error = %e, "batch commit failed");
         let _ = conn.execute_batch("ROLLBACK");
@@ -209,4 +253,156 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
 /// Runs a cached statement that returns no rows.
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Store, StoreError};
+    use super::Guard;
+    use futures_util::future::join_all;
+    use rusqlite::Connection;
+
+    #[derive(Debug)]
+    enum E {
+        Store(#[allow(dead_code)] StoreError), // shown by Debug in failures
+        Refused,
+    }
+    impl From<StoreError> for E {
+        fn from(e: StoreError) -> E {
+            E::Store(e)
+        }
+    }
+    impl From<rusqlite::Error> for E {
+        fn from(e: rusqlite::Error) -> E {
+            E::Store(StoreError::Sqlite(e))
+        }
+    }
+
+    /// Whether a test job fails, and when.
+    #[derive(Clone, Copy)]
+    enum Fail {
+        No,
+        BeforeWriting,
+        AfterWriting,
+    }
+    use Fail::*;
+
+    fn insert(c: &Connection, v: i64) -> Result<(), E> {
+        c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+        Ok(())
+    }
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("parley.db"), 1).unwrap();
+        store
+            .write(|c| -> Result<(), E> { Ok(c.execute_batch("CREATE TABLE t (v INTEGER)")?) })
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    /// Runs `jobs` (guard, value to insert, whether and when to fail)
+    /// in one batch: a first job holds the writer thread until all of them
+    /// are queued behind it.
+    async fn one_batch(store: &Store, jobs: &[(Guard, i64, Fail)]) -> Vec<Result<(), E>> {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let hold = store.write(move |_| -> Result<(), E> {
+            let _ = started_tx.send(());
+            let _ = go_rx.recv();
+            Ok(())
+        });
+        let runs = jobs.iter().map(|&(guard, v, fail)| {
+            store.writer.write_then(
+                guard,
+                move |c| {
+                    if let BeforeWriting = fail {
+                        return Err(E::Refused);
+                    }
+                    insert(c, v)?;
+                    match fail {
+                        AfterWriting => Err(E::Refused),
+                        _ => Ok(()),
+                    }
+                },
+                |_: &()| {},
+            )
+        });
+        let queue_then_go = async move {
+            started_rx.await.unwrap();
+            let mut all = std::pin::pin!(join_all(runs));
+            // One poll sends every job to the queue (it has room).
+            assert!(futures_util::poll!(&mut all).is_pending());
+            go_tx.send(()).unwrap();
+            all.await
+        };
+        let (held, results) = futures_util::join!(hold, queue_then_go);
+        held.unwrap();
+        results
+    }
+
+    async fn values(store: &Store) -> Vec<i64> {
+        store
+            .read(|c| -> Result<Vec<i64>, E> {
+                let mut s = c.prepare("SELECT v FROM t ORDER BY v")?;
+                let rows = s.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_with_a_savepoint_undoes_only_itself() {
+        let (_dir, store) = store().await;
+        let r = one_batch(
+            &store,
+            &[
+                (Guard::Savepoint, 1, No),
+                (Guard::Savepoint, 2, AfterWriting),
+                (Guard::ChecksFirst, 3, No),
+            ],
+        )
+        .await;
+        assert!(r[0].is_ok() && matches!(r[1], Err(E::Refused)) && r[2].is_ok());
+        assert_eq!(values(&store).await, [1, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_job_without_a_savepoint_that_fails_before_writing_harms_nobody() {
+        let (_dir, store) = store().await;
+        let r = one_batch(
+            &store,
+            &[
+                (Guard::ChecksFirst, 1, No),
+                (Guard::ChecksFirst, 2, BeforeWriting),
+                (Guard::ChecksFirst, 3, No),
+            ],
+        )
+        .await;
+        assert!(r[0].is_ok() && matches!(r[1], Err(E::Refused)) && r[2].is_ok());
+        assert_eq!(values(&store).await, [1, 3]);
+    }
+
+    /// Its writes cannot be undone alone, so nothing of the batch is kept and
+    /// every caller hears so; the next batch is unaffected.
+    #[tokio::test]
+    async fn a_job_without_a_savepoint_that_fails_after_writing_fails_its_batch() {
+        let (_dir, store) = store().await;
+        let r = one_batch(
+            &store,
+            &[
+                (Guard::Savepoint, 1, No),
+                (Guard::ChecksFirst, 2, AfterWriting),
+                (Guard::ChecksFirst, 3, No),
+            ],
+        )
+        .await;
+        assert!(r.iter().all(|r| r.is_err()), "{r:?}");
+        assert!(values(&store).await.is_empty());
+        let r = one_batch(&store, &[(Guard::ChecksFirst, 4, No)]).await;
+        assert!(r[0].is_ok());
+        assert_eq!(values(&store).await, [4]);
+    }
 }

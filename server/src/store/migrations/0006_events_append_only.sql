@@ -5,15 +5,26 @@
 -- to the end of the table in commit order; (user_id, seq) is a small unique
 -- index for replay. The time index goes too: rows are in time order, so
 -- retention deletes a prefix of the table (store::events::prune).
+-- A `message.created` in its recipient's log also names the chat and the
+-- message's seq in it, so an ack finds the delivered receipts it implies
+-- without parsing payloads (store::chats::delivered_by_events).
 CREATE TABLE events_log (
     id         INTEGER NOT NULL PRIMARY KEY,
     user_id    TEXT    NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     seq        INTEGER NOT NULL,
     payload    TEXT    NOT NULL,
     created_at INTEGER NOT NULL,
+    chat_id    TEXT,
+    chat_seq   INTEGER,
     UNIQUE (user_id, seq)
 ) STRICT;
-INSERT INTO events_log (user_id, seq, payload, created_at)
-    SELECT user_id, seq, payload, created_at FROM events ORDER BY created_at, user_id, seq;
+INSERT INTO events_log (user_id, seq, payload, created_at, chat_id, chat_seq)
+    SELECT user_id, seq, payload, created_at,
+           CASE WHEN delivers THEN json_extract(payload, '$.message.chat_id') END,
+           CASE WHEN delivers THEN json_extract(payload, '$.message.seq') END
+    FROM (SELECT *, json_extract(payload, '$.kind') = 'message.created'
+                    AND json_extract(payload, '$.message.sender_id') != user_id AS delivers
+          FROM events)
+    ORDER BY created_at, user_id, seq;
 DROP TABLE events;
 ALTER TABLE events_log RENAME TO events;
