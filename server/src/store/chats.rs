@@ -100,10 +100,15 @@ pub fn member(
 
 /// Advances the chat's seq for a new message; returns the new seq.
 pub fn next_seq(conn: &Connection, chat_id: &str, now: i64) -> Result<u64, StoreError> {
-    let seq: i64 = conn
-        .prepare_cached("UPDATE chats SET last_seq = last_seq + 1, updated_at = ?2 WHERE id = ?1 RETURNING last_seq")?
-        .query_row(params![chat_id, now], |r| r.get(0))?;
-    Ok(seq as u64)
+    // Read, then write, rather than `UPDATE … RETURNING` (see
+    // `events::append`).
+    let seq = chat(conn, chat_id)?
+        .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?
+        .last_seq
+        + 1;
+    conn.prepare_cached("UPDATE chats SET last_seq = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![chat_id, seq as i64, now])?;
+    Ok(seq)
 }
 
 pub fn touch_chat(conn: &Connection, chat_id: &str, now: i64) -> Result<(), StoreError> {
@@ -126,13 +131,13 @@ pub fn advance_delivered(
     user_id: &str,
     delivered: u64,
 ) -> Result<Option<MemberRow>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "UPDATE chat_members SET delivered_up_to_seq = MAX(delivered_up_to_seq, ?3) \
-             WHERE chat_id = ?1 AND user_id = ?2 RETURNING {MEMBER_COLUMNS}"
-        ))?
-        .query_row(params![chat_id, user_id, delivered as i64], member_from_row)
-        .optional()?)
+    conn.prepare_cached(
+        "UPDATE chat_members SET delivered_up_to_seq = MAX(delivered_up_to_seq, ?3) \
+         WHERE chat_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![chat_id, user_id, delivered as i64])?;
+    // Not `RETURNING`: see `events::append`.
+    member(conn, chat_id, user_id)
 }
 
 /// Moves `user_id`'s read watermark (and with it delivered) forward to `read`
@@ -147,19 +152,18 @@ pub fn advance_read(
 ) -> Result<Option<MemberRow>, StoreError> {
     // Right-hand sides see the row as it was, so the count covers exactly
     // (old read, new read].
-    Ok(conn
-        .prepare_cached(&format!(
-            "UPDATE chat_members SET \
-                unread_count = MAX(0, unread_count - (\
-                    SELECT COUNT(*) FROM messages m WHERE m.chat_id = chat_members.chat_id \
-                    AND m.seq > chat_members.read_up_to_seq AND m.seq <= ?3 \
-                    AND m.sender_id != chat_members.user_id AND m.deleted_at IS NULL)), \
-                read_up_to_seq = MAX(read_up_to_seq, ?3), \
-                delivered_up_to_seq = MAX(delivered_up_to_seq, ?3) \
-             WHERE chat_id = ?1 AND user_id = ?2 RETURNING {MEMBER_COLUMNS}"
-        ))?
-        .query_row(params![chat_id, user_id, read as i64], member_from_row)
-        .optional()?)
+    conn.prepare_cached(
+        "UPDATE chat_members SET \
+            unread_count = MAX(0, unread_count - (\
+                SELECT COUNT(*) FROM messages m WHERE m.chat_id = chat_members.chat_id \
+                AND m.seq > chat_members.read_up_to_seq AND m.seq <= ?3 \
+                AND m.sender_id != chat_members.user_id AND m.deleted_at IS NULL)), \
+            read_up_to_seq = MAX(read_up_to_seq, ?3), \
+            delivered_up_to_seq = MAX(delivered_up_to_seq, ?3) \
+         WHERE chat_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![chat_id, user_id, read as i64])?;
+    member(conn, chat_id, user_id)
 }
 
 /// A message at `seq` that `user_id` had not read was deleted: it no longer
