@@ -67,7 +67,15 @@ pub fn start(path: &Path, restart: RestartWanted) -> std::io::Result<Checkpointe
         .spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(EVERY) {
                 match checkpoint(&conn, "PASSIVE") {
-                    Ok(frames) if frames > RESTART_FRAMES => restart.raise(),
+                    Ok(frames) if frames > RESTART_FRAMES => {
+                        // Copy back what was written during that pass too, so
+                        // the writer's own catch-up (which every job queued
+                        // meanwhile waits for) has only a moment's frames left.
+                        if let Err(e) = checkpoint(&conn, "PASSIVE") {
+                            tracing::warn!(error = %e, "WAL checkpoint failed");
+                        }
+                        restart.raise()
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
                 }
