@@ -379,15 +379,23 @@ async fn admin_commands_change_what_clients_of_a_running_server_see() {
     assert_eq!(r.status(), 200);
     ts.login(ana()).await;
 
-    // Revoking Ben's device closes its socket and stops its tokens.
+    // Revoking Ben's device closes its socket and stops its tokens; his other
+    // device hears of it live, though the event was written by another process.
     let mut ws = ts.ws(&b).await;
     ws.hello(0).await;
+    let b2 = ts.login_device(ben(), "laptop").await;
+    let mut ws2 = ts.ws(&b2).await;
+    ws2.hello(0).await;
     let (ok, _, err) = run_admin(admin(&["revoke-device", &b.tokens.device_id.0])).await;
     assert!(ok, "{err}");
     let code = tokio::time::timeout(Duration::from_secs(5), ws.closed_with())
         .await
         .expect("socket closed within 5 s");
     assert_eq!(code, 4001);
+    let ev = tokio::time::timeout(Duration::from_secs(5), ws2.next_event("device.revoked"))
+        .await
+        .expect("device.revoked within 5 s");
+    assert_eq!(ev["event"]["device_id"], b.tokens.device_id.0.as_str());
     let r = ts.call(Method::GET, "/v1/me", &b).await;
     assert_eq!(r.status(), 401);
     let (_, out, _) = run_admin(admin(&["devices", ben()])).await;

@@ -37,6 +37,10 @@ pub enum Outbound {
     },
     /// Presence and typing: no seq, dropped rather than queued when lagging.
     Ephemeral(Arc<str>),
+    /// The user's log grew without the events passing through this hub (an
+    /// operator's `parley-server admin` command, another process): read it
+    /// from the cursor on.
+    CatchUp,
 }
 
 /// One connected WebSocket of a device.
@@ -185,6 +189,17 @@ impl Hub {
 
     pub fn is_online(&self, user_id: &str) -> bool {
         self.lock().get(user_id).is_some_and(|l| !l.is_empty())
+    }
+
+    /// Tells every live session of `user_id` to read its log from its cursor:
+    /// events were appended by another process. A full queue needs nothing:
+    /// that session is closed as lagging and resumes from the log anyway.
+    pub fn catch_up(&self, user_id: &str) {
+        if let Some(list) = self.lock().get(user_id) {
+            for s in list.iter().filter(|s| s.live.load(Ordering::SeqCst)) {
+                let _ = s.tx.try_send(Outbound::CatchUp);
+            }
+        }
     }
 
     /// Closes every session of a device (revoked, signed out).

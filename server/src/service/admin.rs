@@ -53,6 +53,22 @@ pub async fn watch(state: AppState) {
                 store::admin::ACTION_REVOKE_DEVICE => {
                     tracing::info!(device_id = %a.target, "device revoked by the operator; closing its sockets");
                     state.hub.close_device(&a.target, close::TOKEN_INVALID);
+                    // The command appended `device.revoked` to the owner's log;
+                    // their other devices read it now rather than on reconnect.
+                    let device = a.target.clone();
+                    match state
+                        .store
+                        .read(move |conn| {
+                            store::auth::device_state(conn, &device).map_err(Error::from)
+                        })
+                        .await
+                    {
+                        Ok(Some(d)) => state.hub.catch_up(&d.user_id),
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "admin watch: looking up a revoked device failed")
+                        }
+                    }
                 }
                 _ => {}
             }

@@ -415,6 +415,9 @@ async fn forward(
             *cursor = seq;
         }
         Outbound::Ephemeral(frame) => feed_text(sink, &frame).await?,
+        Outbound::CatchUp => {
+            while replay(state, caller, sink, cursor, u64::MAX).await? == REPLAY_BATCH as usize {}
+        }
     }
     Ok(())
 }
