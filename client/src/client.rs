@@ -115,9 +115,7 @@ impl Client {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
-                return Err(ClientError::Invalid(
-                    "timed out waiting for approval".into(),
-                ));
+                return Err(ClientError::LinkNotApproved);
             }
             match api
                 .poll_link(&link.link_id, &link.secret, left.as_secs().clamp(1, 30))

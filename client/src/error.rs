@@ -27,6 +27,9 @@ pub enum ClientError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Invalid(String),
+    /// Linking waited its whole timeout and no device approved.
+    #[error("no device approved the link in time")]
+    LinkNotApproved,
 }
 
 impl ClientError {

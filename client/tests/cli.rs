@@ -302,6 +302,13 @@ fn linking_and_inviting_devices_then_revoking_one() {
     assert_ne!(who["device_id"], first["device_id"]);
     let run = laptop.fails(&["link"], 1);
     assert!(run.stderr.contains("already signed in"), "{run:?}");
+    // Nobody approves: a clear error once the wait is over.
+    let idle = Parley::new(&ts, tmp.path().join("idle"));
+    let run = idle.fails(&["link", "--timeout", "1"], 1);
+    assert!(
+        run.stderr.contains("no device approved the link in time"),
+        "{run:?}"
+    );
 
     let devices = ana_p.json(&["devices"]);
     let list = devices.as_array().unwrap();

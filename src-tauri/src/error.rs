@@ -54,6 +54,10 @@ impl From<ClientError> for CommandError {
             ClientError::Cache(e) => CommandError::new("local", format!("Local cache: {e}")),
             ClientError::Io(e) => CommandError::new("local", e.to_string()),
             ClientError::Invalid(m) => CommandError::new("invalid", m),
+            ClientError::LinkNotApproved => CommandError::new(
+                "link_expired",
+                "No device approved the link in time; start again",
+            ),
         }
     }
 }

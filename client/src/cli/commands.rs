@@ -479,13 +479,11 @@ impl Ctx {
                     return Ok(());
                 }
                 Err(ClientError::Api(p)) if p.code == "link_expired" => {}
-                Err(ClientError::Invalid(t)) if t.contains("timed out") => {}
+                Err(ClientError::LinkNotApproved) => {}
                 Err(e) => return Err(e),
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(ClientError::Invalid(
-                    "no device approved the link in time".into(),
-                ));
+                return Err(ClientError::LinkNotApproved);
             }
             if !self.json {
                 println!("The code expired; here is a new one.");

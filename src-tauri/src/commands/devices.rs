@@ -235,7 +235,7 @@ pub async fn wait_link(
         Err(ClientError::Api(p)) if p.status == 404 || p.status == 410 => {
             return Ok(LinkWait::Expired)
         }
-        Err(ClientError::Invalid(m)) if m.contains("timed out") => return Ok(LinkWait::Expired),
+        Err(ClientError::LinkNotApproved) => return Ok(LinkWait::Expired),
         Err(e) => return Err(e.into()),
     };
     *lock(&linking.pending) = None;
