@@ -96,7 +96,10 @@ impl Event {
 pub enum ClientFrame {
     /// First frame: replay everything after `since`, then go live.
     Hello { since: u64 },
-    /// Events up to `up_to` are durably stored by this device.
+    /// Events up to `up_to` are durably stored by this device. Acks less
+    /// than 50 ms apart may be coalesced into the newest before they are
+    /// stored, so delivered receipts can lag by that much; the last one always
+    /// counts.
     Ack { up_to: u64 },
     /// Send a message; answered by a `result` frame after commit.
     Send {

@@ -432,3 +432,57 @@ async fn acks_are_stored_off_the_loop_even_when_the_socket_closes_right_after() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A client acks as events arrive; stored one by one, a busy chat cost a write
+/// and a `receipt.updated` for the sender per ack. Acks closer together than
+/// the server's spacing (50 ms) are coalesced into the newest, and the last
+/// one always lands.
+#[tokio::test]
+async fn a_stream_of_acks_is_coalesced_into_few_receipts() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    for i in 0..20 {
+        ts.send_text(&b, &chat, &format!("k{i}"), "m").await;
+    }
+    let mut wb = ts.ws(&b).await;
+    let b_cursor = wb.hello(0).await.last().unwrap()["seq"].as_u64().unwrap();
+    let mut wa = ts.ws(&a).await;
+    let replay = wa.hello(0).await;
+    // One ack per message.created, 10 ms apart: 200 ms in all.
+    let created: Vec<u64> = replay
+        .iter()
+        .filter(|e| e["event"]["kind"] == "message.created")
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(created.len(), 20);
+    for seq in &created {
+        wa.send_json(json!({"type": "ack", "up_to": seq})).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Ben's receipts: the last says all 20 are delivered, and there are far
+    // fewer than 20 (one per 50 ms at most, plus the first).
+    let mut receipts = Vec::new();
+    loop {
+        let rec = wb.next_event("receipt.updated").await;
+        let delivered = rec["event"]["delivered_up_to_seq"].as_u64().unwrap();
+        receipts.push(delivered);
+        if delivered == 20 {
+            break;
+        }
+    }
+    assert!(
+        receipts.len() <= 8,
+        "{} receipts: {receipts:?}",
+        receipts.len()
+    );
+    assert!(receipts.windows(2).all(|w| w[0] < w[1]), "{receipts:?}");
+    let stored: i64 = ts
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE user_id = ?1 AND seq > ?2",
+            rusqlite::params![b.user.user.id.0, b_cursor as i64],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored as usize, receipts.len(), "one event per receipt");
+}

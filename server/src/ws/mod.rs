@@ -51,6 +51,12 @@ const TYPING_SPACING: Duration = Duration::from_millis(500);
 const SENDS_IN_FLIGHT: usize = 64;
 /// `req` of a `send`: 1..=64 characters.
 const REQ_MAX: usize = 64;
+/// Shortest spacing of one session's stored acks. A client acks as events
+/// arrive; in a busy chat, storing each one meant a write job and a
+/// `receipt.updated` event for the sender per batch of messages. Acks that
+/// come closer together are coalesced into the newest (the first one after a
+/// quiet moment is stored at once), so delivered ticks lag by at most this.
+const ACK_SPACING: Duration = Duration::from_millis(50);
 /// Frames already waiting (events, results) written with one flush at most:
 /// one `send` system call per frame was a sixth of the server's time under
 /// load.
@@ -116,7 +122,8 @@ async fn session(state: AppState, caller: Caller, socket: WebSocket) {
 
 /// Stores a device's ack (and the delivered receipts it implies) on its own
 /// task, so it completes even if the session ends first; the returned future
-/// resolves when it is stored.
+/// resolves when it is stored and at least [`ACK_SPACING`] after it started,
+/// which spaces the session's next ack.
 fn store_ack(
     state: &AppState,
     caller: &Caller,
@@ -128,8 +135,10 @@ fn store_ack(
             tracing::warn!(error = %e, "storing ack failed");
         }
     });
+    let spacing = tokio::time::sleep(ACK_SPACING);
     Box::pin(async move {
         let _ = task.await;
+        spacing.await;
     })
 }
 
