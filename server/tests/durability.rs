@@ -114,7 +114,7 @@ async fn slow_consumer_is_closed_with_4008_and_resumes_with_nothing_lost() {
     let current: i64 = ts
         .db()
         .query_row(
-            "SELECT event_seq FROM users WHERE id = ?1",
+            "SELECT MAX(seq) FROM events WHERE user_id = ?1",
             [a.user.user.id.as_str()],
             |r| r.get(0),
         )

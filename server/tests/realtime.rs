@@ -197,7 +197,7 @@ async fn replay_interleaved_with_live_traffic_has_no_gaps_or_duplicates() {
     let total: i64 = ts
         .db()
         .query_row(
-            "SELECT event_seq FROM users WHERE id = ?1",
+            "SELECT MAX(seq) FROM events WHERE user_id = ?1",
             [a.user.user.id.as_str()],
             |r| r.get(0),
         )
@@ -331,7 +331,7 @@ async fn resync_required_beyond_the_retained_log() {
     let current: i64 = ts
         .db()
         .query_row(
-            "SELECT event_seq FROM users WHERE id = ?1",
+            "SELECT MAX(seq) FROM events WHERE user_id = ?1",
             [a.user.user.id.as_str()],
             |r| r.get(0),
         )

@@ -14,12 +14,10 @@ pub fn append(
     now: i64,
     delivers: Option<(&str, u64)>,
 ) -> Result<u64, StoreError> {
-    // Read, then write: `UPDATE … RETURNING` builds a temporary table for its
-    // rows, which cost more than this whole append (seen in `perf`). Only the
-    // writer thread writes, so nothing moves in between.
+    // Only the writer thread (or an admin command's immediate transaction)
+    // appends, so nothing moves between this read and the insert; the unique
+    // (user_id, seq) index would refuse a duplicate anyway.
     let seq = current_seq(conn, user_id)? as i64 + 1;
-    conn.prepare_cached("UPDATE users SET event_seq = ?2 WHERE id = ?1")?
-        .execute(params![user_id, seq])?;
     let (chat_id, chat_seq) = delivers.map_or((None, None), |(c, s)| (Some(c), Some(s as i64)));
     conn.prepare_cached(
         "INSERT INTO events (user_id, seq, payload, created_at, chat_id, chat_seq) \
@@ -29,13 +27,18 @@ pub fn append(
     Ok(seq as u64)
 }
 
-/// The user's last seq.
+/// The user's last seq: the newest event's (one descent of the
+/// `(user_id, seq)` index, whose leaf the next append touches anyway), or,
+/// once retention has pruned all of them, the floor `prune` leaves in
+/// `users.event_seq`. Keeping a counter in `users` instead cost an update of
+/// the user's row on every append.
 pub fn current_seq(conn: &Connection, user_id: &str) -> Result<u64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT event_seq FROM users WHERE id = ?1")?
-        .query_row([user_id], |r| r.get::<_, i64>(0))
-        .optional()?
-        .unwrap_or(0) as u64)
+        .prepare_cached(
+            "SELECT COALESCE((SELECT MAX(seq) FROM events WHERE user_id = ?1), \
+                             (SELECT event_seq FROM users WHERE id = ?1), 0)",
+        )?
+        .query_row([user_id], |r| r.get::<_, i64>(0))? as u64)
 }
 
 /// The oldest seq still retained, if any event is.
@@ -82,9 +85,16 @@ pub fn prune(conn: &Connection, cutoff: i64) -> Result<usize, StoreError> {
         .prepare_cached("SELECT id FROM events WHERE created_at >= ?1 ORDER BY id LIMIT 1")?
         .query_row([cutoff], |r| r.get(0))
         .optional()?;
+    let keep_from = keep_from.unwrap_or(i64::MAX);
+    // Seqs never go back: whoever loses events keeps their last seq as a floor.
+    conn.prepare_cached(
+        "UPDATE users SET event_seq = (SELECT MAX(seq) FROM events WHERE user_id = users.id) \
+         WHERE id IN (SELECT DISTINCT user_id FROM events WHERE id < ?1)",
+    )?
+    .execute([keep_from])?;
     Ok(conn
         .prepare_cached("DELETE FROM events WHERE id < ?1")?
-        .execute([keep_from.unwrap_or(i64::MAX)])?)
+        .execute([keep_from])?)
 }
 
 #[cfg(test)]
@@ -119,10 +129,17 @@ mod tests {
         let all = store
             .write(|c| -> Result<_, StoreError> {
                 let n = prune(c, i64::MAX)?;
-                Ok((n, oldest_seq(c, "u1")?, current_seq(c, "u1")?))
+                let left = (n, oldest_seq(c, "u1")?, current_seq(c, "u1")?);
+                Ok((
+                    left,
+                    append(c, "u1", "{}", 600, None)?,
+                    current_seq(c, "u2")?,
+                ))
             })
             .await
             .unwrap();
-        assert_eq!(all, (5, None, 5), "everything pruned; the counter stays");
+        assert_eq!(all.0, (5, None, 5), "everything pruned; the seq stays");
+        assert_eq!(all.1, 6, "and the next event follows it");
+        assert_eq!(all.2, 4, "for every user who lost events");
     }
 }

@@ -5,6 +5,9 @@
 -- to the end of the table in commit order; (user_id, seq) is a small unique
 -- index for replay. The time index goes too: rows are in time order, so
 -- retention deletes a prefix of the table (store::events::prune).
+-- From here on `users.event_seq` is only a floor, written when retention
+-- deletes a user's events; a user's current seq is their newest event's
+-- (store::events::current_seq), so an append no longer updates the user row.
 -- A `message.created` in its recipient's log also names the chat and the
 -- message's seq in it, so an ack finds the delivered receipts it implies
 -- without parsing payloads (store::chats::delivered_by_events).
