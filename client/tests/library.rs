@@ -337,7 +337,7 @@ async fn realtime_reconnects_after_a_server_restart_and_resumes_without_gaps() {
         let db = ts.db();
         let server_seq: i64 = db
             .query_row(
-                "SELECT event_seq FROM users WHERE id = ?1",
+                "SELECT MAX(seq) FROM events WHERE user_id = ?1",
                 [ana.user_id()],
                 |r| r.get(0),
             )
