@@ -102,7 +102,11 @@ impl Writer {
                     let outcome = match commit_error {
                         None => {
                             if let Ok(value) = &result {
-                                then(value);
+                                // On the writer thread: a panic here must not
+                                // take the writer down with it.
+                                if catch_unwind(AssertUnwindSafe(|| then(value))).is_err() {
+                                    tracing::error!("an after-commit hook panicked");
+                                }
                             }
                             result
                         }
