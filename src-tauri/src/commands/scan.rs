@@ -462,29 +462,32 @@ fn wrong_kind(kind: ScanKind, p: &QrPayload) -> CommandError {
 /// Parley link at all (the image may still hold a code).
 fn link_in_text(text: &str, kind: ScanKind) -> Option<CmdResult<String>> {
     let payload: QrPayload = text.trim().parse().ok()?;
-    Some(if kind.wants(&payload) {
-        Ok(payload.to_string())
-    } else {
-        Err(wrong_kind(kind, &payload))
-    })
+    Some(code_of_kind(&[payload], kind, no_code_on_clipboard))
+}
+
+/// The first code of `kind` among `found`; otherwise a wrong-kind error for
+/// the first code there is, or `none()` when there is no code at all.
+fn code_of_kind(
+    found: &[QrPayload],
+    kind: ScanKind,
+    none: impl FnOnce() -> CommandError,
+) -> CmdResult<String> {
+    match found.iter().find(|p| kind.wants(p)) {
+        Some(p) => Ok(p.to_string()),
+        None => Err(found.first().map_or_else(none, |p| wrong_kind(kind, p))),
+    }
 }
 
 /// The first code of `kind` in an image file.
 pub fn code_in_image(path: &std::path::Path, kind: ScanKind) -> CmdResult<String> {
     let found = parley_client::qr::decode_file(path)
         .map_err(|e| CommandError::new("invalid", e.to_string()))?;
-    match found.iter().find(|p| kind.wants(p)) {
-        Some(p) => Ok(p.to_string()),
-        None => Err(found.first().map_or_else(
-            || {
-                CommandError::new(
-                    "invalid",
-                    format!("The image has no Parley {} code", kind.label()),
-                )
-            },
-            |p| wrong_kind(kind, p),
-        )),
-    }
+    code_of_kind(&found, kind, || {
+        CommandError::new(
+            "invalid",
+            format!("The image has no Parley {} code", kind.label()),
+        )
+    })
 }
 
 /// The first code of `kind` in an RGBA image (the clipboard's pixels).
@@ -496,12 +499,7 @@ fn link_in_rgba(width: u32, height: u32, rgba: Vec<u8>, kind: ScanKind) -> CmdRe
         data: rgba,
     };
     let found = parley_client::qr::decode_frame(&frame).map_err(|_| no_code_on_clipboard())?;
-    match found.iter().find(|p| kind.wants(p)) {
-        Some(p) => Ok(p.to_string()),
-        None => Err(found
-            .first()
-            .map_or_else(no_code_on_clipboard, |p| wrong_kind(kind, p))),
-    }
+    code_of_kind(&found, kind, no_code_on_clipboard)
 }
 
 #[cfg(test)]
