@@ -88,12 +88,15 @@ pub async fn send(
                     return Err(invalid("reply_to: no such message in this chat"));
                 }
             }
+            let mut attachments = Vec::with_capacity(req.attachment_ids.len());
             for a in &req.attachment_ids {
-                let ok = store::attachments::by_id(conn, a)?.is_some_and(|(_, up)| up == uid);
-                if !ok {
-                    return Err(invalid(format!(
-                        "attachment_ids: {a} is not an attachment you uploaded"
-                    )));
+                match store::attachments::by_id(conn, a)? {
+                    Some((att, up)) if up == uid => attachments.push(att),
+                    _ => {
+                        return Err(invalid(format!(
+                            "attachment_ids: {a} is not an attachment you uploaded"
+                        )))
+                    }
                 }
             }
             let seq = store::chats::next_seq(conn, &cid, now)?;
@@ -113,15 +116,9 @@ pub async fn send(
                 },
             )?;
             store::chats::bump_unread(conn, &cid, &me.peer_id)?;
-            // Built from what was just written rather than read back: this is
-            // the hottest write path, and a new message has no reactions and
-            // status `sent` by definition.
-            let mut attachments = Vec::with_capacity(req.attachment_ids.len());
-            for a in &req.attachment_ids {
-                if let Some((att, _)) = store::attachments::by_id(conn, a)? {
-                    attachments.push(att);
-                }
-            }
+            // Built from what was just written (and the attachments checked
+            // above) rather than read back: this is the hottest write path, and
+            // a new message has no reactions and status `sent` by definition.
             let message = Message {
                 id,
                 chat_id: cid.clone(),
