@@ -188,8 +188,8 @@ async fn feed_frame(sink: &mut Sink, frame: &ServerFrame) -> Result<(), End> {
 }
 
 async fn send_frame(sink: &mut Sink, frame: &ServerFrame) -> Result<(), End> {
-    let text = serde_json::to_string(frame).map_err(|_| End::Close(1011, "internal error"))?;
-    send_text(sink, &text).await
+    feed_frame(sink, frame).await?;
+    flush(sink).await
 }
 
 /// Reads the next client frame, or says how the session ends.
@@ -240,14 +240,9 @@ async fn serve(
     let mut cursor = hello(state, caller, sink, stream).await?;
     // Replay from the log until caught up, then go live and read once more to
     // cover events committed while switching.
-    loop {
-        let n = replay(state, caller, sink, &mut cursor, u64::MAX).await?;
-        if n < REPLAY_BATCH as usize {
-            break;
-        }
-    }
+    catch_up(state, caller, sink, &mut cursor).await?;
     sess.go_live();
-    while replay(state, caller, sink, &mut cursor, u64::MAX).await? == REPLAY_BATCH as usize {}
+    catch_up(state, caller, sink, &mut cursor).await?;
     send_frame(sink, &ServerFrame::Live).await?;
 
     let quota = Quota::per_second(NonZeroU32::new(state.config.ws_rate).unwrap_or(NonZeroU32::MIN))
@@ -424,9 +419,7 @@ async fn forward(
             *cursor = seq;
         }
         Outbound::Ephemeral(frame) => feed_text(sink, &frame).await?,
-        Outbound::CatchUp => {
-            while replay(state, caller, sink, cursor, u64::MAX).await? == REPLAY_BATCH as usize {}
-        }
+        Outbound::CatchUp => catch_up(state, caller, sink, cursor).await?,
     }
     Ok(())
 }
@@ -484,6 +477,17 @@ async fn hello(
         .await?;
     }
     Err(End::Close(close::PROTOCOL_VIOLATION, "too many resyncs"))
+}
+
+/// Sends every log event after `cursor`, batch by batch.
+async fn catch_up(
+    state: &AppState,
+    caller: &Caller,
+    sink: &mut Sink,
+    cursor: &mut u64,
+) -> Result<(), End> {
+    while replay(state, caller, sink, cursor, u64::MAX).await? == REPLAY_BATCH as usize {}
+    Ok(())
 }
 
 /// Sends log events after `cursor` up to `until`, one batch; returns how many.
