@@ -201,6 +201,13 @@ pub struct Config {
     #[arg(long, env = "PARLEY_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Cap on the database file, MiB (0: none, the disk is the limit). At the
+    /// cap, changes are refused with 503 `storage_full` while everything
+    /// already stored stays readable. Attachments are files beside it and not
+    /// counted. A cap below the database's current size holds it at that size.
+    #[arg(long, env = "PARLEY_MAX_DATABASE_MIB", default_value_t = 0)]
+    pub max_database_mib: u64,
+
     /// Read-only SQLite connections serving queries.
     #[arg(long, env = "PARLEY_READ_CONNECTIONS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub read_connections: u32,

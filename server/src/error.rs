@@ -48,7 +48,48 @@ pub enum Error {
     #[error("internal error: {0}")]
     Internal(String),
     #[error("storage error: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl Error {
+    /// 503 `storage_full`: the disk, or the operator's cap on the database
+    /// (`--max-database-mib`), is full. Reads keep working.
+    fn storage_full(cause: &dyn std::fmt::Display) -> Error {
+        tracing::error!(error = %cause, "storage is full: nothing more can be saved");
+        Error::Unavailable {
+            code: "storage_full",
+            detail: "the server's storage is full, so nothing was saved; try again later".into(),
+        }
+    }
+
+    /// A file-system failure: a full disk is the client's 503, the rest 500s.
+    pub fn io(e: std::io::Error) -> Error {
+        match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                Error::storage_full(&e)
+            }
+            _ => Error::internal(e),
+        }
+    }
+}
+
+/// Storage failures a client can do something about (retry) are 503s with
+/// their own code; the rest are bugs or broken disks, logged as 500s.
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        if e.is_disk_full() {
+            return Error::storage_full(&e);
+        }
+        match e {
+            StoreError::RolledBack => Error::Unavailable {
+                code: "write_rolled_back",
+                detail: "nothing was saved because another change committed with it failed; \
+                         retry"
+                    .into(),
+            },
+            e => Error::Store(e),
+        }
+    }
 }
 
 impl Error {

@@ -36,6 +36,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] store::OpenError),
+    #[error("cannot cap the database size: {0}")]
+    Cap(#[from] store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -55,6 +57,10 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     let (store, keys) = tokio::task::spawn_blocking(move || prepare_data_dir(&dir, readers))
         .await
         .map_err(|e| StartError::Serve(std::io::Error::other(e)))??;
+    if config.max_database_mib > 0 {
+        let cap = store.cap_size(config.max_database_mib << 20).await?;
+        tracing::info!(mib = cap >> 20, "database size capped");
+    }
     let otp = otp_driver::OtpDriver::from_config(&config)?;
     let public_url = config.public_url(bound);
     let auth_limiter = ratelimit::IpLimiter::per_minute(config.auth_rate_per_ip);

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::{
     io::{BufRead, BufReader},
@@ -282,4 +283,69 @@ async fn sigkill_loses_no_acknowledged_message() {
 
 fn seqs_of(events: &[Value]) -> Vec<u64> {
     events.iter().map(|e| e["seq"].as_u64().unwrap()).collect()
+}
+
+/// At the operator's cap on the database (`--max-database-mib`, SQLite's
+/// SQLITE_FULL, as on a full disk) changes are refused with 503
+/// `storage_full` over REST and the WebSocket, nothing half-written is kept,
+/// and everything stored before stays readable.
+#[tokio::test]
+async fn a_full_database_refuses_changes_with_503_and_keeps_what_it_has() {
+    let ts = TestServer::start_with(|c| c.max_database_mib = 1).await;
+    let (a, b, chat) = ts.pair().await;
+    let body = "x".repeat(parley_protocol::limits::MESSAGE_BODY_MAX_BYTES);
+    let mut stored = 0;
+    let full = loop {
+        let r = ts
+            .req(Method::POST, &format!("/v1/chats/{chat}/messages"))
+            .auth(&a)
+            .json(&json!({"client_id": format!("c{stored}"), "body": body}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() != 201 {
+            break r;
+        }
+        stored += 1;
+        assert!(
+            stored < 500,
+            "a 1 MiB database took {stored} messages of 16 KiB"
+        );
+    };
+    assert!(stored > 0, "the cap left no room at all");
+    let p = problem(full, 503, "storage_full").await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("nothing was saved"),
+        "{p}"
+    );
+
+    // The same over the socket: a failed result, the connection stays.
+    let mut ws = ts.ws(&b).await;
+    ws.hello(0).await;
+    ws.send_json(
+        json!({"type": "send", "req": "r1", "chat_id": chat, "client_id": "w1", "body": body}),
+    )
+    .await;
+    let r = ws.next_of("result").await;
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(r["error"]["code"], "storage_full", "{r}");
+    ws.send_json(json!({"type": "typing", "chat_id": chat, "active": true}))
+        .await;
+
+    // Everything acknowledged is there, in the file and over the API.
+    let rows: i64 = ts
+        .db()
+        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, stored);
+    let r = ts
+        .req(Method::GET, &format!("/v1/chats/{chat}/messages?limit=200"))
+        .auth(&b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page: Vec<Value> = r.json().await.unwrap();
+    assert_eq!(page.len() as i64, stored);
+    ts.stop().await;
 }

@@ -11,7 +11,10 @@ use utoipa::{
     info(
         title = "Parley",
         description = "Parley server REST API (protocol v1). Errors are application/problem+json \
-                       with a stable `code`. The WebSocket at /v1/ws is described in PROTOCOL.md."
+                       with a stable `code`. Any request that changes something may also get 503 \
+                       `storage_full` (the server's disk is full) or `write_rolled_back` (another \
+                       change committed with it failed): nothing was saved and a retry is safe. \
+                       The WebSocket at /v1/ws is described in PROTOCOL.md."
     ),
     paths(
         super::meta::healthz,

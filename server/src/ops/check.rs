@@ -167,6 +167,7 @@ pub fn effective(c: &Config) -> Vec<(&'static str, String)> {
             opt(c.metrics_listen.map(|a| a.to_string())),
         ),
         ("read-connections", c.read_connections.to_string()),
+        ("max-database-mib", c.max_database_mib.to_string()),
     ]
 }
 

@@ -77,12 +77,10 @@ where
     let tmp_dir = dir.join("tmp");
     tokio::fs::create_dir_all(&tmp_dir)
         .await
-        .map_err(Error::internal)?;
+        .map_err(Error::io)?;
     let tmp = tmp_dir.join(tokens::new_id());
     let result = async {
-        let mut file = tokio::fs::File::create(&tmp)
-            .await
-            .map_err(Error::internal)?;
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(Error::io)?;
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         while let Some(chunk) = body.next().await {
@@ -103,7 +101,7 @@ where
                 });
             }
             hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(Error::internal)?;
+            file.write_all(&chunk).await.map_err(Error::io)?;
         }
         if size == 0 {
             return Err(Error::unprocessable(
@@ -111,7 +109,7 @@ where
                 "body: the file is empty",
             ));
         }
-        file.sync_all().await.map_err(Error::internal)?;
+        file.sync_all().await.map_err(Error::io)?;
         Ok((size, hex(&hasher.finalize())))
     }
     .await;
@@ -124,17 +122,13 @@ where
     };
     let dest = blob_path(&state.config.data_dir, &sha);
     if let Some(parent) = dest.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(Error::internal)?;
+        tokio::fs::create_dir_all(parent).await.map_err(Error::io)?;
     }
     // Content-addressed: identical bytes are stored once.
     if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
         let _ = tokio::fs::remove_file(&tmp).await;
     } else {
-        tokio::fs::rename(&tmp, &dest)
-            .await
-            .map_err(Error::internal)?;
+        tokio::fs::rename(&tmp, &dest).await.map_err(Error::io)?;
     }
     let (width, height) = if mime.starts_with("image/") {
         let path = dest.clone();

@@ -41,9 +41,31 @@ pub enum StoreError {
     Closed,
     #[error("a database job panicked")]
     Panicked,
+    /// Another write of the same batch failed after writing, so the whole
+    /// batch was rolled back: nothing of this write was kept; retrying is safe.
+    #[error("rolled back with its batch: another write in it failed")]
+    RolledBack,
+    /// The batch's COMMIT failed: nothing of this write was kept.
+    #[error("the write was not committed ({code:?}): {detail}")]
+    NotCommitted {
+        code: rusqlite::ErrorCode,
+        detail: String,
+    },
 }
 
 impl StoreError {
+    /// True when the disk (or the file system's quota) is full: the operator
+    /// must free space; the client may retry later.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            StoreError::NotCommitted { code, .. } => *code == rusqlite::ErrorCode::DiskFull,
+            _ => false,
+        }
+    }
+
     /// True when the error is a UNIQUE constraint violation.
     pub fn is_unique_violation(&self) -> bool {
         matches!(
@@ -154,6 +176,23 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         self.writer.write(f).await
+    }
+
+    /// Caps the database file at about `bytes` (SQLite's `max_page_count` on
+    /// the writer's connection; never below the current size). Returns the
+    /// cap in effect, in bytes. Past it, writes fail with SQLITE_FULL, which
+    /// callers see as [`StoreError::is_disk_full`].
+    pub async fn cap_size(&self, bytes: u64) -> Result<u64, StoreError> {
+        self.write(move |conn| -> Result<u64, StoreError> {
+            let page: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+            let pages = bytes.div_ceil(page).max(1);
+            let set: u64 =
+                conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get(0)
+                })?;
+            Ok(set * page)
+        })
+        .await
     }
 
     /// `write`, then `then(&result)` on the writer thread right after the

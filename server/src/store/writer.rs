@@ -12,8 +12,10 @@
 //! journal. The hottest jobs (a send, an ack) do all their checks before their
 //! first write, so they run without one (`Guard::ChecksFirst`). Should such a
 //! job fail after writing anyway, nothing can undo just its writes: the whole
-//! batch is rolled back and every job in it fails (callers retry; sends are
-//! idempotent).
+//! batch is rolled back, the jobs that ran before it hear
+//! [`StoreError::RolledBack`] (a retryable 503 for their clients; sends are
+//! idempotent), and the jobs queued after it, which never ran, go into the
+//! next batch as if nothing had happened.
 
 use super::{checkpoint::RestartWanted, StoreError};
 use rusqlite::Connection;
@@ -32,10 +34,37 @@ struct Ran {
     deliver: Deliver,
 }
 
-/// Sends a job's result to its caller, given the batch's commit error if any.
-type Deliver = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+/// Sends a job's result to its caller, given why its batch kept nothing, if
+/// it did not commit.
+type Deliver = Box<dyn FnOnce(Option<&BatchFailure>) + Send>;
 
-type Run = Box<dyn FnOnce(&Connection) -> Ran + Send>;
+/// Why a batch kept nothing. Every job that ran in it and succeeded hears it
+/// as its own error; a job that failed hears its own error.
+#[derive(Debug)]
+enum BatchFailure {
+    /// A job without a savepoint failed after writing.
+    Spoiled,
+    /// COMMIT (or BEGIN) failed.
+    Sqlite(rusqlite::Error),
+}
+
+impl BatchFailure {
+    fn for_caller(&self) -> StoreError {
+        match self {
+            BatchFailure::Spoiled => StoreError::RolledBack,
+            BatchFailure::Sqlite(e) => StoreError::NotCommitted {
+                code: e
+                    .sqlite_error_code()
+                    .unwrap_or(rusqlite::ErrorCode::Unknown),
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
+/// Runs a job on the writer's connection, or, given the reason it cannot
+/// run, only prepares that answer for its caller.
+type Run = Box<dyn FnOnce(Result<&Connection, StoreError>) -> Ran + Send>;
 
 /// How a job's failure is kept from the rest of its batch.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -95,27 +124,24 @@ impl Writer {
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<T, E>>();
         let run: Run = Box::new(move |conn| {
-            let result = f(conn);
+            let result = match conn {
+                Ok(conn) => f(conn),
+                Err(e) => Err(E::from(e)),
+            };
             Ran {
                 keep: result.is_ok(),
-                deliver: Box::new(move |commit_error| {
-                    let outcome = match commit_error {
-                        None => {
-                            if let Ok(value) = &result {
-                                // On the writer thread: a panic here must not
-                                // take the writer down with it.
-                                if catch_unwind(AssertUnwindSafe(|| then(value))).is_err() {
-                                    tracing::error!("an after-commit hook panicked");
-                                }
+                deliver: Box::new(move |failure| {
+                    let outcome = match (failure, result) {
+                        (None, Ok(value)) => {
+                            // On the writer thread: a panic here must not
+                            // take the writer down with it.
+                            if catch_unwind(AssertUnwindSafe(|| then(&value))).is_err() {
+                                tracing::error!("an after-commit hook panicked");
                             }
-                            result
+                            Ok(value)
                         }
-                        Some(e) => {
-                            Err(E::from(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
-                                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
-                                Some(format!("batch commit failed: {e}")),
-                            ))))
-                        }
+                        (Some(f), Ok(_)) => Err(E::from(f.for_caller())),
+                        (_, Err(e)) => Err(e),
                     };
                     // The caller may have gone away (request cancelled): fine.
                     let _ = done_tx.send(outcome);
@@ -145,8 +171,16 @@ impl Writer {
 fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, restart: RestartWanted) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
-    while let Some(first) = rx.blocking_recv() {
-        let mut next = Some(first);
+    loop {
+        // Jobs left from a spoiled batch go first, without waiting for more.
+        let mut next = if batch.is_empty() {
+            match rx.blocking_recv() {
+                Some(first) => Some(first),
+                None => break,
+            }
+        } else {
+            rx.try_recv().ok()
+        };
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Job(j) => batch.push(j),
@@ -181,35 +215,36 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, restart: RestartWanted) {
     tracing::debug!("database writer stopped");
 }
 
+/// Runs and commits `batch`, answering its callers. Jobs that never ran (they
+/// came after a job that spoiled the batch) are left in `batch`.
 fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
     let started = std::time::Instant::now();
     let jobs = batch.len();
     let mut ran: Vec<Ran> = Vec::with_capacity(batch.len());
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
-        let err = StoreError::Sqlite(e);
-        tracing::error!(error = %err, "cannot begin write transaction");
-        // Jobs never ran; dropping them drops their result senders, which their
-        // callers see as a failed write.
-        batch.clear();
+        tracing::error!(error = %e, "cannot begin write transaction");
+        // The jobs cannot run: each caller hears why.
+        let failure = BatchFailure::Sqlite(e);
+        for job in batch.drain(..) {
+            ((job.run)(Err(failure.for_caller())).deliver)(None);
+        }
         return;
     }
     // Set when a job without a savepoint failed after writing.
     let mut spoiled = false;
-    for job in batch.drain(..) {
-        if spoiled {
-            // The batch is rolled back anyway; dropping the job fails its caller.
-            continue;
-        }
+    let mut queue = std::mem::take(batch).into_iter();
+    for job in queue.by_ref() {
         let guarded = job.guard == Guard::Savepoint;
         if guarded {
             if let Err(e) = exec(conn, "SAVEPOINT job") {
                 tracing::error!(error = %e, "cannot open savepoint");
+                ((job.run)(Err(StoreError::Sqlite(e))).deliver)(None);
                 continue;
             }
         }
         let changes = conn.total_changes();
         let run = job.run;
-        let outcome = catch_unwind(AssertUnwindSafe(|| run(conn)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| run(Ok(conn))));
         let kept = matches!(&outcome, Ok(r) if r.keep);
         if guarded {
             let end = if kept {
@@ -230,27 +265,28 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
             Ok(r) => ran.push(r),
             Err(_) => tracing::error!("a database job panicked; its changes are rolled back"),
         }
+        if spoiled {
+            break;
+        }
     }
+    // The jobs after a spoiler never ran: they go into the next batch.
+    batch.extend(queue);
     // Work that is cheaper once per batch than once per job.
-    let commit = if spoiled {
-        Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
-            Some("a job failed after writing; the batch was rolled back".into()),
-        )))
+    let failure = if spoiled {
+        Some(BatchFailure::Spoiled)
     } else {
         if let Err(e) = super::messages::index_pending(conn) {
             tracing::error!(error = %e, "indexing new messages for search failed");
         }
-        exec(conn, "COMMIT").map_err(StoreError::Sqlite)
+        exec(conn, "COMMIT").err().map(BatchFailure::Sqlite)
     };
-    if let Err(e) = &commit {
-        tracing::error!(error = %e, "batch commit failed");
+    if let Some(f) = &failure {
+        tracing::error!(error = ?f, "batch not committed; rolling back");
         let _ = conn.execute_batch("ROLLBACK");
     }
-    let err = commit.err();
-    crate::metrics::get().observe_commit(jobs, started.elapsed());
+    crate::metrics::get().observe_commit(jobs - batch.len(), started.elapsed());
     for r in ran {
-        (r.deliver)(err.as_ref());
+        (r.deliver)(failure.as_ref());
     }
 }
 
@@ -389,8 +425,10 @@ mod tests {
         assert_eq!(values(&store).await, [1, 3]);
     }
 
-    /// Its writes cannot be undone alone, so nothing of the batch is kept and
-    /// every caller hears so; the next batch is unaffected.
+    /// Its writes cannot be undone alone, so nothing of the batch is kept:
+    /// the jobs that ran before it hear that they were rolled back (and may
+    /// retry), the spoiler its own error, and the jobs after it, which never
+    /// ran, are committed in the next batch.
     #[tokio::test]
     async fn a_job_without_a_savepoint_that_fails_after_writing_fails_its_batch() {
         let (_dir, store) = store().await;
@@ -398,15 +436,24 @@ mod tests {
             &store,
             &[
                 (Guard::Savepoint, 1, No),
-                (Guard::ChecksFirst, 2, AfterWriting),
-                (Guard::ChecksFirst, 3, No),
+                (Guard::ChecksFirst, 2, No),
+                (Guard::ChecksFirst, 3, AfterWriting),
+                (Guard::ChecksFirst, 4, No),
+                (Guard::Savepoint, 5, No),
             ],
         )
         .await;
-        assert!(r.iter().all(|r| r.is_err()), "{r:?}");
-        assert!(values(&store).await.is_empty());
-        let r = one_batch(&store, &[(Guard::ChecksFirst, 4, No)]).await;
+        for (i, r) in r[..2].iter().enumerate() {
+            assert!(
+                matches!(r, Err(E::Store(StoreError::RolledBack))),
+                "job {i}: {r:?}"
+            );
+        }
+        assert!(matches!(r[2], Err(E::Refused)), "{:?}", r[2]);
+        assert!(r[3].is_ok() && r[4].is_ok(), "{r:?}");
+        assert_eq!(values(&store).await, [4, 5]);
+        let r = one_batch(&store, &[(Guard::ChecksFirst, 6, No)]).await;
         assert!(r[0].is_ok());
-        assert_eq!(values(&store).await, [4]);
+        assert_eq!(values(&store).await, [4, 5, 6]);
     }
 }
