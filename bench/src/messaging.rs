@@ -199,12 +199,14 @@ fn record(hist: &mut Histogram<u64>, tally: &mut Tally, body: Option<&str>, star
     }
 }
 
-/// Runs the pairs against one target; returns the summary.
-async fn run_target(name: &str, peers: Vec<Peer>, args: &Args) -> Result<Value> {
+/// Runs the pairs against one target (the process `pid`, whose CPU time and
+/// disk writes per delivered message are reported); returns the summary.
+async fn run_target(name: &str, pid: u32, peers: Vec<Peer>, args: &Args) -> Result<Value> {
     let users = peers.len();
     let interval = args
         .rate
         .map(|r| Duration::from_secs_f64(users as f64 / r.max(1) as f64));
+    let before = crate::server::usage_of(pid)?;
     let start = Instant::now();
     let send_until = start + Duration::from_secs(args.seconds) + Duration::from_millis(500);
     let mut tasks = Vec::new();
@@ -228,8 +230,12 @@ async fn run_target(name: &str, peers: Vec<Peer>, args: &Args) -> Result<Value> 
             hist.add(h)?;
         }
     }
+    let after = crate::server::usage_of(pid)?;
     let secs = args.seconds as f64 + 0.5;
     let rate = total.delivered as f64 / secs;
+    let msgs = total.delivered.max(1) as f64;
+    let cpu_us_per_msg = (after.cpu_secs - before.cpu_secs) * 1e6 / msgs;
+    let disk_bytes_per_msg = after.write_bytes.saturating_sub(before.write_bytes) as f64 / msgs;
     let summary = json!({
         "target": name,
         "users": users,
@@ -241,7 +247,9 @@ async fn run_target(name: &str, peers: Vec<Peer>, args: &Args) -> Result<Value> 
             "p99": hist.value_at_quantile(0.99),
             "p999": hist.value_at_quantile(0.999),
             "max": hist.max(),
-        }
+        },
+        "cpu_us_per_msg": cpu_us_per_msg,
+        "disk_write_bytes_per_msg": disk_bytes_per_msg,
     });
     table(
         &format!("messaging via {name}"),
@@ -258,6 +266,13 @@ async fn run_target(name: &str, peers: Vec<Peer>, args: &Args) -> Result<Value> 
                     hist.value_at_quantile(0.5) as f64 / 1000.0,
                     hist.value_at_quantile(0.99) as f64 / 1000.0,
                     hist.value_at_quantile(0.999) as f64 / 1000.0
+                ),
+            ),
+            (
+                "its CPU / disk writes per message".into(),
+                format!(
+                    "{cpu_us_per_msg:.1} µs / {:.1} KiB",
+                    disk_bytes_per_msg / 1024.0
                 ),
             ),
         ],
@@ -282,7 +297,7 @@ pub async fn run(args: Args, server_bin: &Path) -> Result<Value> {
             });
         }
     }
-    let parley = run_target("parley-server", peers, &args).await?;
+    let parley = run_target("parley-server", srv.pid(), peers, &args).await?;
     drop(srv);
 
     // The bare relay, same pairs, same pattern.
@@ -298,7 +313,7 @@ pub async fn run(args: Args, server_bin: &Path) -> Result<Value> {
             })
         })
         .collect();
-    let bare = run_target("bare relay", peers, &args).await;
+    let bare = run_target("bare relay", child.id(), peers, &args).await;
     let _ = child.kill();
     let _ = child.wait();
     let bare = bare?;
@@ -313,12 +328,20 @@ pub async fn run(args: Args, server_bin: &Path) -> Result<Value> {
         parley["delivered_per_sec"].as_f64().unwrap_or(0.0)
             / w["delivered_per_sec"].as_f64().unwrap_or(1.0).max(1e-9)
     });
+    // CPU per message is steadier than throughput on a shared machine: it
+    // does not depend on how much of the cores the other tenants left us.
+    let cpu_ratio = parley["cpu_us_per_msg"].as_f64().unwrap_or(0.0)
+        / bare["cpu_us_per_msg"].as_f64().unwrap_or(1.0).max(1e-9);
     table(
         "messaging: parley-server vs baselines",
         &[
             (
                 "throughput ratio to the bare relay".into(),
                 format!("{:.1}%", ratio * 100.0),
+            ),
+            (
+                "server CPU per message vs the bare relay".into(),
+                format!("{cpu_ratio:.1}x"),
             ),
             (
                 "throughput ratio to wsbroad".into(),
@@ -334,6 +357,7 @@ pub async fn run(args: Args, server_bin: &Path) -> Result<Value> {
         "parley": parley,
         "bare_relay": bare,
         "throughput_ratio": ratio,
+        "cpu_per_msg_ratio": cpu_ratio,
         "wsbroad": wsbroad,
         "throughput_ratio_wsbroad": wsbroad_ratio,
     }))
@@ -377,7 +401,7 @@ async fn run_wsbroad(bin: &str, args: &Args) -> Result<Value> {
             })
         })
         .collect();
-    let result = run_target("wsbroad", peers, args).await;
+    let result = run_target("wsbroad", child.id(), peers, args).await;
     let _ = child.kill();
     let _ = child.wait();
     result

@@ -173,6 +173,45 @@ impl ServerProc {
     }
 }
 
+/// CPU time (user + system, all threads) and bytes written to storage by a
+/// process so far, from `/proc`. The difference over a run, per message, is
+/// what the work costs the machine whatever else shares it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Usage {
+    pub cpu_secs: f64,
+    pub write_bytes: u64,
+}
+
+/// Clock ticks per second in `/proc/<pid>/stat` (USER_HZ: 100 on Linux).
+const USER_HZ: f64 = 100.0;
+
+pub fn usage_of(pid: u32) -> Result<Usage> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) in parentheses:
+    // utime and stime are the 14th and 15th of the whole line.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("bad /proc/{pid}/stat"))?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| anyhow!("bad /proc/{pid}/stat"))
+    };
+    let cpu_secs = (ticks(11)? + ticks(12)?) / USER_HZ;
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io"))?;
+    let write_bytes = io
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow!("no write_bytes in /proc/{pid}/io"))?;
+    Ok(Usage {
+        cpu_secs,
+        write_bytes,
+    })
+}
+
 pub fn rss_of(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
