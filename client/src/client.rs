@@ -4,7 +4,7 @@
 use crate::{
     api::{is_unauthorized, Api},
     cache::{self, Cache, CachedMessage, OutboxItem},
-    error::{ClientError, Result},
+    error::{refused_for_now, ClientError, Result},
     events::{ClientEvent, LinkState},
     session::{Profile, ProfileInfo, SecretStore, Secrets},
 };
@@ -758,9 +758,7 @@ impl Client {
                 .await
             {
                 Ok(m) => done.push(self.outbox_done(m).await?),
-                Err(ClientError::Api(p))
-                    if p.status < 500 && p.status != 429 && p.status != 401 =>
-                {
+                Err(ClientError::Api(p)) if !refused_for_now(&p) && p.status != 401 => {
                     self.outbox_failed(&item.client_id, p.clone()).await?;
                     return Err(ClientError::Api(p));
                 }
@@ -877,7 +875,7 @@ impl Client {
     }
 
     pub(crate) async fn failed_over_ws(&self, client_id: &str, p: Problem) -> Result<()> {
-        if p.status < 500 && p.status != 429 {
+        if !refused_for_now(&p) {
             self.outbox_failed(client_id, p).await
         } else {
             let (me, cid, text) = (
@@ -887,7 +885,12 @@ impl Client {
             );
             self.cache()
                 .run(move |c| cache::outbox_failed(c, &me, &cid, &text, false))
-                .await
+                .await?;
+            self.emit(ClientEvent::SendDeferred {
+                client_id: client_id.to_owned(),
+                error: p,
+            });
+            Ok(())
         }
     }
 

@@ -45,10 +45,17 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::Network(_) => true,
-            ClientError::Api(p) => p.status >= 500 || p.status == 429,
+            ClientError::Api(p) => refused_for_now(p),
             _ => false,
         }
     }
+}
+
+/// A refusal that says "not now" rather than "never": a 5xx (the server's
+/// storage is full, a batch was rolled back, ...) or a rate limit. What was
+/// refused so stays queued and is sent again.
+pub fn refused_for_now(p: &parley_protocol::Problem) -> bool {
+    p.status >= 500 || p.status == 429
 }
 
 impl From<reqwest::Error> for ClientError {

@@ -41,6 +41,9 @@ pub enum ClientEvent {
     Sent { message: Box<CachedMessage> },
     /// A queued message was refused for good.
     SendFailed { client_id: String, error: Problem },
+    /// A queued message was refused for now (the server's storage is full,
+    /// `rate_limited`, ...): it stays queued and is sent again by itself.
+    SendDeferred { client_id: String, error: Problem },
     /// The server's log was too far ahead; state was reloaded over REST.
     Resynced,
     /// The session ended (revoked elsewhere, or refresh refused).

@@ -6,7 +6,7 @@
 use crate::{
     cache,
     client::Client,
-    error::{ClientError, Result},
+    error::{refused_for_now, ClientError, Result},
     events::{ClientEvent, LinkState},
 };
 use futures_util::{SinkExt, StreamExt};
@@ -19,6 +19,44 @@ const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Acknowledge at most this often (acks are writes on the server).
 const ACK_EVERY: Duration = Duration::from_millis(200);
+const RETRY_START: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// When to send again what the server refused for now (a 5xx such as
+/// `storage_full`, or `rate_limited`) while the socket stays up: nothing else
+/// would wake the outbox until the next message or reconnect. After 1 s,
+/// doubling to 30 s while refusals go on; back to 1 s once a send goes through.
+struct Retry {
+    at: Option<tokio::time::Instant>,
+    delay: Duration,
+}
+
+impl Retry {
+    fn new() -> Retry {
+        Retry {
+            at: None,
+            delay: RETRY_START,
+        }
+    }
+
+    fn refused(&mut self) {
+        if self.at.is_none() {
+            self.at = Some(tokio::time::Instant::now() + self.delay);
+            self.delay = (self.delay * 2).min(RETRY_MAX);
+        }
+    }
+
+    fn accepted(&mut self) {
+        self.delay = RETRY_START;
+    }
+
+    async fn due(&self) {
+        match self.at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+}
 
 /// Why one connection ended.
 enum Ended {
@@ -92,6 +130,7 @@ impl Client {
         let mut live = false;
         let mut in_flight: HashSet<String> = HashSet::new();
         let mut ack_tick = tokio::time::interval(ACK_EVERY);
+        let mut retry = Retry::new();
         let mut frames = self.frames().lock().await;
         // Drop typing frames queued while offline: they are stale now.
         while frames.try_recv().is_ok() {}
@@ -104,6 +143,10 @@ impl Client {
                     }
                 }
                 _ = self.outbox_kick().notified(), if live => {
+                    self.flush_ws(&mut ws, &mut in_flight).await?;
+                }
+                () = retry.due(), if live && retry.at.is_some() => {
+                    retry.at = None;
                     self.flush_ws(&mut ws, &mut in_flight).await?;
                 }
                 frame = frames.recv(), if live => {
@@ -168,8 +211,16 @@ impl Client {
                         ServerFrame::Result(r) => {
                             in_flight.remove(&r.req);
                             match (r.ok, r.message, r.error) {
-                                (true, Some(m), _) => self.sent_over_ws(m).await?,
-                                (_, _, Some(p)) => self.failed_over_ws(&r.req, p).await?,
+                                (true, Some(m), _) => {
+                                    retry.accepted();
+                                    self.sent_over_ws(m).await?
+                                }
+                                (_, _, Some(p)) => {
+                                    if refused_for_now(&p) {
+                                        retry.refused();
+                                    }
+                                    self.failed_over_ws(&r.req, p).await?
+                                }
                                 _ => {}
                             }
                         }

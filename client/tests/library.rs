@@ -403,6 +403,63 @@ fn store_secrets(profile: &Profile, s: &Secrets) {
     profile.save_secrets(&info, s).unwrap();
 }
 
+/// What the server refuses for now over a live socket (here `rate_limited`:
+/// one send a second, bursts of two) stays queued and goes out by itself,
+/// each message once, without a new message or a reconnect to wake it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_refused_for_now_over_a_live_socket_are_retried() {
+    let ts = TestServer::start_with(|c| c.ws_rate = 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+    let mut rx = ana.subscribe();
+    let (stop, task) = run_loop(&ana);
+    let mut all = Vec::new();
+    collect_until(&mut rx, &mut all, "online", |e| onlines(e) == 1).await;
+    let bodies = ["r1", "r2", "r3", "r4", "r5"];
+    for b in bodies {
+        ana.queue_message(&chat, b, None, vec![]).await.unwrap();
+    }
+    collect_until(&mut rx, &mut all, "every queued message sent", |e| {
+        sent_events(e).len() >= bodies.len()
+    })
+    .await;
+    assert!(
+        all.iter().any(|e| matches!(
+            e,
+            ClientEvent::SendDeferred { error, .. } if error.code == "rate_limited"
+        )),
+        "the server never refused a send, so nothing was retried: {all:#?}"
+    );
+    assert!(
+        !all.iter()
+            .any(|e| matches!(e, ClientEvent::SendFailed { .. })),
+        "{all:#?}"
+    );
+    for b in bodies {
+        let n: i64 = ts
+            .db()
+            .query_row("SELECT COUNT(*) FROM messages WHERE body = ?1", [b], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 1, "{b}");
+    }
+    assert!(ana
+        .cache()
+        .run(|db| cache::outbox(db))
+        .await
+        .unwrap()
+        .is_empty());
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("loop stops")
+        .unwrap()
+        .unwrap();
+}
+
 #[tokio::test]
 async fn expired_tokens_refresh_transparently_and_a_reused_refresh_token_signs_out() {
     let ts = TestServer::start();

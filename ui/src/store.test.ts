@@ -41,8 +41,9 @@ describe("store", () => {
   it("counts durable changes so views reload from the cache", () => {
     let s = ev(initialState, { type: "resynced" });
     s = ev(s, { type: "send_failed", client_id: "k", error: { type: "urn:parley:problem:x", title: "t", status: 403, detail: "", code: "x" } });
+    s = ev(s, { type: "send_deferred", client_id: "k2", error: { type: "urn:parley:problem:storage_full", title: "t", status: 503, detail: "", code: "storage_full" } });
     s = ev(s, { type: "presence", user_id: "ben", online: true, last_seen_at: null });
-    expect(s.rev).toBe(2);
+    expect(s.rev).toBe(3);
     expect(s.presence.ben).toEqual({ online: true, last_seen_at: null });
   });
 

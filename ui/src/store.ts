@@ -107,6 +107,7 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
       return { ...state, rev: state.rev + 1, contactsRev: state.contactsRev + 1 };
     case "sent":
     case "send_failed":
+    case "send_deferred":
       return { ...state, rev: state.rev + 1 };
     case "signed_out":
       return { ...initialState, signedOut: ev.reason };
