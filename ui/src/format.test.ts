@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { baseName, countdown, dayLabel, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick } from "./format";
+import { baseName, countdown, dayLabel, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -84,6 +84,12 @@ describe("messages and chats", () => {
     expect(tick("delivered").mark).toBe("✓✓");
     expect(tick("read")).toEqual({ mark: "✓✓", label: "Read" });
     expect(tick("failed").label).toBe("Not sent");
+  });
+
+  it("says why a queued message is still waiting, by the server's code", () => {
+    expect(deferredText("storage_full")).toBe("Not sent yet: the server's storage is full. Retrying…");
+    expect(deferredText("rate_limited")).toContain("sending too fast");
+    expect(deferredText("write_rolled_back")).toContain("could not take it");
   });
 
   it("previews the last message, marking mine and deleted ones", () => {

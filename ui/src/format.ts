@@ -78,6 +78,19 @@ export function tick(state: LocalState): { mark: string; label: string } {
   }
 }
 
+/** Why a message is still waiting, from the code the server refused it with
+ *  for now (the client sends it again by itself). */
+export function deferredText(code: string): string {
+  switch (code) {
+    case "storage_full":
+      return "Not sent yet: the server's storage is full. Retrying…";
+    case "rate_limited":
+      return "Not sent yet: sending too fast. Retrying…";
+    default:
+      return "Not sent yet: the server could not take it. Retrying…";
+  }
+}
+
 /** One line for the chat list. */
 export function preview(chat: Chat, myId: string): string {
   const m = chat.last_message;

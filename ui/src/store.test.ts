@@ -42,9 +42,27 @@ describe("store", () => {
     let s = ev(initialState, { type: "resynced" });
     s = ev(s, { type: "send_failed", client_id: "k", error: { type: "urn:parley:problem:x", title: "t", status: 403, detail: "", code: "x" } });
     s = ev(s, { type: "send_deferred", client_id: "k2", error: { type: "urn:parley:problem:storage_full", title: "t", status: 503, detail: "", code: "storage_full" } });
+    expect(s.deferred).toEqual({ k2: "storage_full" });
     s = ev(s, { type: "presence", user_id: "ben", online: true, last_seen_at: null });
     expect(s.rev).toBe(3);
     expect(s.presence.ben).toEqual({ online: true, last_seen_at: null });
+  });
+
+  it("remembers why a queued message waits until it is sent or refused for good", () => {
+    const problem = (code: string, status: number) => ({ type: `urn:parley:problem:${code}`, title: "t", status, detail: "", code });
+    let s = ev(initialState, { type: "send_deferred", client_id: "k1", error: problem("storage_full", 503) });
+    s = ev(s, { type: "send_deferred", client_id: "k2", error: problem("rate_limited", 429) });
+    expect(s.deferred).toEqual({ k1: "storage_full", k2: "rate_limited" });
+    const message = {
+      id: "m1", chat_id: "c1", seq: 1, sender_id: "ana", client_id: "k1", body: "hi", reply_to: null,
+      attachments: [], reactions: {}, created_at: "2026-11-26T10:00:00Z", edited_at: null, deleted: false,
+      status: "sent" as const, state: "sent" as const,
+    };
+    s = ev(s, { type: "sent", message });
+    expect(s.deferred).toEqual({ k2: "rate_limited" });
+    s = ev(s, { type: "send_failed", client_id: "k2", error: problem("forbidden", 403) });
+    expect(s.deferred).toEqual({});
+    expect(s.rev).toBe(4);
   });
 
   it("counts contact and request changes apart, so the people screen and badge reload", () => {

@@ -24,6 +24,10 @@ export interface State {
   typing: Record<string, { userId: string; until: number }>;
   /** user id -> presence. */
   presence: Record<string, Presence>;
+  /** client id -> the problem code with which the server refused that queued
+   *  message for now (it is sent again by itself); gone once it is sent or
+   *  refused for good. */
+  deferred: Record<string, string>;
   /** Bumped by every durable change; views reload from the cache on change. */
   rev: number;
   /** Bumped when contacts or connection requests change (and on resync). */
@@ -42,6 +46,7 @@ export const initialState: State = {
   link: { state: "connecting", retryInMs: null, wasOffline: false, backOnline: false },
   typing: {},
   presence: {},
+  deferred: {},
   rev: 0,
   contactsRev: 0,
   signedOut: null,
@@ -105,10 +110,16 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
     }
     case "resynced":
       return { ...state, rev: state.rev + 1, contactsRev: state.contactsRev + 1 };
-    case "sent":
-    case "send_failed":
     case "send_deferred":
-      return { ...state, rev: state.rev + 1 };
+      return { ...state, deferred: { ...state.deferred, [ev.client_id]: ev.error.code }, rev: state.rev + 1 };
+    case "sent":
+    case "send_failed": {
+      const clientId = ev.type === "sent" ? ev.message.client_id : ev.client_id;
+      if (!(clientId in state.deferred)) return { ...state, rev: state.rev + 1 };
+      const deferred = { ...state.deferred };
+      delete deferred[clientId];
+      return { ...state, deferred, rev: state.rev + 1 };
+    }
     case "signed_out":
       return { ...initialState, signedOut: ev.reason };
   }

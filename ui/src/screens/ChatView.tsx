@@ -3,7 +3,7 @@ import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
 import { Avatar } from "../components/Avatar";
 import { asCommandError, attachmentUrl, call, uploadAttachment } from "../ipc";
-import { baseName, clock, fileSize, groupByDay, isImage, presenceText, tick } from "../format";
+import { baseName, clock, fileSize, groupByDay, isImage, presenceText, tick, deferredText } from "../format";
 import { oldestSeq, PAGE, reachedStart, withLatest, withOlderPage } from "../history";
 import type { Presence } from "../store";
 
@@ -22,6 +22,8 @@ interface Props {
   rev: number;
   typing: boolean;
   presence: Presence | undefined;
+  /** client id -> the problem code with which the server refused it for now. */
+  deferred: Record<string, string>;
   onChanged: () => void;
 }
 
@@ -54,7 +56,7 @@ function AttachmentView({ a }: { a: Attachment }) {
 }
 
 /** One chat: the header, the messages grouped by day, and the composer. */
-export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props) {
+export function ChatView({ chat, myId, rev, typing, presence, deferred, onChanged }: Props) {
   const [messages, setMessages] = useState<CachedMessage[]>([]);
   const [draft, setDraft] = useState("");
   const [replyTo, setReplyTo] = useState<CachedMessage | null>(null);
@@ -351,7 +353,8 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
             {g.messages.map((m) => {
               const mine = m.sender_id === myId;
               const quoted = m.reply_to ? byId.get(m.reply_to) : undefined;
-              const t = tick(m.state);
+              const why = m.state === "pending" && deferred[m.client_id] ? deferredText(deferred[m.client_id]) : undefined;
+              const t = why ? { ...tick(m.state), label: why } : tick(m.state);
               const reactions = Object.entries(m.reactions).filter(([, who]) => who && who.length > 0);
               const canAct = !!m.id && !m.deleted;
               return (
@@ -377,6 +380,11 @@ export function ChatView({ chat, myId, rev, typing, presence, onChanged }: Props
                       </div>
                     ) : null}
                     {m.deleted || m.body ? <div className="body">{m.deleted ? "This message was deleted" : m.body}</div> : null}
+                    {mine && why ? (
+                      <div className="deferred muted" data-testid="deferred">
+                        {why}
+                      </div>
+                    ) : null}
                     <div className="meta">
                       {m.edited_at && !m.deleted ? <span className="edited">edited</span> : null}
                       <span>{clock(new Date(m.created_at))}</span>

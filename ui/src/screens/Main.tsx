@@ -153,6 +153,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
           rev={store.rev}
           typing={!!store.typing[chat.id]}
           presence={store.presence[chat.peer.id]}
+          deferred={store.deferred}
           onChanged={onChanged}
         />
       ) : (
