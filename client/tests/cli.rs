@@ -359,6 +359,62 @@ fn linking_and_inviting_devices_then_revoking_one() {
     assert_eq!(ana_p.json(&["devices"]).as_array().unwrap().len(), 1);
 }
 
+/// The server's storage fills up (its operator's `--max-database-mib`): a
+/// send says it was not sent and stays queued, history shows it pending, and
+/// once there is room again the next send delivers both, each once.
+#[test]
+fn a_send_refused_for_a_full_server_stays_queued_and_goes_out_later() {
+    let mut p = pair();
+    p.ts.stop();
+    p.ts.config.max_database_mib = 1;
+    p.ts.start_again();
+    let body = "x".repeat(16 * 1024 - 8);
+    let refused = (0..200)
+        .map(|i| p.ana.run(&["send", "ben", &format!("{i} {body}")]))
+        .find(|run| run.code() != Some(0))
+        .expect("a 1 MiB database took 200 messages of 16 KiB");
+    assert_eq!(refused.code(), Some(1), "{refused:?}");
+    assert!(
+        refused.stderr.contains("storage is full") && refused.stderr.contains("(storage_full)"),
+        "{refused:?}"
+    );
+    assert!(refused.stderr.contains("stays queued"), "{refused:?}");
+    let history = p.ana.ok(&["history", "ben", "--limit", "3"]);
+    let pending = history.lines().last().unwrap_or_default();
+    assert!(
+        pending.starts_with("#-") && pending.ends_with("(pending)"),
+        "{history}"
+    );
+    let first: String = pending
+        .split(": ")
+        .nth(1)
+        .and_then(|b| b.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+
+    p.ts.stop();
+    p.ts.config.max_database_mib = 0;
+    p.ts.start_again();
+    let out = p.ana.ok(&["send", "ben", "after the disk was freed"]);
+    assert!(out.starts_with("sent #"), "{out}");
+    let db = p.ts.db();
+    for body in [
+        format!("{first} {body}"),
+        "after the disk was freed".to_owned(),
+    ] {
+        let n: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE body = ?1",
+                [&body],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "{}", &body[..20.min(body.len())]);
+    }
+    let history = p.ben.ok(&["history", "ana", "--limit", "2"]);
+    assert!(history.contains("after the disk was freed"), "{history}");
+}
+
 #[test]
 fn errors_exit_codes_and_messages() {
     let ts = TestServer::start();

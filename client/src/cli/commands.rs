@@ -607,7 +607,19 @@ impl Ctx {
             ids.push(a.id);
         }
         c.queue_message(&chat.id, text, reply_to, ids).await?;
-        let sent = c.flush_outbox().await?;
+        let sent = match c.flush_outbox().await {
+            Ok(sent) => sent,
+            Err(e) if e.is_transient() => {
+                if !self.json {
+                    eprintln!(
+                        "parley: not sent yet; the message stays queued and goes out with the next \
+                         `parley send` or while `parley listen` runs"
+                    );
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let mine = sent
             .into_iter()
             .last()

@@ -183,9 +183,20 @@ pub fn message(m: &CachedMessage, me: &str, names: &dyn Fn(&str) -> String) {
             )
         })
         .collect();
+    // A queued message has no seq or id from the server yet.
+    let seq = if msg.seq == 0 {
+        "-".to_owned()
+    } else {
+        msg.seq.to_string()
+    };
+    let id = if msg.id.is_empty() {
+        String::new()
+    } else {
+        format!("  ({})", msg.id)
+    };
     println!(
-        "#{:<4} {} {}{}: {}{}{}{}  ({})",
-        msg.seq,
+        "#{:<4} {} {}{}: {}{}{}{}{}",
+        seq,
         time(&msg.created_at),
         who,
         reply,
@@ -193,6 +204,6 @@ pub fn message(m: &CachedMessage, me: &str, names: &dyn Fn(&str) -> String) {
         atts,
         reactions,
         ticks,
-        msg.id
+        id
     );
 }
