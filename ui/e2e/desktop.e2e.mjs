@@ -317,6 +317,42 @@ try {
   await until("the tombstone", async () => /This message was deleted/.test(await textOf((await findAll('[data-testid="message"]'))[2])));
   await until("Ben to see it deleted", async () => !JSON.stringify(await cli("ben", "history", "ana")).includes("Sent while offline"));
 
+  step = "server storage full: my message waits and says why, then goes out";
+  server.kill("SIGTERM");
+  await new Promise((r) => server.once("exit", r));
+  server = start(SERVER_BIN, [...serverArgs, "--max-database-mib", "1"]);
+  await until("the capped server", async () => (await fetch(`${SERVER}/healthz`)).ok);
+  // Whatever room is left below the cap, Ben's long messages take it (a short
+  // one may still fit in a page's free space).
+  for (let i = 0; ; i++) {
+    if (i > 300) throw new Error("a 1 MiB database took 300 messages of 16 KB");
+    try {
+      await cli("ben", "send", "ana", `${i} ${"x".repeat(16000)}`);
+    } catch (e) {
+      if (!/storage_full/.test(String(e.stderr))) throw e;
+      break;
+    }
+  }
+  await until("the app back online", async () => (await findAll('[data-testid="banner"][data-link="offline"], [data-testid="banner"][data-link="connecting"]')).length === 0);
+  // As long as Ben's refused one, so it needs as many new pages (typed into
+  // the composer through its value: 16 000 key events would take minutes).
+  await exec(
+    "const t = document.querySelector('textarea[name=composer]');" +
+      "Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set.call(t, arguments[0]);" +
+      "t.dispatchEvent(new Event('input', { bubbles: true }));",
+    ["Sent while the disk was full " + "y".repeat(16300)],
+  );
+  await type(await find('textarea[name="composer"]'), ENTER);
+  const deferredText = () => exec("const d = document.querySelector('[data-testid=deferred]'); return d ? d.innerText : ''");
+  await until("the message to say why it waits", async () => /storage is full/.test(await deferredText()), 40_000);
+  await shot("09b-storage-full");
+  server.kill("SIGTERM");
+  await new Promise((r) => server.once("exit", r));
+  server = start(SERVER_BIN, serverArgs);
+  await until("the server with room again", async () => (await fetch(`${SERVER}/healthz`)).ok);
+  await until("the waiting message to be stored", async () => (await deferredText()) === "", 40_000);
+  await until("Ben to get it", async () => JSON.stringify(await cli("ben", "history", "ana")).includes("Sent while the disk was full"));
+
   step = "attachments: send a file (path, upload progress), then see Ben's image";
   const notes = join(tmp, "notes.txt");
   writeFileSync(notes, "Menu: soup, bread, pie.\n".repeat(2000));
