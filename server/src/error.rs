@@ -55,7 +55,11 @@ impl Error {
     /// 503 `storage_full`: the disk, or the operator's cap on the database
     /// (`--max-database-mib`), is full. Reads keep working.
     fn storage_full(cause: &dyn std::fmt::Display) -> Error {
-        tracing::error!(error = %cause, "storage is full: nothing more can be saved");
+        static LOG: crate::log_every::Every =
+            crate::log_every::Every::new(std::time::Duration::from_secs(10));
+        if let Some(refused) = LOG.due() {
+            tracing::error!(error = %cause, refused, "storage is full: nothing more can be saved");
+        }
         Error::Unavailable {
             code: "storage_full",
             detail: "the server's storage is full, so nothing was saved; try again later".into(),

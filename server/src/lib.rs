@@ -6,6 +6,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod keys;
+pub mod log_every;
 pub mod metrics;
 pub mod ops;
 pub mod otp_driver;

@@ -27,6 +27,12 @@ const MAX_BATCH: usize = 512;
 /// Jobs that may wait for the writer before callers are made to wait.
 const QUEUE_DEPTH: usize = 4096;
 
+/// Batches that fail repeat while the disk is full: one line per period.
+static SPOILED_LOG: crate::log_every::Every =
+    crate::log_every::Every::new(std::time::Duration::from_secs(10));
+static FAILED_LOG: crate::log_every::Every =
+    crate::log_every::Every::new(std::time::Duration::from_secs(10));
+
 /// What a job hands back after running: whether to keep its savepoint, and how
 /// to deliver its result once the batch's commit outcome is known.
 struct Ran {
@@ -256,9 +262,14 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
                 tracing::error!(error = %e, "cannot close savepoint");
             }
         } else if !kept && conn.total_changes() != changes {
-            tracing::error!(
-                "a write job without a savepoint failed after writing; rolling back its batch"
-            );
+            // Expected while the disk is full (the failure is the caller's
+            // `storage_full`), so at most one line per period.
+            if let Some(batches) = SPOILED_LOG.due() {
+                tracing::warn!(
+                    batches,
+                    "a write job without a savepoint failed after writing; rolling back its batch"
+                );
+            }
             spoiled = true;
         }
         match outcome {
@@ -281,7 +292,9 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
         exec(conn, "COMMIT").err().map(BatchFailure::Sqlite)
     };
     if let Some(f) = &failure {
-        tracing::error!(error = ?f, "batch not committed; rolling back");
+        if let Some(batches) = FAILED_LOG.due() {
+            tracing::error!(error = ?f, batches, "batch not committed; rolling back");
+        }
         let _ = conn.execute_batch("ROLLBACK");
     }
     crate::metrics::get().observe_commit(jobs - batch.len(), started.elapsed());
