@@ -397,18 +397,11 @@ fn a_send_refused_for_a_full_server_stays_queued_and_goes_out_later() {
     p.ts.start_again();
     let out = p.ana.ok(&["send", "ben", "after the disk was freed"]);
     assert!(out.starts_with("sent #"), "{out}");
-    let db = p.ts.db();
     for body in [
         format!("{first} {body}"),
         "after the disk was freed".to_owned(),
     ] {
-        let n: i64 = db
-            .query_row(
-                "SELECT COUNT(*) FROM messages WHERE body = ?1",
-                [&body],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let n = p.ts.messages_with_body(&body);
         assert_eq!(n, 1, "{}", &body[..20.min(body.len())]);
     }
     let history = p.ben.ok(&["history", "ana", "--limit", "2"]);

@@ -132,12 +132,7 @@ async fn outbox_survives_client_and_server_restarts_without_duplicates() {
             ("written offline", 2, LocalState::Sent)
         ]
     );
-    assert!(ana
-        .cache()
-        .run(|db| cache::outbox(db))
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(outbox_is_empty(&ana).await);
 
     // Ben sees each once.
     let ben = Client::open(ben.profile().clone()).await.unwrap();
@@ -222,6 +217,28 @@ async fn ben_sends(ben: &Client, chat: &str, bodies: &[&str]) {
     assert_eq!(sent.len(), bodies.len());
 }
 
+async fn outbox_is_empty(client: &Client) -> bool {
+    client
+        .cache()
+        .run(|db| cache::outbox(db))
+        .await
+        .unwrap()
+        .is_empty()
+}
+
+/// Stops a loop started by [`run_loop`] and waits for it to end cleanly.
+async fn stop_loop(
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<parley_client::Result<()>>,
+) {
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("loop stops")
+        .unwrap()
+        .unwrap();
+}
+
 /// Starts `client`'s realtime loop; the sender stops it.
 fn run_loop(
     client: &Client,
@@ -298,21 +315,11 @@ async fn realtime_reconnects_after_a_server_restart_and_resumes_without_gaps() {
     assert_eq!(sent[0].message.client_id, queued.message.client_id);
     assert_eq!(sent[0].state, LocalState::Sent);
     assert_eq!(count_client_id(&ts, &queued.message.client_id), 1);
-    assert!(ana
-        .cache()
-        .run(|db| cache::outbox(db))
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(outbox_is_empty(&ana).await);
 
     // The loop stops; Ben sends; a new Client on the same profile resumes
     // from the cursor stored in the cache.
-    stop.send(()).unwrap();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("loop stops")
-        .unwrap()
-        .unwrap();
+    stop_loop(stop, task).await;
     drop(ana);
     ben_sends(&ben, &chat, &["seven", "eight"]).await;
     let ana = Client::open(Profile::open(&ana_dir).unwrap())
@@ -385,12 +392,7 @@ async fn realtime_reconnects_after_a_server_restart_and_resumes_without_gaps() {
     let cached_seqs: Vec<u64> = cached.iter().map(|m| m.message.seq).collect();
     assert_eq!(cached_seqs, (1..=9).collect::<Vec<_>>());
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("loop stops")
-        .unwrap()
-        .unwrap();
+    stop_loop(stop, task).await;
 }
 
 fn stored(profile: &Profile) -> Secrets {
@@ -438,26 +440,10 @@ async fn sends_refused_for_now_over_a_live_socket_are_retried() {
         "{all:#?}"
     );
     for b in bodies {
-        let n: i64 = ts
-            .db()
-            .query_row("SELECT COUNT(*) FROM messages WHERE body = ?1", [b], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(n, 1, "{b}");
+        assert_eq!(ts.messages_with_body(b), 1, "{b}");
     }
-    assert!(ana
-        .cache()
-        .run(|db| cache::outbox(db))
-        .await
-        .unwrap()
-        .is_empty());
-    stop.send(()).unwrap();
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("loop stops")
-        .unwrap()
-        .unwrap();
+    assert!(outbox_is_empty(&ana).await);
+    stop_loop(stop, task).await;
 }
 
 #[tokio::test]

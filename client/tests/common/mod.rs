@@ -122,6 +122,17 @@ impl TestServer {
         c
     }
 
+    /// How many messages the server stored with exactly this body.
+    pub fn messages_with_body(&self, body: &str) -> i64 {
+        self.db()
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE body = ?1",
+                [body],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
     /// How many codes the `file:` driver has written for `identifier`.
     pub fn code_count(&self, identifier: &str) -> usize {
         self.codes(identifier).len()
