@@ -55,6 +55,7 @@ impl Error {
     /// 503 `storage_full`: the disk, or the operator's cap on the database
     /// (`--max-database-mib`), is full. Reads keep working.
     fn storage_full(cause: &dyn std::fmt::Display) -> Error {
+        crate::metrics::get().refused("storage_full");
         static LOG: crate::log_every::Every =
             crate::log_every::Every::new(std::time::Duration::from_secs(10));
         if let Some(refused) = LOG.due() {
@@ -85,12 +86,15 @@ impl From<StoreError> for Error {
             return Error::storage_full(&e);
         }
         match e {
-            StoreError::RolledBack => Error::Unavailable {
-                code: "write_rolled_back",
-                detail: "nothing was saved because another change committed with it failed; \
-                         retry"
-                    .into(),
-            },
+            StoreError::RolledBack => {
+                crate::metrics::get().refused("write_rolled_back");
+                Error::Unavailable {
+                    code: "write_rolled_back",
+                    detail: "nothing was saved because another change committed with it \
+                             failed; retry"
+                        .into(),
+                }
+            }
             e => Error::Store(e),
         }
     }

@@ -50,6 +50,9 @@ pub struct Metrics {
     /// and read them back from the log. Events are published in log order, so
     /// this stays at zero; anything else means they were not.
     pub ws_gap_fills: Counter,
+    /// Changes refused for now, by problem code (`storage_full`,
+    /// `write_rolled_back`), over REST and the WebSocket alike.
+    pub writes_refused: Family<Labels, Counter>,
     connected_sockets: Gauge,
     event_log_rows: Gauge,
     /// Held only while encoding (never across an `.await`).
@@ -73,6 +76,7 @@ impl Metrics {
             // 0.1 ms .. ~3 s.
             writer_commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             ws_gap_fills: Counter::default(),
+            writes_refused: Family::default(),
             connected_sockets: Gauge::default(),
             event_log_rows: Gauge::default(),
             registry: Mutex::new(Registry::with_prefix("parley")),
@@ -102,6 +106,11 @@ impl Metrics {
                 m.ws_gap_fills.clone(),
             );
             r.register(
+                "writes_refused",
+                "Changes refused for now (nothing saved; the client retries), by problem code",
+                m.writes_refused.clone(),
+            );
+            r.register(
                 "connected_sockets",
                 "WebSocket sessions connected now",
                 m.connected_sockets.clone(),
@@ -113,6 +122,13 @@ impl Metrics {
             );
         }
         m
+    }
+
+    /// Counts one change refused for now with problem `code`.
+    pub fn refused(&self, code: &str) {
+        self.writes_refused
+            .get_or_create(&vec![("code".to_owned(), code.to_owned())])
+            .inc();
     }
 
     /// Records one group commit of `jobs` jobs that took `took`.

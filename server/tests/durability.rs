@@ -291,7 +291,11 @@ fn seqs_of(events: &[Value]) -> Vec<u64> {
 /// and everything stored before stays readable.
 #[tokio::test]
 async fn a_full_database_refuses_changes_with_503_and_keeps_what_it_has() {
-    let ts = TestServer::start_with(|c| c.max_database_mib = 1).await;
+    let ts = TestServer::start_with(|c| {
+        c.max_database_mib = 1;
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
     let (a, b, chat) = ts.pair().await;
     let body = "x".repeat(parley_protocol::limits::MESSAGE_BODY_MAX_BYTES);
     let mut stored = 0;
@@ -347,5 +351,21 @@ async fn a_full_database_refuses_changes_with_503_and_keeps_what_it_has() {
     assert_eq!(r.status(), 200);
     let page: Vec<Value> = r.json().await.unwrap();
     assert_eq!(page.len() as i64, stored);
+
+    // The operator can alert on it: both refusals are counted.
+    let maddr = ts.metrics_addr().unwrap();
+    let text = reqwest::get(format!("http://{maddr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refused: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"parley_writes_refused_total{code="storage_full"} "#))
+        .unwrap_or_else(|| panic!("no storage_full count in:\n{text}"))
+        .parse()
+        .unwrap();
+    assert!(refused >= 2.0, "{refused}");
     ts.stop().await;
 }
