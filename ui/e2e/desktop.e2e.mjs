@@ -352,6 +352,8 @@ try {
   await until("the server with room again", async () => (await fetch(`${SERVER}/healthz`)).ok);
   await until("the waiting message to be stored", async () => (await deferredText()) === "", 40_000);
   await until("Ben to get it", async () => JSON.stringify(await cli("ben", "history", "ana")).includes("Sent while the disk was full"));
+  // Ben's long messages came while read marks were refused too: they are read now.
+  await until("the unread badge to go", async () => (await findAll('[data-testid="unread"]')).length === 0, 40_000);
 
   step = "attachments: send a file (path, upload progress), then see Ben's image";
   const notes = join(tmp, "notes.txt");

@@ -15,6 +15,8 @@ const LOAD_OLDER_WITHIN_PX = 300;
 /** After a failed page, wait this long before asking again (scrolling would
  * otherwise ask on every scroll event). */
 const OLDER_RETRY_MS = 5000;
+/** A refused read mark is tried again after this long. */
+const READ_RETRY_MS = 5000;
 
 interface Props {
   chat: Chat;
@@ -128,16 +130,22 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
     };
   }, [rev, chat.id]);
 
-  // Read what is on screen: move my read watermark to the newest message.
+  // Read what is on screen: move my read watermark to the newest message. A
+  // refused mark (offline, the server's storage full) is tried again a little
+  // later, or the unread badge would stay until the next message.
+  const [readRetry, setReadRetry] = useState(0);
   useEffect(() => {
     const newest = messages.reduce((max, m) => (m.sender_id !== myId && m.seq > max ? m.seq : max), 0);
     if (newest > markedUpTo.current && document.visibilityState === "visible") {
       markedUpTo.current = newest;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       call("mark_read", { chat_id: chat.id, up_to_seq: newest }).then(onChanged, () => {
         markedUpTo.current = 0;
+        timer = setTimeout(() => setReadRetry((n) => n + 1), READ_RETRY_MS);
       });
+      return () => clearTimeout(timer);
     }
-  }, [messages, chat.id, myId, onChanged]);
+  }, [messages, chat.id, myId, onChanged, readRetry]);
 
   const oldest = oldestSeq(messages);
   const startShown = atStart || oldest === 1;
