@@ -28,6 +28,10 @@ pub struct Args {
     /// Total messages/s across all senders (default: as fast as results allow).
     #[arg(long)]
     pub rate: Option<u64>,
+    /// Repeat the whole comparison this many times and report each run and
+    /// the medians: on a shared machine one run's p99 says little.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub runs: u32,
 }
 
 impl Default for Args {
@@ -37,6 +41,7 @@ impl Default for Args {
             seconds: 10,
             window: 8,
             rate: None,
+            runs: 1,
         }
     }
 }
@@ -46,6 +51,7 @@ impl Args {
         if tiny {
             self.pairs = 2;
             self.seconds = 1;
+            self.runs = self.runs.min(2);
         }
         self
     }
@@ -280,7 +286,67 @@ async fn run_target(name: &str, pid: u32, peers: Vec<Peer>, args: &Args) -> Resu
     Ok(summary)
 }
 
+/// Runs the comparison `args.runs` times; with more than one, prints each
+/// run's figures and their medians, and returns them all.
 pub async fn run(args: Args, server_bin: &Path) -> Result<Value> {
+    if args.runs <= 1 {
+        return run_once(&args, server_bin).await;
+    }
+    let mut runs = Vec::new();
+    for _ in 0..args.runs {
+        runs.push(run_once(&args, server_bin).await?);
+    }
+    let pick = |v: &Value, target: &str, path: &[&str]| -> Option<f64> {
+        path.iter()
+            .try_fold(&v[target], |v, k| v.get(*k))
+            .and_then(Value::as_f64)
+    };
+    let median = |target: &str, path: &[&str]| -> Option<f64> {
+        let mut xs: Vec<f64> = runs.iter().filter_map(|r| pick(r, target, path)).collect();
+        xs.sort_by(f64::total_cmp);
+        let n = xs.len();
+        (n > 0).then(|| (xs[(n - 1) / 2] + xs[n / 2]) / 2.0)
+    };
+    let ms = |us: Option<f64>| us.map_or("-".to_owned(), |u| format!("{:.2}", u / 1000.0));
+    let mut rows: Vec<(String, String)> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                format!("run {}", i + 1),
+                format!(
+                    "{:.0} msg/s, p99 {} ms (relay {} ms, wsbroad {} ms), {:.1}% of the relay",
+                    pick(r, "parley", &["delivered_per_sec"]).unwrap_or(0.0),
+                    ms(pick(r, "parley", &["latency_us", "p99"])),
+                    ms(pick(r, "bare_relay", &["latency_us", "p99"])),
+                    ms(pick(r, "wsbroad", &["latency_us", "p99"])),
+                    r["throughput_ratio"].as_f64().unwrap_or(0.0) * 100.0,
+                ),
+            )
+        })
+        .collect();
+    let medians = json!({
+        "delivered_per_sec": median("parley", &["delivered_per_sec"]),
+        "p99_us": median("parley", &["latency_us", "p99"]),
+        "bare_relay_p99_us": median("bare_relay", &["latency_us", "p99"]),
+        "cpu_us_per_msg": median("parley", &["cpu_us_per_msg"]),
+    });
+    rows.push((
+        "median".into(),
+        format!(
+            "{:.0} msg/s, p99 {} ms (relay {} ms), {:.1} µs CPU per message",
+            medians["delivered_per_sec"].as_f64().unwrap_or(0.0),
+            ms(medians["p99_us"].as_f64()),
+            ms(medians["bare_relay_p99_us"].as_f64()),
+            medians["cpu_us_per_msg"].as_f64().unwrap_or(0.0),
+        ),
+    ));
+    table(&format!("messaging: {} runs", runs.len()), &rows);
+    Ok(json!({"runs": runs, "median": medians}))
+}
+
+async fn run_once(args: &Args, server_bin: &Path) -> Result<Value> {
+    let args = args.clone();
     // Parley.
     let srv = ServerProc::start(server_bin, &[])?;
     let mut peers = Vec::new();
