@@ -763,13 +763,11 @@ impl Client {
                     return Err(ClientError::Api(p));
                 }
                 Err(e) => {
-                    let (me, cid, text) = (
-                        self.user_id().to_owned(),
-                        item.client_id.clone(),
-                        e.to_string(),
-                    );
-                    self.cache()
-                        .run(move |c| cache::outbox_failed(c, &me, &cid, &text, false))
+                    let problem = match &e {
+                        ClientError::Api(p) => Some(p.clone()),
+                        _ => None,
+                    };
+                    self.outbox_deferred(&item.client_id, e.to_string(), problem)
                         .await?;
                     return Err(e);
                 }
@@ -793,6 +791,27 @@ impl Client {
             message: Box::new(cached.clone()),
         });
         Ok(cached)
+    }
+
+    /// A queued message stays queued after a failure that is not final (the
+    /// network, or the server's "not now"); the latter is told to the UI.
+    async fn outbox_deferred(
+        &self,
+        client_id: &str,
+        text: String,
+        problem: Option<Problem>,
+    ) -> Result<()> {
+        let (me, cid) = (self.user_id().to_owned(), client_id.to_owned());
+        self.cache()
+            .run(move |c| cache::outbox_failed(c, &me, &cid, &text, false))
+            .await?;
+        if let Some(error) = problem {
+            self.emit(ClientEvent::SendDeferred {
+                client_id: client_id.to_owned(),
+                error,
+            });
+        }
+        Ok(())
     }
 
     async fn outbox_failed(&self, client_id: &str, error: Problem) -> Result<()> {
@@ -878,19 +897,8 @@ impl Client {
         if !refused_for_now(&p) {
             self.outbox_failed(client_id, p).await
         } else {
-            let (me, cid, text) = (
-                self.user_id().to_owned(),
-                client_id.to_owned(),
-                p.to_string(),
-            );
-            self.cache()
-                .run(move |c| cache::outbox_failed(c, &me, &cid, &text, false))
-                .await?;
-            self.emit(ClientEvent::SendDeferred {
-                client_id: client_id.to_owned(),
-                error: p,
-            });
-            Ok(())
+            self.outbox_deferred(client_id, p.to_string(), Some(p))
+                .await
         }
     }
 
