@@ -124,6 +124,7 @@ where
     let hub = state.hub.clone();
     state
         .store
+        .writer
         .write_then(guard, f, move |out: &T| {
             if let Some(e) = out.emitted() {
                 hub.publish(&e.notes);

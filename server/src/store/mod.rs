@@ -194,18 +194,6 @@ impl Store {
         })
         .await
     }
-
-    /// `write`, then `then(&result)` on the writer thread right after the
-    /// commit, in commit order (see `Writer::write_then`).
-    pub async fn write_then<T, E, F, H>(&self, guard: Guard, f: F, then: H) -> Result<T, E>
-    where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-        H: FnOnce(&T) + Send + 'static,
-        T: Send + 'static,
-        E: From<StoreError> + Send + 'static,
-    {
-        self.writer.write_then(guard, f, then).await
-    }
 }
 
 fn classify(path: &str, e: rusqlite::Error) -> OpenError {
