@@ -764,7 +764,7 @@ impl Client {
                 }
                 Err(e) => {
                     let problem = match &e {
-                        ClientError::Api(p) => Some(p.clone()),
+                        ClientError::Api(p) if refused_for_now(p) => Some(p.clone()),
                         _ => None,
                     };
                     self.outbox_deferred(&item.client_id, e.to_string(), problem)
@@ -794,7 +794,8 @@ impl Client {
     }
 
     /// A queued message stays queued after a failure that is not final (the
-    /// network, or the server's "not now"); the latter is told to the UI.
+    /// network, an expired session, or the server's "not now"); `problem`,
+    /// the server's "not now", is told to the UI.
     async fn outbox_deferred(
         &self,
         client_id: &str,
