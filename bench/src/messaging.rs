@@ -346,7 +346,6 @@ pub async fn run(args: Args, server_bin: &Path) -> Result<Value> {
 }
 
 async fn run_once(args: &Args, server_bin: &Path) -> Result<Value> {
-    let args = args.clone();
     // Parley.
     let srv = ServerProc::start(server_bin, &[])?;
     let mut peers = Vec::new();
@@ -363,7 +362,7 @@ async fn run_once(args: &Args, server_bin: &Path) -> Result<Value> {
             });
         }
     }
-    let parley = run_target("parley-server", srv.pid(), peers, &args).await?;
+    let parley = run_target("parley-server", srv.pid(), peers, args).await?;
     drop(srv);
 
     // The bare relay, same pairs, same pattern.
@@ -379,7 +378,7 @@ async fn run_once(args: &Args, server_bin: &Path) -> Result<Value> {
             })
         })
         .collect();
-    let bare = run_target("bare relay", child.id(), peers, &args).await;
+    let bare = run_target("bare relay", child.id(), peers, args).await;
     let _ = child.kill();
     let _ = child.wait();
     let bare = bare?;
@@ -387,7 +386,7 @@ async fn run_once(args: &Args, server_bin: &Path) -> Result<Value> {
         / bare["delivered_per_sec"].as_f64().unwrap_or(1.0).max(1e-9);
     // wsbroad, when installed: one room (URL) per pair.
     let wsbroad = match which("wsbroad") {
-        Some(bin) => Some(run_wsbroad(&bin, &args).await?),
+        Some(bin) => Some(run_wsbroad(&bin, args).await?),
         None => None,
     };
     let wsbroad_ratio = wsbroad.as_ref().map(|w| {
