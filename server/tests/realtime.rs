@@ -73,15 +73,7 @@ async fn live_delivery_to_every_device_and_receipts() {
     assert_eq!(rec["event"]["user_id"], a1.user.user.id.as_str());
     assert_eq!(rec["event"]["delivered_up_to_seq"], 1);
     assert_eq!(rec["event"]["read_up_to_seq"], 0);
-    let acked: i64 = ts
-        .db()
-        .query_row(
-            "SELECT acked_seq FROM devices WHERE id = ?1",
-            [a1.tokens.device_id.as_str()],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(acked as u64, ev_seq);
+    assert_eq!(acked_seq(&ts, a1.tokens.device_id.as_str()), ev_seq);
     // Ana reads on device 1: device 2 gets chat.read, Ben gets read receipt.
     wa1.send_json(json!({"type": "read", "chat_id": chat, "up_to_seq": 1}))
         .await;
@@ -397,6 +389,17 @@ async fn graceful_stop_closes_sockets_with_1001() {
     stop.await.unwrap();
 }
 
+/// The device's stored ack, from the server's database file.
+fn acked_seq(ts: &TestServer, device_id: &str) -> u64 {
+    ts.db()
+        .query_row(
+            "SELECT acked_seq FROM devices WHERE id = ?1",
+            [device_id],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap() as u64
+}
+
 #[tokio::test]
 async fn acks_are_stored_off_the_loop_even_when_the_socket_closes_right_after() {
     let ts = TestServer::start().await;
@@ -413,15 +416,7 @@ async fn acks_are_stored_off_the_loop_even_when_the_socket_closes_right_after() 
         wa.send_json(json!({"type": "ack", "up_to": up_to})).await;
     }
     drop(wa);
-    let acked = || -> u64 {
-        ts.db()
-            .query_row(
-                "SELECT acked_seq FROM devices WHERE id = ?1",
-                [a.tokens.device_id.as_str()],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap() as u64
-    };
+    let acked = || acked_seq(&ts, a.tokens.device_id.as_str());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while acked() != last {
         assert!(
