@@ -81,6 +81,9 @@ const BROADCAST_FORGET: Duration = Duration::from_millis(200);
 struct Peer {
     url: String,
     auth: Option<String>,
+    /// The user this socket signs in as (Parley only): the partner's
+    /// messages are the `message.created` events with another sender.
+    me: String,
     chat_id: String,
     kind: Kind,
 }
@@ -98,7 +101,6 @@ async fn drive(
     send_until: Instant,
     window: usize,
     interval: Option<Duration>,
-    idx: usize,
 ) -> Result<Tally> {
     let mut req = peer.url.as_str().into_client_request()?;
     if let Some(a) = &peer.auth {
@@ -126,7 +128,6 @@ async fn drive(
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut tally = Tally::default();
     let mut in_flight = 0usize;
-    let mut n = 0u64;
     let mut last_seq = 0u64;
     let mut acked = 0u64;
     let mut tick = tokio::time::interval(interval.unwrap_or(Duration::from_millis(1)));
@@ -155,7 +156,7 @@ async fn drive(
                     Some("event") => {
                         last_seq = v["seq"].as_u64().unwrap_or(last_seq);
                         let ev = &v["event"];
-                        if ev["kind"] == "message.created" && ev["message"]["client_id"].as_str().is_some_and(|c| !c.starts_with(&format!("u{idx}-"))) {
+                        if ev["kind"] == "message.created" && ev["message"]["sender_id"].as_str().is_some_and(|s| s != peer.me) {
                             record(&mut hist, &mut tally, ev["message"]["body"].as_str(), start);
                         }
                         if last_seq >= acked + 64 {
@@ -173,9 +174,10 @@ async fn drive(
                 }
             }
             _ = next_slot(&mut tick, interval.is_some()), if sending && in_flight < window => {
-                n += 1;
                 let body = start.elapsed().as_nanos().to_string();
-                let cid = format!("u{idx}-{n}");
+                // The ids parley-client sends: UUIDv7, time-ordered, so a
+                // sender's idempotency keys append rather than scatter.
+                let cid = uuid::Uuid::now_v7().to_string();
                 let f = json!({"type": "send", "req": cid, "chat_id": peer.chat_id, "client_id": cid, "body": body});
                 sink.send(Message::Text(f.to_string().into())).await?;
                 in_flight += 1;
@@ -216,14 +218,13 @@ async fn run_target(name: &str, pid: u32, peers: Vec<Peer>, args: &Args) -> Resu
     let start = Instant::now();
     let send_until = start + Duration::from_secs(args.seconds) + Duration::from_millis(500);
     let mut tasks = Vec::new();
-    for (i, p) in peers.into_iter().enumerate() {
+    for p in peers {
         tasks.push(tokio::spawn(drive(
             p,
             start,
             send_until,
             args.window,
             interval,
-            i,
         )));
     }
     let mut total = Tally::default();
@@ -357,6 +358,7 @@ async fn run_once(args: &Args, server_bin: &Path) -> Result<Value> {
             peers.push(Peer {
                 url: srv.ws_url(),
                 auth: Some(format!("Bearer {}", s.tokens.access_token)),
+                me: s.user.user.id.to_string(),
                 chat_id: chat.clone(),
                 kind: Kind::Parley,
             });
@@ -373,6 +375,7 @@ async fn run_once(args: &Args, server_bin: &Path) -> Result<Value> {
             ["a", "b"].into_iter().map(move |side| Peer {
                 url: format!("{url}/p/{p}/{side}"),
                 auth: None,
+                me: String::new(),
                 chat_id: String::new(),
                 kind: Kind::Relay,
             })
@@ -461,6 +464,7 @@ async fn run_wsbroad(bin: &str, args: &Args) -> Result<Value> {
             (0..2).map(move |_| Peer {
                 url: format!("{url}/pair{p}"),
                 auth: None,
+                me: String::new(),
                 chat_id: String::new(),
                 kind: Kind::Broadcast,
             })
