@@ -44,8 +44,11 @@ pub struct Metrics {
     pub http_responses: Family<Labels, Counter>,
     /// Jobs per group commit of the database writer.
     pub writer_batch_jobs: Histogram,
-    /// Time from BEGIN to the end of COMMIT (including its fsync) per batch.
+    /// Time from BEGIN to the end of COMMIT per batch (the fsync that makes
+    /// it durable follows, on the syncer's thread).
     pub writer_commit_seconds: Histogram,
+    /// Time of one fsync of the WAL; every write's caller waits for one.
+    pub wal_sync_seconds: Histogram,
     /// Times a session got an event from the hub with earlier ones missing
     /// and read them back from the log. Events are published in log order, so
     /// this stays at zero; anything else means they were not.
@@ -75,6 +78,7 @@ impl Metrics {
             writer_batch_jobs: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
             // 0.1 ms .. ~3 s.
             writer_commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            wal_sync_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             ws_gap_fills: Counter::default(),
             writes_refused: Family::default(),
             connected_sockets: Gauge::default(),
@@ -96,9 +100,15 @@ impl Metrics {
             );
             r.register_with_unit(
                 "writer_commit",
-                "Duration of one group commit, BEGIN to COMMIT (fsync included)",
+                "Duration of one group commit, BEGIN to COMMIT (its fsync follows: wal_sync)",
                 Unit::Seconds,
                 m.writer_commit_seconds.clone(),
+            );
+            r.register_with_unit(
+                "wal_sync",
+                "Duration of one fsync of the WAL, which answers the group commits before it",
+                Unit::Seconds,
+                m.wal_sync_seconds.clone(),
             );
             r.register(
                 "ws_gap_fills",
@@ -135,6 +145,11 @@ impl Metrics {
     pub fn observe_commit(&self, jobs: usize, took: Duration) {
         self.writer_batch_jobs.observe(jobs as f64);
         self.writer_commit_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Records one fsync of the WAL that took `took`.
+    pub fn observe_wal_sync(&self, took: Duration) {
+        self.wal_sync_seconds.observe(took.as_secs_f64());
     }
 
     fn encode(&self) -> Result<String, std::fmt::Error> {

@@ -8,6 +8,7 @@
 //! `Connection` handed to their closures by `Store::read` / `Store::write`.
 
 mod checkpoint;
+mod durable;
 mod migrations;
 mod read;
 mod writer;
@@ -51,6 +52,11 @@ pub enum StoreError {
         code: rusqlite::ErrorCode,
         detail: String,
     },
+    /// The batch committed but the disk did not confirm it (its fsync
+    /// failed): the change is in the database and may not survive a power
+    /// loss. Retrying an idempotent write finds it.
+    #[error("the write was committed but not confirmed on disk: {0}")]
+    NotDurable(std::io::Error),
 }
 
 impl StoreError {
@@ -62,6 +68,10 @@ impl StoreError {
                 e.code == rusqlite::ErrorCode::DiskFull
             }
             StoreError::NotCommitted { code, .. } => *code == rusqlite::ErrorCode::DiskFull,
+            StoreError::NotDurable(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
             _ => false,
         }
     }
@@ -145,6 +155,11 @@ impl Store {
         })?;
         // Checkpoints run on their own thread (see `checkpoint`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|e| classify(&display, e))?;
+        // The writer's COMMIT does not wait for the disk: its syncer fsyncs
+        // the WAL and answers callers only then (see `durable`), while the
+        // writer already runs the next batch.
+        conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| classify(&display, e))?;
         let restart = checkpoint::RestartWanted::default();
         let checkpointer = checkpoint::start(path, restart.clone()).map_err(OpenError::Thread)?;
@@ -237,9 +252,9 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
         conn.pragma_update(None, "cache_size", -16_384)?; // KiB
         conn.pragma_update(None, "query_only", "ON")?;
     } else {
-        // WAL: readers never block the writer and vice versa. NORMAL sync is
-        // durable in WAL mode except on power loss of the last commit's fsync
-        // window; we choose FULL so an acknowledged message survives power loss.
+        // WAL: readers never block the writer and vice versa. FULL: a COMMIT
+        // returns once it is on disk (the writer thread relaxes this for
+        // itself, see `durable`).
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "cache_size", -65_536)?; // KiB: hot pages of the writer

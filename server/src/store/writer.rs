@@ -3,9 +3,10 @@
 //! Jobs queue on a bounded channel (callers wait when it is full: backpressure
 //! instead of unbounded memory). The thread takes every job waiting, up to
 //! `MAX_BATCH`, runs each inside its own savepoint of one `BEGIN IMMEDIATE`
-//! transaction, commits once, and only then answers the callers. So a caller
-//! that gets `Ok` knows its change is durable, and a thousand concurrent sends
-//! cost one fsync rather than a thousand.
+//! transaction, commits once, and hands the batch to the syncer
+//! ([`super::durable`]), which answers the callers once the commit is on disk.
+//! So a caller that gets `Ok` knows its change is durable, and a thousand
+//! concurrent sends cost one fsync rather than a thousand.
 //!
 //! A savepoint is what lets one job fail without undoing the others, and it
 //! costs: SQLite copies every page a job touches first into the savepoint's
@@ -17,7 +18,11 @@
 //! idempotent), and the jobs queued after it, which never ran, go into the
 //! next batch as if nothing had happened.
 
-use super::{checkpoint::RestartWanted, StoreError};
+use super::{
+    checkpoint::RestartWanted,
+    durable::{Pending, Syncer},
+    StoreError,
+};
 use rusqlite::Connection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tokio::sync::{mpsc, oneshot};
@@ -40,18 +45,19 @@ struct Ran {
     deliver: Deliver,
 }
 
-/// Sends a job's result to its caller, given why its batch kept nothing, if
-/// it did not commit.
-type Deliver = Box<dyn FnOnce(Option<&BatchFailure>) + Send>;
+/// Sends a job's result to its caller, given why its batch failed, if it did.
+pub(super) type Deliver = Box<dyn FnOnce(Option<&BatchFailure>) + Send>;
 
-/// Why a batch kept nothing. Every job that ran in it and succeeded hears it
-/// as its own error; a job that failed hears its own error.
+/// Why a batch failed. Every job that ran in it and succeeded hears it as its
+/// own error; a job that failed hears its own error.
 #[derive(Debug)]
-enum BatchFailure {
-    /// A job without a savepoint failed after writing.
+pub(super) enum BatchFailure {
+    /// A job without a savepoint failed after writing: nothing was kept.
     Spoiled,
-    /// COMMIT (or BEGIN) failed.
+    /// COMMIT (or BEGIN) failed: nothing was kept.
     Sqlite(rusqlite::Error),
+    /// Committed, but the fsync of the WAL failed.
+    NotSynced(std::io::Error),
 }
 
 impl BatchFailure {
@@ -64,6 +70,9 @@ impl BatchFailure {
                     .unwrap_or(rusqlite::ErrorCode::Unknown),
                 detail: e.to_string(),
             },
+            BatchFailure::NotSynced(e) => {
+                StoreError::NotDurable(std::io::Error::new(e.kind(), e.to_string()))
+            }
         }
     }
 }
@@ -97,15 +106,30 @@ enum Msg {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
+    /// The syncer's count of fsyncs done.
+    #[cfg(test)]
+    synced: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Writer {
+    /// Starts the writer thread on `conn` (in WAL mode, with its WAL open)
+    /// and the syncer for that WAL.
     pub(super) fn start(conn: Connection, restart: RestartWanted) -> std::io::Result<Writer> {
+        let db = conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| std::io::Error::other("the writer needs a database file"))?;
+        #[cfg_attr(not(test), allow(unused_variables))]
+        let (syncer, synced) = Syncer::start(std::path::Path::new(db))?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         std::thread::Builder::new()
             .name("parley-sqlite-writer".into())
-            .spawn(move || run(conn, rx, restart))?;
-        Ok(Writer { tx })
+            .spawn(move || run(conn, rx, restart, syncer))?;
+        Ok(Writer {
+            tx,
+            #[cfg(test)]
+            synced,
+        })
     }
 
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
@@ -117,10 +141,10 @@ impl Writer {
         self.write_then(Guard::Savepoint, f, |_: &T| {}).await
     }
 
-    /// Like `write`, and runs `then` on the writer thread once the job's
-    /// batch has committed, before the caller is answered. Jobs' `then` run in
-    /// commit order, which the callers' tasks, woken in any order, would not
-    /// keep.
+    /// Like `write`, and runs `then` once the job's batch has committed and
+    /// is on disk, before the caller is answered (on the syncer's thread).
+    /// Jobs' `then` run in commit order, which the callers' tasks, woken in
+    /// any order, would not keep.
     pub async fn write_then<T, E, F, H>(&self, guard: Guard, f: F, then: H) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
@@ -139,8 +163,8 @@ impl Writer {
                 deliver: Box::new(move |failure| {
                     let outcome = match (failure, result) {
                         (None, Ok(value)) => {
-                            // On the writer thread: a panic here must not
-                            // take the writer down with it.
+                            // On the syncer's thread: a panic here must not
+                            // take it down.
                             if catch_unwind(AssertUnwindSafe(|| then(&value))).is_err() {
                                 tracing::error!("an after-commit hook panicked");
                             }
@@ -164,8 +188,8 @@ impl Writer {
         }
     }
 
-    /// Waits until every job queued so far is committed and the WAL is
-    /// checkpointed. Used at shutdown.
+    /// Waits until every job queued so far is committed and answered, and the
+    /// WAL is checkpointed. Used at shutdown.
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Msg::Flush(tx)).await.is_ok() {
@@ -174,7 +198,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, restart: RestartWanted) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, restart: RestartWanted, syncer: Syncer) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
@@ -201,7 +225,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, restart: RestartWanted) {
             next = rx.try_recv().ok();
         }
         if !batch.is_empty() {
-            commit_batch(&conn, &mut batch);
+            commit_batch(&conn, &mut batch, &syncer);
         }
         if restart.take() {
             super::checkpoint::catch_up(&conn);
@@ -211,7 +235,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, restart: RestartWanted) {
                 tracing::warn!(error = %e, "WAL checkpoint failed");
             }
             for f in flushes.drain(..) {
-                let _ = f.send(());
+                syncer.hand_over(Pending::Flushed(f));
             }
         }
     }
@@ -221,9 +245,11 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, restart: RestartWanted) {
     tracing::debug!("database writer stopped");
 }
 
-/// Runs and commits `batch`, answering its callers. Jobs that never ran (they
-/// came after a job that spoiled the batch) are left in `batch`.
-fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
+/// Runs and commits `batch`, then hands it to `syncer`, which answers its
+/// callers once it is on disk; a batch that failed is answered at once. Jobs
+/// that never ran (they came after a job that spoiled the batch) are left in
+/// `batch`.
+fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, syncer: &Syncer) {
     let started = std::time::Instant::now();
     let jobs = batch.len();
     let mut ran: Vec<Ran> = Vec::with_capacity(batch.len());
@@ -298,8 +324,15 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
         let _ = conn.execute_batch("ROLLBACK");
     }
     crate::metrics::get().observe_commit(jobs - batch.len(), started.elapsed());
-    for r in ran {
-        (r.deliver)(failure.as_ref());
+    match failure {
+        None => syncer.hand_over(Pending::Committed(
+            ran.into_iter().map(|r| r.deliver).collect(),
+        )),
+        Some(f) => {
+            for r in ran {
+                (r.deliver)(Some(&f));
+            }
+        }
     }
 }
 
@@ -393,6 +426,44 @@ mod tests {
         let (held, results) = futures_util::join!(hold, queue_then_go);
         held.unwrap();
         results
+    }
+
+    /// Every answer, and every after-commit hook, comes after an fsync of
+    /// the WAL that began once its batch was committed: before it, the
+    /// change would not survive a power loss.
+    #[tokio::test]
+    async fn a_write_is_answered_only_after_its_batch_is_on_disk() {
+        let (_dir, store) = store().await;
+        let syncs = || {
+            store
+                .writer
+                .synced
+                .load(std::sync::atomic::Ordering::Acquire)
+        };
+        for v in 0..20 {
+            // Every earlier write was answered, so no fsync is under way.
+            let before = syncs();
+            let synced = store.writer.synced.clone();
+            let (hook_tx, hook_rx) = std::sync::mpsc::channel();
+            store
+                .writer
+                .write_then(
+                    Guard::Savepoint,
+                    move |c| insert(c, v),
+                    move |_: &()| {
+                        let _ = hook_tx.send(synced.load(std::sync::atomic::Ordering::Acquire));
+                    },
+                )
+                .await
+                .unwrap();
+            let in_hook = hook_rx.recv().unwrap();
+            assert!(
+                in_hook > before,
+                "write {v}: its hook ran before the WAL was synced ({in_hook} fsyncs, {before} before)"
+            );
+            assert!(syncs() >= in_hook);
+        }
+        assert_eq!(values(&store).await, (0..20).collect::<Vec<_>>());
     }
 
     async fn values(store: &Store) -> Vec<i64> {
