@@ -5,6 +5,7 @@ import { Avatar } from "../components/Avatar";
 import { asCommandError, attachmentUrl, call, uploadAttachment } from "../ipc";
 import { baseName, clock, fileSize, groupByDay, isImage, presenceText, tick, deferredText } from "../format";
 import { oldestSeq, PAGE, reachedStart, withLatest, withOlderPage } from "../history";
+import { newestFromOthers, ReadMarker } from "../readMark";
 import type { Presence } from "../store";
 
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
@@ -72,7 +73,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
   const scroller = useRef<HTMLDivElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
   const lastTyping = useRef(0);
-  const markedUpTo = useRef(0);
+  const marker = useRef<ReadMarker | null>(null);
+  const onChangedRef = useRef(onChanged);
+  onChangedRef.current = onChanged;
   const atBottom = useRef(true);
   // Scrolling up through history: a page is loading; the first message is
   // shown; the distance from the bottom to keep when a page is put in front.
@@ -98,7 +101,6 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
     setDraft("");
     setAttached([]);
     setAttachPath(null);
-    markedUpTo.current = chat.read_up_to_seq;
     atBottom.current = true;
     setAtStart(false);
     setLoadingOlder(false);
@@ -130,22 +132,31 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
     };
   }, [rev, chat.id]);
 
-  // Read what is on screen: move my read watermark to the newest message. A
-  // refused mark (offline, the server's storage full) is tried again a little
-  // later, or the unread badge would stay until the next message.
-  const [readRetry, setReadRetry] = useState(0);
+  // Read what is on screen: move my read watermark to the newest message (see
+  // ReadMarker: when the window is visible, and again after a refusal).
   useEffect(() => {
-    const newest = messages.reduce((max, m) => (m.sender_id !== myId && m.seq > max ? m.seq : max), 0);
-    if (newest > markedUpTo.current && document.visibilityState === "visible") {
-      markedUpTo.current = newest;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      call("mark_read", { chat_id: chat.id, up_to_seq: newest }).then(onChanged, () => {
-        markedUpTo.current = 0;
-        timer = setTimeout(() => setReadRetry((n) => n + 1), READ_RETRY_MS);
-      });
-      return () => clearTimeout(timer);
-    }
-  }, [messages, chat.id, myId, onChanged, readRetry]);
+    const id = chat.id;
+    const m = new ReadMarker(
+      chat.read_up_to_seq,
+      (upTo) => call("mark_read", { chat_id: id, up_to_seq: upTo }).then(() => onChangedRef.current()),
+      () => document.visibilityState === "visible",
+      READ_RETRY_MS,
+    );
+    marker.current = m;
+    const shown = () => m.flush();
+    document.addEventListener("visibilitychange", shown);
+    return () => {
+      m.close();
+      document.removeEventListener("visibilitychange", shown);
+    };
+    // A new marker per chat, from the watermark it had when opened.
+  }, [chat.id]);
+  useEffect(() => {
+    // Only this chat's: for a moment after a switch, `messages` are the last
+    // chat's.
+    const id = chatId.current;
+    marker.current?.saw(newestFromOthers(messages.filter((m) => m.chat_id === id), myId));
+  }, [messages, myId]);
 
   const oldest = oldestSeq(messages);
   const startShown = atStart || oldest === 1;
