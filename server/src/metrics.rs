@@ -49,6 +49,11 @@ pub struct Metrics {
     pub writer_commit_seconds: Histogram,
     /// Time of one fsync of the WAL; every write's caller waits for one.
     pub wal_sync_seconds: Histogram,
+    /// Time a write job waited in the writer's queue before it ran.
+    pub writer_wait_seconds: Histogram,
+    /// Time from queueing a write to answering it, durable: the wait, its
+    /// batch, and the fsync after it.
+    pub write_seconds: Histogram,
     /// Times a session got an event from the hub with earlier ones missing
     /// and read them back from the log. Events are published in log order, so
     /// this stays at zero; anything else means they were not.
@@ -79,6 +84,8 @@ impl Metrics {
             // 0.1 ms .. ~3 s.
             writer_commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             wal_sync_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            writer_wait_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            write_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             ws_gap_fills: Counter::default(),
             writes_refused: Family::default(),
             connected_sockets: Gauge::default(),
@@ -109,6 +116,18 @@ impl Metrics {
                 "Duration of one fsync of the WAL, which answers the group commits before it",
                 Unit::Seconds,
                 m.wal_sync_seconds.clone(),
+            );
+            r.register_with_unit(
+                "writer_wait",
+                "Time a write waited in the writer's queue before it ran",
+                Unit::Seconds,
+                m.writer_wait_seconds.clone(),
+            );
+            r.register_with_unit(
+                "write",
+                "Time from queueing a write to answering it, on disk",
+                Unit::Seconds,
+                m.write_seconds.clone(),
             );
             r.register(
                 "ws_gap_fills",
@@ -145,6 +164,16 @@ impl Metrics {
     pub fn observe_commit(&self, jobs: usize, took: Duration) {
         self.writer_batch_jobs.observe(jobs as f64);
         self.writer_commit_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Records how long a write job waited for the writer.
+    pub fn observe_writer_wait(&self, waited: Duration) {
+        self.writer_wait_seconds.observe(waited.as_secs_f64());
+    }
+
+    /// Records a write answered `took` after it was queued.
+    pub fn observe_write(&self, took: Duration) {
+        self.write_seconds.observe(took.as_secs_f64());
     }
 
     /// Records one fsync of the WAL that took `took`.

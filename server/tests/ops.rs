@@ -566,6 +566,16 @@ async fn metrics_are_off_by_default_and_move_under_load() {
         observations(&after, "parley_writer_commit_seconds")
             > observations(&before, "parley_writer_commit_seconds")
     );
+    // Every send was answered after an fsync; each job's wait and its whole
+    // durable write are timed.
+    assert!(
+        observations(&after, "parley_wal_sync_seconds")
+            > observations(&before, "parley_wal_sync_seconds")
+    );
+    for timed in ["parley_writer_wait_seconds", "parley_write_seconds"] {
+        let moved = observations(&after, timed) - observations(&before, timed);
+        assert!(moved >= 41.0, "{timed} moved by {moved}");
+    }
     assert_eq!(sample(&after, "parley_connected_sockets", &[]), 1.0);
     assert!(sample(&after, "parley_event_log_rows", &[]) >= 80.0);
     ts.stop().await;

@@ -94,6 +94,7 @@ pub enum Guard {
 struct Job {
     guard: Guard,
     run: Run,
+    queued: std::time::Instant,
 }
 
 enum Msg {
@@ -153,6 +154,7 @@ impl Writer {
         E: From<StoreError> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<T, E>>();
+        let queued = std::time::Instant::now();
         let run: Run = Box::new(move |conn| {
             let result = match conn {
                 Ok(conn) => f(conn),
@@ -168,6 +170,7 @@ impl Writer {
                             if catch_unwind(AssertUnwindSafe(|| then(&value))).is_err() {
                                 tracing::error!("an after-commit hook panicked");
                             }
+                            crate::metrics::get().observe_write(queued.elapsed());
                             Ok(value)
                         }
                         (Some(f), Ok(_)) => Err(E::from(f.for_caller())),
@@ -179,7 +182,7 @@ impl Writer {
             }
         });
         self.tx
-            .send(Msg::Job(Job { guard, run }))
+            .send(Msg::Job(Job { guard, run, queued }))
             .await
             .map_err(|_| E::from(StoreError::Closed))?;
         match done_rx.await {
@@ -266,6 +269,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, syncer: &Syncer) {
     let mut spoiled = false;
     let mut queue = std::mem::take(batch).into_iter();
     for job in queue.by_ref() {
+        crate::metrics::get().observe_writer_wait(job.queued.elapsed());
         let guarded = job.guard == Guard::Savepoint;
         if guarded {
             if let Err(e) = exec(conn, "SAVEPOINT job") {
