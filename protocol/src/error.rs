@@ -12,9 +12,10 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 ///
 /// Besides each endpoint's own codes, any request that changes something
 /// (REST or a WebSocket `send`/`ack`/...) may get a 503 meaning "nothing was
-/// saved, try again later": `storage_full` (the server's disk is full) or
+/// saved, try again later": `storage_full` (the server's disk is full),
 /// `write_rolled_back` (another change committed together with this one
-/// failed). Both are safe to retry; a `send` keeps its `client_id`.
+/// failed) or `storage_failed` (the server's disk failed; it saves nothing
+/// until restarted). All are safe to retry; a `send` keeps its `client_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Health {
-    /// Always `ok` when the server answers.
+    /// `ok`: a server that cannot save changes answers 503 `storage_failed`
+    /// instead.
     pub status: String,
     /// The server's semantic version.
     pub version: String,

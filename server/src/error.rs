@@ -95,6 +95,20 @@ impl From<StoreError> for Error {
                         .into(),
                 }
             }
+            StoreError::NotDurable(_) | StoreError::DiskFailed => {
+                crate::metrics::get().refused("storage_failed");
+                static LOG: crate::log_every::Every =
+                    crate::log_every::Every::new(std::time::Duration::from_secs(10));
+                if let Some(refused) = LOG.due() {
+                    tracing::error!(error = %e, refused, "a change was refused: the disk failed; restart the server");
+                }
+                Error::Unavailable {
+                    code: "storage_failed",
+                    detail: "the server's disk failed, so nothing can be saved until the server \
+                             is restarted; try again later"
+                        .into(),
+                }
+            }
             e => Error::Store(e),
         }
     }
@@ -144,5 +158,24 @@ impl Error {
 impl From<parley_protocol::FieldError> for Error {
     fn from(e: parley_protocol::FieldError) -> Error {
         Error::unprocessable("invalid_field", e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The batch whose fsync failed and every write after it hear the same
+    /// 503, whatever the OS said: freeing space does not help, a restart does.
+    #[test]
+    fn a_failed_disk_is_503_storage_failed() {
+        for e in [
+            StoreError::DiskFailed,
+            StoreError::NotDurable(std::io::Error::other("EIO")),
+            StoreError::NotDurable(std::io::ErrorKind::StorageFull.into()),
+        ] {
+            let p = Error::from(e).to_problem();
+            assert_eq!((p.status, p.code.as_str()), (503, "storage_failed"));
+        }
     }
 }

@@ -48,6 +48,8 @@ pub enum StartError {
     Driver(#[from] otp_driver::DriverError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("stopped because the disk failed to save a change; check it, then start again")]
+    DiskFailed,
 }
 
 /// Prepares the data directory, database, keys and drivers. Blocking work runs on
@@ -258,13 +260,37 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     tracing::info!(
         "sign in: curl -X POST http://{addr}/v1/auth/otp/request -H 'content-type: application/json' -d '{{\"identifier\":\"you@example.org\"}}'"
     );
-    let served = serve(listener, state, shutdown_signal()).await;
+    let store = state.store.clone();
+    let watched = store.clone();
+    let stop = async move {
+        tokio::select! {
+            _ = shutdown_signal() => {},
+            _ = disk_failed(&watched) => {
+                tracing::error!("the disk failed to save a change: shutting down so a restart recovers");
+            }
+        }
+    };
+    let served = serve(listener, state, stop).await;
     if let Some((_, task)) = metrics {
         task.abort();
     }
     served?;
+    // Exits non-zero, so a supervisor (systemd's `Restart=on-failure`)
+    // starts it again and SQLite recovers from what is on disk.
+    if store.writer.disk_failed() {
+        return Err(StartError::DiskFailed);
+    }
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Resolves once an fsync of the database failed: from then on the process
+/// saves nothing (see `store::durable`), so it should stop and be restarted.
+async fn disk_failed(store: &store::Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    while !store.writer.disk_failed() {
+        tick.tick().await;
+    }
 }
 
 async fn shutdown_signal() {

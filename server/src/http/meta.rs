@@ -1,9 +1,9 @@
 //! `/healthz` and `/openapi.json`.
 
 use super::extract::Json;
-use crate::state::AppState;
-use axum::{routing::get, Router};
-use parley_protocol::Health;
+use crate::{error::Error, error::Result, state::AppState};
+use axum::{extract::State, routing::get, Router};
+use parley_protocol::{Health, Problem};
 use utoipa::OpenApi;
 
 pub fn router() -> Router<AppState> {
@@ -12,13 +12,22 @@ pub fn router() -> Router<AppState> {
         .route("/openapi.json", get(openapi))
 }
 
-/// Liveness: answers 200 while the server runs.
-#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, body = Health)))]
-async fn healthz() -> Json<Health> {
-    Json(Health {
+/// Liveness: 200 while the server runs and can save changes; 503
+/// `storage_failed` once its disk failed to confirm a write, after which
+/// only a restart helps (a supervisor watching this restarts it).
+#[utoipa::path(get, path = "/healthz", tag = "service", responses(
+    (status = 200, body = Health),
+    (status = 503, body = Problem, content_type = "application/problem+json",
+     description = "`storage_failed`: the disk failed; restart the server"),
+))]
+async fn healthz(State(state): State<AppState>) -> Result<Json<Health>> {
+    if state.store.writer.disk_failed() {
+        return Err(Error::from(crate::store::StoreError::DiskFailed));
+    }
+    Ok(Json(Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-    })
+    }))
 }
 
 /// This document.

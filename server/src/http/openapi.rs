@@ -12,8 +12,9 @@ use utoipa::{
         title = "Parley",
         description = "Parley server REST API (protocol v1). Errors are application/problem+json \
                        with a stable `code`. Any request that changes something may also get 503 \
-                       `storage_full` (the server's disk is full) or `write_rolled_back` (another \
-                       change committed with it failed): nothing was saved and a retry is safe. \
+                       `storage_full` (the server's disk is full), `write_rolled_back` (another \
+                       change committed with it failed) or `storage_failed` (the disk failed; the \
+                       server saves nothing until restarted): a retry is safe. \
                        The WebSocket at /v1/ws is described in PROTOCOL.md."
     ),
     paths(

@@ -22,22 +22,28 @@
 //! reader already returned, one whose writer was never told it was saved
 //! (and whose client sends it again: sends are idempotent). A process that
 //! crashes loses nothing: the frames are in the OS's page cache.
+//!
+//! A failed fsync is final for this process. Linux may already have dropped
+//! the pages it could not write, and reports that only once: a later fsync
+//! that succeeds says nothing about them, and recovery after a crash stops
+//! at the first frame missing from the WAL, taking every later transaction
+//! with it. So after one failure nothing more is acknowledged: the batches
+//! committed meanwhile fail, the writer refuses every job (503
+//! `storage_failed`, `/healthz` too), and the server shuts down with an
+//! error so that its supervisor restarts it and SQLite recovers from what is
+//! really on disk (PostgreSQL stops for the same reason).
 
 use super::writer::{BatchFailure, Deliver};
 use std::{
     fs::File,
     path::Path,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc, Arc,
     },
     time::Instant,
 };
 use tokio::sync::oneshot;
-
-/// A failed fsync repeats with every batch while the disk is broken.
-static FAILED_LOG: crate::log_every::Every =
-    crate::log_every::Every::new(std::time::Duration::from_secs(10));
 
 /// What the writer hands over, in commit order.
 pub(super) enum Pending {
@@ -46,6 +52,30 @@ pub(super) enum Pending {
     Committed(Vec<Deliver>),
     /// Answered once every batch handed over before it is answered.
     Flushed(oneshot::Sender<()>),
+}
+
+/// What the syncing thread shares with the writer.
+#[derive(Default)]
+pub(super) struct SyncState {
+    /// Successful fsyncs so far, each counted before the batches it covers
+    /// are answered.
+    synced: AtomicU64,
+    /// An fsync failed: nothing more is acknowledged by this process.
+    failed: AtomicBool,
+    /// Makes the next fsync fail as a broken disk would.
+    #[cfg(test)]
+    pub(super) fail_next: AtomicBool,
+}
+
+impl SyncState {
+    pub(super) fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    #[cfg(test)]
+    pub(super) fn synced(&self) -> u64 {
+        self.synced.load(Ordering::Acquire)
+    }
 }
 
 /// The writer's end of the syncing thread. Dropping it lets the thread finish
@@ -57,21 +87,18 @@ pub(super) struct Syncer {
 impl Syncer {
     /// Opens the WAL of the database at `db` (its writer connection must have
     /// it open already, so this is the same file SQLite writes to for the
-    /// connection's whole life) and starts the thread. Also returns its count
-    /// of fsyncs done, each counted before the batches it covers are answered.
-    pub(super) fn start(db: &Path) -> std::io::Result<(Syncer, Arc<AtomicU64>)> {
+    /// connection's whole life) and starts the thread.
+    pub(super) fn start(db: &Path, state: Arc<SyncState>) -> std::io::Result<Syncer> {
         let mut name = db.as_os_str().to_owned();
         name.push("-wal");
         // Write access, never used to write: Windows flushes only a handle
         // opened for writing.
         let wal = File::options().write(true).open(&name)?;
         let (tx, rx) = mpsc::channel();
-        let synced = Arc::new(AtomicU64::new(0));
-        let counter = synced.clone();
         std::thread::Builder::new()
             .name("parley-sqlite-sync".into())
-            .spawn(move || run(&wal, &rx, &counter))?;
-        Ok((Syncer { tx }, synced))
+            .spawn(move || run(&wal, &rx, &state))?;
+        Ok(Syncer { tx })
     }
 
     pub(super) fn hand_over(&self, pending: Pending) {
@@ -80,22 +107,27 @@ impl Syncer {
     }
 }
 
-fn run(wal: &File, rx: &mpsc::Receiver<Pending>, synced: &AtomicU64) {
+fn run(wal: &File, rx: &mpsc::Receiver<Pending>, state: &SyncState) {
     while let Ok(first) = rx.recv() {
         // Everything committed by now shares this fsync.
         let mut pending = vec![first];
         pending.extend(rx.try_iter());
         let mut failure = None;
-        if pending.iter().any(|p| matches!(p, Pending::Committed(_))) {
+        if state.failed() {
+            failure = Some(BatchFailure::DiskFailed);
+        } else if pending.iter().any(|p| matches!(p, Pending::Committed(_))) {
             let started = Instant::now();
-            match wal.sync_data() {
+            match sync(wal, state) {
                 Ok(()) => {
-                    synced.fetch_add(1, Ordering::Release);
+                    state.synced.fetch_add(1, Ordering::Release);
                 }
                 Err(e) => {
-                    if let Some(failed) = FAILED_LOG.due() {
-                        tracing::error!(error = %e, failed, "cannot sync the database's WAL to disk");
-                    }
+                    state.failed.store(true, Ordering::Release);
+                    tracing::error!(
+                        error = %e,
+                        "cannot sync the database's WAL to disk: no change is saved from now on; \
+                         check the disk, then restart the server"
+                    );
                     failure = Some(BatchFailure::NotSynced(e));
                 }
             }
@@ -115,4 +147,14 @@ fn run(wal: &File, rx: &mpsc::Receiver<Pending>, synced: &AtomicU64) {
         }
     }
     tracing::debug!("WAL syncer stopped");
+}
+
+fn sync(wal: &File, state: &SyncState) -> std::io::Result<()> {
+    #[cfg(test)]
+    if state.fail_next.swap(false, Ordering::AcqRel) {
+        return Err(std::io::Error::other("injected fsync failure"));
+    }
+    #[cfg(not(test))]
+    let _ = state;
+    wal.sync_data()
 }

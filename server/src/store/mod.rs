@@ -57,6 +57,10 @@ pub enum StoreError {
     /// loss. Retrying an idempotent write finds it.
     #[error("the write was committed but not confirmed on disk: {0}")]
     NotDurable(std::io::Error),
+    /// An earlier fsync failed, so this process saves nothing more until it
+    /// is restarted (see `durable`): nothing of this write was kept.
+    #[error("the disk failed to confirm an earlier write; nothing is saved until a restart")]
+    DiskFailed,
 }
 
 impl StoreError {
@@ -68,10 +72,6 @@ impl StoreError {
                 e.code == rusqlite::ErrorCode::DiskFull
             }
             StoreError::NotCommitted { code, .. } => *code == rusqlite::ErrorCode::DiskFull,
-            StoreError::NotDurable(e) => matches!(
-                e.kind(),
-                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-            ),
             _ => false,
         }
     }

@@ -20,7 +20,7 @@
 
 use super::{
     checkpoint::RestartWanted,
-    durable::{Pending, Syncer},
+    durable::{Pending, SyncState, Syncer},
     StoreError,
 };
 use rusqlite::Connection;
@@ -58,6 +58,8 @@ pub(super) enum BatchFailure {
     Sqlite(rusqlite::Error),
     /// Committed, but the fsync of the WAL failed.
     NotSynced(std::io::Error),
+    /// Committed after an fsync had failed: never acknowledged.
+    DiskFailed,
 }
 
 impl BatchFailure {
@@ -73,6 +75,7 @@ impl BatchFailure {
             BatchFailure::NotSynced(e) => {
                 StoreError::NotDurable(std::io::Error::new(e.kind(), e.to_string()))
             }
+            BatchFailure::DiskFailed => StoreError::DiskFailed,
         }
     }
 }
@@ -107,9 +110,7 @@ enum Msg {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
-    /// The syncer's count of fsyncs done.
-    #[cfg(test)]
-    synced: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    sync: std::sync::Arc<SyncState>,
 }
 
 impl Writer {
@@ -120,17 +121,20 @@ impl Writer {
             .path()
             .filter(|p| !p.is_empty())
             .ok_or_else(|| std::io::Error::other("the writer needs a database file"))?;
-        #[cfg_attr(not(test), allow(unused_variables))]
-        let (syncer, synced) = Syncer::start(std::path::Path::new(db))?;
+        let sync = std::sync::Arc::new(SyncState::default());
+        let syncer = Syncer::start(std::path::Path::new(db), sync.clone())?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let state = sync.clone();
         std::thread::Builder::new()
             .name("parley-sqlite-writer".into())
-            .spawn(move || run(conn, rx, restart, syncer))?;
-        Ok(Writer {
-            tx,
-            #[cfg(test)]
-            synced,
-        })
+            .spawn(move || run(conn, rx, restart, syncer, &state))?;
+        Ok(Writer { tx, sync })
+    }
+
+    /// True once an fsync of the WAL failed: this process saves nothing more
+    /// (see `durable`).
+    pub fn disk_failed(&self) -> bool {
+        self.sync.failed()
     }
 
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
@@ -201,7 +205,13 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, restart: RestartWanted, syncer: Syncer) {
+fn run(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Msg>,
+    restart: RestartWanted,
+    syncer: Syncer,
+    sync: &SyncState,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
@@ -227,7 +237,12 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, restart: RestartWanted, sy
             }
             next = rx.try_recv().ok();
         }
-        if !batch.is_empty() {
+        if sync.failed() {
+            // Nothing committed from now on could be acknowledged.
+            for job in batch.drain(..) {
+                ((job.run)(Err(StoreError::DiskFailed)).deliver)(None);
+            }
+        } else if !batch.is_empty() {
             commit_batch(&conn, &mut batch, &syncer);
         }
         if restart.take() {
@@ -438,16 +453,10 @@ mod tests {
     #[tokio::test]
     async fn a_write_is_answered_only_after_its_batch_is_on_disk() {
         let (_dir, store) = store().await;
-        let syncs = || {
-            store
-                .writer
-                .synced
-                .load(std::sync::atomic::Ordering::Acquire)
-        };
         for v in 0..20 {
             // Every earlier write was answered, so no fsync is under way.
-            let before = syncs();
-            let synced = store.writer.synced.clone();
+            let before = store.writer.sync.synced();
+            let sync = store.writer.sync.clone();
             let (hook_tx, hook_rx) = std::sync::mpsc::channel();
             store
                 .writer
@@ -455,7 +464,7 @@ mod tests {
                     Guard::Savepoint,
                     move |c| insert(c, v),
                     move |_: &()| {
-                        let _ = hook_tx.send(synced.load(std::sync::atomic::Ordering::Acquire));
+                        let _ = hook_tx.send(sync.synced());
                     },
                 )
                 .await
@@ -465,9 +474,53 @@ mod tests {
                 in_hook > before,
                 "write {v}: its hook ran before the WAL was synced ({in_hook} fsyncs, {before} before)"
             );
-            assert!(syncs() >= in_hook);
         }
         assert_eq!(values(&store).await, (0..20).collect::<Vec<_>>());
+    }
+
+    /// After a failed fsync nothing more is acknowledged: the write it
+    /// covered fails (its hook never runs), and every later one is refused
+    /// without running.
+    #[tokio::test]
+    async fn after_a_failed_fsync_nothing_more_is_acknowledged() {
+        let (_dir, store) = store().await;
+        store.writer.write(|c| insert(c, 1)).await.unwrap();
+        assert!(!store.writer.disk_failed());
+        store
+            .writer
+            .sync
+            .fail_next
+            .store(true, std::sync::atomic::Ordering::Release);
+        let hooked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = hooked.clone();
+        let r = store
+            .writer
+            .write_then(
+                Guard::Savepoint,
+                |c| insert(c, 2),
+                move |_: &()| flag.store(true, std::sync::atomic::Ordering::Release),
+            )
+            .await;
+        assert!(
+            matches!(r, Err(E::Store(StoreError::NotDurable(_)))),
+            "{r:?}"
+        );
+        assert!(!hooked.load(std::sync::atomic::Ordering::Acquire));
+        assert!(store.writer.disk_failed());
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        let r = store
+            .writer
+            .write(move |c| {
+                flag.store(true, std::sync::atomic::Ordering::Release);
+                insert(c, 3)
+            })
+            .await;
+        assert!(matches!(r, Err(E::Store(StoreError::DiskFailed))), "{r:?}");
+        assert!(!ran.load(std::sync::atomic::Ordering::Acquire));
+        // What the failed fsync covered was committed (readers see it), but
+        // no caller was told it was saved.
+        assert_eq!(values(&store).await, vec![1, 2]);
     }
 
     async fn values(store: &Store) -> Vec<i64> {

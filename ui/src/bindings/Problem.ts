@@ -8,9 +8,10 @@
  *
  * Besides each endpoint's own codes, any request that changes something
  * (REST or a WebSocket `send`/`ack`/...) may get a 503 meaning "nothing was
- * saved, try again later": `storage_full` (the server's disk is full) or
+ * saved, try again later": `storage_full` (the server's disk is full),
  * `write_rolled_back` (another change committed together with this one
- * failed). Both are safe to retry; a `send` keeps its `client_id`.
+ * failed) or `storage_failed` (the server's disk failed; it saves nothing
+ * until restarted). All are safe to retry; a `send` keeps its `client_id`.
  */
 export type Problem = { type: string, title: string, status: number, detail: string, 
 /**
