@@ -89,6 +89,7 @@ describe("messages and chats", () => {
   it("says why a queued message is still waiting, by the server's code", () => {
     expect(deferredText("storage_full")).toBe("Not sent yet: the server's storage is full. Retrying…");
     expect(deferredText("rate_limited")).toContain("sending too fast");
+    expect(deferredText("storage_failed")).toContain("disk failed");
     expect(deferredText("write_rolled_back")).toContain("could not take it");
   });
 

@@ -86,6 +86,8 @@ export function deferredText(code: string): string {
       return "Not sent yet: the server's storage is full. Retrying…";
     case "rate_limited":
       return "Not sent yet: sending too fast. Retrying…";
+    case "storage_failed":
+      return "Not sent yet: the server's disk failed. Retrying…";
     default:
       return "Not sent yet: the server could not take it. Retrying…";
   }
