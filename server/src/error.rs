@@ -52,19 +52,28 @@ pub enum Error {
 }
 
 impl Error {
+    /// A 503 that says "nothing (more) was saved, try again later", counted
+    /// by code for the operator's alerts.
+    fn refused(code: &'static str, detail: &str) -> Error {
+        crate::metrics::get().refused(code);
+        Error::Unavailable {
+            code,
+            detail: detail.into(),
+        }
+    }
+
     /// 503 `storage_full`: the disk, or the operator's cap on the database
     /// (`--max-database-mib`), is full. Reads keep working.
     fn storage_full(cause: &dyn std::fmt::Display) -> Error {
-        crate::metrics::get().refused("storage_full");
         static LOG: crate::log_every::Every =
             crate::log_every::Every::new(std::time::Duration::from_secs(10));
         if let Some(refused) = LOG.due() {
             tracing::error!(error = %cause, refused, "storage is full: nothing more can be saved");
         }
-        Error::Unavailable {
-            code: "storage_full",
-            detail: "the server's storage is full, so nothing was saved; try again later".into(),
-        }
+        Error::refused(
+            "storage_full",
+            "the server's storage is full, so nothing was saved; try again later",
+        )
     }
 
     /// A file-system failure: a full disk is the client's 503, the rest 500s.
@@ -86,29 +95,16 @@ impl From<StoreError> for Error {
             return Error::storage_full(&e);
         }
         match e {
-            StoreError::RolledBack => {
-                crate::metrics::get().refused("write_rolled_back");
-                Error::Unavailable {
-                    code: "write_rolled_back",
-                    detail: "nothing was saved because another change committed with it \
-                             failed; retry"
-                        .into(),
-                }
-            }
-            StoreError::NotDurable(_) | StoreError::DiskFailed => {
-                crate::metrics::get().refused("storage_failed");
-                static LOG: crate::log_every::Every =
-                    crate::log_every::Every::new(std::time::Duration::from_secs(10));
-                if let Some(refused) = LOG.due() {
-                    tracing::error!(error = %e, refused, "a change was refused: the disk failed; restart the server");
-                }
-                Error::Unavailable {
-                    code: "storage_failed",
-                    detail: "the server's disk failed, so nothing can be saved until the server \
-                             is restarted; try again later"
-                        .into(),
-                }
-            }
+            StoreError::RolledBack => Error::refused(
+                "write_rolled_back",
+                "nothing was saved because another change committed with it failed; retry",
+            ),
+            // The syncer logged the failure and the server is shutting down.
+            StoreError::NotDurable(_) | StoreError::DiskFailed => Error::refused(
+                "storage_failed",
+                "the server's disk failed, so nothing can be saved until the server is \
+                 restarted; try again later",
+            ),
             e => Error::Store(e),
         }
     }
