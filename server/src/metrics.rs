@@ -67,6 +67,11 @@ pub struct Metrics {
     registry: Mutex<Registry>,
 }
 
+/// A histogram of durations from 0.1 ms to ~3 s, doubling.
+fn seconds() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 /// The process-wide metrics.
@@ -81,11 +86,10 @@ impl Metrics {
             http_responses: Family::default(),
             // 1, 2, 4, ... 512: the writer's MAX_BATCH is 512.
             writer_batch_jobs: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
-            // 0.1 ms .. ~3 s.
-            writer_commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
-            wal_sync_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
-            writer_wait_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
-            write_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            writer_commit_seconds: seconds(),
+            wal_sync_seconds: seconds(),
+            writer_wait_seconds: seconds(),
+            write_seconds: seconds(),
             ws_gap_fills: Counter::default(),
             writes_refused: Family::default(),
             connected_sockets: Gauge::default(),
@@ -105,30 +109,30 @@ impl Metrics {
                 "Write jobs per group commit",
                 m.writer_batch_jobs.clone(),
             );
-            r.register_with_unit(
-                "writer_commit",
-                "Duration of one group commit, BEGIN to COMMIT (its fsync follows: wal_sync)",
-                Unit::Seconds,
-                m.writer_commit_seconds.clone(),
-            );
-            r.register_with_unit(
-                "wal_sync",
-                "Duration of one fsync of the WAL, which answers the group commits before it",
-                Unit::Seconds,
-                m.wal_sync_seconds.clone(),
-            );
-            r.register_with_unit(
-                "writer_wait",
-                "Time a write waited in the writer's queue before it ran",
-                Unit::Seconds,
-                m.writer_wait_seconds.clone(),
-            );
-            r.register_with_unit(
-                "write",
-                "Time from queueing a write to answering it, on disk",
-                Unit::Seconds,
-                m.write_seconds.clone(),
-            );
+            for (name, help, h) in [
+                (
+                    "writer_commit",
+                    "Duration of one group commit, BEGIN to COMMIT (its fsync follows: wal_sync)",
+                    &m.writer_commit_seconds,
+                ),
+                (
+                    "wal_sync",
+                    "Duration of one fsync of the WAL, which answers the group commits before it",
+                    &m.wal_sync_seconds,
+                ),
+                (
+                    "writer_wait",
+                    "Time a write waited in the writer's queue before it ran",
+                    &m.writer_wait_seconds,
+                ),
+                (
+                    "write",
+                    "Time from queueing a write to answering it, on disk",
+                    &m.write_seconds,
+                ),
+            ] {
+                r.register_with_unit(name, help, Unit::Seconds, h.clone());
+            }
             r.register(
                 "ws_gap_fills",
                 "Live events that arrived with earlier ones missing, filled from the log",
