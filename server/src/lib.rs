@@ -134,6 +134,11 @@ impl Server {
         })
     }
 
+    /// True once serving ended without `stop` (its disk failed).
+    pub fn has_stopped(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Graceful stop: in-flight requests finish, the writer flushes.
     pub async fn stop(mut self) -> Result<(), StartError> {
         if let Some(tx) = self.shutdown.take() {
@@ -166,7 +171,11 @@ async fn start_metrics(
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains requests
-/// and flushes the database writer.
+/// and flushes the database writer. Stops by itself with
+/// [`StartError::DiskFailed`] once the disk failed an fsync: the process
+/// saves nothing more, so it exits non-zero and its supervisor (systemd's
+/// `Restart=on-failure`) starts it again, and SQLite recovers from what is on
+/// disk.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -192,8 +201,14 @@ pub async fn serve(
         // Upgraded WebSockets are not part of the HTTP drain: tell them to go
         // (1001) so clients reconnect and resume instead of hanging on.
         let hub = state.hub.clone();
+        let store = state.store.clone();
         async move {
-            shutdown.await;
+            tokio::select! {
+                _ = shutdown => {},
+                _ = disk_failed(&store) => {
+                    tracing::error!("the disk failed to save a change: shutting down so that a restart recovers");
+                }
+            }
             hub.close_all(1001);
         }
     })
@@ -201,7 +216,11 @@ pub async fn serve(
     janitor.abort();
     admin_watch.abort();
     state.store.writer.flush().await;
-    result.map_err(StartError::Serve)
+    result.map_err(StartError::Serve)?;
+    if state.store.writer.disk_failed() {
+        return Err(StartError::DiskFailed);
+    }
+    Ok(())
 }
 
 /// Periodic housekeeping: expired codes, requests, links; rate-limiter memory.
@@ -260,26 +279,11 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     tracing::info!(
         "sign in: curl -X POST http://{addr}/v1/auth/otp/request -H 'content-type: application/json' -d '{{\"identifier\":\"you@example.org\"}}'"
     );
-    let store = state.store.clone();
-    let watched = store.clone();
-    let stop = async move {
-        tokio::select! {
-            _ = shutdown_signal() => {},
-            _ = disk_failed(&watched) => {
-                tracing::error!("the disk failed to save a change: shutting down so a restart recovers");
-            }
-        }
-    };
-    let served = serve(listener, state, stop).await;
+    let served = serve(listener, state, shutdown_signal()).await;
     if let Some((_, task)) = metrics {
         task.abort();
     }
     served?;
-    // Exits non-zero, so a supervisor (systemd's `Restart=on-failure`)
-    // starts it again and SQLite recovers from what is on disk.
-    if store.writer.disk_failed() {
-        return Err(StartError::DiskFailed);
-    }
     tracing::info!("stopped cleanly");
     Ok(())
 }

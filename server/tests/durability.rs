@@ -369,3 +369,73 @@ async fn a_full_database_refuses_changes_with_503_and_keeps_what_it_has() {
     assert!(refused >= 2.0, "{refused}");
     ts.stop().await;
 }
+
+/// A failed fsync of the WAL (made to fail where the real one is called) is
+/// final: the send it covered gets 503 `storage_failed` and so does
+/// `/healthz`; the server stops by itself with an error (so systemd restarts
+/// it); started again on the same data it has every message it acknowledged,
+/// and the refused send, sent again, is stored once.
+#[tokio::test]
+async fn a_failed_fsync_stops_the_server_and_a_restart_recovers() {
+    use tower::ServiceExt;
+    let mut ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    for i in 0..5 {
+        ts.send_text(&a, &chat, &format!("ok{i}"), "before").await;
+    }
+    let state = ts.state().clone();
+    state.store.writer.fail_next_fsync();
+    let r = ts
+        .req(Method::POST, &format!("/v1/chats/{chat}/messages"))
+        .auth(&a)
+        .json(&json!({"client_id": "lost", "body": "during"}))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 503, "storage_failed").await;
+
+    // Asked of the router itself, not over the socket: the server may
+    // already be shutting down.
+    let mut req = axum::http::Request::get("/healthz")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            9,
+        ))));
+    let health = parley_server::http::app(state).oneshot(req).await.unwrap();
+    assert_eq!(health.status(), 503);
+    let body = axum::body::to_bytes(health.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let p: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(p["code"], "storage_failed", "{p}");
+
+    let outcome = ts.stopped_by_itself().await;
+    assert!(
+        matches!(outcome, Err(parley_server::StartError::DiskFailed)),
+        "{outcome:?}"
+    );
+
+    ts.restart().await;
+    let r = ts.req(Method::GET, "/healthz").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    ts.send_text(&a, &chat, "lost", "during").await;
+    let r = ts
+        .req(Method::GET, &format!("/v1/chats/{chat}/messages?limit=200"))
+        .auth(&b)
+        .send()
+        .await
+        .unwrap();
+    let page: Vec<Value> = r.json().await.unwrap();
+    let ids: Vec<&str> = page
+        .iter()
+        .map(|m| m["client_id"].as_str().unwrap())
+        .collect();
+    for i in 0..5 {
+        assert!(ids.contains(&format!("ok{i}").as_str()), "{ids:?}");
+    }
+    assert_eq!(ids.iter().filter(|c| **c == "lost").count(), 1, "{ids:?}");
+    ts.stop().await;
+}

@@ -62,8 +62,7 @@ pub(super) struct SyncState {
     synced: AtomicU64,
     /// An fsync failed: nothing more is acknowledged by this process.
     failed: AtomicBool,
-    /// Makes the next fsync fail as a broken disk would.
-    #[cfg(test)]
+    /// Makes the next fsync fail as a broken disk would (`fail_next_fsync`).
     pub(super) fail_next: AtomicBool,
 }
 
@@ -150,11 +149,8 @@ fn run(wal: &File, rx: &mpsc::Receiver<Pending>, state: &SyncState) {
 }
 
 fn sync(wal: &File, state: &SyncState) -> std::io::Result<()> {
-    #[cfg(test)]
     if state.fail_next.swap(false, Ordering::AcqRel) {
         return Err(std::io::Error::other("injected fsync failure"));
     }
-    #[cfg(not(test))]
-    let _ = state;
     wal.sync_data()
 }

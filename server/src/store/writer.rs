@@ -137,6 +137,15 @@ impl Writer {
         self.sync.failed()
     }
 
+    /// Makes the next fsync of the WAL fail as a broken disk would, so that
+    /// tests can drive the real failure path (nothing in the server calls it).
+    #[doc(hidden)]
+    pub fn fail_next_fsync(&self) {
+        self.sync
+            .fail_next
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
@@ -486,11 +495,7 @@ mod tests {
         let (_dir, store) = store().await;
         store.writer.write(|c| insert(c, 1)).await.unwrap();
         assert!(!store.writer.disk_failed());
-        store
-            .writer
-            .sync
-            .fail_next
-            .store(true, std::sync::atomic::Ordering::Release);
+        store.writer.fail_next_fsync();
         let hooked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = hooked.clone();
         let r = store

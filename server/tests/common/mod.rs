@@ -73,6 +73,24 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// The running server's state (its store, for the fault seams).
+    pub fn state(&self) -> &parley_server::state::AppState {
+        &self.server.as_ref().expect("running").state
+    }
+
+    /// Waits (up to 10 s) for the server to stop by itself; its outcome.
+    pub async fn stopped_by_itself(&mut self) -> Result<(), parley_server::StartError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.server.as_ref().expect("running").has_stopped() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server kept running"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.server.take().unwrap().stop().await
+    }
+
     /// Where `/metrics` is served, when the config set `metrics_listen`.
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
         self.server.as_ref().and_then(|s| s.metrics_addr)
