@@ -11,6 +11,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0004_admin_actions.sql")),
     M::up(include_str!("migrations/0005_fts_per_batch.sql")),
     M::up(include_str!("migrations/0006_events_append_only.sql")),
+    M::up(include_str!(
+        "migrations/0007_idempotency_key_by_client_id.sql"
+    )),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version`).
@@ -33,12 +36,41 @@ pub fn apply(conn: &mut Connection, path: &str) -> Result<(), OpenError> {
             known: known_version(),
         });
     }
-    Migrations::from_slice(MIGRATIONS)
+    if found == known_version() {
+        return Ok(());
+    }
+    let corrupt = |detail: String| OpenError::Corrupt {
+        path: path.to_owned(),
+        detail,
+    };
+    // Some migrations rebuild a table that others refer to (0007): with
+    // foreign keys on, dropping the old table would delete the rows that
+    // refer to it. SQLite's procedure: keys off (outside any transaction),
+    // migrate, check every reference, keys back on. (Only when there is
+    // something to migrate: the check reads every table.)
+    conn.pragma_update(None, "foreign_keys", false)
+        .map_err(|e| corrupt(e.to_string()))?;
+    let migrated = Migrations::from_slice(MIGRATIONS)
         .to_latest(conn)
-        .map_err(|e| OpenError::Corrupt {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        })
+        .map_err(|e| corrupt(e.to_string()));
+    let dangling: rusqlite::Result<Option<String>> =
+        conn.prepare("PRAGMA foreign_key_check").and_then(|mut s| {
+            s.query_row([], |r| r.get::<_, String>(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })
+        });
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(|e| corrupt(e.to_string()))?;
+    migrated?;
+    match dangling.map_err(|e| corrupt(e.to_string()))? {
+        None => Ok(()),
+        Some(table) => Err(corrupt(format!(
+            "a row of {table} refers to one that does not exist"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -133,5 +165,98 @@ mod tests {
             [],
         );
         assert!(dup.is_err());
+    }
+
+    /// 0007 rebuilds `messages` (the table other tables refer to): every
+    /// message keeps its row and rowid, nothing that refers to one is
+    /// deleted, search still finds old messages, edits still reach the
+    /// search index, and a client id stays unique per sender only.
+    #[test]
+    fn messages_survive_their_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("parley.db")).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        Migrations::from_slice(MIGRATIONS)
+            .to_version(&mut conn, 6)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (id, identifier, display_name, created_at, updated_at) VALUES \
+                ('u1', 'ana@example.org', 'Ana', 0, 0), ('u2', 'ben@example.org', 'Ben', 0, 0); \
+             INSERT INTO chats (id, user_a, user_b, last_seq, created_at, updated_at) \
+                VALUES ('c1', 'u1', 'u2', 3, 0, 0); \
+             INSERT INTO messages (rowid, id, chat_id, seq, sender_id, client_id, body, created_at) VALUES \
+                (5, 'm1', 'c1', 1, 'u1', 'k1', 'soup at noon', 1), \
+                (9, 'm2', 'c1', 2, 'u2', 'k1', 'bread please', 2), \
+                (12, 'm3', 'c1', 3, 'u1', 'k2', 'pie later', 3); \
+             INSERT INTO messages_fts (rowid, body) SELECT rowid, body FROM messages; \
+             UPDATE fts_cursor SET last_rowid = 12; \
+             INSERT INTO attachments (id, uploader_id, sha256, mime, size, created_at) \
+                VALUES ('a1', 'u1', 'x', 'text/plain', 1, 0); \
+             INSERT INTO message_attachments (message_id, attachment_id, position) VALUES ('m1', 'a1', 0); \
+             INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES ('m2', 'u1', '👍', 4);",
+        )
+        .unwrap();
+        apply(&mut conn, "parley.db").unwrap();
+
+        let one = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        let rows: Vec<(i64, String)> = conn
+            .prepare("SELECT rowid, id FROM messages ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [(5, "m1".into()), (9, "m2".into()), (12, "m3".into())]
+        );
+        assert_eq!(one("SELECT COUNT(*) FROM reactions"), 1);
+        assert_eq!(one("SELECT COUNT(*) FROM message_attachments"), 1);
+        assert_eq!(
+            one("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'bread'"),
+            9
+        );
+        // The search triggers came back: an edit is searchable.
+        conn.execute(
+            "UPDATE messages SET body = 'cake later' WHERE id = 'm3'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            one("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'cake'"),
+            1
+        );
+        assert_eq!(
+            one("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'pie'"),
+            0
+        );
+        // Foreign keys are on again, and still cascade.
+        assert_eq!(one("PRAGMA foreign_keys"), 1);
+        // Unique per sender: Ana cannot reuse k1, another sender could.
+        let reuse = |sender: &str, seq: i64| {
+            conn.execute(
+                "INSERT INTO messages (id, chat_id, seq, sender_id, client_id, created_at) \
+                 VALUES (?1, 'c1', ?2, ?3, 'k1', 5)",
+                rusqlite::params![format!("n{seq}"), seq, sender],
+            )
+        };
+        assert!(reuse("u1", 4).is_err());
+        conn.execute("DELETE FROM messages WHERE id = 'm2'", [])
+            .unwrap();
+        assert!(reuse("u2", 5).is_ok());
+        assert_eq!(
+            one("SELECT COUNT(*) FROM reactions"),
+            0,
+            "the cascade still works"
+        );
+        // The idempotency lookup is served by the new index.
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE sender_id = 'u1' AND client_id = 'k2'",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("USING INDEX"), "{plan}");
     }
 }
