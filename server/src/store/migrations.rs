@@ -39,6 +39,15 @@ pub fn apply(conn: &mut Connection, path: &str) -> Result<(), OpenError> {
     if found == known_version() {
         return Ok(());
     }
+    let started = std::time::Instant::now();
+    if found > 0 {
+        tracing::info!(
+            from = found,
+            to = known_version(),
+            "migrating the database; a large one can take a while (0007 rebuilds the \
+             messages table, about 15 s per million messages)"
+        );
+    }
     let corrupt = |detail: String| OpenError::Corrupt {
         path: path.to_owned(),
         detail,
@@ -66,7 +75,15 @@ pub fn apply(conn: &mut Connection, path: &str) -> Result<(), OpenError> {
         .map_err(|e| corrupt(e.to_string()))?;
     migrated?;
     match dangling.map_err(|e| corrupt(e.to_string()))? {
-        None => Ok(()),
+        None => {
+            if found > 0 {
+                tracing::info!(
+                    seconds = started.elapsed().as_secs_f64(),
+                    "database migrated"
+                );
+            }
+            Ok(())
+        }
         Some(table) => Err(corrupt(format!(
             "a row of {table} refers to one that does not exist"
         ))),
