@@ -7,7 +7,9 @@
 //! (which publish events), in commit order. A caller that hears `Ok` still
 //! knows its change is on disk, but the writer no longer idles through the
 //! fsync: it runs the next batch meanwhile. Batches that commit during a slow
-//! fsync share the next one.
+//! fsync share the next one. (`File::sync_data` is `fdatasync` on Linux, as
+//! SQLite's own; on macOS it is `F_FULLFSYNC`, which flushes the drive's
+//! cache too, where SQLite's default `fsync` does not: slower, and durable.)
 //!
 //! Why one fsync of the WAL makes every batch committed before it durable:
 //! between restarts the WAL is only appended to, and SQLite starts it over
