@@ -54,6 +54,9 @@ pub struct Metrics {
     /// Time from queueing a write to answering it, durable: the wait, its
     /// batch, and the fsync after it.
     pub write_seconds: Histogram,
+    /// Time the writer spent between batches copying the WAL's last frames
+    /// back so that the WAL can start over; queued writes wait for it.
+    pub wal_catch_up_seconds: Histogram,
     /// Times a session got an event from the hub with earlier ones missing
     /// and read them back from the log. Events are published in log order, so
     /// this stays at zero; anything else means they were not.
@@ -90,6 +93,7 @@ impl Metrics {
             wal_sync_seconds: seconds(),
             writer_wait_seconds: seconds(),
             write_seconds: seconds(),
+            wal_catch_up_seconds: seconds(),
             ws_gap_fills: Counter::default(),
             writes_refused: Family::default(),
             connected_sockets: Gauge::default(),
@@ -129,6 +133,11 @@ impl Metrics {
                     "write",
                     "Time from queueing a write to answering it, on disk",
                     &m.write_seconds,
+                ),
+                (
+                    "wal_catch_up",
+                    "Time the writer spent letting the WAL start over; queued writes wait for it",
+                    &m.wal_catch_up_seconds,
                 ),
             ] {
                 r.register_with_unit(name, help, Unit::Seconds, h.clone());
@@ -178,6 +187,11 @@ impl Metrics {
     /// Records a write answered `took` after it was queued.
     pub fn observe_write(&self, took: Duration) {
         self.write_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Records one catch-up of the writer before the WAL starts over.
+    pub fn observe_wal_catch_up(&self, took: Duration) {
+        self.wal_catch_up_seconds.observe(took.as_secs_f64());
     }
 
     /// Records one fsync of the WAL that took `took`.

@@ -255,7 +255,9 @@ fn run(
             commit_batch(&conn, &mut batch, &syncer);
         }
         if restart.take() {
+            let started = std::time::Instant::now();
             super::checkpoint::catch_up(&conn);
+            crate::metrics::get().observe_wal_catch_up(started.elapsed());
         }
         if !flushes.is_empty() {
             if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
