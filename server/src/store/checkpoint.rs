@@ -127,6 +127,7 @@ mod tests {
             .await
             .unwrap();
         let before = wal_generation(&path);
+        let catch_ups = crate::metrics::get().wal_catch_up_seconds.count();
         // Until the WAL has started over twice, or 256 MiB were written (with
         // no restart by then, it never will), or a generous deadline.
         let done = Arc::new(AtomicBool::new(false));
@@ -167,5 +168,7 @@ mod tests {
             restarts >= 2,
             "the WAL started over {restarts} times under load; it holds {frames} frames"
         );
+        // The writer's catch-ups that made those restarts are timed.
+        assert!(crate::metrics::get().wal_catch_up_seconds.count() > catch_ups);
     }
 }
