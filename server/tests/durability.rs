@@ -342,14 +342,7 @@ async fn a_full_database_refuses_changes_with_503_and_keeps_what_it_has() {
         .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, stored);
-    let r = ts
-        .req(Method::GET, &format!("/v1/chats/{chat}/messages?limit=200"))
-        .auth(&b)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let page: Vec<Value> = r.json().await.unwrap();
+    let page = ts.newest_messages(&b, &chat).await;
     assert_eq!(page.len() as i64, stored);
 
     // The operator can alert on it: both refusals are counted.
@@ -422,13 +415,7 @@ async fn a_failed_fsync_stops_the_server_and_a_restart_recovers() {
     let r = ts.req(Method::GET, "/healthz").send().await.unwrap();
     assert_eq!(r.status(), 200);
     ts.send_text(&a, &chat, "lost", "during").await;
-    let r = ts
-        .req(Method::GET, &format!("/v1/chats/{chat}/messages?limit=200"))
-        .auth(&b)
-        .send()
-        .await
-        .unwrap();
-    let page: Vec<Value> = r.json().await.unwrap();
+    let page = ts.newest_messages(&b, &chat).await;
     let ids: Vec<&str> = page
         .iter()
         .map(|m| m["client_id"].as_str().unwrap())

@@ -310,6 +310,18 @@ impl TestServer {
         chat["id"].as_str().unwrap().to_owned()
     }
 
+    /// The chat's newest 200 messages as `s` reads them over REST.
+    pub async fn newest_messages(&self, s: &Session, chat: &str) -> Vec<Value> {
+        let r = self
+            .req(Method::GET, &format!("/v1/chats/{chat}/messages?limit=200"))
+            .auth(s)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
     /// Sends a text over REST; returns the message.
     pub async fn send_text(&self, s: &Session, chat: &str, client_id: &str, body: &str) -> Value {
         let r = self
