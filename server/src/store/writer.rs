@@ -100,6 +100,13 @@ struct Job {
     queued: std::time::Instant,
 }
 
+impl Job {
+    /// Answers the caller with `e` without running the job.
+    fn refuse(self, e: StoreError) {
+        ((self.run)(Err(e)).deliver)(None);
+    }
+}
+
 enum Msg {
     Job(Job),
     /// Finish everything queued before this, checkpoint the WAL, then answer.
@@ -249,7 +256,7 @@ fn run(
         if sync.failed() {
             // Nothing committed from now on could be acknowledged.
             for job in batch.drain(..) {
-                ((job.run)(Err(StoreError::DiskFailed)).deliver)(None);
+                job.refuse(StoreError::DiskFailed);
             }
         } else if !batch.is_empty() {
             commit_batch(&conn, &mut batch, &syncer);
@@ -287,7 +294,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, syncer: &Syncer) {
         // The jobs cannot run: each caller hears why.
         let failure = BatchFailure::Sqlite(e);
         for job in batch.drain(..) {
-            ((job.run)(Err(failure.for_caller())).deliver)(None);
+            job.refuse(failure.for_caller());
         }
         return;
     }
@@ -300,7 +307,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, syncer: &Syncer) {
         if guarded {
             if let Err(e) = exec(conn, "SAVEPOINT job") {
                 tracing::error!(error = %e, "cannot open savepoint");
-                ((job.run)(Err(StoreError::Sqlite(e))).deliver)(None);
+                job.refuse(StoreError::Sqlite(e));
                 continue;
             }
         }
