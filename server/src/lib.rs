@@ -205,7 +205,7 @@ pub async fn serve(
         async move {
             tokio::select! {
                 _ = shutdown => {},
-                _ = disk_failed(&store) => {
+                _ = store.writer.disk_failure() => {
                     tracing::error!("the disk failed to save a change: shutting down so that a restart recovers");
                 }
             }
@@ -286,15 +286,6 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     served?;
     tracing::info!("stopped cleanly");
     Ok(())
-}
-
-/// Resolves once an fsync of the database failed: from then on the process
-/// saves nothing (see `store::durable`), so it should stop and be restarted.
-async fn disk_failed(store: &store::Store) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    while !store.writer.disk_failed() {
-        tick.tick().await;
-    }
 }
 
 async fn shutdown_signal() {

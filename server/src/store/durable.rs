@@ -45,7 +45,7 @@ use std::{
     },
     time::Instant,
 };
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// What the writer hands over, in commit order.
 pub(super) enum Pending {
@@ -57,20 +57,37 @@ pub(super) enum Pending {
 }
 
 /// What the syncing thread shares with the writer.
-#[derive(Default)]
 pub(super) struct SyncState {
     /// Successful fsyncs so far, each counted before the batches it covers
     /// are answered.
     synced: AtomicU64,
-    /// An fsync failed: nothing more is acknowledged by this process.
-    failed: AtomicBool,
+    /// An fsync failed: nothing more is acknowledged by this process. A
+    /// channel rather than a flag, so the server can wait for it.
+    failed: watch::Sender<bool>,
     /// Makes the next fsync fail as a broken disk would (`fail_next_fsync`).
     pub(super) fail_next: AtomicBool,
 }
 
+impl Default for SyncState {
+    fn default() -> SyncState {
+        SyncState {
+            synced: AtomicU64::new(0),
+            failed: watch::Sender::new(false),
+            fail_next: AtomicBool::new(false),
+        }
+    }
+}
+
 impl SyncState {
     pub(super) fn failed(&self) -> bool {
-        self.failed.load(Ordering::Acquire)
+        *self.failed.borrow()
+    }
+
+    /// Resolves once an fsync has failed.
+    pub(super) async fn has_failed(&self) {
+        let mut rx = self.failed.subscribe();
+        // The sender lives as long as `self`, so this cannot end otherwise.
+        let _ = rx.wait_for(|failed| *failed).await;
     }
 
     #[cfg(test)]
@@ -123,7 +140,7 @@ fn run(wal: &File, rx: &mpsc::Receiver<Pending>, state: &SyncState) {
                     state.synced.fetch_add(1, Ordering::Release);
                 }
                 Err(e) => {
-                    state.failed.store(true, Ordering::Release);
+                    state.failed.send_replace(true);
                     tracing::error!(
                         error = %e,
                         "cannot sync the database's WAL to disk: no change is saved from now on; \

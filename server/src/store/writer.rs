@@ -144,6 +144,11 @@ impl Writer {
         self.sync.failed()
     }
 
+    /// Resolves once an fsync of the WAL failed.
+    pub async fn disk_failure(&self) {
+        self.sync.has_failed().await
+    }
+
     /// Makes the next fsync of the WAL fail as a broken disk would, so that
     /// tests can drive the real failure path (nothing in the server calls it).
     #[doc(hidden)]
