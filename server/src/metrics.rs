@@ -46,23 +46,24 @@ pub struct Metrics {
     pub writer_batch_jobs: Histogram,
     /// Time from BEGIN to the end of COMMIT per batch (the fsync that makes
     /// it durable follows, on the syncer's thread).
-    pub writer_commit_seconds: Histogram,
+    pub writer_commit_seconds: Seconds,
     /// Time of one fsync of the WAL; every write's caller waits for one.
-    pub wal_sync_seconds: Histogram,
+    pub wal_sync_seconds: Seconds,
     /// Time a write job waited in the writer's queue before it ran.
-    pub writer_wait_seconds: Histogram,
+    pub writer_wait_seconds: Seconds,
     /// Time from queueing a write to answering it, durable: the wait, its
     /// batch, and the fsync after it.
-    pub write_seconds: Histogram,
+    pub write_seconds: Seconds,
     /// Time the writer spent between batches copying the WAL's last frames
     /// back so that the WAL can start over; queued writes wait for it.
-    pub wal_catch_up_seconds: Histogram,
+    pub wal_catch_up_seconds: Seconds,
     /// Times a session got an event from the hub with earlier ones missing
     /// and read them back from the log. Events are published in log order, so
     /// this stays at zero; anything else means they were not.
     pub ws_gap_fills: Counter,
     /// Changes refused for now, by problem code (`storage_full`,
-    /// `write_rolled_back`), over REST and the WebSocket alike.
+    /// `write_rolled_back`, `storage_failed`), over REST and the WebSocket
+    /// alike.
     pub writes_refused: Family<Labels, Counter>,
     connected_sockets: Gauge,
     event_log_rows: Gauge,
@@ -70,9 +71,25 @@ pub struct Metrics {
     registry: Mutex<Registry>,
 }
 
-/// A histogram of durations from 0.1 ms to ~3 s, doubling.
-fn seconds() -> Histogram {
-    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+/// A histogram of durations, 0.1 ms to ~3 s in doubling buckets, observed
+/// as `Duration`s.
+#[derive(Clone)]
+pub struct Seconds(Histogram);
+
+impl Seconds {
+    fn new() -> Seconds {
+        Seconds(Histogram::new(exponential_buckets(0.0001, 2.0, 16)))
+    }
+
+    pub fn observe(&self, took: Duration) {
+        self.0.observe(took.as_secs_f64());
+    }
+
+    /// Observations so far.
+    #[cfg(test)]
+    pub fn count(&self) -> u64 {
+        self.0.count()
+    }
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -89,11 +106,11 @@ impl Metrics {
             http_responses: Family::default(),
             // 1, 2, 4, ... 512: the writer's MAX_BATCH is 512.
             writer_batch_jobs: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
-            writer_commit_seconds: seconds(),
-            wal_sync_seconds: seconds(),
-            writer_wait_seconds: seconds(),
-            write_seconds: seconds(),
-            wal_catch_up_seconds: seconds(),
+            writer_commit_seconds: Seconds::new(),
+            wal_sync_seconds: Seconds::new(),
+            writer_wait_seconds: Seconds::new(),
+            write_seconds: Seconds::new(),
+            wal_catch_up_seconds: Seconds::new(),
             ws_gap_fills: Counter::default(),
             writes_refused: Family::default(),
             connected_sockets: Gauge::default(),
@@ -140,7 +157,7 @@ impl Metrics {
                     &m.wal_catch_up_seconds,
                 ),
             ] {
-                r.register_with_unit(name, help, Unit::Seconds, h.clone());
+                r.register_with_unit(name, help, Unit::Seconds, h.0.clone());
             }
             r.register(
                 "ws_gap_fills",
@@ -176,27 +193,7 @@ impl Metrics {
     /// Records one group commit of `jobs` jobs that took `took`.
     pub fn observe_commit(&self, jobs: usize, took: Duration) {
         self.writer_batch_jobs.observe(jobs as f64);
-        self.writer_commit_seconds.observe(took.as_secs_f64());
-    }
-
-    /// Records how long a write job waited for the writer.
-    pub fn observe_writer_wait(&self, waited: Duration) {
-        self.writer_wait_seconds.observe(waited.as_secs_f64());
-    }
-
-    /// Records a write answered `took` after it was queued.
-    pub fn observe_write(&self, took: Duration) {
-        self.write_seconds.observe(took.as_secs_f64());
-    }
-
-    /// Records one catch-up of the writer before the WAL starts over.
-    pub fn observe_wal_catch_up(&self, took: Duration) {
-        self.wal_catch_up_seconds.observe(took.as_secs_f64());
-    }
-
-    /// Records one fsync of the WAL that took `took`.
-    pub fn observe_wal_sync(&self, took: Duration) {
-        self.wal_sync_seconds.observe(took.as_secs_f64());
+        self.writer_commit_seconds.observe(took);
     }
 
     fn encode(&self) -> Result<String, std::fmt::Error> {

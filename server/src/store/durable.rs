@@ -149,7 +149,9 @@ fn run(wal: &File, rx: &mpsc::Receiver<Pending>, state: &SyncState) {
                     failure = Some(BatchFailure::NotSynced(e));
                 }
             }
-            crate::metrics::get().observe_wal_sync(started.elapsed());
+            crate::metrics::get()
+                .wal_sync_seconds
+                .observe(started.elapsed());
         }
         for p in pending {
             match p {

@@ -195,7 +195,9 @@ impl Writer {
                             if catch_unwind(AssertUnwindSafe(|| then(&value))).is_err() {
                                 tracing::error!("an after-commit hook panicked");
                             }
-                            crate::metrics::get().observe_write(queued.elapsed());
+                            crate::metrics::get()
+                                .write_seconds
+                                .observe(queued.elapsed());
                             Ok(value)
                         }
                         (Some(f), Ok(_)) => Err(E::from(f.for_caller())),
@@ -269,7 +271,9 @@ fn run(
         if restart.take() {
             let started = std::time::Instant::now();
             super::checkpoint::catch_up(&conn);
-            crate::metrics::get().observe_wal_catch_up(started.elapsed());
+            crate::metrics::get()
+                .wal_catch_up_seconds
+                .observe(started.elapsed());
         }
         if !flushes.is_empty() {
             if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
@@ -307,7 +311,9 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, syncer: &Syncer) {
     let mut spoiled = false;
     let mut queue = std::mem::take(batch).into_iter();
     for job in queue.by_ref() {
-        crate::metrics::get().observe_writer_wait(job.queued.elapsed());
+        crate::metrics::get()
+            .writer_wait_seconds
+            .observe(job.queued.elapsed());
         let guarded = job.guard == Guard::Savepoint;
         if guarded {
             if let Err(e) = exec(conn, "SAVEPOINT job") {
