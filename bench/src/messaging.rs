@@ -385,21 +385,18 @@ async fn run_once(args: &Args, server_bin: &Path) -> Result<Value> {
     let _ = child.kill();
     let _ = child.wait();
     let bare = bare?;
-    let ratio = parley["delivered_per_sec"].as_f64().unwrap_or(0.0)
-        / bare["delivered_per_sec"].as_f64().unwrap_or(1.0).max(1e-9);
+    let ratio = ratio_of(&parley, &bare, "delivered_per_sec");
     // wsbroad, when installed: one room (URL) per pair.
     let wsbroad = match which("wsbroad") {
         Some(bin) => Some(run_wsbroad(&bin, args).await?),
         None => None,
     };
-    let wsbroad_ratio = wsbroad.as_ref().map(|w| {
-        parley["delivered_per_sec"].as_f64().unwrap_or(0.0)
-            / w["delivered_per_sec"].as_f64().unwrap_or(1.0).max(1e-9)
-    });
+    let wsbroad_ratio = wsbroad
+        .as_ref()
+        .map(|w| ratio_of(&parley, w, "delivered_per_sec"));
     // CPU per message is steadier than throughput on a shared machine: it
     // does not depend on how much of the cores the other tenants left us.
-    let cpu_ratio = parley["cpu_us_per_msg"].as_f64().unwrap_or(0.0)
-        / bare["cpu_us_per_msg"].as_f64().unwrap_or(1.0).max(1e-9);
+    let cpu_ratio = ratio_of(&parley, &bare, "cpu_us_per_msg");
     table(
         "messaging: parley-server vs baselines",
         &[
@@ -429,6 +426,11 @@ async fn run_once(args: &Args, server_bin: &Path) -> Result<Value> {
         "wsbroad": wsbroad,
         "throughput_ratio_wsbroad": wsbroad_ratio,
     }))
+}
+
+/// `a[key] / b[key]` of two targets' summaries, never dividing by zero.
+fn ratio_of(a: &Value, b: &Value, key: &str) -> f64 {
+    a[key].as_f64().unwrap_or(0.0) / b[key].as_f64().unwrap_or(1.0).max(1e-9)
 }
 
 /// Starts wsbroad on a free loopback port (rooms for every pair) and drives
