@@ -76,6 +76,18 @@ impl Error {
         )
     }
 
+    /// 503 `storage_failed`: the disk failed an fsync, and the server saves
+    /// nothing until it is restarted. Not counted as a refused change (it is
+    /// also what `/healthz` says).
+    pub fn storage_failed() -> Error {
+        Error::Unavailable {
+            code: "storage_failed",
+            detail: "the server's disk failed, so nothing can be saved until the server is \
+                     restarted; try again later"
+                .into(),
+        }
+    }
+
     /// A file-system failure: a full disk is the client's 503, the rest 500s.
     pub fn io(e: std::io::Error) -> Error {
         match e.kind() {
@@ -100,11 +112,10 @@ impl From<StoreError> for Error {
                 "nothing was saved because another change committed with it failed; retry",
             ),
             // The syncer logged the failure and the server is shutting down.
-            StoreError::NotDurable(_) | StoreError::DiskFailed => Error::refused(
-                "storage_failed",
-                "the server's disk failed, so nothing can be saved until the server is \
-                 restarted; try again later",
-            ),
+            StoreError::NotDurable(_) | StoreError::DiskFailed => {
+                crate::metrics::get().refused("storage_failed");
+                Error::storage_failed()
+            }
             e => Error::Store(e),
         }
     }

@@ -22,7 +22,8 @@ pub fn router() -> Router<AppState> {
 ))]
 async fn healthz(State(state): State<AppState>) -> Result<Json<Health>> {
     if state.store.writer.disk_failed() {
-        return Err(Error::from(crate::store::StoreError::DiskFailed));
+        // Not through `From<StoreError>`: a health probe is not a refused change.
+        return Err(Error::storage_failed());
     }
     Ok(Json(Health {
         status: "ok".into(),
