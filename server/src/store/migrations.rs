@@ -85,20 +85,30 @@ mod tests {
             .expect("migrations validate");
     }
 
+    /// A database as the binary of schema `version` left it, with two users
+    /// (u1, u2), foreign keys on as the server has them.
+    fn written_by_version(dir: &tempfile::TempDir, version: usize) -> Connection {
+        let mut conn = Connection::open(dir.path().join("parley.db")).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        Migrations::from_slice(MIGRATIONS)
+            .to_version(&mut conn, version)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (id, identifier, display_name, created_at, updated_at) VALUES \
+                ('u1', 'ana@example.org', 'Ana', 0, 0), ('u2', 'ben@example.org', 'Ben', 0, 0);",
+        )
+        .unwrap();
+        conn
+    }
+
     /// 0006 rebuilds the event log: every event of a database written by an
     /// older binary is still there, replayable per user in seq order.
     #[test]
     fn the_event_log_survives_its_rebuild() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("parley.db")).unwrap();
-        conn.pragma_update(None, "foreign_keys", true).unwrap();
-        Migrations::from_slice(MIGRATIONS)
-            .to_version(&mut conn, 5)
-            .unwrap();
+        let mut conn = written_by_version(&dir, 5);
         conn.execute_batch(
-            "INSERT INTO users (id, identifier, display_name, created_at, updated_at) VALUES \
-                ('u1', 'ana@example.org', 'Ana', 0, 0), ('u2', 'ben@example.org', 'Ben', 0, 0); \
-             INSERT INTO events (user_id, seq, payload, created_at) VALUES \
+            "INSERT INTO events (user_id, seq, payload, created_at) VALUES \
                 ('u2', 1, '{\"n\":1}', 10), ('u1', 1, '{\"n\":2}', 10), \
                 ('u1', 2, '{\"n\":3}', 20), ('u2', 2, '{\"n\":4}', 30);",
         )
@@ -175,15 +185,9 @@ mod tests {
     #[test]
     fn messages_survive_their_rebuild() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("parley.db")).unwrap();
-        conn.pragma_update(None, "foreign_keys", true).unwrap();
-        Migrations::from_slice(MIGRATIONS)
-            .to_version(&mut conn, 6)
-            .unwrap();
+        let mut conn = written_by_version(&dir, 6);
         conn.execute_batch(
-            "INSERT INTO users (id, identifier, display_name, created_at, updated_at) VALUES \
-                ('u1', 'ana@example.org', 'Ana', 0, 0), ('u2', 'ben@example.org', 'Ben', 0, 0); \
-             INSERT INTO chats (id, user_a, user_b, last_seq, created_at, updated_at) \
+            "INSERT INTO chats (id, user_a, user_b, last_seq, created_at, updated_at) \
                 VALUES ('c1', 'u1', 'u2', 3, 0, 0); \
              INSERT INTO messages (rowid, id, chat_id, seq, sender_id, client_id, body, created_at) VALUES \
                 (5, 'm1', 'c1', 1, 'u1', 'k1', 'soup at noon', 1), \
