@@ -453,14 +453,22 @@ impl Api {
     }
 
     pub async fn download(&self, token: &str, id: &str) -> Result<Vec<u8>> {
-        let resp = self
-            .send(self.request(
+        let resp = self.download_response(token, id).await?;
+        Ok(resp.bytes().await?.to_vec())
+    }
+
+    /// The answer to a download, its body not read yet (to stream it to a
+    /// file); the timeout covers the whole body, so it is long.
+    pub async fn download_response(&self, token: &str, id: &str) -> Result<Response> {
+        self.send(
+            self.request(
                 Method::GET,
                 &format!("/v1/attachments/{}", enc(id)),
                 Some(token),
-            )?)
-            .await?;
-        Ok(resp.bytes().await?.to_vec())
+            )?
+            .timeout(Duration::from_secs(3600)),
+        )
+        .await
     }
 }
 

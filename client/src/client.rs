@@ -869,6 +869,24 @@ impl Client {
         .await
     }
 
+    /// Saves an attachment to `dest`, checked against its size and SHA-256;
+    /// `progress(received)`. Returns the path written (in a folder, a free
+    /// name: see [`crate::download`]).
+    pub async fn save_attachment(
+        &self,
+        att: &Attachment,
+        dest: crate::download::Destination,
+        progress: impl Fn(u64),
+    ) -> Result<std::path::PathBuf> {
+        let resp = self
+            .call(|api, t| {
+                let id = att.id.clone();
+                async move { api.download_response(&t, &id).await }
+            })
+            .await?;
+        crate::download::save(resp, att, dest, progress).await
+    }
+
     /// Tells the peer I am (or stopped) typing, over the realtime loop's
     /// socket; dropped when the loop is not connected (typing is ephemeral).
     pub fn typing(&self, chat_id: &str, active: bool) {

@@ -7,6 +7,8 @@
 //! - [`cache`]: local SQLite of chats, messages, contacts, requests, the outbox
 //!   and the event cursor;
 //! - [`client`]: `Client`, one signed-in profile, with token refresh;
+//! - [`download`]: saving a received attachment to a file, safely named and
+//!   checked;
 //! - [`realtime`]: the WebSocket loop (reconnect, resume, ack, outbox);
 //! - [`qr`]: QR render/decode and camera frame sources.
 //!
@@ -17,6 +19,7 @@
 pub mod api;
 pub mod cache;
 pub mod client;
+pub mod download;
 pub mod error;
 pub mod events;
 pub mod qr;

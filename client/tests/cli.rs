@@ -219,6 +219,34 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
     assert!(lines[1].ends_with(&format!("({id2})")), "{human}");
     assert!(lines[2].contains("notes.txt 12B]"), "{human}");
 
+    // Ben saves the file (his history above cached the message).
+    let id3 = list[2]["id"].as_str().unwrap().to_owned();
+    p.ben.ok(&["history", "ana"]);
+    let dl = p.tmp.path().join("dl");
+    let out = p.ben.ok(&["save", &id3, "--dir", dl.to_str().unwrap()]);
+    let first = dl.join("notes.txt");
+    assert_eq!(
+        out.trim(),
+        format!("saved notes.txt (12 B) to {}", first.display())
+    );
+    assert_eq!(std::fs::read(&first).unwrap(), b"twelve bytes");
+    let again = p.ben.json(&["save", &id3, "--dir", dl.to_str().unwrap()]);
+    assert_eq!(again[0]["path"], dl.join("notes (1).txt").to_str().unwrap());
+    assert_eq!(again[0]["attachment"]["name"], "notes.txt");
+    let out_file = p.tmp.path().join("copy.txt");
+    p.ben
+        .ok(&["save", &id3, "--out", out_file.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&out_file).unwrap(), b"twelve bytes");
+    let run = p.ben.fails(&["save", &id1], 1);
+    assert!(run.stderr.contains("has no attachments"), "{run:?}");
+    let run = p.ben.fails(&["save", "no-such-message"], 1);
+    assert!(
+        run.stderr.contains("run `parley history <contact>`"),
+        "{run:?}"
+    );
+    let run = p.ben.fails(&["save", &id3, "--dir", "a", "--out", "b"], 2);
+    assert!(run.stderr.contains("cannot be used with"), "{run:?}");
+
     let found = p.ben.json(&["search", "first"]);
     let found = found.as_array().unwrap();
     assert_eq!(found.len(), 1, "{found:?}");

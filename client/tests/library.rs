@@ -652,3 +652,111 @@ async fn older_messages_page_back_through_history_from_the_server_into_the_cache
     // A limit of 0 is read as 1, never as "everything".
     assert_eq!(seqs(&ana.older_messages(&chat, 13, 0).await.unwrap()), [12]);
 }
+
+/// Saving an attachment: the bytes land under a safe name in the folder
+/// (created if missing), a second save never overwrites, an explicit file is
+/// replaced, and bytes that do not match the attachment's SHA-256 (the
+/// server's copy corrupted on its disk here) leave nothing behind.
+#[tokio::test]
+async fn saved_attachments_are_checked_safely_named_and_never_overwrite() {
+    use parley_client::download::Destination;
+    use parley_protocol::Attachment;
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+    let file = tmp.path().join("report.txt");
+    std::fs::write(&file, "quarterly numbers\n".repeat(4000)).unwrap();
+    let report = ana.upload(&file, |_| {}).await.unwrap();
+    // The server refuses slashes in names, but ".." and dot-files pass it.
+    let hostile: Attachment = reqwest::Client::new()
+        .post(format!("{}/v1/attachments?name=..", ts.base))
+        .bearer_auth(ana.token().await.unwrap())
+        .header("content-type", "text/plain")
+        .body("not a parent folder")
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ana.queue_message(
+        &chat,
+        "files",
+        None,
+        vec![report.id.clone(), hostile.id.clone()],
+    )
+    .await
+    .unwrap();
+    ana.flush_outbox().await.unwrap();
+    let got = ben.history(&chat, 5).await.unwrap();
+    let atts = got.last().unwrap().message.attachments.clone();
+    assert_eq!(atts.len(), 2);
+
+    let dir = tmp.path().join("Downloads").join("new folder");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let first = ben
+        .save_attachment(&atts[0], Destination::Folder(dir.clone()), move |n| {
+            s2.lock().unwrap().push(n)
+        })
+        .await
+        .unwrap();
+    assert_eq!(first, dir.join("report.txt"));
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.last(), Some(&report.size), "progress ends at the size");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    let second = ben
+        .save_attachment(&atts[0], Destination::Folder(dir.clone()), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(second, dir.join("report (1).txt"), "never overwrites");
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+    let odd = ben
+        .save_attachment(&atts[1], Destination::Folder(dir.clone()), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(odd.parent(), Some(dir.as_path()), "stays in the folder");
+    let odd_name = odd.file_name().unwrap().to_str().unwrap();
+    assert!(
+        odd_name.starts_with("attachment-") && odd_name.ends_with(".txt"),
+        "{odd_name}"
+    );
+    assert_eq!(std::fs::read(&odd).unwrap(), b"not a parent folder");
+
+    let chosen = tmp.path().join("chosen.bin");
+    std::fs::write(&chosen, "old content").unwrap();
+    let p = ben
+        .save_attachment(&atts[1], Destination::File(chosen.clone()), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(p, chosen);
+    assert_eq!(std::fs::read(&chosen).unwrap(), b"not a parent folder");
+
+    // The server's copy is damaged (same length, other bytes).
+    let blob = ts
+        .config
+        .data_dir
+        .join("attachments")
+        .join(&report.sha256[..2])
+        .join(&report.sha256);
+    std::fs::write(&blob, "X".repeat(report.size as usize)).unwrap();
+    let clean = tmp.path().join("clean");
+    let err = ben
+        .save_attachment(&atts[0], Destination::Folder(clean.clone()), |_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("do not match"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&clean).unwrap().collect();
+    assert!(left.is_empty(), "nothing saved, no partial file: {left:?}");
+}

@@ -290,6 +290,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Save {
+            message_id,
+            dir,
+            out,
+        } => ctx.save(&message_id, dir, out).await,
         Command::Search { query } => {
             let c = ctx.client().await?;
             let found = c.search(&query).await?;
@@ -590,17 +595,7 @@ impl Ctx {
         let mut ids = Vec::new();
         for path in attach {
             let total = tokio::fs::metadata(path).await?.len();
-            let pb = if self.json || !std::io::stderr().is_terminal() {
-                ProgressBar::hidden()
-            } else {
-                let pb = ProgressBar::new(total);
-                pb.set_style(
-                    ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                pb.set_message(path.display().to_string());
-                pb
-            };
+            let pb = self.bytes_bar(total, &path.display().to_string());
             let p2 = pb.clone();
             let a = c.upload(path, move |sent| p2.set_position(sent)).await?;
             pb.finish_and_clear();
@@ -631,6 +626,80 @@ impl Ctx {
                 "sent #{} to {} ({})",
                 mine.message.seq, who.user.display_name, mine.message.id
             );
+        }
+        Ok(())
+    }
+
+    /// A progress bar of bytes on stderr, hidden for `--json` or when stderr
+    /// is not a terminal.
+    fn bytes_bar(&self, total: u64, msg: &str) -> ProgressBar {
+        if self.json || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::new(total);
+        pb.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb.set_message(msg.to_owned());
+        pb
+    }
+
+    async fn save(
+        &self,
+        message_id: &str,
+        dir: Option<std::path::PathBuf>,
+        out: Option<std::path::PathBuf>,
+    ) -> Result<()> {
+        use parley_client::download::{self, Destination};
+        let c = self.client().await?;
+        let id = message_id.to_owned();
+        let cached = c
+            .cache()
+            .run(move |conn| parley_client::cache::message_by_id(conn, &id))
+            .await?;
+        let Some(m) = cached else {
+            return Err(ClientError::Invalid(format!(
+                "message {message_id} is not in this profile yet: run `parley history <contact>` \
+                 (or `parley listen`) first"
+            )));
+        };
+        let atts = &m.message.attachments;
+        if atts.is_empty() {
+            return Err(ClientError::Invalid(format!(
+                "message {message_id} has no attachments"
+            )));
+        }
+        let dest = match out {
+            Some(_) if atts.len() > 1 => {
+                return Err(ClientError::Invalid(format!(
+                    "message {message_id} has {} attachments: use --dir, not --out",
+                    atts.len()
+                )))
+            }
+            Some(file) => Destination::File(file),
+            None => Destination::Folder(dir.unwrap_or_else(download::default_folder)),
+        };
+        let mut saved = Vec::new();
+        for a in atts {
+            let pb = self.bytes_bar(a.size, &download::safe_file_name(a));
+            let p2 = pb.clone();
+            let path = c
+                .save_attachment(a, dest.clone(), move |n| p2.set_position(n))
+                .await?;
+            pb.finish_and_clear();
+            if !self.json {
+                println!(
+                    "saved {} ({}) to {}",
+                    a.name.as_deref().unwrap_or(&a.id),
+                    indicatif::HumanBytes(a.size),
+                    path.display()
+                );
+            }
+            saved.push(serde_json::json!({"attachment": a, "path": path}));
+        }
+        if self.json {
+            output::json(&saved);
         }
         Ok(())
     }

@@ -118,6 +118,17 @@ pub enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Save a message's attachments to files (checked against their SHA-256).
+    Save {
+        message_id: String,
+        /// Folder to save into, never replacing a file (`notes (1).pdf`);
+        /// default: your Downloads folder (or `PARLEY_DOWNLOAD_DIR`).
+        #[arg(long, conflicts_with = "out")]
+        dir: Option<PathBuf>,
+        /// Save to exactly this file, replacing it (a message with one attachment).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Search your messages.
     Search { query: String },
     /// Stream events until interrupted, acknowledging them.
