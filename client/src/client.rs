@@ -713,6 +713,9 @@ impl Client {
     }
 
     /// Queues a message (shown as pending at once) and wakes the realtime loop.
+    /// A message the server would refuse on every try (see
+    /// [`SendMessage::validate`]) is refused here instead, with
+    /// [`ClientError::Invalid`], and not queued.
     pub async fn queue_message(
         &self,
         chat_id: &str,
@@ -728,6 +731,15 @@ impl Client {
             attachment_ids,
             attempts: 0,
         };
+        // Refused here, not queued: the server would refuse it on every try.
+        SendMessage {
+            client_id: item.client_id.clone(),
+            body: item.body.clone(),
+            reply_to: None,
+            attachment_ids: item.attachment_ids.clone(),
+        }
+        .validate()
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
         let me = self.user_id().to_owned();
         let m = self
             .cache()

@@ -162,7 +162,7 @@ pub enum Identifier {
 pub enum IdentifierError {
     #[error("identifier is empty")]
     Empty,
-    #[error("identifier is longer than {} characters", limits::IDENTIFIER_MAX)]
+    #[error("identifier is longer than {} bytes", limits::IDENTIFIER_MAX)]
     TooLong,
     #[error("not a valid email address")]
     BadEmail,
@@ -294,6 +294,19 @@ mod tests {
         check("   ", Err(IdentifierError::Empty));
         let long = format!("{}@example.org", "a".repeat(250));
         check(&long, Err(IdentifierError::TooLong));
+        // Exactly at the limit (a valid address of 254 bytes), and one past.
+        let email = |d: usize| {
+            format!(
+                "{}@{}.{}.{}.org",
+                "a".repeat(64),
+                "b".repeat(63),
+                "c".repeat(63),
+                "d".repeat(d)
+            )
+        };
+        assert_eq!(email(57).len(), limits::IDENTIFIER_MAX);
+        check(&email(57), Ok(&email(57)));
+        check(&email(58), Err(IdentifierError::TooLong));
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Chats, messages, attachments, reactions, receipts and search.
 
-use crate::{error::Problem, ids::UserId, profile::User};
+use crate::{
+    error::Problem,
+    ids::UserId,
+    limits,
+    profile::{field_err, FieldError, User},
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -87,6 +92,8 @@ pub struct SendMessage {
     /// Chosen by the client (1..=64 chars); the same id from the same user
     /// returns the original message instead of a duplicate.
     pub client_id: String,
+    /// At most 16 KiB of UTF-8; blank only with an attachment; no control
+    /// characters but newlines and tabs (see [`validate_body`]).
     #[serde(default)]
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,11 +102,71 @@ pub struct SendMessage {
     pub attachment_ids: Vec<String>,
 }
 
+impl SendMessage {
+    /// What the server checks before anything else, so that a client can
+    /// refuse a message at once instead of queueing one that will never go.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let n = self.client_id.chars().count();
+        if n == 0 || n > limits::CLIENT_ID_MAX || self.client_id.chars().any(char::is_control) {
+            return Err(field_err(
+                "client_id",
+                format!("must be 1 to {} characters", limits::CLIENT_ID_MAX),
+            ));
+        }
+        validate_body(&self.body, !self.attachment_ids.is_empty())?;
+        if self.attachment_ids.len() > limits::ATTACHMENTS_PER_MESSAGE_MAX {
+            return Err(field_err(
+                "attachment_ids",
+                format!(
+                    "at most {} per message",
+                    limits::ATTACHMENTS_PER_MESSAGE_MAX
+                ),
+            ));
+        }
+        let mut ids: Vec<&str> = self.attachment_ids.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != self.attachment_ids.len() {
+            return Err(field_err("attachment_ids", "duplicates"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a message body (a send or an edit): at most
+/// [`limits::MESSAGE_BODY_MAX_BYTES`] of UTF-8, not blank unless the message
+/// has an attachment, and no control characters but newlines and tabs. The
+/// last keeps terminals safe from escape sequences in someone else's message,
+/// and keeps a body that fits its limit inside a WebSocket frame once
+/// JSON-escaped (a control character escapes to six bytes).
+pub fn validate_body(body: &str, has_attachments: bool) -> Result<(), FieldError> {
+    if body.len() > limits::MESSAGE_BODY_MAX_BYTES {
+        return Err(field_err(
+            "body",
+            format!("must be at most {} bytes", limits::MESSAGE_BODY_MAX_BYTES),
+        ));
+    }
+    if body.trim().is_empty() && !has_attachments {
+        return Err(field_err("body", "must not be empty without an attachment"));
+    }
+    if body
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(field_err(
+            "body",
+            "must not contain control characters other than newlines and tabs",
+        ));
+    }
+    Ok(())
+}
+
 /// `PATCH /v1/messages/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EditMessage {
+    /// The same rules as a send's body.
     pub body: String,
 }
 
@@ -120,4 +187,54 @@ pub struct SendResult {
     pub message: Option<Message>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Problem>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(body: &str, atts: usize) -> SendMessage {
+        SendMessage {
+            client_id: "c1".into(),
+            body: body.into(),
+            reply_to: None,
+            attachment_ids: (0..atts).map(|i| format!("a{i}")).collect(),
+        }
+    }
+
+    #[test]
+    fn a_body_is_checked_on_both_sides_of_each_limit() {
+        let max = limits::MESSAGE_BODY_MAX_BYTES;
+        assert!(validate_body(&"x".repeat(max), false).is_ok());
+        let e = validate_body(&"x".repeat(max + 1), false).unwrap_err();
+        assert_eq!(e.to_string(), "body: must be at most 16384 bytes");
+        // Bytes, not characters: 4 096 four-byte emoji fill it exactly.
+        assert!(validate_body(&"😀".repeat(max / 4), false).is_ok());
+        assert!(validate_body(&format!("{}x", "😀".repeat(max / 4)), false).is_err());
+        assert!(validate_body(" \n", false).is_err());
+        assert!(validate_body("", true).is_ok(), "an attachment alone");
+        assert!(validate_body("line\r\nnext\ttab", false).is_ok());
+        for c in ['\u{1b}', '\u{0}', '\u{7}', '\u{7f}', '\u{9b}'] {
+            let e = validate_body(&format!("a{c}[31mb"), false).unwrap_err();
+            assert_eq!(e.field, "body", "{c:?}");
+        }
+    }
+
+    #[test]
+    fn a_send_is_checked_like_the_server_checks_it() {
+        let max = limits::ATTACHMENTS_PER_MESSAGE_MAX;
+        assert!(send("", max).validate().is_ok());
+        let e = send("", max + 1).validate().unwrap_err();
+        assert_eq!(e.to_string(), "attachment_ids: at most 10 per message");
+        let mut dup = send("hi", 2);
+        dup.attachment_ids[1] = dup.attachment_ids[0].clone();
+        assert_eq!(dup.validate().unwrap_err().message, "duplicates");
+        let mut id = send("hi", 0);
+        id.client_id = "k".repeat(limits::CLIENT_ID_MAX);
+        assert!(id.validate().is_ok());
+        id.client_id.push('k');
+        assert_eq!(id.validate().unwrap_err().field, "client_id");
+        id.client_id = String::new();
+        assert_eq!(id.validate().unwrap_err().field, "client_id");
+    }
 }

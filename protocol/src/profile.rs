@@ -106,7 +106,7 @@ pub struct FieldError {
     pub message: String,
 }
 
-fn field_err(field: &'static str, message: impl Into<String>) -> FieldError {
+pub(crate) fn field_err(field: &'static str, message: impl Into<String>) -> FieldError {
     FieldError {
         field,
         message: message.into(),

@@ -185,6 +185,19 @@ async fn send_reply_idempotency_and_limits() {
         "invalid_body",
     )
     .await;
+    // Control characters other than newlines and tabs (a terminal escape).
+    problem(
+        post_msg(
+            &ts,
+            &a,
+            &chat,
+            json!({"client_id": "c7", "body": "\u{1b}[2Jgone"}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    )
+    .await;
     // Nothing else was stored.
     let n: i64 = ts
         .db()
@@ -297,6 +310,23 @@ async fn history_pages_by_seq() {
     let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
     assert_eq!(chats[0]["read_up_to_seq"], 7);
     assert_eq!(chats[0]["unread_count"], 0);
+    // The chat list's limit, on both sides of its bounds.
+    for (q, status) in [("0", 422), ("1", 200), ("500", 200), ("501", 422)] {
+        let r = get(&ts, &a, &format!("/v1/chats?limit={q}")).await;
+        assert_eq!(r.status(), status, "limit={q}");
+    }
+    // Without a limit, a page is the newest 50 messages.
+    for i in 8..=51 {
+        ts.send_text(&a, &chat, &format!("d{i}"), &format!("m{i}"))
+            .await;
+    }
+    let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = page.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (2..=51).collect::<Vec<_>>());
 }
 
 /// Unread counts are kept incrementally (bumped on send, decremented on read
@@ -447,16 +477,28 @@ async fn edit_delete_react_search() {
     assert_eq!(r.status(), 200);
     let edited: Value = r.json().await.unwrap();
     assert!(edited["edited_at"].is_string());
-    // The 24 h window: age the message in the database.
-    {
+    // The 24 h window: age the message in the database, to just inside the
+    // window (a few seconds of slack for a slow machine), then past it.
+    let age = |ms: i64| {
         let db = rusqlite::Connection::open(ts.db_path()).unwrap();
         db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
         db.execute(
-            "UPDATE messages SET created_at = created_at - 86400001 WHERE id = ?1",
-            [id],
+            "UPDATE messages SET created_at = created_at - ?2 WHERE id = ?1",
+            rusqlite::params![id, ms],
         )
         .unwrap();
-    }
+    };
+    age(86_400_000 - 5_000);
+    let r = ts
+        .call_json(
+            Method::PATCH,
+            &format!("/v1/messages/{id}"),
+            &a,
+            json!({"body": "the quick red fox"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "inside the 24 h window");
+    age(10_000);
     let r = ts
         .call_json(
             Method::PATCH,
@@ -491,16 +533,21 @@ async fn edit_delete_react_search() {
         )
         .await;
     assert_eq!(r.status(), 204);
-    let r = ts
-        .req(
-            Method::PUT,
-            &format!("/v1/messages/{id}/reactions/{}", "x".repeat(33)),
-        )
-        .auth(&b)
-        .send()
-        .await
-        .unwrap();
-    problem(r, 422, "invalid_field").await;
+    for (len, status) in [(32, 204), (33, 422)] {
+        let r = ts
+            .req(
+                Method::PUT,
+                &format!("/v1/messages/{id}/reactions/{}", "x".repeat(len)),
+            )
+            .auth(&b)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "a reaction of {len} bytes");
+        if status == 422 {
+            problem(r, 422, "invalid_field").await;
+        }
+    }
     // Search finds the edited text, case-insensitively, by prefix.
     let found: Vec<Value> = get(&ts, &b, "/v1/search?q=QUICK%20re")
         .await
@@ -521,6 +568,12 @@ async fn edit_delete_react_search() {
         200
     );
     problem(get(&ts, &b, "/v1/search?q=%20").await, 422, "invalid_query").await;
+    assert_eq!(
+        get(&ts, &b, &format!("/v1/search?q={}", "a".repeat(256)))
+            .await
+            .status(),
+        200
+    );
     problem(
         get(&ts, &b, &format!("/v1/search?q={}", "a".repeat(257))).await,
         422,
@@ -658,6 +711,47 @@ async fn attachments_upload_limits_and_access() {
     assert_eq!(r.status(), 201);
     let m: Value = r.json().await.unwrap();
     assert_eq!(m["attachments"][0]["id"], id);
+    // At most ten attachments per message, each once.
+    let mut ids = Vec::new();
+    for i in 0..11u8 {
+        let r = upload(&a, "text/plain", vec![b'0' + i; 10]).await.unwrap();
+        let att: Value = r.json().await.unwrap();
+        ids.push(att["id"].as_str().unwrap().to_owned());
+    }
+    problem(
+        post_msg(
+            &ts,
+            &a,
+            &chat,
+            json!({"client_id": "a11", "attachment_ids": ids}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    problem(
+        post_msg(
+            &ts,
+            &a,
+            &chat,
+            json!({"client_id": "a2x", "attachment_ids": [&ids[0], &ids[0]]}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    let r = post_msg(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "a10", "attachment_ids": &ids[..10]}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let m10: Value = r.json().await.unwrap();
+    assert_eq!(m10["attachments"].as_array().unwrap().len(), 10);
     let r = get(&ts, &b, &format!("/v1/attachments/{id}")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/plain");

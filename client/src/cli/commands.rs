@@ -6,7 +6,7 @@ use parley_client::{
     qr::{self, QrMatrix, QrPayload, TerminalTheme},
     request_code, start_link, Client, ClientError, ClientEvent, Profile, Result, SecretStore,
 };
-use parley_protocol::{Direction, Platform, UpdateMe};
+use parley_protocol::{limits, Direction, Platform, UpdateMe};
 use std::{
     io::{BufRead, IsTerminal, Write},
     path::Path,
@@ -305,7 +305,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         .with_timezone(&chrono::Local)
                         .format("%Y-%m-%d %H:%M"),
                     m.id,
-                    m.body
+                    output::printable(&m.body)
                 )
             });
             Ok(())
@@ -589,6 +589,15 @@ impl Ctx {
         reply_to: Option<String>,
         attach: &[std::path::PathBuf],
     ) -> Result<()> {
+        // Before any upload: a message the server refuses wastes them.
+        if attach.len() > limits::ATTACHMENTS_PER_MESSAGE_MAX {
+            return Err(ClientError::Invalid(format!(
+                "at most {} attachments per message",
+                limits::ATTACHMENTS_PER_MESSAGE_MAX
+            )));
+        }
+        parley_protocol::validate_body(text, !attach.is_empty())
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
         let c = self.client().await?;
         let who = c.resolve_contact(contact).await?;
         let chat = c.chat_with(&who.user.id).await?;
@@ -725,7 +734,7 @@ impl Ctx {
                                 };
                                 output::line(&format!(
                                     "[{seq}] message from {who}: {}",
-                                    message.body
+                                    output::printable(&message.body)
                                 ))
                             }
                             other => output::line(&format!("[{seq}] {}", other.kind())),

@@ -52,6 +52,26 @@ pub fn error(as_json: bool, e: &ClientError) {
     }
 }
 
+/// Text from other people made safe for a terminal: control characters but
+/// newlines and tabs are shown as symbols (ESC as `␛`), so a message cannot
+/// move the cursor, recolour or retitle the terminal. The server refuses them
+/// in new messages; this also covers older ones and other servers.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !s.chars().any(unsafe_char) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| match c {
+            c if !unsafe_char(c) => c,
+            '\u{7f}' => '\u{2421}',
+            c if (c as u32) < 0x20 => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+            _ => '\u{fffd}',
+        })
+        .collect::<String>()
+        .into()
+}
+
 fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.with_timezone(&chrono::Local)
         .format("%Y-%m-%d %H:%M")
@@ -124,8 +144,7 @@ fn preview(m: &Message) -> String {
     if m.deleted {
         return "(deleted)".into();
     }
-    let mut s: String = m
-        .body
+    let mut s: String = printable(&m.body)
         .lines()
         .next()
         .unwrap_or("")
@@ -169,7 +188,7 @@ pub fn message(m: &CachedMessage, me: &str, names: &dyn Fn(&str) -> String) {
     let body = if msg.deleted {
         "(deleted)".to_owned()
     } else {
-        msg.body.clone()
+        printable(&msg.body).into_owned()
     };
     let atts: String = msg
         .attachments
@@ -206,4 +225,22 @@ pub fn message(m: &CachedMessage, me: &str, names: &dyn Fn(&str) -> String) {
         ticks,
         id
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_from_others_cannot_drive_the_terminal() {
+        assert_eq!(printable("plain\ttext\nline"), "plain\ttext\nline");
+        assert_eq!(
+            printable("\u{1b}]0;owned\u{7}red"),
+            "\u{241b}]0;owned\u{2407}red"
+        );
+        assert_eq!(
+            printable("a\rb\u{7f}\u{9b}c"),
+            "a\u{240d}b\u{2421}\u{fffd}c"
+        );
+    }
 }

@@ -22,18 +22,9 @@ fn message_not_found() -> Error {
     Error::not_found("message_not_found", "no such message")
 }
 
-/// Checks a body: at most 16 KiB of UTF-8; empty only with an attachment.
-fn check_body(body: &str, has_attachments: bool) -> Result<()> {
-    if body.len() > limits::MESSAGE_BODY_MAX_BYTES {
-        return Err(invalid(format!(
-            "body: must be at most {} bytes",
-            limits::MESSAGE_BODY_MAX_BYTES
-        )));
-    }
-    if body.trim().is_empty() && !has_attachments {
-        return Err(invalid("body: must not be empty without an attachment"));
-    }
-    Ok(())
+/// A body, a send or an edit refused by parley-protocol's shared checks.
+fn invalid_field(e: parley_protocol::FieldError) -> Error {
+    invalid(e.to_string())
 }
 
 /// `POST /v1/chats/{id}/messages` and the WebSocket `send`. Returns the message
@@ -44,26 +35,7 @@ pub async fn send(
     chat_id: &str,
     req: SendMessage,
 ) -> Result<(Message, bool)> {
-    let n = req.client_id.chars().count();
-    if n == 0 || n > limits::CLIENT_ID_MAX || req.client_id.chars().any(char::is_control) {
-        return Err(invalid(format!(
-            "client_id: must be 1 to {} characters",
-            limits::CLIENT_ID_MAX
-        )));
-    }
-    check_body(&req.body, !req.attachment_ids.is_empty())?;
-    if req.attachment_ids.len() > limits::ATTACHMENTS_PER_MESSAGE_MAX {
-        return Err(invalid(format!(
-            "attachment_ids: at most {} per message",
-            limits::ATTACHMENTS_PER_MESSAGE_MAX
-        )));
-    }
-    let mut ids = req.attachment_ids.clone();
-    ids.sort();
-    ids.dedup();
-    if ids.len() != req.attachment_ids.len() {
-        return Err(invalid("attachment_ids: duplicates"));
-    }
+    req.validate().map_err(invalid_field)?;
     let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
     let now = now_ms();
     // Every check comes before the first write (`next_seq`): the job runs
@@ -204,7 +176,7 @@ pub async fn edit(
             });
         }
         let has_attachments = !store::messages::attachments_of(conn, &mid)?.is_empty();
-        check_body(&body, has_attachments)?;
+        parley_protocol::validate_body(&body, has_attachments).map_err(invalid_field)?;
         store::messages::edit(conn, &mid, &body, now)?;
         let row = store::messages::by_id(conn, &mid)?.ok_or_else(message_not_found)?;
         let message = ctx.message(conn, &row)?;
