@@ -190,6 +190,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_WS_RATE", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub ws_rate: u32,
 
+    /// Seconds a WebSocket may stay silent (not even a pong) before it is
+    /// closed; the server pings every third of it. Lower it when a proxy in
+    /// front closes idle connections sooner than every 20 s.
+    #[arg(long, env = "PARLEY_WS_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub ws_idle_timeout: u64,
+
     /// Kernel send buffer per TCP connection, bytes (0 = the OS default, which
     /// autotunes up to several MiB). A bound makes a stalled client show up as
     /// a lagging WebSocket (4008) sooner and caps kernel memory per socket.

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use parley_protocol::limits;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -263,19 +264,26 @@ async fn protocol_violations_close_with_4009() {
     ws.hello(0).await;
     ws.send_json(json!({"type": "bogus"})).await;
     assert_eq!(ws.closed_with().await, 4009);
-    // A frame over 64 KiB.
+    // Frames of exactly 64 KiB and one byte more: the first is a normal frame
+    // (answered with an error, the socket kept open), the second closes it.
+    let frame = |len: usize| {
+        let pad = len
+            - json!({"type": "read", "chat_id": "", "up_to_seq": 1})
+                .to_string()
+                .len();
+        let v = json!({"type": "read", "chat_id": "x".repeat(pad), "up_to_seq": 1});
+        assert_eq!(v.to_string().len(), len);
+        v
+    };
     let mut ws = ts.ws(&a).await;
     ws.hello(0).await;
-    ws.send_json(json!({"type": "typing", "chat_id": "x".repeat(70 * 1024), "active": true}))
-        .await;
-    assert_eq!(ws.closed_with().await, 4009);
-    // Just under the limit is a normal frame (answered with an error, kept open).
-    let mut ws = ts.ws(&a).await;
-    ws.hello(0).await;
-    ws.send_json(json!({"type": "read", "chat_id": "x".repeat(60 * 1024), "up_to_seq": 1}))
-        .await;
+    ws.send_json(frame(limits::WS_FRAME_MAX_BYTES)).await;
     let e = ws.next_of("error").await;
     assert_eq!(e["error"]["code"], "chat_not_found");
+    let mut ws = ts.ws(&a).await;
+    ws.hello(0).await;
+    ws.send_json(frame(limits::WS_FRAME_MAX_BYTES + 1)).await;
+    assert_eq!(ws.closed_with().await, 4009);
     // Unauthenticated upgrade: 401 before any socket.
     let r = ts.req(Method::GET, "/v1/ws").send().await.unwrap();
     problem(r, 401, "unauthorized").await;
@@ -480,4 +488,38 @@ async fn a_stream_of_acks_is_coalesced_into_few_receipts() {
         )
         .unwrap();
     assert_eq!(stored as usize, receipts.len(), "one event per receipt");
+}
+
+/// A socket that answers pings stays open however long it has nothing to
+/// say; one that is silent for the idle timeout (here 3 s) is closed with
+/// 1000.
+#[tokio::test]
+async fn a_silent_socket_is_closed_and_a_quiet_live_one_is_not() {
+    let ts = TestServer::start_with(|c| c.ws_idle_timeout = 3).await;
+    let a = ts.login(ana()).await;
+    let mut live = ts.ws(&a).await;
+    live.hello(0).await;
+    let mut silent = ts.ws(&a).await;
+    silent.hello(0).await;
+    // Reading answers the server's pings (every second here) with pongs.
+    let kept = tokio::time::timeout(Duration::from_secs(7), live.closed_with()).await;
+    assert!(kept.is_err(), "a socket that answers pings was closed");
+    // The other one read nothing meanwhile. Its close frame is waiting for it,
+    // unless reading first tries to answer the pings it missed, on the socket
+    // the server has already shut: a broken pipe, which says the same.
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message as M;
+    let end = loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), silent.stream.next())
+            .await
+            .expect("closed by the server");
+        if !matches!(next, Some(Ok(M::Ping(_) | M::Pong(_)))) {
+            break next;
+        }
+    };
+    match end {
+        Some(Ok(M::Close(Some(f)))) => assert_eq!(u16::from(f.code), 1000, "{f:?}"),
+        Some(Err(e)) => assert!(e.to_string().contains("Broken pipe"), "{e}"),
+        other => panic!("still open or closed without a frame: {other:?}"),
+    }
 }

@@ -161,6 +161,7 @@ pub fn effective(c: &Config) -> Vec<(&'static str, String)> {
         ("event-retention-days", c.event_retention_days.to_string()),
         ("ws-queue", c.ws_queue.to_string()),
         ("ws-rate", c.ws_rate.to_string()),
+        ("ws-idle-timeout", c.ws_idle_timeout.to_string()),
         ("tcp-send-buffer", c.tcp_send_buffer.to_string()),
         (
             "metrics-listen",

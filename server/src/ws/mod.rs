@@ -34,10 +34,6 @@ use std::{future::Future, pin::Pin};
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 use tokio::{sync::mpsc, time::Instant};
 
-/// Server pings this often.
-const PING_EVERY: Duration = Duration::from_secs(20);
-/// A socket that sent nothing (not even a pong) for this long is closed.
-const IDLE_LIMIT: Duration = Duration::from_secs(60);
 /// Time allowed for the first `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// A write blocked this long means the client stopped reading: drop it.
@@ -250,8 +246,18 @@ async fn serve(
             NonZeroU32::new(state.config.ws_rate.saturating_mul(2)).unwrap_or(NonZeroU32::MIN),
         );
     let limiter: DefaultDirectRateLimiter = RateLimiter::direct(quota);
-    let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    // A socket that sent nothing (not even a pong) for `idle_limit` is
+    // closed; pings every third of it keep a live one from going silent.
+    let idle_limit = Duration::from_secs(state.config.ws_idle_timeout);
+    let ping_every = idle_limit / 3;
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
+    // Fires when the socket may have been silent for `idle_limit`; it is moved
+    // on (not closed) if something was heard meanwhile. Checking only at the
+    // pings closed a silent socket up to a ping interval late, and resetting
+    // a timer on every frame would cost the hot path.
+    let idle = tokio::time::sleep(idle_limit);
+    tokio::pin!(idle);
     let mut last_typing = Instant::now() - TYPING_SPACING;
     let mut acked: u64 = 0;
     let mut sends: FuturesUnordered<Pin<Box<dyn Future<Output = SendResult> + Send>>> =
@@ -379,10 +385,13 @@ async fn serve(
                     }
                 }
             }
-            _ = ping.tick() => {
-                if last_heard.elapsed() > IDLE_LIMIT {
+            () = &mut idle => {
+                if last_heard.elapsed() >= idle_limit {
                     return Err(End::Close(1000, "idle"));
                 }
+                idle.as_mut().reset(last_heard + idle_limit);
+            }
+            _ = ping.tick() => {
                 let sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(WsMessage::Ping(Default::default()))).await;
                 if !matches!(sent, Ok(Ok(()))) {
                     return Err(End::Gone);
