@@ -3,7 +3,11 @@
 //! the app embeds `ui/dist`.
 
 fn main() {
-    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist/index.html");
+    // Read at run time, not baked in with `env!`: clones that share one
+    // target directory (CI's cache) share this script's binary too, and a
+    // baked-in path points into whichever clone compiled it first.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let dist = std::path::Path::new(&manifest).join("../ui/dist/index.html");
     println!("cargo:rerun-if-changed=../ui/dist");
     if !dist.exists() {
         println!(
