@@ -130,7 +130,42 @@ pub fn export(dir: &Path) -> Result<(), String> {
     }
     index.push_str("export type { Commands } from \"./commands\";\n");
     fs::write(dir.join("index.ts"), index).map_err(|e| e.to_string())?;
+    fs::write(dir.join("limits.ts"), limits_ts()).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// `limits.ts`: the protocol's limits the UI checks before asking (the
+/// composer's byte count, form fields, the edit window, typing's expiry),
+/// from `parley_protocol::limits`, so the two never disagree.
+fn limits_ts() -> String {
+    use parley_protocol::limits as l;
+    macro_rules! consts {
+        ($($name:ident),* $(,)?) => {
+            [$((stringify!($name), l::$name.to_string())),*]
+        };
+    }
+    let mut out = String::from(HEADER);
+    out.push_str(
+        "// The protocol's limits (parley_protocol::limits).
+",
+    );
+    for (name, value) in consts![
+        DISPLAY_NAME_MAX,
+        USERNAME_MIN,
+        USERNAME_MAX,
+        BIO_MAX,
+        STATUS_TEXT_MAX,
+        OTP_DIGITS,
+        MESSAGE_BODY_MAX_BYTES,
+        ATTACHMENTS_PER_MESSAGE_MAX,
+        EDIT_WINDOW_SECS,
+        REACTION_MAX_BYTES,
+        SEARCH_QUERY_MAX,
+        TYPING_TTL_SECS,
+    ] {
+        out.push_str(&format!("export const {name} = {value};\n"));
+    }
+    out
 }
 
 fn mentions(ts: &str, name: &str) -> bool {

@@ -109,7 +109,8 @@ const WD = `http://127.0.0.1:${wdPort}`;
 // The scanner's "camera": the images of this folder (empty until the scan step).
 const framesDir = join(tmp, "frames");
 mkdirSync(framesDir);
-const appEnv = { ...process.env, PARLEY_PROFILE: join(tmp, "desktop-profile"), PARLEY_KEYRING: "off", PARLEY_SERVER: SERVER, PARLEY_CAMERA_FRAMES: framesDir };
+const downloads = join(tmp, "downloads");
+const appEnv = { ...process.env, PARLEY_PROFILE: join(tmp, "desktop-profile"), PARLEY_KEYRING: "off", PARLEY_SERVER: SERVER, PARLEY_CAMERA_FRAMES: framesDir, PARLEY_DOWNLOAD_DIR: downloads };
 const driver = start(TAURI_DRIVER, ["--port", String(wdPort), "--native-port", String(nativePort)], { env: appEnv });
 await until("tauri-driver", async () => (await fetch(`${WD}/status`)).ok);
 
@@ -379,6 +380,20 @@ try {
     return typeof src === "string" && src.startsWith("data:image/png;base64,iVBOR");
   });
   await shot("10-attachments");
+
+  step = "attachments: save Ben's image to Downloads, twice (never replaced)";
+  const saveButtons = async () => findAll('[data-testid="message"] button[name="attachment-save"]');
+  for (const name of ["ben-qr.png", "ben-qr (1).png"]) {
+    const buttons = await saveButtons();
+    await click(buttons[buttons.length - 1]);
+    const saved = join(downloads, name);
+    await until(`"Saved to ${saved}"`, async () => {
+      for (const el of await findAll('[data-testid="attachment-saved"]')) if ((await textOf(el)) === `Saved to ${saved}`) return true;
+      return false;
+    });
+    if (!readFileSync(saved).equals(readFileSync(png))) throw new Error(`${saved} differs from what Ben sent`);
+  }
+  await shot("10-attachment-saved");
 
   step = "settings";
   await click(await find('button[name="open-settings"]'));

@@ -1,6 +1,7 @@
 import { useEffect, useReducer, useState } from "react";
 import type { SessionInfo, User } from "./bindings";
 import { Banner } from "./components/Banner";
+import { drafts } from "./drafts";
 import { asCommandError, call, subscribe } from "./ipc";
 import { initialState, reducer } from "./store";
 import { Main } from "./screens/Main";
@@ -48,13 +49,16 @@ export function App() {
 
   // Signed out elsewhere (revoked, or the session expired).
   useEffect(() => {
-    if (store.signedOut) setScreen({ name: "sign-in", note: `You were signed out: ${store.signedOut}` });
+    if (!store.signedOut) return;
+    drafts.clear();
+    setScreen({ name: "sign-in", note: `You were signed out: ${store.signedOut}` });
   }, [store.signedOut]);
 
   async function signOut() {
     try {
       await call("sign_out");
     } finally {
+      drafts.clear();
       dispatch({ type: "reset" });
       setScreen({ name: "sign-in" });
     }

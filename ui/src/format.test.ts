@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { baseName, countdown, dayLabel, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText } from "./format";
+import { baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -45,6 +45,19 @@ describe("days and times", () => {
     expect(dayLabel(new Date(2026, 10, 19, 12, 0), now)).toBe("19 Nov 2026");
   });
 
+  it("does not call the same weekday a week ago by this week's name across a DST change", () => {
+    vi.stubEnv("TZ", "Europe/Berlin"); // clocks go forward on Sunday 29 Mar 2026
+    try {
+      const tuesday = new Date(2026, 2, 31, 12, 0);
+      expect(dayLabel(new Date(2026, 2, 24, 12, 0), tuesday)).toBe("24 Mar 2026");
+      expect(listTime(new Date(2026, 2, 24, 12, 0), tuesday)).toBe("24/03/26");
+      expect(dayLabel(new Date(2026, 2, 25, 12, 0), tuesday)).toBe("Wednesday");
+      expect(presenceText({ online: false, last_seen_at: new Date(2026, 2, 24, 9, 30).toISOString() }, tuesday)).toBe("last seen 24 Mar 2026 at 09:30");
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
   it("shows a clock for today in the chat list, else a day or date", () => {
     expect(listTime(new Date(2026, 10, 26, 9, 5), now)).toBe("09:05");
     expect(listTime(new Date(2026, 10, 25, 9, 5), now)).toBe("Yesterday");
@@ -59,6 +72,14 @@ describe("days and times", () => {
     expect(groups.map((g) => g.label)).toEqual(["Yesterday", "Today"]);
     expect(groups[1].messages.map((m) => m.client_id)).toEqual(["b", "c"]);
     expect(groupByDay([], now)).toEqual([]);
+  });
+
+  it("gives each group its own key when a day comes back (a message queued yesterday, sent after today's)", () => {
+    const y = (id: string) => msg({ client_id: id, created_at: new Date(2026, 10, 25, 22, 0).toISOString() });
+    const t = msg({ client_id: "t", created_at: new Date(2026, 10, 26, 8, 0).toISOString() });
+    const groups = groupByDay([y("a"), t, y("p")], now);
+    expect(groups.map((g) => g.label)).toEqual(["Yesterday", "Today", "Yesterday"]);
+    expect(new Set(groups.map((g) => g.key)).size).toBe(3);
   });
 
   it("formats the resend countdown", () => {
@@ -91,6 +112,40 @@ describe("messages and chats", () => {
     expect(deferredText("rate_limited")).toContain("sending too fast");
     expect(deferredText("storage_failed")).toContain("disk failed");
     expect(deferredText("write_rolled_back")).toContain("could not take it");
+  });
+
+  it("quotes a message by its text, else its attachment", () => {
+    expect(snippet(msg({ body: "Lunch?" }))).toBe("Lunch?");
+    const photo = { id: "a1", mime: "image/png", size: 10, sha256: "", name: "menu.png" };
+    expect(snippet(msg({ body: "", attachments: [photo] }))).toBe("📎 menu.png");
+    expect(snippet(msg({ body: "", attachments: [{ ...photo, name: null }] }))).toBe("📎 Attachment");
+    expect(snippet(msg({ body: "", deleted: true }))).toBe("This message was deleted");
+  });
+
+  it("sends on Enter, not on Shift+Enter nor on the Enter that ends an IME composition", () => {
+    const k = (over: Partial<Parameters<typeof isSendKey>[0]>) => isSendKey({ key: "Enter", shiftKey: false, isComposing: false, keyCode: 13, ...over });
+    expect(k({})).toBe(true);
+    expect(k({ shiftKey: true })).toBe(false);
+    expect(k({ isComposing: true })).toBe(false);
+    expect(k({ keyCode: 229 })).toBe(false); // WebKit, after compositionend
+    expect(k({ key: "a", keyCode: 65 })).toBe(false);
+  });
+
+  it("says why a message was refused for good", () => {
+    expect(failedText("not_connected")).toMatch(/no longer connected/);
+    expect(failedText("something_new")).toBe("Not sent: the server refused it.");
+  });
+
+  it("counts the body in bytes of UTF-8 against the protocol's 16 KiB", () => {
+    expect(BODY_MAX_BYTES).toBe(16384);
+    expect(bodyBytes("hé👍")).toBe(1 + 2 + 4);
+    expect(bodyLimitText("hello")).toBeNull();
+    // Trimmed as sent: surrounding spaces do not count.
+    expect(bodyLimitText(`  ${"x".repeat(BODY_MAX_BYTES)}  `)?.over).toBe(false);
+    expect(bodyLimitText("x".repeat(BODY_MAX_BYTES - 100))).toEqual({ over: false, text: "100 B left" });
+    expect(bodyLimitText("x".repeat(BODY_MAX_BYTES + 1))?.over).toBe(true);
+    // 4 096 emoji are 4 096 characters but 16 KiB + 4 bytes with one more.
+    expect(bodyLimitText("👍".repeat(4097))?.over).toBe(true);
   });
 
   it("previews the last message, marking mine and deleted ones", () => {
@@ -143,5 +198,28 @@ describe("attachments", () => {
   it("takes a path's base name", () => {
     expect(baseName("/tmp/a/notes.txt")).toBe("notes.txt");
     expect(baseName("C:\\x\\y.png")).toBe("y.png");
+  });
+});
+
+describe("limits the server checks, checked first", () => {
+  it("counts characters as the server does: code points, trimmed", () => {
+    expect(charCount("  Ana ")).toBe(3);
+    expect(charCount("😀😀")).toBe(2);
+    expect("😀😀".length).toBe(4);
+  });
+
+  it("says when a field is over its limit, and not at it", () => {
+    expect(lengthNote("😀".repeat(64), 64)).toBeNull();
+    expect(lengthNote("😀".repeat(65), 64)).toBe("1 character too long (at most 64)");
+    expect(lengthNote("x".repeat(67), 64)).toBe("3 characters too long (at most 64)");
+  });
+
+  it("offers an edit only within 24 hours of sending", () => {
+    const sent = new Date(2026, 10, 26, 12, 0);
+    const m = msg({ created_at: sent.toISOString() });
+    const after = (ms: number) => new Date(sent.getTime() + ms);
+    expect(canEdit(m, after(86_400_000))).toBe(true);
+    expect(canEdit(m, after(86_400_001))).toBe(false);
+    expect(canEdit({ ...m, deleted: true }, after(1000))).toBe(false);
   });
 });

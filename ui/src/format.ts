@@ -1,5 +1,6 @@
 // Presentation helpers: pure functions of what the Rust side pushes.
-import type { CachedMessage, Chat, CommandError, LocalState } from "./bindings";
+import type { CachedMessage, Chat, CommandError, LocalState, Message } from "./bindings";
+import { EDIT_WINDOW_SECS, MESSAGE_BODY_MAX_BYTES } from "./bindings/limits";
 
 const pad = (n: number) => String(n).padStart(2, "0");
 
@@ -26,7 +27,8 @@ export function dayLabel(d: Date, now: Date): string {
   const y = new Date(now);
   y.setDate(now.getDate() - 1);
   if (sameDay(d, y)) return "Yesterday";
-  const days = (startOfDay(now).getTime() - startOfDay(d).getTime()) / 86_400_000;
+  // Rounded: a day across a DST change is 23 or 25 hours long.
+  const days = Math.round((startOfDay(now).getTime() - startOfDay(d).getTime()) / 86_400_000);
   if (days > 0 && days < 7) return WEEKDAYS[d.getDay()];
   return `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
 }
@@ -44,6 +46,8 @@ export function listTime(d: Date, now: Date): string {
 }
 
 export interface DayGroup {
+  /** The day's key; unique among the groups (a day that comes back after
+   * another one, e.g. a message queued yesterday, gets a suffix). */
   key: string;
   label: string;
   messages: CachedMessage[];
@@ -52,12 +56,20 @@ export interface DayGroup {
 /** Splits messages (in order) into runs of one local day each. */
 export function groupByDay(messages: CachedMessage[], now: Date): DayGroup[] {
   const groups: DayGroup[] = [];
+  const seen = new Map<string, number>();
+  let lastDay = "";
   for (const m of messages) {
     const d = new Date(m.created_at);
-    const key = dayKey(d);
+    const day = dayKey(d);
     const last = groups[groups.length - 1];
-    if (last && last.key === key) last.messages.push(m);
-    else groups.push({ key, label: dayLabel(d, now), messages: [m] });
+    if (last && lastDay === day) {
+      last.messages.push(m);
+      continue;
+    }
+    const n = seen.get(day) ?? 0;
+    seen.set(day, n + 1);
+    groups.push({ key: n ? `${day}#${n}` : day, label: dayLabel(d, now), messages: [m] });
+    lastDay = day;
   }
   return groups;
 }
@@ -91,6 +103,69 @@ export function deferredText(code: string): string {
     default:
       return "Not sent yet: the server could not take it. Retrying…";
   }
+}
+
+/** Why a message was refused for good, from the server's code. */
+export function failedText(code: string): string {
+  switch (code) {
+    case "not_connected":
+      return "Not sent: you are no longer connected to this contact.";
+    case "invalid_field":
+      return "Not sent: the server refused it (too long, or an attachment it lacks).";
+    default:
+      return "Not sent: the server refused it.";
+  }
+}
+
+/** The longest message body, in bytes of UTF-8 (PROTOCOL.md: 16 KiB). */
+export const BODY_MAX_BYTES = MESSAGE_BODY_MAX_BYTES;
+
+/** Characters as the server counts them (Unicode scalar values, trimmed);
+ * an input's `maxLength` counts UTF-16 units, so one emoji counts twice. */
+export function charCount(s: string): number {
+  return [...s.trim()].length;
+}
+
+/** What to say about a text field's length, or null when it fits. */
+export function lengthNote(s: string, max: number): string | null {
+  const n = charCount(s);
+  return n > max ? `${n - max} character${n - max === 1 ? "" : "s"} too long (at most ${max})` : null;
+}
+
+/** Whether the server still takes an edit of `m` at `now`: my sent message,
+ * within 24 hours of being sent. */
+export function canEdit(m: Message, now: Date): boolean {
+  return !m.deleted && now.getTime() - new Date(m.created_at).getTime() <= EDIT_WINDOW_SECS * 1000;
+}
+
+/** The size of a body as the server counts it: bytes of UTF-8. */
+export function bodyBytes(body: string): number {
+  return new TextEncoder().encode(body).length;
+}
+
+/** What to say under the composer about the length of `body` (as sent:
+ * trimmed), or null while it is well within the limit. */
+export function bodyLimitText(body: string): { over: boolean; text: string } | null {
+  const n = bodyBytes(body.trim());
+  if (n > BODY_MAX_BYTES) return { over: true, text: `Too long to send: ${fileSize(n)} of at most ${fileSize(BODY_MAX_BYTES)}` };
+  if (n > BODY_MAX_BYTES * 0.9) return { over: false, text: `${fileSize(BODY_MAX_BYTES - n)} left` };
+  return null;
+}
+
+/** A message in a few words, for a quote or the reply bar: its text, else
+ * its first attachment. */
+export function snippet(m: Message): string {
+  if (m.deleted) return "This message was deleted";
+  if (m.body.trim()) return m.body;
+  if (m.attachments.length) return `📎 ${m.attachments[0].name ?? "Attachment"}`;
+  return "";
+}
+
+/** Whether a key press in the composer sends: Enter without Shift, and not
+ * the Enter that confirms an input method's composition (WebKit reports that
+ * one after `compositionend`, with `isComposing` false but keyCode 229). */
+export function isSendKey(e: { key: string; shiftKey: boolean; isComposing: boolean; keyCode: number }): boolean {
+  return e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229;
 }
 
 /** One line for the chat list. */

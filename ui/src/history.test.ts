@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CachedMessage } from "./bindings";
-import { mergeMessages, oldestSeq, PAGE, reachedStart, sortMessages, withLatest, withOlderPage } from "./history";
+import { mergeMessages, oldestSeq, PAGE, reachedStart, sortMessages, withLatest, withOlderPage, withSent } from "./history";
 
 const msg = (seq: number, extra: Partial<CachedMessage> = {}): CachedMessage => ({
   state: seq ? "sent" : "pending",
@@ -69,6 +69,16 @@ describe("history", () => {
     // Nothing sent in the latest window: only pending ones; the older stay.
     expect(seqs(withLatest(range(1, 2), [msg(0, { client_id: "p" })]))).toEqual([1, 2, 0]);
     expect(withLatest([], [])).toEqual([]);
+  });
+
+  it("adds a message I queued once, even when a refresh brought it first", () => {
+    const pending = msg(0, { client_id: "x" });
+    expect(seqs(withSent(range(1, 2), pending))).toEqual([1, 2, 0]);
+    // The `sent` event's refresh beat the command's answer: no second,
+    // pending copy of the same message.
+    const sent = msg(3, { client_id: "x" });
+    expect(withSent([...range(1, 2), sent], pending)).toEqual([...range(1, 2), sent]);
+    expect(withSent([...range(1, 2), pending], pending)).toEqual([...range(1, 2), pending]);
   });
 
   it("finds the oldest shown seq, ignoring pending messages", () => {

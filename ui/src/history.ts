@@ -52,6 +52,13 @@ export function withOlderPage(current: CachedMessage[], page: CachedMessage[]): 
   return mergeMessages(page, current);
 }
 
+/** The list with a message I just queued (as `send_message` returned it):
+ * unless a refresh already brought it (maybe as sent by now, which wins
+ * over this pending copy), it goes in as pending. */
+export function withSent(current: CachedMessage[], sent: CachedMessage): CachedMessage[] {
+  return mergeMessages([sent], current);
+}
+
 /** Whether the first message of the chat is in view, so there is nothing
  * older to ask for: the page came back short, or seq 1 (seqs have no gaps). */
 export function reachedStart(page: CachedMessage[], limit = PAGE): boolean {

@@ -62,6 +62,20 @@ export async function uploadAttachment(path: string, onProgress: (p: UploadProgr
   }
 }
 
+/** Saves a received attachment (checked against its SHA-256 in Rust): into
+ * the Downloads folder under a name that replaces nothing (`path` null), or
+ * to the file picked in a save dialog. Progress (bytes received) comes to
+ * `onProgress`. Resolves to the path written. */
+export async function saveAttachment(attachment: Attachment, path: string | null, onProgress: (p: UploadProgress) => void): Promise<string> {
+  const channel = new Channel<UploadProgress>();
+  channel.onmessage = onProgress;
+  try {
+    return await invoke<string>("save_attachment", { attachment, path, onProgress: channel });
+  } catch (e) {
+    throw asCommandError(e);
+  }
+}
+
 const avatarUrls = new Map<string, Promise<string>>();
 
 /** An avatar (a user's `avatar_url`, versioned) as a data URL, fetched

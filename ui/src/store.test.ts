@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ClientEvent } from "./bindings";
-import { bannerText, initialState, reducer, TYPING_TTL_MS, type State } from "./store";
+import type { Connection } from "./bindings";
+import { bannerText, initialState, mergePresence, reducer, TYPING_TTL_MS, type State } from "./store";
 
 const ev = (s: State, event: ClientEvent, now = 1000) => reducer(s, { type: "event", event, now });
 
@@ -8,19 +9,28 @@ describe("store", () => {
   it("follows the link and says 'back online' only after being offline", () => {
     let s = ev(initialState, { type: "link", state: "online", retry_in_ms: null });
     expect(s.link.backOnline).toBe(false);
-    expect(bannerText(s.link)).toBeNull();
+    expect(bannerText(s.link, 1000)).toBeNull();
     s = ev(s, { type: "link", state: "offline", retry_in_ms: 2000 });
-    expect(bannerText(s.link)).toEqual({ kind: "offline", text: "Offline — retrying in 2 s" });
+    expect(bannerText(s.link, 1000)).toEqual({ kind: "offline", text: "Offline — retrying in 2 s" });
     s = ev(s, { type: "link", state: "connecting", retry_in_ms: null });
-    expect(bannerText(s.link)?.kind).toBe("connecting");
+    expect(bannerText(s.link, 1000)?.kind).toBe("connecting");
     s = ev(s, { type: "link", state: "online", retry_in_ms: null });
-    expect(bannerText(s.link)).toEqual({ kind: "online", text: "Back online" });
+    expect(bannerText(s.link, 1000)).toEqual({ kind: "online", text: "Back online" });
     s = reducer(s, { type: "back_online_seen" });
-    expect(bannerText(s.link)).toBeNull();
+    expect(bannerText(s.link, 1000)).toBeNull();
     // A later reconnect that never went offline is not "back online".
     s = ev(s, { type: "link", state: "connecting", retry_in_ms: null });
     s = ev(s, { type: "link", state: "online", retry_in_ms: null });
     expect(s.link.backOnline).toBe(false);
+  });
+
+  it("counts the offline banner down to the next attempt instead of freezing it", () => {
+    const s = ev(initialState, { type: "link", state: "offline", retry_in_ms: 30_000 }, 1000);
+    expect(bannerText(s.link, 1000)?.text).toBe("Offline — retrying in 30 s");
+    expect(bannerText(s.link, 11_000)?.text).toBe("Offline — retrying in 20 s");
+    expect(bannerText(s.link, 30_500)?.text).toBe("Offline — retrying in 1 s");
+    expect(bannerText(s.link, 31_000)?.text).toBe("Offline — retrying…");
+    expect(bannerText(ev(s, { type: "link", state: "offline", retry_in_ms: null }).link, 1000)?.text).toBe("Offline");
   });
 
   it("shows typing until it stops, expires, or a message arrives", () => {
@@ -45,7 +55,7 @@ describe("store", () => {
     expect(s.deferred).toEqual({ k2: "storage_full" });
     s = ev(s, { type: "presence", user_id: "ben", online: true, last_seen_at: null });
     expect(s.rev).toBe(3);
-    expect(s.presence.ben).toEqual({ online: true, last_seen_at: null });
+    expect(s.presence.ben).toEqual({ online: true, last_seen_at: null, at: 1000 });
   });
 
   it("remembers why a queued message waits until it is sent or refused for good", () => {
@@ -62,6 +72,8 @@ describe("store", () => {
     expect(s.deferred).toEqual({ k2: "rate_limited" });
     s = ev(s, { type: "send_failed", client_id: "k2", error: problem("forbidden", 403) });
     expect(s.deferred).toEqual({});
+    // Refused for good: the reason stays, so the message can say why.
+    expect(s.failed).toEqual({ k2: "forbidden" });
     expect(s.rev).toBe(4);
   });
 
@@ -74,6 +86,28 @@ describe("store", () => {
     s = ev(s, { type: "event", seq: 3, event: { kind: "contact_code.consumed", request_id: "r1" } });
     s = ev(s, { type: "resynced" });
     expect(s.contactsRev).toBe(3);
+  });
+
+  it("knows contacts' presence from the contacts list until an event says otherwise", () => {
+    const contact = (id: string, online: boolean, last_seen_at: string | null): Connection => ({
+      user: { id, display_name: id, username: id, bio: "", status_text: "", avatar_url: null, created_at: "2026-01-01T00:00:00Z" },
+      created_at: "2026-01-01T00:00:00Z",
+      online,
+      last_seen_at,
+    });
+    const list = [contact("ben", false, "2026-11-26T09:00:00Z"), contact("cara", true, null)];
+    // No event yet: the list is all there is (the server pushes only changes).
+    expect(mergePresence({}, { list, loadedAt: 5000 })).toEqual({
+      ben: { online: false, last_seen_at: "2026-11-26T09:00:00Z" },
+      cara: { online: true, last_seen_at: null },
+    });
+    // An event after the list was loaded wins; one from before does not.
+    const s = ev(ev(initialState, { type: "presence", user_id: "ben", online: true, last_seen_at: null }, 6000),
+      { type: "presence", user_id: "cara", online: false, last_seen_at: "2026-11-26T08:00:00Z" }, 4000);
+    const merged = mergePresence(s.presence, { list, loadedAt: 5000 });
+    expect(merged.ben.online).toBe(true);
+    expect(merged.cara).toEqual({ online: true, last_seen_at: null });
+    expect(mergePresence(s.presence, null).cara.online).toBe(false);
   });
 
   it("forgets everything when signed out elsewhere", () => {

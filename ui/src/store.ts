@@ -1,20 +1,27 @@
 // The UI's small store: it mirrors what the Rust side pushes on the event
 // channel (link state, typing, presence) and counts durable changes so the
 // views reload from the client's cache. It holds no chat data of its own.
-import type { ClientEvent, LinkState } from "./bindings";
+import type { ClientEvent, Connection, LinkState } from "./bindings";
+import { TYPING_TTL_SECS } from "./bindings/limits";
 
 /** How long a typing indicator lasts without a refresh (as the server's). */
-export const TYPING_TTL_MS = 6000;
+export const TYPING_TTL_MS = TYPING_TTL_SECS * 1000;
 
 export interface Presence {
   online: boolean;
   last_seen_at: string | null;
 }
 
+/** A presence event as received: `at`, when (ms since epoch). */
+export interface LivePresence extends Presence {
+  at: number;
+}
+
 export interface State {
   link: {
     state: LinkState;
-    retryInMs: number | null;
+    /** When the next attempt is due (ms since epoch), while offline. */
+    retryAt: number | null;
     /** Went offline since the last time it was online. */
     wasOffline: boolean;
     /** Just came back after being offline (the UI shows it briefly). */
@@ -22,12 +29,16 @@ export interface State {
   };
   /** chat id -> who is typing there, until when (ms since epoch). */
   typing: Record<string, { userId: string; until: number }>;
-  /** user id -> presence. */
-  presence: Record<string, Presence>;
+  /** user id -> presence, as the last event told it. Only changes are
+   *  pushed: `mergePresence` fills in the contacts loaded before. */
+  presence: Record<string, LivePresence>;
   /** client id -> the problem code with which the server refused that queued
    *  message for now (it is sent again by itself); gone once it is sent or
    *  refused for good. */
   deferred: Record<string, string>;
+  /** client id -> the problem code with which the server refused that message
+   *  for good (this session; the message shows "not sent"). */
+  failed: Record<string, string>;
   /** Bumped by every durable change; views reload from the cache on change. */
   rev: number;
   /** Bumped when contacts or connection requests change (and on resync). */
@@ -43,10 +54,11 @@ export type Action =
   | { type: "reset" };
 
 export const initialState: State = {
-  link: { state: "connecting", retryInMs: null, wasOffline: false, backOnline: false },
+  link: { state: "connecting", retryAt: null, wasOffline: false, backOnline: false },
   typing: {},
   presence: {},
   deferred: {},
+  failed: {},
   rev: 0,
   contactsRev: 0,
   signedOut: null,
@@ -77,7 +89,7 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
         ...state,
         link: {
           state: ev.state,
-          retryInMs: ev.retry_in_ms,
+          retryAt: ev.retry_in_ms === null ? null : now + ev.retry_in_ms,
           wasOffline: online ? false : wasOffline,
           backOnline: online ? wasOffline : false,
         },
@@ -92,7 +104,7 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
     case "presence":
       return {
         ...state,
-        presence: { ...state.presence, [ev.user_id]: { online: ev.online, last_seen_at: ev.last_seen_at } },
+        presence: { ...state.presence, [ev.user_id]: { online: ev.online, last_seen_at: ev.last_seen_at, at: now } },
       };
     case "event": {
       let typing = state.typing;
@@ -115,20 +127,40 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
     case "sent":
     case "send_failed": {
       const clientId = ev.type === "sent" ? ev.message.client_id : ev.client_id;
-      if (!(clientId in state.deferred)) return { ...state, rev: state.rev + 1 };
+      const failed = ev.type === "send_failed" ? { ...state.failed, [clientId]: ev.error.code } : state.failed;
+      if (!(clientId in state.deferred)) return { ...state, failed, rev: state.rev + 1 };
       const deferred = { ...state.deferred };
       delete deferred[clientId];
-      return { ...state, deferred, rev: state.rev + 1 };
+      return { ...state, deferred, failed, rev: state.rev + 1 };
     }
     case "signed_out":
       return { ...initialState, signedOut: ev.reason };
   }
 }
 
-/** The banner for a link state, or null when none is shown. */
-export function bannerText(link: State["link"]): { kind: "connecting" | "offline" | "online"; text: string } | null {
+/** The banner for a link state at `now` (ms since epoch; the retry
+ * countdown runs down), or null when none is shown. */
+export function bannerText(link: State["link"], now: number): { kind: "connecting" | "offline" | "online"; text: string } | null {
   if (link.state === "online") return link.backOnline ? { kind: "online", text: "Back online" } : null;
   if (link.state === "connecting") return { kind: "connecting", text: "Connecting…" };
-  const secs = link.retryInMs === null ? null : Math.max(1, Math.round(link.retryInMs / 1000));
-  return { kind: "offline", text: secs === null ? "Offline" : `Offline — retrying in ${secs} s` };
+  if (link.retryAt === null) return { kind: "offline", text: "Offline" };
+  const secs = Math.ceil((link.retryAt - now) / 1000);
+  return { kind: "offline", text: secs > 0 ? `Offline — retrying in ${secs} s` : "Offline — retrying…" };
+}
+
+/** Everyone's presence: the contacts list (loaded at `loadedAt`, ms since
+ * epoch) says where each one stood, and an event received since then wins.
+ * The server pushes only changes, so without the list a contact who was
+ * already online, or offline since before the app started, shows nothing. */
+export function mergePresence(
+  live: Record<string, LivePresence>,
+  contacts: { list: Connection[]; loadedAt: number } | null,
+): Record<string, Presence> {
+  const out: Record<string, Presence> = { ...live };
+  if (!contacts) return out;
+  for (const c of contacts.list) {
+    const l = live[c.user.id];
+    if (!l || l.at < contacts.loadedAt) out[c.user.id] = { online: c.online, last_seen_at: c.last_seen_at };
+  }
+  return out;
 }

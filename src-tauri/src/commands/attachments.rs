@@ -1,5 +1,6 @@
-//! Attachments: upload a file from a path (progress on its own channel), and
-//! fetch an attachment's bytes as a data URL (the UI never talks to the server).
+//! Attachments: upload a file from a path and save a received one to a file
+//! (progress on their own channels), and fetch an attachment's bytes as a data
+//! URL (the UI never talks to the server).
 
 use crate::{
     error::{CmdResult, CommandError},
@@ -9,7 +10,7 @@ use parley_protocol::Attachment;
 use serde::{Deserialize, Serialize};
 use tauri::{ipc::Channel, State};
 
-/// Upload progress: bytes sent so far of the file's size.
+/// Transfer progress: bytes sent (or received) so far of the file's size.
 #[derive(Debug, Clone, Copy, Serialize, ts_rs::TS)]
 pub struct UploadProgress {
     pub sent: u64,
@@ -47,6 +48,35 @@ pub async fn upload_attachment(
         .await?;
     let _ = on_progress.send(UploadProgress { sent: total, total });
     Ok(att)
+}
+
+/// Saves a received attachment: into the Downloads folder under a free name
+/// (`path` absent), or to the file the user picked in a save dialog. Progress
+/// (bytes received of the size) goes to `on_progress`; resolves to the path
+/// written. The bytes are checked against the attachment's SHA-256 first (see
+/// `parley_client::download`). Not in the generated map: `ui/src/ipc.ts`
+/// calls it with its channel.
+#[tauri::command]
+pub async fn save_attachment(
+    session: State<'_, SessionState>,
+    attachment: Attachment,
+    path: Option<String>,
+    on_progress: Channel<UploadProgress>,
+) -> CmdResult<String> {
+    use parley_client::download::{default_folder, Destination};
+    let dest = match path.as_deref().map(str::trim) {
+        Some(p) if !p.is_empty() => Destination::File(p.into()),
+        _ => Destination::Folder(default_folder()),
+    };
+    let total = attachment.size;
+    let ch = on_progress.clone();
+    let saved = session
+        .client()?
+        .save_attachment(&attachment, dest, move |sent| {
+            let _ = ch.send(UploadProgress { sent, total });
+        })
+        .await?;
+    Ok(saved.display().to_string())
 }
 
 /// An attachment's bytes as a `data:<mime>;base64,...` URL.

@@ -19,8 +19,8 @@ pub mod window;
 /// argument is a `Channel<ClientEvent>` (see `ui/src/ipc.ts`), so it is not in
 /// the generated map. The second (`stream`) starts the scanner, whose one
 /// argument is a `Channel<ScanEvent>` for previews and results; it is not in
-/// the map either (`ui/src/ipc.ts` calls it), nor is `upload_attachment`,
-/// whose channel carries upload progress.
+/// the map either (`ui/src/ipc.ts` calls it), nor are `upload_attachment` and
+/// `save_attachment`, whose channels carry transfer progress.
 macro_rules! commands {
     (
         channel: $cmodule:ident :: $cname:ident;
@@ -47,7 +47,7 @@ use parley_protocol::{
 
 commands! {
     channel: events::subscribe_events;
-    streams: scan::scan_start, attachments::upload_attachment;
+    streams: scan::scan_start, attachments::upload_attachment, attachments::save_attachment;
     auth::sign_in_defaults(()) -> auth::SignInDefaults;
     auth::restore_session(()) -> Option<auth::SessionInfo>;
     auth::request_code(auth::RequestCodeArgs) -> OtpRequested;

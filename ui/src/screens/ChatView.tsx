@@ -2,9 +2,11 @@ import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
 import { Avatar } from "../components/Avatar";
-import { asCommandError, attachmentUrl, call, uploadAttachment } from "../ipc";
-import { baseName, clock, fileSize, groupByDay, isImage, presenceText, tick, deferredText } from "../format";
-import { oldestSeq, PAGE, reachedStart, withLatest, withOlderPage } from "../history";
+import { save as saveDialog } from "@tauri-apps/plugin-dialog";
+import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
+import { baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
+import { drafts } from "../drafts";
+import { oldestSeq, PAGE, reachedStart, withLatest, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
 import type { Presence } from "../store";
 
@@ -27,12 +29,18 @@ interface Props {
   presence: Presence | undefined;
   /** client id -> the problem code with which the server refused it for now. */
   deferred: Record<string, string>;
+  /** client id -> the problem code with which the server refused it for good. */
+  failed: Record<string, string>;
   onChanged: () => void;
 }
 
-/** An attachment in a bubble: images as a preview, others as a file chip. */
-function AttachmentView({ a }: { a: Attachment }) {
+/** An attachment in a bubble: images as a preview, others as a file chip;
+ * both can be saved to the Downloads folder or, through the save dialog,
+ * anywhere. `onLoad`: the image is shown (the bubble grew). */
+function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
   const [url, setUrl] = useState<string | null>(null);
+  const [saving, setSaving] = useState<UploadProgress | null>(null);
+  const [saved, setSaved] = useState<{ ok: boolean; text: string } | null>(null);
   const image = isImage(a.mime);
   useEffect(() => {
     if (!image) return;
@@ -42,26 +50,80 @@ function AttachmentView({ a }: { a: Attachment }) {
       stale = true;
     };
   }, [a.id, image]);
+
+  async function save(choose: boolean) {
+    let path: string | null = null;
+    if (choose) {
+      path = await saveDialog({ defaultPath: a.name ?? undefined }).catch(() => null);
+      if (!path) return;
+    }
+    setSaved(null);
+    setSaving({ sent: 0, total: a.size });
+    try {
+      const to = await saveAttachment(a, path, setSaving);
+      setSaved({ ok: true, text: `Saved to ${to}` });
+    } catch (e) {
+      setSaved({ ok: false, text: asCommandError(e).message });
+    } finally {
+      setSaving(null);
+    }
+  }
+
+  const actions = (
+    <span className="attachment-actions">
+      {saving ? (
+        <span className="muted" data-testid="attachment-saving">
+          Saving… {saving.total ? Math.floor((saving.sent * 100) / saving.total) : 0}%
+        </span>
+      ) : (
+        <>
+          <button className="link" name="attachment-save" title="Save to Downloads" onClick={() => void save(false)}>
+            Save
+          </button>
+          <button className="link" name="attachment-save-as" title="Save as…" aria-label="Save as" onClick={() => void save(true)}>
+            Save as…
+          </button>
+        </>
+      )}
+      {saved ? (
+        <span className={saved.ok ? "muted" : "error"} data-testid="attachment-saved" role={saved.ok ? "status" : "alert"}>
+          {saved.text}
+        </span>
+      ) : null}
+    </span>
+  );
   if (image) {
-    return url ? (
-      <img className="attachment-image" src={url} alt={a.name ?? "image"} data-testid="attachment-image" />
-    ) : (
-      <div className="attachment-image loading" data-testid="attachment-loading" />
+    return (
+      <div className="attachment">
+        {url ? (
+          <img className="attachment-image" src={url} alt={a.name ?? "image"} data-testid="attachment-image" onLoad={onLoad} />
+        ) : (
+          <div className="attachment-image loading" data-testid="attachment-loading" />
+        )}
+        {actions}
+      </div>
     );
   }
   return (
-    <div className="file-chip" data-testid="file-chip">
-      <span className="file-icon">📄</span>
-      <span className="file-name">{a.name ?? "file"}</span>
-      <span className="file-size">{fileSize(a.size)}</span>
+    <div className="attachment">
+      <div className="file-chip" data-testid="file-chip">
+        <span className="file-icon">📄</span>
+        <span className="file-name">{a.name ?? "file"}</span>
+        <span className="file-size">{fileSize(a.size)}</span>
+      </div>
+      {actions}
     </div>
   );
 }
 
 /** One chat: the header, the messages grouped by day, and the composer. */
-export function ChatView({ chat, myId, rev, typing, presence, deferred, onChanged }: Props) {
+export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, onChanged }: Props) {
   const [messages, setMessages] = useState<CachedMessage[]>([]);
-  const [draft, setDraft] = useState("");
+  // What is in the composer: this chat's draft (kept across chat switches in
+  // `drafts`), or the text of the message being edited.
+  const [draft, setDraft] = useState(() => drafts.get(chat.id));
+  const [sending, setSending] = useState(false);
+  const sendingRef = useRef(false);
   const [replyTo, setReplyTo] = useState<CachedMessage | null>(null);
   const [editing, setEditing] = useState<CachedMessage | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
@@ -95,12 +157,15 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
   // Open: the cache at once, then whatever the server has that it lacks.
   useEffect(() => {
     let stale = false;
+    const id = chat.id;
     setMessages([]);
     setReplyTo(null);
     setEditing(null);
-    setDraft("");
+    setDraft(drafts.get(id));
+    setError(null);
     setAttached([]);
     setAttachPath(null);
+    setUpload(null);
     atBottom.current = true;
     setAtStart(false);
     setLoadingOlder(false);
@@ -116,6 +181,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
     composer.current?.focus();
     return () => {
       stale = true;
+      // Leaving with "typing" on: tell the peer it stopped, and start afresh
+      // in the next chat.
+      if (lastTyping.current) void call("set_typing", { chat_id: id, active: false }).catch(() => {});
+      lastTyping.current = 0;
     };
   }, [chat.id]);
 
@@ -211,6 +280,33 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
     if (el.scrollTop < LOAD_OLDER_WITHIN_PX && messages.length > 0) void loadOlderRef.current();
   }, [messages, typing]);
 
+  // The view got shorter (the composer grew, a reply bar or an error
+  // showed, the window was resized): stay at the bottom if there.
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  /** Content grew below what is shown (an image loaded): stay at the bottom
+   * if there. */
+  function keepAtBottom() {
+    const el = scroller.current;
+    if (el && atBottom.current) el.scrollTop = el.scrollHeight;
+  }
+
+  // The composer grows with its text (up to its max height).
+  useLayoutEffect(() => {
+    const el = composer.current;
+    if (!el) return;
+    el.style.height = "auto";
+    el.style.height = `${el.scrollHeight + el.offsetHeight - el.clientHeight}px`;
+  }, [draft]);
+
   function setTyping(active: boolean) {
     const now = Date.now();
     if (active && now - lastTyping.current < TYPING_EVERY_MS) return;
@@ -222,17 +318,20 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
     const p = path.trim();
     if (!p) return;
     setError(null);
+    const id = chat.id;
     const name = baseName(p);
     setUpload({ name, progress: { sent: 0, total: 0 } });
     try {
-      const a = await uploadAttachment(p, (progress) => setUpload({ name, progress }));
+      const a = await uploadAttachment(p, (progress) => chatId.current === id && setUpload({ name, progress }));
+      // Another chat was opened meanwhile: the file was for this one.
+      if (chatId.current !== id) return;
       setAttached((list) => [...list, a]);
       setAttachPath(null);
       composer.current?.focus();
     } catch (e) {
-      setError(asCommandError(e).message);
+      if (chatId.current === id) setError(asCommandError(e).message);
     } finally {
-      setUpload(null);
+      if (chatId.current === id) setUpload(null);
     }
   }
 
@@ -260,41 +359,61 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
   async function submit() {
     const body = draft.trim();
     if (!body && (editing || attached.length === 0)) return;
+    if (tooLong || sendingRef.current) return;
+    const id = chat.id;
     setError(null);
+    // One at a time: a second Enter while this one is on its way would send
+    // the same text twice.
+    sendingRef.current = true;
+    setSending(true);
     try {
       if (editing) {
         await call("edit_message", { message_id: editing.id, body });
+        if (chatId.current !== id) return;
         setEditing(null);
+        // Back to what was being written before the edit.
+        setDraft(drafts.get(id));
       } else {
         const m = await call("send_message", {
-          chat_id: chat.id,
+          chat_id: id,
           body,
           reply_to: replyTo?.id ?? null,
           attachment_ids: attached.map((a) => a.id),
         });
-        setMessages((list) => [...list, m]);
+        // Sent; only what was typed since stays.
+        if (drafts.get(id).trim() === body) drafts.set(id, "");
+        if (chatId.current !== id) return;
+        setMessages((list) => withSent(list, m));
         setReplyTo(null);
         setAttached([]);
+        setDraft((d) => (d.trim() === body ? "" : d));
         atBottom.current = true;
       }
-      setDraft("");
       setTyping(false);
       onChanged();
+      composer.current?.focus();
     } catch (e) {
-      setError(asCommandError(e).message);
+      if (chatId.current === id) setError(asCommandError(e).message);
+    } finally {
+      sendingRef.current = false;
+      setSending(false);
     }
   }
 
+  /** Back from editing (or replying) to this chat's draft. */
+  function cancelContext() {
+    setReplyTo(null);
+    if (editing) setDraft(drafts.get(chat.id));
+    setEditing(null);
+    composer.current?.focus();
+  }
+
   function onKey(e: KeyboardEvent<HTMLTextAreaElement>) {
-    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+    if (isSendKey({ key: e.key, shiftKey: e.shiftKey, isComposing: e.nativeEvent.isComposing, keyCode: e.nativeEvent.keyCode })) {
       e.preventDefault();
       void submit();
     } else if (e.key === "Escape") {
-      setReplyTo(null);
-      if (editing) {
-        setEditing(null);
-        setDraft("");
-      }
+      cancelContext();
     }
   }
 
@@ -310,6 +429,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
 
   async function remove(m: CachedMessage) {
     setConfirmDelete(null);
+    composer.current?.focus();
     try {
       await call("delete_message", { message_id: m.id });
     } catch (e) {
@@ -335,6 +455,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
     void loadOlder();
   }
 
+  const limit = bodyLimitText(draft);
+  const tooLong = !!limit?.over;
+  const canSend = !sending && !tooLong && !(!draft.trim() && (!!editing || attached.length === 0));
   const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
   const now = new Date();
   const status = typing ? "typing…" : presenceText(presence, now);
@@ -372,7 +495,12 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
             {g.messages.map((m) => {
               const mine = m.sender_id === myId;
               const quoted = m.reply_to ? byId.get(m.reply_to) : undefined;
-              const why = m.state === "pending" && deferred[m.client_id] ? deferredText(deferred[m.client_id]) : undefined;
+              const why =
+                m.state === "pending" && deferred[m.client_id]
+                  ? deferredText(deferred[m.client_id])
+                  : m.state === "failed" && failed[m.client_id]
+                    ? failedText(failed[m.client_id])
+                    : undefined;
               const t = why ? { ...tick(m.state), label: why } : tick(m.state);
               const reactions = Object.entries(m.reactions).filter(([, who]) => who && who.length > 0);
               const canAct = !!m.id && !m.deleted;
@@ -388,19 +516,22 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
                     {m.reply_to ? (
                       <button className="quote" onClick={() => m.reply_to && jumpTo(m.reply_to)} data-testid="quote">
                         <strong>{quoted ? name(quoted.sender_id) : "Reply"}</strong>
-                        <span>{quoted ? (quoted.deleted ? "This message was deleted" : quoted.body) : "An earlier message"}</span>
+                        <span>{quoted ? snippet(quoted) : "An earlier message"}</span>
                       </button>
                     ) : null}
                     {!m.deleted && m.attachments.length ? (
                       <div className="attachments">
                         {m.attachments.map((a) => (
-                          <AttachmentView key={a.id} a={a} />
+                          <AttachmentView key={a.id} a={a} onLoad={keepAtBottom} />
                         ))}
                       </div>
                     ) : null}
                     {m.deleted || m.body ? <div className="body">{m.deleted ? "This message was deleted" : m.body}</div> : null}
                     {mine && why ? (
-                      <div className="deferred muted" data-testid="deferred">
+                      <div
+                        className={m.state === "failed" ? "deferred error" : "deferred muted"}
+                        data-testid={m.state === "failed" ? "failed" : "deferred"}
+                      >
                         {why}
                       </div>
                     ) : null}
@@ -419,6 +550,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
                           <button
                             key={emoji}
                             className={`reaction${who.includes(myId) ? " mine" : ""}`}
+                            aria-pressed={who.includes(myId)}
                             onClick={() => void react(m, emoji)}
                             data-testid="reaction"
                           >
@@ -430,29 +562,40 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
                   </div>
                   {canAct ? (
                     <div className="actions">
-                      <button title="Reply" name="reply" onClick={() => { setReplyTo(m); composer.current?.focus(); }}>↩</button>
-                      <button title="React" name="react" onClick={() => setPicker(picker === m.id ? null : m.id)}>☺</button>
+                      <button title="Reply" aria-label="Reply" name="reply" onClick={() => { setReplyTo(m); composer.current?.focus(); }}>↩</button>
+                      <button title="React" aria-label="React" aria-expanded={picker === m.id} name="react" onClick={() => setPicker(picker === m.id ? null : m.id)}>☺</button>
                       {mine ? (
                         <>
-                          <button
-                            title="Edit"
-                            name="edit"
-                            onClick={() => {
-                              setEditing(m);
-                              setReplyTo(null);
-                              setDraft(m.body);
-                              composer.current?.focus();
-                            }}
-                          >
-                            ✎
-                          </button>
-                          <button title="Delete" name="delete" onClick={() => setConfirmDelete(m.id)}>🗑</button>
+                          {canEdit(m, now) ? (
+                            <button
+                              title="Edit"
+                              aria-label="Edit"
+                              name="edit"
+                              onClick={() => {
+                                setEditing(m);
+                                setReplyTo(null);
+                                setDraft(m.body);
+                                composer.current?.focus();
+                              }}
+                            >
+                              ✎
+                            </button>
+                          ) : null}
+                          <button title="Delete" aria-label="Delete" name="delete" onClick={() => setConfirmDelete(m.id)}>🗑</button>
                         </>
                       ) : null}
                       {picker === m.id ? (
                         <div className="picker" role="menu">
                           {QUICK_REACTIONS.map((e) => (
-                            <button key={e} role="menuitem" onClick={() => void react(m, e)}>
+                            <button
+                              key={e}
+                              role="menuitem"
+                              onClick={() => {
+                                // The picker goes: focus the composer, not nothing.
+                                composer.current?.focus();
+                                void react(m, e);
+                              }}
+                            >
                               {e}
                             </button>
                           ))}
@@ -480,23 +623,19 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
       </div>
       {error ? (
         <p className="error inline" role="alert">
-          {error}
+          {error}{" "}
+          <button className="link" aria-label="Dismiss" title="Dismiss" onClick={() => setError(null)}>
+            ✕
+          </button>
         </p>
       ) : null}
       {replyTo || editing ? (
         <div className="composer-context" data-testid="composer-context">
           <div>
             <strong>{editing ? "Edit message" : `Reply to ${name(replyTo!.sender_id)}`}</strong>
-            <span>{(editing ?? replyTo)!.body}</span>
+            <span>{snippet((editing ?? replyTo)!)}</span>
           </div>
-          <button
-            title="Cancel (Esc)"
-            onClick={() => {
-              setReplyTo(null);
-              if (editing) setDraft("");
-              setEditing(null);
-            }}
-          >
+          <button title="Cancel (Esc)" aria-label={editing ? "Cancel the edit" : "Cancel the reply"} onClick={cancelContext}>
             ✕
           </button>
         </div>
@@ -515,12 +654,22 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
             value={attachPath}
             autoFocus
             onChange={(e) => setAttachPath(e.target.value)}
-            onKeyDown={(e) => e.key === "Escape" && setAttachPath(null)}
+            onKeyDown={(e) => {
+              if (e.key !== "Escape") return;
+              setAttachPath(null);
+              composer.current?.focus();
+            }}
           />
           <button name="attach-upload" type="submit" disabled={!attachPath.trim() || !!upload}>
             Attach
           </button>
-          <button type="button" onClick={() => setAttachPath(null)}>
+          <button
+            type="button"
+            onClick={() => {
+              setAttachPath(null);
+              composer.current?.focus();
+            }}
+          >
             Cancel
           </button>
         </form>
@@ -541,7 +690,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
             <span key={a.id} className="file-chip">
               <span className="file-name">{a.name ?? "file"}</span>
               <span className="file-size">{fileSize(a.size)}</span>
-              <button title="Remove" onClick={() => setAttached((list) => list.filter((x) => x.id !== a.id))}>
+              <button
+                title="Remove"
+                aria-label={`Remove ${a.name ?? "file"}`}
+                onClick={() => setAttached((list) => list.filter((x) => x.id !== a.id))}
+              >
                 ✕
               </button>
             </span>
@@ -552,6 +705,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
         <button
           name="attach"
           title="Attach a file"
+          aria-label="Attach a file"
           className="attach"
           onClick={() => setAttachPath(attachPath === null ? "" : null)}
           disabled={!!editing}
@@ -563,17 +717,25 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, onChange
           name="composer"
           rows={1}
           placeholder="Write a message"
+          aria-label="Message"
+          aria-invalid={tooLong}
           value={draft}
           onChange={(e) => {
             setDraft(e.target.value);
+            if (!editing) drafts.set(chat.id, e.target.value);
             setTyping(e.target.value.length > 0);
           }}
           onKeyDown={onKey}
         />
-        <button name="send" onClick={() => void submit()} disabled={!draft.trim() && (!!editing || attached.length === 0)}>
+        <button name="send" onClick={() => void submit()} disabled={!canSend}>
           {editing ? "Save" : "Send"}
         </button>
       </div>
+      {limit ? (
+        <p className={`${limit.over ? "error" : "muted"} inline`} data-testid="body-limit" aria-live="polite">
+          {limit.text}
+        </p>
+      ) : null}
     </section>
   );
 }

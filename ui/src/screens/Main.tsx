@@ -1,8 +1,9 @@
-import { useCallback, useEffect, useRef, useState } from "react";
-import type { Chat, User } from "../bindings";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import type { Chat, Connection, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
 import { asCommandError, call } from "../ipc";
-import type { State } from "../store";
+import { Latest } from "../latest";
+import { mergePresence, type State } from "../store";
 import { ChatList } from "./ChatList";
 import { ChatView } from "./ChatView";
 import { People, type PeopleTab } from "./People";
@@ -25,26 +26,46 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
   const [incoming, setIncoming] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [refresh, setRefresh] = useState(0);
+  const [contacts, setContacts] = useState<{ list: Connection[]; loadedAt: number } | null>(null);
   const filterRef = useRef<HTMLInputElement>(null);
 
-  // Reload the list on start and after changes (debounced: events come in bursts).
+  // Reload the list on start and after changes (debounced: events come in
+  // bursts). A reload still on its way when the next change comes is shown
+  // all the same, unless a newer one was (see Latest).
+  const listLoads = useRef(new Latest());
   useEffect(() => {
-    let stale = false;
     const t = setTimeout(() => {
+      const n = listLoads.current.next();
       call("list_chats").then(
         (c) => {
-          if (stale) return;
+          if (!listLoads.current.accept(n)) return;
           setChats(c);
           setError(null);
         },
-        (e) => !stale && setError(asCommandError(e).message),
+        (e) => listLoads.current.accept(n) && setError(asCommandError(e).message),
       );
     }, 150);
+    return () => clearTimeout(t);
+  }, [store.rev, refresh]);
+
+  // Where each contact stands (online, last seen): the server pushes only
+  // changes, so the contacts list says what they were before; reloaded when
+  // contacts change and after a reconnect (changes while offline were missed).
+  // Not while offline: the cached list would undo newer events.
+  const online = store.link.state === "online";
+  useEffect(() => {
+    if (!online) return;
+    let stale = false;
+    const loadedAt = Date.now();
+    call("list_contacts").then(
+      (list) => !stale && setContacts({ list, loadedAt }),
+      () => {},
+    );
     return () => {
       stale = true;
-      clearTimeout(t);
     };
-  }, [store.rev, refresh]);
+  }, [store.contactsRev, online]);
+  const presence = useMemo(() => mergePresence(store.presence, contacts), [store.presence, contacts]);
 
   // The incoming requests badge, live: reloaded when requests change.
   useEffect(() => {
@@ -61,6 +82,8 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
   async function openChatWith(userId: string) {
     try {
       const c = await call("open_chat", { user_id: userId });
+      // A new chat is not in the list until it reloads: show it at once.
+      setChats((list) => (list.some((x) => x.id === c.id) ? list : [c, ...list]));
       setPeople(null);
       setSettings(false);
       setSelected(c.id);
@@ -103,10 +126,10 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
         <header className="me">
           <Avatar name={me.display_name} url={me.avatar_url} size={32} />
           <span className="me-name">{me.display_name}</span>
-          <button className="link" name="open-my-code" onClick={() => (setSettings(false), setPeople("code"))} title="My code">
+          <button className="link" name="open-my-code" onClick={() => (setSettings(false), setPeople("code"))} title="My code" aria-label="My code">
             ▦
           </button>
-          <button className="link badge-host" name="open-people" onClick={() => (setSettings(false), setPeople(incoming ? "requests" : "contacts"))} title="Contacts and requests">
+          <button className="link badge-host" name="open-people" onClick={() => (setSettings(false), setPeople(incoming ? "requests" : "contacts"))} title="Contacts and requests" aria-label={incoming ? `Contacts and requests (${incoming} new)` : "Contacts and requests"}>
             👥
             {incoming ? (
               <span className="badge" data-testid="requests-badge" aria-label={`${incoming} contact requests`}>
@@ -114,7 +137,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
               </span>
             ) : null}
           </button>
-          <button className="link" name="open-settings" onClick={() => (setPeople(null), setSettings(true))} title="Settings">
+          <button className="link" name="open-settings" onClick={() => (setPeople(null), setSettings(true))} title="Settings" aria-label="Settings">
             ⚙
           </button>
         </header>
@@ -124,7 +147,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
           myId={me.id}
           selected={selected}
           query={query}
-          presence={store.presence}
+          presence={presence}
           onQuery={setQuery}
           onSelect={(id) => {
             setSelected(id);
@@ -140,7 +163,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
           onTab={setPeople}
           contactsRev={store.contactsRev}
           incoming={incoming}
-          presence={store.presence}
+          presence={presence}
           onOpenChat={(id) => void openChatWith(id)}
           onClose={() => setPeople(null)}
         />
@@ -152,8 +175,9 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
           myId={me.id}
           rev={store.rev}
           typing={!!store.typing[chat.id]}
-          presence={store.presence[chat.peer.id]}
+          presence={presence[chat.peer.id]}
           deferred={store.deferred}
+          failed={store.failed}
           onChanged={onChanged}
         />
       ) : (

@@ -2,6 +2,8 @@ import { useEffect, useState, type FormEvent } from "react";
 import type { CropRect, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
 import { AvatarCropper } from "../components/AvatarCropper";
+import { DISPLAY_NAME_MAX, USERNAME_MAX } from "../bindings/limits";
+import { lengthNote } from "../format";
 import { asCommandError, call } from "../ipc";
 import { pickImage } from "../pickImage";
 
@@ -91,11 +93,12 @@ export function Onboarding({ user, onDone }: { user: User; onDone: (u: User) => 
         <p className="muted">How should people see you?</p>
         <label>
           Your name
-          <input name="display_name" value={name} onChange={(e) => setName(e.target.value)} autoFocus required maxLength={64} />
+          <input name="display_name" value={name} onChange={(e) => setName(e.target.value)} autoFocus required maxLength={DISPLAY_NAME_MAX * 2} aria-invalid={!!lengthNote(name, DISPLAY_NAME_MAX)} />
+          {lengthNote(name, DISPLAY_NAME_MAX) ? <span className="error">{lengthNote(name, DISPLAY_NAME_MAX)}</span> : null}
         </label>
         <label>
           Username
-          <input name="username" value={username} onChange={(e) => setUsername(e.target.value.toLowerCase())} placeholder="ana" required maxLength={32} />
+          <input name="username" value={username} onChange={(e) => setUsername(e.target.value.toLowerCase())} placeholder="ana" required maxLength={USERNAME_MAX} />
         </label>
         <p className={`check check-${check.state}`} data-testid="username-check" aria-live="polite">
           {"text" in check ? check.text : check.state === "checking" ? "Checking…" : "3–32 of a–z, 0–9, _ and ."}

@@ -38,7 +38,7 @@ export function People({ tab, onTab, contactsRev, incoming, presence, onOpenChat
           {tabButton("requests", incoming ? `Requests (${incoming})` : "Requests")}
           {tabButton("contacts", "Contacts")}
         </nav>
-        <button className="link" name="close-people" onClick={onClose} title="Close">
+        <button className="link" name="close-people" onClick={onClose} title="Close" aria-label="Close">
           ✕
         </button>
       </header>

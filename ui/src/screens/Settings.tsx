@@ -2,6 +2,8 @@ import { useEffect, useState, type FormEvent } from "react";
 import type { CropRect, Me, UpdateMe, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
 import { AvatarCropper } from "../components/AvatarCropper";
+import { BIO_MAX, DISPLAY_NAME_MAX, STATUS_TEXT_MAX, USERNAME_MAX } from "../bindings/limits";
+import { lengthNote } from "../format";
 import { asCommandError, call } from "../ipc";
 import { pickImage } from "../pickImage";
 import { Devices } from "./Devices";
@@ -9,6 +11,9 @@ import { Devices } from "./Devices";
 const NO_CHANGE: UpdateMe = { display_name: null, username: null, bio: null, status_text: null, settings: null };
 
 /** Profile edit, privacy toggles and sign-out. */
+/** Each profile field's limit, in characters. */
+const LIMITS = { display_name: DISPLAY_NAME_MAX, username: USERNAME_MAX, status_text: STATUS_TEXT_MAX, bio: BIO_MAX };
+
 export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => void; onProfile: (u: User) => void; onSignOut: () => void }) {
   const [me, setMe] = useState<Me | null>(null);
   const [form, setForm] = useState({ display_name: "", username: "", bio: "", status_text: "" });
@@ -84,12 +89,23 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
     void update({ ...NO_CHANGE, ...form }, "Profile saved");
   }
 
-  const field = (key: keyof typeof form, label: string, max: number) => (
-    <label>
-      {label}
-      <input name={key} value={form[key]} maxLength={max} onChange={(e) => setForm({ ...form, [key]: e.target.value })} />
-    </label>
-  );
+  // `maxLength` counts UTF-16 units (an emoji is two), the server characters:
+  // the input allows twice the limit and the note says when it is over.
+  const field = (key: keyof typeof form, label: string, max: number) => {
+    const note = lengthNote(form[key], max);
+    return (
+      <label>
+        {label}
+        <input name={key} value={form[key]} maxLength={max * 2} aria-invalid={!!note} onChange={(e) => setForm({ ...form, [key]: e.target.value })} />
+        {note ? (
+          <span className="error" data-testid={`${key}-too-long`}>
+            {note}
+          </span>
+        ) : null}
+      </label>
+    );
+  };
+  const tooLong = (Object.keys(LIMITS) as (keyof typeof LIMITS)[]).some((k) => lengthNote(form[k], LIMITS[k]) !== null);
 
   return (
     <section className="settings" data-testid="settings">
@@ -104,11 +120,11 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
           <form onSubmit={save} className="card flat">
             <h3>Profile</h3>
             <p className="muted">Signed in as {me.identifier}</p>
-            {field("display_name", "Name", 64)}
-            {field("username", "Username", 32)}
-            {field("status_text", "Status", 140)}
-            {field("bio", "About", 280)}
-            <button type="submit" disabled={busy} name="save-profile">
+            {field("display_name", "Name", LIMITS.display_name)}
+            {field("username", "Username", LIMITS.username)}
+            {field("status_text", "Status", LIMITS.status_text)}
+            {field("bio", "About", LIMITS.bio)}
+            <button type="submit" disabled={busy || tooLong} name="save-profile">
               Save
             </button>
           </form>

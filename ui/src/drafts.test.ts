@@ -1,0 +1,18 @@
+import { describe, expect, it } from "vitest";
+import { Drafts } from "./drafts";
+
+describe("drafts", () => {
+  it("keeps what was typed in each chat apart, and forgets a cleared one", () => {
+    const d = new Drafts();
+    expect(d.get("c1")).toBe("");
+    d.set("c1", "See you at");
+    d.set("c2", "Thanks!\nBen");
+    expect(d.get("c1")).toBe("See you at");
+    expect(d.get("c2")).toBe("Thanks!\nBen");
+    d.set("c1", "");
+    expect(d.get("c1")).toBe("");
+    expect(d.get("c2")).toBe("Thanks!\nBen");
+    d.clear();
+    expect(d.get("c2")).toBe("");
+  });
+});
