@@ -39,6 +39,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts       INTEGER NOT NULL DEFAULT 0,
     last_error     TEXT
 ) STRICT;
+CREATE TABLE IF NOT EXISTS failed_sends (
+    client_id      TEXT PRIMARY KEY,
+    chat_id        TEXT NOT NULL,
+    body           TEXT NOT NULL,
+    reply_to       TEXT,
+    attachment_ids TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    problem        TEXT NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS contacts (user_id TEXT PRIMARY KEY, json TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS requests (id TEXT PRIMARY KEY, incoming INTEGER NOT NULL, json TEXT NOT NULL) STRICT;
 ";
@@ -94,6 +103,11 @@ pub struct CachedMessage {
     #[serde(flatten)]
     pub message: Message,
     pub state: LocalState,
+    /// Why the server refused it for good (state `failed`): it can be sent
+    /// again ([`retry_failed`]) or dropped ([`discard_failed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub failure: Option<parley_protocol::Problem>,
 }
 
 /// A queued send.
@@ -200,13 +214,17 @@ pub fn upsert_message(conn: &Connection, m: &Message) -> Result<()> {
     Ok(())
 }
 
-fn cached_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
-    Ok((r.get(0)?, r.get(1)?))
+/// A message row: its JSON, state, and (for a failed send) the refusal.
+type Row = (String, String, Option<String>);
+
+fn cached_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
 }
 
-fn to_cached(rows: Vec<(String, String)>) -> Result<Vec<CachedMessage>> {
+fn to_cached(rows: Vec<Row>) -> Result<Vec<CachedMessage>> {
     rows.into_iter()
-        .map(|(j, state)| {
+        .map(|(j, state, failure)| {
+            let failure = failure.as_deref().map(parse).transpose()?;
             let mut message: Message = parse(&j)?;
             let state = LocalState::parse(&state);
             message.status = match state {
@@ -214,7 +232,11 @@ fn to_cached(rows: Vec<(String, String)>) -> Result<Vec<CachedMessage>> {
                 LocalState::Delivered => MessageStatus::Delivered,
                 _ => MessageStatus::Sent,
             };
-            Ok(CachedMessage { message, state })
+            Ok(CachedMessage {
+                message,
+                state,
+                failure,
+            })
         })
         .collect()
 }
@@ -228,9 +250,9 @@ pub fn messages(
     limit: u32,
 ) -> Result<Vec<CachedMessage>> {
     let mut stmt = conn.prepare(
-        "SELECT json, state FROM messages WHERE chat_id = ?1 AND seq > 0 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+        "SELECT json, state, NULL FROM messages WHERE chat_id = ?1 AND seq > 0 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
     )?;
-    let mut rows: Vec<(String, String)> = stmt
+    let mut rows: Vec<Row> = stmt
         .query_map(
             params![
                 chat_id,
@@ -243,9 +265,11 @@ pub fn messages(
     rows.reverse();
     if before_seq.is_none() {
         let mut p = conn.prepare(
-            "SELECT json, state FROM messages WHERE chat_id = ?1 AND seq = 0 ORDER BY rowid",
+            "SELECT m.json, m.state, f.problem FROM messages m \
+             LEFT JOIN failed_sends f ON f.client_id = m.client_id AND m.state = 'failed' \
+             WHERE m.chat_id = ?1 AND m.seq = 0 ORDER BY m.rowid",
         )?;
-        let pending: Vec<(String, String)> = p
+        let pending: Vec<Row> = p
             .query_map([chat_id], cached_from_row)?
             .collect::<Result<_, _>>()?;
         rows.extend(pending);
@@ -256,7 +280,7 @@ pub fn messages(
 pub fn message_by_id(conn: &Connection, id: &str) -> Result<Option<CachedMessage>> {
     let row = conn
         .query_row(
-            "SELECT json, state FROM messages WHERE id = ?1",
+            "SELECT json, state, NULL FROM messages WHERE id = ?1",
             [id],
             cached_from_row,
         )
@@ -397,6 +421,7 @@ pub fn enqueue(
     Ok(CachedMessage {
         message,
         state: LocalState::Pending,
+        failure: None,
     })
 }
 
@@ -438,29 +463,76 @@ pub fn outbox_done(conn: &mut Connection, m: &Message) -> Result<()> {
     Ok(())
 }
 
-/// Counts a failed attempt; a permanent failure takes it out of the outbox.
-pub fn outbox_failed(
+/// Counts a failed attempt of a message that stays queued.
+pub fn outbox_attempt_failed(conn: &Connection, client_id: &str, error: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE client_id = ?1",
+        params![client_id, error],
+    )?;
+    Ok(())
+}
+
+/// The server refused a queued message for good: it leaves the outbox for
+/// `failed_sends` (with the refusal), where it can be retried or discarded,
+/// and shows as failed.
+pub fn outbox_refused(
     conn: &mut Connection,
     me: &str,
     client_id: &str,
-    error: &str,
-    permanent: bool,
+    problem: &parley_protocol::Problem,
 ) -> Result<()> {
     let tx = conn.transaction()?;
-    if permanent {
-        tx.execute("DELETE FROM outbox WHERE client_id = ?1", [client_id])?;
-        tx.execute(
-            "UPDATE messages SET state = 'failed' WHERE sender_id = ?1 AND client_id = ?2",
-            params![me, client_id],
-        )?;
-    } else {
-        tx.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE client_id = ?1",
-            params![client_id, error],
-        )?;
-    }
+    tx.execute(
+        "INSERT OR REPLACE INTO failed_sends \
+         (client_id, chat_id, body, reply_to, attachment_ids, created_at, problem) \
+         SELECT client_id, chat_id, body, reply_to, attachment_ids, created_at, ?2 \
+         FROM outbox WHERE client_id = ?1",
+        params![client_id, json(problem)?],
+    )?;
+    tx.execute("DELETE FROM outbox WHERE client_id = ?1", [client_id])?;
+    tx.execute(
+        "UPDATE messages SET state = 'failed' WHERE sender_id = ?1 AND client_id = ?2",
+        params![me, client_id],
+    )?;
     tx.commit()?;
     Ok(())
+}
+
+/// Puts a failed message back in the outbox (same client id: the server
+/// stores it at most once), pending again. False when there is no such
+/// failed message (a failure from before failures were kept cannot be
+/// retried: its attachments are not known).
+pub fn retry_failed(conn: &mut Connection, me: &str, client_id: &str) -> Result<bool> {
+    let tx = conn.transaction()?;
+    let moved = tx.execute(
+        "INSERT INTO outbox (client_id, chat_id, body, reply_to, attachment_ids, created_at) \
+         SELECT client_id, chat_id, body, reply_to, attachment_ids, created_at \
+         FROM failed_sends WHERE client_id = ?1",
+        [client_id],
+    )?;
+    if moved == 0 {
+        return Ok(false);
+    }
+    tx.execute("DELETE FROM failed_sends WHERE client_id = ?1", [client_id])?;
+    tx.execute(
+        "UPDATE messages SET state = 'pending' WHERE sender_id = ?1 AND client_id = ?2",
+        params![me, client_id],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Drops a failed message for good. False when there is none with that
+/// client id.
+pub fn discard_failed(conn: &mut Connection, me: &str, client_id: &str) -> Result<bool> {
+    let tx = conn.transaction()?;
+    tx.execute("DELETE FROM failed_sends WHERE client_id = ?1", [client_id])?;
+    let gone = tx.execute(
+        "DELETE FROM messages WHERE sender_id = ?1 AND client_id = ?2 AND state = 'failed'",
+        params![me, client_id],
+    )?;
+    tx.commit()?;
+    Ok(gone > 0)
 }
 
 fn update_message_json(conn: &Connection, id: &str, f: impl FnOnce(&mut Message)) -> Result<()> {

@@ -814,9 +814,9 @@ impl Client {
         text: String,
         problem: Option<Problem>,
     ) -> Result<()> {
-        let (me, cid) = (self.user_id().to_owned(), client_id.to_owned());
+        let cid = client_id.to_owned();
         self.cache()
-            .run(move |c| cache::outbox_failed(c, &me, &cid, &text, false))
+            .run(move |c| cache::outbox_attempt_failed(c, &cid, &text))
             .await?;
         if let Some(error) = problem {
             self.emit(ClientEvent::SendDeferred {
@@ -828,18 +828,51 @@ impl Client {
     }
 
     async fn outbox_failed(&self, client_id: &str, error: Problem) -> Result<()> {
-        let (me, cid, text) = (
+        let (me, cid, p) = (
             self.user_id().to_owned(),
             client_id.to_owned(),
-            error.to_string(),
+            error.clone(),
         );
         self.cache()
-            .run(move |c| cache::outbox_failed(c, &me, &cid, &text, true))
+            .run(move |c| cache::outbox_refused(c, &me, &cid, &p))
             .await?;
         self.emit(ClientEvent::SendFailed {
             client_id: client_id.to_owned(),
             error,
         });
+        Ok(())
+    }
+
+    /// Queues a message the server refused for good again (after whatever
+    /// made it refuse changed, e.g. the contact is back); it goes out with
+    /// the outbox, under its first client id.
+    pub async fn retry_failed(&self, client_id: &str) -> Result<()> {
+        let (me, cid) = (self.user_id().to_owned(), client_id.to_owned());
+        let moved = self
+            .cache()
+            .run(move |c| cache::retry_failed(c, &me, &cid))
+            .await?;
+        if !moved {
+            return Err(ClientError::Invalid(format!(
+                "no failed message {client_id} to send again"
+            )));
+        }
+        self.inner.outbox_kick.notify_one();
+        Ok(())
+    }
+
+    /// Drops a message the server refused for good.
+    pub async fn discard_failed(&self, client_id: &str) -> Result<()> {
+        let (me, cid) = (self.user_id().to_owned(), client_id.to_owned());
+        let gone = self
+            .cache()
+            .run(move |c| cache::discard_failed(c, &me, &cid))
+            .await?;
+        if !gone {
+            return Err(ClientError::Invalid(format!(
+                "no failed message {client_id}"
+            )));
+        }
         Ok(())
     }
 

@@ -436,6 +436,58 @@ fn a_send_refused_for_a_full_server_stays_queued_and_goes_out_later() {
     assert!(history.contains("after the disk was freed"), "{history}");
 }
 
+/// A message the server refused for good shows in `history` with the reason
+/// and what to do; `retry` sends it again (refused again here: the cause is
+/// still there) and `discard` drops it.
+#[test]
+fn a_refused_message_is_retried_or_discarded_from_the_terminal() {
+    let p = pair();
+    // Refused for good: an attachment id that is not Ana's upload.
+    let (profile, ben) = (p.ana.profile.clone(), p.ben_id.clone());
+    let client_id = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async move {
+            no_keyring();
+            let c = parley_client::Client::open(parley_client::Profile::open(&profile).unwrap())
+                .await
+                .unwrap();
+            let chat = c.chat_with(&parley_protocol::UserId(ben)).await.unwrap().id;
+            let m = c
+                .queue_message(
+                    &chat,
+                    "with a stranger's file",
+                    None,
+                    vec!["not-mine".into()],
+                )
+                .await
+                .unwrap();
+            let err = c.flush_outbox().await.unwrap_err();
+            assert_eq!(err.code(), Some("invalid_field"), "{err:?}");
+            m.message.client_id
+        });
+    let history = p.ana.ok(&["history", "ben"]);
+    let line = history.lines().last().unwrap();
+    assert!(
+        line.contains("with a stranger's file (failed)"),
+        "{history}"
+    );
+    assert!(line.contains("not an attachment you uploaded"), "{history}");
+    assert!(
+        line.contains(&format!("`parley retry {client_id}`")),
+        "{history}"
+    );
+    let run = p.ana.fails(&["retry", &client_id], 1);
+    assert!(
+        run.stderr.contains("not an attachment you uploaded"),
+        "{run:?}"
+    );
+    assert_eq!(p.ana.ok(&["discard", &client_id]).trim(), "discarded");
+    let history = p.ana.ok(&["history", "ben"]);
+    assert!(!history.contains("stranger"), "{history}");
+    let run = p.ana.fails(&["discard", &client_id], 1);
+    assert!(run.stderr.contains("no failed message"), "{run:?}");
+}
+
 #[test]
 fn errors_exit_codes_and_messages() {
     let ts = TestServer::start();

@@ -760,3 +760,70 @@ async fn saved_attachments_are_checked_safely_named_and_never_overwrite() {
     let left: Vec<_> = std::fs::read_dir(&clean).unwrap().collect();
     assert!(left.is_empty(), "nothing saved, no partial file: {left:?}");
 }
+
+/// A message the server refuses for good (Ben removed Ana) keeps its
+/// refusal and its attachment, goes out once when retried after they are
+/// contacts again, and a discarded one is gone.
+#[tokio::test]
+async fn a_refused_message_can_be_retried_later_or_discarded() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+    ben.remove_contact(ana.user_id()).await.unwrap();
+    let file = tmp.path().join("plan.txt");
+    std::fs::write(&file, "the plan").unwrap();
+    let att = ana.upload(&file, |_| {}).await.unwrap();
+    let kept = ana
+        .queue_message(&chat, "still there?", None, vec![att.id.clone()])
+        .await
+        .unwrap();
+    let err = ana.flush_outbox().await.unwrap_err();
+    assert_eq!(err.code(), Some("not_connected"), "{err:?}");
+    let dropped = ana
+        .queue_message(&chat, "never mind", None, vec![])
+        .await
+        .unwrap();
+    ana.flush_outbox().await.unwrap_err();
+    let c = chat.clone();
+    let local = ana
+        .cache()
+        .run(move |db| cache::messages(db, &c, None, 50))
+        .await
+        .unwrap();
+    assert_eq!(local.len(), 2);
+    for m in &local {
+        assert_eq!(m.state, LocalState::Failed);
+        assert_eq!(m.failure.as_ref().unwrap().code, "not_connected", "{m:?}");
+    }
+    // Nothing to retry yet that is not failed; an unknown id is an error.
+    assert!(ana.retry_failed("no-such-id").await.is_err());
+
+    connect(&ben, &ana).await;
+    ana.retry_failed(&kept.message.client_id).await.unwrap();
+    ana.discard_failed(&dropped.message.client_id)
+        .await
+        .unwrap();
+    assert!(ana.retry_failed(&dropped.message.client_id).await.is_err());
+    let sent = ana.flush_outbox().await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].message.body, "still there?");
+    assert_eq!(
+        sent[0].message.attachments[0].id, att.id,
+        "the attachment too"
+    );
+    assert_eq!(sent[0].failure, None);
+    assert_eq!(count_client_id(&ts, &kept.message.client_id), 1);
+    assert_eq!(count_client_id(&ts, &dropped.message.client_id), 0);
+    let c = chat.clone();
+    let local = ana
+        .cache()
+        .run(move |db| cache::messages(db, &c, None, 50))
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = local.iter().map(|m| m.message.body.as_str()).collect();
+    assert_eq!(bodies, ["still there?"], "the discarded one is gone");
+    // Retrying what was already sent is refused; the server has it once.
+    assert!(ana.retry_failed(&kept.message.client_id).await.is_err());
+}

@@ -539,6 +539,15 @@ try {
   await waitText(".chat-title", /Fay/);
   await type(await waitFor('textarea[name="composer"]'), "Hi Fay, scanned you!" + ENTER);
   await until("Fay to read Ana's message", async () => JSON.stringify(await cli("fay", "history", "ana")).includes("scanned you"));
+  step = "refused for good: Fay removes Ana; the message says why, is retried, then deleted";
+  await cli("fay", "remove", "ana");
+  await type(await waitFor('textarea[name="composer"]'), "Still there?" + ENTER);
+  await waitText('[data-testid="failed"]', /no longer connected/);
+  await shot("15-failed");
+  await click(await find('button[name="retry-failed"]'));
+  await waitText('[data-testid="failed"]', /no longer connected/);
+  await click(await find('button[name="discard-failed"]'));
+  await until("the refused message gone", async () => !(await exec("return document.querySelector('.messages')?.innerText ?? ''")).includes("Still there?"));
   step = "devices: this one marked, Ana's CLI listed";
   await click(await find('button[name="open-settings"]'));
   await until("two devices", async () => (await findAll('[data-testid="device"]')).length === 2);

@@ -295,6 +295,29 @@ pub async fn run(cli: Cli) -> Result<()> {
             dir,
             out,
         } => ctx.save(&message_id, dir, out).await,
+        Command::Retry { client_id } => {
+            let c = ctx.client().await?;
+            c.retry_failed(&client_id).await?;
+            let sent = c.flush_outbox().await?;
+            let m = sent
+                .into_iter()
+                .find(|m| m.message.client_id == client_id)
+                .ok_or_else(|| ClientError::Invalid("the message was not sent".into()))?;
+            if json {
+                output::json(&m);
+            } else {
+                println!("sent #{} ({})", m.message.seq, m.message.id);
+            }
+            Ok(())
+        }
+        Command::Discard { client_id } => {
+            ctx.client().await?.discard_failed(&client_id).await?;
+            ctx.done(
+                "discarded",
+                serde_json::json!({"client_id": client_id, "discarded": true}),
+            );
+            Ok(())
+        }
         Command::Search { query } => {
             let c = ctx.client().await?;
             let found = c.search(&query).await?;

@@ -129,6 +129,10 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Send again a message the server refused (see `history`).
+    Retry { client_id: String },
+    /// Drop a message the server refused.
+    Discard { client_id: String },
     /// Search your messages.
     Search { query: String },
     /// Stream events until interrupted, acknowledging them.

@@ -208,10 +208,17 @@ pub fn message(m: &CachedMessage, me: &str, names: &dyn Fn(&str) -> String) {
     } else {
         msg.seq.to_string()
     };
-    let id = if msg.id.is_empty() {
-        String::new()
-    } else {
-        format!("  ({})", msg.id)
+    // A message refused for good has no id; its client id is what
+    // `parley retry` and `parley discard` take.
+    let id = match &m.failure {
+        Some(p) => format!(
+            "  ({}; `parley retry {}` or `parley discard {}`)",
+            printable(&p.detail),
+            msg.client_id,
+            msg.client_id
+        ),
+        None if msg.id.is_empty() => String::new(),
+        None => format!("  ({})", msg.id),
     };
     println!(
         "#{:<4} {} {}{}: {}{}{}{}{}",

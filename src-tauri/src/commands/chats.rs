@@ -47,6 +47,12 @@ pub struct MessageArgs {
     pub message_id: String,
 }
 
+/// A message of mine by its client id (one the server refused has no id).
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct ClientIdArgs {
+    pub client_id: String,
+}
+
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct ReactArgs {
     pub message_id: String,
@@ -171,6 +177,22 @@ pub async fn delete_message(session: State<'_, SessionState>, args: MessageArgs)
             async move { api.delete_message(&t, &id).await }
         })
         .await?)
+}
+
+/// Sends again a message the server refused for good (it goes out with the
+/// outbox, pending meanwhile).
+#[tauri::command]
+pub async fn retry_message(session: State<'_, SessionState>, args: ClientIdArgs) -> CmdResult<()> {
+    Ok(session.client()?.retry_failed(&args.client_id).await?)
+}
+
+/// Drops a message the server refused for good.
+#[tauri::command]
+pub async fn discard_message(
+    session: State<'_, SessionState>,
+    args: ClientIdArgs,
+) -> CmdResult<()> {
+    Ok(session.client()?.discard_failed(&args.client_id).await?)
 }
 
 #[tauri::command]

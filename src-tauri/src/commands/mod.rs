@@ -65,6 +65,8 @@ commands! {
     chats::send_message(chats::SendArgs) -> CachedMessage;
     chats::edit_message(chats::EditArgs) -> CachedMessage;
     chats::delete_message(chats::MessageArgs) -> ();
+    chats::retry_message(chats::ClientIdArgs) -> ();
+    chats::discard_message(chats::ClientIdArgs) -> ();
     chats::react(chats::ReactArgs) -> ();
     chats::mark_read(chats::ReadArgs) -> ();
     chats::set_typing(chats::TypingArgs) -> ();

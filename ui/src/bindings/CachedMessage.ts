@@ -2,12 +2,18 @@
 import type { Attachment } from "./Attachment";
 import type { LocalState } from "./LocalState";
 import type { MessageStatus } from "./MessageStatus";
+import type { Problem } from "./Problem";
 import type { UserId } from "./UserId";
 
 /**
  * A message with its local state.
  */
-export type CachedMessage = { state: LocalState, id: string, chat_id: string, 
+export type CachedMessage = { state: LocalState, 
+/**
+ * Why the server refused it for good (state `failed`): it can be sent
+ * again ([`retry_failed`]) or dropped ([`discard_failed`]).
+ */
+failure?: Problem, id: string, chat_id: string, 
 /**
  * Position in the chat, from 1, without gaps.
  */

@@ -8,6 +8,7 @@ import type { CachedMessage } from "./CachedMessage";
 import type { CameraInfo } from "./CameraInfo";
 import type { Chat } from "./Chat";
 import type { ChatArgs } from "./ChatArgs";
+import type { ClientIdArgs } from "./ClientIdArgs";
 import type { ClipboardArgs } from "./ClipboardArgs";
 import type { Connection } from "./Connection";
 import type { ConnectionRequest } from "./ConnectionRequest";
@@ -68,6 +69,8 @@ export type Commands = {
   send_message: { args: SendArgs; result: CachedMessage };
   edit_message: { args: EditArgs; result: CachedMessage };
   delete_message: { args: MessageArgs; result: null };
+  retry_message: { args: ClientIdArgs; result: null };
+  discard_message: { args: ClientIdArgs; result: null };
   react: { args: ReactArgs; result: null };
   mark_read: { args: ReadArgs; result: null };
   set_typing: { args: TypingArgs; result: null };

@@ -10,6 +10,7 @@ export type { CameraInfo } from "./CameraInfo";
 export type { Chat } from "./Chat";
 export type { ChatArgs } from "./ChatArgs";
 export type { ClientEvent } from "./ClientEvent";
+export type { ClientIdArgs } from "./ClientIdArgs";
 export type { ClipboardArgs } from "./ClipboardArgs";
 export type { CommandError } from "./CommandError";
 export type { Connection } from "./Connection";

@@ -427,6 +427,33 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     }
   }
 
+  /** Sends a refused message again (once whatever made the server refuse
+   * it changed); it shows as pending until the outbox sends it. */
+  async function retryFailed(m: CachedMessage) {
+    setError(null);
+    try {
+      await call("retry_message", { client_id: m.client_id });
+      setMessages((list) =>
+        list.map((x) => (x.client_id === m.client_id && x.state === "failed" ? { ...x, state: "pending", failure: undefined } : x)),
+      );
+      onChanged();
+    } catch (e) {
+      setError(asCommandError(e).message);
+    }
+  }
+
+  /** Drops a refused message from this device. */
+  async function discardFailed(m: CachedMessage) {
+    setError(null);
+    try {
+      await call("discard_message", { client_id: m.client_id });
+      setMessages((list) => list.filter((x) => x.client_id !== m.client_id || x.state !== "failed"));
+      onChanged();
+    } catch (e) {
+      setError(asCommandError(e).message);
+    }
+  }
+
   async function remove(m: CachedMessage) {
     setConfirmDelete(null);
     composer.current?.focus();
@@ -498,8 +525,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
               const why =
                 m.state === "pending" && deferred[m.client_id]
                   ? deferredText(deferred[m.client_id])
-                  : m.state === "failed" && failed[m.client_id]
-                    ? failedText(failed[m.client_id])
+                  : m.state === "failed"
+                    ? failedText(m.failure?.code ?? failed[m.client_id] ?? "")
                     : undefined;
               const t = why ? { ...tick(m.state), label: why } : tick(m.state);
               const reactions = Object.entries(m.reactions).filter(([, who]) => who && who.length > 0);
@@ -533,6 +560,17 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                         data-testid={m.state === "failed" ? "failed" : "deferred"}
                       >
                         {why}
+                        {m.state === "failed" ? (
+                          <span className="failed-actions">
+                            {" "}
+                            <button className="link" name="retry-failed" onClick={() => void retryFailed(m)}>
+                              Retry
+                            </button>{" "}
+                            <button className="link" name="discard-failed" onClick={() => void discardFailed(m)}>
+                              Delete
+                            </button>
+                          </span>
+                        ) : null}
                       </div>
                     ) : null}
                     <div className="meta">
