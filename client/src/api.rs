@@ -326,8 +326,20 @@ impl Api {
     }
 
     // --- chats -------------------------------------------------------------
-    pub async fn chats(&self, token: &str, limit: u32) -> Result<Vec<Chat>> {
-        self.get(&format!("/v1/chats?limit={limit}"), token).await
+    /// A page of chats by last activity; `after`: the previous page's last
+    /// chat (the next page starts past it).
+    pub async fn chats(&self, token: &str, limit: u32, after: Option<&Chat>) -> Result<Vec<Chat>> {
+        let cursor = after.map_or_else(String::new, |c| {
+            format!(
+                "&before={}&before_id={}",
+                enc(&c
+                    .updated_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                enc(&c.id)
+            )
+        });
+        self.get(&format!("/v1/chats?limit={limit}{cursor}"), token)
+            .await
     }
 
     pub async fn open_chat(&self, token: &str, peer: &UserId) -> Result<Chat> {

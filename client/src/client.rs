@@ -553,11 +553,10 @@ impl Client {
     // --- chats -----------------------------------------------------------
 
     /// Chats from the server (refreshing the cache); offline, from the cache.
+    /// Every chat, newest activity first (paging through the server's list),
+    /// or the cached ones while the server cannot be reached.
     pub async fn chats(&self) -> Result<Vec<Chat>> {
-        match self
-            .call(|api, t| async move { api.chats(&t, limits::CHATS_LIMIT_MAX).await })
-            .await
-        {
+        match self.all_chats().await {
             Ok(list) => {
                 let l2 = list.clone();
                 self.cache()
@@ -572,6 +571,24 @@ impl Client {
             }
             Err(e) if e.is_transient() => self.cache().run(|c| cache::chats(c)).await,
             Err(e) => Err(e),
+        }
+    }
+
+    async fn all_chats(&self) -> Result<Vec<Chat>> {
+        let mut all: Vec<Chat> = Vec::new();
+        loop {
+            let after = all.last().cloned();
+            let page = self
+                .call(|api, t| {
+                    let after = after.clone();
+                    async move { api.chats(&t, limits::CHATS_LIMIT_MAX, after.as_ref()).await }
+                })
+                .await?;
+            let last_page = page.len() < limits::CHATS_LIMIT_MAX as usize;
+            all.extend(page);
+            if last_page {
+                return Ok(all);
+            }
         }
     }
 

@@ -827,3 +827,29 @@ async fn a_refused_message_can_be_retried_later_or_discarded() {
     // Retrying what was already sent is refused; the server has it once.
     assert!(ana.retry_failed(&kept.message.client_id).await.is_err());
 }
+
+/// The client's cursor for the chat list (time and id of the last chat seen)
+/// reaches every chat once, one page at a time.
+#[tokio::test]
+async fn chat_list_pages_follow_the_cursor() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let cleo = login(&ts, &tmp.path().join("cleo"), "cleo@example.org").await;
+    let mut ids = vec![connect(&ana, &ben).await, connect(&ana, &cleo).await];
+    let token = ana.token().await.unwrap();
+    let mut seen = Vec::new();
+    let mut last: Option<parley_protocol::Chat> = None;
+    loop {
+        let page = ana.api().chats(&token, 1, last.as_ref()).await.unwrap();
+        let Some(c) = page.into_iter().next() else { break };
+        seen.push(c.id.clone());
+        last = Some(c);
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    seen.sort();
+    ids.sort();
+    assert_eq!(seen, ids);
+    assert_eq!(ana.chats().await.unwrap().len(), 2);
+}

@@ -857,3 +857,58 @@ async fn outsiders_see_nothing() {
         .unwrap();
     assert!(conns.is_empty());
 }
+
+/// Paging the chat list with `before` and `before_id` returns every chat
+/// once, even chats last active in the same millisecond; `before` alone
+/// skips the rest of that millisecond (what it means), and `before_id`
+/// without `before` is refused.
+#[tokio::test]
+async fn chat_list_pages_keep_chats_of_the_same_millisecond() {
+    let ts = TestServer::start().await;
+    let ana = ts.login("ana@example.org").await;
+    let mut ids = Vec::new();
+    for who in ["ben", "cleo", "dan"] {
+        let peer = ts.login(&format!("{who}@example.org")).await;
+        ts.connect_users(&ana, &peer).await;
+        ids.push(ts.open_chat(&ana, &peer).await);
+    }
+    let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db.execute("UPDATE chats SET updated_at = 1767225600123", [])
+        .unwrap();
+    ids.sort();
+    ids.reverse();
+    let page = |q: String| {
+        let (ts, ana) = (&ts, &ana);
+        async move {
+            let list: Vec<Value> = get(ts, ana, &format!("/v1/chats?limit=1{q}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            list
+        }
+    };
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let list = page(cursor.clone()).await;
+        let Some(c) = list.first() else { break };
+        assert_eq!(c["updated_at"], "2026-01-01T00:00:00.123Z");
+        seen.push(c["id"].as_str().unwrap().to_owned());
+        cursor = format!(
+            "&before={}&before_id={}",
+            c["updated_at"].as_str().unwrap(),
+            c["id"].as_str().unwrap()
+        );
+    }
+    assert_eq!(seen, ids, "each chat once, by id within the millisecond");
+    let skipped = page("&before=2026-01-01T00:00:00.123Z".into()).await;
+    assert!(skipped.is_empty(), "{skipped:?}");
+    problem(
+        get(&ts, &ana, &format!("/v1/chats?before_id={}", ids[0])).await,
+        422,
+        "invalid_query",
+    )
+    .await;
+}

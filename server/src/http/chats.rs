@@ -34,6 +34,11 @@ struct ChatsQuery {
     /// RFC 3339 time: only chats last active before it (the `updated_at` of the
     /// last chat of the previous page).
     before: Option<chrono::DateTime<chrono::Utc>>,
+    /// With `before`: the `id` of the last chat of the previous page. Chats
+    /// last active in the same millisecond as it then come after it (by id,
+    /// descending) instead of being skipped. Not in PROTOCOL.md, which only
+    /// has `before`.
+    before_id: Option<String>,
 }
 
 /// My chats by last activity.
@@ -56,7 +61,15 @@ async fn list(
             format!("limit: must be 1 to {}", limits::CHATS_LIMIT_MAX),
         ));
     }
-    let before = q.before.map(|t| t.timestamp_millis());
+    if q.before_id.is_some() && q.before.is_none() {
+        return Err(Error::unprocessable(
+            "invalid_query",
+            "before_id: only with before",
+        ));
+    }
+    let before = q
+        .before
+        .map(|t| (t.timestamp_millis(), q.before_id.unwrap_or_default()));
     Ok(Json(
         service::chats::list(&state, &caller, before, limit).await?,
     ))

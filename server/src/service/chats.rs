@@ -120,10 +120,12 @@ pub fn ensure_connected(conn: &Connection, a: &str, b: &str) -> Result<()> {
 }
 
 /// `GET /v1/chats`.
+/// `GET /v1/chats`: by last activity; `before` is the previous page's last
+/// chat (its time, and its id or "").
 pub async fn list(
     state: &AppState,
     caller: &Caller,
-    before: Option<i64>,
+    before: Option<(i64, String)>,
     limit: u32,
 ) -> Result<Vec<Chat>> {
     let uid = caller.user_id.clone();
@@ -131,7 +133,7 @@ pub async fn list(
     state
         .store
         .read(move |conn| {
-            store::chats::chats_of(conn, &uid, before, limit)?
+            store::chats::chats_of(conn, &uid, before.as_ref(), limit)?
                 .iter()
                 .map(|(m, c)| chat_view(conn, m, c.updated_at))
                 .collect()

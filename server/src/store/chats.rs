@@ -182,23 +182,27 @@ pub fn uncount_unread(
     Ok(())
 }
 
-/// A user's chats by last activity, before `before` (ms), at most `limit`.
+/// A user's chats by last activity (then id, descending), at most `limit`,
+/// after the cursor `before`: a chat's `updated_at` (ms) and id, "" for none
+/// (every chat of that millisecond is then past it).
 pub fn chats_of(
     conn: &Connection,
     user_id: &str,
-    before: Option<i64>,
+    before: Option<&(i64, String)>,
     limit: u32,
 ) -> Result<Vec<(MemberRow, ChatRow)>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {cols}, c.id, c.last_seq, c.updated_at FROM chat_members cm JOIN chats c ON c.id = cm.chat_id \
-         WHERE cm.user_id = ?1 AND c.updated_at < ?2 ORDER BY c.updated_at DESC, c.id DESC LIMIT ?3",
+         WHERE cm.user_id = ?1 AND (c.updated_at < ?2 OR (c.updated_at = ?2 AND c.id < ?4)) \
+         ORDER BY c.updated_at DESC, c.id DESC LIMIT ?3",
         cols = MEMBER_COLUMNS
             .split(", ")
             .map(|c| format!("cm.{c}"))
             .collect::<Vec<_>>()
             .join(", ")
     ))?;
-    let rows = stmt.query_map(params![user_id, before.unwrap_or(i64::MAX), limit], |r| {
+    let (at, id) = before.map_or((i64::MAX, ""), |(t, id)| (*t, id.as_str()));
+    let rows = stmt.query_map(params![user_id, at, limit, id], |r| {
         Ok((
             member_from_row(r)?,
             ChatRow {
