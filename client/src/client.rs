@@ -383,6 +383,15 @@ impl Client {
     }
 
     pub async fn set_avatar(&self, path: &std::path::Path) -> Result<Me> {
+        // Checked before reading it all: the server takes at most 5 MiB.
+        let size = tokio::fs::metadata(path).await?.len();
+        if size > limits::AVATAR_MAX_BYTES as u64 {
+            return Err(ClientError::Invalid(format!(
+                "{}: {size} bytes; an avatar may be at most {} (5 MiB)",
+                path.display(),
+                limits::AVATAR_MAX_BYTES
+            )));
+        }
         let bytes = tokio::fs::read(path).await?;
         self.set_avatar_bytes(mime_of(path), bytes).await
     }

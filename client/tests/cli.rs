@@ -561,6 +561,24 @@ fn errors_exit_codes_and_messages() {
     carl.login_with_code(&ts, "carl@example.org");
     let run = carl.fails(&["qr", "scan", qr.to_str().unwrap()], 1);
     assert!(run.stderr.contains("another server"), "{run:?}");
+
+    // Refused before anything is sent: an avatar over 5 MiB, a body over
+    // 16 KiB, eleven attachments.
+    let big = tmp.path().join("big.png");
+    std::fs::write(&big, vec![0u8; 5 * 1024 * 1024 + 1]).unwrap();
+    let run = carl.fails(&["profile", "set", "--avatar", big.to_str().unwrap()], 1);
+    assert!(run.stderr.contains("at most 5242880 (5 MiB)"), "{run:?}");
+    let run = carl.fails(&["send", "nobody", &"x".repeat(16 * 1024 + 1)], 1);
+    assert!(
+        run.stderr.contains("body: must be at most 16384 bytes"),
+        "{run:?}"
+    );
+    let mut args = vec!["send", "nobody", "files"];
+    for _ in 0..11 {
+        args.extend(["--attach", "blank.png"]);
+    }
+    let run = carl.fails(&args, 1);
+    assert!(run.stderr.contains("at most 10 attachments"), "{run:?}");
 }
 
 fn write_qr(path: &Path, text: &str) {
