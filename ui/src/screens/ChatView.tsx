@@ -359,7 +359,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   async function submit() {
     const body = draft.trim();
     if (!body && (editing || attached.length === 0)) return;
-    if (tooLong || sendingRef.current) return;
+    // An upload still on its way would be left out of the message.
+    if (tooLong || sendingRef.current || upload) return;
     const id = chat.id;
     setError(null);
     // One at a time: a second Enter while this one is on its way would send
@@ -484,7 +485,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
 
   const limit = bodyLimitText(draft);
   const tooLong = !!limit?.over;
-  const canSend = !sending && !tooLong && !(!draft.trim() && (!!editing || attached.length === 0));
+  const canSend = !sending && !upload && !tooLong && !(!draft.trim() && (!!editing || attached.length === 0));
   const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
   const now = new Date();
   const status = typing ? "typing…" : presenceText(presence, now);
