@@ -395,6 +395,23 @@ try {
   }
   await shot("10-attachment-saved");
 
+  step = "search: a word of Ben's first message finds it; picking it scrolls back to it";
+  await click(await find('input[name="filter"]'));
+  await type(await find('input[name="filter"]'), "lunch");
+  await waitText('[data-testid="found-message"]', /Hi Ana! Lunch tomorrow\?/);
+  await shot("10-search");
+  const lunchInView = () =>
+    exec(
+      "const m = [...document.querySelectorAll('[data-testid=message]')].find((e) => /Lunch tomorrow/.test(e.innerText));" +
+        "if (!m) return false; const r = m.getBoundingClientRect(), v = document.querySelector('.messages').getBoundingClientRect();" +
+        "return r.bottom > v.top && r.top < v.bottom;",
+    );
+  if (await lunchInView()) throw new Error("Ben's first message is in view already: the jump would prove nothing");
+  await click(await find('[data-testid="found-message"]'));
+  await until("the found message scrolled into view", lunchInView);
+  await clearInput("filter");
+  await until("the search results to go", async () => (await findAll('[data-testid="found"]')).length === 0);
+
   step = "settings";
   await click(await find('button[name="open-settings"]'));
   await waitFor('[data-testid="settings"] input[name="username"]');

@@ -179,6 +179,22 @@ pub async fn delete_message(session: State<'_, SessionState>, args: MessageArgs)
         .await?)
 }
 
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct SearchArgs {
+    /// What to look for (1..=256 characters; words match by prefix).
+    pub q: String,
+}
+
+/// My messages in every chat that match `q` (the server's full-text
+/// search), newest first.
+#[tauri::command]
+pub async fn search_messages(
+    session: State<'_, SessionState>,
+    args: SearchArgs,
+) -> CmdResult<Vec<parley_protocol::Message>> {
+    Ok(session.client()?.search(args.q.trim()).await?)
+}
+
 /// Sends again a message the server refused for good (it goes out with the
 /// outbox, pending meanwhile).
 #[tauri::command]

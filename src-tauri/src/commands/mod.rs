@@ -67,6 +67,7 @@ commands! {
     chats::delete_message(chats::MessageArgs) -> ();
     chats::retry_message(chats::ClientIdArgs) -> ();
     chats::discard_message(chats::ClientIdArgs) -> ();
+    chats::search_messages(chats::SearchArgs) -> Vec<parley_protocol::Message>;
     chats::react(chats::ReactArgs) -> ();
     chats::mark_read(chats::ReadArgs) -> ();
     chats::set_typing(chats::TypingArgs) -> ();

@@ -56,6 +56,7 @@ export type { Revoked } from "./Revoked";
 export type { ScanEvent } from "./ScanEvent";
 export type { ScanKind } from "./ScanKind";
 export type { ScanStopArgs } from "./ScanStopArgs";
+export type { SearchArgs } from "./SearchArgs";
 export type { SendArgs } from "./SendArgs";
 export type { SessionInfo } from "./SessionInfo";
 export type { Settings } from "./Settings";

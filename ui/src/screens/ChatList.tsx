@@ -1,8 +1,8 @@
 import { forwardRef } from "react";
-import type { Chat } from "../bindings";
+import type { Chat, Message } from "../bindings";
 import { Avatar } from "../components/Avatar";
 import { VirtualList } from "../components/VirtualList";
-import { filterChats, listTime, preview } from "../format";
+import { filterChats, listTime, preview, snippet } from "../format";
 import type { Presence } from "../store";
 
 interface Props {
@@ -13,11 +13,14 @@ interface Props {
   presence: Record<string, Presence>;
   onQuery: (q: string) => void;
   onSelect: (chatId: string) => void;
+  /** Messages matching the query (null: no search). */
+  found: Message[] | null;
+  onOpenMessage: (m: Message) => void;
 }
 
 /** The chats, most recent activity first, filtered by the box at the top. */
 export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
-  { chats, myId, selected, query, presence, onQuery, onSelect },
+  { chats, myId, selected, query, presence, onQuery, onSelect, found, onOpenMessage },
   filterRef,
 ) {
   const now = new Date();
@@ -29,7 +32,7 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
         className="filter"
         name="filter"
         type="search"
-        placeholder="Find a chat (Ctrl+K)"
+        placeholder="Find a chat or message (Ctrl+K)"
         value={query}
         onChange={(e) => onQuery(e.target.value)}
       />
@@ -68,6 +71,30 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
           )}
         />
       )}
+      {found ? (
+        <section className="found" aria-label="Messages found" data-testid="found">
+          <h3>Messages</h3>
+          {found.length === 0 ? (
+            <p className="muted empty">No message matches.</p>
+          ) : (
+            found.map((m) => {
+              const peer = chats.find((c) => c.id === m.chat_id)?.peer.display_name ?? "";
+              return (
+                <button key={m.id} className="found-row" data-testid="found-message" onClick={() => onOpenMessage(m)}>
+                  <span className="chat-row-top">
+                    <span className="chat-name">{peer}</span>
+                    <span className="chat-time">{listTime(new Date(m.created_at), now)}</span>
+                  </span>
+                  <span className="chat-preview">
+                    {m.sender_id === myId ? "You: " : ""}
+                    {snippet(m)}
+                  </span>
+                </button>
+              );
+            })
+          )}
+        </section>
+      ) : null}
     </aside>
   );
 });

@@ -31,6 +31,9 @@ interface Props {
   deferred: Record<string, string>;
   /** client id -> the problem code with which the server refused it for good. */
   failed: Record<string, string>;
+  /** A message to scroll to (picked in the search results); `n` changes on
+   * every pick, so the same message can be picked again. */
+  jump: { id: string; n: number } | null;
   onChanged: () => void;
 }
 
@@ -117,7 +120,7 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
 }
 
 /** One chat: the header, the messages grouped by day, and the composer. */
-export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, onChanged }: Props) {
+export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, jump, onChanged }: Props) {
   const [messages, setMessages] = useState<CachedMessage[]>([]);
   // What is in the composer: this chat's draft (kept across chat switches in
   // `drafts`), or the text of the message being edited.
@@ -260,6 +263,15 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const loadOlderRef = useRef(loadOlder);
   loadOlderRef.current = loadOlder;
 
+  // A message picked in the search results: at once when this chat's
+  // messages are shown, else once they are (see the layout effect). After
+  // the open effect, which forgets any earlier jump.
+  useEffect(() => {
+    if (!jump) return;
+    if (messages.length > 0 && messages[0].chat_id === chat.id) jumpTo(jump.id);
+    else pendingJump.current = jump.id;
+  }, [jump?.n]);
+
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
@@ -269,7 +281,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       keepFromBottom.current = null;
     } else if (atBottom.current) el.scrollTop = el.scrollHeight;
     const target = pendingJump.current;
-    if (target) {
+    // Only once this chat's messages are in (right after a switch, the list
+    // is still the previous chat's).
+    if (target && messages.length > 0 && messages[0].chat_id === chat.id) {
       // Jumping to a quoted message: page back until it is loaded.
       if (showMessage(target)) pendingJump.current = null;
       else if (startShown) pendingJump.current = null;

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { Chat, Connection, User } from "../bindings";
+import type { Chat, Connection, Message, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
 import { asCommandError, call } from "../ipc";
 import { Latest } from "../latest";
@@ -28,6 +28,28 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
   const [refresh, setRefresh] = useState(0);
   const [contacts, setContacts] = useState<{ list: Connection[]; loadedAt: number } | null>(null);
   const filterRef = useRef<HTMLInputElement>(null);
+  // Messages matching the box at the top (the server's full-text search),
+  // and the one picked from them, to scroll to in its chat.
+  const [found, setFound] = useState<Message[] | null>(null);
+  const [jump, setJump] = useState<{ id: string; n: number } | null>(null);
+  useEffect(() => {
+    const q = query.trim();
+    if ([...q].length < 2) {
+      setFound(null);
+      return;
+    }
+    let stale = false;
+    const t = setTimeout(() => {
+      call("search_messages", { q }).then(
+        (list) => !stale && setFound(list),
+        () => !stale && setFound([]),
+      );
+    }, 250);
+    return () => {
+      stale = true;
+      clearTimeout(t);
+    };
+  }, [query]);
 
   // Reload the list on start and after changes (debounced: events come in
   // bursts). A reload still on its way when the next change comes is shown
@@ -154,6 +176,13 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
             setSettings(false);
             setPeople(null);
           }}
+          found={found}
+          onOpenMessage={(m) => {
+            setSelected(m.chat_id);
+            setSettings(false);
+            setPeople(null);
+            setJump({ id: m.id, n: (jump?.n ?? 0) + 1 });
+          }}
         />
         {error ? <p className="error inline">{error}</p> : null}
       </div>
@@ -178,6 +207,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
           presence={presence[chat.peer.id]}
           deferred={store.deferred}
           failed={store.failed}
+          jump={jump}
           onChanged={onChanged}
         />
       ) : (
