@@ -1,6 +1,7 @@
 //! Server configuration: every flag is also a `PARLEY_*` environment variable.
 
 use clap::{Args, Parser, Subcommand};
+use parley_protocol::limits;
 use std::{net::SocketAddr, path::PathBuf, str::FromStr};
 
 /// The Parley server: one binary, one SQLite file, one attachments folder.
@@ -155,7 +156,7 @@ pub struct Config {
     pub auth_rate_per_ip: u32,
 
     /// Lifetime of an access token, seconds.
-    #[arg(long, env = "PARLEY_ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(u64).range(10..=86400))]
+    #[arg(long, env = "PARLEY_ACCESS_TOKEN_TTL", default_value_t = limits::ACCESS_TOKEN_TTL_SECS, value_parser = clap::value_parser!(u64).range(10..=86400))]
     pub access_token_ttl: u64,
 
     /// Take the client IP from the last X-Forwarded-For entry (only behind a
@@ -164,7 +165,7 @@ pub struct Config {
     pub trust_forwarded_for: bool,
 
     /// Lifetime of a contact code (QR), seconds.
-    #[arg(long, env = "PARLEY_CONTACT_CODE_TTL", default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..=86400))]
+    #[arg(long, env = "PARLEY_CONTACT_CODE_TTL", default_value_t = limits::CONTACT_CODE_TTL_SECS, value_parser = clap::value_parser!(u64).range(10..=86400))]
     pub contact_code_ttl: u64,
 
     /// Typed short contact codes (XXXXX-XXXXX) a user may try per minute.
@@ -172,7 +173,7 @@ pub struct Config {
     pub short_code_attempts: u32,
 
     /// Largest attachment upload, bytes.
-    #[arg(long, env = "PARLEY_MAX_ATTACHMENT_BYTES", default_value_t = 25 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=(4u64 << 30)))]
+    #[arg(long, env = "PARLEY_MAX_ATTACHMENT_BYTES", default_value_t = limits::ATTACHMENT_MAX_BYTES as u64, value_parser = clap::value_parser!(u64).range(1..=(4u64 << 30)))]
     pub max_attachment_bytes: u64,
 
     /// Days of per-user event log kept for devices to resume from; a device

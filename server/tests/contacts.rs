@@ -63,6 +63,9 @@ async fn ana_shows_ben_scans_ana_accepts() {
     assert_eq!(code.short_code.len(), 11);
     let parsed: parley_protocol::qr::ContactQr = code.uri.parse().unwrap();
     assert_eq!(parsed.code, code.code);
+    // Five minutes by default (PROTOCOL.md).
+    let ttl = (code.expires_at - chrono::Utc::now()).num_seconds();
+    assert!((280..=300).contains(&ttl), "{ttl}");
 
     // Ben scans the URI: he sees Ana's name, and nothing more.
     let r = scan(&ts, &ben_s, &code.uri).await;

@@ -228,6 +228,9 @@ async fn invite_a_new_device() {
     assert_eq!(r.status(), 201);
     let inv: DeviceInvite = r.json().await.unwrap();
     assert!(inv.uri.starts_with("parley://join?server="));
+    // Two minutes, as a device link.
+    let ttl = (inv.expires_at - chrono::Utc::now()).num_seconds();
+    assert!((100..=120).contains(&ttl), "{ttl}");
     let redeem = |body: Value| ts.post_json("/v1/device-invites/redeem", body);
     let r = redeem(json!({"uri": inv.uri, "device_name": "tablet", "platform": "android"})).await;
     assert_eq!(r.status(), 200);

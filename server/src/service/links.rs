@@ -289,7 +289,10 @@ pub async fn redeem(
             qr.code
         }
         (None, Some(code)) => normalize_base32(code)
-            .filter(|c| c.len() >= parley_protocol::qr::MIN_SECRET_CHARS && c.len() <= 128)
+            .filter(|c| {
+                (parley_protocol::qr::MIN_SECRET_CHARS..=parley_protocol::qr::MAX_SECRET_CHARS)
+                    .contains(&c.len())
+            })
             .ok_or_else(|| Error::unprocessable("invalid_field", "code: not an invite code"))?,
         (None, None) => {
             return Err(Error::unprocessable(

@@ -51,7 +51,7 @@ pub struct ImagePreview {
 
 /// Longest side of an avatar as uploaded: the server keeps avatars small,
 /// and a bigger upload would only cost bandwidth.
-pub const AVATAR_SIDE: u32 = 512;
+pub const AVATAR_SIDE: u32 = parley_protocol::limits::AVATAR_MAX_SIDE;
 /// Longest side of the preview shown in the cropper.
 pub const PREVIEW_SIDE: u32 = 640;
 /// Largest image file read for an avatar (the server takes 5 MiB after
