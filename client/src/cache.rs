@@ -196,6 +196,20 @@ pub fn set_cursor(conn: &Connection, seq: u64) -> Result<()> {
     set_kv(conn, "cursor", &seq.to_string())
 }
 
+/// Whose cache the file at `path` is: (server, user id), if it says both.
+/// Opened read-only; a missing or unreadable file belongs to nobody.
+pub fn owner(path: &Path) -> Result<Option<(String, String)>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let Ok(conn) = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return Ok(None);
+    };
+    let read = |key: &str| get_kv(&conn, key).ok().flatten();
+    Ok(read("server").zip(read("user_id")))
+}
+
 pub fn my_id(conn: &Connection) -> Result<Option<String>> {
     get_kv(conn, "user_id")
 }
@@ -556,6 +570,11 @@ fn update_message_json(conn: &Connection, id: &str, f: impl FnOnce(&mut Message)
 /// Applies one event and moves the cursor, in one transaction.
 pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
     let tx = conn.transaction()?;
+    // Already applied (another process of this profile got it first, or a
+    // replay overlaps): counters such as unread must not move twice.
+    if seq <= cursor(&tx)? {
+        return Ok(());
+    }
     let me = my_id(&tx)?.unwrap_or_default();
     match event {
         Event::MessageCreated { message }
@@ -728,6 +747,62 @@ mod tests {
                 )?;
                 assert_eq!(messages(c, "chat", None, 50)?[0].state, LocalState::Read);
                 assert_eq!(cursor(c)?, 8);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// An event applied twice (two processes of one profile, an overlapping
+    /// replay) counts once.
+    #[test]
+    fn applying_an_event_again_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
+        let now = chrono::Utc::now();
+        let peer = parley_protocol::User {
+            id: UserId("peer".into()),
+            display_name: "Peer".into(),
+            username: None,
+            bio: String::new(),
+            status_text: String::new(),
+            avatar_url: None,
+            created_at: now,
+        };
+        let message = Message {
+            id: "m1".into(),
+            chat_id: "chat".into(),
+            seq: 1,
+            sender_id: UserId("peer".into()),
+            client_id: "k1".into(),
+            body: "hi".into(),
+            reply_to: None,
+            attachments: vec![],
+            reactions: Default::default(),
+            created_at: now,
+            edited_at: None,
+            deleted: false,
+            status: MessageStatus::Sent,
+        };
+        cache
+            .with(|c| {
+                set_kv(c, "user_id", "me")?;
+                upsert_chat(
+                    c,
+                    &Chat {
+                        id: "chat".into(),
+                        peer,
+                        last_message: None,
+                        unread_count: 0,
+                        read_up_to_seq: 0,
+                        updated_at: now,
+                    },
+                )?;
+                let ev = Event::MessageCreated { message };
+                apply(c, 5, &ev)?;
+                apply(c, 5, &ev)?;
+                apply(c, 4, &ev)?;
+                assert_eq!(chat(c, "chat")?.unwrap().unread_count, 1);
+                assert_eq!(cursor(c)?, 5);
                 Ok(())
             })
             .unwrap();

@@ -25,6 +25,29 @@ fn margin(s: &Secrets) -> i64 {
 }
 
 /// A signed-in profile. Cheap to clone.
+/// What one flush of the outbox did.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    /// Stored by the server, in order.
+    pub sent: Vec<CachedMessage>,
+    /// Refused for good (now `failed`): client id and the refusal.
+    pub refused: Vec<(String, Problem)>,
+}
+
+impl Flushed {
+    /// What became of the message with `client_id`: stored (`Ok`), refused
+    /// (`Err`), or not tried (`None`: the flush stopped before it).
+    pub fn outcome(&self, client_id: &str) -> Option<Result<&CachedMessage, &Problem>> {
+        if let Some(m) = self.sent.iter().find(|m| m.message.client_id == client_id) {
+            return Some(Ok(m));
+        }
+        self.refused
+            .iter()
+            .find(|(c, _)| c == client_id)
+            .map(|(_, p)| Err(p))
+    }
+}
+
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -43,6 +66,9 @@ struct Inner {
     /// Ephemeral frames (typing) for the realtime loop's socket.
     frames_tx: tokio::sync::mpsc::UnboundedSender<ClientFrame>,
     frames_rx: Mutex<tokio::sync::mpsc::UnboundedReceiver<ClientFrame>>,
+    /// How long the realtime link may hear nothing before it reconnects, ms
+    /// (see `realtime`); changed only by tests.
+    silence_limit_ms: std::sync::atomic::AtomicU64,
 }
 
 fn now_secs() -> i64 {
@@ -167,7 +193,12 @@ impl Client {
         );
         let (p, s) = (profile.clone(), secrets.clone());
         let store = blocking(move || {
-            p.wipe_cache()?;
+            // Signing in again as the same user on the same server keeps the
+            // cache: its outbox and refused messages are not lost. Anyone
+            // else starts from an empty one.
+            if cache::owner(&p.cache_path())? != Some((server.clone(), uid.clone())) {
+                p.wipe_cache()?;
+            }
             p.save(&server, &uid, &did, &s)
         })
         .await?;
@@ -200,8 +231,11 @@ impl Client {
         let (info, cache) = blocking(move || {
             let info = p.info()?.ok_or(ClientError::NotSignedIn)?;
             let cache = Cache::open(&p.cache_path())?;
-            let uid = info.user_id.clone();
-            cache.with(|c| cache::set_kv(c, "user_id", &uid))?;
+            let (uid, server) = (info.user_id.clone(), info.server.clone());
+            cache.with(|c| {
+                cache::set_kv(c, "user_id", &uid)?;
+                cache::set_kv(c, "server", &server)
+            })?;
             Ok((info, cache))
         })
         .await?;
@@ -218,6 +252,9 @@ impl Client {
                 outbox_kick: Notify::new(),
                 frames_tx,
                 frames_rx: Mutex::new(frames_rx),
+                silence_limit_ms: std::sync::atomic::AtomicU64::new(
+                    crate::realtime::SILENCE_LIMIT.as_millis() as u64,
+                ),
             }),
         })
     }
@@ -295,9 +332,12 @@ impl Client {
         })
         .await?;
         let Some(stored) = stored else {
-            return Err(ClientError::SignedOut(
-                "the session was removed from this profile".into(),
-            ));
+            let reason = "the session was removed from this profile".to_owned();
+            // Said on the event channel too: the desktop signs out on it.
+            self.emit(ClientEvent::SignedOut {
+                reason: reason.clone(),
+            });
+            return Err(ClientError::SignedOut(reason));
         };
         if stored.access_expires_at - now_secs() > REFRESH_MARGIN_SECS
             && stored.access_token != secrets.access_token
@@ -314,8 +354,13 @@ impl Client {
                     self.inner.info.clone(),
                     new.clone(),
                 );
-                blocking(move || p.save_secrets(&info, &s)).await?;
+                // The old refresh token is spent now: keep the new pair even
+                // if it cannot be stored, or this process would present the
+                // spent one next and be signed out as a thief.
                 *secrets = new;
+                if let Err(e) = blocking(move || p.save_secrets(&info, &s)).await {
+                    tracing::error!(error = %e, "cannot store the refreshed session; it lasts until this process ends");
+                }
                 drop(lock);
                 Ok(())
             }
@@ -776,10 +821,26 @@ impl Client {
     }
 
     /// Sends every queued message over REST (idempotent: a retry of something
-    /// the server already has returns the original). Returns what was stored.
+    /// the server already has returns the original). Returns what was stored;
+    /// the first refusal for good, if any, as the error (see
+    /// [`Client::flush_outbox_report`] for each message's outcome).
     pub async fn flush_outbox(&self) -> Result<Vec<CachedMessage>> {
+        let report = self.flush_outbox_report().await?;
+        match report.refused.into_iter().next() {
+            Some((_, p)) => Err(ClientError::Api(p)),
+            None => Ok(report.sent),
+        }
+    }
+
+    /// Sends every queued message over REST, in order, going on past those
+    /// the server refuses for good (each becomes `failed`, and one refusal
+    /// must not hold back, or make someone send twice, the messages after
+    /// it). Stops at the first error that is not final (the network, a 5xx,
+    /// a rate limit): what is left stays queued, and that error is returned.
+    pub async fn flush_outbox_report(&self) -> Result<Flushed> {
         let items = self.cache().run(|c| cache::outbox(c)).await?;
         let mut done = Vec::new();
+        let mut refused = Vec::new();
         for item in items {
             let req = SendMessage {
                 client_id: item.client_id.clone(),
@@ -798,7 +859,7 @@ impl Client {
                 Ok(m) => done.push(self.outbox_done(m).await?),
                 Err(ClientError::Api(p)) if !refused_for_now(&p) && p.status != 401 => {
                     self.outbox_failed(&item.client_id, p.clone()).await?;
-                    return Err(ClientError::Api(p));
+                    refused.push((item.client_id.clone(), p));
                 }
                 Err(e) => {
                     let problem = match &e {
@@ -811,7 +872,10 @@ impl Client {
                 }
             }
         }
-        Ok(done)
+        Ok(Flushed {
+            sent: done,
+            refused,
+        })
     }
 
     async fn outbox_done(&self, m: Message) -> Result<CachedMessage> {
@@ -969,6 +1033,25 @@ impl Client {
 
     pub(crate) fn frames(&self) -> &Mutex<tokio::sync::mpsc::UnboundedReceiver<ClientFrame>> {
         &self.inner.frames_rx
+    }
+
+    /// How long the realtime link may hear nothing before it reconnects
+    /// (it pings at a third of that). A test seam: the default is what a
+    /// real network wants.
+    #[doc(hidden)]
+    pub fn set_link_silence_limit(&self, limit: Duration) {
+        self.inner.silence_limit_ms.store(
+            limit.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    pub(crate) fn link_silence_limit(&self) -> Duration {
+        Duration::from_millis(
+            self.inner
+                .silence_limit_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     pub(crate) fn outbox_kick(&self) -> &Notify {

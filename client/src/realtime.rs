@@ -21,6 +21,14 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const ACK_EVERY: Duration = Duration::from_millis(200);
 const RETRY_START: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
+/// Nothing at all heard for this long (not even a pong): the connection is
+/// dead though TCP has not noticed (a laptop that slept, a changed network,
+/// a NAT that forgot it), so reconnect instead of showing "online" forever.
+/// The client pings every third of it, whatever the server's own interval;
+/// the server's pongs prove the path is still there.
+pub(crate) const SILENCE_LIMIT: Duration = Duration::from_secs(45);
+/// Longest wait for the TCP, TLS and WebSocket handshakes.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// When to send again what the server refused for now (a 5xx such as
 /// `storage_full`, or `rate_limited`) while the socket stays up: nothing else
@@ -62,8 +70,9 @@ impl Retry {
 enum Ended {
     /// Asked to stop.
     Shutdown,
-    /// Reconnect at once (4008, or after a refresh).
-    Now,
+    /// Reconnect at once (4008, or after a refresh); `live`: whether this
+    /// connection got as far as `live` (else the next "at once" waits).
+    Now { live: bool },
     /// Reconnect after backoff.
     Later(String),
 }
@@ -74,6 +83,7 @@ impl Client {
     pub async fn run_realtime(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
         tokio::pin!(shutdown);
         let mut backoff = BACKOFF_START;
+        let mut quick_retry = false;
         loop {
             self.link_state(LinkState::Connecting, None);
             let ended = tokio::select! {
@@ -84,10 +94,27 @@ impl Client {
                     Err(e) => Ended::Later(e.to_string()),
                 },
             };
+            // "At once" twice without going live (a proxy that drops the
+            // token, a refresh that does not help) would spin: back off.
+            let ended = match ended {
+                Ended::Now { live } if !live && !std::mem::replace(&mut quick_retry, true) => {
+                    Ended::Now { live }
+                }
+                Ended::Now { live: false } => {
+                    Ended::Later("reconnecting at once did not help".into())
+                }
+                other => other,
+            };
             match ended {
                 Ended::Shutdown => return Ok(()),
-                Ended::Now => continue,
+                Ended::Now { live } => {
+                    if live {
+                        quick_retry = false;
+                    }
+                    continue;
+                }
                 Ended::Later(why) => {
+                    quick_retry = false;
                     let jitter = rand::thread_rng().gen_range(0.5..1.5);
                     let wait = backoff.mul_f64(jitter);
                     tracing::info!(%why, ?wait, "realtime link down; retrying");
@@ -115,13 +142,16 @@ impl Client {
                 .parse()
                 .map_err(|_| ClientError::Invalid("bad token".into()))?,
         );
-        let (mut ws, _) = match tokio_tungstenite::connect_async(req).await {
-            Ok(ok) => ok,
-            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) if resp.status() == 401 => {
+        let connected =
+            tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(req));
+        let (mut ws, _) = match connected.await {
+            Err(_) => return Ok(Ended::Later("the server did not answer in time".into())),
+            Ok(Ok(ok)) => ok,
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) if resp.status() == 401 => {
                 self.force_refresh().await?;
-                return Ok(Ended::Now);
+                return Ok(Ended::Now { live: false });
             }
-            Err(e) => return Ok(Ended::Later(e.to_string())),
+            Ok(Err(e)) => return Ok(Ended::Later(e.to_string())),
         };
         let since = self.cache().run(|c| cache::cursor(c)).await?;
         send(&mut ws, &ClientFrame::Hello { since }).await?;
@@ -130,6 +160,11 @@ impl Client {
         let mut live = false;
         let mut in_flight: HashSet<String> = HashSet::new();
         let mut ack_tick = tokio::time::interval(ACK_EVERY);
+        let silence_limit = self.link_silence_limit();
+        let ping_every = silence_limit / 3;
+        let mut ping_tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        let mut last_heard = tokio::time::Instant::now();
         let mut retry = Retry::new();
         let mut frames = self.frames().lock().await;
         // Drop typing frames queued while offline: they are stale now.
@@ -141,6 +176,14 @@ impl Client {
                         send(&mut ws, &ClientFrame::Ack { up_to: applied }).await?;
                         acked = applied;
                     }
+                }
+                _ = ping_tick.tick() => {
+                    if last_heard.elapsed() > silence_limit {
+                        return Ok(Ended::Later("no answer from the server".into()));
+                    }
+                    ws.send(WsMessage::Ping(Default::default()))
+                        .await
+                        .map_err(|e| ClientError::Network(e.to_string()))?;
                 }
                 _ = self.outbox_kick().notified(), if live => {
                     self.flush_ws(&mut ws, &mut in_flight).await?;
@@ -160,6 +203,7 @@ impl Client {
                         Some(Err(e)) => return Ok(Ended::Later(e.to_string())),
                         Some(Ok(m)) => m,
                     };
+                    last_heard = tokio::time::Instant::now();
                     let text = match msg {
                         WsMessage::Text(t) => t,
                         WsMessage::Close(frame) => {
@@ -167,9 +211,9 @@ impl Client {
                             return match code {
                                 close::TOKEN_INVALID => {
                                     self.force_refresh().await?;
-                                    Ok(Ended::Now)
+                                    Ok(Ended::Now { live })
                                 }
-                                close::LAGGING => Ok(Ended::Now),
+                                close::LAGGING => Ok(Ended::Now { live }),
                                 other => Ok(Ended::Later(format!("closed by server ({other})"))),
                             };
                         }
@@ -177,16 +221,28 @@ impl Client {
                     };
                     let frame: ServerFrame = match serde_json::from_str(&text) {
                         Ok(f) => f,
-                        Err(e) => {
-                            // A newer server may send kinds this client does not know.
-                            tracing::debug!(error = %e, "skipping an unknown frame");
-                            if let Some(seq) = unknown_event_seq(&text) {
+                        Err(e) => match unreadable_event(&text) {
+                            // A newer server may send kinds this client does
+                            // not know: step over them.
+                            Some((seq, false)) => {
+                                tracing::debug!(error = %e, seq, "skipping an event of an unknown kind");
                                 let c = self.cache().clone();
                                 c.run(move |db| cache::set_cursor(db, seq)).await?;
                                 applied = applied.max(seq);
+                                continue;
                             }
-                            continue;
-                        }
+                            // A kind this client knows that it cannot read:
+                            // never acknowledged, so never lost; tried again
+                            // after a backoff (and by a fixed client).
+                            Some((seq, true)) => {
+                                tracing::error!(error = %e, seq, "cannot read an event; not acknowledging it");
+                                return Ok(Ended::Later(format!("cannot read event {seq}: {e}")));
+                            }
+                            None => {
+                                tracing::debug!(error = %e, "skipping an unknown frame");
+                                continue;
+                            }
+                        },
                     };
                     match frame {
                         ServerFrame::Event { seq, event } => {
@@ -276,7 +332,35 @@ where
 }
 
 /// The seq of an `event` frame whose event kind this client does not know.
-fn unknown_event_seq(text: &str) -> Option<u64> {
+/// For an event frame that did not decode: its seq, and whether its kind is
+/// one this client knows (then the frame is damaged or this client is wrong,
+/// and skipping it would lose it).
+fn unreadable_event(text: &str) -> Option<(u64, bool)> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
-    (v["type"] == "event").then(|| v["seq"].as_u64()).flatten()
+    if v["type"] != "event" {
+        return None;
+    }
+    let seq = v["seq"].as_u64()?;
+    let known = v["event"]["kind"]
+        .as_str()
+        .is_some_and(|k| parley_protocol::Event::KINDS.contains(&k));
+    Some((seq, known))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unreadable_event;
+
+    /// An event of a kind this client does not know is stepped over; one of
+    /// a kind it knows but cannot read is not (it would be lost).
+    #[test]
+    fn only_unknown_kinds_are_skipped() {
+        let unknown = r#"{"type":"event","seq":7,"event":{"kind":"poll.created","poll":{}}}"#;
+        assert_eq!(unreadable_event(unknown), Some((7, false)));
+        let broken =
+            r#"{"type":"event","seq":8,"event":{"kind":"message.created","message":{"id":1}}}"#;
+        assert_eq!(unreadable_event(broken), Some((8, true)));
+        assert_eq!(unreadable_event(r#"{"type":"shiny"}"#), None);
+        assert_eq!(unreadable_event("not json"), None);
+    }
 }

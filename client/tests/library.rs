@@ -843,7 +843,9 @@ async fn chat_list_pages_follow_the_cursor() {
     let mut last: Option<parley_protocol::Chat> = None;
     loop {
         let page = ana.api().chats(&token, 1, last.as_ref()).await.unwrap();
-        let Some(c) = page.into_iter().next() else { break };
+        let Some(c) = page.into_iter().next() else {
+            break;
+        };
         seen.push(c.id.clone());
         last = Some(c);
     }
@@ -852,4 +854,182 @@ async fn chat_list_pages_follow_the_cursor() {
     ids.sort();
     assert_eq!(seen, ids);
     assert_eq!(ana.chats().await.unwrap().len(), 2);
+}
+
+/// Forwards TCP to `to`, or, once `frozen`, holds every connection open and
+/// forwards nothing more: what a path does when a laptop sleeps or a NAT
+/// forgets a connection, which TCP does not notice for many minutes.
+async fn freezing_proxy(
+    to: std::net::SocketAddr,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::{atomic::AtomicBool, Arc};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn copy(
+        mut r: tokio::net::tcp::OwnedReadHalf,
+        mut w: tokio::net::tcp::OwnedWriteHalf,
+        frozen: Arc<AtomicBool>,
+    ) {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match r.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if frozen.load(std::sync::atomic::Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            if w.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let frozen = Arc::new(AtomicBool::new(false));
+    let f = frozen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(to).await else {
+                continue;
+            };
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            tokio::spawn(copy(cr, sw, f.clone()));
+            tokio::spawn(copy(sr, cw, f.clone()));
+        }
+    });
+    (base, frozen)
+}
+
+/// A connection that goes silent without closing is noticed by the client's
+/// own pings: the link goes offline, reconnects, and what was sent meanwhile
+/// arrives. Without them it stays "online" and receives nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_goes_silent_is_noticed_and_replaced() {
+    let ts = TestServer::start();
+    let (proxy, frozen) = freezing_proxy(ts.addr).await;
+    let tmp = tempfile::tempdir().unwrap();
+    no_keyring();
+    let code = ts.request_code(ANA).await;
+    let (ana, _, _) = Client::login(
+        Profile::open(tmp.path().join("ana")).unwrap(),
+        &proxy,
+        ANA,
+        &code,
+        "laptop",
+    )
+    .await
+    .unwrap();
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+    ana.set_link_silence_limit(Duration::from_millis(1500));
+    let mut rx = ana.subscribe();
+    let (stop, task) = run_loop(&ana);
+    let mut seen = Vec::new();
+    collect_until(&mut rx, &mut seen, "online", |e| onlines(e) == 1).await;
+
+    frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    ben_sends(&ben, &chat, &["sent into the void"]).await;
+    collect_until(&mut rx, &mut seen, "offline", |e| {
+        e.iter().any(|e| {
+            matches!(
+                e,
+                ClientEvent::Link {
+                    state: LinkState::Offline,
+                    ..
+                }
+            )
+        })
+    })
+    .await;
+    frozen.store(false, std::sync::atomic::Ordering::SeqCst);
+    collect_until(&mut rx, &mut seen, "online again and the message", |e| {
+        onlines(e) == 2 && created_by(e, ben.user_id()) == ["sent into the void"]
+    })
+    .await;
+    stop_loop(stop, task).await;
+}
+
+/// A refusal for good does not hold back the messages queued after it, and
+/// each message's outcome is told apart (the CLI reports its own).
+#[tokio::test]
+async fn a_refused_message_does_not_hold_back_the_next_ones() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+    let bad = ana
+        .queue_message(&chat, "bad", None, vec!["not-mine".into()])
+        .await
+        .unwrap();
+    let good = ana
+        .queue_message(&chat, "good", None, vec![])
+        .await
+        .unwrap();
+    let report = ana.flush_outbox_report().await.unwrap();
+    let ok = report.outcome(&good.message.client_id).unwrap().unwrap();
+    assert_eq!(ok.message.body, "good");
+    let refused = report.outcome(&bad.message.client_id).unwrap().unwrap_err();
+    assert_eq!(refused.code, "invalid_field");
+    assert_eq!(count_client_id(&ts, &good.message.client_id), 1);
+    assert!(outbox_is_empty(&ana).await);
+}
+
+/// Signed out by the server with messages still queued, then signed in
+/// again as the same person: the queue is still there and goes out. Someone
+/// else signing in to that profile starts from an empty cache.
+#[tokio::test]
+async fn signing_in_again_keeps_what_was_queued() {
+    let mut ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ana");
+    let ana = login(&ts, &dir, ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+    ts.stop();
+    let queued = ana
+        .queue_message(&chat, "written before the sign-out", None, vec![])
+        .await
+        .unwrap();
+    ts.start_again();
+    // The session is gone (revoked elsewhere, or removed from the profile).
+    ana.profile().clear().unwrap();
+    drop(ana);
+    let ana = login(&ts, &dir, ANA).await;
+    let sent = ana.flush_outbox().await.unwrap();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].message.client_id, queued.message.client_id);
+    assert_eq!(count_client_id(&ts, &queued.message.client_id), 1);
+
+    ts.stop();
+    ana.queue_message(&chat, "Ana's, not Ben's", None, vec![])
+        .await
+        .unwrap();
+    ts.start_again();
+    ana.profile().clear().unwrap();
+    drop(ana);
+    let ben_here = login(&ts, &dir, BEN).await;
+    assert!(
+        outbox_is_empty(&ben_here).await,
+        "another user's queue is gone"
+    );
+}
+
+/// The session disappearing from the profile (another process signed out)
+/// is announced on the event channel, which is what the desktop acts on.
+#[tokio::test]
+async fn a_session_removed_from_the_profile_is_announced() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let mut rx = ana.subscribe();
+    ana.profile().clear().unwrap();
+    let err = ana.force_refresh().await.unwrap_err();
+    assert!(matches!(err, ClientError::SignedOut(_)), "{err:?}");
+    let mut seen = Vec::new();
+    collect_until(&mut rx, &mut seen, "signed out", |e| {
+        e.iter().any(|e| matches!(e, ClientEvent::SignedOut { .. }))
+    })
+    .await;
 }

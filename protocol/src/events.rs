@@ -70,6 +70,23 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every `kind` this version knows (what [`Event::kind`] returns).
+    pub const KINDS: &'static [&'static str] = &[
+        "message.created",
+        "message.updated",
+        "message.deleted",
+        "reaction.changed",
+        "receipt.updated",
+        "connection.requested",
+        "connection.created",
+        "connection.removed",
+        "profile.updated",
+        "device.added",
+        "device.revoked",
+        "chat.read",
+        "contact_code.consumed",
+    ];
+
     /// The `kind` string of this event.
     pub fn kind(&self) -> &'static str {
         match self {

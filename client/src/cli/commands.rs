@@ -3,6 +3,7 @@
 use super::{output, Cli, Command, DevicesCmd, ProfileCmd, QrCmd};
 use indicatif::{ProgressBar, ProgressStyle};
 use parley_client::{
+    cache::CachedMessage,
     qr::{self, QrMatrix, QrPayload, TerminalTheme},
     request_code, start_link, Client, ClientError, ClientEvent, Profile, Result, SecretStore,
 };
@@ -298,11 +299,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Retry { client_id } => {
             let c = ctx.client().await?;
             c.retry_failed(&client_id).await?;
-            let sent = c.flush_outbox().await?;
-            let m = sent
-                .into_iter()
-                .find(|m| m.message.client_id == client_id)
-                .ok_or_else(|| ClientError::Invalid("the message was not sent".into()))?;
+            let m = ctx.flush_for(&c, &client_id).await?;
             if json {
                 output::json(&m);
             } else {
@@ -633,9 +630,25 @@ impl Ctx {
             pb.finish_and_clear();
             ids.push(a.id);
         }
-        c.queue_message(&chat.id, text, reply_to, ids).await?;
-        let sent = match c.flush_outbox().await {
-            Ok(sent) => sent,
+        let queued = c.queue_message(&chat.id, text, reply_to, ids).await?;
+        let mine = self.flush_for(&c, &queued.message.client_id).await?;
+        if self.json {
+            output::json(&mine);
+        } else {
+            println!(
+                "sent #{} to {} ({})",
+                mine.message.seq, who.user.display_name, mine.message.id
+            );
+        }
+        Ok(())
+    }
+
+    /// Flushes the outbox and says what became of the message `client_id`:
+    /// sent, refused (the error), or still queued (the transient error).
+    /// Other queued messages refused meanwhile are mentioned on stderr.
+    async fn flush_for(&self, c: &Client, client_id: &str) -> Result<CachedMessage> {
+        let report = match c.flush_outbox_report().await {
+            Ok(r) => r,
             Err(e) if e.is_transient() => {
                 if !self.json {
                     eprintln!(
@@ -647,19 +660,19 @@ impl Ctx {
             }
             Err(e) => return Err(e),
         };
-        let mine = sent
-            .into_iter()
-            .last()
-            .ok_or_else(|| ClientError::Invalid("the message was not sent".into()))?;
-        if self.json {
-            output::json(&mine);
-        } else {
-            println!(
-                "sent #{} to {} ({})",
-                mine.message.seq, who.user.display_name, mine.message.id
-            );
+        for (other, p) in &report.refused {
+            if other != client_id && !self.json {
+                eprintln!(
+                    "parley: an earlier queued message was refused: {} (`parley history` shows it)",
+                    p.detail
+                );
+            }
         }
-        Ok(())
+        match report.outcome(client_id) {
+            Some(Ok(m)) => Ok(m.clone()),
+            Some(Err(p)) => Err(ClientError::Api(p.clone())),
+            None => Err(ClientError::Invalid("the message was not sent".into())),
+        }
     }
 
     /// A progress bar of bytes on stderr, hidden for `--json` or when stderr
@@ -742,8 +755,20 @@ impl Ctx {
         let json = self.json;
         let me = c.user_id().to_owned();
         let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+        // Events the printer fell too far behind to print (a slow reader of
+        // a piped stdout): the stream then ends with an error, not silently.
+        let missed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let missed_by_printer = missed.clone();
         let printer = tokio::spawn(async move {
-            while let Ok(ev) = rx.recv().await {
+            loop {
+                let ev = match rx.recv().await {
+                    Ok(ev) => ev,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        missed_by_printer.store(n, std::sync::atomic::Ordering::Relaxed);
+                        break;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
                 let ok = if json {
                     output::json_line(&ev)
                 } else {
@@ -785,7 +810,14 @@ impl Ctx {
         // Let the printer drain what was already emitted, then stop it.
         tokio::time::sleep(Duration::from_millis(100)).await;
         printer.abort();
-        result
+        result?;
+        match missed.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => Ok(()),
+            n => Err(ClientError::Invalid(format!(
+                "output fell behind and {n} events were not printed (they are stored: \
+                 `parley history` shows the messages)"
+            ))),
+        }
     }
 }
 
