@@ -1,5 +1,6 @@
 //! OS notifications (tauri-plugin-notification, called from Rust): a new
-//! message from someone else while the main window is not focused.
+//! message from someone else while the main window is not focused, and one
+//! summary for what came in while the app was catching up.
 
 use parley_client::ClientEvent;
 use parley_protocol::events::Event;
@@ -35,9 +36,67 @@ pub fn notification_for(ev: &ClientEvent, me: &str) -> Option<(String, String)> 
     Some(("New message".to_owned(), body))
 }
 
-/// Shows the notification for `ev` when the main window is not focused.
-pub fn maybe_notify(app: &tauri::AppHandle, ev: &ClientEvent, me: &str) {
-    let Some((title, body)) = notification_for(ev, me) else {
+/// Decides which events become notifications. Messages that arrive while
+/// the link catches up (the replay after a night offline can be hundreds)
+/// are held and become one summary once it is live; those read meanwhile
+/// on another device are dropped from it.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    live: bool,
+    /// Held during catch-up: chat id, seq in the chat, the notification.
+    held: Vec<(String, u64, (String, String))>,
+}
+
+impl Notifier {
+    /// The notification `ev` calls for now, if any.
+    pub fn on_event(&mut self, ev: &ClientEvent, me: &str) -> Option<(String, String)> {
+        use parley_client::LinkState;
+        match ev {
+            ClientEvent::Link { state, .. } => {
+                let was_live = std::mem::replace(&mut self.live, *state == LinkState::Online);
+                if !self.live || was_live {
+                    return None;
+                }
+                let held = std::mem::take(&mut self.held);
+                match held.len() {
+                    0 => None,
+                    1 => held.into_iter().next().map(|(_, _, n)| n),
+                    n => {
+                        let mut chats: Vec<&str> = held.iter().map(|h| h.0.as_str()).collect();
+                        chats.sort_unstable();
+                        chats.dedup();
+                        let body = match chats.len() {
+                            1 => format!("{n} new messages"),
+                            k => format!("{n} new messages in {k} chats"),
+                        };
+                        Some(("New messages".to_owned(), body))
+                    }
+                }
+            }
+            ClientEvent::Event { event, .. } => {
+                if let Event::ChatRead { chat_id, up_to_seq } = event.as_ref() {
+                    self.held
+                        .retain(|(c, seq, _)| c != chat_id || seq > up_to_seq);
+                    return None;
+                }
+                let n = notification_for(ev, me)?;
+                if self.live {
+                    return Some(n);
+                }
+                if let Event::MessageCreated { message } = event.as_ref() {
+                    self.held.push((message.chat_id.clone(), message.seq, n));
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Shows the notification `notifier` decides on for `ev`, when the main
+/// window is not focused.
+pub fn maybe_notify(app: &tauri::AppHandle, notifier: &mut Notifier, ev: &ClientEvent, me: &str) {
+    let Some((title, body)) = notifier.on_event(ev, me) else {
         return;
     };
     let focused = app
@@ -82,6 +141,65 @@ mod tests {
         );
         assert_eq!(notification_for(&created("ana", "Lunch?", 0), "ana"), None);
         assert_eq!(notification_for(&ClientEvent::Resynced, "ana"), None);
+    }
+
+    fn link(state: parley_client::LinkState) -> ClientEvent {
+        ClientEvent::Link {
+            state,
+            retry_in_ms: None,
+        }
+    }
+
+    fn created_in(chat: &str, seq: u64) -> ClientEvent {
+        let ClientEvent::Event { event, .. } = created("ben", "hi", 0) else {
+            unreachable!()
+        };
+        let Event::MessageCreated { mut message } = *event else {
+            unreachable!()
+        };
+        message.chat_id = chat.into();
+        message.seq = seq;
+        ClientEvent::Event {
+            seq,
+            event: Box::new(Event::MessageCreated { message }),
+        }
+    }
+
+    /// A catch-up of many messages is one notification, not one each; what
+    /// was read meanwhile on another device is left out; live messages
+    /// notify one by one.
+    #[test]
+    fn a_catch_up_is_summed_up_once_it_is_live() {
+        use parley_client::LinkState::{Connecting, Offline, Online};
+        let mut n = Notifier::default();
+        assert_eq!(n.on_event(&link(Connecting), "ana"), None);
+        for (chat, seq) in [("c1", 1), ("c1", 2), ("c2", 1), ("c3", 1)] {
+            assert_eq!(n.on_event(&created_in(chat, seq), "ana"), None);
+        }
+        let read = ClientEvent::Event {
+            seq: 9,
+            event: Box::new(Event::ChatRead {
+                chat_id: "c3".into(),
+                up_to_seq: 1,
+            }),
+        };
+        assert_eq!(n.on_event(&read, "ana"), None);
+        assert_eq!(
+            n.on_event(&link(Online), "ana"),
+            Some(("New messages".into(), "3 new messages in 2 chats".into()))
+        );
+        assert_eq!(n.on_event(&link(Online), "ana"), None, "said once");
+        assert_eq!(
+            n.on_event(&created_in("c1", 3), "ana"),
+            Some(("New message".into(), "hi".into()))
+        );
+        n.on_event(&link(Offline), "ana");
+        n.on_event(&created_in("c2", 2), "ana");
+        assert_eq!(
+            n.on_event(&link(Online), "ana"),
+            Some(("New message".into(), "hi".into())),
+            "one held message is shown as itself"
+        );
     }
 
     #[test]

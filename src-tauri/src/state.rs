@@ -77,6 +77,7 @@ impl SessionState {
         let me = client.user_id().to_owned();
         let forwarder = tauri::async_runtime::spawn(async move {
             use tauri::Manager;
+            let mut notifier = crate::notify::Notifier::default();
             loop {
                 let ev = match rx.recv().await {
                     Ok(ev) => ev,
@@ -88,7 +89,7 @@ impl SessionState {
                 };
                 let events = app.state::<EventsState>();
                 events.send(&ev);
-                crate::notify::maybe_notify(&app, &ev, &me);
+                crate::notify::maybe_notify(&app, &mut notifier, &ev, &me);
                 if let ClientEvent::SignedOut { .. } = ev {
                     app.state::<SessionState>().stop();
                     break;

@@ -102,6 +102,10 @@ struct Running {
 pub struct ScanState {
     running: Mutex<Option<Running>>,
     next_id: std::sync::atomic::AtomicU64,
+    /// Held for a whole `start`: two starts at once (a camera switch while
+    /// the first camera is still opening) would each find nothing to stop,
+    /// and the one registered first would be forgotten with its camera on.
+    starting: Mutex<()>,
 }
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
@@ -186,6 +190,7 @@ impl ScanState {
     where
         F: FnOnce() -> CmdResult<Box<dyn FrameSource>> + Send + 'static,
     {
+        let _one_at_a_time = self.starting.lock().unwrap_or_else(|p| p.into_inner());
         self.stop(None);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -642,6 +647,44 @@ mod tests {
         assert!(scans.is_running());
         assert!(scans.stop(Some(second)));
         released.try_recv().expect("the second camera was released");
+        assert!(!scans.is_running());
+    }
+
+    /// Two scans started at once (the second while the first camera is
+    /// still opening): one stops the other, so one camera is on at the end
+    /// and stopping it leaves none.
+    #[test]
+    // The "camera" opens on the scanner's own thread, not a tokio worker.
+    #[allow(clippy::disallowed_methods)]
+    fn scans_started_at_once_leave_one_camera_on() {
+        let scans = std::sync::Arc::new(ScanState::default());
+        let (tx, released) = mpsc::channel();
+        let starts: Vec<_> = (0..2)
+            .map(|_| {
+                let (scans, tx) = (scans.clone(), tx.clone());
+                std::thread::spawn(move || {
+                    scans
+                        .start(
+                            move || {
+                                // A camera that takes a moment to open.
+                                std::thread::sleep(std::time::Duration::from_millis(200));
+                                Ok(Box::new(FakeCamera { released: tx }) as Box<dyn FrameSource>)
+                            },
+                            ScanKind::Contact,
+                            |_| {},
+                        )
+                        .unwrap()
+                })
+            })
+            .collect();
+        for s in starts {
+            s.join().unwrap();
+        }
+        released.try_recv().expect("the first camera was released");
+        assert!(scans.stop(None));
+        released
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the second camera was released");
         assert!(!scans.is_running());
     }
 
