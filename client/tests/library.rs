@@ -31,6 +31,17 @@ fn count_client_id(ts: &TestServer, client_id: &str) -> i64 {
         .unwrap()
 }
 
+/// A server, a temp dir, Ana and Ben signed in (profiles `ana` and `ben`
+/// in it) and connected, and their chat's id.
+async fn ana_and_ben() -> (TestServer, tempfile::TempDir, Client, Client, String) {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+    (ts, tmp, ana, ben, chat)
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -594,11 +605,7 @@ async fn without_a_keyring_the_session_is_a_private_file_that_logout_removes() {
 
 #[tokio::test]
 async fn history_fills_in_what_came_before_a_message_sent_from_here() {
-    let ts = TestServer::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
-    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
-    let chat = connect(&ana, &ben).await;
+    let (_ts, _tmp, ana, ben, chat) = ana_and_ben().await;
     ben_sends(&ben, &chat, &["one", "two", "three"]).await;
     // Ana (no realtime loop) sends: her cache now holds seq 4 only.
     ana.queue_message(&chat, "four", None, vec![])
@@ -620,11 +627,7 @@ async fn history_fills_in_what_came_before_a_message_sent_from_here() {
 
 #[tokio::test]
 async fn older_messages_page_back_through_history_from_the_server_into_the_cache() {
-    let ts = TestServer::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
-    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
-    let chat = connect(&ana, &ben).await;
+    let (_ts, _tmp, ana, ben, chat) = ana_and_ben().await;
     let bodies: Vec<String> = (1..=12).map(|i| format!("m{i}")).collect();
     let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
     ben_sends(&ben, &chat, &refs).await;
@@ -661,11 +664,7 @@ async fn older_messages_page_back_through_history_from_the_server_into_the_cache
 async fn saved_attachments_are_checked_safely_named_and_never_overwrite() {
     use parley_client::download::Destination;
     use parley_protocol::Attachment;
-    let ts = TestServer::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
-    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
-    let chat = connect(&ana, &ben).await;
+    let (ts, tmp, ana, ben, chat) = ana_and_ben().await;
     let file = tmp.path().join("report.txt");
     std::fs::write(&file, "quarterly numbers\n".repeat(4000)).unwrap();
     let report = ana.upload(&file, |_| {}).await.unwrap();
@@ -766,11 +765,7 @@ async fn saved_attachments_are_checked_safely_named_and_never_overwrite() {
 /// contacts again, and a discarded one is gone.
 #[tokio::test]
 async fn a_refused_message_can_be_retried_later_or_discarded() {
-    let ts = TestServer::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
-    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
-    let chat = connect(&ana, &ben).await;
+    let (ts, tmp, ana, ben, chat) = ana_and_ben().await;
     ben.remove_contact(ana.user_id()).await.unwrap();
     let file = tmp.path().join("plan.txt");
     std::fs::write(&file, "the plan").unwrap();
@@ -954,11 +949,7 @@ async fn a_connection_that_goes_silent_is_noticed_and_replaced() {
 /// each message's outcome is told apart (the CLI reports its own).
 #[tokio::test]
 async fn a_refused_message_does_not_hold_back_the_next_ones() {
-    let ts = TestServer::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
-    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
-    let chat = connect(&ana, &ben).await;
+    let (ts, _tmp, ana, _ben, chat) = ana_and_ben().await;
     let bad = ana
         .queue_message(&chat, "bad", None, vec!["not-mine".into()])
         .await
