@@ -23,6 +23,17 @@ async fn post_msg(
         .await
 }
 
+/// A send that must be refused with 422 `code`.
+async fn refused(
+    ts: &TestServer,
+    s: &parley_protocol::Session,
+    chat: &str,
+    body: Value,
+    code: &str,
+) {
+    problem(post_msg(ts, s, chat, body).await, 422, code).await;
+}
+
 #[tokio::test]
 async fn chats_are_only_between_connections() {
     let ts = TestServer::start().await;
@@ -120,27 +131,27 @@ async fn send_reply_idempotency_and_limits() {
     )
     .await;
     problem(r, 422, "invalid_field").await;
-    problem(
-        post_msg(&ts, &a, &chat, json!({"client_id": "c4", "body": "  "})).await,
-        422,
+    refused(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "c4", "body": "  "}),
         "invalid_field",
     )
     .await;
-    problem(
-        post_msg(&ts, &a, &chat, json!({"client_id": "", "body": "x"})).await,
-        422,
+    refused(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "", "body": "x"}),
         "invalid_field",
     )
     .await;
-    problem(
-        post_msg(
-            &ts,
-            &a,
-            &chat,
-            json!({"client_id": "k".repeat(65), "body": "x"}),
-        )
-        .await,
-        422,
+    refused(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "k".repeat(65), "body": "x"}),
         "invalid_field",
     )
     .await;
@@ -155,46 +166,29 @@ async fn send_reply_idempotency_and_limits() {
         .status(),
         201
     );
-    problem(
-        post_msg(
-            &ts,
-            &a,
-            &chat,
-            json!({"client_id": "c5", "body": "x", "reply_to": "nope"}),
-        )
-        .await,
-        422,
+    refused(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "c5", "body": "x", "reply_to": "nope"}),
         "invalid_field",
     )
     .await;
-    problem(
-        post_msg(
-            &ts,
-            &a,
-            &chat,
-            json!({"client_id": "c6", "body": "x", "attachment_ids": ["nope"]}),
-        )
-        .await,
-        422,
+    refused(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "c6", "body": "x", "attachment_ids": ["nope"]}),
         "invalid_field",
     )
     .await;
-    problem(
-        post_msg(&ts, &a, &chat, json!({"body": "x"})).await,
-        422,
-        "invalid_body",
-    )
-    .await;
+    refused(&ts, &a, &chat, json!({"body": "x"}), "invalid_body").await;
     // Control characters other than newlines and tabs (a terminal escape).
-    problem(
-        post_msg(
-            &ts,
-            &a,
-            &chat,
-            json!({"client_id": "c7", "body": "\u{1b}[2Jgone"}),
-        )
-        .await,
-        422,
+    refused(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "c7", "body": "\u{1b}[2Jgone"}),
         "invalid_field",
     )
     .await;
@@ -688,15 +682,11 @@ async fn attachments_upload_limits_and_access() {
     )
     .await;
     // Ben cannot attach Ana's upload to his own message.
-    problem(
-        post_msg(
-            &ts,
-            &b,
-            &chat,
-            json!({"client_id": "b1", "attachment_ids": [id]}),
-        )
-        .await,
-        422,
+    refused(
+        &ts,
+        &b,
+        &chat,
+        json!({"client_id": "b1", "attachment_ids": [id]}),
         "invalid_field",
     )
     .await;
@@ -718,27 +708,19 @@ async fn attachments_upload_limits_and_access() {
         let att: Value = r.json().await.unwrap();
         ids.push(att["id"].as_str().unwrap().to_owned());
     }
-    problem(
-        post_msg(
-            &ts,
-            &a,
-            &chat,
-            json!({"client_id": "a11", "attachment_ids": ids}),
-        )
-        .await,
-        422,
+    refused(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "a11", "attachment_ids": ids}),
         "invalid_field",
     )
     .await;
-    problem(
-        post_msg(
-            &ts,
-            &a,
-            &chat,
-            json!({"client_id": "a2x", "attachment_ids": [&ids[0], &ids[0]]}),
-        )
-        .await,
-        422,
+    refused(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "a2x", "attachment_ids": [&ids[0], &ids[0]]}),
         "invalid_field",
     )
     .await;
