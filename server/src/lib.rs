@@ -223,11 +223,28 @@ pub async fn serve(
     Ok(())
 }
 
-/// Periodic housekeeping: expired codes, requests, links; rate-limiter memory.
+/// Periodic housekeeping: expired codes, requests, links; rate-limiter memory;
+/// the event log's retention; once an hour, attachments no one can reach.
 async fn janitor(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut minutes: u64 = 0;
     loop {
         tick.tick().await;
+        minutes += 1;
+        if minutes % 60 == 1 {
+            match service::attachments::collect_garbage(&state, service::attachments::UNSENT_KEPT)
+                .await
+            {
+                Ok(c) if c != service::attachments::Collected::default() => tracing::info!(
+                    attachments = c.attachments,
+                    files_set_aside = c.files_moved,
+                    files_deleted = c.files_deleted,
+                    "collected attachments no one can reach"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "janitor: collecting attachments failed"),
+            }
+        }
         state.auth_limiter.prune();
         state.short_code_limiter.prune();
         if let Err(e) = service::auth::purge_expired(&state).await {

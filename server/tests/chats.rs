@@ -894,3 +894,120 @@ async fn chat_list_pages_keep_chats_of_the_same_millisecond() {
     )
     .await;
 }
+
+/// Uploads never sent (past a week) and the files of deleted messages are
+/// collected: their rows at once, their files set aside and deleted on the
+/// next run. Bytes another attachment shares stay; recent uploads stay; a
+/// file set aside whose rows came back (a rolled-back batch) is put back.
+#[tokio::test]
+async fn attachments_no_one_can_reach_are_collected() {
+    use parley_server::service::attachments::{blob_path, collect_garbage, Collected, UNSENT_KEPT};
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let upload = |bytes: &'static str| {
+        let (ts, a) = (&ts, &a);
+        async move {
+            let r = ts
+                .req(Method::POST, "/v1/attachments?name=f.txt")
+                .auth(a)
+                .header("content-type", "text/plain")
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let unsent = upload("shared bytes").await;
+    let deleted = upload("deleted bytes").await;
+    let kept = upload("kept bytes").await;
+    let shared = upload("shared bytes").await;
+    for (cid, att) in [("g1", &deleted), ("g2", &kept), ("g3", &shared)] {
+        let r = post_msg(
+            &ts,
+            &a,
+            &chat,
+            json!({"client_id": cid, "attachment_ids": [att["id"]]}),
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+        if cid == "g1" {
+            let m: Value = r.json().await.unwrap();
+            let r = ts
+                .call(
+                    Method::DELETE,
+                    &format!("/v1/messages/{}", m["id"].as_str().unwrap()),
+                    &a,
+                )
+                .await;
+            assert_eq!(r.status(), 204);
+        }
+    }
+    {
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db.execute(
+            "UPDATE attachments SET created_at = created_at - 8 * 86400000",
+            [],
+        )
+        .unwrap();
+    }
+    let fresh = upload("fresh bytes").await;
+    let data = &ts.config.data_dir;
+    let file = |att: &Value| blob_path(data, att["sha256"].as_str().unwrap());
+    let trash = data.join("attachments").join("trash");
+
+    let c = collect_garbage(ts.state(), UNSENT_KEPT).await.unwrap();
+    assert_eq!(
+        c,
+        Collected {
+            files_deleted: 0,
+            attachments: 2,
+            files_moved: 1
+        },
+        "the unsent one and the deleted message's; only the latter's bytes are unshared"
+    );
+    for (att, who, status) in [
+        (&unsent, &a, 404),
+        (&deleted, &a, 404),
+        (&kept, &b, 200),
+        (&shared, &b, 200),
+        (&fresh, &a, 200),
+    ] {
+        let r = get(
+            &ts,
+            who,
+            &format!("/v1/attachments/{}", att["id"].as_str().unwrap()),
+        )
+        .await;
+        assert_eq!(r.status(), status, "{att}");
+    }
+    assert!(file(&unsent).exists(), "shared with a sent attachment");
+    assert!(!file(&deleted).exists());
+    assert!(trash.join(deleted["sha256"].as_str().unwrap()).exists());
+
+    let c = collect_garbage(ts.state(), UNSENT_KEPT).await.unwrap();
+    assert_eq!(
+        c,
+        Collected {
+            files_deleted: 1,
+            attachments: 0,
+            files_moved: 0
+        }
+    );
+    assert_eq!(std::fs::read_dir(&trash).unwrap().count(), 0);
+
+    // A file set aside whose rows are back goes back where it was.
+    let sha = kept["sha256"].as_str().unwrap();
+    std::fs::rename(file(&kept), trash.join(sha)).unwrap();
+    let c = collect_garbage(ts.state(), UNSENT_KEPT).await.unwrap();
+    assert_eq!(c, Collected::default());
+    let r = get(
+        &ts,
+        &b,
+        &format!("/v1/attachments/{}", kept["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"kept bytes");
+}

@@ -30,6 +30,9 @@ struct UploadQuery {
 }
 
 /// Upload a file (raw body with its Content-Type; <= 25 MiB by default).
+///
+/// Send it in a message within 7 days: an upload in no message after that,
+/// like the file of a deleted message, is deleted (PROTOCOL.md is silent).
 #[utoipa::path(post, path = "/v1/attachments", tag = "chats", security(("bearer" = [])),
     params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),

@@ -124,14 +124,8 @@ where
     if let Some(parent) = dest.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(Error::io)?;
     }
-    // Content-addressed: identical bytes are stored once.
-    if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
-        let _ = tokio::fs::remove_file(&tmp).await;
-    } else {
-        tokio::fs::rename(&tmp, &dest).await.map_err(Error::io)?;
-    }
     let (width, height) = if mime.starts_with("image/") {
-        let path = dest.clone();
+        let path = tmp.clone();
         tokio::task::spawn_blocking(move || {
             image::ImageReader::open(&path)
                 .and_then(|r| r.with_guessed_format())
@@ -156,11 +150,111 @@ where
     };
     let (a, uid) = (attachment.clone(), caller.user_id.clone());
     let now = now_ms();
-    state
+    let tmp_path = tmp.clone();
+    // The file takes its place and the row is written in one writer job, so
+    // the collector (also a writer job) never sees one without the other.
+    // Content-addressed: identical bytes are stored once.
+    let stored = state
         .store
-        .write(move |conn| store::attachments::insert(conn, &a, &uid, now).map_err(Error::from))
-        .await?;
+        .write(move |conn| {
+            let created = !dest.exists();
+            if created {
+                std::fs::rename(&tmp, &dest).map_err(Error::io)?;
+            } else {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            store::attachments::insert(conn, &a, &uid, now).map_err(|e| {
+                if created {
+                    let _ = std::fs::remove_file(&dest);
+                }
+                Error::from(e)
+            })
+        })
+        .await;
+    if stored.is_err() {
+        let _ = tokio::fs::remove_file(&tmp_path).await;
+    }
+    stored?;
     Ok(attachment)
+}
+
+/// How long an upload may wait to be sent before it is collected.
+pub const UNSENT_KEPT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// What one collection did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// Files of earlier collections deleted for good.
+    pub files_deleted: usize,
+    /// Attachments (rows) deleted now: never sent within [`UNSENT_KEPT`], or
+    /// their message was deleted.
+    pub attachments: usize,
+    /// Their files, moved aside now.
+    pub files_moved: usize,
+}
+
+/// Collects what no one can download any more, so that uploads never sent
+/// and the files of deleted messages do not fill the disk.
+///
+/// Two steps, each a writer job (so never between an upload's file and its
+/// row): first the files an earlier run set aside in `attachments/trash/`
+/// are deleted, or put back if their rows came back (that run's batch was
+/// rolled back after it moved them); then unreferenced attachments older
+/// than `unsent_kept` are deleted and their files, where no other
+/// attachment shares the bytes, moved to the trash for the next run. By
+/// then the deletion that moved them is durable.
+pub async fn collect_garbage(
+    state: &AppState,
+    unsent_kept: std::time::Duration,
+) -> Result<Collected> {
+    let data = state.config.data_dir.clone();
+    let trash = data.join("attachments").join("trash");
+    let (d, t) = (data.clone(), trash.clone());
+    let files_deleted = state
+        .store
+        .write(move |conn| -> Result<usize> {
+            let Ok(entries) = std::fs::read_dir(&t) else {
+                return Ok(0);
+            };
+            let mut deleted = 0;
+            for entry in entries.flatten() {
+                let sha = entry.file_name().to_string_lossy().into_owned();
+                let dest = blob_path(&d, &sha);
+                if sha.len() == 64 && store::attachments::sha_in_use(conn, &sha)? && !dest.exists()
+                {
+                    std::fs::rename(entry.path(), &dest).map_err(Error::io)?;
+                } else {
+                    std::fs::remove_file(entry.path()).map_err(Error::io)?;
+                    deleted += 1;
+                }
+            }
+            Ok(deleted)
+        })
+        .await?;
+    let before = now_ms() - unsent_kept.as_millis() as i64;
+    let (attachments, files_moved) = state
+        .store
+        .write(move |conn| -> Result<(usize, usize)> {
+            let (deleted, gone) = store::attachments::delete_unreferenced(conn, before)?;
+            if !gone.is_empty() {
+                std::fs::create_dir_all(&trash).map_err(Error::io)?;
+            }
+            let mut moved = 0;
+            for sha in &gone {
+                match std::fs::rename(blob_path(&data, sha), trash.join(sha)) {
+                    Ok(()) => moved += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(e)),
+                }
+            }
+            Ok((deleted, moved))
+        })
+        .await?;
+    Ok(Collected {
+        files_deleted,
+        attachments,
+        files_moved,
+    })
 }
 
 /// `GET /v1/attachments/{id}`: metadata and file path, if the caller may see it.

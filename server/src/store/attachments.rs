@@ -52,3 +52,39 @@ pub fn visible_via_chat(conn: &Connection, id: &str, user_id: &str) -> Result<bo
         .optional()?
         .is_some())
 }
+
+/// Deletes the attachments nobody can reach any more: in no message (never
+/// sent, or their message was deleted) and uploaded before `before` (ms).
+/// Returns how many, and the sha256 of the bytes no attachment refers to now.
+pub fn delete_unreferenced(
+    conn: &Connection,
+    before: i64,
+) -> Result<(usize, Vec<String>), StoreError> {
+    let mut shas: Vec<String> = conn
+        .prepare_cached(
+            "DELETE FROM attachments WHERE created_at < ?1 AND NOT EXISTS \
+             (SELECT 1 FROM message_attachments ma WHERE ma.attachment_id = attachments.id) \
+             RETURNING sha256",
+        )?
+        .query_map([before], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let deleted = shas.len();
+    shas.sort();
+    shas.dedup();
+    let mut gone = Vec::with_capacity(shas.len());
+    for sha in shas {
+        if !sha_in_use(conn, &sha)? {
+            gone.push(sha);
+        }
+    }
+    Ok((deleted, gone))
+}
+
+/// Whether any attachment refers to the bytes `sha256`.
+pub fn sha_in_use(conn: &Connection, sha256: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM attachments WHERE sha256 = ?1 LIMIT 1")?
+        .query_row([sha256], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
