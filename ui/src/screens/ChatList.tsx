@@ -1,4 +1,5 @@
 import { forwardRef } from "react";
+import { useDayChange } from "../day";
 import type { Chat, Message } from "../bindings";
 import { Avatar } from "../components/Avatar";
 import { VirtualList } from "../components/VirtualList";
@@ -23,6 +24,7 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
   { chats, myId, selected, query, presence, onQuery, onSelect, found, onOpenMessage },
   filterRef,
 ) {
+  useDayChange();
   const now = new Date();
   const shown = filterChats(chats, query);
   return (

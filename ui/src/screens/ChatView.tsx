@@ -1,4 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
+import { useDayChange } from "../day";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
 import { Avatar } from "../components/Avatar";
@@ -501,6 +502,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const tooLong = !!limit?.over;
   const canSend = !sending && !upload && !tooLong && !(!draft.trim() && (!!editing || attached.length === 0));
   const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
+  useDayChange();
   const now = new Date();
   const status = typing ? "typing…" : presenceText(presence, now);
   const name = (id: string) => (id === myId ? "You" : chat.peer.display_name);
