@@ -15,4 +15,17 @@ describe("drafts", () => {
     d.clear();
     expect(d.get("c2")).toBe("");
   });
+
+  it("keeps each chat's attached files until they are sent or removed", () => {
+    const d = new Drafts();
+    const file = { id: "a1", mime: "text/plain", size: 3, sha256: "00" };
+    d.setAttachments("c1", [file]);
+    expect(d.attachments("c1")).toEqual([file]);
+    expect(d.attachments("c2")).toEqual([]);
+    d.setAttachments("c1", []);
+    expect(d.attachments("c1")).toEqual([]);
+    d.setAttachments("c2", [file]);
+    d.clear();
+    expect(d.attachments("c2")).toEqual([]);
+  });
 });

@@ -134,7 +134,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const [picker, setPicker] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [attachPath, setAttachPath] = useState<string | null>(null);
-  const [attached, setAttached] = useState<Attachment[]>([]);
+  // Files uploaded for the next message (kept per chat in `drafts`).
+  const [attached, setAttached] = useState<Attachment[]>(() => drafts.attachments(chat.id));
   const [upload, setUpload] = useState<{ name: string; progress: UploadProgress } | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
@@ -167,7 +168,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     setEditing(null);
     setDraft(drafts.get(id));
     setError(null);
-    setAttached([]);
+    setAttached(drafts.attachments(id));
     setAttachPath(null);
     setUpload(null);
     atBottom.current = true;
@@ -338,9 +339,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     setUpload({ name, progress: { sent: 0, total: 0 } });
     try {
       const a = await uploadAttachment(p, (progress) => chatId.current === id && setUpload({ name, progress }));
-      // Another chat was opened meanwhile: the file was for this one.
+      // Kept for its chat even if another one was opened meanwhile.
+      drafts.setAttachments(id, [...drafts.attachments(id), a]);
       if (chatId.current !== id) return;
-      setAttached((list) => [...list, a]);
+      setAttached(drafts.attachments(id));
       setAttachPath(null);
       composer.current?.focus();
     } catch (e) {
@@ -390,18 +392,20 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         // Back to what was being written before the edit.
         setDraft(drafts.get(id));
       } else {
+        const sentIds = attached.map((a) => a.id);
         const m = await call("send_message", {
           chat_id: id,
           body,
           reply_to: replyTo?.id ?? null,
-          attachment_ids: attached.map((a) => a.id),
+          attachment_ids: sentIds,
         });
-        // Sent; only what was typed since stays.
+        // Sent; only what was typed or attached since stays.
         if (drafts.get(id).trim() === body) drafts.set(id, "");
+        drafts.setAttachments(id, drafts.attachments(id).filter((a) => !sentIds.includes(a.id)));
         if (chatId.current !== id) return;
         setMessages((list) => withSent(list, m));
         setReplyTo(null);
-        setAttached([]);
+        setAttached(drafts.attachments(id));
         setDraft((d) => (d.trim() === body ? "" : d));
         atBottom.current = true;
       }
@@ -748,7 +752,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
               <button
                 title="Remove"
                 aria-label={`Remove ${a.name ?? "file"}`}
-                onClick={() => setAttached((list) => list.filter((x) => x.id !== a.id))}
+                onClick={() => {
+                  drafts.setAttachments(chat.id, drafts.attachments(chat.id).filter((x) => x.id !== a.id));
+                  setAttached(drafts.attachments(chat.id));
+                }}
               >
                 ✕
               </button>
