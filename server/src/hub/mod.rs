@@ -177,12 +177,18 @@ impl Hub {
         }
     }
 
-    /// Sends an ephemeral frame to every live session of `user_id`.
+    /// Sends an ephemeral frame (typing, presence) to every live session of
+    /// `user_id` whose queue is less than half full: they may be dropped,
+    /// and must never fill the room events need (a full queue closes the
+    /// session as lagging, so someone's typing could otherwise kick a
+    /// contact off).
     pub fn send_ephemeral(&self, user_id: &str, frame: Arc<str>) {
         let map = self.lock();
         if let Some(list) = map.get(user_id) {
             for s in list.iter().filter(|s| s.live.load(Ordering::SeqCst)) {
-                let _ = s.tx.try_send(Outbound::Ephemeral(frame.clone()));
+                if s.tx.capacity() * 2 > s.tx.max_capacity() {
+                    let _ = s.tx.try_send(Outbound::Ephemeral(frame.clone()));
+                }
             }
         }
     }
@@ -268,6 +274,34 @@ mod tests {
         assert_eq!(s.close_requested(), Some(parley_protocol::close::LAGGING));
         assert!(hub.unregister(&s).changed);
         assert!(!hub.is_online("u"));
+    }
+
+    /// However many typing frames a contact sends, they take at most half
+    /// the queue: the events after them still fit, and nobody is closed.
+    #[test]
+    fn ephemeral_frames_never_crowd_out_events() {
+        let hub = Hub::default();
+        let (s, mut rx, _) = hub.register("u", "d");
+        s.go_live();
+        for _ in 0..SESSION_QUEUE * 4 {
+            hub.send_ephemeral("u", Arc::from("{\"type\":\"typing\"}"));
+        }
+        let notes: Vec<Note> = (1..=(SESSION_QUEUE as u64 / 2 - 1))
+            .map(|seq| Note {
+                user_id: "u".into(),
+                seq,
+                frame: event_frame(seq, "{}"),
+            })
+            .collect();
+        hub.publish(&notes);
+        assert_eq!(s.close_requested(), None, "not closed as lagging");
+        let mut typing = 0;
+        while let Ok(out) = rx.try_recv() {
+            if matches!(out, Outbound::Ephemeral(_)) {
+                typing += 1;
+            }
+        }
+        assert_eq!(typing, SESSION_QUEUE / 2, "the rest was dropped");
     }
 
     #[test]

@@ -259,6 +259,7 @@ async fn serve(
     let idle = tokio::time::sleep(idle_limit);
     tokio::pin!(idle);
     let mut last_typing = Instant::now() - TYPING_SPACING;
+    let mut typing_on = false;
     let mut acked: u64 = 0;
     let mut sends: FuturesUnordered<Pin<Box<dyn Future<Output = SendResult> + Send>>> =
         FuturesUnordered::new();
@@ -375,9 +376,11 @@ async fn serve(
                     }
                     ClientFrame::Typing { chat_id, active } => {
                         // Extra typing frames are dropped silently: they carry
-                        // no information a receiver needs.
-                        if last_typing.elapsed() >= TYPING_SPACING || !active {
+                        // no information a receiver needs. A stop right after
+                        // a start is relayed at once; a flood of either is not.
+                        if last_typing.elapsed() >= TYPING_SPACING || (typing_on && !active) {
                             last_typing = Instant::now();
+                            typing_on = active;
                             if let Err(e) = service::presence::typing(state, caller, &chat_id, active).await {
                                 send_frame(sink, &ServerFrame::Error { error: e.to_problem() }).await?;
                             }
