@@ -304,6 +304,35 @@ async fn history_pages_by_seq() {
     let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
     assert_eq!(chats[0]["read_up_to_seq"], 7);
     assert_eq!(chats[0]["unread_count"], 0);
+    // Seqs past any real one mean "past everything", not a wrapped negative.
+    let huge = u64::MAX;
+    let newer: Vec<Value> = get(
+        &ts,
+        &a,
+        &format!("/v1/chats/{chat}/messages?after_seq={huge}"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(newer.is_empty(), "{newer:?}");
+    let older: Vec<Value> = get(
+        &ts,
+        &a,
+        &format!("/v1/chats/{chat}/messages?before_seq={huge}"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(older.last().unwrap()["seq"], 7, "the newest page");
+    // Path bytes that are not UTF-8: a problem document, not plain text.
+    problem(
+        get(&ts, &a, "/v1/chats/%FF/messages").await,
+        400,
+        "invalid_path",
+    )
+    .await;
     // The chat list's limit, on both sides of its bounds.
     for (q, status) in [("0", 422), ("1", 200), ("500", 200), ("501", 422)] {
         let r = get(&ts, &a, &format!("/v1/chats?limit={q}")).await;
@@ -562,6 +591,28 @@ async fn edit_delete_react_search() {
         200
     );
     problem(get(&ts, &b, "/v1/search?q=%20").await, 422, "invalid_query").await;
+    // At most eight words.
+    assert_eq!(
+        get(
+            &ts,
+            &b,
+            "/v1/search?q=qu%20qu%20qu%20qu%20qu%20qu%20qu%20qu"
+        )
+        .await
+        .status(),
+        200
+    );
+    problem(
+        get(
+            &ts,
+            &b,
+            "/v1/search?q=qu%20qu%20qu%20qu%20qu%20qu%20qu%20qu%20qu",
+        )
+        .await,
+        422,
+        "invalid_query",
+    )
+    .await;
     assert_eq!(
         get(&ts, &b, &format!("/v1/search?q={}", "a".repeat(256)))
             .await
@@ -610,7 +661,8 @@ async fn edit_delete_react_search() {
 async fn removed_contacts_keep_history_but_cannot_send() {
     let ts = TestServer::start().await;
     let (a, b, chat) = ts.pair().await;
-    ts.send_text(&a, &chat, "m1", "before").await;
+    let m = ts.send_text(&a, &chat, "m1", "before").await;
+    let id = m["id"].as_str().unwrap();
     ts.call(
         Method::DELETE,
         &format!("/v1/connections/{}", b.user.user.id),
@@ -623,6 +675,51 @@ async fn removed_contacts_keep_history_but_cannot_send() {
         "not_connected",
     )
     .await;
+    // Nor can either side edit or react any more: that would still reach
+    // the other's log.
+    let a_events = |ts: &TestServer| -> i64 {
+        ts.db()
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE user_id = ?1",
+                [a.user.user.id.as_str()],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let before = a_events(&ts);
+    let r = ts
+        .call_json(
+            Method::PATCH,
+            &format!("/v1/messages/{id}"),
+            &a,
+            json!({"body": "edited after"}),
+        )
+        .await;
+    problem(r, 403, "not_connected").await;
+    let r = ts
+        .call(
+            Method::PUT,
+            &format!("/v1/messages/{id}/reactions/%F0%9F%91%8D"),
+            &b,
+        )
+        .await;
+    problem(r, 403, "not_connected").await;
+    // Reading is fine, but sends the other side no receipt.
+    let r = ts
+        .call_json(
+            Method::POST,
+            &format!("/v1/chats/{chat}/read"),
+            &b,
+            json!({"up_to_seq": 1}),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(a_events(&ts), before, "nothing reached Ana's log");
+    // Deleting one's own message still works.
+    let r = ts
+        .call(Method::DELETE, &format!("/v1/messages/{id}"), &a)
+        .await;
+    assert_eq!(r.status(), 204);
     let page: Vec<Value> = get(&ts, &b, &format!("/v1/chats/{chat}/messages"))
         .await
         .json()
@@ -1010,4 +1107,37 @@ async fn attachments_no_one_can_reach_are_collected() {
     )
     .await;
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"kept bytes");
+}
+
+/// An upload cut off mid-stream (the client went away) leaves no partial
+/// file behind.
+#[tokio::test]
+async fn an_upload_cut_off_leaves_no_partial_file() {
+    use tokio::io::AsyncWriteExt;
+    let ts = TestServer::start().await;
+    let a = ts.login("ana@example.org").await;
+    let tmp = ts.config.data_dir.join("attachments").join("tmp");
+    let partials = || std::fs::read_dir(&tmp).map_or(0, |d| d.count());
+    let mut sock = tokio::net::TcpStream::connect(ts.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/attachments?name=big.bin HTTP/1.1\r\nHost: parley\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: 100000\r\n\r\n",
+        a.tokens.access_token
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&[7u8; 50_000]).await.unwrap();
+    let started = std::time::Instant::now();
+    while partials() == 0 {
+        assert!(started.elapsed().as_secs() < 10, "the upload never started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    drop(sock);
+    let cut = std::time::Instant::now();
+    while partials() > 0 {
+        assert!(cut.elapsed().as_secs() < 10, "the partial file stayed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -1,10 +1,10 @@
 //! `/v1/attachments`.
 
-use super::extract::{Json, Query};
+use super::extract::{Json, Path, Query};
 use crate::{error::Error, error::Result, service, service::Caller, state::AppState};
 use axum::{
     body::Body,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},

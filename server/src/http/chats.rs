@@ -1,9 +1,9 @@
 //! `/v1/chats`, `/v1/messages`, `/v1/search`.
 
-use super::extract::{Json, Query};
+use super::extract::{Json, Path, Query};
 use crate::{error::Error, error::Result, service, service::Caller, state::AppState};
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     routing::{get, patch, post, put},
     Router,

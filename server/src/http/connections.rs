@@ -1,9 +1,9 @@
 //! `/v1/contact-codes`, `/v1/connection-requests`, `/v1/connections`.
 
-use super::extract::{Json, Query};
+use super::extract::{Json, Path, Query};
 use crate::{error::Result, service, service::Caller, state::AppState};
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     routing::{delete, get, post},
     Router,

@@ -1,9 +1,9 @@
 //! `/v1/devices`.
 
-use super::extract::Json;
+use super::extract::{Json, Path};
 use crate::{error::Result, service, service::Caller, state::AppState};
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     routing::{delete, get},
     Router,

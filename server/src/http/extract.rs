@@ -90,6 +90,25 @@ where
     }
 }
 
+/// Path parameters, with a 400 problem (`invalid_path`) instead of axum's
+/// plain-text rejection (e.g. percent-encoded bytes that are not UTF-8).
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| Error::bad_request("invalid_path", e.body_text()))
+    }
+}
+
 /// The authenticated caller. Missing or bad credentials are 401 `unauthorized`.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;

@@ -1,9 +1,9 @@
 //! `/v1/device-links` and `/v1/device-invites`.
 
-use super::extract::{ClientIp, Json, Query};
+use super::extract::{ClientIp, Json, Path, Query};
 use crate::{error::Result, service, service::Caller, state::AppState};
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     routing::{get, post},
     Router,

@@ -1,10 +1,10 @@
 //! `/v1/me`, `/v1/users/*`, `/v1/usernames/*`.
 
-use super::extract::{body_rejection, Json};
+use super::extract::{body_rejection, Json, Path};
 use crate::{error::Error, error::Result, service, service::Caller, state::AppState};
 use axum::{
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State},
     http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
     routing::{get, put},

@@ -79,6 +79,11 @@ where
         .await
         .map_err(Error::io)?;
     let tmp = tmp_dir.join(tokens::new_id());
+    // Removes the partial file however this ends, also if this future is
+    // dropped before it does (a cancelled request); a client that goes away
+    // mid-stream ends in the error path below. Once the file took its place
+    // there is nothing left to remove.
+    let _partial = RemoveOnDrop(tmp.clone());
     let result = async {
         let mut file = tokio::fs::File::create(&tmp).await.map_err(Error::io)?;
         let mut hasher = Sha256::new();
@@ -178,13 +183,26 @@ where
     Ok(attachment)
 }
 
+/// Deletes a file when dropped (if it is still there).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Partial uploads older than this are left over from a crash and swept.
+const PARTIAL_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// How long an upload may wait to be sent before it is collected.
 pub const UNSENT_KEPT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// What one collection did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Collected {
-    /// Files of earlier collections deleted for good.
+    /// Files deleted for good: set aside by an earlier collection, or
+    /// partial uploads a crash left.
     pub files_deleted: usize,
     /// Attachments (rows) deleted now: never sent within [`UNSENT_KEPT`], or
     /// their message was deleted.
@@ -208,6 +226,7 @@ pub async fn collect_garbage(
     unsent_kept: std::time::Duration,
 ) -> Result<Collected> {
     let data = state.config.data_dir.clone();
+    let partial = sweep_partial(&data.join("attachments").join("tmp"), PARTIAL_KEPT).await;
     let trash = data.join("attachments").join("trash");
     let (d, t) = (data.clone(), trash.clone());
     let files_deleted = state
@@ -251,10 +270,34 @@ pub async fn collect_garbage(
         })
         .await?;
     Ok(Collected {
-        files_deleted,
+        files_deleted: files_deleted + partial,
         attachments,
         files_moved,
     })
+}
+
+/// Deletes partial uploads in `dir` older than `kept` (a crash left them);
+/// returns how many.
+async fn sweep_partial(dir: &Path, kept: std::time::Duration) -> usize {
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .filter(|e| {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > kept)
+            })
+            .filter(|e| std::fs::remove_file(e.path()).is_ok())
+            .count()
+    })
+    .await
+    .unwrap_or(0)
 }
 
 /// `GET /v1/attachments/{id}`: metadata and file path, if the caller may see it.

@@ -213,7 +213,10 @@ pub async fn read(state: &AppState, caller: &Caller, chat_id: &str, up_to: u64) 
             },
             now,
         )?;
-        emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
+        // Someone no longer a contact hears nothing more of this side.
+        if store::contacts::are_connected(conn, &uid, &me.peer_id)? {
+            emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
+        }
         Ok(emitted)
     })
     .await?;

@@ -131,6 +131,15 @@ fn load(
     Ok((row, ChatCtx::load(conn, &me)?))
 }
 
+/// Refuses (403 `not_connected`) a change to a chat with someone who is no
+/// longer a contact: the history stays readable, but edits and reactions
+/// would still reach the other side's log. Deleting one's own message stays
+/// allowed.
+fn connected_in(conn: &Connection, uid: &str, chat_id: &str) -> Result<()> {
+    let me = membership(conn, chat_id, uid)?;
+    ensure_connected(conn, uid, &me.peer_id)
+}
+
 /// Appends `event` to both members' logs.
 fn to_both(
     conn: &Connection,
@@ -157,6 +166,7 @@ pub async fn edit(
     let now = now_ms();
     let (message, _) = super::events::write(state, move |conn| -> Result<(Message, Emitted)> {
         let (row, ctx) = load(conn, &uid, &mid)?;
+        connected_in(conn, &uid, &row.chat_id)?;
         if row.sender_id != uid {
             return Err(Error::Forbidden {
                 code: "not_sender",
@@ -257,6 +267,7 @@ pub async fn react(
     let now = now_ms();
     super::events::write(state, move |conn| -> Result<Emitted> {
         let (row, _) = load(conn, &uid, &mid)?;
+        connected_in(conn, &uid, &row.chat_id)?;
         if row.deleted {
             return Err(Error::Gone {
                 code: "message_deleted",
@@ -284,14 +295,23 @@ pub async fn react(
     Ok(())
 }
 
+/// Words a search may have: each is a term every match must have, and
+/// each prefix term costs a walk of the whole index's terms that start so.
+pub const SEARCH_WORDS_MAX: usize = 8;
+
 /// Turns what a person typed into a safe FTS5 query: every word becomes a
-/// quoted prefix term, so operators and quotes in the input are just text.
+/// quoted term, so operators and quotes in the input are just text. Words
+/// of two characters or more match as prefixes; a single character only as
+/// itself (as a prefix it would match a large part of every index).
 pub fn fts_query(q: &str) -> Option<String> {
     let terms: Vec<String> = q
         .split_whitespace()
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .map(|w| {
+            let star = if w.chars().count() > 1 { "*" } else { "" };
+            format!("\"{}\"{star}", w.replace('"', "\"\""))
+        })
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }
@@ -302,6 +322,12 @@ pub async fn search(state: &AppState, caller: &Caller, q: &str) -> Result<Vec<Me
         return Err(Error::unprocessable(
             "invalid_query",
             format!("q: at most {} characters", limits::SEARCH_QUERY_MAX),
+        ));
+    }
+    if q.split_whitespace().count() > SEARCH_WORDS_MAX {
+        return Err(Error::unprocessable(
+            "invalid_query",
+            format!("q: at most {SEARCH_WORDS_MAX} words"),
         ));
     }
     let Some(query) = fts_query(q) else {
@@ -337,6 +363,7 @@ mod tests {
             super::fts_query(r#"a"b OR NEAR("#).unwrap(),
             r#""a""b"* "OR"* "NEAR"*"#
         );
+        assert_eq!(super::fts_query("a b9 ü").unwrap(), r#""a" "b9"* "ü""#);
         assert!(super::fts_query("  ?! ").is_none());
     }
 }

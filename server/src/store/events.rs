@@ -60,7 +60,7 @@ pub fn after(
     let mut stmt = conn.prepare_cached(
         "SELECT seq, payload FROM events WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![user_id, after as i64, limit], |r| {
+    let rows = stmt.query_map(params![user_id, super::sql_seq(after), limit], |r| {
         Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -69,7 +69,7 @@ pub fn after(
 /// Records a device's acknowledged cursor (never moves backwards).
 pub fn ack(conn: &Connection, device_id: &str, up_to: u64) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE devices SET acked_seq = MAX(acked_seq, ?2) WHERE id = ?1")?
-        .execute(params![device_id, up_to as i64])?;
+        .execute(params![device_id, super::sql_seq(up_to)])?;
     Ok(())
 }
 

@@ -100,10 +100,10 @@ pub fn page(
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM messages WHERE chat_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
         ))?;
-        let rows = stmt.query_map(params![chat_id, after as i64, limit], from_row)?;
+        let rows = stmt.query_map(params![chat_id, super::sql_seq(after), limit], from_row)?;
         return Ok(rows.collect::<Result<_, _>>()?);
     }
-    let before = before.map(|b| b as i64).unwrap_or(i64::MAX);
+    let before = before.map_or(i64::MAX, super::sql_seq);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages WHERE chat_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
     ))?;

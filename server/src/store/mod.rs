@@ -270,6 +270,12 @@ fn read_only_flags() -> OpenFlags {
     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
 }
 
+/// A seq from a request as SQLite's integer: values past `i64::MAX` (no seq
+/// gets there) mean "past every seq", instead of wrapping to negative.
+pub fn sql_seq(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
 /// Current time as unix milliseconds, the unit every timestamp column uses.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
