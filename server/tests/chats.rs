@@ -663,12 +663,27 @@ async fn removed_contacts_keep_history_but_cannot_send() {
     let (a, b, chat) = ts.pair().await;
     let m = ts.send_text(&a, &chat, "m1", "before").await;
     let id = m["id"].as_str().unwrap();
+    let r = ts
+        .call_json(
+            Method::PATCH,
+            "/v1/me",
+            &a,
+            json!({"username": "ana", "bio": "for contacts only"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
+    assert_eq!(chats[0]["peer"]["bio"], "for contacts only");
     ts.call(
         Method::DELETE,
         &format!("/v1/connections/{}", b.user.user.id),
         &a,
     )
     .await;
+    // Ben's chat list now shows Ana as to a stranger.
+    let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
+    assert_eq!(chats[0]["peer"]["bio"], "", "{chats:?}");
+    assert_eq!(chats[0]["peer"]["username"], Value::Null);
     problem(
         post_msg(&ts, &b, &chat, json!({"client_id": "x", "body": "after"})).await,
         403,

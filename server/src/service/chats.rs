@@ -74,9 +74,15 @@ fn chat_view(conn: &Connection, me: &MemberRow, updated_at: i64) -> Result<Chat>
     let last = store::messages::last_in_chat(conn, &me.chat_id)?
         .map(|row| ctx.message(conn, &row))
         .transpose()?;
+    // Someone no longer a contact is shown as to a stranger: name and photo.
+    let peer = if store::contacts::are_connected(conn, &me.user_id, &me.peer_id)? {
+        peer.to_user()
+    } else {
+        super::connections::limited(&peer)
+    };
     Ok(Chat {
         id: me.chat_id.clone(),
-        peer: peer.to_user(),
+        peer,
         last_message: last,
         unread_count: me.unread_count,
         read_up_to_seq: me.read_up_to_seq,
