@@ -473,6 +473,54 @@ async fn read_receipts_privacy_is_reciprocal() {
     assert_ne!(page[1]["status"], "read");
 }
 
+/// With read receipts off, reading what was already delivered tells the
+/// sender nothing: no receipt event at all.
+#[tokio::test]
+async fn a_hidden_read_sends_the_sender_nothing() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    ts.call_json(
+        Method::PATCH,
+        "/v1/me",
+        &b,
+        json!({"settings": {"read_receipts": false}}),
+    )
+    .await;
+    ts.send_text(&a, &chat, "m1", "one").await;
+    ts.send_text(&a, &chat, "m2", "two").await;
+    let receipts = || -> i64 {
+        ts.db()
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE user_id = ?1 \
+                 AND json_extract(payload, '$.kind') = 'receipt.updated'",
+                [a.user.user.id.as_str()],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    // Ben's device receives and acknowledges both: delivered, which Ana sees.
+    let mut ws = ts.ws(&b).await;
+    let events = ws.hello(0).await;
+    let last = events.last().unwrap()["seq"].as_u64().unwrap();
+    ws.send_json(json!({"type": "ack", "up_to": last})).await;
+    let start = std::time::Instant::now();
+    while receipts() == 0 {
+        assert!(start.elapsed().as_secs() < 10, "no delivered receipt");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let before = receipts();
+    let r = ts
+        .call_json(
+            Method::POST,
+            &format!("/v1/chats/{chat}/read"),
+            &b,
+            json!({"up_to_seq": 2}),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(receipts(), before, "the read reached Ana's log");
+}
+
 #[tokio::test]
 async fn edit_delete_react_search() {
     let ts = TestServer::start().await;

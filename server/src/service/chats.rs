@@ -219,8 +219,12 @@ pub async fn read(state: &AppState, caller: &Caller, chat_id: &str, up_to: u64) 
             },
             now,
         )?;
-        // Someone no longer a contact hears nothing more of this side.
-        if store::contacts::are_connected(conn, &uid, &me.peer_id)? {
+        // The peer hears of it only if something they may see moved (with
+        // read receipts off, a read alone shows nothing), and someone no
+        // longer a contact hears nothing more of this side.
+        let seen = after.delivered_up_to_seq != me.delivered_up_to_seq
+            || ctx.visible_read(&after) != ctx.visible_read(&me);
+        if seen && store::contacts::are_connected(conn, &uid, &me.peer_id)? {
             emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
         }
         Ok(emitted)
