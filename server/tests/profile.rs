@@ -195,6 +195,21 @@ async fn avatars_are_reencoded_and_limited() {
     let mut max = png(8, 8);
     max.resize(5 * 1024 * 1024, 0);
     assert_eq!(put_avatar(&ts, &a, "image/png", max).await.status(), 200);
+    // A canvas of at most 6144 pixels a side is decoded; a larger one is
+    // refused from its header (a few bytes can claim gigabytes).
+    let side = parley_server::service::profile::AVATAR_DECODE_MAX_SIDE;
+    assert_eq!(
+        put_avatar(&ts, &a, "image/png", png(side, 1))
+            .await
+            .status(),
+        200
+    );
+    problem(
+        put_avatar(&ts, &a, "image/png", png(side + 1, 1)).await,
+        422,
+        "invalid_image",
+    )
+    .await;
     // JPEG is accepted and served as PNG.
     let mut jpeg = Vec::new();
     image::DynamicImage::ImageRgb8(image::RgbImage::new(40, 40))

@@ -55,8 +55,9 @@ async fn patch_me(
     ))
 }
 
-/// Upload an avatar: a raw PNG, JPEG or WebP body of at most 5 MiB. It is
-/// decoded, fitted into 512x512 and stored as PNG.
+/// Upload an avatar: a raw PNG, JPEG or WebP body of at most 5 MiB and at
+/// most 6144 pixels a side (422 `invalid_image` beyond). It is decoded,
+/// fitted into 512x512 and stored as PNG.
 #[utoipa::path(put, path = "/v1/me/avatar", tag = "profile", security(("bearer" = [])),
     request_body(content = Vec<u8>, content_type = "image/png"),
     responses(

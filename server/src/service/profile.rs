@@ -112,16 +112,27 @@ pub async fn username_available(state: &AppState, caller: &Caller, raw: &str) ->
         .await
 }
 
+/// The largest side of an avatar upload, in pixels (it is scaled down to
+/// [`limits::AVATAR_MAX_SIDE`]; a 12 MP phone photo is 4032 wide).
+pub const AVATAR_DECODE_MAX_SIDE: u32 = 6144;
+
+/// Avatar decodes at once: each may take a core and up to 144 MiB, so a
+/// burst of uploads waits its turn instead of exhausting memory.
+static AVATAR_DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Decodes an uploaded image, fits it into 512x512 and re-encodes it as PNG, so
 /// nothing a client uploads is ever served back byte for byte.
 pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>> {
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|_| Error::unprocessable("invalid_image", "the image could not be read"))?;
+    // A few KiB of PNG can claim a huge canvas: the sides are checked from
+    // the header before anything is decoded, and a decode may allocate at
+    // most one RGBA canvas of that size.
     let mut lim = image::Limits::default();
-    lim.max_image_width = Some(10_000);
-    lim.max_image_height = Some(10_000);
-    lim.max_alloc = Some(256 * 1024 * 1024);
+    lim.max_image_width = Some(AVATAR_DECODE_MAX_SIDE);
+    lim.max_image_height = Some(AVATAR_DECODE_MAX_SIDE);
+    lim.max_alloc = Some(u64::from(AVATAR_DECODE_MAX_SIDE).pow(2) * 4);
     reader.limits(lim);
     let img = reader.decode().map_err(|e| {
         Error::unprocessable(
@@ -166,9 +177,12 @@ pub async fn set_avatar(
             detail: format!("avatar must be at most {} bytes", limits::AVATAR_MAX_BYTES),
         });
     }
-    let png = tokio::task::spawn_blocking(move || reencode_avatar(&body))
-        .await
-        .map_err(Error::internal)??;
+    let png = {
+        let _turn = AVATAR_DECODES.acquire().await.map_err(Error::internal)?;
+        tokio::task::spawn_blocking(move || reencode_avatar(&body))
+            .await
+            .map_err(Error::internal)??
+    };
     let uid = caller.user_id.clone();
     let now = now_ms();
     super::events::write(state, move |conn| {
