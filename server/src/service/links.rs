@@ -140,12 +140,23 @@ impl super::events::Emits for Poll {
 pub async fn poll(state: &AppState, id: &str, secret: &str, wait: Duration) -> Result<LinkStatus> {
     let wait = wait.min(Duration::from_secs(limits::LINK_POLL_MAX_SECS));
     let deadline = tokio::time::Instant::now() + wait;
+    // Anyone may poll: a link that does not exist (or a wrong secret) is
+    // refused from a reader before it gets a waiter or a writer job.
+    pending(state, id, secret).await?;
     let notify = state.link_waiters.get(id);
     loop {
         // Register interest before checking, so an approval in between wakes us.
         let notified = notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        // Most polls find it still waiting: a read says so, and only an
+        // approved link takes a writer job (to collect it).
+        if pending(state, id, secret).await? {
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(LinkStatus::Pending);
+            }
+            continue;
+        }
         let (lid, sec) = (id.to_owned(), secret.to_owned());
         let st = state.clone();
         let now = now_ms();
@@ -191,6 +202,29 @@ pub async fn poll(state: &AppState, id: &str, secret: &str, wait: Duration) -> R
             }
         }
     }
+}
+
+/// Whether the link is still waiting for approval (`false`: approved, to
+/// collect), read without the writer; its errors are the poll's.
+async fn pending(state: &AppState, id: &str, secret: &str) -> Result<bool> {
+    let (lid, sec) = (id.to_owned(), secret.to_owned());
+    let now = now_ms();
+    state
+        .store
+        .read(move |conn| -> Result<bool> {
+            let link = load_link(conn, &lid, &sec)?;
+            if link.collected {
+                return Err(link_used());
+            }
+            if link.approved_by.is_some() {
+                return Ok(false);
+            }
+            if now >= link.expires_at {
+                return Err(link_expired());
+            }
+            Ok(true)
+        })
+        .await
 }
 
 /// `GET /v1/device-links/{id}/info?secret=` for the approving device.
