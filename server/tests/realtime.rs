@@ -523,3 +523,22 @@ async fn a_silent_socket_is_closed_and_a_quiet_live_one_is_not() {
         other => panic!("still open or closed without a frame: {other:?}"),
     }
 }
+
+/// Signing in with a code on a new device tells the account's other devices
+/// (their device lists, and a sign-in their owner may not expect); the
+/// first device of a new account has nobody to tell.
+#[tokio::test]
+async fn a_new_sign_in_is_announced_to_the_other_devices() {
+    let ts = TestServer::start().await;
+    let first = ts.login(ana()).await;
+    let mut ws = ts.ws(&first).await;
+    let replay = ws.hello(0).await;
+    assert!(
+        replay.iter().all(|e| e["event"]["kind"] != "device.added"),
+        "{replay:?}"
+    );
+    let second = ts.login_device(ana(), "new laptop").await;
+    let ev = ws.next_event("device.added").await;
+    assert_eq!(ev["event"]["device"]["id"], second.tokens.device_id.0.as_str());
+    assert_eq!(ev["event"]["device"]["name"], "new laptop");
+}

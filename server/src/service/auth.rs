@@ -104,7 +104,18 @@ enum Attempt {
         new_user: bool,
         device_id: String,
         refresh: String,
+        /// `device.added` for the account's other devices.
+        emitted: Emitted,
     },
+}
+
+impl super::events::Emits for Attempt {
+    fn emitted(&self) -> Option<&Emitted> {
+        match self {
+            Attempt::Ok { emitted, .. } => Some(emitted),
+            _ => None,
+        }
+    }
 }
 
 /// `POST /v1/auth/otp/verify`.
@@ -124,56 +135,63 @@ pub async fn verify_otp(state: &AppState, req: OtpVerify, ip: IpAddr) -> Result<
     let now = now_ms();
     let id = identifier.as_str().to_owned();
     let default_name = default_display_name(&identifier);
-    let attempt = state
-        .store
-        .write(move |conn| -> Result<Attempt> {
-            let Some(row) = store::auth::otp_get(conn, &id)? else {
-                return Ok(Attempt::NoCode);
-            };
-            if now >= row.expires_at {
-                store::auth::otp_delete(conn, &id)?;
-                return Ok(Attempt::Expired);
-            }
-            if row.attempts >= limits::OTP_MAX_ATTEMPTS {
-                store::auth::otp_delete(conn, &id)?;
-                let wait = (row.created_at + resend_ms - now).max(0);
-                return Ok(Attempt::Burnt {
-                    retry_after: ((wait + 999) / 1000).max(1) as u64,
-                });
-            }
-            if !bool::from(row.code_hash.ct_eq(&presented)) {
-                let attempts = row.attempts + 1;
-                store::auth::otp_set_attempts(conn, &id, attempts)?;
-                return Ok(Attempt::Wrong {
-                    left: limits::OTP_MAX_ATTEMPTS - attempts,
-                });
-            }
+    let attempt = super::events::write(state, move |conn| -> Result<Attempt> {
+        let Some(row) = store::auth::otp_get(conn, &id)? else {
+            return Ok(Attempt::NoCode);
+        };
+        if now >= row.expires_at {
             store::auth::otp_delete(conn, &id)?;
-            let (user, new_user) = match store::users::by_identifier(conn, &id)? {
-                Some(u) => (u, false),
-                None => {
-                    let uid = tokens::new_id();
-                    store::users::insert(conn, &uid, &id, &default_name, now)?;
-                    let u = store::users::by_id(conn, &uid)?
-                        .ok_or_else(|| Error::internal("inserted user vanished"))?;
-                    (u, true)
-                }
-            };
-            if user.disabled {
-                return Err(Error::Forbidden {
-                    code: "account_disabled",
-                    detail: "this account is disabled; contact the server operator".into(),
-                });
+            return Ok(Attempt::Expired);
+        }
+        if row.attempts >= limits::OTP_MAX_ATTEMPTS {
+            store::auth::otp_delete(conn, &id)?;
+            let wait = (row.created_at + resend_ms - now).max(0);
+            return Ok(Attempt::Burnt {
+                retry_after: ((wait + 999) / 1000).max(1) as u64,
+            });
+        }
+        if !bool::from(row.code_hash.ct_eq(&presented)) {
+            let attempts = row.attempts + 1;
+            store::auth::otp_set_attempts(conn, &id, attempts)?;
+            return Ok(Attempt::Wrong {
+                left: limits::OTP_MAX_ATTEMPTS - attempts,
+            });
+        }
+        store::auth::otp_delete(conn, &id)?;
+        let (user, new_user) = match store::users::by_identifier(conn, &id)? {
+            Some(u) => (u, false),
+            None => {
+                let uid = tokens::new_id();
+                store::users::insert(conn, &uid, &id, &default_name, now)?;
+                let u = store::users::by_id(conn, &uid)?
+                    .ok_or_else(|| Error::internal("inserted user vanished"))?;
+                (u, true)
             }
-            let (device_id, refresh) = create_device(conn, &user.id, &device_name, platform, now)?;
-            Ok(Attempt::Ok {
-                user: Box::new(user),
-                new_user,
-                device_id,
-                refresh,
-            })
+        };
+        if user.disabled {
+            return Err(Error::Forbidden {
+                code: "account_disabled",
+                detail: "this account is disabled; contact the server operator".into(),
+            });
+        }
+        let (device_id, refresh) = create_device(conn, &user.id, &device_name, platform, now)?;
+        // The account's other devices learn of a new sign-in (their
+        // device lists, and a sign-in someone did not expect).
+        let mut emitted = Emitted::default();
+        if !new_user {
+            if let Some(device) = store::links::device(conn, &device_id)? {
+                emitted.emit(conn, &user.id, &Event::DeviceAdded { device }, now)?;
+            }
+        }
+        Ok(Attempt::Ok {
+            user: Box::new(user),
+            new_user,
+            device_id,
+            refresh,
+            emitted,
         })
-        .await?;
+    })
+    .await?;
     match attempt {
         Attempt::NoCode => Err(Error::unauthorized(
             "invalid_code",
@@ -198,6 +216,7 @@ pub async fn verify_otp(state: &AppState, req: OtpVerify, ip: IpAddr) -> Result<
             new_user,
             device_id,
             refresh,
+            ..
         } => {
             let tokens = issue_tokens(state, &user.id, device_id, refresh)?;
             Ok(Session {
