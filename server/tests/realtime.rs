@@ -539,6 +539,9 @@ async fn a_new_sign_in_is_announced_to_the_other_devices() {
     );
     let second = ts.login_device(ana(), "new laptop").await;
     let ev = ws.next_event("device.added").await;
-    assert_eq!(ev["event"]["device"]["id"], second.tokens.device_id.0.as_str());
+    assert_eq!(
+        ev["event"]["device"]["id"],
+        second.tokens.device_id.0.as_str()
+    );
     assert_eq!(ev["event"]["device"]["name"], "new laptop");
 }
