@@ -52,6 +52,9 @@ pub enum StartError {
     DiskFailed,
 }
 
+/// New contact codes and device invites a user may create per minute.
+pub const CODES_PER_MINUTE: u32 = 30;
+
 /// Prepares the data directory, database, keys and drivers. Blocking work runs on
 /// the blocking pool.
 pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, StartError> {
@@ -68,6 +71,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     let public_url = config.public_url(bound);
     let auth_limiter = ratelimit::IpLimiter::per_minute(config.auth_rate_per_ip);
     let short_code_limiter = ratelimit::KeyedLimiter::per_minute(config.short_code_attempts);
+    let code_limiter = ratelimit::KeyedLimiter::per_minute(CODES_PER_MINUTE);
     let hub = Arc::new(hub::Hub::new(config.ws_queue as usize));
     Ok(AppState(Arc::new(Inner {
         store,
@@ -76,6 +80,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
         otp,
         auth_limiter,
         short_code_limiter,
+        code_limiter,
         public_url,
         hub,
         link_waiters: Default::default(),
@@ -247,6 +252,7 @@ async fn janitor(state: AppState) {
         }
         state.auth_limiter.prune();
         state.short_code_limiter.prune();
+        state.code_limiter.prune();
         if let Err(e) = service::auth::purge_expired(&state).await {
             tracing::warn!(error = %e, "janitor: purging sign-in codes failed");
         }

@@ -24,6 +24,10 @@ pub struct Inner {
     pub auth_limiter: IpLimiter,
     /// Typed short contact codes per user.
     pub short_code_limiter: KeyedLimiter<String>,
+    /// New contact codes and device invites per user (each is a row kept
+    /// for its lifetime): a screen that renews its code needs one every few
+    /// minutes.
+    pub code_limiter: KeyedLimiter<String>,
     /// The base URL clients use (QR codes carry it).
     pub public_url: url::Url,
     /// Connected device sessions.

@@ -357,3 +357,28 @@ async fn profile_updates_reach_connections_logs() {
     let u = get_json(&ts, &b, &format!("/v1/users/{}", a.user.user.id)).await;
     assert_eq!(u["status_text"], "at lunch");
 }
+
+/// Contact codes and device invites are rows kept for their lifetime: a
+/// user may create 30 a minute (together), then gets 429 with Retry-After.
+#[tokio::test]
+async fn codes_and_invites_are_rate_limited_per_user() {
+    let ts = TestServer::start().await;
+    let ana_s = ts.login(ana()).await;
+    let ben_s = ts.login(ben()).await;
+    for i in 0..parley_server::CODES_PER_MINUTE {
+        let path = if i % 2 == 0 {
+            "/v1/contact-codes"
+        } else {
+            "/v1/device-invites"
+        };
+        let r = ts.call(Method::POST, path, &ana_s).await;
+        assert_eq!(r.status(), 201, "code {i}");
+    }
+    let r = ts.call(Method::POST, "/v1/contact-codes", &ana_s).await;
+    assert!(r.headers().contains_key("retry-after"));
+    problem(r, 429, "rate_limited").await;
+    let r = ts.call(Method::POST, "/v1/device-invites", &ana_s).await;
+    problem(r, 429, "rate_limited").await;
+    // Someone else is not held back.
+    new_code(&ts, &ben_s).await;
+}

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 201, body = ContactCode),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: more than 30 new codes and invites a minute", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_code(
     State(state): State<AppState>,

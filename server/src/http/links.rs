@@ -134,6 +134,7 @@ async fn approve(
     responses(
         (status = 201, body = DeviceInvite),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: more than 30 new codes and invites a minute", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_invite(
     State(state): State<AppState>,

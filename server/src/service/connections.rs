@@ -102,6 +102,7 @@ pub fn connection_view(
 
 /// `POST /v1/contact-codes`.
 pub async fn create_code(state: &AppState, caller: &Caller) -> Result<ContactCode> {
+    state.code_limiter.check(caller.user_id.clone())?;
     let code = tokens::random_secret(CODE_BYTES);
     let short = tokens::random_secret(8)[..limits::SHORT_CODE_LEN].to_owned();
     let (code_hash, short_hash) = (token_hash(&code), token_hash(&short));

@@ -283,6 +283,7 @@ pub async fn approve(state: &AppState, caller: &Caller, id: &str, secret: &str) 
 
 /// `POST /v1/device-invites`.
 pub async fn create_invite(state: &AppState, caller: &Caller) -> Result<DeviceInvite> {
+    state.code_limiter.check(caller.user_id.clone())?;
     let code = tokens::random_secret(SECRET_BYTES);
     let hash = token_hash(&code);
     let now = now_ms();
