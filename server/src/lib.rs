@@ -72,6 +72,8 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     let auth_limiter = ratelimit::IpLimiter::per_minute(config.auth_rate_per_ip);
     let short_code_limiter = ratelimit::KeyedLimiter::per_minute(config.short_code_attempts);
     let code_limiter = ratelimit::KeyedLimiter::per_minute(CODES_PER_MINUTE);
+    let rest_send_limiter =
+        ratelimit::KeyedLimiter::per_second(config.ws_rate, config.ws_rate.saturating_mul(2));
     let hub = Arc::new(hub::Hub::new(config.ws_queue as usize));
     Ok(AppState(Arc::new(Inner {
         store,
@@ -81,6 +83,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
         auth_limiter,
         short_code_limiter,
         code_limiter,
+        rest_send_limiter,
         public_url,
         hub,
         link_waiters: Default::default(),
@@ -253,6 +256,7 @@ async fn janitor(state: AppState) {
         state.auth_limiter.prune();
         state.short_code_limiter.prune();
         state.code_limiter.prune();
+        state.rest_send_limiter.prune();
         if let Err(e) = service::auth::purge_expired(&state).await {
             tracing::warn!(error = %e, "janitor: purging sign-in codes failed");
         }

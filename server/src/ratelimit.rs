@@ -33,6 +33,15 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         }
     }
 
+    /// `per_second` per key on average, bursts of up to `burst`.
+    pub fn per_second(per_second: u32, burst: u32) -> Self {
+        let n = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+        let b = NonZeroU32::new(burst).unwrap_or(n);
+        KeyedLimiter {
+            limiter: Arc::new(RateLimiter::keyed(Quota::per_second(n).allow_burst(b))),
+        }
+    }
+
     /// Takes one token for `key`, or says how long to wait.
     pub fn check(&self, key: K) -> Result<(), Error> {
         self.limiter.check_key(&key).map_err(|not_until| {

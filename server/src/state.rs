@@ -28,6 +28,9 @@ pub struct Inner {
     /// for its lifetime): a screen that renews its code needs one every few
     /// minutes.
     pub code_limiter: KeyedLimiter<String>,
+    /// Sends over REST per user: the same rate a WebSocket allows (the
+    /// socket's own limit would otherwise be one REST loop away).
+    pub rest_send_limiter: KeyedLimiter<String>,
     /// The base URL clients use (QR codes carry it).
     pub public_url: url::Url,
     /// Connected device sessions.

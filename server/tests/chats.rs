@@ -1204,3 +1204,28 @@ async fn an_upload_cut_off_leaves_no_partial_file() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Sends over REST are limited like a WebSocket's (`--ws-rate` a second,
+/// bursts of twice that), per user, so the socket's limit is not one REST
+/// loop away.
+#[tokio::test]
+async fn rest_sends_are_rate_limited_per_user() {
+    let ts = TestServer::start_with(|c| c.ws_rate = 2).await;
+    let (a, b, chat) = ts.pair().await;
+    for i in 0..4 {
+        let r = post_msg(
+            &ts,
+            &a,
+            &chat,
+            json!({"client_id": format!("r{i}"), "body": "hi"}),
+        )
+        .await;
+        assert_eq!(r.status(), 201, "send {i} of the burst");
+    }
+    let r = post_msg(&ts, &a, &chat, json!({"client_id": "r4", "body": "hi"})).await;
+    assert!(r.headers().contains_key("retry-after"));
+    problem(r, 429, "rate_limited").await;
+    // Ben has his own budget.
+    let r = post_msg(&ts, &b, &chat, json!({"client_id": "b0", "body": "hi"})).await;
+    assert_eq!(r.status(), 201);
+}

@@ -148,6 +148,7 @@ async fn history(
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: more sends a second than a WebSocket may make (`--ws-rate`, bursts of twice that)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn send(
     State(state): State<AppState>,
@@ -155,6 +156,7 @@ async fn send(
     Path(id): Path<String>,
     Json(body): Json<SendMessage>,
 ) -> Result<(StatusCode, Json<Message>)> {
+    state.rest_send_limiter.check(caller.user_id.clone())?;
     let (m, created) = service::messages::send(&state, &caller, &id, body).await?;
     Ok((
         if created {
