@@ -1,9 +1,9 @@
 /**
  * Keeps my read watermark in the open chat at the newest message from the
  * other side that I could see: it is marked once loaded while the window is
- * visible, or as soon as the window becomes visible again (a message that
- * came while the app was minimised is read when it is restored, not when the
- * next one comes). A mark the server refused (offline, its storage full) is
+ * visible (and focused: the caller's `visible`), or as soon as it is again (a
+ * message that came while the app was minimised or behind another window is
+ * read when it is brought back, not when the next one comes). A mark the server refused (offline, its storage full) is
  * tried again after a while, or the unread badge would stay until the next
  * message.
  */

@@ -207,21 +207,25 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   }, [rev, chat.id]);
 
   // Read what is on screen: move my read watermark to the newest message (see
-  // ReadMarker: when the window is visible, and again after a refusal).
+  // ReadMarker: when the window is visible and focused, as WhatsApp does, so
+  // a window left open behind others does not tell the sender "read"; and
+  // again after a refusal).
   useEffect(() => {
     const id = chat.id;
     const m = new ReadMarker(
       chat.read_up_to_seq,
       (upTo) => call("mark_read", { chat_id: id, up_to_seq: upTo }).then(() => onChangedRef.current()),
-      () => document.visibilityState === "visible",
+      () => document.visibilityState === "visible" && document.hasFocus(),
       READ_RETRY_MS,
     );
     marker.current = m;
     const shown = () => m.flush();
     document.addEventListener("visibilitychange", shown);
+    window.addEventListener("focus", shown);
     return () => {
       m.close();
       document.removeEventListener("visibilitychange", shown);
+      window.removeEventListener("focus", shown);
     };
     // A new marker per chat, from the watermark it had when opened.
   }, [chat.id]);
