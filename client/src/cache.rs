@@ -6,7 +6,8 @@
 
 use crate::error::{ClientError, Result};
 use parley_protocol::{
-    Chat, Connection as Contact, ConnectionRequest, Event, Message, MessageStatus, UserId,
+    Chat, Connection as Contact, ConnectionRequest, Event, Message, MessageStatus, RequestStatus,
+    UserId,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::{
@@ -634,6 +635,10 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
                 chat.unread_count = unread as u64;
                 upsert_chat(&tx, &chat)?;
             }
+        }
+        // Also how my other devices hear that I declined one.
+        Event::ConnectionRequested { request } if request.status != RequestStatus::Pending => {
+            remove_request(&tx, &request.id)?;
         }
         Event::ConnectionRequested { request } => {
             upsert_request(&tx, request, request.to.id.as_str() == me)?;

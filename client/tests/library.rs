@@ -1024,3 +1024,47 @@ async fn a_session_removed_from_the_profile_is_announced() {
     })
     .await;
 }
+
+/// A request declined on one of my devices leaves the others' caches too,
+/// so they stop offering Accept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_declined_elsewhere_leaves_this_device() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let phone = login(&ts, &tmp.path().join("ana-phone"), ANA).await;
+    let laptop = login(&ts, &tmp.path().join("ana-laptop"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let incoming = |c: &Client| {
+        let c = c.clone();
+        async move {
+            c.cache()
+                .run(|db| cache::requests(db, true))
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let mut rx = laptop.subscribe();
+    let (stop, task) = run_loop(&laptop);
+    let mut seen = Vec::new();
+    collect_until(&mut rx, &mut seen, "online", |e| onlines(e) == 1).await;
+    let code = phone.contact_code().await.unwrap();
+    let req = ben.request_connection(&code.code).await.unwrap();
+    let kinds = |e: &[ClientEvent], kind: &str| {
+        e.iter()
+            .filter(|e| matches!(e, ClientEvent::Event { event, .. } if event.kind() == kind))
+            .count()
+    };
+    collect_until(&mut rx, &mut seen, "the request", |e| {
+        kinds(e, "connection.requested") == 1
+    })
+    .await;
+    assert_eq!(incoming(&laptop).await, 1);
+    phone.decline(&req.id).await.unwrap();
+    collect_until(&mut rx, &mut seen, "the decline", |e| {
+        kinds(e, "connection.requested") == 2
+    })
+    .await;
+    assert_eq!(incoming(&laptop).await, 0, "no Accept left to offer");
+    stop_loop(stop, task).await;
+}

@@ -274,6 +274,24 @@ async fn decline_and_request_visibility() {
         get_json(&ts, &a, "/v1/connection-requests").await,
         json!([])
     );
+    // Ana's other devices hear of it (the request, now declined); Ben's
+    // only ever heard of his request going out.
+    let requested = |user: &str| -> Vec<String> {
+        let db = ts.db();
+        let mut stmt = db
+            .prepare(
+                "SELECT json_extract(payload, '$.request.status') FROM events \
+                 WHERE user_id = ?1 AND json_extract(payload, '$.kind') = 'connection.requested' \
+                 ORDER BY seq",
+            )
+            .unwrap();
+        stmt.query_map([user], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(requested(a.user.user.id.as_str()), ["pending", "declined"]);
+    assert_eq!(requested(b.user.user.id.as_str()), ["pending"]);
     let r = ts
         .call(
             Method::POST,

@@ -321,14 +321,26 @@ pub async fn accept(state: &AppState, caller: &Caller, id: &str) -> Result<Conne
 pub async fn decline(state: &AppState, caller: &Caller, id: &str) -> Result<()> {
     let (uid, id) = (caller.user_id.clone(), id.to_owned());
     let now = now_ms();
-    state
-        .store
-        .write(move |conn| {
-            let row = pending_to(conn, &id, &uid, now)?;
-            store::contacts::resolve_request(conn, &row.id, RequestStatus::Declined.as_str(), now)?;
-            Ok(())
-        })
-        .await
+    super::events::write(state, move |conn| -> Result<Emitted> {
+        let row = pending_to(conn, &id, &uid, now)?;
+        store::contacts::resolve_request(conn, &row.id, RequestStatus::Declined.as_str(), now)?;
+        // My other devices stop offering Accept: the request as it is now
+        // (declined) reaches my log. The sender is not told.
+        let row = store::contacts::request_by_id(conn, &row.id)?
+            .ok_or_else(|| Error::internal("declined request vanished"))?;
+        let mut emitted = Emitted::default();
+        emitted.emit(
+            conn,
+            &uid,
+            &Event::ConnectionRequested {
+                request: request_view(conn, &row)?,
+            },
+            now,
+        )?;
+        Ok(emitted)
+    })
+    .await?;
+    Ok(())
 }
 
 /// `GET /v1/connections`.
