@@ -374,6 +374,26 @@ async fn profile_updates_reach_connections_logs() {
     assert_eq!(kinds.last().unwrap(), "profile.updated");
     let u = get_json(&ts, &b, &format!("/v1/users/{}", a.user.user.id)).await;
     assert_eq!(u["status_text"], "at lunch");
+    // Turning read receipts off alone is Ana's business: her own log hears
+    // of it, Ben's does not.
+    let (ben_before, ana_before) = (
+        event_kinds(&ts, b.user.user.id.as_str()).len(),
+        event_kinds(&ts, a.user.user.id.as_str()).len(),
+    );
+    let r = ts
+        .call_json(
+            Method::PATCH,
+            "/v1/me",
+            &a,
+            json!({"settings": {"read_receipts": false}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(event_kinds(&ts, b.user.user.id.as_str()).len(), ben_before);
+    assert_eq!(
+        event_kinds(&ts, a.user.user.id.as_str()).len(),
+        ana_before + 1
+    );
 }
 
 /// Contact codes and device invites are rows kept for their lifetime: a

@@ -31,8 +31,6 @@ async fn slow_consumer_is_closed_with_4008_and_resumes_with_nothing_lost() {
     let ts = TestServer::start_with(|c| {
         c.ws_queue = 8;
         c.tcp_send_buffer = 16 * 1024;
-        // Ben floods over REST on purpose.
-        c.ws_rate = 100_000;
     })
     .await;
     let (a, b, chat) = ts.pair().await;

@@ -61,6 +61,9 @@ impl TestServer {
         let mut config = Config::for_data_dir(dir.path().join("data"));
         config.otp_driver = OtpDriverKind::File(dir.path().join("otp.jsonl"));
         config.auth_rate_per_ip = 100_000;
+        // Tests send over REST as fast as they can (the server's REST send
+        // limit is --ws-rate); the tests of the limit set it low.
+        config.ws_rate = 100_000;
         config.otp_resend_interval = 0;
         tweak(&mut config);
         let (rt, server) = boot(&config, "127.0.0.1:0".parse().unwrap());

@@ -62,6 +62,14 @@ pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Re
         read_receipts: patch.settings.and_then(|s| s.read_receipts),
         last_seen_visible: patch.settings.and_then(|s| s.last_seen_visible),
     };
+    // A change of read receipts alone is no news to contacts (what they see
+    // of my reads changes from then on, by itself); hiding or showing my
+    // last seen is, since their clients show it.
+    let public = changes.display_name.is_some()
+        || changes.username.is_some()
+        || changes.bio.is_some()
+        || changes.status_text.is_some()
+        || changes.last_seen_visible.is_some();
     let uid = caller.user_id.clone();
     let now = now_ms();
     super::events::write(state, move |conn| {
@@ -79,15 +87,15 @@ pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Re
                 Error::from(e)
             }
         })?;
-        announce(conn, &uid, now)
+        announce(conn, &uid, now, public)
     })
     .await
     .map(|(me, _)| me)
 }
 
-/// Reads the profile back and appends `profile.updated` to the owner's log (their
-/// other devices) and to every connection's.
-fn announce(conn: &Connection, uid: &str, now: i64) -> Result<(Me, Emitted)> {
+/// Reads the profile back and appends `profile.updated` to the owner's log
+/// (their other devices) and, when `to_contacts`, to every connection's.
+fn announce(conn: &Connection, uid: &str, now: i64, to_contacts: bool) -> Result<(Me, Emitted)> {
     let row = store::users::by_id(conn, uid)?
         .ok_or_else(|| Error::unauthorized("unauthorized", "account not found"))?;
     let event = Event::ProfileUpdated {
@@ -95,8 +103,10 @@ fn announce(conn: &Connection, uid: &str, now: i64) -> Result<(Me, Emitted)> {
     };
     let mut emitted = Emitted::default();
     emitted.emit(conn, uid, &event, now)?;
-    for (peer, _) in store::contacts::connections_of(conn, uid)? {
-        emitted.emit(conn, &peer, &event, now)?;
+    if to_contacts {
+        for (peer, _) in store::contacts::connections_of(conn, uid)? {
+            emitted.emit(conn, &peer, &event, now)?;
+        }
     }
     Ok((row.to_me(), emitted))
 }
@@ -187,7 +197,7 @@ pub async fn set_avatar(
     let now = now_ms();
     super::events::write(state, move |conn| {
         store::users::set_avatar(conn, &uid, "image/png", &png, now)?;
-        announce(conn, &uid, now)
+        announce(conn, &uid, now, true)
     })
     .await
     .map(|(me, _)| me)

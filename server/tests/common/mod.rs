@@ -34,6 +34,9 @@ impl TestServer {
         let mut config = Config::for_data_dir(dir.path().join("data"));
         config.otp_driver = OtpDriverKind::File(dir.path().join("otp.jsonl"));
         config.auth_rate_per_ip = 100_000;
+        // Tests send over REST as fast as they can; the limit's own tests
+        // set it low.
+        config.ws_rate = 100_000;
         config.otp_resend_interval = 0;
         tweak(&mut config);
         let mut ts = TestServer {
