@@ -42,12 +42,22 @@ pub fn notification_for(ev: &ClientEvent, me: &str) -> Option<(String, String)> 
 /// on another device are dropped from it.
 #[derive(Debug, Default)]
 pub struct Notifier {
+    /// This device's id: a `device.added` for any other is a new sign-in.
+    device_id: String,
     live: bool,
     /// Held during catch-up: chat id, seq in the chat, the notification.
     held: Vec<(String, u64, (String, String))>,
 }
 
 impl Notifier {
+    /// A notifier for the device `device_id`.
+    pub fn new(device_id: &str) -> Notifier {
+        Notifier {
+            device_id: device_id.to_owned(),
+            ..Notifier::default()
+        }
+    }
+
     /// The notification `ev` calls for now, if any.
     pub fn on_event(&mut self, ev: &ClientEvent, me: &str) -> Option<(String, String)> {
         use parley_client::LinkState;
@@ -74,6 +84,21 @@ impl Notifier {
                 }
             }
             ClientEvent::Event { event, .. } => {
+                // Someone signed in to my account somewhere else: said at
+                // once, never folded into a summary.
+                if let Event::DeviceAdded { device } = event.as_ref() {
+                    if device.id.0 == self.device_id {
+                        return None;
+                    }
+                    return Some((
+                        "New sign-in to your account".to_owned(),
+                        format!(
+                            "{} ({}). Not you? Revoke it in Settings → Devices.",
+                            device.name,
+                            device.platform.as_str()
+                        ),
+                    ));
+                }
                 if let Event::ChatRead { chat_id, up_to_seq } = event.as_ref() {
                     self.held
                         .retain(|(c, seq, _)| c != chat_id || seq > up_to_seq);
@@ -200,6 +225,29 @@ mod tests {
             Some(("New message".into(), "hi".into())),
             "one held message is shown as itself"
         );
+    }
+
+    /// A sign-in on another device is said, even while catching up; this
+    /// device's own is not.
+    #[test]
+    fn a_new_sign_in_elsewhere_is_said() {
+        let device = |id: &str| -> ClientEvent {
+            let device = serde_json::from_value(serde_json::json!({
+                "id": id, "name": "Work laptop", "platform": "linux",
+                "created_at": "2026-01-01T00:00:00Z", "last_seen_at": "2026-01-01T00:00:00Z",
+                "current": false
+            }))
+            .unwrap();
+            ClientEvent::Event {
+                seq: 3,
+                event: Box::new(Event::DeviceAdded { device }),
+            }
+        };
+        let mut n = Notifier::new("d1");
+        assert_eq!(n.on_event(&device("d1"), "ana"), None);
+        let (title, body) = n.on_event(&device("d2"), "ana").unwrap();
+        assert_eq!(title, "New sign-in to your account");
+        assert!(body.starts_with("Work laptop (linux)."), "{body}");
     }
 
     #[test]

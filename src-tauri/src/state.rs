@@ -75,9 +75,10 @@ impl SessionState {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let mut rx = client.subscribe();
         let me = client.user_id().to_owned();
+        let device_id = client.device_id().to_owned();
         let forwarder = tauri::async_runtime::spawn(async move {
             use tauri::Manager;
-            let mut notifier = crate::notify::Notifier::default();
+            let mut notifier = crate::notify::Notifier::new(&device_id);
             loop {
                 let ev = match rx.recv().await {
                     Ok(ev) => ev,
