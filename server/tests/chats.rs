@@ -23,6 +23,33 @@ async fn post_msg(
         .await
 }
 
+/// `PATCH /v1/messages/{id}` with `body`.
+async fn edit_msg(
+    ts: &TestServer,
+    s: &parley_protocol::Session,
+    id: &str,
+    body: Value,
+) -> reqwest::Response {
+    ts.call_json(Method::PATCH, &format!("/v1/messages/{id}"), s, body)
+        .await
+}
+
+/// `POST /v1/chats/{chat}/read` up to `up_to_seq`.
+async fn mark_read(
+    ts: &TestServer,
+    s: &parley_protocol::Session,
+    chat: &str,
+    up_to_seq: u64,
+) -> reqwest::Response {
+    ts.call_json(
+        Method::POST,
+        &format!("/v1/chats/{chat}/read"),
+        s,
+        json!({ "up_to_seq": up_to_seq }),
+    )
+    .await
+}
+
 /// A send that must be refused with 422 `code`.
 async fn refused(
     ts: &TestServer,
@@ -274,14 +301,7 @@ async fn history_pages_by_seq() {
     let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
     assert_eq!(chats[0]["unread_count"], 4);
     // Reading resets unread; read status shows to the sender.
-    let r = ts
-        .call_json(
-            Method::POST,
-            &format!("/v1/chats/{chat}/read"),
-            &b,
-            json!({"up_to_seq": 5}),
-        )
-        .await;
+    let r = mark_read(&ts, &b, &chat, 5).await;
     assert_eq!(r.status(), 204);
     let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
     assert_eq!(chats[0]["unread_count"], 1);
@@ -488,16 +508,7 @@ async fn a_hidden_read_sends_the_sender_nothing() {
     .await;
     ts.send_text(&a, &chat, "m1", "one").await;
     ts.send_text(&a, &chat, "m2", "two").await;
-    let receipts = || -> i64 {
-        ts.db()
-            .query_row(
-                "SELECT COUNT(*) FROM events WHERE user_id = ?1 \
-                 AND json_extract(payload, '$.kind') = 'receipt.updated'",
-                [a.user.user.id.as_str()],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
+    let receipts = || ts.events_of(a.user.user.id.as_str(), Some("receipt.updated"));
     // Ben's device receives and acknowledges both: delivered, which Ana sees.
     let mut ws = ts.ws(&b).await;
     let events = ws.hello(0).await;
@@ -509,14 +520,7 @@ async fn a_hidden_read_sends_the_sender_nothing() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let before = receipts();
-    let r = ts
-        .call_json(
-            Method::POST,
-            &format!("/v1/chats/{chat}/read"),
-            &b,
-            json!({"up_to_seq": 2}),
-        )
-        .await;
+    let r = mark_read(&ts, &b, &chat, 2).await;
     assert_eq!(r.status(), 204);
     assert_eq!(receipts(), before, "the read reached Ana's log");
 }
@@ -528,23 +532,9 @@ async fn edit_delete_react_search() {
     let m = ts.send_text(&a, &chat, "m1", "the quick brown fox").await;
     let id = m["id"].as_str().unwrap();
     // Only the sender edits.
-    let r = ts
-        .call_json(
-            Method::PATCH,
-            &format!("/v1/messages/{id}"),
-            &b,
-            json!({"body": "hacked"}),
-        )
-        .await;
+    let r = edit_msg(&ts, &b, id, json!({"body": "hacked"})).await;
     problem(r, 403, "not_sender").await;
-    let r = ts
-        .call_json(
-            Method::PATCH,
-            &format!("/v1/messages/{id}"),
-            &a,
-            json!({"body": "the quick red fox"}),
-        )
-        .await;
+    let r = edit_msg(&ts, &a, id, json!({"body": "the quick red fox"})).await;
     assert_eq!(r.status(), 200);
     let edited: Value = r.json().await.unwrap();
     assert!(edited["edited_at"].is_string());
@@ -560,24 +550,10 @@ async fn edit_delete_react_search() {
         .unwrap();
     };
     age(86_400_000 - 5_000);
-    let r = ts
-        .call_json(
-            Method::PATCH,
-            &format!("/v1/messages/{id}"),
-            &a,
-            json!({"body": "the quick red fox"}),
-        )
-        .await;
+    let r = edit_msg(&ts, &a, id, json!({"body": "the quick red fox"})).await;
     assert_eq!(r.status(), 200, "inside the 24 h window");
     age(10_000);
-    let r = ts
-        .call_json(
-            Method::PATCH,
-            &format!("/v1/messages/{id}"),
-            &a,
-            json!({"body": "too late"}),
-        )
-        .await;
+    let r = edit_msg(&ts, &a, id, json!({"body": "too late"})).await;
     problem(r, 403, "edit_window_passed").await;
     // Reactions: one per user per emoji.
     for s in [&a, &b, &b] {
@@ -740,24 +716,9 @@ async fn removed_contacts_keep_history_but_cannot_send() {
     .await;
     // Nor can either side edit or react any more: that would still reach
     // the other's log.
-    let a_events = |ts: &TestServer| -> i64 {
-        ts.db()
-            .query_row(
-                "SELECT COUNT(*) FROM events WHERE user_id = ?1",
-                [a.user.user.id.as_str()],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
+    let a_events = |ts: &TestServer| ts.events_of(a.user.user.id.as_str(), None);
     let before = a_events(&ts);
-    let r = ts
-        .call_json(
-            Method::PATCH,
-            &format!("/v1/messages/{id}"),
-            &a,
-            json!({"body": "edited after"}),
-        )
-        .await;
+    let r = edit_msg(&ts, &a, id, json!({"body": "edited after"})).await;
     problem(r, 403, "not_connected").await;
     let r = ts
         .call(
@@ -768,14 +729,7 @@ async fn removed_contacts_keep_history_but_cannot_send() {
         .await;
     problem(r, 403, "not_connected").await;
     // Reading is fine, but sends the other side no receipt.
-    let r = ts
-        .call_json(
-            Method::POST,
-            &format!("/v1/chats/{chat}/read"),
-            &b,
-            json!({"up_to_seq": 1}),
-        )
-        .await;
+    let r = mark_read(&ts, &b, &chat, 1).await;
     assert_eq!(r.status(), 204);
     assert_eq!(a_events(&ts), before, "nothing reached Ana's log");
     // Deleting one's own message still works.
@@ -949,23 +903,9 @@ async fn outsiders_see_nothing() {
         "chat_not_found",
     )
     .await;
-    let r = ts
-        .call_json(
-            Method::POST,
-            &format!("/v1/chats/{chat}/read"),
-            &eve,
-            json!({"up_to_seq": 1}),
-        )
-        .await;
+    let r = mark_read(&ts, &eve, &chat, 1).await;
     problem(r, 404, "chat_not_found").await;
-    let r = ts
-        .call_json(
-            Method::PATCH,
-            &format!("/v1/messages/{id}"),
-            &eve,
-            json!({"body": "x"}),
-        )
-        .await;
+    let r = edit_msg(&ts, &eve, id, json!({"body": "x"})).await;
     problem(r, 404, "message_not_found").await;
     problem(
         ts.call(Method::DELETE, &format!("/v1/messages/{id}"), &eve)

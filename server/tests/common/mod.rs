@@ -107,6 +107,19 @@ impl TestServer {
         self.config.data_dir.join("parley.db")
     }
 
+    /// How many events `user_id`'s log holds, of `kind` if given (read from
+    /// the database file).
+    pub fn events_of(&self, user_id: &str, kind: Option<&str>) -> i64 {
+        self.db()
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE user_id = ?1 \
+                 AND (?2 IS NULL OR json_extract(payload, '$.kind') = ?2)",
+                rusqlite::params![user_id, kind],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
     /// Opens the real SQLite file read-only, as an operator would.
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
