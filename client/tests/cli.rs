@@ -292,6 +292,20 @@ fn listen_streams_new_messages_as_json_lines_and_exits_cleanly_on_sigterm() {
     listen.terminate();
     let status = listen.wait(WAIT);
     assert_eq!(status.code(), Some(0), "stderr: {}", listen.stderr());
+
+    // For people: the sender by name, and their escapes made harmless.
+    let listen = p.ben.spawn(&["listen"]);
+    p.ana.ok(&["send", "ben", "see you"]);
+    let deadline = std::time::Instant::now() + WAIT;
+    let line = loop {
+        let line = listen.next_line(Duration::from_secs(1)).unwrap_or_default();
+        if line.contains("message from") {
+            break line;
+        }
+        assert!(std::time::Instant::now() < deadline, "no message line");
+    };
+    assert!(line.ends_with("message from Ana: see you"), "{line}");
+    listen.terminate();
 }
 
 #[test]

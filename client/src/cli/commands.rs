@@ -754,6 +754,18 @@ impl Ctx {
         let mut rx = c.subscribe();
         let json = self.json;
         let me = c.user_id().to_owned();
+        // Senders by name where they are contacts (the server's list, or the
+        // cached one offline); anyone else by id.
+        let names: std::collections::HashMap<String, String> = if json {
+            Default::default()
+        } else {
+            c.contacts()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| (k.user.id.0, k.user.display_name))
+                .collect()
+        };
         let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
         // Events the printer fell too far behind to print (a slow reader of
         // a piped stdout): the stream then ends with an error, not silently.
@@ -775,13 +787,15 @@ impl Ctx {
                     match &ev {
                         ClientEvent::Event { seq, event } => match event.as_ref() {
                             parley_protocol::Event::MessageCreated { message } => {
-                                let who = if message.sender_id.as_str() == me {
+                                let sender = message.sender_id.as_str();
+                                let who = if sender == me {
                                     "me"
                                 } else {
-                                    message.sender_id.as_str()
+                                    names.get(sender).map_or(sender, String::as_str)
                                 };
                                 output::line(&format!(
-                                    "[{seq}] message from {who}: {}",
+                                    "[{seq}] message from {}: {}",
+                                    output::printable(who),
                                     output::printable(&message.body)
                                 ))
                             }
