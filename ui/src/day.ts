@@ -11,18 +11,35 @@ export function msToMidnight(now: Date): number {
   return next.getTime() - now.getTime();
 }
 
-/** Re-renders the calling component just after each local midnight. */
+/** Re-renders the calling component just after each local midnight, and
+ * when the window comes back on a new day. */
 export function useDayChange(): void {
-  const [, setDay] = useState(0);
+  // The day as a string: setting the same one again renders nothing.
+  const [, setDay] = useState(() => new Date().toDateString());
   useEffect(() => {
-    let timer: ReturnType<typeof setTimeout>;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const check = () => setDay(new Date().toDateString());
     const arm = () => {
+      clearTimeout(timer);
       timer = setTimeout(() => {
-        setDay((d) => d + 1);
+        check();
         arm();
       }, msToMidnight(new Date()) + 1000);
     };
+    // A timer does not count the time the computer sleeps: armed at 22:00
+    // for midnight, it fires hours late after a night with the lid closed.
+    // Coming back to the window checks the day at once.
+    const back = () => {
+      check();
+      arm();
+    };
     arm();
-    return () => clearTimeout(timer);
+    window.addEventListener("focus", back);
+    document.addEventListener("visibilitychange", back);
+    return () => {
+      clearTimeout(timer);
+      window.removeEventListener("focus", back);
+      document.removeEventListener("visibilitychange", back);
+    };
   }, []);
 }

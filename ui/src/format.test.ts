@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet } from "./format";
+import { baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -146,6 +146,19 @@ describe("messages and chats", () => {
     expect(bodyLimitText("x".repeat(BODY_MAX_BYTES + 1))?.over).toBe(true);
     // 4 096 emoji are 4 096 characters but 16 KiB + 4 bytes with one more.
     expect(bodyLimitText("👍".repeat(4097))?.over).toBe(true);
+    // Says how much to remove, not two totals that round to the same.
+    expect(bodyLimitText("x".repeat(BODY_MAX_BYTES + 1))?.text).toBe("Too long to send: 1 B over the limit of 16.0 KB");
+    expect(bodyLimitText("x".repeat(BODY_MAX_BYTES + 2048))?.text).toBe("Too long to send: 2.0 KB over the limit of 16.0 KB");
+  });
+
+  it("searches messages from 2 characters, and not beyond what the server takes", () => {
+    expect(searchQuery("")).toBeNull();
+    expect(searchQuery("  l ")).toBeNull();
+    expect(searchQuery("😀")).toBeNull();
+    expect(searchQuery(" lunch ")).toEqual({ q: "lunch" });
+    expect(searchQuery("😀😀")).toEqual({ q: "😀😀" });
+    expect(searchQuery("😀".repeat(256))).toEqual({ q: "😀".repeat(256) });
+    expect(searchQuery("x".repeat(257))).toEqual({ error: "Too long to search messages (at most 256 characters)." });
   });
 
   it("previews the last message, marking mine and deleted ones", () => {

@@ -1,6 +1,6 @@
 // Presentation helpers: pure functions of what the Rust side pushes.
 import type { CachedMessage, Chat, CommandError, LocalState, Message } from "./bindings";
-import { EDIT_WINDOW_SECS, MESSAGE_BODY_MAX_BYTES } from "./bindings/limits";
+import { EDIT_WINDOW_SECS, MESSAGE_BODY_MAX_BYTES, SEARCH_QUERY_MAX } from "./bindings/limits";
 
 const pad = (n: number) => String(n).padStart(2, "0");
 
@@ -147,9 +147,25 @@ export function bodyBytes(body: string): number {
  * trimmed), or null while it is well within the limit. */
 export function bodyLimitText(body: string): { over: boolean; text: string } | null {
   const n = bodyBytes(body.trim());
-  if (n > BODY_MAX_BYTES) return { over: true, text: `Too long to send: ${fileSize(n)} of at most ${fileSize(BODY_MAX_BYTES)}` };
+  // How much is over, not the total: "16.0 KB of at most 16.0 KB" (a few
+  // bytes over) would not say what to remove.
+  if (n > BODY_MAX_BYTES) return { over: true, text: `Too long to send: ${fileSize(n - BODY_MAX_BYTES)} over the limit of ${fileSize(BODY_MAX_BYTES)}` };
   if (n > BODY_MAX_BYTES * 0.9) return { over: false, text: `${fileSize(BODY_MAX_BYTES - n)} left` };
   return null;
+}
+
+/** The shortest text the message search looks for, in characters. */
+export const SEARCH_MIN_CHARS = 2;
+
+/** What the box at the top asks the server's message search: the trimmed
+ * text (`q`), nothing while it is too short to search, or why it is not
+ * searched (over the protocol's limit, which the server would refuse). */
+export function searchQuery(text: string): { q: string } | { error: string } | null {
+  const q = text.trim();
+  const n = charCount(q);
+  if (n < SEARCH_MIN_CHARS) return null;
+  if (n > SEARCH_QUERY_MAX) return { error: `Too long to search messages (at most ${SEARCH_QUERY_MAX} characters).` };
+  return { q };
 }
 
 /** A message in a few words, for a quote or the reply bar: its text, else

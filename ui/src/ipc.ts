@@ -2,6 +2,7 @@
 // generated from Rust in ./bindings) and the one event channel.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { Attachment, ClientEvent, CommandError, Commands, ScanEvent, ScanKind, UploadProgress } from "./bindings";
+import { untilSettled } from "./progress";
 
 export type Command = keyof Commands;
 type Args<K extends Command> = Commands[K]["args"];
@@ -53,13 +54,16 @@ export async function startScan(onEvent: (e: ScanEvent) => void, kind: ScanKind 
 /** Uploads the file at `path` (read in Rust); progress comes to `onProgress`.
  * Resolves to the attachment whose id `send_message` takes. */
 export async function uploadAttachment(path: string, onProgress: (p: UploadProgress) => void): Promise<Attachment> {
-  const channel = new Channel<UploadProgress>();
-  channel.onmessage = onProgress;
-  try {
-    return await invoke<Attachment>("upload_attachment", { path, onProgress: channel });
-  } catch (e) {
-    throw asCommandError(e);
-  }
+  // No report after the answer (see untilSettled).
+  return untilSettled(async (progress) => {
+    const channel = new Channel<UploadProgress>();
+    channel.onmessage = progress;
+    try {
+      return await invoke<Attachment>("upload_attachment", { path, onProgress: channel });
+    } catch (e) {
+      throw asCommandError(e);
+    }
+  }, onProgress);
 }
 
 /** Saves a received attachment (checked against its SHA-256 in Rust): into
@@ -67,13 +71,15 @@ export async function uploadAttachment(path: string, onProgress: (p: UploadProgr
  * to the file picked in a save dialog. Progress (bytes received) comes to
  * `onProgress`. Resolves to the path written. */
 export async function saveAttachment(attachment: Attachment, path: string | null, onProgress: (p: UploadProgress) => void): Promise<string> {
-  const channel = new Channel<UploadProgress>();
-  channel.onmessage = onProgress;
-  try {
-    return await invoke<string>("save_attachment", { attachment, path, onProgress: channel });
-  } catch (e) {
-    throw asCommandError(e);
-  }
+  return untilSettled(async (progress) => {
+    const channel = new Channel<UploadProgress>();
+    channel.onmessage = progress;
+    try {
+      return await invoke<string>("save_attachment", { attachment, path, onProgress: channel });
+    } catch (e) {
+      throw asCommandError(e);
+    }
+  }, onProgress);
 }
 
 const avatarUrls = new Map<string, Promise<string>>();

@@ -16,12 +16,15 @@ interface Props {
   onSelect: (chatId: string) => void;
   /** Messages matching the query (null: no search). */
   found: Message[] | null;
+  /** Why no messages are shown for the query (the search failed, or the
+   * query is too long), or null. */
+  searchError: string | null;
   onOpenMessage: (m: Message) => void;
 }
 
 /** The chats, most recent activity first, filtered by the box at the top. */
 export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
-  { chats, myId, selected, query, presence, onQuery, onSelect, found, onOpenMessage },
+  { chats, myId, selected, query, presence, onQuery, onSelect, found, searchError, onOpenMessage },
   filterRef,
 ) {
   useDayChange();
@@ -73,10 +76,14 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
           )}
         />
       )}
-      {found ? (
+      {found || searchError ? (
         <section className="found" aria-label="Messages found" data-testid="found">
           <h3>Messages</h3>
-          {found.length === 0 ? (
+          {searchError || !found ? (
+            <p className="error empty" role="alert" data-testid="search-error">
+              {searchError}
+            </p>
+          ) : found.length === 0 ? (
             <p className="muted empty">No message matches.</p>
           ) : (
             found.map((m) => {

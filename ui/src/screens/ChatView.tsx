@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import { useDayChange } from "../day";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
@@ -32,9 +32,11 @@ interface Props {
   deferred: Record<string, string>;
   /** client id -> the problem code with which the server refused it for good. */
   failed: Record<string, string>;
-  /** A message to scroll to (picked in the search results); `n` changes on
-   * every pick, so the same message can be picked again. */
-  jump: { id: string; n: number } | null;
+  /** A message to scroll to (picked in the search results) in chat
+   * `chatId`; `n` changes on every pick, so the same message can be picked
+   * again. Taken once: `onJumped` says so, and the parent forgets it. */
+  jump: { chatId: string; id: string; n: number } | null;
+  onJumped: () => void;
   onChanged: () => void;
 }
 
@@ -73,6 +75,8 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
     }
   }
 
+  // Each button says which file: a bubble can hold several, a chat many.
+  const label = a.name ?? (image ? "image" : "file");
   const actions = (
     <span className="attachment-actions">
       {saving ? (
@@ -81,10 +85,10 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
         </span>
       ) : (
         <>
-          <button className="link" name="attachment-save" title="Save to Downloads" onClick={() => void save(false)}>
+          <button className="link" name="attachment-save" title="Save to Downloads" aria-label={`Save ${label} to Downloads`} onClick={() => void save(false)}>
             Save
           </button>
-          <button className="link" name="attachment-save-as" title="Save as…" aria-label="Save as" onClick={() => void save(true)}>
+          <button className="link" name="attachment-save-as" title="Save as…" aria-label={`Save ${label} as…`} onClick={() => void save(true)}>
             Save as…
           </button>
         </>
@@ -121,7 +125,7 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
 }
 
 /** One chat: the header, the messages grouped by day, and the composer. */
-export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, jump, onChanged }: Props) {
+export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, jump, onJumped, onChanged }: Props) {
   const [messages, setMessages] = useState<CachedMessage[]>([]);
   // What is in the composer: this chat's draft (kept across chat switches in
   // `drafts`), or the text of the message being edited.
@@ -133,6 +137,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
   const [picker, setPicker] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  /** The refused message being retried or dropped (its client id). */
+  const [acting, setActing] = useState<string | null>(null);
   const [attachPath, setAttachPath] = useState<string | null>(null);
   // Files uploaded for the next message (kept per chat in `drafts`).
   const [attached, setAttached] = useState<Attachment[]>(() => drafts.attachments(chat.id));
@@ -143,6 +149,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const marker = useRef<ReadMarker | null>(null);
   const onChangedRef = useRef(onChanged);
   onChangedRef.current = onChanged;
+  const onJumpedRef = useRef(onJumped);
+  onJumpedRef.current = onJumped;
   const atBottom = useRef(true);
   // Scrolling up through history: a page is loading; the first message is
   // shown; the distance from the bottom to keep when a page is put in front.
@@ -271,9 +279,14 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
 
   // A message picked in the search results: at once when this chat's
   // messages are shown, else once they are (see the layout effect). After
-  // the open effect, which forgets any earlier jump.
+  // the open effect, which forgets any earlier jump. Taken once, and only in
+  // its own chat: this view is mounted again after the settings or people
+  // were shown, with the same `jump`, and would scroll back to an old pick
+  // (or, in another chat, page through all of its history looking for it).
   useEffect(() => {
     if (!jump) return;
+    onJumpedRef.current();
+    if (jump.chatId !== chat.id) return;
     if (messages.length > 0 && messages[0].chat_id === chat.id) jumpTo(jump.id);
     else pendingJump.current = jump.id;
   }, [jump?.n]);
@@ -365,8 +378,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     getCurrentWebview()
       .onDragDropEvent((e) => {
         if (e.payload.type === "drop") {
+          // All of them to the chat open at the drop (`attach` of that
+          // render), even if another is opened while the first uploads.
+          const attachHere = attachRef.current;
           void (async () => {
-            for (const p of e.payload.type === "drop" ? e.payload.paths : []) await attachRef.current(p);
+            for (const p of e.payload.type === "drop" ? e.payload.paths : []) await attachHere(p);
           })();
         }
       })
@@ -454,27 +470,35 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   /** Sends a refused message again (once whatever made the server refuse
    * it changed); it shows as pending until the outbox sends it. */
   async function retryFailed(m: CachedMessage) {
-    setError(null);
-    try {
-      await call("retry_message", { client_id: m.client_id });
-      setMessages((list) =>
-        list.map((x) => (x.client_id === m.client_id && x.state === "failed" ? { ...x, state: "pending", failure: undefined } : x)),
-      );
-      onChanged();
-    } catch (e) {
-      setError(asCommandError(e).message);
-    }
+    await actOnFailed(m, "retry_message", (list) =>
+      list.map((x) => (x.client_id === m.client_id && x.state === "failed" ? { ...x, state: "pending", failure: undefined } : x)),
+    );
   }
 
   /** Drops a refused message from this device. */
   async function discardFailed(m: CachedMessage) {
+    await actOnFailed(m, "discard_message", (list) => list.filter((x) => x.client_id !== m.client_id || x.state !== "failed"));
+  }
+
+  /** One action on a refused message at a time (a second click would find
+   * it no longer refused, and show an error); its answer is shown only in
+   * its own chat. */
+  async function actOnFailed(m: CachedMessage, command: "retry_message" | "discard_message", after: (list: CachedMessage[]) => CachedMessage[]) {
+    if (acting) return;
+    const id = chat.id;
     setError(null);
+    setActing(m.client_id);
     try {
-      await call("discard_message", { client_id: m.client_id });
-      setMessages((list) => list.filter((x) => x.client_id !== m.client_id || x.state !== "failed"));
+      await call(command, { client_id: m.client_id });
       onChanged();
+      if (chatId.current !== id) return;
+      setMessages(after);
+      // The buttons go with the failure: focus the composer, not nothing.
+      composer.current?.focus();
     } catch (e) {
-      setError(asCommandError(e).message);
+      if (chatId.current === id) setError(asCommandError(e).message);
+    } finally {
+      setActing(null);
     }
   }
 
@@ -507,6 +531,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   }
 
   const limit = bodyLimitText(draft);
+  const limitId = useId();
   const tooLong = !!limit?.over;
   const canSend = !sending && !upload && !tooLong && !(!draft.trim() && (!!editing || attached.length === 0));
   const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
@@ -588,10 +613,24 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                         {m.state === "failed" ? (
                           <span className="failed-actions">
                             {" "}
-                            <button className="link" name="retry-failed" onClick={() => void retryFailed(m)}>
+                            <button
+                              className="link"
+                              name="retry-failed"
+                              title="Send it again"
+                              aria-label="Retry sending this message"
+                              disabled={acting !== null}
+                              onClick={() => void retryFailed(m)}
+                            >
                               Retry
                             </button>{" "}
-                            <button className="link" name="discard-failed" onClick={() => void discardFailed(m)}>
+                            <button
+                              className="link"
+                              name="discard-failed"
+                              title="Remove it from this device (it was never sent)"
+                              aria-label="Delete this unsent message"
+                              disabled={acting !== null}
+                              onClick={() => void discardFailed(m)}
+                            >
                               Delete
                             </button>
                           </span>
@@ -785,6 +824,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
           placeholder="Write a message"
           aria-label="Message"
           aria-invalid={tooLong}
+          aria-describedby={limit ? limitId : undefined}
           value={draft}
           onChange={(e) => {
             setDraft(e.target.value);
@@ -798,7 +838,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         </button>
       </div>
       {limit ? (
-        <p className={`${limit.over ? "error" : "muted"} inline`} data-testid="body-limit" aria-live="polite">
+        <p id={limitId} className={`${limit.over ? "error" : "muted"} inline`} data-testid="body-limit" aria-live="polite">
           {limit.text}
         </p>
       ) : null}

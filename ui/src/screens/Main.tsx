@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Chat, Connection, Message, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
+import { searchQuery } from "../format";
 import { asCommandError, call } from "../ipc";
 import { Latest } from "../latest";
 import { mergePresence, type State } from "../store";
@@ -28,21 +29,34 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
   const [refresh, setRefresh] = useState(0);
   const [contacts, setContacts] = useState<{ list: Connection[]; loadedAt: number } | null>(null);
   const filterRef = useRef<HTMLInputElement>(null);
-  // Messages matching the box at the top (the server's full-text search),
-  // and the one picked from them, to scroll to in its chat.
+  // Messages matching the box at the top (the server's full-text search), or
+  // why there are none to show (a failed search is not "no match"), and the
+  // one picked from them, to scroll to in its chat (taken once by the view).
   const [found, setFound] = useState<Message[] | null>(null);
-  const [jump, setJump] = useState<{ id: string; n: number } | null>(null);
+  const [searchError, setSearchError] = useState<string | null>(null);
+  const [jump, setJump] = useState<{ chatId: string; id: string; n: number } | null>(null);
+  const jumps = useRef(0);
+  const onJumped = useCallback(() => setJump(null), []);
   useEffect(() => {
-    const q = query.trim();
-    if ([...q].length < 2) {
+    const s = searchQuery(query);
+    if (!s || "error" in s) {
       setFound(null);
+      setSearchError(s ? s.error : null);
       return;
     }
     let stale = false;
     const t = setTimeout(() => {
-      call("search_messages", { q }).then(
-        (list) => !stale && setFound(list),
-        () => !stale && setFound([]),
+      call("search_messages", { q: s.q }).then(
+        (list) => {
+          if (stale) return;
+          setFound(list);
+          setSearchError(null);
+        },
+        (e) => {
+          if (stale) return;
+          setFound(null);
+          setSearchError(`Could not search messages: ${asCommandError(e).message}`);
+        },
       );
     }, 250);
     return () => {
@@ -177,11 +191,13 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
             setPeople(null);
           }}
           found={found}
+          searchError={searchError}
           onOpenMessage={(m) => {
             setSelected(m.chat_id);
             setSettings(false);
             setPeople(null);
-            setJump({ id: m.id, n: (jump?.n ?? 0) + 1 });
+            jumps.current += 1;
+            setJump({ chatId: m.chat_id, id: m.id, n: jumps.current });
           }}
         />
         {error ? <p className="error inline">{error}</p> : null}
@@ -208,6 +224,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
           deferred={store.deferred}
           failed={store.failed}
           jump={jump}
+          onJumped={onJumped}
           onChanged={onChanged}
         />
       ) : (

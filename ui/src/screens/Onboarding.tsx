@@ -86,6 +86,9 @@ export function Onboarding({ user, onDone }: { user: User; onDone: (u: User) => 
     }
   }
 
+  // Over the limit: said under the field, and not sent (the server refuses it).
+  const nameNote = lengthNote(name, DISPLAY_NAME_MAX);
+
   return (
     <main className="centered">
       <form className="card" onSubmit={submit} data-testid="onboarding">
@@ -93,8 +96,8 @@ export function Onboarding({ user, onDone }: { user: User; onDone: (u: User) => 
         <p className="muted">How should people see you?</p>
         <label>
           Your name
-          <input name="display_name" value={name} onChange={(e) => setName(e.target.value)} autoFocus required maxLength={DISPLAY_NAME_MAX * 2} aria-invalid={!!lengthNote(name, DISPLAY_NAME_MAX)} />
-          {lengthNote(name, DISPLAY_NAME_MAX) ? <span className="error">{lengthNote(name, DISPLAY_NAME_MAX)}</span> : null}
+          <input name="display_name" value={name} onChange={(e) => setName(e.target.value)} autoFocus required maxLength={DISPLAY_NAME_MAX * 2} aria-invalid={!!nameNote} />
+          {nameNote ? <span className="error">{nameNote}</span> : null}
         </label>
         <label>
           Username
@@ -113,7 +116,7 @@ export function Onboarding({ user, onDone }: { user: User; onDone: (u: User) => 
         {cropping ? (
           <AvatarCropper key={cropping} path={cropping} busy={photoBusy} onSave={(crop) => void usePhoto(cropping, crop)} onCancel={() => setCropping(null)} />
         ) : null}
-        <button type="submit" name="continue" disabled={busy || !name.trim() || check.state !== "ok"}>
+        <button type="submit" name="continue" disabled={busy || !name.trim() || !!nameNote || check.state !== "ok"}>
           Continue
         </button>
         {error ? <p className="error" role="alert">{error}</p> : null}

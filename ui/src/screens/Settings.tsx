@@ -10,10 +10,10 @@ import { Devices } from "./Devices";
 
 const NO_CHANGE: UpdateMe = { display_name: null, username: null, bio: null, status_text: null, settings: null };
 
-/** Profile edit, privacy toggles and sign-out. */
 /** Each profile field's limit, in characters. */
 const LIMITS = { display_name: DISPLAY_NAME_MAX, username: USERNAME_MAX, status_text: STATUS_TEXT_MAX, bio: BIO_MAX };
 
+/** Profile edit, privacy toggles and sign-out. */
 export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => void; onProfile: (u: User) => void; onSignOut: () => void }) {
   const [me, setMe] = useState<Me | null>(null);
   const [form, setForm] = useState({ display_name: "", username: "", bio: "", status_text: "" });
