@@ -219,9 +219,9 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
     assert!(lines[1].ends_with(&format!("({id2})")), "{human}");
     assert!(lines[2].contains("notes.txt 12B]"), "{human}");
 
-    // Ben saves the file (his history above cached the message).
+    // Ben saves the file: not fetched on his side yet, `save` brings in his
+    // chats' recent history to find it.
     let id3 = list[2]["id"].as_str().unwrap().to_owned();
-    p.ben.ok(&["history", "ana"]);
     let dl = p.tmp.path().join("dl");
     let out = p.ben.ok(&["save", &id3, "--dir", dl.to_str().unwrap()]);
     let first = dl.join("notes.txt");
@@ -241,7 +241,7 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
     assert!(run.stderr.contains("has no attachments"), "{run:?}");
     let run = p.ben.fails(&["save", "no-such-message"], 1);
     assert!(
-        run.stderr.contains("run `parley history <contact>`"),
+        run.stderr.contains("not among the recent messages"),
         "{run:?}"
     );
     let run = p.ben.fails(&["save", &id3, "--dir", "a", "--out", "b"], 2);

@@ -699,14 +699,31 @@ impl Ctx {
         use parley_client::download::{self, Destination};
         let c = self.client().await?;
         let id = message_id.to_owned();
-        let cached = c
-            .cache()
-            .run(move |conn| parley_client::cache::message_by_id(conn, &id))
-            .await?;
+        let lookup = |c: &Client, id: String| {
+            let cache = c.cache().clone();
+            async move {
+                cache
+                    .run(move |conn| parley_client::cache::message_by_id(conn, &id))
+                    .await
+            }
+        };
+        let mut cached = lookup(&c, id.clone()).await?;
+        if cached.is_none() {
+            // Not fetched here yet (an id from `search`, or another device):
+            // bring in each chat's recent history, which is cached, and look
+            // again.
+            for chat in c.chats().await? {
+                c.history(&chat.id, limits::HISTORY_LIMIT_MAX).await?;
+                cached = lookup(&c, id.clone()).await?;
+                if cached.is_some() {
+                    break;
+                }
+            }
+        }
         let Some(m) = cached else {
             return Err(ClientError::Invalid(format!(
-                "message {message_id} is not in this profile yet: run `parley history <contact>` \
-                 (or `parley listen`) first"
+                "message {message_id} is not among the recent messages of your chats: run \
+                 `parley history <contact> --limit N` to fetch further back first"
             )));
         };
         let atts = &m.message.attachments;
