@@ -40,20 +40,30 @@ pub fn default_folder() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Longest name kept, in characters (file systems allow 255 bytes).
-const NAME_MAX_CHARS: usize = 120;
+/// Longest name kept, in bytes of UTF-8: file systems allow 255, and a
+/// ` (999)` may still be added.
+const NAME_MAX_BYTES: usize = 200;
+
+/// Invisible characters that change how a name reads (bidi overrides and
+/// isolates, zero-width ones): `invoice\u{202e}gpj.exe` would show as
+/// `invoiceexe.jpg`.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
 
 /// A file name for `att` that is safe on every desktop OS: its own name's
-/// last path component without control or reserved characters, leading dots
-/// or trailing dots and spaces, not a DOS device name, at most
-/// [`NAME_MAX_CHARS`]; or `attachment-<id>` with an extension from its mime
+/// last path component without control, reserved or invisible characters,
+/// leading dots or trailing dots and spaces, not a DOS device name, at most
+/// [`NAME_MAX_BYTES`]; or `attachment-<id>` with an extension from its mime
 /// type when nothing is left.
 pub fn safe_file_name(att: &Attachment) -> String {
     let raw = att.name.as_deref().unwrap_or("");
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_invisible(*c))
         .map(|c| if "<>:\"|?*".contains(c) { '_' } else { c })
         .collect();
     let trimmed = cleaned
@@ -86,22 +96,27 @@ pub fn safe_file_name(att: &Attachment) -> String {
     name
 }
 
-/// Cuts a name to [`NAME_MAX_CHARS`], keeping a short extension.
+/// Cuts a name to [`NAME_MAX_BYTES`] on a character boundary, keeping a
+/// short extension.
 fn shorten(name: &str) -> String {
-    if name.chars().count() <= NAME_MAX_CHARS {
+    if name.len() <= NAME_MAX_BYTES {
         return name.to_owned();
     }
     let ext = Path::new(name)
         .extension()
         .and_then(|e| e.to_str())
-        .filter(|e| e.chars().count() <= 16);
-    match ext {
-        Some(ext) => {
-            let keep = NAME_MAX_CHARS - ext.chars().count() - 1;
-            let stem: String = name.chars().take(keep).collect();
-            format!("{}.{ext}", stem.trim_end_matches(['.', ' ']))
+        .filter(|e| e.len() <= 16);
+    let room = NAME_MAX_BYTES - ext.map_or(0, |e| e.len() + 1);
+    let mut stem = String::new();
+    for c in name.chars() {
+        if stem.len() + c.len_utf8() > room {
+            break;
         }
-        None => name.chars().take(NAME_MAX_CHARS).collect(),
+        stem.push(c);
+    }
+    match ext {
+        Some(ext) => format!("{}.{ext}", stem.trim_end_matches(['.', ' '])),
+        None => stem,
     }
 }
 
@@ -297,13 +312,23 @@ mod tests {
     }
 
     #[test]
-    fn long_names_are_cut_keeping_the_extension() {
+    fn long_names_are_cut_in_bytes_keeping_the_extension() {
         let long = format!("{}.pdf", "a".repeat(300));
         let s = safe(&long);
-        assert_eq!(s.chars().count(), NAME_MAX_CHARS);
+        assert_eq!(s.len(), NAME_MAX_BYTES);
         assert!(s.ends_with("a.pdf"));
-        let at_limit = format!("{}.pdf", "b".repeat(NAME_MAX_CHARS - 4));
+        let at_limit = format!("{}.pdf", "b".repeat(NAME_MAX_BYTES - 4));
         assert_eq!(safe(&at_limit), at_limit, "exactly at the limit: kept");
+        // 100 three-byte characters are 300 bytes: cut on a boundary.
+        let cjk = format!("{}.txt", "文".repeat(100));
+        let s = safe(&cjk);
+        assert!(s.len() <= NAME_MAX_BYTES && s.ends_with("文.txt"), "{s}");
+    }
+
+    #[test]
+    fn invisible_characters_cannot_disguise_a_name() {
+        assert_eq!(safe("invoice\u{202e}gpj.exe"), "invoicegpj.exe");
+        assert_eq!(safe("a\u{200b}b\u{2066}c.txt"), "abc.txt");
     }
 
     #[test]

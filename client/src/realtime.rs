@@ -75,7 +75,13 @@ enum Ended {
     Now { live: bool },
     /// Reconnect after backoff.
     Later(String),
+    /// An event of a kind this client knows could not be read (see
+    /// [`Client::run_realtime`]).
+    Unreadable { seq: u64, why: String },
 }
+
+/// Tries of the same unreadable event before giving up on it.
+const UNREADABLE_TRIES: u32 = 3;
 
 impl Client {
     /// Runs until `shutdown` resolves (then closes cleanly) or the session is
@@ -84,6 +90,11 @@ impl Client {
         tokio::pin!(shutdown);
         let mut backoff = BACKOFF_START;
         let mut quick_retry = false;
+        // The event that could not be read, and how many times: never
+        // acknowledged (it is not lost), but after a few tries the state is
+        // reloaded over REST and the link steps over it, or one bad event
+        // would keep the link down for good.
+        let mut unreadable: Option<(u64, u32)> = None;
         loop {
             self.link_state(LinkState::Connecting, None);
             let ended = tokio::select! {
@@ -103,6 +114,22 @@ impl Client {
                 Ended::Now { live: false } => {
                     Ended::Later("reconnecting at once did not help".into())
                 }
+                Ended::Unreadable { seq, why } => {
+                    let tries = match unreadable {
+                        Some((s, n)) if s == seq => n + 1,
+                        _ => 1,
+                    };
+                    unreadable = Some((seq, tries));
+                    if tries < UNREADABLE_TRIES {
+                        Ended::Later(why)
+                    } else {
+                        tracing::error!(seq, %why, "stepping over an event that cannot be read, after a reload");
+                        self.resync().await?;
+                        self.cache().run(move |c| cache::set_cursor(c, seq)).await?;
+                        unreadable = None;
+                        Ended::Now { live: false }
+                    }
+                }
                 other => other,
             };
             match ended {
@@ -113,7 +140,7 @@ impl Client {
                     }
                     continue;
                 }
-                Ended::Later(why) => {
+                Ended::Later(why) | Ended::Unreadable { why, .. } => {
                     quick_retry = false;
                     let jitter = rand::thread_rng().gen_range(0.5..1.5);
                     let wait = backoff.mul_f64(jitter);
@@ -181,9 +208,12 @@ impl Client {
                     if last_heard.elapsed() > silence_limit {
                         return Ok(Ended::Later("no answer from the server".into()));
                     }
-                    ws.send(WsMessage::Ping(Default::default()))
-                        .await
-                        .map_err(|e| ClientError::Network(e.to_string()))?;
+                    // A dead path can also block the send itself (a full
+                    // socket buffer): that is silence too.
+                    match tokio::time::timeout(ping_every, ws.send(WsMessage::Ping(Default::default()))).await {
+                        Ok(sent) => sent.map_err(|e| ClientError::Network(e.to_string()))?,
+                        Err(_) => return Ok(Ended::Later("no answer from the server".into())),
+                    }
                 }
                 _ = self.outbox_kick().notified(), if live => {
                     self.flush_ws(&mut ws, &mut in_flight).await?;
@@ -236,7 +266,7 @@ impl Client {
                             // after a backoff (and by a fixed client).
                             Some((seq, true)) => {
                                 tracing::error!(error = %e, seq, "cannot read an event; not acknowledging it");
-                                return Ok(Ended::Later(format!("cannot read event {seq}: {e}")));
+                                return Ok(Ended::Unreadable { seq, why: format!("cannot read event {seq}: {e}") });
                             }
                             None => {
                                 tracing::debug!(error = %e, "skipping an unknown frame");

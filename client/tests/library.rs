@@ -1068,3 +1068,46 @@ async fn a_request_declined_elsewhere_leaves_this_device() {
     assert_eq!(incoming(&laptop).await, 0, "no Accept left to offer");
     stop_loop(stop, task).await;
 }
+
+/// An event of a known kind that this client cannot read is not
+/// acknowledged at first (it is not lost), but after a few tries the state
+/// is reloaded over REST and the link steps over it, instead of staying
+/// down for good; what comes after it arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_event_does_not_keep_the_link_down() {
+    let (ts, _tmp, ana, ben, chat) = ana_and_ben().await;
+    // A message.created that does not decode (say, from a newer server),
+    // appended to Ana's log as the server would.
+    let bad_seq = {
+        let db = rusqlite::Connection::open(ts.config.data_dir.join("parley.db")).unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        let seq: i64 = db
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE user_id = ?1",
+                [ana.user_id()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        db.execute(
+            "INSERT INTO events (user_id, seq, payload, created_at) VALUES (?1, ?2, ?3, 0)",
+            rusqlite::params![
+                ana.user_id(),
+                seq,
+                r#"{"kind":"message.created","message":{"id":42}}"#
+            ],
+        )
+        .unwrap();
+        seq as u64
+    };
+    ben_sends(&ben, &chat, &["after the bad one"]).await;
+    let mut rx = ana.subscribe();
+    let (stop, task) = run_loop(&ana);
+    let mut seen = Vec::new();
+    collect_until(&mut rx, &mut seen, "the message after it", |e| {
+        created_by(e, ben.user_id()) == ["after the bad one"]
+    })
+    .await;
+    let cursor = ana.cache().run(|c| cache::cursor(c)).await.unwrap();
+    assert!(cursor > bad_seq, "stepped over {bad_seq}: cursor {cursor}");
+    stop_loop(stop, task).await;
+}

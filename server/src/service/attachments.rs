@@ -238,13 +238,23 @@ pub async fn collect_garbage(
             let mut deleted = 0;
             for entry in entries.flatten() {
                 let sha = entry.file_name().to_string_lossy().into_owned();
+                // Only files this collector put there; anything else is left
+                // alone (and does not stop the collection).
+                let ours = sha.len() == 64
+                    && sha.bytes().all(|b| b.is_ascii_hexdigit())
+                    && entry.file_type().is_ok_and(|t| t.is_file());
+                if !ours {
+                    tracing::warn!(name = %sha, "attachments/trash: not a set-aside file; left alone");
+                    continue;
+                }
                 let dest = blob_path(&d, &sha);
-                if sha.len() == 64 && store::attachments::sha_in_use(conn, &sha)? && !dest.exists()
-                {
-                    std::fs::rename(entry.path(), &dest).map_err(Error::io)?;
+                let done = if store::attachments::sha_in_use(conn, &sha)? && !dest.exists() {
+                    std::fs::rename(entry.path(), &dest)
                 } else {
-                    std::fs::remove_file(entry.path()).map_err(Error::io)?;
-                    deleted += 1;
+                    std::fs::remove_file(entry.path()).map(|()| deleted += 1)
+                };
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, sha = %sha, "attachments/trash: cannot clear");
                 }
             }
             Ok(deleted)

@@ -187,12 +187,15 @@ pub async fn set_avatar(
             detail: format!("avatar must be at most {} bytes", limits::AVATAR_MAX_BYTES),
         });
     }
-    let png = {
-        let _turn = AVATAR_DECODES.acquire().await.map_err(Error::internal)?;
-        tokio::task::spawn_blocking(move || reencode_avatar(&body))
-            .await
-            .map_err(Error::internal)??
-    };
+    // The turn goes with the decode, not with this request: a client that
+    // hangs up must not free it while its decode still runs.
+    let turn = AVATAR_DECODES.acquire().await.map_err(Error::internal)?;
+    let png = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        reencode_avatar(&body)
+    })
+    .await
+    .map_err(Error::internal)??;
     let uid = caller.user_id.clone();
     let now = now_ms();
     super::events::write(state, move |conn| {

@@ -259,7 +259,8 @@ async fn serve(
     let idle = tokio::time::sleep(idle_limit);
     tokio::pin!(idle);
     let mut last_typing = Instant::now() - TYPING_SPACING;
-    let mut typing_on = false;
+    // The chat whose "typing" was relayed last (a stop there goes at once).
+    let mut typing_in: Option<String> = None;
     let mut acked: u64 = 0;
     let mut sends: FuturesUnordered<Pin<Box<dyn Future<Output = SendResult> + Send>>> =
         FuturesUnordered::new();
@@ -378,9 +379,10 @@ async fn serve(
                         // Extra typing frames are dropped silently: they carry
                         // no information a receiver needs. A stop right after
                         // a start is relayed at once; a flood of either is not.
-                        if last_typing.elapsed() >= TYPING_SPACING || (typing_on && !active) {
+                        let stops_shown = !active && typing_in.as_deref() == Some(chat_id.as_str());
+                        if last_typing.elapsed() >= TYPING_SPACING || stops_shown {
                             last_typing = Instant::now();
-                            typing_on = active;
+                            typing_in = active.then(|| chat_id.clone());
                             if let Err(e) = service::presence::typing(state, caller, &chat_id, active).await {
                                 send_frame(sink, &ServerFrame::Error { error: e.to_problem() }).await?;
                             }
