@@ -106,6 +106,10 @@ pub struct ScanState {
     /// the first camera is still opening) would each find nothing to stop,
     /// and the one registered first would be forgotten with its camera on.
     starting: Mutex<()>,
+    /// Bumped by every `pause`: a scan whose camera was still opening when
+    /// the window hid stops as soon as it is open (`pause` found nothing
+    /// registered yet to stop).
+    pauses: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
@@ -148,6 +152,7 @@ impl ScanState {
     /// (the camera must not stay on behind the user's back) and tells the
     /// window, which starts a new scan when it shows again.
     pub fn pause(&self) {
+        self.pauses.fetch_add(1, Ordering::SeqCst);
         let running = self
             .running
             .lock()
@@ -192,6 +197,7 @@ impl ScanState {
     {
         let _one_at_a_time = self.starting.lock().unwrap_or_else(|p| p.into_inner());
         self.stop(None);
+        let pauses = self.pauses.load(Ordering::SeqCst);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let send: Arc<dyn Fn(ScanEvent) + Send + Sync> = Arc::new(send);
@@ -229,7 +235,19 @@ impl ScanState {
             return Err(e);
         }
         let id = self.next_id.fetch_add(1, Ordering::SeqCst) + 1;
-        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if self.pauses.load(Ordering::SeqCst) != pauses {
+            // Hidden while the camera opened: release it at once, and say
+            // "paused" as a pause would (the window scans again when shown).
+            drop(running);
+            stop.store(true, Ordering::SeqCst);
+            if thread.join().is_err() {
+                tracing::warn!("the scanner thread panicked");
+            }
+            notify(ScanEvent::Paused);
+            return Ok(id);
+        }
+        *running = Some(Running {
             id,
             stop,
             thread,
@@ -686,6 +704,41 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(5))
             .expect("the second camera was released");
         assert!(!scans.is_running());
+    }
+
+    /// The window hides while the camera is still opening: once open, it is
+    /// released at once and the window told "paused", not left on.
+    #[test]
+    // The "camera" opens on the scanner's own thread, not a tokio worker.
+    #[allow(clippy::disallowed_methods)]
+    fn hiding_while_the_camera_opens_releases_it() {
+        let scans = std::sync::Arc::new(ScanState::default());
+        let (tx, released) = mpsc::channel();
+        let (events_tx, events) = mpsc::channel();
+        let s2 = scans.clone();
+        let start = std::thread::spawn(move || {
+            s2.start(
+                move || {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok(Box::new(FakeCamera { released: tx }) as Box<dyn FrameSource>)
+                },
+                ScanKind::Contact,
+                move |e| {
+                    let _ = events_tx.send(e);
+                },
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        scans.pause();
+        start.join().unwrap().unwrap();
+        released
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the camera was released");
+        assert!(!scans.is_running());
+        assert!(
+            events.try_iter().any(|e| matches!(e, ScanEvent::Paused)),
+            "the window was told"
+        );
     }
 
     #[test]
