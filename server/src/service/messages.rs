@@ -125,19 +125,15 @@ fn load(
     conn: &Connection,
     uid: &str,
     message_id: &str,
-) -> Result<(store::messages::MessageRow, ChatCtx)> {
+) -> Result<(
+    store::messages::MessageRow,
+    store::chats::MemberRow,
+    ChatCtx,
+)> {
     let row = store::messages::by_id(conn, message_id)?.ok_or_else(message_not_found)?;
     let me = store::chats::member(conn, &row.chat_id, uid)?.ok_or_else(message_not_found)?;
-    Ok((row, ChatCtx::load(conn, &me)?))
-}
-
-/// Refuses (403 `not_connected`) a change to a chat with someone who is no
-/// longer a contact: the history stays readable, but edits and reactions
-/// would still reach the other side's log. Deleting one's own message stays
-/// allowed.
-fn connected_in(conn: &Connection, uid: &str, chat_id: &str) -> Result<()> {
-    let me = membership(conn, chat_id, uid)?;
-    ensure_connected(conn, uid, &me.peer_id)
+    let ctx = ChatCtx::load(conn, &me)?;
+    Ok((row, me, ctx))
 }
 
 /// Appends `event` to both members' logs.
@@ -165,8 +161,10 @@ pub async fn edit(
     let (uid, mid) = (caller.user_id.clone(), message_id.to_owned());
     let now = now_ms();
     let (message, _) = super::events::write(state, move |conn| -> Result<(Message, Emitted)> {
-        let (row, ctx) = load(conn, &uid, &mid)?;
-        connected_in(conn, &uid, &row.chat_id)?;
+        let (row, me, ctx) = load(conn, &uid, &mid)?;
+        // Not with someone who is no longer a contact: the edit would still
+        // reach their log (deleting one's own message stays allowed).
+        ensure_connected(conn, &uid, &me.peer_id)?;
         if row.sender_id != uid {
             return Err(Error::Forbidden {
                 code: "not_sender",
@@ -206,7 +204,7 @@ pub async fn delete(state: &AppState, caller: &Caller, message_id: &str) -> Resu
     let (uid, mid) = (caller.user_id.clone(), message_id.to_owned());
     let now = now_ms();
     super::events::write(state, move |conn| -> Result<Emitted> {
-        let (row, ctx) = load(conn, &uid, &mid)?;
+        let (row, _, ctx) = load(conn, &uid, &mid)?;
         if row.sender_id != uid {
             return Err(Error::Forbidden {
                 code: "not_sender",
@@ -266,8 +264,8 @@ pub async fn react(
     );
     let now = now_ms();
     super::events::write(state, move |conn| -> Result<Emitted> {
-        let (row, _) = load(conn, &uid, &mid)?;
-        connected_in(conn, &uid, &row.chat_id)?;
+        let (row, me, _) = load(conn, &uid, &mid)?;
+        ensure_connected(conn, &uid, &me.peer_id)?;
         if row.deleted {
             return Err(Error::Gone {
                 code: "message_deleted",
