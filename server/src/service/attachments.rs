@@ -118,13 +118,8 @@ where
         Ok((size, hex(&hasher.finalize())))
     }
     .await;
-    let (size, sha) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
-        }
-    };
+    // On an error the partial file goes with `_partial`.
+    let (size, sha) = result?;
     let dest = blob_path(&state.config.data_dir, &sha);
     if let Some(parent) = dest.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(Error::io)?;
@@ -155,18 +150,17 @@ where
     };
     let (a, uid) = (attachment.clone(), caller.user_id.clone());
     let now = now_ms();
-    let tmp_path = tmp.clone();
     // The file takes its place and the row is written in one writer job, so
     // the collector (also a writer job) never sees one without the other.
     // Content-addressed: identical bytes are stored once.
-    let stored = state
+    state
         .store
         .write(move |conn| {
             let created = !dest.exists();
+            // Otherwise the same bytes are there already, and `_partial`
+            // removes this copy.
             if created {
                 std::fs::rename(&tmp, &dest).map_err(Error::io)?;
-            } else {
-                let _ = std::fs::remove_file(&tmp);
             }
             store::attachments::insert(conn, &a, &uid, now).map_err(|e| {
                 if created {
@@ -175,11 +169,7 @@ where
                 Error::from(e)
             })
         })
-        .await;
-    if stored.is_err() {
-        let _ = tokio::fs::remove_file(&tmp_path).await;
-    }
-    stored?;
+        .await?;
     Ok(attachment)
 }
 
