@@ -257,20 +257,24 @@ pub fn event_frame(seq: u64, event_json: &str) -> Arc<str> {
 mod tests {
     use super::*;
 
+    /// Events 1..=n of `user_id`'s log, as the writer hands them over.
+    fn events_for(user_id: &str, n: u64) -> Vec<Note> {
+        (1..=n)
+            .map(|seq| Note {
+                user_id: user_id.into(),
+                seq,
+                frame: event_frame(seq, "{}"),
+            })
+            .collect()
+    }
+
     #[test]
     fn full_queue_requests_lagging_close() {
         let hub = Hub::default();
         let (s, _rx, t) = hub.register("u", "d");
         assert!(t.changed);
         s.go_live();
-        let notes: Vec<Note> = (1..=(SESSION_QUEUE as u64 + 1))
-            .map(|seq| Note {
-                user_id: "u".into(),
-                seq,
-                frame: event_frame(seq, "{}"),
-            })
-            .collect();
-        hub.publish(&notes);
+        hub.publish(&events_for("u", SESSION_QUEUE as u64 + 1));
         assert_eq!(s.close_requested(), Some(parley_protocol::close::LAGGING));
         assert!(hub.unregister(&s).changed);
         assert!(!hub.is_online("u"));
@@ -286,14 +290,7 @@ mod tests {
         for _ in 0..SESSION_QUEUE * 4 {
             hub.send_ephemeral("u", Arc::from("{\"type\":\"typing\"}"));
         }
-        let notes: Vec<Note> = (1..=(SESSION_QUEUE as u64 / 2 - 1))
-            .map(|seq| Note {
-                user_id: "u".into(),
-                seq,
-                frame: event_frame(seq, "{}"),
-            })
-            .collect();
-        hub.publish(&notes);
+        hub.publish(&events_for("u", SESSION_QUEUE as u64 / 2 - 1));
         assert_eq!(s.close_requested(), None, "not closed as lagging");
         let mut typing = 0;
         while let Ok(out) = rx.try_recv() {
