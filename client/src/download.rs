@@ -175,15 +175,14 @@ pub(crate) async fn save(
     }
     let tmp = {
         let dir = dir.clone();
-        tokio::task::spawn_blocking(move || {
+        crate::client::blocking(move || {
             tempfile::Builder::new()
                 .prefix(".parley-")
                 .suffix(".part")
                 .tempfile_in(&dir)
                 .map_err(|e| io_at(&dir, e))
         })
-        .await
-        .map_err(|e| ClientError::Invalid(format!("background task failed: {e}")))??
+        .await?
     };
     let mut file = tokio::fs::File::from_std(tmp.as_file().try_clone()?);
     let mut hasher = Sha256::new();
@@ -210,9 +209,7 @@ pub(crate) async fn save(
         return Err(mismatch(att, got));
     }
     let name = safe_file_name(att);
-    tokio::task::spawn_blocking(move || persist(tmp, dest, &name))
-        .await
-        .map_err(|e| ClientError::Invalid(format!("background task failed: {e}")))?
+    crate::client::blocking(move || persist(tmp, dest, &name)).await
 }
 
 /// Gives the finished temporary file its name.
