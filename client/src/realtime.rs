@@ -105,15 +105,17 @@ impl Client {
                     Err(e) => Ended::Later(e.to_string()),
                 },
             };
-            // "At once" twice without going live (a proxy that drops the
-            // token, a refresh that does not help) would spin: back off.
-            let ended = match ended {
-                Ended::Now { live } if !live && !std::mem::replace(&mut quick_retry, true) => {
-                    Ended::Now { live }
+            let why = match ended {
+                Ended::Shutdown => return Ok(()),
+                // At once, but not twice in a row without going live (a
+                // proxy that drops the token, a refresh that does not help):
+                // that would spin.
+                Ended::Now { live } if live || !quick_retry => {
+                    quick_retry = !live;
+                    continue;
                 }
-                Ended::Now { live: false } => {
-                    Ended::Later("reconnecting at once did not help".into())
-                }
+                Ended::Now { .. } => "reconnecting at once did not help".to_owned(),
+                Ended::Later(why) => why,
                 Ended::Unreadable { seq, why } => {
                     let tries = match unreadable {
                         Some((s, n)) if s == seq => n + 1,
@@ -121,38 +123,26 @@ impl Client {
                     };
                     unreadable = Some((seq, tries));
                     if tries < UNREADABLE_TRIES {
-                        Ended::Later(why)
+                        why
                     } else {
                         tracing::error!(seq, %why, "stepping over an event that cannot be read, after a reload");
                         self.resync().await?;
                         self.cache().run(move |c| cache::set_cursor(c, seq)).await?;
                         unreadable = None;
-                        Ended::Now { live: false }
+                        continue;
                     }
                 }
-                other => other,
             };
-            match ended {
-                Ended::Shutdown => return Ok(()),
-                Ended::Now { live } => {
-                    if live {
-                        quick_retry = false;
-                    }
-                    continue;
-                }
-                Ended::Later(why) | Ended::Unreadable { why, .. } => {
-                    quick_retry = false;
-                    let jitter = rand::thread_rng().gen_range(0.5..1.5);
-                    let wait = backoff.mul_f64(jitter);
-                    tracing::info!(%why, ?wait, "realtime link down; retrying");
-                    self.link_state(LinkState::Offline, Some(wait));
-                    tokio::select! {
-                        _ = &mut shutdown => return Ok(()),
-                        _ = tokio::time::sleep(wait) => {}
-                    }
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                }
+            quick_retry = false;
+            let jitter = rand::thread_rng().gen_range(0.5..1.5);
+            let wait = backoff.mul_f64(jitter);
+            tracing::info!(%why, ?wait, "realtime link down; retrying");
+            self.link_state(LinkState::Offline, Some(wait));
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = tokio::time::sleep(wait) => {}
             }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
 
