@@ -223,7 +223,7 @@ pub async fn serve(
     .await;
     janitor.abort();
     admin_watch.abort();
-    state.store.writer.flush().await;
+    state.store.close().await;
     result.map_err(StartError::Serve)?;
     if state.store.writer.disk_failed() {
         return Err(StartError::DiskFailed);

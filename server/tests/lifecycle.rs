@@ -202,6 +202,13 @@ fn sigterm_stops_cleanly_and_a_second_start_reuses_the_data() {
             .unwrap();
         let status = child.wait().unwrap();
         assert!(status.success(), "exit status {status:?}");
+        // Every connection closed, the last one checkpointing: one file.
+        for leftover in ["parley.db-wal", "parley.db-shm"] {
+            assert!(
+                !data.join(leftover).exists(),
+                "{leftover} left after a clean stop"
+            );
+        }
     }
     assert!(data.join("secret.key").exists());
 }

@@ -51,10 +51,28 @@ pub fn catch_up(conn: &Connection) {
     }
 }
 
-/// Keeps the checkpointer alive; dropping every clone stops it.
+/// Keeps the checkpointer alive; dropping every clone stops it, and so
+/// does [`Checkpointer::stop`], which also waits for its connection to close.
 #[derive(Clone)]
 pub struct Checkpointer {
-    _alive: std::sync::Arc<mpsc::Sender<()>>,
+    inner: std::sync::Arc<std::sync::Mutex<Option<Running>>>,
+}
+
+struct Running {
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    /// Stops the thread and closes its connection. Blocking: it waits for
+    /// a checkpoint in progress.
+    pub fn stop(&self) {
+        let running = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(Running { stop, thread }) = running {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+    }
 }
 
 pub fn start(path: &Path, restart: RestartWanted) -> std::io::Result<Checkpointer> {
@@ -62,7 +80,7 @@ pub fn start(path: &Path, restart: RestartWanted) -> std::io::Result<Checkpointe
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(std::io::Error::other)?;
     let (tx, rx) = mpsc::channel::<()>();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("parley-sqlite-checkpoint".into())
         .spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(EVERY) {
@@ -82,7 +100,7 @@ pub fn start(path: &Path, restart: RestartWanted) -> std::io::Result<Checkpointe
             }
         })?;
     Ok(Checkpointer {
-        _alive: std::sync::Arc::new(tx),
+        inner: std::sync::Arc::new(std::sync::Mutex::new(Some(Running { stop: tx, thread }))),
     })
 }
 

@@ -121,7 +121,7 @@ pub struct Store {
     pub writer: Writer,
     pub readers: ReadPool,
     /// Keeps the background checkpointer running while the store lives.
-    _checkpointer: checkpoint::Checkpointer,
+    checkpointer: checkpoint::Checkpointer,
 }
 
 /// How long a connection waits on a lock before failing. Only the writer takes
@@ -167,8 +167,19 @@ impl Store {
         Ok(Store {
             writer,
             readers,
-            _checkpointer: checkpointer,
+            checkpointer,
         })
+    }
+
+    /// Commits what is queued and closes every connection, readers first and
+    /// the writer last, so that the last close checkpoints the WAL and SQLite
+    /// removes the `-wal` and `-shm` files: a stopped server leaves one file.
+    /// Later reads and writes fail with [`StoreError::Closed`].
+    pub async fn close(&self) {
+        self.readers.close().await;
+        let checkpointer = self.checkpointer.clone();
+        let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
+        self.writer.close().await;
     }
 
     /// Runs `f` on a read-only connection, off the async runtime.

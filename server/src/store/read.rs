@@ -14,6 +14,7 @@ pub struct ReadPool {
 }
 
 struct Inner {
+    size: usize,
     /// Idle connections. A `std` mutex: it is held only to push/pop, never across
     /// an `.await`.
     idle: Mutex<Vec<Connection>>,
@@ -32,6 +33,7 @@ impl ReadPool {
         }
         Ok(ReadPool {
             inner: Arc::new(Inner {
+                size,
                 idle: Mutex::new(idle),
                 permits: Semaphore::new(size),
             }),
@@ -60,11 +62,14 @@ impl ReadPool {
                 .ok_or(StoreError::Closed)?;
             // Catch a panicking closure so the connection always goes back.
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)));
-            inner
-                .idle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(conn);
+            // A read whose caller went away can outlive `close`: its
+            // connection is closed here instead of going back. Checked under
+            // the lock `close` takes after closing the permits.
+            let mut idle = inner.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if !inner.permits.is_closed() {
+                idle.push(conn);
+            }
+            drop(idle);
             out.map_err(|_| StoreError::Panicked)
         })
         .await;
@@ -74,5 +79,19 @@ impl ReadPool {
             Ok(Err(e)) => Err(E::from(e)),
             Err(_) => Err(E::from(StoreError::Panicked)),
         }
+    }
+
+    /// Waits for the reads in flight, then closes every connection; later
+    /// reads fail with [`StoreError::Closed`]. SQLite removes the WAL when
+    /// its last connection closes, and a read-only one cannot: so these go
+    /// before the writer's.
+    pub async fn close(&self) {
+        let size = u32::try_from(self.inner.size).unwrap_or(u32::MAX);
+        // Every permit: no read is running once this is held.
+        let all = self.inner.permits.acquire_many(size).await;
+        self.inner.permits.close();
+        drop(all);
+        let idle = std::mem::take(&mut *self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(idle);
     }
 }

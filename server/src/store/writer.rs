@@ -111,6 +111,8 @@ enum Msg {
     Job(Job),
     /// Finish everything queued before this, checkpoint the WAL, then answer.
     Flush(oneshot::Sender<()>),
+    /// Like `Flush`, then close the connection and stop; answered once closed.
+    Close(oneshot::Sender<()>),
 }
 
 /// Handle to the writer thread; cheap to clone.
@@ -226,6 +228,18 @@ impl Writer {
             let _ = rx.await;
         }
     }
+
+    /// Commits and answers every job queued so far, checkpoints the WAL and
+    /// closes the writer's connection; later writes fail with
+    /// [`StoreError::Closed`]. Used at shutdown, after the readers closed, so
+    /// that SQLite removes the WAL and shared-memory files.
+    pub async fn close(&self) {
+        self.flush().await;
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Close(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
 }
 
 fn run(
@@ -237,7 +251,8 @@ fn run(
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
-    loop {
+    let mut closed: Option<oneshot::Sender<()>> = None;
+    while closed.is_none() {
         // Jobs left from a spoiled batch go first, without waiting for more.
         let mut next = if batch.is_empty() {
             match rx.blocking_recv() {
@@ -253,6 +268,10 @@ fn run(
                 Msg::Flush(f) => {
                     flushes.push(f);
                     break; // commit what came before the flush marker
+                }
+                Msg::Close(c) => {
+                    closed = Some(c);
+                    break;
                 }
             }
             if batch.len() >= MAX_BATCH {
@@ -287,7 +306,15 @@ fn run(
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
     }
+    // The syncer answers what it still holds before it stops.
+    drop(syncer);
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "closing the database failed");
+    }
     tracing::debug!("database writer stopped");
+    if let Some(c) = closed {
+        let _ = c.send(());
+    }
 }
 
 /// Runs and commits `batch`, then hands it to `syncer`, which answers its
@@ -474,6 +501,36 @@ mod tests {
         let (held, results) = futures_util::join!(hold, queue_then_go);
         held.unwrap();
         results
+    }
+
+    /// A closed store keeps what it committed in the database file alone
+    /// (no `-wal`, no `-shm`) and refuses later reads and writes as closed.
+    #[tokio::test]
+    async fn close_leaves_one_file_and_refuses_later_work() {
+        let (dir, store) = store().await;
+        for v in 0..5 {
+            store.write(move |c| insert(c, v)).await.unwrap();
+        }
+        store.close().await;
+        let db = dir.path().join("parley.db");
+        for leftover in ["parley.db-wal", "parley.db-shm"] {
+            assert!(!dir.path().join(leftover).exists(), "{leftover} left");
+        }
+        let read = store.read(|_| -> Result<(), E> { Ok(()) }).await;
+        assert!(
+            matches!(read, Err(E::Store(StoreError::Closed))),
+            "{read:?}"
+        );
+        let write = store.write(move |c| insert(c, 9)).await;
+        assert!(
+            matches!(write, Err(E::Store(StoreError::Closed))),
+            "{write:?}"
+        );
+        let kept: i64 = Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 5);
     }
 
     /// Every answer, and every after-commit hook, comes after an fsync of
