@@ -247,6 +247,7 @@ async fn janitor(state: AppState) {
                     attachments = c.attachments,
                     files_set_aside = c.files_moved,
                     files_deleted = c.files_deleted,
+                    files_without_rows_set_aside = c.strays,
                     "collected attachments no one can reach"
                 ),
                 Ok(_) => {}

@@ -1064,7 +1064,8 @@ async fn attachments_no_one_can_reach_are_collected() {
         Collected {
             files_deleted: 0,
             attachments: 2,
-            files_moved: 1
+            files_moved: 1,
+            strays: 0,
         },
         "the unsent one and the deleted message's; only the latter's bytes are unshared"
     );
@@ -1093,7 +1094,8 @@ async fn attachments_no_one_can_reach_are_collected() {
         Collected {
             files_deleted: 1,
             attachments: 0,
-            files_moved: 0
+            files_moved: 0,
+            strays: 0,
         }
     );
     assert_eq!(std::fs::read_dir(&trash).unwrap().count(), 0);
@@ -1110,6 +1112,76 @@ async fn attachments_no_one_can_reach_are_collected() {
     )
     .await;
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"kept bytes");
+}
+
+/// A file under `attachments/` that no row refers to (its upload's batch
+/// rolled back after the file took its place, or a restored older database)
+/// is set aside once it is an hour old, then deleted by the next run. Files
+/// with rows, young strays and names the server never writes stay.
+#[tokio::test]
+async fn files_without_rows_are_collected_once_an_hour_old() {
+    use parley_server::service::attachments::{blob_path, collect_garbage, UNSENT_KEPT};
+    let ts = TestServer::start().await;
+    let a = ts.login("ana@example.org").await;
+    let mut uploaded = Vec::new();
+    for bytes in ["orphan bytes", "young orphan", "kept bytes"] {
+        let r = ts
+            .req(Method::POST, "/v1/attachments?name=f.txt")
+            .auth(&a)
+            .header("content-type", "text/plain")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        uploaded.push(v["sha256"].as_str().unwrap().to_owned());
+    }
+    let data = &ts.config.data_dir;
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    let age = |sha: &str| {
+        std::fs::File::options()
+            .write(true)
+            .open(blob_path(data, sha))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    };
+    {
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        for sha in &uploaded[..2] {
+            db.execute("DELETE FROM attachments WHERE sha256 = ?1", [sha])
+                .unwrap();
+        }
+    }
+    age(&uploaded[0]);
+    age(&uploaded[2]);
+    // Not a name the server writes: left alone, however old.
+    let stranger = blob_path(data, &uploaded[0]).with_file_name("notes.txt");
+    std::fs::write(&stranger, "mine").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&stranger)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let trash = data.join("attachments").join("trash");
+
+    let c = collect_garbage(ts.state(), UNSENT_KEPT).await.unwrap();
+    assert_eq!(c.strays, 1, "{c:?}");
+    assert!(!blob_path(data, &uploaded[0]).exists());
+    assert!(trash.join(&uploaded[0]).exists());
+    assert!(
+        blob_path(data, &uploaded[1]).exists(),
+        "younger than an hour"
+    );
+    assert!(blob_path(data, &uploaded[2]).exists(), "it has a row");
+    assert!(stranger.exists());
+
+    let c = collect_garbage(ts.state(), UNSENT_KEPT).await.unwrap();
+    assert_eq!((c.files_deleted, c.strays), (1, 0), "{c:?}");
+    assert!(!trash.join(&uploaded[0]).exists());
 }
 
 /// An upload cut off mid-stream (the client went away) leaves no partial

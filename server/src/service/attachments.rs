@@ -199,7 +199,16 @@ pub struct Collected {
     pub attachments: usize,
     /// Their files, moved aside now.
     pub files_moved: usize,
+    /// Files no attachment refers to at all, older than [`STRAY_KEPT`],
+    /// moved aside now: an upload whose batch was rolled back after its
+    /// file took its place, or files newer than a restored database.
+    pub strays: usize,
 }
+
+/// A file in the attachments tree with no row for this long is a stray:
+/// an upload's file and row are written in one writer job, which takes
+/// far less.
+pub const STRAY_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Collects what no one can download any more, so that uploads never sent
 /// and the files of deleted messages do not fill the disk.
@@ -269,11 +278,100 @@ pub async fn collect_garbage(
             Ok((deleted, moved))
         })
         .await?;
+    let strays = set_aside_strays(state, STRAY_KEPT).await?;
     Ok(Collected {
         files_deleted: files_deleted + partial,
         attachments,
         files_moved,
+        strays,
     })
+}
+
+/// Moves to the trash the files under `attachments/xx/` older than `kept`
+/// that no attachment refers to; returns how many. The search runs on a
+/// reader, so the writer only re-checks the few it found (a row may have
+/// come since) and moves them; the next collection deletes them, or puts
+/// them back if their rows returned.
+async fn set_aside_strays(state: &AppState, kept: std::time::Duration) -> Result<usize> {
+    let data = state.config.data_dir.clone();
+    let root = data.join("attachments");
+    let old = tokio::task::spawn_blocking(move || old_blobs(&root, kept))
+        .await
+        .unwrap_or_default();
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let unused = state
+        .store
+        .read(move |conn| -> Result<Vec<String>> {
+            let mut unused = Vec::new();
+            for sha in old {
+                if !store::attachments::sha_in_use(conn, &sha)? {
+                    unused.push(sha);
+                }
+            }
+            Ok(unused)
+        })
+        .await?;
+    if unused.is_empty() {
+        return Ok(0);
+    }
+    state
+        .store
+        .write(move |conn| -> Result<usize> {
+            let trash = data.join("attachments").join("trash");
+            std::fs::create_dir_all(&trash).map_err(Error::io)?;
+            let mut moved = 0;
+            for sha in unused {
+                if store::attachments::sha_in_use(conn, &sha)? {
+                    continue;
+                }
+                match std::fs::rename(blob_path(&data, &sha), trash.join(&sha)) {
+                    Ok(()) => {
+                        tracing::warn!(sha = %sha, "attachments: a file without a row, set aside");
+                        moved += 1;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(e)),
+                }
+            }
+            Ok(moved)
+        })
+        .await
+}
+
+/// The sha256 of the content files under `root/xx/` last modified more
+/// than `kept` ago. Only names the upload writes (64 hex digits, in the
+/// folder of their first two) count; anything else is left alone.
+fn old_blobs(root: &Path, kept: std::time::Duration) -> Vec<String> {
+    let is_hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let Ok(dirs) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for dir in dirs.flatten() {
+        let prefix = dir.file_name().to_string_lossy().into_owned();
+        if prefix.len() != 2 || !is_hex(&prefix) || !dir.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(dir.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            let old = file
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > kept);
+            if name.len() == 64 && name.starts_with(&prefix) && is_hex(&name) && old {
+                found.push(name);
+            }
+        }
+    }
+    found
 }
 
 /// Deletes partial uploads in `dir` older than `kept` (a crash left them);
