@@ -398,6 +398,16 @@ impl Api {
         self.empty(req).await
     }
 
+    /// `PUT /v1/chats/{id}/mute` with `Some`, `DELETE` with `None`.
+    pub async fn mute(&self, token: &str, chat_id: &str, mute: Option<Mute>) -> Result<()> {
+        let path = format!("/v1/chats/{}/mute", enc(chat_id));
+        let req = match mute {
+            Some(m) => self.request(Method::PUT, &path, Some(token))?.json(&m),
+            None => self.request(Method::DELETE, &path, Some(token))?,
+        };
+        self.empty(req).await
+    }
+
     pub async fn edit_message(&self, token: &str, id: &str, body: &str) -> Result<Message> {
         self.call(
             Method::PATCH,

@@ -636,6 +636,12 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
                 upsert_chat(&tx, &chat)?;
             }
         }
+        Event::ChatMuted { chat_id, mute } => {
+            if let Some(mut chat) = chat(&tx, chat_id)? {
+                chat.mute = *mute;
+                upsert_chat(&tx, &chat)?;
+            }
+        }
         // Also how my other devices hear that I declined one.
         Event::ConnectionRequested { request } if request.status != RequestStatus::Pending => {
             remove_request(&tx, &request.id)?;
@@ -800,6 +806,7 @@ mod tests {
                         unread_count: 0,
                         read_up_to_seq: 0,
                         updated_at: now,
+                        mute: None,
                     },
                 )?;
                 let ev = Event::MessageCreated { message };

@@ -976,6 +976,31 @@ impl Client {
         .await
     }
 
+    /// Mutes a chat's notifications on all my devices (`Some`: until
+    /// `until`, or until unmuted when it is `None`), or unmutes it (`None`).
+    /// The cache follows at once, not only when the `chat.muted` event comes.
+    pub async fn mute(&self, chat_id: &str, mute: Option<Mute>) -> Result<()> {
+        if let Some(m) = &mute {
+            m.validate(chrono::Utc::now())
+                .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        }
+        self.call(|api, t| {
+            let id = chat_id.to_owned();
+            async move { api.mute(&t, &id, mute).await }
+        })
+        .await?;
+        let id = chat_id.to_owned();
+        self.cache()
+            .run(move |c| {
+                if let Some(mut chat) = cache::chat(c, &id)? {
+                    chat.mute = mute;
+                    cache::upsert_chat(c, &chat)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
     pub async fn react(&self, message_id: &str, emoji: &str, add: bool) -> Result<()> {
         self.call(|api, t| {
             let (id, e) = (message_id.to_owned(), emoji.to_owned());

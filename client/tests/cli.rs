@@ -12,7 +12,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::{path::Path, time::Duration};
 
 /// Ana (signed in through the stdin prompt, with an avatar) and Ben (signed in
@@ -261,6 +261,39 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
     // Sending to someone who is not a contact is refused.
     let run = p.ana.fails(&["send", "carl", "hi"], 1);
     assert!(run.stderr.contains("no contact \"carl\""), "{run:?}");
+}
+
+/// `mute` for a while or until unmuted, shown in `chats`; `unmute`; a
+/// length outside the limit is a usage error before any request.
+#[test]
+fn a_chat_is_muted_and_unmuted_from_the_terminal() {
+    let p = pair();
+    p.ben.ok(&["send", "ana", "hi"]);
+    let out = p.ana.ok(&["mute", "ben", "--for", "8h"]);
+    assert!(out.starts_with("muted until "), "{out}");
+    let human = p.ana.ok(&["chats"]);
+    assert!(human.contains("[muted until "), "{human}");
+    let chats = p.ana.json(&["chats"]);
+    assert!(chats[0]["mute"]["until"].is_string(), "{chats}");
+    assert_eq!(p.ben.json(&["chats"])[0]["mute"], Value::Null, "only Ana's");
+
+    assert_eq!(
+        p.ana.ok(&["mute", "ben"]).trim(),
+        "muted until you unmute it"
+    );
+    let human = p.ana.ok(&["chats"]);
+    assert!(human.contains("[muted]"), "{human}");
+    let chats = p.ana.json(&["chats"]);
+    assert_eq!(chats[0]["mute"], json!({"until": null}), "{chats}");
+
+    let err = p.ana.fails(&["mute", "ben", "--for", "367d"], 2).stderr;
+    assert!(err.contains("at most 366 days"), "{err}");
+    let err = p.ana.fails(&["mute", "ben", "--for", "soon"], 2).stderr;
+    assert!(err.contains("as 30m, 8h, 3d or 1w"), "{err}");
+
+    assert_eq!(p.ana.ok(&["unmute", "ben"]).trim(), "notifications are on");
+    let human = p.ana.ok(&["chats"]);
+    assert!(!human.contains("[muted"), "{human}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use parley_client::{
     session::Secrets,
     Client, ClientError, ClientEvent, LinkState, Profile, SecretStore,
 };
-use parley_protocol::{Event, SendMessage};
+use parley_protocol::{Event, Mute, SendMessage};
 use std::{
     collections::BTreeMap,
     path::Path,
@@ -1109,5 +1109,68 @@ async fn an_unreadable_event_does_not_keep_the_link_down() {
     .await;
     let cursor = ana.cache().run(|c| cache::cursor(c)).await.unwrap();
     assert!(cursor > bad_seq, "stepped over {bad_seq}: cursor {cursor}");
+    stop_loop(stop, task).await;
+}
+
+/// A chat muted on one device is muted on the others: the laptop's cache
+/// follows the phone's mute and unmute live, and the client refuses a mute
+/// whose end has passed before asking the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mute_reaches_my_other_devices() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let phone = login(&ts, &tmp.path().join("ana-phone"), ANA).await;
+    let laptop = login(&ts, &tmp.path().join("ana-laptop"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&phone, &ben).await;
+    laptop.chats().await.unwrap();
+    let cached_mute = |c: &Client| {
+        let (c, chat) = (c.clone(), chat.clone());
+        async move {
+            c.cache()
+                .run(move |db| cache::chat(db, &chat))
+                .await
+                .unwrap()
+                .unwrap()
+                .mute
+        }
+    };
+    let mut rx = laptop.subscribe();
+    let (stop, task) = run_loop(&laptop);
+    let mut seen = Vec::new();
+    collect_until(&mut rx, &mut seen, "online", |e| onlines(e) == 1).await;
+    let muted = |e: &[ClientEvent]| {
+        e.iter()
+            .filter(
+                |e| matches!(e, ClientEvent::Event { event, .. } if event.kind() == "chat.muted"),
+            )
+            .count()
+    };
+
+    let week = Mute {
+        until: Some(chrono::Utc::now() + chrono::Duration::weeks(1)),
+    };
+    phone.mute(&chat, Some(week)).await.unwrap();
+    assert_eq!(
+        cached_mute(&phone).await,
+        Some(week),
+        "the phone's own cache"
+    );
+    collect_until(&mut rx, &mut seen, "the mute", |e| muted(e) == 1).await;
+    let on_laptop = cached_mute(&laptop).await.unwrap();
+    assert_eq!(
+        on_laptop.until.map(|t| t.timestamp_millis()),
+        week.until.map(|t| t.timestamp_millis())
+    );
+    phone.mute(&chat, None).await.unwrap();
+    collect_until(&mut rx, &mut seen, "the unmute", |e| muted(e) == 2).await;
+    assert_eq!(cached_mute(&laptop).await, None);
+    assert!(ben.chats().await.unwrap()[0].mute.is_none());
+
+    let past = Mute {
+        until: Some(chrono::Utc::now() - chrono::Duration::minutes(1)),
+    };
+    let err = phone.mute(&chat, Some(past)).await.unwrap_err();
+    assert!(err.to_string().contains("future"), "{err}");
     stop_loop(stop, task).await;
 }

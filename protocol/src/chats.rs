@@ -22,6 +22,52 @@ pub struct Chat {
     /// My read watermark in this chat.
     pub read_up_to_seq: u64,
     pub updated_at: DateTime<Utc>,
+    /// My notifications for this chat are silenced; null when they are on
+    /// (also once a mute's end has passed). Only my own devices see it.
+    #[serde(default)]
+    pub mute: Option<Mute>,
+}
+
+/// Notifications of a chat silenced, for its member alone (`PUT
+/// /v1/chats/{id}/mute`, `Chat.mute`, the `chat.muted` event). Messages
+/// still arrive and count as unread; clients show no notification and
+/// leave the chat out of badge counts. PROTOCOL.md is silent on muting;
+/// this follows what WhatsApp offers: for a while, or until unmuted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Mute {
+    /// When notifications come back on; null: when the member unmutes.
+    /// In the future, and at most [`limits::MUTE_MAX_DAYS`] ahead.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Mute {
+    /// Whether it silences the chat at `now` (an end time that has passed
+    /// does not).
+    pub fn silences_at(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| until > now)
+    }
+
+    /// What the server checks of a new mute at `now`.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<(), FieldError> {
+        let Some(until) = self.until else {
+            return Ok(());
+        };
+        if until <= now {
+            return Err(field_err("until", "must be in the future"));
+        }
+        if until > now + chrono::Duration::days(limits::MUTE_MAX_DAYS) {
+            return Err(field_err(
+                "until",
+                format!(
+                    "must be at most {} days ahead; null mutes until unmuted",
+                    limits::MUTE_MAX_DAYS
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `POST /v1/chats`.
@@ -192,6 +238,31 @@ pub struct SendResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A mute's end: after now, and at most a year ahead, both edges.
+    #[test]
+    fn a_mute_ends_in_the_future_within_the_limit() {
+        let now = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |d: chrono::Duration| Mute {
+            until: Some(now + d),
+        };
+        let max = chrono::Duration::days(limits::MUTE_MAX_DAYS);
+        assert!(Mute { until: None }.validate(now).is_ok());
+        assert!(at(chrono::Duration::milliseconds(1)).validate(now).is_ok());
+        assert!(at(max).validate(now).is_ok());
+        for bad in [
+            chrono::Duration::zero(),
+            chrono::Duration::seconds(-1),
+            max + chrono::Duration::milliseconds(1),
+        ] {
+            assert_eq!(at(bad).validate(now).unwrap_err().field, "until");
+        }
+        assert!(Mute { until: None }.silences_at(now));
+        assert!(at(chrono::Duration::seconds(1)).silences_at(now));
+        assert!(!at(chrono::Duration::zero()).silences_at(now));
+    }
 
     fn send(body: &str, atts: usize) -> SendMessage {
         SendMessage {

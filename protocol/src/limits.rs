@@ -62,5 +62,8 @@ pub const DEVICE_LINK_TTL_SECS: u64 = 120;
 pub const CONNECTION_REQUEST_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Longest wait of one device-link long poll, seconds.
 pub const LINK_POLL_MAX_SECS: u64 = 30;
+/// A chat may be muted for at most this long with an end time, days;
+/// longer is "until I unmute" (`until: null`). PROTOCOL.md is silent.
+pub const MUTE_MAX_DAYS: i64 = 366;
 /// Short contact code: 10 Crockford base32 characters.
 pub const SHORT_CODE_LEN: usize = 10;

@@ -1241,3 +1241,139 @@ async fn rest_sends_are_rate_limited_per_user() {
     let r = post_msg(&ts, &b, &chat, json!({"client_id": "b0", "body": "hi"})).await;
     assert_eq!(r.status(), 201);
 }
+
+/// Muting is the member's own: Ana's chat list shows her mute (for a while
+/// or until unmuted), Ben's does not, her devices hear `chat.muted` once per
+/// change, and the end time is checked on both sides of its limits.
+#[tokio::test]
+async fn a_mute_is_the_members_own_and_checked() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let path = format!("/v1/chats/{chat}/mute");
+    let mute_of = |s: &parley_protocol::Session| {
+        let (ts, s, chat) = (&ts, s.clone(), chat.clone());
+        async move {
+            let chats: Vec<Value> = get(ts, &s, "/v1/chats").await.json().await.unwrap();
+            chats
+                .into_iter()
+                .find(|c| c["id"] == chat.as_str())
+                .unwrap()["mute"]
+                .clone()
+        }
+    };
+    let muted = |ts: &TestServer| ts.events_of(a.user.user.id.as_str(), Some("chat.muted"));
+    assert_eq!(mute_of(&a).await, Value::Null);
+
+    let now = chrono::Utc::now();
+    let eight_hours = now + chrono::Duration::hours(8);
+    let put = |until: Value| {
+        let (ts, a, path) = (&ts, &a, path.clone());
+        async move {
+            ts.call_json(Method::PUT, &path, a, json!({ "until": until }))
+                .await
+        }
+    };
+    let r = put(json!(eight_hours.to_rfc3339())).await;
+    assert_eq!(r.status(), 204);
+    let shown = mute_of(&a).await;
+    let until: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(shown["until"].clone()).unwrap();
+    assert_eq!(until.timestamp_millis(), eight_hours.timestamp_millis());
+    assert_eq!(mute_of(&b).await, Value::Null, "the peer never sees it");
+    assert_eq!(muted(&ts), 1);
+    assert_eq!(ts.events_of(b.user.user.id.as_str(), Some("chat.muted")), 0);
+    // The same mute again changes nothing and says nothing.
+    assert_eq!(put(json!(eight_hours.to_rfc3339())).await.status(), 204);
+    assert_eq!(muted(&ts), 1);
+
+    // Until unmuted.
+    assert_eq!(put(Value::Null).await.status(), 204);
+    assert_eq!(mute_of(&a).await, json!({ "until": null }));
+    assert_eq!(muted(&ts), 2);
+    let stored: Option<i64> = ts
+        .db()
+        .query_row(
+            "SELECT muted_until FROM chat_members WHERE chat_id = ?1 AND user_id = ?2",
+            rusqlite::params![chat, a.user.user.id.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, Some(i64::MAX));
+
+    // The end time: in the future, at most 366 days ahead.
+    let now = chrono::Utc::now();
+    for (until, ok) in [
+        (now - chrono::Duration::seconds(1), false),
+        (
+            now + chrono::Duration::days(366) - chrono::Duration::minutes(1),
+            true,
+        ),
+        (
+            now + chrono::Duration::days(366) + chrono::Duration::minutes(1),
+            false,
+        ),
+    ] {
+        let r = put(json!(until.to_rfc3339())).await;
+        if ok {
+            assert_eq!(r.status(), 204, "{until}");
+        } else {
+            let p = problem(r, 422, "invalid_field").await;
+            assert!(p["detail"].as_str().unwrap().contains("until"), "{p}");
+        }
+    }
+    problem(
+        ts.call_json(Method::PUT, &path, &a, json!({ "until": "tomorrow" }))
+            .await,
+        422,
+        "invalid_body",
+    )
+    .await;
+
+    // Unmuted: the event says so; a second unmute is a no-op.
+    for _ in 0..2 {
+        let r = ts.call(Method::DELETE, &path, &a).await;
+        assert_eq!(r.status(), 204);
+    }
+    assert_eq!(mute_of(&a).await, Value::Null);
+    assert_eq!(muted(&ts), 4);
+
+    // Someone else's chat does not exist for me.
+    let c = ts.login("cleo@example.org").await;
+    problem(
+        ts.call_json(Method::PUT, &path, &c, json!({ "until": null }))
+            .await,
+        404,
+        "chat_not_found",
+    )
+    .await;
+    problem(
+        ts.call(Method::DELETE, &path, &c).await,
+        404,
+        "chat_not_found",
+    )
+    .await;
+}
+
+/// A mute whose end has passed shows as none, without anyone unmuting.
+#[tokio::test]
+async fn a_mute_that_ended_shows_as_none() {
+    let ts = TestServer::start().await;
+    let (a, _b, chat) = ts.pair().await;
+    let until = chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    let r = ts
+        .call_json(
+            Method::PUT,
+            &format!("/v1/chats/{chat}/mute"),
+            &a,
+            json!({ "until": until.to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let mute = || async {
+        let chats: Vec<Value> = get(&ts, &a, "/v1/chats").await.json().await.unwrap();
+        chats[0]["mute"].clone()
+    };
+    assert!(mute().await["until"].is_string());
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(mute().await, Value::Null);
+}

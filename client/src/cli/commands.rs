@@ -7,7 +7,7 @@ use parley_client::{
     qr::{self, QrMatrix, QrPayload, TerminalTheme},
     request_code, start_link, Client, ClientError, ClientEvent, Profile, Result, SecretStore,
 };
-use parley_protocol::{limits, Direction, Platform, UpdateMe};
+use parley_protocol::{limits, Direction, Mute, Platform, UpdateMe};
 use std::{
     io::{BufRead, IsTerminal, Write},
     path::Path,
@@ -269,6 +269,33 @@ pub async fn run(cli: Cli) -> Result<()> {
             ctx.done(
                 &format!("read up to #{last}"),
                 serde_json::json!({"chat_id": chat.id, "read_up_to_seq": last}),
+            );
+            Ok(())
+        }
+        Command::Mute { contact, duration } => {
+            let c = ctx.client().await?;
+            let who = c.resolve_contact(&contact).await?;
+            let chat = c.chat_with(&who.user.id).await?;
+            let until = duration.map(|d| chrono::Utc::now() + d);
+            c.mute(&chat.id, Some(Mute { until })).await?;
+            let text = match &until {
+                Some(t) => format!("muted until {}", output::time(t)),
+                None => "muted until you unmute it".to_owned(),
+            };
+            ctx.done(
+                &text,
+                serde_json::json!({"chat_id": chat.id, "mute": {"until": until}}),
+            );
+            Ok(())
+        }
+        Command::Unmute { contact } => {
+            let c = ctx.client().await?;
+            let who = c.resolve_contact(&contact).await?;
+            let chat = c.chat_with(&who.user.id).await?;
+            c.mute(&chat.id, None).await?;
+            ctx.done(
+                "notifications are on",
+                serde_json::json!({"chat_id": chat.id, "mute": null}),
             );
             Ok(())
         }

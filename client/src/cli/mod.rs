@@ -111,6 +111,17 @@ pub enum Command {
     },
     /// Mark a chat read up to its latest message.
     Read { contact: String },
+    /// Silence a chat's notifications on all your devices (messages still
+    /// arrive and count as unread).
+    Mute {
+        contact: String,
+        /// For how long: minutes, hours, days or weeks, as `30m`, `8h`,
+        /// `3d`, `1w` (at most 366 days). Without it: until you unmute.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_mute_for)]
+        duration: Option<chrono::Duration>,
+    },
+    /// Turn a muted chat's notifications back on.
+    Unmute { contact: String },
     /// React to a message (or remove your reaction).
     React {
         message_id: String,
@@ -225,6 +236,57 @@ pub fn main() -> ExitCode {
         Err(e) => {
             output::error(json, &e);
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// A mute's length: a positive whole number and a unit, `m`, `h`, `d` or
+/// `w` (`8h`, `1w`); within the server's limit of
+/// [`parley_protocol::limits::MUTE_MAX_DAYS`].
+fn parse_mute_for(s: &str) -> Result<chrono::Duration, String> {
+    let usage = "expected a number and m, h, d or w, as 30m, 8h, 3d or 1w";
+    let s = s.trim();
+    let unit = s.chars().last().ok_or(usage)?;
+    let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| usage)?;
+    let d = match unit {
+        'm' => chrono::Duration::try_minutes(n),
+        'h' => chrono::Duration::try_hours(n),
+        'd' => chrono::Duration::try_days(n),
+        'w' => chrono::Duration::try_weeks(n),
+        _ => None,
+    }
+    .ok_or(usage)?;
+    let max = parley_protocol::limits::MUTE_MAX_DAYS;
+    if n <= 0 || d > chrono::Duration::days(max) {
+        return Err(format!(
+            "must be more than zero and at most {max} days; leave out --for to mute until you unmute"
+        ));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod mute_for_tests {
+    use super::parse_mute_for;
+
+    #[test]
+    fn mute_lengths_parse_within_the_limit() {
+        assert_eq!(parse_mute_for("30m"), Ok(chrono::Duration::minutes(30)));
+        assert_eq!(parse_mute_for("8h"), Ok(chrono::Duration::hours(8)));
+        assert_eq!(parse_mute_for("1w"), Ok(chrono::Duration::weeks(1)));
+        assert_eq!(parse_mute_for("366d"), Ok(chrono::Duration::days(366)));
+        for bad in [
+            "367d",
+            "0h",
+            "-1h",
+            "8",
+            "h",
+            "",
+            "8x",
+            "1.5h",
+            "99999999999999w",
+        ] {
+            assert!(parse_mute_for(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -72,7 +72,8 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
-fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+/// A time as the CLI shows it: local, to the minute.
+pub fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.with_timezone(&chrono::Local)
         .format("%Y-%m-%d %H:%M")
         .to_string()
@@ -131,10 +132,18 @@ pub fn chat(c: &Chat) {
     } else {
         String::new()
     };
+    let muted = match &c.mute {
+        Some(m) if m.silences_at(chrono::Utc::now()) => match &m.until {
+            Some(until) => format!(" [muted until {}]", time(until)),
+            None => " [muted]".to_owned(),
+        },
+        _ => String::new(),
+    };
     println!(
-        "{}{}  {}  {}",
+        "{}{}{}  {}  {}",
         c.peer.display_name,
         unread,
+        muted,
         time(&c.updated_at),
         last
     );

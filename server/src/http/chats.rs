@@ -9,7 +9,7 @@ use axum::{
     Router,
 };
 use parley_protocol::{
-    limits, Chat, EditMessage, Message, OpenChat, Problem, ReadUpTo, SendMessage,
+    limits, Chat, EditMessage, Message, Mute, OpenChat, Problem, ReadUpTo, SendMessage,
 };
 use serde::Deserialize;
 
@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/chats", get(list).post(open))
         .route("/v1/chats/{id}/messages", get(history).post(send))
         .route("/v1/chats/{id}/read", post(read))
+        .route("/v1/chats/{id}/mute", put(mute).delete(unmute))
         .route("/v1/messages/{id}", patch(edit).delete(delete))
         .route(
             "/v1/messages/{id}/reactions/{emoji}",
@@ -187,6 +188,48 @@ async fn read(
     Json(body): Json<ReadUpTo>,
 ) -> Result<StatusCode> {
     service::chats::read(&state, &caller, &id, body.up_to_seq).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mute a chat: no notifications from it on my devices until `until`, or
+/// until I unmute it (`until: null`). Messages still arrive and count as
+/// unread; my devices hear of it as `chat.muted`, my peer never does. Not in
+/// PROTOCOL.md.
+#[utoipa::path(put, path = "/v1/chats/{id}/mute", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "chat id")),
+    request_body = Mute,
+    responses(
+        (status = 204, description = "stored (also when it was muted so already)"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`: `until` not in the future, or more than 366 days ahead", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn mute(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Mute>,
+) -> Result<StatusCode> {
+    service::chats::mute(&state, &caller, &id, Some(body)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unmute a chat: its notifications are back on (a no-op when not muted).
+#[utoipa::path(delete, path = "/v1/chats/{id}/mute", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "chat id")),
+    responses(
+        (status = 204, description = "notifications are on"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn unmute(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    service::chats::mute(&state, &caller, &id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -50,6 +50,8 @@ use utoipa::{
         super::chats::history,
         super::chats::send,
         super::chats::read,
+        super::chats::mute,
+        super::chats::unmute,
         super::chats::edit,
         super::chats::delete,
         super::chats::react,

@@ -8,7 +8,7 @@ use crate::{
     store::{self, chats::MemberRow, messages::StatusCtx, ms_to_ts, now_ms},
     tokens,
 };
-use parley_protocol::{limits, Chat, Event, Message, UserId};
+use parley_protocol::{limits, Chat, Event, Message, Mute, UserId};
 use rusqlite::Connection;
 
 pub fn chat_not_found() -> Error {
@@ -87,7 +87,63 @@ fn chat_view(conn: &Connection, me: &MemberRow, updated_at: i64) -> Result<Chat>
         unread_count: me.unread_count,
         read_up_to_seq: me.read_up_to_seq,
         updated_at: ms_to_ts(updated_at),
+        mute: mute_of(me, now_ms()),
     })
+}
+
+/// A member's mute as the wire shows it at `now` (none once it ended).
+fn mute_of(m: &MemberRow, now: i64) -> Option<Mute> {
+    match m.muted_until {
+        Some(store::chats::MUTED_UNTIL_UNMUTED) => Some(Mute { until: None }),
+        Some(until) if until > now => Some(Mute {
+            until: Some(ms_to_ts(until)),
+        }),
+        _ => None,
+    }
+}
+
+/// `PUT` and `DELETE /v1/chats/{id}/mute`: silences the caller's
+/// notifications of a chat (`Some`), or turns them back on (`None`). Their
+/// devices hear it as `chat.muted`; the peer never learns of it.
+pub async fn mute(
+    state: &AppState,
+    caller: &Caller,
+    chat_id: &str,
+    mute: Option<Mute>,
+) -> Result<()> {
+    let now = chrono::Utc::now();
+    if let Some(m) = &mute {
+        m.validate(now)?;
+    }
+    let muted_until = mute.map(|m| {
+        m.until
+            .map_or(store::chats::MUTED_UNTIL_UNMUTED, |t| t.timestamp_millis())
+    });
+    let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
+    let now = now.timestamp_millis();
+    super::events::write(state, move |conn| -> Result<Emitted> {
+        let me = membership(conn, &cid, &uid)?;
+        let mut emitted = Emitted::default();
+        // A mute that already ended is the same as none.
+        let was = mute_of(&me, now);
+        store::chats::set_mute(conn, &cid, &uid, muted_until)?;
+        let after = MemberRow { muted_until, ..me };
+        let is = mute_of(&after, now);
+        if was != is {
+            emitted.emit(
+                conn,
+                &uid,
+                &Event::ChatMuted {
+                    chat_id: cid.clone(),
+                    mute: is,
+                },
+                now,
+            )?;
+        }
+        Ok(emitted)
+    })
+    .await?;
+    Ok(())
 }
 
 /// `POST /v1/chats`: the 1:1 chat with a connection; `true` when created now.

@@ -19,7 +19,12 @@ pub struct MemberRow {
     pub delivered_up_to_seq: u64,
     pub read_up_to_seq: u64,
     pub unread_count: u64,
+    /// The member's mute: its end (ms), [`MUTED_UNTIL_UNMUTED`], or none.
+    pub muted_until: Option<i64>,
 }
+
+/// `muted_until` of a mute without an end.
+pub const MUTED_UNTIL_UNMUTED: i64 = i64::MAX;
 
 fn ordered<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
     if a < b {
@@ -78,11 +83,12 @@ fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
         delivered_up_to_seq: r.get::<_, i64>(3)? as u64,
         read_up_to_seq: r.get::<_, i64>(4)? as u64,
         unread_count: r.get::<_, i64>(5)? as u64,
+        muted_until: r.get(6)?,
     })
 }
 
 const MEMBER_COLUMNS: &str =
-    "chat_id, user_id, peer_id, delivered_up_to_seq, read_up_to_seq, unread_count";
+    "chat_id, user_id, peer_id, delivered_up_to_seq, read_up_to_seq, unread_count, muted_until";
 
 /// `user_id`'s membership of `chat_id`, if any.
 pub fn member(
@@ -115,6 +121,23 @@ pub fn touch_chat(conn: &Connection, chat_id: &str, now: i64) -> Result<(), Stor
     conn.prepare_cached("UPDATE chats SET updated_at = MAX(updated_at, ?2) WHERE id = ?1")?
         .execute(params![chat_id, now])?;
     Ok(())
+}
+
+/// Sets `user_id`'s mute of `chat_id` (see [`MemberRow::muted_until`]);
+/// returns whether it changed.
+pub fn set_mute(
+    conn: &Connection,
+    chat_id: &str,
+    user_id: &str,
+    muted_until: Option<i64>,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE chat_members SET muted_until = ?3 \
+             WHERE chat_id = ?1 AND user_id = ?2 AND muted_until IS NOT ?3",
+        )?
+        .execute(params![chat_id, user_id, muted_until])?
+        > 0)
 }
 
 pub fn bump_unread(conn: &Connection, chat_id: &str, user_id: &str) -> Result<(), StoreError> {
@@ -206,9 +229,9 @@ pub fn chats_of(
         Ok((
             member_from_row(r)?,
             ChatRow {
-                id: r.get(6)?,
-                last_seq: r.get::<_, i64>(7)? as u64,
-                updated_at: r.get(8)?,
+                id: r.get(7)?,
+                last_seq: r.get::<_, i64>(8)? as u64,
+                updated_at: r.get(9)?,
             },
         ))
     })?;

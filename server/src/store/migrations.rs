@@ -17,6 +17,7 @@ const MIGRATIONS: &[M<'static>] = &[
         "migrations/0007_idempotency_key_by_client_id.sql"
     ))
     .foreign_key_check(),
+    M::up(include_str!("migrations/0008_chat_mute.sql")),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version`).
