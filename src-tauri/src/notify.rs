@@ -58,8 +58,15 @@ impl Notifier {
         }
     }
 
-    /// The notification `ev` calls for now, if any.
-    pub fn on_event(&mut self, ev: &ClientEvent, me: &str) -> Option<(String, String)> {
+    /// The notification `ev` calls for now, if any. `muted`: `ev` is a
+    /// message in a chat I muted, which notifies neither now nor in a
+    /// summary.
+    pub fn on_event(
+        &mut self,
+        ev: &ClientEvent,
+        me: &str,
+        muted: bool,
+    ) -> Option<(String, String)> {
         use parley_client::LinkState;
         match ev {
             ClientEvent::Link { state, .. } => {
@@ -104,6 +111,9 @@ impl Notifier {
                         .retain(|(c, seq, _)| c != chat_id || seq > up_to_seq);
                     return None;
                 }
+                if muted {
+                    return None;
+                }
                 let n = notification_for(ev, me)?;
                 if self.live {
                     return Some(n);
@@ -118,10 +128,37 @@ impl Notifier {
     }
 }
 
+/// Whether `ev` is a message in a chat this profile's cache says is muted
+/// now (the cache applied the event, and any `chat.muted` before it,
+/// before it was broadcast).
+pub async fn in_muted_chat(client: &parley_client::Client, ev: &ClientEvent) -> bool {
+    let ClientEvent::Event { event, .. } = ev else {
+        return false;
+    };
+    let Event::MessageCreated { message } = event.as_ref() else {
+        return false;
+    };
+    let id = message.chat_id.clone();
+    client
+        .cache()
+        .run(move |c| parley_client::cache::chat(c, &id))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|chat| chat.mute)
+        .is_some_and(|m| m.silences_at(chrono::Utc::now()))
+}
+
 /// Shows the notification `notifier` decides on for `ev`, when the main
 /// window is not focused.
-pub fn maybe_notify(app: &tauri::AppHandle, notifier: &mut Notifier, ev: &ClientEvent, me: &str) {
-    let Some((title, body)) = notifier.on_event(ev, me) else {
+pub fn maybe_notify(
+    app: &tauri::AppHandle,
+    notifier: &mut Notifier,
+    ev: &ClientEvent,
+    me: &str,
+    muted: bool,
+) {
+    let Some((title, body)) = notifier.on_event(ev, me, muted) else {
         return;
     };
     let focused = app
@@ -197,9 +234,9 @@ mod tests {
     fn a_catch_up_is_summed_up_once_it_is_live() {
         use parley_client::LinkState::{Connecting, Offline, Online};
         let mut n = Notifier::default();
-        assert_eq!(n.on_event(&link(Connecting), "ana"), None);
+        assert_eq!(n.on_event(&link(Connecting), "ana", false), None);
         for (chat, seq) in [("c1", 1), ("c1", 2), ("c2", 1), ("c3", 1)] {
-            assert_eq!(n.on_event(&created_in(chat, seq), "ana"), None);
+            assert_eq!(n.on_event(&created_in(chat, seq), "ana", false), None);
         }
         let read = ClientEvent::Event {
             seq: 9,
@@ -208,22 +245,45 @@ mod tests {
                 up_to_seq: 1,
             }),
         };
-        assert_eq!(n.on_event(&read, "ana"), None);
+        assert_eq!(n.on_event(&read, "ana", false), None);
         assert_eq!(
-            n.on_event(&link(Online), "ana"),
+            n.on_event(&link(Online), "ana", false),
             Some(("New messages".into(), "3 new messages in 2 chats".into()))
         );
-        assert_eq!(n.on_event(&link(Online), "ana"), None, "said once");
+        assert_eq!(n.on_event(&link(Online), "ana", false), None, "said once");
         assert_eq!(
-            n.on_event(&created_in("c1", 3), "ana"),
+            n.on_event(&created_in("c1", 3), "ana", false),
             Some(("New message".into(), "hi".into()))
         );
-        n.on_event(&link(Offline), "ana");
-        n.on_event(&created_in("c2", 2), "ana");
+        n.on_event(&link(Offline), "ana", false);
+        n.on_event(&created_in("c2", 2), "ana", false);
         assert_eq!(
-            n.on_event(&link(Online), "ana"),
+            n.on_event(&link(Online), "ana", false),
             Some(("New message".into(), "hi".into())),
             "one held message is shown as itself"
+        );
+    }
+
+    /// Messages in a muted chat notify neither live nor in a catch-up's
+    /// summary; others still do.
+    #[test]
+    fn a_muted_chat_stays_quiet() {
+        use parley_client::LinkState::{Connecting, Online};
+        let mut n = Notifier::default();
+        n.on_event(&link(Connecting), "ana", false);
+        for seq in 1..=3 {
+            assert_eq!(n.on_event(&created_in("quiet", seq), "ana", true), None);
+        }
+        n.on_event(&created_in("c1", 1), "ana", false);
+        assert_eq!(
+            n.on_event(&link(Online), "ana", false),
+            Some(("New message".into(), "hi".into())),
+            "the summary counts only the chat that is not muted"
+        );
+        assert_eq!(n.on_event(&created_in("quiet", 4), "ana", true), None);
+        assert_eq!(
+            n.on_event(&created_in("c1", 2), "ana", false),
+            Some(("New message".into(), "hi".into()))
         );
     }
 
@@ -244,8 +304,8 @@ mod tests {
             }
         };
         let mut n = Notifier::new("d1");
-        assert_eq!(n.on_event(&device("d1"), "ana"), None);
-        let (title, body) = n.on_event(&device("d2"), "ana").unwrap();
+        assert_eq!(n.on_event(&device("d1"), "ana", false), None);
+        let (title, body) = n.on_event(&device("d2"), "ana", false).unwrap();
         assert_eq!(title, "New sign-in to your account");
         assert!(body.starts_with("Work laptop (linux)."), "{body}");
     }

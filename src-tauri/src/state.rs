@@ -76,6 +76,7 @@ impl SessionState {
         let mut rx = client.subscribe();
         let me = client.user_id().to_owned();
         let device_id = client.device_id().to_owned();
+        let cached = client.clone();
         let forwarder = tauri::async_runtime::spawn(async move {
             use tauri::Manager;
             let mut notifier = crate::notify::Notifier::new(&device_id);
@@ -90,7 +91,8 @@ impl SessionState {
                 };
                 let events = app.state::<EventsState>();
                 events.send(&ev);
-                crate::notify::maybe_notify(&app, &mut notifier, &ev, &me);
+                let muted = crate::notify::in_muted_chat(&cached, &ev).await;
+                crate::notify::maybe_notify(&app, &mut notifier, &ev, &me, muted);
                 if let ClientEvent::SignedOut { .. } = ev {
                     app.state::<SessionState>().stop();
                     break;

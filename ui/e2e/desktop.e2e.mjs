@@ -292,6 +292,14 @@ try {
   listen.kill("SIGTERM");
   await waitText('[data-testid="chat-status"]', /^last seen today at \d\d:\d\d$/);
 
+  step = "mute the chat for 8 hours, then unmute it";
+  await click(await find('select[name="mute"] option[value="8h"]'));
+  await waitFor('[data-testid="chat-row"] [data-testid="muted"]');
+  await until("the header to say until when", async () => /Muted until/.test(await textOf(await find('select[name="mute"] option[value=""]'))));
+  await shot("08b-muted");
+  await click(await find('select[name="mute"] option[value="unmute"]'));
+  await until("the muted mark to go", async () => (await findAll('[data-testid="chat-row"] [data-testid="muted"]')).length === 0);
+
   step = "server down: offline banner, a message waits as pending";
   server.kill("SIGTERM");
   await new Promise((r) => server.once("exit", r));

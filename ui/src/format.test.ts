@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
+import { isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -31,6 +31,7 @@ function chat(over: Partial<Chat> & { name?: string }): Chat {
     unread_count: 0,
     read_up_to_seq: 0,
     updated_at: "2026-11-26T10:00:00Z",
+    mute: null,
     ...rest,
   };
 }
@@ -234,5 +235,33 @@ describe("limits the server checks, checked first", () => {
     expect(canEdit(m, after(86_400_000))).toBe(true);
     expect(canEdit(m, after(86_400_001))).toBe(false);
     expect(canEdit({ ...m, deleted: true }, after(1000))).toBe(false);
+  });
+});
+
+describe("muted chats", () => {
+  const now = new Date(2026, 10, 27, 10, 0); // Friday 27 Nov 2026, 10:00 local
+  const at = (d: Date) => ({ mute: { until: d.toISOString() } });
+  it("is muted until the end, or until unmuted", () => {
+    expect(isMuted({ mute: null }, now)).toBe(false);
+    expect(isMuted({ mute: { until: null } }, now)).toBe(true);
+    expect(isMuted(at(new Date(now.getTime() + 1000)), now)).toBe(true);
+    expect(isMuted(at(now), now)).toBe(false);
+  });
+  it("says until when", () => {
+    expect(muteLabel({ mute: null }, now)).toBeNull();
+    expect(muteLabel({ mute: { until: null } }, now)).toBe("Muted");
+    expect(muteLabel(at(new Date(2026, 10, 27, 18, 0)), now)).toBe("Muted until 18:00");
+    expect(muteLabel(at(new Date(2026, 10, 28, 2, 5)), now)).toBe("Muted until tomorrow 02:05");
+    expect(muteLabel(at(new Date(2026, 11, 1, 9, 0)), now)).toBe("Muted until Tuesday 09:00");
+    expect(muteLabel(at(new Date(2026, 11, 4, 10, 0)), now)).toBe("Muted until 4 Dec 2026");
+    expect(muteLabel(at(new Date(2026, 10, 27, 9, 0)), now)).toBeNull();
+  });
+  it("computes the end of a chosen mute", () => {
+    expect(muteUntil(null, now)).toBeNull();
+    expect(new Date(muteUntil(8, now)!).getTime() - now.getTime()).toBe(8 * 3_600_000);
+  });
+  it("leaves muted chats out of the badge count", () => {
+    const c = (unread: number, mute: Chat["mute"]) => chat({ unread_count: unread, mute });
+    expect(unreadTotal([c(2, null), c(5, { until: null }), c(1, { until: new Date(now.getTime() - 1).toISOString() })], now)).toBe(3);
   });
 });

@@ -277,3 +277,45 @@ export function isImage(mime: string): boolean {
 export function baseName(path: string): string {
   return path.split(/[\\/]/).filter(Boolean).pop() ?? path;
 }
+
+/** Whether a chat's notifications are silenced at `now` (a mute whose end
+ * has passed is over, even before the list reloads). */
+export function isMuted(chat: Pick<Chat, "mute">, now: Date): boolean {
+  const m = chat.mute;
+  if (!m) return false;
+  return m.until === null || new Date(m.until).getTime() > now.getTime();
+}
+
+/** "Muted", "Muted until 18:00" (today), "Muted until Tuesday 18:00",
+ * "Muted until 3 Dec 2026"; null when not muted. */
+export function muteLabel(chat: Pick<Chat, "mute">, now: Date): string | null {
+  if (!isMuted(chat, now)) return null;
+  const until = chat.mute?.until;
+  if (!until) return "Muted";
+  const d = new Date(until);
+  const label = dayLabel(d, now);
+  if (label === "Today") return `Muted until ${clock(d)}`;
+  const days = Math.round((startOfDay(d).getTime() - startOfDay(now).getTime()) / 86_400_000);
+  if (days === 1) return `Muted until tomorrow ${clock(d)}`;
+  if (days > 1 && days < 7) return `Muted until ${WEEKDAYS[d.getDay()]} ${clock(d)}`;
+  return `Muted until ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
+}
+
+/** What the mute menu offers, as WhatsApp does; `hours` null: until unmuted. */
+export const MUTE_CHOICES: { key: string; label: string; hours: number | null }[] = [
+  { key: "8h", label: "Mute for 8 hours", hours: 8 },
+  { key: "1w", label: "Mute for 1 week", hours: 7 * 24 },
+  { key: "always", label: "Mute until I unmute", hours: null },
+];
+
+/** The `until` of a mute chosen at `now` (RFC 3339), or null for "until I
+ * unmute". */
+export function muteUntil(hours: number | null, now: Date): string | null {
+  return hours === null ? null : new Date(now.getTime() + hours * 3_600_000).toISOString();
+}
+
+/** Unread messages that count toward the title and tray badge: muted chats
+ * keep their own count in the list, but not here. */
+export function unreadTotal(chats: Chat[], now: Date): number {
+  return chats.reduce((n, c) => n + (isMuted(c, now) ? 0 : Number(c.unread_count)), 0);
+}

@@ -68,6 +68,13 @@ pub struct ReadArgs {
 }
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct MuteArgs {
+    pub chat_id: String,
+    /// Null unmutes.
+    pub mute: Option<parley_protocol::Mute>,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct TypingArgs {
     pub chat_id: String,
     pub active: bool,
@@ -226,6 +233,12 @@ pub async fn mark_read(session: State<'_, SessionState>, args: ReadArgs) -> CmdR
         .client()?
         .read(&args.chat_id, args.up_to_seq)
         .await?)
+}
+
+/// Mutes the chat's notifications on all my devices, or unmutes it.
+#[tauri::command]
+pub async fn mute_chat(session: State<'_, SessionState>, args: MuteArgs) -> CmdResult<()> {
+    Ok(session.client()?.mute(&args.chat_id, args.mute).await?)
 }
 
 /// Tells the peer I am typing (ephemeral; dropped while offline).

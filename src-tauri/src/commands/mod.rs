@@ -70,6 +70,7 @@ commands! {
     chats::search_messages(chats::SearchArgs) -> Vec<parley_protocol::Message>;
     chats::react(chats::ReactArgs) -> ();
     chats::mark_read(chats::ReadArgs) -> ();
+    chats::mute_chat(chats::MuteArgs) -> ();
     chats::set_typing(chats::TypingArgs) -> ();
     chats::list_contacts(()) -> Vec<Connection>;
     attachments::attachment_data_url(attachments::AttachmentArgs) -> String;

@@ -3,10 +3,11 @@ import type { Connection } from "./Connection";
 import type { ConnectionRequest } from "./ConnectionRequest";
 import type { Device } from "./Device";
 import type { Message } from "./Message";
+import type { Mute } from "./Mute";
 import type { User } from "./User";
 import type { UserId } from "./UserId";
 
 /**
  * A durable event of one user's log. Serialised with `kind` as the tag.
  */
-export type Event = { "kind": "message.created", message: Message, } | { "kind": "message.updated", message: Message, } | { "kind": "message.deleted", message: Message, } | { "kind": "reaction.changed", chat_id: string, message_id: string, reactions: { [key in string]: Array<UserId> }, } | { "kind": "receipt.updated", chat_id: string, user_id: UserId, delivered_up_to_seq: number, read_up_to_seq: number, } | { "kind": "connection.requested", request: ConnectionRequest, } | { "kind": "connection.created", connection: Connection, } | { "kind": "connection.removed", user_id: UserId, } | { "kind": "profile.updated", user: User, } | { "kind": "device.added", device: Device, } | { "kind": "device.revoked", device_id: string, } | { "kind": "chat.read", chat_id: string, up_to_seq: number, } | { "kind": "contact_code.consumed", request_id: string, };
+export type Event = { "kind": "message.created", message: Message, } | { "kind": "message.updated", message: Message, } | { "kind": "message.deleted", message: Message, } | { "kind": "reaction.changed", chat_id: string, message_id: string, reactions: { [key in string]: Array<UserId> }, } | { "kind": "receipt.updated", chat_id: string, user_id: UserId, delivered_up_to_seq: number, read_up_to_seq: number, } | { "kind": "connection.requested", request: ConnectionRequest, } | { "kind": "connection.created", connection: Connection, } | { "kind": "connection.removed", user_id: UserId, } | { "kind": "profile.updated", user: User, } | { "kind": "device.added", device: Device, } | { "kind": "device.revoked", device_id: string, } | { "kind": "chat.read", chat_id: string, up_to_seq: number, } | { "kind": "contact_code.consumed", request_id: string, } | { "kind": "chat.muted", chat_id: string, mute: Mute | null, };

@@ -28,6 +28,7 @@ import type { LinkWait } from "./LinkWait";
 import type { Me } from "./Me";
 import type { Message } from "./Message";
 import type { MessageArgs } from "./MessageArgs";
+import type { MuteArgs } from "./MuteArgs";
 import type { MyCode } from "./MyCode";
 import type { OlderArgs } from "./OlderArgs";
 import type { OpenChatArgs } from "./OpenChatArgs";
@@ -76,6 +77,7 @@ export type Commands = {
   search_messages: { args: SearchArgs; result: Array<Message> };
   react: { args: ReactArgs; result: null };
   mark_read: { args: ReadArgs; result: null };
+  mute_chat: { args: MuteArgs; result: null };
   set_typing: { args: TypingArgs; result: null };
   list_contacts: { args: null; result: Array<Connection> };
   attachment_data_url: { args: AttachmentArgs; result: string };

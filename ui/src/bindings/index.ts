@@ -40,6 +40,8 @@ export type { Me } from "./Me";
 export type { Message } from "./Message";
 export type { MessageArgs } from "./MessageArgs";
 export type { MessageStatus } from "./MessageStatus";
+export type { Mute } from "./Mute";
+export type { MuteArgs } from "./MuteArgs";
 export type { MyCode } from "./MyCode";
 export type { OlderArgs } from "./OlderArgs";
 export type { OpenChatArgs } from "./OpenChatArgs";

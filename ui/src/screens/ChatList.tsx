@@ -3,7 +3,7 @@ import { useDayChange } from "../day";
 import type { Chat, Message } from "../bindings";
 import { Avatar } from "../components/Avatar";
 import { VirtualList } from "../components/VirtualList";
-import { filterChats, listTime, preview, snippet } from "../format";
+import { filterChats, isMuted, listTime, preview, snippet } from "../format";
 import type { Presence } from "../store";
 
 interface Props {
@@ -65,8 +65,13 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
                 </span>
                 <span className="chat-row-bottom">
                   <span className="chat-preview">{preview(c, myId)}</span>
+                  {isMuted(c, now) ? (
+                    <span className="muted-icon" data-testid="muted" title="Muted" aria-label="Muted">
+                      🔕
+                    </span>
+                  ) : null}
                   {c.unread_count > 0 ? (
-                    <span className="badge" data-testid="unread" aria-label={`${c.unread_count} unread`}>
+                    <span className={`badge${isMuted(c, now) ? " quiet" : ""}`} data-testid="unread" aria-label={`${c.unread_count} unread`}>
                       {c.unread_count}
                     </span>
                   ) : null}

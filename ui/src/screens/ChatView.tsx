@@ -3,6 +3,7 @@ import { useDayChange } from "../day";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
 import { Avatar } from "../components/Avatar";
+import { MuteMenu } from "../components/MuteMenu";
 import { save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
 import { baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
@@ -550,6 +551,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             {status || (chat.peer.username ? `@${chat.peer.username}` : "")}
           </div>
         </div>
+        <MuteMenu chat={chat} onChanged={onChanged} />
       </header>
       <div
         className="messages"

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Chat, Connection, Message, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
-import { searchQuery } from "../format";
+import { searchQuery, unreadTotal } from "../format";
 import { asCommandError, call } from "../ipc";
 import { Latest } from "../latest";
 import { mergePresence, type State } from "../store";
@@ -146,7 +146,8 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
     return () => window.removeEventListener("keydown", onKey);
   }, []);
 
-  const unread = chats.reduce((n, c) => n + Number(c.unread_count), 0);
+  // Muted chats keep their count in the list, not in the title or tray.
+  const unread = unreadTotal(chats, new Date());
   useEffect(() => {
     // The window title (set in Rust) and the document's, e.g. "Parley (3)".
     call("set_unread", { count: unread }).then(

@@ -1,0 +1,64 @@
+import { useState } from "react";
+import type { Chat } from "../bindings";
+import { muteLabel, MUTE_CHOICES, muteUntil } from "../format";
+import { asCommandError, call } from "../ipc";
+
+/** The chat header's notifications control: mute for 8 hours, a week or
+ * until unmuted, or unmute. Muting is the user's own (their other devices
+ * follow; the peer never knows); `onChanged` reloads the chat list, which
+ * shows it. A select, so it works from the keyboard and names its state. */
+export function MuteMenu({ chat, onChanged }: { chat: Chat; onChanged: () => void }) {
+  const [busy, setBusy] = useState(false);
+  // A fresh select after every choice: WebKit fires `change` only when the
+  // chosen index differs from the last one it fired for, which the options
+  // (re-ordered once muted) and React's reset of the value would defeat.
+  const [choices, setChoices] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const label = muteLabel(chat, new Date());
+
+  async function choose(key: string) {
+    const choice = MUTE_CHOICES.find((c) => c.key === key);
+    if (key !== "unmute" && !choice) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const mute = choice ? { until: muteUntil(choice.hours, new Date()) } : null;
+      await call("mute_chat", { chat_id: chat.id, mute });
+      onChanged();
+    } catch (e) {
+      setError(asCommandError(e).message);
+    } finally {
+      setBusy(false);
+      setChoices((n) => n + 1);
+    }
+  }
+
+  return (
+    <span className="mute">
+      <select
+        key={`${label}/${choices}`}
+        name="mute"
+        aria-label="Notifications"
+        data-testid="mute"
+        value=""
+        disabled={busy}
+        onChange={(e) => void choose(e.target.value)}
+      >
+        <option value="" disabled>
+          {label ? `🔕 ${label}` : "🔔 Notifications on"}
+        </option>
+        {label ? <option value="unmute">Unmute</option> : null}
+        {MUTE_CHOICES.map((c) => (
+          <option key={c.key} value={c.key}>
+            {c.label}
+          </option>
+        ))}
+      </select>
+      {error ? (
+        <span className="error inline" role="alert">
+          {error}
+        </span>
+      ) : null}
+    </span>
+  );
+}
