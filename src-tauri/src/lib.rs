@@ -41,6 +41,20 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
+        // Web links from messages, opened from Rust (`open_link`); the
+        // window has no opener permission of its own.
+        .plugin(tauri_plugin_opener::init())
+        .plugin(
+            tauri::plugin::Builder::<tauri::Wry>::new("navigation-guard")
+                .on_navigation(|_, url| {
+                    let stays = commands::browser::stays_in_app(url);
+                    if !stays {
+                        tracing::warn!(%url, "the window may not leave the app; refused");
+                    }
+                    stays
+                })
+                .build(),
+        )
         // Remembers the main window's size, position and maximised state
         // (saved on close, restored before it first shows).
         .plugin(tauri_plugin_window_state::Builder::default().build())

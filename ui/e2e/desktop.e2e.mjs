@@ -420,6 +420,17 @@ try {
   await clearInput("filter");
   await until("the search results to go", async () => (await findAll('[data-testid="found"]')).length === 0);
 
+  step = "links: Ben's web link is a link; the window itself never leaves the app";
+  await cli("ben", "send", "ana", "Menu: https://example.org/menu. Or javascript:alert(1)");
+  const link = await waitFor('[data-testid="message"] a[data-testid="link"]');
+  if ((await wd("GET", s(`/element/${link}/attribute/href`))) !== "https://example.org/menu") throw new Error("the link's address");
+  if ((await textOf(link)) !== "https://example.org/menu") throw new Error("the link's text");
+  if ((await findAll('[data-testid="message"] a[data-testid="link"]')).length !== 1) throw new Error("javascript: was linked");
+  await exec("location.href = 'https://example.org/away'");
+  await new Promise((r) => setTimeout(r, 1000));
+  if (await exec("return location.href.startsWith('https://example.org')")) throw new Error("the window left the app");
+  await waitFor('[data-testid="chat-view"]');
+
   step = "settings";
   await click(await find('button[name="open-settings"]'));
   await waitFor('[data-testid="settings"] input[name="username"]');
@@ -442,7 +453,7 @@ try {
   step = "quit and start again: the session and chats are restored";
   await wd("DELETE", `/session/${sid}`);
   sid = (await wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: DESKTOP_BIN } } } })).sessionId;
-  await waitText('[data-testid="chat-row"]', /Look/);
+  await waitText('[data-testid="chat-row"]', /Menu: https:\/\/example\.org\/menu/);
   await waitFor('button[name="open-settings"]');
 
   step = "my code: the QR drawn in Rust, the short code, a countdown";

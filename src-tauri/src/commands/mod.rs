@@ -5,6 +5,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod browser;
 pub mod chats;
 pub mod contacts;
 pub mod devices;
@@ -75,6 +76,7 @@ commands! {
     chats::list_contacts(()) -> Vec<Connection>;
     attachments::attachment_data_url(attachments::AttachmentArgs) -> String;
     window::set_unread(window::UnreadArgs) -> String;
+    browser::open_link(browser::WebLinkArgs) -> ();
     chats::open_chat(chats::OpenChatArgs) -> Chat;
     contacts::my_code(()) -> contacts::MyCode;
     contacts::add_contact(contacts::AddContactArgs) -> ConnectionRequest;

@@ -52,6 +52,7 @@ import type { UserArgs } from "./UserArgs";
 import type { UsernameArgs } from "./UsernameArgs";
 import type { UsernameAvailability } from "./UsernameAvailability";
 import type { VerifyCodeArgs } from "./VerifyCodeArgs";
+import type { WebLinkArgs } from "./WebLinkArgs";
 
 /** Every command: its `args` (null: none) and its result. */
 export type Commands = {
@@ -82,6 +83,7 @@ export type Commands = {
   list_contacts: { args: null; result: Array<Connection> };
   attachment_data_url: { args: AttachmentArgs; result: string };
   set_unread: { args: UnreadArgs; result: string };
+  open_link: { args: WebLinkArgs; result: null };
   open_chat: { args: OpenChatArgs; result: Chat };
   my_code: { args: null; result: MyCode };
   add_contact: { args: AddContactArgs; result: ConnectionRequest };

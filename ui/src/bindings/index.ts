@@ -75,4 +75,5 @@ export type { UserId } from "./UserId";
 export type { UsernameArgs } from "./UsernameArgs";
 export type { UsernameAvailability } from "./UsernameAvailability";
 export type { VerifyCodeArgs } from "./VerifyCodeArgs";
+export type { WebLinkArgs } from "./WebLinkArgs";
 export type { Commands } from "./commands";

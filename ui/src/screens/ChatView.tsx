@@ -3,6 +3,7 @@ import { useDayChange } from "../day";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
 import { Avatar } from "../components/Avatar";
+import { MessageText } from "../components/MessageText";
 import { MuteMenu } from "../components/MuteMenu";
 import { save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
@@ -605,7 +606,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                         ))}
                       </div>
                     ) : null}
-                    {m.deleted || m.body ? <div className="body">{m.deleted ? "This message was deleted" : m.body}</div> : null}
+                    {m.deleted || m.body ? <div className="body">{m.deleted ? "This message was deleted" : <MessageText text={m.body} onError={setError} />}</div> : null}
                     {mine && why ? (
                       <div
                         className={m.state === "failed" ? "deferred error" : "deferred muted"}

@@ -1,0 +1,32 @@
+import { Fragment } from "react";
+import { asCommandError, call } from "../ipc";
+import { linkParts } from "../links";
+
+/** A message's text with its web links clickable. A link opens in the
+ * system browser (the `open_link` command checks it is http or https);
+ * the app's own window never navigates away. */
+export function MessageText({ text, onError }: { text: string; onError: (message: string) => void }) {
+  return (
+    <>
+      {linkParts(text).map((p, i) =>
+        "url" in p ? (
+          <a
+            key={i}
+            href={p.url}
+            title={p.url}
+            rel="noopener noreferrer"
+            data-testid="link"
+            onClick={(e) => {
+              e.preventDefault();
+              call("open_link", { url: p.url }).catch((err) => onError(asCommandError(err).message));
+            }}
+          >
+            {p.text}
+          </a>
+        ) : (
+          <Fragment key={i}>{p.text}</Fragment>
+        ),
+      )}
+    </>
+  );
+}
