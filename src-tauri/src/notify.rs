@@ -3,7 +3,7 @@
 //! summary for what came in while the app was catching up.
 
 use parley_client::ClientEvent;
-use parley_protocol::events::Event;
+use parley_protocol::{events::Event, Chat};
 use tauri::Manager;
 use tauri_plugin_notification::NotificationExt;
 
@@ -11,8 +11,13 @@ use tauri_plugin_notification::NotificationExt;
 const BODY_MAX: usize = 120;
 
 /// Title and body of the notification an event deserves, if any: messages
-/// created by someone other than `me`.
-pub fn notification_for(ev: &ClientEvent, me: &str) -> Option<(String, String)> {
+/// created by someone other than `me`, titled with the sender's name when
+/// `chat` (the message's chat, as cached) knows it.
+pub fn notification_for(
+    ev: &ClientEvent,
+    me: &str,
+    chat: Option<&Chat>,
+) -> Option<(String, String)> {
     let ClientEvent::Event { event, .. } = ev else {
         return None;
     };
@@ -33,7 +38,10 @@ pub fn notification_for(ev: &ClientEvent, me: &str) -> Option<(String, String)> 
             n => format!("📎 {n} attachments"),
         };
     }
-    Some(("New message".to_owned(), body))
+    let title = chat
+        .filter(|c| c.peer.id == message.sender_id && !c.peer.display_name.trim().is_empty())
+        .map_or_else(|| "New message".to_owned(), |c| c.peer.display_name.clone());
+    Some((title, body))
 }
 
 /// Decides which events become notifications. Messages that arrive while
@@ -58,14 +66,14 @@ impl Notifier {
         }
     }
 
-    /// The notification `ev` calls for now, if any. `muted`: `ev` is a
-    /// message in a chat I muted, which notifies neither now nor in a
-    /// summary.
+    /// The notification `ev` calls for now, if any. `chat`: the chat of a
+    /// message, as cached; a message in a chat I muted notifies neither now
+    /// nor in a summary.
     pub fn on_event(
         &mut self,
         ev: &ClientEvent,
         me: &str,
-        muted: bool,
+        chat: Option<&Chat>,
     ) -> Option<(String, String)> {
         use parley_client::LinkState;
         match ev {
@@ -111,10 +119,13 @@ impl Notifier {
                         .retain(|(c, seq, _)| c != chat_id || seq > up_to_seq);
                     return None;
                 }
+                let muted = chat
+                    .and_then(|c| c.mute)
+                    .is_some_and(|m| m.silences_at(chrono::Utc::now()));
                 if muted {
                     return None;
                 }
-                let n = notification_for(ev, me)?;
+                let n = notification_for(ev, me, chat)?;
                 if self.live {
                     return Some(n);
                 }
@@ -128,15 +139,15 @@ impl Notifier {
     }
 }
 
-/// Whether `ev` is a message in a chat this profile's cache says is muted
-/// now (the cache applied the event, and any `chat.muted` before it,
-/// before it was broadcast).
-pub async fn in_muted_chat(client: &parley_client::Client, ev: &ClientEvent) -> bool {
+/// The chat of a `message.created` event, as this profile's cache has it
+/// (the cache applied the event, and any `chat.muted` before it, before it
+/// was broadcast).
+pub async fn chat_of(client: &parley_client::Client, ev: &ClientEvent) -> Option<Chat> {
     let ClientEvent::Event { event, .. } = ev else {
-        return false;
+        return None;
     };
     let Event::MessageCreated { message } = event.as_ref() else {
-        return false;
+        return None;
     };
     let id = message.chat_id.clone();
     client
@@ -145,8 +156,6 @@ pub async fn in_muted_chat(client: &parley_client::Client, ev: &ClientEvent) -> 
         .await
         .ok()
         .flatten()
-        .and_then(|chat| chat.mute)
-        .is_some_and(|m| m.silences_at(chrono::Utc::now()))
 }
 
 /// Shows the notification `notifier` decides on for `ev`, when the main
@@ -156,9 +165,9 @@ pub fn maybe_notify(
     notifier: &mut Notifier,
     ev: &ClientEvent,
     me: &str,
-    muted: bool,
+    chat: Option<&Chat>,
 ) {
-    let Some((title, body)) = notifier.on_event(ev, me, muted) else {
+    let Some((title, body)) = notifier.on_event(ev, me, chat) else {
         return;
     };
     let focused = app
@@ -195,14 +204,52 @@ mod tests {
         }
     }
 
+    fn chat(id: &str, peer_name: &str) -> Chat {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "last_message": null, "unread_count": 0, "read_up_to_seq": 0,
+            "updated_at": "2026-01-01T00:00:00Z", "mute": null,
+            "peer": {"id": "ben", "display_name": peer_name, "username": null, "bio": "",
+                     "status_text": "", "avatar_url": null, "created_at": "2026-01-01T00:00:00Z"}
+        }))
+        .unwrap()
+    }
+
+    /// The title is who wrote, as the chat list names them; without the
+    /// chat (not cached yet) or a name, a plain "New message".
+    #[test]
+    fn the_title_names_the_sender() {
+        let ben = chat("c1", "Ben Ortiz");
+        assert_eq!(
+            notification_for(&created("ben", "Lunch?", 0), "ana", Some(&ben)),
+            Some(("Ben Ortiz".into(), "Lunch?".into()))
+        );
+        let blank = chat("c1", "  ");
+        assert_eq!(
+            notification_for(&created("ben", "Lunch?", 0), "ana", Some(&blank))
+                .unwrap()
+                .0,
+            "New message"
+        );
+        // In a chat with someone else (never in a 1:1 chat): not their name.
+        assert_eq!(
+            notification_for(&created("cleo", "Hi", 0), "ana", Some(&ben))
+                .unwrap()
+                .0,
+            "New message"
+        );
+    }
+
     #[test]
     fn notifies_of_messages_from_others_only() {
         assert_eq!(
-            notification_for(&created("ben", "Lunch?", 0), "ana"),
+            notification_for(&created("ben", "Lunch?", 0), "ana", None),
             Some(("New message".into(), "Lunch?".into()))
         );
-        assert_eq!(notification_for(&created("ana", "Lunch?", 0), "ana"), None);
-        assert_eq!(notification_for(&ClientEvent::Resynced, "ana"), None);
+        assert_eq!(
+            notification_for(&created("ana", "Lunch?", 0), "ana", None),
+            None
+        );
+        assert_eq!(notification_for(&ClientEvent::Resynced, "ana", None), None);
     }
 
     fn link(state: parley_client::LinkState) -> ClientEvent {
@@ -234,9 +281,9 @@ mod tests {
     fn a_catch_up_is_summed_up_once_it_is_live() {
         use parley_client::LinkState::{Connecting, Offline, Online};
         let mut n = Notifier::default();
-        assert_eq!(n.on_event(&link(Connecting), "ana", false), None);
+        assert_eq!(n.on_event(&link(Connecting), "ana", None), None);
         for (chat, seq) in [("c1", 1), ("c1", 2), ("c2", 1), ("c3", 1)] {
-            assert_eq!(n.on_event(&created_in(chat, seq), "ana", false), None);
+            assert_eq!(n.on_event(&created_in(chat, seq), "ana", None), None);
         }
         let read = ClientEvent::Event {
             seq: 9,
@@ -245,20 +292,20 @@ mod tests {
                 up_to_seq: 1,
             }),
         };
-        assert_eq!(n.on_event(&read, "ana", false), None);
+        assert_eq!(n.on_event(&read, "ana", None), None);
         assert_eq!(
-            n.on_event(&link(Online), "ana", false),
+            n.on_event(&link(Online), "ana", None),
             Some(("New messages".into(), "3 new messages in 2 chats".into()))
         );
-        assert_eq!(n.on_event(&link(Online), "ana", false), None, "said once");
+        assert_eq!(n.on_event(&link(Online), "ana", None), None, "said once");
         assert_eq!(
-            n.on_event(&created_in("c1", 3), "ana", false),
+            n.on_event(&created_in("c1", 3), "ana", None),
             Some(("New message".into(), "hi".into()))
         );
-        n.on_event(&link(Offline), "ana", false);
-        n.on_event(&created_in("c2", 2), "ana", false);
+        n.on_event(&link(Offline), "ana", None);
+        n.on_event(&created_in("c2", 2), "ana", None);
         assert_eq!(
-            n.on_event(&link(Online), "ana", false),
+            n.on_event(&link(Online), "ana", None),
             Some(("New message".into(), "hi".into())),
             "one held message is shown as itself"
         );
@@ -269,20 +316,28 @@ mod tests {
     #[test]
     fn a_muted_chat_stays_quiet() {
         use parley_client::LinkState::{Connecting, Online};
+        let mut quiet = chat("quiet", "Ben");
+        quiet.mute = Some(parley_protocol::Mute { until: None });
         let mut n = Notifier::default();
-        n.on_event(&link(Connecting), "ana", false);
+        n.on_event(&link(Connecting), "ana", None);
         for seq in 1..=3 {
-            assert_eq!(n.on_event(&created_in("quiet", seq), "ana", true), None);
+            assert_eq!(
+                n.on_event(&created_in("quiet", seq), "ana", Some(&quiet)),
+                None
+            );
         }
-        n.on_event(&created_in("c1", 1), "ana", false);
+        n.on_event(&created_in("c1", 1), "ana", None);
         assert_eq!(
-            n.on_event(&link(Online), "ana", false),
+            n.on_event(&link(Online), "ana", None),
             Some(("New message".into(), "hi".into())),
             "the summary counts only the chat that is not muted"
         );
-        assert_eq!(n.on_event(&created_in("quiet", 4), "ana", true), None);
         assert_eq!(
-            n.on_event(&created_in("c1", 2), "ana", false),
+            n.on_event(&created_in("quiet", 4), "ana", Some(&quiet)),
+            None
+        );
+        assert_eq!(
+            n.on_event(&created_in("c1", 2), "ana", None),
             Some(("New message".into(), "hi".into()))
         );
     }
@@ -304,8 +359,8 @@ mod tests {
             }
         };
         let mut n = Notifier::new("d1");
-        assert_eq!(n.on_event(&device("d1"), "ana", false), None);
-        let (title, body) = n.on_event(&device("d2"), "ana", false).unwrap();
+        assert_eq!(n.on_event(&device("d1"), "ana", None), None);
+        let (title, body) = n.on_event(&device("d2"), "ana", None).unwrap();
         assert_eq!(title, "New sign-in to your account");
         assert!(body.starts_with("Work laptop (linux)."), "{body}");
     }
@@ -313,9 +368,9 @@ mod tests {
     #[test]
     fn shortens_long_bodies_and_names_attachments() {
         let long = "x".repeat(500);
-        let (_, body) = notification_for(&created("ben", &long, 0), "ana").unwrap();
+        let (_, body) = notification_for(&created("ben", &long, 0), "ana", None).unwrap();
         assert_eq!(body.chars().count(), BODY_MAX + 1);
-        let (_, body) = notification_for(&created("ben", "", 2), "ana").unwrap();
+        let (_, body) = notification_for(&created("ben", "", 2), "ana", None).unwrap();
         assert_eq!(body, "📎 2 attachments");
     }
 }

@@ -91,8 +91,8 @@ impl SessionState {
                 };
                 let events = app.state::<EventsState>();
                 events.send(&ev);
-                let muted = crate::notify::in_muted_chat(&cached, &ev).await;
-                crate::notify::maybe_notify(&app, &mut notifier, &ev, &me, muted);
+                let chat = crate::notify::chat_of(&cached, &ev).await;
+                crate::notify::maybe_notify(&app, &mut notifier, &ev, &me, chat.as_ref());
                 if let ClientEvent::SignedOut { .. } = ev {
                     app.state::<SessionState>().stop();
                     break;
