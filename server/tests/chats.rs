@@ -995,6 +995,20 @@ async fn chat_list_pages_keep_chats_of_the_same_millisecond() {
     .await;
 }
 
+/// Uploads `bytes` as `f.txt`; the new attachment.
+async fn upload_text(ts: &TestServer, s: &parley_protocol::Session, bytes: &'static str) -> Value {
+    let r = ts
+        .req(Method::POST, "/v1/attachments?name=f.txt")
+        .auth(s)
+        .header("content-type", "text/plain")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
 /// Uploads never sent (past a week) and the files of deleted messages are
 /// collected: their rows at once, their files set aside and deleted on the
 /// next run. Bytes another attachment shares stay; recent uploads stay; a
@@ -1004,21 +1018,7 @@ async fn attachments_no_one_can_reach_are_collected() {
     use parley_server::service::attachments::{blob_path, collect_garbage, Collected, UNSENT_KEPT};
     let ts = TestServer::start().await;
     let (a, b, chat) = ts.pair().await;
-    let upload = |bytes: &'static str| {
-        let (ts, a) = (&ts, &a);
-        async move {
-            let r = ts
-                .req(Method::POST, "/v1/attachments?name=f.txt")
-                .auth(a)
-                .header("content-type", "text/plain")
-                .body(bytes)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 201);
-            r.json::<Value>().await.unwrap()
-        }
-    };
+    let upload = |bytes: &'static str| upload_text(&ts, &a, bytes);
     let unsent = upload("shared bytes").await;
     let deleted = upload("deleted bytes").await;
     let kept = upload("kept bytes").await;
@@ -1125,16 +1125,7 @@ async fn files_without_rows_are_collected_once_an_hour_old() {
     let a = ts.login("ana@example.org").await;
     let mut uploaded = Vec::new();
     for bytes in ["orphan bytes", "young orphan", "kept bytes"] {
-        let r = ts
-            .req(Method::POST, "/v1/attachments?name=f.txt")
-            .auth(&a)
-            .header("content-type", "text/plain")
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let v: Value = r.json().await.unwrap();
+        let v = upload_text(&ts, &a, bytes).await;
         uploaded.push(v["sha256"].as_str().unwrap().to_owned());
     }
     let data = &ts.config.data_dir;
