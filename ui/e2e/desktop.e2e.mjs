@@ -389,6 +389,15 @@ try {
   });
   await shot("10-attachments");
 
+  step = "attachments: Ben's image opens at full size; Esc closes it";
+  await click(await find('[data-testid="message"] button[name="open-image"]'));
+  const viewed = await waitFor('[data-testid="image-viewer"] img');
+  if (!(await wd("GET", s(`/element/${viewed}/attribute/src`))).startsWith("data:image/png;base64,iVBOR")) throw new Error("the viewer shows another image");
+  await shot("10-image-viewer");
+  await wd("POST", s("/actions"), { actions: [{ type: "key", id: "kb", actions: [{ type: "keyDown", value: "\uE00C" }, { type: "keyUp", value: "\uE00C" }] }] });
+  await wd("DELETE", s("/actions"));
+  await until("the viewer to close", async () => (await findAll('[data-testid="image-viewer"]')).length === 0);
+
   step = "attachments: save Ben's image to Downloads, twice (never replaced)";
   const saveButtons = async () => findAll('[data-testid="message"] button[name="attachment-save"]');
   for (const name of ["ben-qr.png", "ben-qr (1).png"]) {
@@ -650,7 +659,17 @@ try {
   await waitText('[data-testid="invite-countdown"]', /^Valid for \d+:\d\d$/);
   const inviteUri = await wd("GET", s(`/element/${await find('[data-testid="invite-qr"]')}/attribute/data-uri`));
   if (!/^parley:\/\/join\?/.test(inviteUri)) throw new Error(`invite uri ${inviteUri}`);
-  await exec("document.querySelector('[data-testid=invite]').scrollIntoView()");
+  // The next step scans this screenshot: the whole QR must be in it, even
+  // if the page is still settling (the device list reloads after a link).
+  await until("the invite QR wholly in view", () =>
+    exec(
+      "const q = document.querySelector('[data-testid=invite-qr]'); if (!q) return false; q.scrollIntoView({ block: 'center' });" +
+        "const r = q.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 100;",
+    ),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  if (!(await exec("const r = document.querySelector('[data-testid=invite-qr]').getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight;")))
+    throw new Error("the invite QR moved out of view");
   await shot("19-invite");
   step = "scan a code from my other device: a bad pasted link, then the invite scanned from the app's own screenshot";
   copyFileSync(join(ARTIFACTS, "19-invite.png"), join(framesDir, "c-invite.png"));

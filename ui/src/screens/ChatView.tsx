@@ -1,8 +1,9 @@
-import { useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
+import { useCallback, useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import { useDayChange } from "../day";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
 import { Avatar } from "../components/Avatar";
+import { ImageViewer } from "../components/ImageViewer";
 import { MessageText } from "../components/MessageText";
 import { MuteMenu } from "../components/MuteMenu";
 import { save as saveDialog } from "@tauri-apps/plugin-dialog";
@@ -49,6 +50,7 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
   const [url, setUrl] = useState<string | null>(null);
   const [saving, setSaving] = useState<UploadProgress | null>(null);
   const [saved, setSaved] = useState<{ ok: boolean; text: string } | null>(null);
+  const [viewing, setViewing] = useState(false);
   const image = isImage(a.mime);
   useEffect(() => {
     if (!image) return;
@@ -77,6 +79,7 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
     }
   }
 
+  const closeViewer = useCallback(() => setViewing(false), []);
   // Each button says which file: a bubble can hold several, a chat many.
   const label = a.name ?? (image ? "image" : "file");
   const actions = (
@@ -106,11 +109,14 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
     return (
       <div className="attachment">
         {url ? (
-          <img className="attachment-image" src={url} alt={a.name ?? "image"} data-testid="attachment-image" onLoad={onLoad} />
+          <button className="image-open" name="open-image" aria-label={`Open ${label}`} onClick={() => setViewing(true)}>
+            <img className="attachment-image" src={url} alt={a.name ?? "image"} data-testid="attachment-image" onLoad={onLoad} />
+          </button>
         ) : (
           <div className="attachment-image loading" data-testid="attachment-loading" />
         )}
         {actions}
+        {viewing && url ? <ImageViewer url={url} name={label} onClose={closeViewer} /> : null}
       </div>
     );
   }
