@@ -222,9 +222,10 @@ try {
   await shot("05-chat-list-unread");
   await until("the unread count in the title", async () => (await wd("GET", s("/title"))) === "Parley (1)");
 
-  step = "open the chat: the message, read at once";
+  step = "open the chat: the message under the unread divider, read at once";
   await click(row);
   await waitText('[data-testid="message"]', /Hi Ana! Lunch tomorrow\?/);
+  await waitText('[data-testid="unread-divider"]', /^1 unread message$/i);
   await until("the unread badge to go", async () => (await findAll('[data-testid="unread"]')).length === 0);
   await until("the title without a count", async () => (await wd("GET", s("/title"))) === "Parley");
 
@@ -246,6 +247,8 @@ try {
   };
   await until("my reply to be stored (sent)", async () => ["sent", "delivered"].includes(await myState()));
   await shot("06-chat-sent");
+
+  await until("the unread divider to go once I replied", async () => (await findAll('[data-testid="unread-divider"]')).length === 0);
 
   step = "Ben sees the reply, and reads it: the ticks turn to read";
   const hist = await cli("ben", "history", "ana");

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
+import { unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -263,5 +263,12 @@ describe("muted chats", () => {
   it("leaves muted chats out of the badge count", () => {
     const c = (unread: number, mute: Chat["mute"]) => chat({ unread_count: unread, mute });
     expect(unreadTotal([c(2, null), c(5, { until: null }), c(1, { until: new Date(now.getTime() - 1).toISOString() })], now)).toBe(3);
+  });
+});
+
+describe("the unread divider's text", () => {
+  it("counts in words", () => {
+    expect(unreadText(1)).toBe("1 unread message");
+    expect(unreadText(12)).toBe("12 unread messages");
   });
 });

@@ -319,3 +319,8 @@ export function muteUntil(hours: number | null, now: Date): string | null {
 export function unreadTotal(chats: Chat[], now: Date): number {
   return chats.reduce((n, c) => n + (isMuted(c, now) ? 0 : Number(c.unread_count)), 0);
 }
+
+/** The unread divider's text: "1 unread message", "12 unread messages". */
+export function unreadText(count: number): string {
+  return `${count} unread message${count === 1 ? "" : "s"}`;
+}

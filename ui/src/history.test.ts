@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CachedMessage } from "./bindings";
-import { mergeMessages, oldestSeq, PAGE, reachedStart, sortMessages, withLatest, withOlderPage, withSent } from "./history";
+import { firstUnread, mergeMessages, oldestSeq, PAGE, reachedStart, sortMessages, withLatest, withOlderPage, withSent } from "./history";
 
 const msg = (seq: number, extra: Partial<CachedMessage> = {}): CachedMessage => ({
   state: seq ? "sent" : "pending",
@@ -93,5 +93,16 @@ describe("history", () => {
     expect(reachedStart([])).toBe(true);
     expect(reachedStart(range(1, PAGE))).toBe(true);
     expect(reachedStart(range(11, 20), 10)).toBe(false);
+  });
+});
+
+describe("the unread divider", () => {
+  const m = (seq: number, sender: string): CachedMessage => ({ ...msg(seq), sender_id: sender });
+  it("goes before the first message from others after my watermark", () => {
+    const list = [m(1, "ben"), m(2, "me"), m(3, "ben"), m(4, "me"), m(5, "ben")];
+    expect(firstUnread(list, "me", 2)).toBe(list[2].id);
+    expect(firstUnread(list, "me", 3)).toBe(list[4].id);
+    expect(firstUnread(list, "me", 5)).toBeNull();
+    expect(firstUnread([m(3, "me"), m(0, "ben")], "me", 1)).toBeNull();
   });
 });

@@ -64,3 +64,11 @@ export function withSent(current: CachedMessage[], sent: CachedMessage): CachedM
 export function reachedStart(page: CachedMessage[], limit = PAGE): boolean {
   return page.length < limit || oldestSeq(page) === 1;
 }
+
+/** Where the "unread messages" divider goes in a chat opened with my read
+ * watermark at `readUpTo`: before the first message from someone else
+ * after it (a pending message of mine is never unread), or null. */
+export function firstUnread(list: CachedMessage[], myId: string, readUpTo: number): string | null {
+  const m = list.find((m) => m.sender_id !== myId && m.seq > readUpTo && !!m.id);
+  return m ? m.id : null;
+}

@@ -8,9 +8,9 @@ import { MessageText } from "../components/MessageText";
 import { MuteMenu } from "../components/MuteMenu";
 import { save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
-import { baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
+import { unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
 import { drafts } from "../drafts";
-import { oldestSeq, PAGE, reachedStart, withLatest, withOlderPage, withSent } from "../history";
+import { firstUnread, oldestSeq, PAGE, reachedStart, withLatest, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
 import type { Presence } from "../store";
 
@@ -167,6 +167,12 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const keepFromBottom = useRef<number | null>(null);
   const loadingOlderRef = useRef(false);
   const olderFailedAt = useRef(0);
+  /** My read watermark and unread count when the chat was opened: the
+   * "unread messages" divider stays where they put it while the chat is
+   * open, though the messages are marked read at once. */
+  const [unread, setUnread] = useState<{ from: number; count: number } | null>(null);
+  const divider = useRef<HTMLDivElement>(null);
+  const unreadShown = useRef(false);
   /** A quoted message to scroll to once older pages bring it in. */
   const pendingJump = useRef<string | null>(null);
   const chatId = useRef(chat.id);
@@ -194,6 +200,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     keepFromBottom.current = null;
     olderFailedAt.current = 0;
     pendingJump.current = null;
+    setUnread(chat.unread_count > 0 ? { from: chat.read_up_to_seq, count: chat.unread_count } : null);
+    unreadShown.current = false;
     call("cached_messages", { chat_id: chat.id, limit: null }).then((m) => !stale && setMessages((cur) => withLatest(cur, m)), () => {});
     call("load_history", { chat_id: chat.id, limit: null }).then(
       (m) => !stale && setMessages((cur) => withLatest(cur, m)),
@@ -307,6 +315,16 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       el.scrollTop = el.scrollHeight - keepFromBottom.current;
       keepFromBottom.current = null;
     } else if (atBottom.current) el.scrollTop = el.scrollHeight;
+    // Opened with more unread than fits: start at the divider, not the end.
+    const line = divider.current;
+    if (line && !unreadShown.current) {
+      unreadShown.current = true;
+      const top = el.scrollTop + line.getBoundingClientRect().top - el.getBoundingClientRect().top - 8;
+      if (el.scrollTop > top) {
+        el.scrollTop = top;
+        atBottom.current = false;
+      }
+    }
     const target = pendingJump.current;
     // Only once this chat's messages are in (right after a switch, the list
     // is still the previous chat's).
@@ -436,6 +454,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         setAttached(drafts.attachments(id));
         setDraft((d) => (d.trim() === body ? "" : d));
         atBottom.current = true;
+        // Answered: what was unread has been seen (WhatsApp drops the line too).
+        setUnread(null);
       }
       setTyping(false);
       onChanged();
@@ -543,6 +563,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const tooLong = !!limit?.over;
   const canSend = !sending && !upload && !tooLong && !(!draft.trim() && (!!editing || attached.length === 0));
   const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
+  const unreadAt = unread && messages[0]?.chat_id === chat.id ? firstUnread(messages, myId, unread.from) : null;
   useDayChange();
   const now = new Date();
   const status = typing ? "typing…" : presenceText(presence, now);
@@ -590,7 +611,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
               const t = why ? { ...tick(m.state), label: why } : tick(m.state);
               const reactions = Object.entries(m.reactions).filter(([, who]) => who && who.length > 0);
               const canAct = !!m.id && !m.deleted;
-              return (
+              const row = (
                 <div
                   key={m.client_id + m.sender_id}
                   className={`bubble-row ${mine ? "mine" : "theirs"}`}
@@ -723,6 +744,13 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                   ) : null}
                 </div>
               );
+              if (m.id !== unreadAt) return row;
+              return [
+                <div key="unread-divider" className="unread-divider" data-testid="unread-divider" ref={divider}>
+                  <span>{unreadText(unread?.count ?? 0)}</span>
+                </div>,
+                row,
+              ];
             })}
           </div>
         ))}
