@@ -198,6 +198,14 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
         assert_ne!(m["status"], "read", "nothing read yet: {m}");
     }
 
+    // Ben's history says where what he has not read starts.
+    let unread = p.ben.json(&["chats"])[0]["unread_count"].as_u64().unwrap();
+    assert!(unread > 0);
+    let human = p.ben.ok(&["history", "ana"]);
+    let lines: Vec<&str> = human.lines().collect();
+    assert_eq!(lines[0], format!("── {unread} unread ──"), "{human}");
+    assert!(lines[1].contains("hello ben, first words"), "{human}");
+
     // Ben reads; Ana's messages become "read" in Ana's history.
     let out = p.ben.ok(&["read", "ana"]);
     assert_eq!(out.trim(), "read up to #3");
@@ -209,8 +217,14 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
     let chats = p.ben.json(&["chats"]);
     assert_eq!(chats[0]["unread_count"], 0, "{chats}");
 
+    assert!(
+        !p.ben.ok(&["history", "ana"]).contains("unread"),
+        "all read"
+    );
     let human = p.ana.ok(&["history", "ben"]);
-    let lines: Vec<&str> = human.lines().collect();
+    // Ana has not read Ben's reply: the line before it says so.
+    let lines: Vec<&str> = human.lines().filter(|l| *l != "── 1 unread ──").collect();
+    assert_eq!(human.lines().nth(1), Some("── 1 unread ──"), "{human}");
     assert_eq!(lines.len(), 3, "{human}");
     assert!(lines[0].contains("me: hello ben, first words"), "{human}");
     assert!(lines[0].contains(" 👍1"), "{human}");

@@ -249,8 +249,21 @@ pub async fn run(cli: Cli) -> Result<()> {
             } else {
                 let name = who.user.display_name.clone();
                 let me = c.user_id().to_owned();
-                list.iter()
-                    .for_each(|m| output::message(m, &me, &|_| name.clone()));
+                // Where what I have not read starts, as the desktop shows it.
+                let first_unread = (chat.unread_count > 0)
+                    .then(|| {
+                        list.iter().position(|m| {
+                            m.message.sender_id.as_str() != me
+                                && m.message.seq > chat.read_up_to_seq
+                        })
+                    })
+                    .flatten();
+                for (i, m) in list.iter().enumerate() {
+                    if Some(i) == first_unread {
+                        output::line(&format!("── {} unread ──", chat.unread_count));
+                    }
+                    output::message(m, &me, &|_| name.clone());
+                }
             }
             Ok(())
         }
