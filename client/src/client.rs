@@ -978,7 +978,9 @@ impl Client {
 
     /// Mutes a chat's notifications on all my devices (`Some`: until
     /// `until`, or until unmuted when it is `None`), or unmutes it (`None`).
-    /// The cache follows at once, not only when the `chat.muted` event comes.
+    /// The cache follows at once, from the server's chat read after the
+    /// change (so a newer mute from another device is never overwritten
+    /// with this one), not only when the `chat.muted` event comes.
     pub async fn mute(&self, chat_id: &str, mute: Option<Mute>) -> Result<()> {
         if let Some(m) = &mute {
             m.validate(chrono::Utc::now())
@@ -990,15 +992,12 @@ impl Client {
         })
         .await?;
         let id = chat_id.to_owned();
-        self.cache()
-            .run(move |c| {
-                if let Some(mut chat) = cache::chat(c, &id)? {
-                    chat.mute = mute;
-                    cache::upsert_chat(c, &chat)?;
-                }
-                Ok(())
-            })
-            .await
+        let cached = self.cache().run(move |c| cache::chat(c, &id)).await?;
+        if let Some(chat) = cached {
+            // Get-or-create of an existing chat: its current state.
+            self.chat_with(&chat.peer.id).await?;
+        }
+        Ok(())
     }
 
     pub async fn react(&self, message_id: &str, emoji: &str, add: bool) -> Result<()> {

@@ -116,7 +116,7 @@ pub enum Command {
     Mute {
         contact: String,
         /// For how long: minutes, hours, days or weeks, as `30m`, `8h`,
-        /// `3d`, `1w` (at most 366 days). Without it: until you unmute.
+        /// `3d`, `1w` (at most 365 days). Without it: until you unmute.
         #[arg(long = "for", value_name = "DURATION", value_parser = parse_mute_for)]
         duration: Option<chrono::Duration>,
     },
@@ -241,8 +241,9 @@ pub fn main() -> ExitCode {
 }
 
 /// A mute's length: a positive whole number and a unit, `m`, `h`, `d` or
-/// `w` (`8h`, `1w`); within the server's limit of
-/// [`parley_protocol::limits::MUTE_MAX_DAYS`].
+/// `w` (`8h`, `1w`); a day short of the server's limit of
+/// [`parley_protocol::limits::MUTE_MAX_DAYS`], so that a clock a little
+/// ahead of the server's never makes the longest one fail.
 fn parse_mute_for(s: &str) -> Result<chrono::Duration, String> {
     let usage = "expected a number and m, h, d or w, as 30m, 8h, 3d or 1w";
     let s = s.trim();
@@ -256,7 +257,7 @@ fn parse_mute_for(s: &str) -> Result<chrono::Duration, String> {
         _ => None,
     }
     .ok_or(usage)?;
-    let max = parley_protocol::limits::MUTE_MAX_DAYS;
+    let max = parley_protocol::limits::MUTE_MAX_DAYS - 1;
     if n <= 0 || d > chrono::Duration::days(max) {
         return Err(format!(
             "must be more than zero and at most {max} days; leave out --for to mute until you unmute"
@@ -274,9 +275,9 @@ mod mute_for_tests {
         assert_eq!(parse_mute_for("30m"), Ok(chrono::Duration::minutes(30)));
         assert_eq!(parse_mute_for("8h"), Ok(chrono::Duration::hours(8)));
         assert_eq!(parse_mute_for("1w"), Ok(chrono::Duration::weeks(1)));
-        assert_eq!(parse_mute_for("366d"), Ok(chrono::Duration::days(366)));
+        assert_eq!(parse_mute_for("365d"), Ok(chrono::Duration::days(365)));
         for bad in [
-            "367d",
+            "366d",
             "0h",
             "-1h",
             "8",

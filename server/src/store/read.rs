@@ -19,7 +19,9 @@ struct Inner {
     /// an `.await`.
     idle: Mutex<Vec<Connection>>,
     /// One permit per connection, so a task never finds the pool empty.
-    permits: Semaphore,
+    /// Held by the blocking closure itself: a read whose caller went away
+    /// still holds its permit until it is done with the connection.
+    permits: Arc<Semaphore>,
 }
 
 impl ReadPool {
@@ -35,7 +37,7 @@ impl ReadPool {
             inner: Arc::new(Inner {
                 size,
                 idle: Mutex::new(idle),
-                permits: Semaphore::new(size),
+                permits: Arc::new(Semaphore::new(size)),
             }),
         })
     }
@@ -49,11 +51,13 @@ impl ReadPool {
         let permit = self
             .inner
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| E::from(StoreError::Closed))?;
         let inner = self.inner.clone();
         let joined = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let conn = inner
                 .idle
                 .lock()
@@ -62,9 +66,9 @@ impl ReadPool {
                 .ok_or(StoreError::Closed)?;
             // Catch a panicking closure so the connection always goes back.
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)));
-            // A read whose caller went away can outlive `close`: its
-            // connection is closed here instead of going back. Checked under
-            // the lock `close` takes after closing the permits.
+            // After `close` (a read that started just before it closed the
+            // permits), the connection is closed here instead of going back.
+            // Checked under the lock `close` takes after closing the permits.
             let mut idle = inner.idle.lock().unwrap_or_else(|p| p.into_inner());
             if !inner.permits.is_closed() {
                 idle.push(conn);
@@ -73,7 +77,6 @@ impl ReadPool {
             out.map_err(|_| StoreError::Panicked)
         })
         .await;
-        drop(permit);
         match joined {
             Ok(Ok(out)) => out,
             Ok(Err(e)) => Err(E::from(e)),

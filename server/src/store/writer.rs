@@ -303,6 +303,22 @@ fn run(
             }
         }
     }
+    if closed.is_some() {
+        // Closed: nothing more gets in, and what is left is answered, not
+        // dropped (a dropped job would look like a panic to its caller).
+        rx.close();
+        for job in batch.drain(..) {
+            job.refuse(StoreError::Closed);
+        }
+        while let Ok(msg) = rx.try_recv() {
+            match msg {
+                Msg::Job(job) => job.refuse(StoreError::Closed),
+                Msg::Flush(f) | Msg::Close(f) => {
+                    let _ = f.send(());
+                }
+            }
+        }
+    }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
     }
@@ -531,6 +547,44 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, 5);
+    }
+
+    /// A job queued behind the close is answered as closed, not dropped
+    /// (which its caller would see as a panic, a 500); the one before it
+    /// commits.
+    #[tokio::test]
+    async fn a_job_queued_behind_close_is_refused_as_closed() {
+        let (_dir, store) = store().await;
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let s2 = store.clone();
+        let held = tokio::spawn(async move {
+            s2.write(move |c| {
+                let _ = started_tx.send(());
+                let _ = go_rx.recv();
+                insert(c, 1)
+            })
+            .await
+        });
+        started_rx.await.unwrap();
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+        assert!(store
+            .writer
+            .tx
+            .send(super::Msg::Close(closed_tx))
+            .await
+            .is_ok());
+        let s3 = store.clone();
+        let behind = tokio::spawn(async move { s3.write(move |c| insert(c, 2)).await });
+        // Give the spawned write time to reach the queue behind the close.
+        while store.writer.tx.capacity() == store.writer.tx.max_capacity() - 1 {
+            tokio::task::yield_now().await;
+        }
+        go_tx.send(()).unwrap();
+        assert!(held.await.unwrap().is_ok());
+        let r = behind.await.unwrap();
+        assert!(matches!(r, Err(E::Store(StoreError::Closed))), "{r:?}");
+        closed_rx.await.unwrap();
     }
 
     /// Every answer, and every after-commit hook, comes after an fsync of
