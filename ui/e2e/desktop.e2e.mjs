@@ -438,8 +438,12 @@ try {
   if ((await wd("GET", s(`/element/${link}/attribute/href`))) !== "https://example.org/menu") throw new Error("the link's address");
   if ((await textOf(link)) !== "https://example.org/menu") throw new Error("the link's text");
   if ((await findAll('[data-testid="message"] a[data-testid="link"]')).length !== 1) throw new Error("javascript: was linked");
+  // The guard answers before any network is tried: its refusal is in the
+  // app's log, and the page is still the app.
+  const refusals = () => driver.output().split("the window may not leave the app; refused").length - 1;
+  const refusedBefore = refusals();
   await exec("location.href = 'https://example.org/away'");
-  await new Promise((r) => setTimeout(r, 1000));
+  await until("the navigation guard to refuse", async () => refusals() > refusedBefore);
   if (await exec("return location.href.startsWith('https://example.org')")) throw new Error("the window left the app");
   await waitFor('[data-testid="chat-view"]');
 

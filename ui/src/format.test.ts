@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
+import { nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -270,5 +270,15 @@ describe("the unread divider's text", () => {
   it("counts in words", () => {
     expect(unreadText(1)).toBe("1 unread message");
     expect(unreadText(12)).toBe("12 unread messages");
+  });
+});
+
+describe("when a mute ends", () => {
+  it("is the first end still ahead", () => {
+    const now = new Date(2026, 10, 27, 10, 0);
+    const c = (until: string | null, muted = true) => chat({ mute: muted ? { until } : null });
+    const inMs = (ms: number) => new Date(now.getTime() + ms).toISOString();
+    expect(nextMuteEnd([c(null), c(null, false)], now)).toBeNull();
+    expect(nextMuteEnd([c(inMs(-5)), c(inMs(9000)), c(inMs(3000)), c(null)], now)).toBe(3000);
   });
 });

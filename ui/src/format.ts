@@ -324,3 +324,16 @@ export function unreadTotal(chats: Chat[], now: Date): number {
 export function unreadText(count: number): string {
   return `${count} unread message${count === 1 ? "" : "s"}`;
 }
+
+/** Milliseconds until the first of these chats' mutes ends (after `now`),
+ * or null when none will: the list and the badge count must change then. */
+export function nextMuteEnd(chats: Chat[], now: Date): number | null {
+  let next: number | null = null;
+  for (const c of chats) {
+    const until = c.mute?.until;
+    if (!until) continue;
+    const ms = new Date(until).getTime() - now.getTime();
+    if (ms > 0 && (next === null || ms < next)) next = ms;
+  }
+  return next;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { linkParts } from "./links";
+import { LINK_MAX, linkParts } from "./links";
 
 const urls = (text: string) => linkParts(text).flatMap((p) => ("url" in p ? [p.url] : []));
 
@@ -28,5 +28,18 @@ describe("links in messages", () => {
     expect(parts.filter((p) => "url" in p)).toHaveLength(3);
     expect(linkParts("")).toEqual([]);
     expect(linkParts("no links")).toEqual([{ text: "no links" }]);
+  });
+});
+
+describe("links at the limits", () => {
+  it("trims a run of brackets and dots up to the limit", () => {
+    const text = "https://a" + ")".repeat(2000) + " (https://b/c)" + ".".repeat(2000);
+    expect(linkParts(text).flatMap((p) => ("url" in p ? [p.url] : []))).toEqual(["https://a", "https://b/c"]);
+  });
+  it("leaves a candidate longer than LINK_MAX as text", () => {
+    const long = "https://example.org/" + "a".repeat(LINK_MAX);
+    expect(linkParts(long)).toEqual([{ text: long }]);
+    const max = "https://example.org/" + "a".repeat(LINK_MAX - 20);
+    expect(linkParts(max)).toEqual([{ text: max, url: max }]);
   });
 });

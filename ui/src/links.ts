@@ -5,26 +5,34 @@
 
 export type Part = { text: string } | { text: string; url: string };
 
+/** Longer candidates are left as text: no real address is this long, and
+ * every candidate costs time on each render. */
+export const LINK_MAX = 2048;
+
 const CANDIDATE = /\b(?:https?:\/\/|www\.)[^\s<>"]+/gi;
-const TRAILING = /[.,;:!?'"*_~]$/;
+const TRAILING = ".,;:!?'\"*_~";
 
 /** Cuts what the sentence added after a link: final punctuation, and a
- * closing bracket that the link did not open ("(see https://x.org/a)"). */
-function trim(candidate: string): string {
-  let s = candidate;
-  for (;;) {
-    if (TRAILING.test(s)) {
-      s = s.slice(0, -1);
-      continue;
-    }
-    const close = s.at(-1);
-    const open = close === ")" ? "(" : close === "]" ? "[" : null;
-    if (open && s.split(open).length < s.split(close!).length) {
-      s = s.slice(0, -1);
-      continue;
-    }
-    return s;
+ * closing bracket the link did not open ("(see https://x.org/a)"). One
+ * backward pass, with the brackets counted once. */
+function trim(s: string): string {
+  const open = { "(": 0, "[": 0 };
+  const close = { ")": 0, "]": 0 };
+  for (const c of s) {
+    if (c === "(" || c === "[") open[c]++;
+    else if (c === ")" || c === "]") close[c]++;
   }
+  let end = s.length;
+  while (end > 0) {
+    const c = s[end - 1];
+    if (TRAILING.includes(c)) {
+      end--;
+    } else if ((c === ")" && close[")"] > open["("]) || (c === "]" && close["]"] > open["["])) {
+      close[c]--;
+      end--;
+    } else break;
+  }
+  return s.slice(0, end);
 }
 
 /** `text` split into plain runs and links, in order; joined back, the
@@ -33,6 +41,7 @@ export function linkParts(text: string): Part[] {
   const parts: Part[] = [];
   let at = 0;
   for (const m of text.matchAll(CANDIDATE)) {
+    if (m[0].length > LINK_MAX) continue;
     const found = trim(m[0]);
     const start = m.index;
     const bare = found.replace(/^(https?:\/\/|www\.)/i, "");

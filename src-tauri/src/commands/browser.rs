@@ -31,19 +31,25 @@ pub fn web_link(raw: &str) -> CmdResult<url::Url> {
 }
 
 /// Whether the main window may go to `url`: Parley's own pages (`tauri:`,
-/// `http://tauri.localhost` on Windows, the dev server on localhost), never
-/// a web page. A link that escaped `MessageText`'s click handler (a drag, a
-/// script) would otherwise replace the app with the page, IPC and all.
+/// `http://tauri.localhost` on Windows, and only in a build without the
+/// embedded UI, the dev server of `tauri.conf.json`'s `devUrl`), never a
+/// web page, nor another local server. A link that escaped `MessageText`'s
+/// click handler (a drag, a script) would otherwise replace the app with
+/// the page, IPC and all.
 pub fn stays_in_app(url: &url::Url) -> bool {
     match url.scheme() {
         "tauri" | "about" => true,
-        "http" | "https" => matches!(
-            url.host_str(),
-            Some("localhost" | "127.0.0.1" | "tauri.localhost")
-        ),
+        "http" | "https" => match url.host_str() {
+            Some("tauri.localhost") => true,
+            Some("localhost") => !cfg!(feature = "custom-protocol") && url.port() == Some(DEV_PORT),
+            _ => false,
+        },
         _ => false,
     }
 }
+
+/// The port of `devUrl` in tauri.conf.json (`npm --prefix ui run dev`).
+const DEV_PORT: u16 = 5173;
 
 /// Opens a web link from a message in the system browser.
 #[tauri::command]
@@ -64,7 +70,6 @@ mod tests {
         for ok in [
             "tauri://localhost/",
             "http://tauri.localhost/index.html",
-            "http://localhost:5173/",
             "about:blank",
         ] {
             assert!(at(ok), "{ok}");
@@ -72,11 +77,18 @@ mod tests {
         for away in [
             "https://example.org/",
             "http://localhost.evil.example/",
+            "http://127.0.0.1:5173/",
+            "http://localhost:8080/",
             "file:///etc/passwd",
             "javascript:alert(1)",
         ] {
             assert!(!at(away), "{away}");
         }
+        // The dev server, only when the UI is not embedded.
+        assert_eq!(
+            at("http://localhost:5173/"),
+            !cfg!(feature = "custom-protocol")
+        );
     }
 
     #[test]

@@ -9,10 +9,14 @@ export function ImageViewer({ url, name, onClose }: { url: string; name: string;
   useEffect(() => {
     const back = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     close.current?.focus();
+    // A modal: no key reaches the app behind it (Ctrl+K, the composer), and
+    // Tab stays on the one control it has.
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") {
-        e.stopPropagation();
-        onClose();
+      e.stopPropagation();
+      if (e.key === "Escape") onClose();
+      else if (e.key === "Tab") {
+        e.preventDefault();
+        close.current?.focus();
       }
     };
     window.addEventListener("keydown", onKey, true);

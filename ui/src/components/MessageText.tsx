@@ -1,14 +1,16 @@
-import { Fragment } from "react";
+import { Fragment, useMemo } from "react";
 import { asCommandError, call } from "../ipc";
 import { linkParts } from "../links";
 
 /** A message's text with its web links clickable. A link opens in the
  * system browser (the `open_link` command checks it is http or https);
- * the app's own window never navigates away. */
+ * the app's own window never navigates away, not on a middle click either.
+ * Split once per text, not on every render of the chat. */
 export function MessageText({ text, onError }: { text: string; onError: (message: string) => void }) {
+  const parts = useMemo(() => linkParts(text), [text]);
   return (
     <>
-      {linkParts(text).map((p, i) =>
+      {parts.map((p, i) =>
         "url" in p ? (
           <a
             key={i}
@@ -20,6 +22,7 @@ export function MessageText({ text, onError }: { text: string; onError: (message
               e.preventDefault();
               call("open_link", { url: p.url }).catch((err) => onError(asCommandError(err).message));
             }}
+            onAuxClick={(e) => e.preventDefault()}
           >
             {p.text}
           </a>

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import type { Chat } from "../bindings";
 import { muteLabel, MUTE_CHOICES, muteUntil } from "../format";
 import { asCommandError, call } from "../ipc";
@@ -13,6 +13,8 @@ export function MuteMenu({ chat, onChanged }: { chat: Chat; onChanged: () => voi
   // chosen index differs from the last one it fired for, which the options
   // (re-ordered once muted) and React's reset of the value would defeat.
   const [choices, setChoices] = useState(0);
+  // Focus survives those remounts: a keyboard user stays on the control.
+  const focused = useRef(false);
   const [error, setError] = useState<string | null>(null);
   const label = muteLabel(chat, new Date());
 
@@ -37,6 +39,14 @@ export function MuteMenu({ chat, onChanged }: { chat: Chat; onChanged: () => voi
     <span className="mute">
       <select
         key={`${label}/${choices}`}
+        ref={(el) => {
+          if (el && focused.current && document.activeElement !== el) el.focus();
+        }}
+        onFocus={() => (focused.current = true)}
+        onBlur={(e) => {
+          // Moving elsewhere, not the remount (which blurs towards nothing).
+          if (e.relatedTarget) focused.current = false;
+        }}
         name="mute"
         aria-label="Notifications"
         data-testid="mute"

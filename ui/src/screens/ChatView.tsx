@@ -579,7 +579,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             {status || (chat.peer.username ? `@${chat.peer.username}` : "")}
           </div>
         </div>
-        <MuteMenu chat={chat} onChanged={onChanged} />
+        <MuteMenu key={chat.id} chat={chat} onChanged={onChanged} />
       </header>
       <div
         className="messages"

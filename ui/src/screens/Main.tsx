@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Chat, Connection, Message, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
-import { searchQuery, unreadTotal } from "../format";
+import { nextMuteEnd, searchQuery, unreadTotal } from "../format";
 import { asCommandError, call } from "../ipc";
 import { Latest } from "../latest";
 import { mergePresence, type State } from "../store";
@@ -146,6 +146,15 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
     return () => window.removeEventListener("keydown", onKey);
   }, []);
 
+  // A mute that ends changes the list and the count: render again then.
+  const [, setMuteEnded] = useState(0);
+  useEffect(() => {
+    const ms = nextMuteEnd(chats, new Date());
+    if (ms === null) return;
+    // setTimeout's longest wait is about 24.8 days; a longer one re-arms.
+    const t = setTimeout(() => setMuteEnded((n) => n + 1), Math.min(ms + 50, 2_000_000_000));
+    return () => clearTimeout(t);
+  });
   // Muted chats keep their count in the list, not in the title or tray.
   const unread = unreadTotal(chats, new Date());
   useEffect(() => {
