@@ -466,11 +466,20 @@ try {
     return typeof src === "string" && src.startsWith("data:image/png;base64,iVBOR");
   });
 
-  step = "quit and start again: the session and chats are restored";
+  step = "a draft: typed, not sent, shown in the list";
+  await click(await find('[data-testid="chat-row"]'));
+  await type(await waitFor('textarea[name="composer"]'), "Half a thought");
+  await waitText('[data-testid="chat-row"]', /Draft: Half a thought/);
+
+  step = "quit and start again: the session, chats and the draft are restored";
   await wd("DELETE", `/session/${sid}`);
   sid = (await wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: DESKTOP_BIN } } } })).sessionId;
-  await waitText('[data-testid="chat-row"]', /Menu: https:\/\/example\.org\/menu/);
+  await waitText('[data-testid="chat-row"]', /Draft: Half a thought/);
   await waitFor('button[name="open-settings"]');
+  await click(await find('[data-testid="chat-row"]'));
+  await until("the draft back in the composer", async () => (await exec("return document.querySelector('textarea[name=composer]').value")) === "Half a thought");
+  await type(await find('textarea[name="composer"]'), "\uE009a\uE000\uE003");
+  await waitText('[data-testid="chat-row"]', /Menu: https:\/\/example\.org\/menu/);
 
   step = "my code: the QR drawn in Rust, the short code, a countdown";
   await click(await find('button[name="open-my-code"]'));

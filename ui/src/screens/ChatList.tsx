@@ -1,4 +1,5 @@
-import { forwardRef } from "react";
+import { forwardRef, useSyncExternalStore } from "react";
+import { drafts } from "../drafts";
 import { useDayChange } from "../day";
 import type { Chat, Message } from "../bindings";
 import { Avatar } from "../components/Avatar";
@@ -22,12 +23,22 @@ interface Props {
   onOpenMessage: (m: Message) => void;
 }
 
+/** What a chat's unsent draft shows in the list, or "" without one. */
+function draftPreview(chatId: string): string {
+  const text = drafts.get(chatId).replace(/\s+/g, " ").trim();
+  if (text) return text;
+  const files = drafts.attachments(chatId);
+  return files.length ? `📎 ${files[0].name ?? "Attachment"}` : "";
+}
+
 /** The chats, most recent activity first, filtered by the box at the top. */
 export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
   { chats, myId, selected, query, presence, onQuery, onSelect, found, searchError, onOpenMessage },
   filterRef,
 ) {
   useDayChange();
+  // A chat with something typed and not sent says so, as it is typed.
+  useSyncExternalStore(drafts.subscribe, drafts.version);
   const now = new Date();
   const shown = filterChats(chats, query);
   return (
@@ -64,7 +75,18 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
                   <span className="chat-time">{c.last_message ? listTime(new Date(c.last_message.created_at), now) : ""}</span>
                 </span>
                 <span className="chat-row-bottom">
-                  <span className="chat-preview">{preview(c, myId)}</span>
+                  <span className="chat-preview">
+                    {draftPreview(c.id) ? (
+                      <>
+                        <span className="draft-label" data-testid="draft">
+                          Draft:
+                        </span>{" "}
+                        {draftPreview(c.id)}
+                      </>
+                    ) : (
+                      preview(c, myId)
+                    )}
+                  </span>
                   {isMuted(c, now) ? (
                     <span className="muted-icon" data-testid="muted" title="Muted" aria-label="Muted">
                       🔕
