@@ -1048,6 +1048,82 @@ impl Client {
         crate::download::save(resp, att, dest, progress).await
     }
 
+    /// A message of one of my chats by id: from the cache, or else from
+    /// each chat's recent history (fetched, and so cached), for an id from
+    /// `search` or seen on another device. `None` when it is older than
+    /// that or not mine to see.
+    pub async fn find_message(&self, message_id: &str) -> Result<Option<CachedMessage>> {
+        let lookup = |id: String| {
+            let cache = self.cache().clone();
+            async move { cache.run(move |conn| cache::message_by_id(conn, &id)).await }
+        };
+        if let Some(m) = lookup(message_id.to_owned()).await? {
+            return Ok(Some(m));
+        }
+        for chat in self.chats().await? {
+            self.history(&chat.id, limits::HISTORY_LIMIT_MAX).await?;
+            if let Some(m) = lookup(message_id.to_owned()).await? {
+                return Ok(Some(m));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sends a copy of the message `message_id` to the chat `to_chat`: its
+    /// text, and its attachments as my own uploads (downloaded, checked
+    /// against their SHA-256, uploaded again under the same name and type;
+    /// the server keeps one copy of the bytes). Queued like any send.
+    /// `progress(done, total)` counts the attachments' bytes, down and up.
+    pub async fn forward(
+        &self,
+        message_id: &str,
+        to_chat: &str,
+        progress: impl Fn(u64, u64) + Send + Sync + Clone + 'static,
+    ) -> Result<CachedMessage> {
+        let m = self.find_message(message_id).await?.ok_or_else(|| {
+            ClientError::Invalid(format!(
+                "message {message_id} is not among the recent messages of your chats"
+            ))
+        })?;
+        if m.message.deleted {
+            return Err(ClientError::Invalid(
+                "a deleted message cannot be forwarded".into(),
+            ));
+        }
+        let atts = m.message.attachments.clone();
+        let total: u64 = atts.iter().map(|a| a.size * 2).sum();
+        let mut done = 0u64;
+        let mut ids = Vec::with_capacity(atts.len());
+        for att in &atts {
+            // One folder each, so every file keeps its own name.
+            let dir = tempfile::tempdir()?;
+            let p = progress.clone();
+            let path = self
+                .save_attachment(
+                    att,
+                    crate::download::Destination::Folder(dir.path().to_owned()),
+                    move |got| p(done + got, total),
+                )
+                .await?;
+            done += att.size;
+            let (p, at) = (progress.clone(), done);
+            let mime = att.mime.clone();
+            let copy = self
+                .call(|api, t| {
+                    let (path, mime, p) = (path.clone(), mime.clone(), p.clone());
+                    async move {
+                        api.upload(&t, &path, &mime, move |sent| p(at + sent, total))
+                            .await
+                    }
+                })
+                .await?;
+            done += att.size;
+            ids.push(copy.id);
+        }
+        self.queue_message(to_chat, &m.message.body, None, ids)
+            .await
+    }
+
     /// Tells the peer I am (or stopped) typing, over the realtime loop's
     /// socket; dropped when the loop is not connected (typing is ephemeral).
     pub fn typing(&self, chat_id: &str, active: bool) {

@@ -275,6 +275,24 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
     // Sending to someone who is not a contact is refused.
     let run = p.ana.fails(&["send", "carl", "hi"], 1);
     assert!(run.stderr.contains("no contact \"carl\""), "{run:?}");
+
+    // Ben forwards Ana's file message back to her: a copy, from him.
+    let out = p.ben.ok(&["forward", &id3, "ana"]);
+    assert!(out.starts_with("forwarded to Ana as #"), "{out}");
+    let h = p.ana.json(&["history", "ben"]);
+    let last = h.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["sender_id"], p.ben_id.as_str(), "{last}");
+    assert_eq!(last["body"], "here is a file", "{last}");
+    assert_eq!(last["attachments"][0]["name"], "notes.txt", "{last}");
+    assert_eq!(
+        last["attachments"][0]["sha256"],
+        list[2]["attachments"][0]["sha256"]
+    );
+    let run = p.ben.fails(&["forward", "nope", "ana"], 1);
+    assert!(
+        run.stderr.contains("not among the recent messages"),
+        "{run:?}"
+    );
 }
 
 /// `mute` for a while or until unmuted, shown in `chats`; `unmute`; a

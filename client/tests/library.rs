@@ -1175,3 +1175,96 @@ async fn a_mute_reaches_my_other_devices() {
     assert!(err.to_string().contains("future"), "{err}");
     stop_loop(stop, task).await;
 }
+
+/// Ana forwards Ben's message to Carol: the text, and the photo as Ana's own
+/// upload (same bytes, name and type), which Carol can download though
+/// Ben's original is not hers to see. A deleted message or an unknown id
+/// is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_forwarded_with_its_attachments() {
+    use parley_client::download::Destination;
+    let (ts, tmp, ana, ben, chat) = ana_and_ben().await;
+    let carol = login(&ts, &tmp.path().join("carol"), "carol@example.org").await;
+    let to_carol = connect(&ana, &carol).await;
+    let photo = tmp.path().join("beach.png");
+    std::fs::write(
+        &photo,
+        b"\x89PNG\r\n\x1a\n not really a picture".repeat(500),
+    )
+    .unwrap();
+    let up = ben.upload(&photo, |_| {}).await.unwrap();
+    ben.queue_message(&chat, "Look at this", None, vec![up.id.clone()])
+        .await
+        .unwrap();
+    ben.flush_outbox().await.unwrap();
+    let original = ana.history(&chat, 5).await.unwrap().pop().unwrap();
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    ana.forward(&original.message.id, &to_carol, move |done, total| {
+        s2.lock().unwrap().push((done, total));
+    })
+    .await
+    .unwrap();
+    ana.flush_outbox().await.unwrap();
+    let progress = seen.lock().unwrap().clone();
+    let total = up.size * 2;
+    assert!(
+        progress.iter().all(|&(d, t)| t == total && d <= total),
+        "{progress:?}"
+    );
+    assert_eq!(progress.last().map(|p| p.0), Some(total), "{progress:?}");
+
+    let got = carol.history(&to_carol, 5).await.unwrap().pop().unwrap();
+    assert_eq!(got.message.body, "Look at this");
+    assert_eq!(got.message.sender_id.as_str(), ana.user_id());
+    let (copy, first) = (
+        &got.message.attachments[0],
+        &original.message.attachments[0],
+    );
+    assert_ne!(copy.id, first.id, "Ana's own upload");
+    assert_eq!(
+        (&copy.sha256, copy.size, &copy.mime),
+        (&first.sha256, first.size, &first.mime)
+    );
+    assert_eq!(copy.name.as_deref(), Some("beach.png"));
+    let saved = carol
+        .save_attachment(
+            copy,
+            Destination::Folder(tmp.path().join("carol-dl")),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(saved).unwrap(),
+        std::fs::read(&photo).unwrap()
+    );
+
+    // Refused before anything is queued.
+    let err = ana
+        .forward("no-such-message", &to_carol, |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not among the recent messages"),
+        "{err}"
+    );
+    ana.queue_message(&chat, "oops", None, vec![])
+        .await
+        .unwrap();
+    let sent = ana.flush_outbox().await.unwrap().pop().unwrap();
+    ana.call(|api, t| {
+        let id = sent.message.id.clone();
+        async move { api.delete_message(&t, &id).await }
+    })
+    .await
+    .unwrap();
+    ana.history(&chat, 5).await.unwrap();
+    let err = ana
+        .forward(&sent.message.id, &to_carol, |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("deleted"), "{err}");
+    assert_eq!(carol.history(&to_carol, 5).await.unwrap().len(), 1);
+}

@@ -336,6 +336,33 @@ pub async fn run(cli: Cli) -> Result<()> {
             dir,
             out,
         } => ctx.save(&message_id, dir, out).await,
+        Command::Forward {
+            message_id,
+            contact,
+        } => {
+            let c = ctx.client().await?;
+            let who = c.resolve_contact(&contact).await?;
+            let chat = c.chat_with(&who.user.id).await?;
+            let pb = ctx.bytes_bar(0, "forwarding");
+            let p2 = pb.clone();
+            let queued = c
+                .forward(&message_id, &chat.id, move |done, total| {
+                    p2.set_length(total);
+                    p2.set_position(done);
+                })
+                .await?;
+            pb.finish_and_clear();
+            let mine = ctx.flush_for(&c, &queued.message.client_id).await?;
+            if json {
+                output::json(&mine);
+            } else {
+                println!(
+                    "forwarded to {} as #{} ({})",
+                    who.user.display_name, mine.message.seq, mine.message.id
+                );
+            }
+            Ok(())
+        }
         Command::Retry { client_id } => {
             let c = ctx.client().await?;
             c.retry_failed(&client_id).await?;
@@ -738,28 +765,7 @@ impl Ctx {
     ) -> Result<()> {
         use parley_client::download::{self, Destination};
         let c = self.client().await?;
-        let id = message_id.to_owned();
-        let lookup = |c: &Client, id: String| {
-            let cache = c.cache().clone();
-            async move {
-                cache
-                    .run(move |conn| parley_client::cache::message_by_id(conn, &id))
-                    .await
-            }
-        };
-        let mut cached = lookup(&c, id.clone()).await?;
-        if cached.is_none() {
-            // Not fetched here yet (an id from `search`, or another device):
-            // bring in each chat's recent history, which is cached, and look
-            // again.
-            for chat in c.chats().await? {
-                c.history(&chat.id, limits::HISTORY_LIMIT_MAX).await?;
-                cached = lookup(&c, id.clone()).await?;
-                if cached.is_some() {
-                    break;
-                }
-            }
-        }
+        let cached = c.find_message(message_id).await?;
         let Some(m) = cached else {
             return Err(ClientError::Invalid(format!(
                 "message {message_id} is not among the recent messages of your chats: run \

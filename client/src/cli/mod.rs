@@ -129,6 +129,13 @@ pub enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Send a copy of a message (its text and attachments) to a contact.
+    Forward {
+        /// The message's id (in parentheses in `history`, or from `search`).
+        message_id: String,
+        /// Who gets it: a username, name or user id.
+        contact: String,
+    },
     /// Save a message's attachments to files (checked against their SHA-256).
     Save {
         message_id: String,
