@@ -393,7 +393,7 @@ try {
   await shot("10-attachments");
 
   step = "attachments: Ben's image opens at full size; Esc closes it";
-  await click(await find('[data-testid="message"] button[name="open-image"]'));
+  await click(await find('[data-testid="message"] button[name="view-image"]'));
   const viewed = await waitFor('[data-testid="image-viewer"] img');
   if (!(await wd("GET", s(`/element/${viewed}/attribute/src`))).startsWith("data:image/png;base64,iVBOR")) throw new Error("the viewer shows another image");
   await shot("10-image-viewer");
@@ -509,6 +509,24 @@ try {
   await until("the request to go", async () => (await findAll('[data-testid="incoming-request"]')).length === 0);
   await until("the badge to go", async () => (await findAll('[data-testid="requests-badge"]')).length === 0);
   await until("Carol to have Ana as a contact", async () => JSON.stringify(await cli("carol", "contacts")).includes("Ana"));
+
+  step = "forward Ben's photo to Carol: a copy from me, photo included";
+  await click(await find('[data-testid="chat-row"]'));
+  await waitFor('[data-testid="message"] img[data-testid="attachment-image"]');
+  await exec(
+    "const m = [...document.querySelectorAll('[data-testid=message]')].find((e) => e.querySelector('img[data-testid=attachment-image]'));" +
+      "m.querySelector('button[name=forward]').click()",
+  );
+  await until("Carol in the forward list", async () => /Carol/.test(await textOf(await find('[data-testid="forward-picker"]'))));
+  await shot("12b-forward");
+  await exec("[...document.querySelectorAll('[data-testid=forward-picker] button[name=forward-to]')].find((b) => /Carol/.test(b.innerText)).click()");
+  await waitText('[data-testid="notice"]', /Forwarded to Carol/);
+  await until("Carol to get the photo from Ana", async () => {
+    const h = await cli("carol", "history", "ana");
+    const last = h[h.length - 1];
+    return last && last.body === "Look" && last.attachments.length === 1 && last.attachments[0].mime === "image/png";
+  });
+  await click(await find('button[name="open-people"]'));
   step = "add contact: open an image file with Dan's QR, confirm, request sent";
   await cliLogin("dan", "dan@example.org");
   await cli("dan", "profile", "set", "--name", "Dan");

@@ -68,6 +68,13 @@ pub struct ReadArgs {
 }
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct ForwardArgs {
+    pub message_id: String,
+    /// The contact who gets the copy (their chat is opened if need be).
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct MuteArgs {
     pub chat_id: String,
     /// Null unmutes.
@@ -232,6 +239,20 @@ pub async fn mark_read(session: State<'_, SessionState>, args: ReadArgs) -> CmdR
     Ok(session
         .client()?
         .read(&args.chat_id, args.up_to_seq)
+        .await?)
+}
+
+/// Sends a copy of a message (text and attachments) to a contact; it goes
+/// out with the outbox like any send.
+#[tauri::command]
+pub async fn forward_message(
+    session: State<'_, SessionState>,
+    args: ForwardArgs,
+) -> CmdResult<CachedMessage> {
+    let client = session.client()?;
+    let chat = client.chat_with(&args.user_id).await?;
+    Ok(client
+        .forward(&args.message_id, &chat.id, |_, _| {})
         .await?)
 }
 

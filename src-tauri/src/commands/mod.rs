@@ -72,6 +72,7 @@ commands! {
     chats::react(chats::ReactArgs) -> ();
     chats::mark_read(chats::ReadArgs) -> ();
     chats::mute_chat(chats::MuteArgs) -> ();
+    chats::forward_message(chats::ForwardArgs) -> CachedMessage;
     chats::set_typing(chats::TypingArgs) -> ();
     chats::list_contacts(()) -> Vec<Connection>;
     attachments::attachment_data_url(attachments::AttachmentArgs) -> String;

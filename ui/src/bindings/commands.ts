@@ -16,6 +16,7 @@ import type { Device } from "./Device";
 import type { DeviceArgs } from "./DeviceArgs";
 import type { DeviceLinkInfo } from "./DeviceLinkInfo";
 import type { EditArgs } from "./EditArgs";
+import type { ForwardArgs } from "./ForwardArgs";
 import type { ImageArgs } from "./ImageArgs";
 import type { ImagePathArgs } from "./ImagePathArgs";
 import type { ImagePreview } from "./ImagePreview";
@@ -79,6 +80,7 @@ export type Commands = {
   react: { args: ReactArgs; result: null };
   mark_read: { args: ReadArgs; result: null };
   mute_chat: { args: MuteArgs; result: null };
+  forward_message: { args: ForwardArgs; result: CachedMessage };
   set_typing: { args: TypingArgs; result: null };
   list_contacts: { args: null; result: Array<Connection> };
   attachment_data_url: { args: AttachmentArgs; result: string };

@@ -3,6 +3,7 @@ import { useDayChange } from "../day";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
 import { Avatar } from "../components/Avatar";
+import { ForwardPicker } from "../components/ForwardPicker";
 import { ImageViewer } from "../components/ImageViewer";
 import { MessageText } from "../components/MessageText";
 import { MuteMenu } from "../components/MuteMenu";
@@ -109,7 +110,7 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
     return (
       <div className="attachment">
         {url ? (
-          <button className="image-open" name="open-image" aria-label={`Open ${label}`} onClick={() => setViewing(true)}>
+          <button className="image-open" name="view-image" aria-label={`Open ${label}`} onClick={() => setViewing(true)}>
             <img className="attachment-image" src={url} alt={a.name ?? "image"} data-testid="attachment-image" onLoad={onLoad} />
           </button>
         ) : (
@@ -144,6 +145,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const [editing, setEditing] = useState<CachedMessage | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
   const [picker, setPicker] = useState<string | null>(null);
+  /** The message whose "Forward to" list is open, and what the last
+   * forward said. */
+  const [forwarding, setForwarding] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   /** The refused message being retried or dropped (its client id). */
   const [acting, setActing] = useState<string | null>(null);
@@ -190,6 +195,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     setEditing(null);
     setDraft(drafts.get(id));
     setError(null);
+    setNotice(null);
+    setForwarding(null);
     setAttached(drafts.attachments(id));
     setAttachPath(null);
     setUpload(null);
@@ -693,9 +700,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                     ) : null}
                   </div>
                   {canAct ? (
-                    <div className="actions">
+                    <div className={`actions${picker === m.id || forwarding === m.id || confirmDelete === m.id ? " open" : ""}`}>
                       <button title="Reply" aria-label="Reply" name="reply" onClick={() => { setReplyTo(m); composer.current?.focus(); }}>↩</button>
                       <button title="React" aria-label="React" aria-expanded={picker === m.id} name="react" onClick={() => setPicker(picker === m.id ? null : m.id)}>☺</button>
+                      <button title="Forward" aria-label="Forward" aria-expanded={forwarding === m.id} name="forward" onClick={() => setForwarding(forwarding === m.id ? null : m.id)}>↪</button>
                       {mine ? (
                         <>
                           {canEdit(m, now) ? (
@@ -733,6 +741,16 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                           ))}
                         </div>
                       ) : null}
+                      {forwarding === m.id ? (
+                        <ForwardPicker
+                          messageId={m.id}
+                          onClose={() => setForwarding(null)}
+                          onForwarded={(to) => {
+                            setNotice(`Forwarded to ${to}`);
+                            onChanged();
+                          }}
+                        />
+                      ) : null}
                       {confirmDelete === m.id ? (
                         <div className="confirm">
                           Delete for everyone?{" "}
@@ -760,6 +778,14 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
           </div>
         ) : null}
       </div>
+      {notice ? (
+        <p className="muted inline" role="status" data-testid="notice">
+          {notice}{" "}
+          <button className="link" aria-label="Dismiss" title="Dismiss" onClick={() => setNotice(null)}>
+            ✕
+          </button>
+        </p>
+      ) : null}
       {error ? (
         <p className="error inline" role="alert">
           {error}{" "}

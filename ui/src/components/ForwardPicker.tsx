@@ -1,0 +1,57 @@
+import { useEffect, useState } from "react";
+import type { Connection } from "../bindings";
+import { asCommandError, call } from "../ipc";
+
+/** "Forward to…": the contacts, one click sends a copy of the message
+ * (text and attachments) to the one picked. Says where it went, or why
+ * not; `onClose` when done or cancelled. */
+export function ForwardPicker({ messageId, onClose, onForwarded }: { messageId: string; onClose: () => void; onForwarded: (to: string) => void }) {
+  const [contacts, setContacts] = useState<Connection[] | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let stale = false;
+    call("list_contacts").then(
+      (list) => !stale && setContacts(list),
+      (e) => !stale && setError(asCommandError(e).message),
+    );
+    return () => {
+      stale = true;
+    };
+  }, []);
+
+  async function forward(c: Connection) {
+    setBusy(c.user.id);
+    setError(null);
+    try {
+      await call("forward_message", { message_id: messageId, user_id: c.user.id });
+      onForwarded(c.user.display_name);
+      onClose();
+    } catch (e) {
+      setError(asCommandError(e).message);
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  return (
+    <div className="forward" role="dialog" aria-label="Forward to" data-testid="forward-picker">
+      <strong>Forward to</strong>
+      {contacts === null && !error ? <p className="muted">Loading contacts…</p> : null}
+      {contacts?.length === 0 ? <p className="muted">No contacts yet.</p> : null}
+      {contacts?.map((c) => (
+        <button key={c.user.id} name="forward-to" data-user-id={c.user.id} disabled={busy !== null} onClick={() => void forward(c)}>
+          {busy === c.user.id ? `Forwarding to ${c.user.display_name}…` : c.user.display_name}
+        </button>
+      ))}
+      {error ? (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <button className="link" name="cancel-forward" onClick={onClose}>
+        Cancel
+      </button>
+    </div>
+  );
+}
