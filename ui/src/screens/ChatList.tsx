@@ -13,6 +13,8 @@ interface Props {
   selected: string | null;
   query: string;
   presence: Record<string, Presence>;
+  /** Chats whose peer is typing now. */
+  typing: Record<string, unknown>;
   onQuery: (q: string) => void;
   onSelect: (chatId: string) => void;
   /** Messages matching the query (null: no search). */
@@ -33,7 +35,7 @@ function draftPreview(chatId: string): string {
 
 /** The chats, most recent activity first, filtered by the box at the top. */
 export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
-  { chats, myId, selected, query, presence, onQuery, onSelect, found, searchError, onOpenMessage },
+  { chats, myId, selected, query, presence, typing, onQuery, onSelect, found, searchError, onOpenMessage },
   filterRef,
 ) {
   useDayChange();
@@ -76,7 +78,11 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
                 </span>
                 <span className="chat-row-bottom">
                   <span className="chat-preview">
-                    {draftPreview(c.id) ? (
+                    {typing[c.id] ? (
+                      <span className="typing-label" data-testid="list-typing">
+                        typing…
+                      </span>
+                    ) : draftPreview(c.id) ? (
                       <>
                         <span className="draft-label" data-testid="draft">
                           Draft:

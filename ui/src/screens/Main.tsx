@@ -194,6 +194,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
           selected={selected}
           query={query}
           presence={presence}
+          typing={store.typing}
           onQuery={setQuery}
           onSelect={(id) => {
             setSelected(id);
