@@ -408,6 +408,13 @@ impl Api {
         self.empty(req).await
     }
 
+    /// `PUT /v1/chats/{id}/pin` to pin, `DELETE` to unpin.
+    pub async fn pin(&self, token: &str, chat_id: &str, pinned: bool) -> Result<()> {
+        let path = format!("/v1/chats/{}/pin", enc(chat_id));
+        let method = if pinned { Method::PUT } else { Method::DELETE };
+        self.empty(self.request(method, &path, Some(token))?).await
+    }
+
     pub async fn edit_message(&self, token: &str, id: &str, body: &str) -> Result<Message> {
         self.call(
             Method::PATCH,

@@ -642,6 +642,12 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
                 upsert_chat(&tx, &chat)?;
             }
         }
+        Event::ChatPinned { chat_id, pinned_at } => {
+            if let Some(mut chat) = chat(&tx, chat_id)? {
+                chat.pinned_at = *pinned_at;
+                upsert_chat(&tx, &chat)?;
+            }
+        }
         // Also how my other devices hear that I declined one.
         Event::ConnectionRequested { request } if request.status != RequestStatus::Pending => {
             remove_request(&tx, &request.id)?;
@@ -807,6 +813,7 @@ mod tests {
                         read_up_to_seq: 0,
                         updated_at: now,
                         mute: None,
+                        pinned_at: None,
                     },
                 )?;
                 let ev = Event::MessageCreated { message };

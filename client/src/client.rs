@@ -609,9 +609,16 @@ impl Client {
     // --- chats -----------------------------------------------------------
 
     /// Chats from the server (refreshing the cache); offline, from the cache.
-    /// Every chat, newest activity first (paging through the server's list),
-    /// or the cached ones while the server cannot be reached.
+    /// Every chat (paging through the server's list), or the cached ones
+    /// while the server cannot be reached: pinned ones first (latest pinned
+    /// on top), then by newest activity.
     pub async fn chats(&self) -> Result<Vec<Chat>> {
+        let mut list = self.chats_by_activity().await?;
+        pinned_first(&mut list);
+        Ok(list)
+    }
+
+    async fn chats_by_activity(&self) -> Result<Vec<Chat>> {
         match self.all_chats().await {
             Ok(list) => {
                 let l2 = list.clone();
@@ -991,6 +998,24 @@ impl Client {
             async move { api.mute(&t, &id, mute).await }
         })
         .await?;
+        self.refresh_chat(chat_id).await
+    }
+
+    /// Pins a chat to the top of my lists on all my devices, or unpins it.
+    /// At most [`limits::PINNED_CHATS_MAX`]: the server refuses one more
+    /// (`too_many_pinned`).
+    pub async fn pin(&self, chat_id: &str, pinned: bool) -> Result<()> {
+        self.call(|api, t| {
+            let id = chat_id.to_owned();
+            async move { api.pin(&t, &id, pinned).await }
+        })
+        .await?;
+        self.refresh_chat(chat_id).await
+    }
+
+    /// Caches the server's state of a chat after I changed it, so a newer
+    /// change from another device is never overwritten with mine.
+    async fn refresh_chat(&self, chat_id: &str) -> Result<()> {
         let id = chat_id.to_owned();
         let cached = self.cache().run(move |c| cache::chat(c, &id)).await?;
         if let Some(chat) = cached {
@@ -1237,4 +1262,9 @@ impl PlatformExt for Platform {
             Platform::Cli
         }
     }
+}
+
+/// Pinned chats first, the latest pinned on top; the rest keep their order.
+pub fn pinned_first(list: &mut [Chat]) {
+    list.sort_by_key(|c| std::cmp::Reverse(c.pinned_at));
 }

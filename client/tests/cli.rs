@@ -296,7 +296,8 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
 }
 
 /// `mute` for a while or until unmuted, shown in `chats`; `unmute`; a
-/// length outside the limit is a usage error before any request.
+/// length outside the limit is a usage error before any request; `pin`
+/// and `unpin`.
 #[test]
 fn a_chat_is_muted_and_unmuted_from_the_terminal() {
     let p = pair();
@@ -330,6 +331,12 @@ fn a_chat_is_muted_and_unmuted_from_the_terminal() {
     assert_eq!(p.ana.ok(&["unmute", "ben"]).trim(), "notifications are on");
     let human = p.ana.ok(&["chats"]);
     assert!(!human.contains("[muted"), "{human}");
+
+    assert_eq!(p.ana.ok(&["pin", "ben"]).trim(), "pinned");
+    assert!(p.ana.ok(&["chats"]).starts_with("📌 Ben"));
+    assert!(p.ana.json(&["chats"])[0]["pinned_at"].is_string());
+    assert_eq!(p.ana.ok(&["unpin", "ben"]).trim(), "unpinned");
+    assert!(p.ana.ok(&["chats"]).starts_with("Ben"));
 }
 
 #[test]

@@ -1112,11 +1112,12 @@ async fn an_unreadable_event_does_not_keep_the_link_down() {
     stop_loop(stop, task).await;
 }
 
-/// A chat muted on one device is muted on the others: the laptop's cache
-/// follows the phone's mute and unmute live, and the client refuses a mute
-/// whose end has passed before asking the server.
+/// A chat muted or pinned on one device is so on the others: the laptop's
+/// cache follows the phone's mute, unmute and pin live; the client refuses
+/// a mute whose end has passed before asking the server; pinned chats come
+/// first in the list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mute_reaches_my_other_devices() {
+async fn a_mute_and_a_pin_reach_my_other_devices() {
     let ts = TestServer::start();
     let tmp = tempfile::tempdir().unwrap();
     let phone = login(&ts, &tmp.path().join("ana-phone"), ANA).await;
@@ -1173,6 +1174,41 @@ async fn a_mute_reaches_my_other_devices() {
     };
     let err = phone.mute(&chat, Some(past)).await.unwrap_err();
     assert!(err.to_string().contains("future"), "{err}");
+
+    // A newer chat with Carol comes first, until Ben's is pinned.
+    let carol = login(&ts, &tmp.path().join("carol"), "carol@example.org").await;
+    let with_carol = connect(&phone, &carol).await;
+    carol
+        .queue_message(&with_carol, "hi", None, vec![])
+        .await
+        .unwrap();
+    carol.flush_outbox().await.unwrap();
+    let order =
+        |list: Vec<parley_protocol::Chat>| list.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        order(phone.chats().await.unwrap()),
+        [with_carol.clone(), chat.clone()]
+    );
+    phone.pin(&chat, true).await.unwrap();
+    assert_eq!(
+        order(phone.chats().await.unwrap()),
+        [chat.clone(), with_carol.clone()]
+    );
+    let pinned = |e: &[ClientEvent]| {
+        e.iter()
+            .filter(
+                |e| matches!(e, ClientEvent::Event { event, .. } if event.kind() == "chat.pinned"),
+            )
+            .count()
+    };
+    collect_until(&mut rx, &mut seen, "the pin", |e| pinned(e) == 1).await;
+    let on_laptop = laptop.cache().run(|db| cache::chats(db)).await.unwrap();
+    assert!(
+        on_laptop
+            .iter()
+            .any(|c| c.id == chat && c.pinned_at.is_some()),
+        "{on_laptop:?}"
+    );
     stop_loop(stop, task).await;
 }
 

@@ -26,6 +26,12 @@ pub struct Chat {
     /// (also once a mute's end has passed). Only my own devices see it.
     #[serde(default)]
     pub mute: Option<Mute>,
+    /// When I pinned this chat to the top of my list (`PUT
+    /// /v1/chats/{id}/pin`), or null. The list stays ordered by activity;
+    /// clients show pinned chats first, the latest pinned on top. Only my
+    /// own devices see it.
+    #[serde(default)]
+    pub pinned_at: Option<DateTime<Utc>>,
 }
 
 /// Notifications of a chat silenced, for its member alone (`PUT

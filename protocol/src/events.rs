@@ -72,6 +72,14 @@ pub enum Event {
     /// muting, and skipped by clients that do not know it.
     #[serde(rename = "chat.muted")]
     ChatMuted { chat_id: String, mute: Option<Mute> },
+    /// I (on any of my devices) pinned a chat to the top of my list, or
+    /// unpinned it (`pinned_at` null). Not in PROTOCOL.md's list, like
+    /// `chat.muted`.
+    #[serde(rename = "chat.pinned")]
+    ChatPinned {
+        chat_id: String,
+        pinned_at: Option<DateTime<Utc>>,
+    },
 }
 
 impl Event {
@@ -91,6 +99,7 @@ impl Event {
         "chat.read",
         "contact_code.consumed",
         "chat.muted",
+        "chat.pinned",
     ];
 
     /// The `kind` string of this event.
@@ -110,6 +119,7 @@ impl Event {
             Event::ChatRead { .. } => "chat.read",
             Event::ContactCodeConsumed { .. } => "contact_code.consumed",
             Event::ChatMuted { .. } => "chat.muted",
+            Event::ChatPinned { .. } => "chat.pinned",
         }
     }
 }

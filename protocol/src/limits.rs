@@ -65,5 +65,8 @@ pub const LINK_POLL_MAX_SECS: u64 = 30;
 /// A chat may be muted for at most this long with an end time, days;
 /// longer is "until I unmute" (`until: null`). PROTOCOL.md is silent.
 pub const MUTE_MAX_DAYS: i64 = 366;
+/// Chats one user may pin to the top of their list at once (WhatsApp's
+/// three). PROTOCOL.md is silent.
+pub const PINNED_CHATS_MAX: u64 = 3;
 /// Short contact code: 10 Crockford base32 characters.
 pub const SHORT_CODE_LEN: usize = 10;

@@ -1370,3 +1370,85 @@ async fn a_mute_that_ended_shows_as_none() {
         .await;
     assert_eq!(mute().await, Value::Null);
 }
+
+/// Pins are the member's own and at most three: a fourth is refused with
+/// 409 until one is unpinned; the same pin twice says nothing more; the
+/// peer never sees it.
+#[tokio::test]
+async fn pins_are_the_members_own_and_at_most_three() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let mut chats = Vec::new();
+    for who in [
+        "b@example.org",
+        "c@example.org",
+        "d@example.org",
+        "e@example.org",
+    ] {
+        let peer = ts.login(who).await;
+        ts.connect_users(&a, &peer).await;
+        chats.push((ts.open_chat(&a, &peer).await, peer));
+    }
+    let path = |chat: &str| format!("/v1/chats/{chat}/pin");
+    let pinned_at = |s: &parley_protocol::Session, chat: &str| {
+        let (ts, s, chat) = (&ts, s.clone(), chat.to_owned());
+        async move {
+            let list: Vec<Value> = get(ts, &s, "/v1/chats").await.json().await.unwrap();
+            list.into_iter().find(|c| c["id"] == chat.as_str()).unwrap()["pinned_at"].clone()
+        }
+    };
+    let events = |ts: &TestServer| ts.events_of(a.user.user.id.as_str(), Some("chat.pinned"));
+    for (chat, _) in &chats[..3] {
+        assert_eq!(ts.call(Method::PUT, &path(chat), &a).await.status(), 204);
+        assert!(pinned_at(&a, chat).await.is_string());
+    }
+    assert_eq!(events(&ts), 3);
+    let (fourth, peer) = &chats[3];
+    let p = problem(
+        ts.call(Method::PUT, &path(fourth), &a).await,
+        409,
+        "too_many_pinned",
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("at most 3"), "{p}");
+    assert_eq!(pinned_at(&a, fourth).await, Value::Null);
+    assert_eq!(pinned_at(peer, fourth).await, Value::Null);
+    // Already pinned: nothing changes, nothing is said.
+    let first = pinned_at(&a, &chats[0].0).await;
+    assert_eq!(
+        ts.call(Method::PUT, &path(&chats[0].0), &a).await.status(),
+        204
+    );
+    assert_eq!(pinned_at(&a, &chats[0].0).await, first);
+    assert_eq!(events(&ts), 3);
+    assert_eq!(
+        pinned_at(&chats[0].1, &chats[0].0).await,
+        Value::Null,
+        "the peer's own view"
+    );
+
+    for _ in 0..2 {
+        assert_eq!(
+            ts.call(Method::DELETE, &path(&chats[0].0), &a)
+                .await
+                .status(),
+            204
+        );
+    }
+    assert_eq!(events(&ts), 4);
+    assert_eq!(ts.call(Method::PUT, &path(fourth), &a).await.status(), 204);
+    assert!(pinned_at(&a, fourth).await.is_string());
+
+    problem(
+        ts.call(Method::PUT, &path(fourth), &chats[0].1).await,
+        404,
+        "chat_not_found",
+    )
+    .await;
+    problem(
+        ts.call(Method::DELETE, &path(fourth), &chats[0].1).await,
+        404,
+        "chat_not_found",
+    )
+    .await;
+}

@@ -303,6 +303,13 @@ try {
   await click(await find('select[name="mute"] option[value="unmute"]'));
   await until("the muted mark to go", async () => (await findAll('[data-testid="chat-row"] [data-testid="muted"]')).length === 0);
 
+  step = "pin the chat, then unpin it";
+  await click(await find('button[name="pin"]'));
+  await waitFor('[data-testid="chat-row"] [data-testid="pinned"]');
+  await until("the pin button pressed", async () => (await wd("GET", s(`/element/${await find('button[name="pin"]')}/attribute/aria-pressed`))) === "true");
+  await click(await find('button[name="pin"]'));
+  await until("the pin mark to go", async () => (await findAll('[data-testid="chat-row"] [data-testid="pinned"]')).length === 0);
+
   step = "server down: offline banner, a message waits as pending";
   server.kill("SIGTERM");
   await new Promise((r) => server.once("exit", r));

@@ -32,6 +32,7 @@ function chat(over: Partial<Chat> & { name?: string }): Chat {
     read_up_to_seq: 0,
     updated_at: "2026-11-26T10:00:00Z",
     mute: null,
+    pinned_at: null,
     ...rest,
   };
 }

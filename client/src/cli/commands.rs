@@ -312,6 +312,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Pin { contact } => ctx.pin(&contact, true).await,
+        Command::Unpin { contact } => ctx.pin(&contact, false).await,
         Command::React {
             message_id,
             emoji,
@@ -755,6 +757,19 @@ impl Ctx {
         );
         pb.set_message(msg.to_owned());
         pb
+    }
+
+    /// `pin` and `unpin`.
+    async fn pin(&self, contact: &str, pinned: bool) -> Result<()> {
+        let c = self.client().await?;
+        let who = c.resolve_contact(contact).await?;
+        let chat = c.chat_with(&who.user.id).await?;
+        c.pin(&chat.id, pinned).await?;
+        self.done(
+            if pinned { "pinned" } else { "unpinned" },
+            serde_json::json!({"chat_id": chat.id, "pinned": pinned}),
+        );
+        Ok(())
     }
 
     async fn save(

@@ -122,6 +122,11 @@ pub enum Command {
     },
     /// Turn a muted chat's notifications back on.
     Unmute { contact: String },
+    /// Pin a chat to the top of `chats` (and of the desktop's list) on all
+    /// your devices; at most 3.
+    Pin { contact: String },
+    /// Unpin a chat.
+    Unpin { contact: String },
     /// React to a message (or remove your reaction).
     React {
         message_id: String,

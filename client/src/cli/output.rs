@@ -140,7 +140,8 @@ pub fn chat(c: &Chat) {
         _ => String::new(),
     };
     println!(
-        "{}{}{}  {}  {}",
+        "{}{}{}{}  {}  {}",
+        if c.pinned_at.is_some() { "📌 " } else { "" },
         c.peer.display_name,
         unread,
         muted,

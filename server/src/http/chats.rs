@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/chats/{id}/messages", get(history).post(send))
         .route("/v1/chats/{id}/read", post(read))
         .route("/v1/chats/{id}/mute", put(mute).delete(unmute))
+        .route("/v1/chats/{id}/pin", put(pin).delete(unpin))
         .route("/v1/messages/{id}", patch(edit).delete(delete))
         .route(
             "/v1/messages/{id}/reactions/{emoji}",
@@ -230,6 +231,44 @@ async fn unmute(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     service::chats::mute(&state, &caller, &id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Pin a chat to the top of my list (at most 3). The chat list stays
+/// ordered by activity: clients show pinned chats first, by `pinned_at`,
+/// latest on top. My devices hear of it as `chat.pinned`; my peer never
+/// does. Not in PROTOCOL.md.
+#[utoipa::path(put, path = "/v1/chats/{id}/pin", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "chat id")),
+    responses(
+        (status = 204, description = "pinned (also when it was already)"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`too_many_pinned`: 3 chats are pinned already", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn pin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    service::chats::pin(&state, &caller, &id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unpin a chat (a no-op when it is not pinned).
+#[utoipa::path(delete, path = "/v1/chats/{id}/pin", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "chat id")),
+    responses(
+        (status = 204, description = "not pinned"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn unpin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    service::chats::pin(&state, &caller, &id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -52,6 +52,8 @@ use utoipa::{
         super::chats::read,
         super::chats::mute,
         super::chats::unmute,
+        super::chats::pin,
+        super::chats::unpin,
         super::chats::edit,
         super::chats::delete,
         super::chats::react,

@@ -88,7 +88,46 @@ fn chat_view(conn: &Connection, me: &MemberRow, updated_at: i64) -> Result<Chat>
         read_up_to_seq: me.read_up_to_seq,
         updated_at: ms_to_ts(updated_at),
         mute: mute_of(me, now_ms()),
+        pinned_at: me.pinned_at.map(ms_to_ts),
     })
+}
+
+/// `PUT` and `DELETE /v1/chats/{id}/pin`: pins the chat to the top of the
+/// caller's list (at most [`limits::PINNED_CHATS_MAX`]), or unpins it. Their
+/// devices hear it as `chat.pinned`; the peer never learns of it.
+pub async fn pin(state: &AppState, caller: &Caller, chat_id: &str, pinned: bool) -> Result<()> {
+    let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
+    let now = now_ms();
+    super::events::write(state, move |conn| -> Result<Emitted> {
+        let me = membership(conn, &cid, &uid)?;
+        let mut emitted = Emitted::default();
+        if pinned == me.pinned_at.is_some() {
+            return Ok(emitted);
+        }
+        if pinned && store::chats::pinned_count(conn, &uid)? >= limits::PINNED_CHATS_MAX {
+            return Err(Error::conflict(
+                "too_many_pinned",
+                format!(
+                    "at most {} chats can be pinned: unpin one first",
+                    limits::PINNED_CHATS_MAX
+                ),
+            ));
+        }
+        let pinned_at = pinned.then_some(now);
+        store::chats::set_pinned(conn, &cid, &uid, pinned_at)?;
+        emitted.emit(
+            conn,
+            &uid,
+            &Event::ChatPinned {
+                chat_id: cid.clone(),
+                pinned_at: pinned_at.map(ms_to_ts),
+            },
+            now,
+        )?;
+        Ok(emitted)
+    })
+    .await?;
+    Ok(())
 }
 
 /// A member's mute as the wire shows it at `now` (none once it ended).

@@ -21,6 +21,8 @@ pub struct MemberRow {
     pub unread_count: u64,
     /// The member's mute: its end (ms), [`MUTED_UNTIL_UNMUTED`], or none.
     pub muted_until: Option<i64>,
+    /// When the member pinned the chat (ms), or none.
+    pub pinned_at: Option<i64>,
 }
 
 /// `muted_until` of a mute without an end.
@@ -84,11 +86,12 @@ fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
         read_up_to_seq: r.get::<_, i64>(4)? as u64,
         unread_count: r.get::<_, i64>(5)? as u64,
         muted_until: r.get(6)?,
+        pinned_at: r.get(7)?,
     })
 }
 
-const MEMBER_COLUMNS: &str =
-    "chat_id, user_id, peer_id, delivered_up_to_seq, read_up_to_seq, unread_count, muted_until";
+const MEMBER_COLUMNS: &str = "chat_id, user_id, peer_id, delivered_up_to_seq, read_up_to_seq, \
+     unread_count, muted_until, pinned_at";
 
 /// `user_id`'s membership of `chat_id`, if any.
 pub fn member(
@@ -138,6 +141,32 @@ pub fn set_mute(
         )?
         .execute(params![chat_id, user_id, muted_until])?
         > 0)
+}
+
+/// Pins (`Some(when)`) or unpins `chat_id` for `user_id`; returns whether
+/// it changed (a pinned chat keeps its first pin time).
+pub fn set_pinned(
+    conn: &Connection,
+    chat_id: &str,
+    user_id: &str,
+    pinned_at: Option<i64>,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE chat_members SET pinned_at = ?3 WHERE chat_id = ?1 AND user_id = ?2 \
+             AND (pinned_at IS NULL) != (?3 IS NULL)",
+        )?
+        .execute(params![chat_id, user_id, pinned_at])?
+        > 0)
+}
+
+/// How many chats `user_id` has pinned.
+pub fn pinned_count(conn: &Connection, user_id: &str) -> Result<u64, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM chat_members WHERE user_id = ?1 AND pinned_at IS NOT NULL",
+        )?
+        .query_row([user_id], |r| r.get::<_, i64>(0))? as u64)
 }
 
 pub fn bump_unread(conn: &Connection, chat_id: &str, user_id: &str) -> Result<(), StoreError> {
@@ -229,9 +258,9 @@ pub fn chats_of(
         Ok((
             member_from_row(r)?,
             ChatRow {
-                id: r.get(7)?,
-                last_seq: r.get::<_, i64>(8)? as u64,
-                updated_at: r.get(9)?,
+                id: r.get(8)?,
+                last_seq: r.get::<_, i64>(9)? as u64,
+                updated_at: r.get(10)?,
             },
         ))
     })?;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[M<'static>] = &[
     ))
     .foreign_key_check(),
     M::up(include_str!("migrations/0008_chat_mute.sql")),
+    M::up(include_str!("migrations/0009_chat_pin.sql")),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version`).

@@ -75,6 +75,12 @@ pub struct ForwardArgs {
 }
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct PinArgs {
+    pub chat_id: String,
+    pub pinned: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct MuteArgs {
     pub chat_id: String,
     /// Null unmutes.
@@ -254,6 +260,12 @@ pub async fn forward_message(
     Ok(client
         .forward(&args.message_id, &chat.id, |_, _| {})
         .await?)
+}
+
+/// Pins the chat to the top of the list on all my devices, or unpins it.
+#[tauri::command]
+pub async fn pin_chat(session: State<'_, SessionState>, args: PinArgs) -> CmdResult<()> {
+    Ok(session.client()?.pin(&args.chat_id, args.pinned).await?)
 }
 
 /// Mutes the chat's notifications on all my devices, or unmutes it.

@@ -72,6 +72,7 @@ commands! {
     chats::react(chats::ReactArgs) -> ();
     chats::mark_read(chats::ReadArgs) -> ();
     chats::mute_chat(chats::MuteArgs) -> ();
+    chats::pin_chat(chats::PinArgs) -> ();
     chats::forward_message(chats::ForwardArgs) -> CachedMessage;
     chats::set_typing(chats::TypingArgs) -> ();
     chats::list_contacts(()) -> Vec<Connection>;

@@ -15,4 +15,11 @@ read_up_to_seq: number, updated_at: string,
  * My notifications for this chat are silenced; null when they are on
  * (also once a mute's end has passed). Only my own devices see it.
  */
-mute: Mute | null, };
+mute: Mute | null, 
+/**
+ * When I pinned this chat to the top of my list (`PUT
+ * /v1/chats/{id}/pin`), or null. The list stays ordered by activity;
+ * clients show pinned chats first, the latest pinned on top. Only my
+ * own devices see it.
+ */
+pinned_at: string | null, };

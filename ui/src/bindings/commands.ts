@@ -34,6 +34,7 @@ import type { MyCode } from "./MyCode";
 import type { OlderArgs } from "./OlderArgs";
 import type { OpenChatArgs } from "./OpenChatArgs";
 import type { OtpRequested } from "./OtpRequested";
+import type { PinArgs } from "./PinArgs";
 import type { ReactArgs } from "./ReactArgs";
 import type { ReadArgs } from "./ReadArgs";
 import type { RequestArgs } from "./RequestArgs";
@@ -80,6 +81,7 @@ export type Commands = {
   react: { args: ReactArgs; result: null };
   mark_read: { args: ReadArgs; result: null };
   mute_chat: { args: MuteArgs; result: null };
+  pin_chat: { args: PinArgs; result: null };
   forward_message: { args: ForwardArgs; result: CachedMessage };
   set_typing: { args: TypingArgs; result: null };
   list_contacts: { args: null; result: Array<Connection> };

@@ -47,6 +47,7 @@ export type { MyCode } from "./MyCode";
 export type { OlderArgs } from "./OlderArgs";
 export type { OpenChatArgs } from "./OpenChatArgs";
 export type { OtpRequested } from "./OtpRequested";
+export type { PinArgs } from "./PinArgs";
 export type { Platform } from "./Platform";
 export type { Problem } from "./Problem";
 export type { ReactArgs } from "./ReactArgs";

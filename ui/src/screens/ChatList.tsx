@@ -93,6 +93,11 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
                       preview(c, myId)
                     )}
                   </span>
+                  {c.pinned_at ? (
+                    <span className="muted-icon" data-testid="pinned" title="Pinned" aria-label="Pinned">
+                      📌
+                    </span>
+                  ) : null}
                   {isMuted(c, now) ? (
                     <span className="muted-icon" data-testid="muted" title="Muted" aria-label="Muted">
                       🔕

@@ -7,6 +7,7 @@ import { ForwardPicker } from "../components/ForwardPicker";
 import { ImageViewer } from "../components/ImageViewer";
 import { MessageText } from "../components/MessageText";
 import { MuteMenu } from "../components/MuteMenu";
+import { PinButton } from "../components/PinButton";
 import { save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
 import { unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
@@ -552,7 +553,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     const el = scroller.current?.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
     if (!el) return false;
     atBottom.current = false;
-    el.scrollIntoView({ block: "center", behavior: "smooth" });
+    // At once, not smoothly: the scroll events of a smooth scroll start near
+    // the bottom and would set `atBottom` again, and the next reload (any
+    // event) would then scroll back down, undoing the jump.
+    el.scrollIntoView({ block: "center" });
     el.classList.add("flash");
     setTimeout(() => el.classList.remove("flash"), 1200);
     return true;
@@ -586,6 +590,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             {status || (chat.peer.username ? `@${chat.peer.username}` : "")}
           </div>
         </div>
+        <PinButton key={`pin-${chat.id}`} chat={chat} onChanged={onChanged} />
         <MuteMenu key={chat.id} chat={chat} onChanged={onChanged} />
       </header>
       <div

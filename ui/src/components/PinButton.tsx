@@ -1,0 +1,45 @@
+import { useState } from "react";
+import type { Chat } from "../bindings";
+import { asCommandError, call } from "../ipc";
+
+/** Pins the chat to the top of the list on all my devices, or unpins it;
+ * the server allows three (`too_many_pinned` past that, said here). */
+export function PinButton({ chat, onChanged }: { chat: Chat; onChanged: () => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const pinned = chat.pinned_at !== null;
+
+  async function toggle() {
+    setBusy(true);
+    setError(null);
+    try {
+      await call("pin_chat", { chat_id: chat.id, pinned: !pinned });
+      onChanged();
+    } catch (e) {
+      setError(asCommandError(e).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <span className="pin">
+      <button
+        className={`link${pinned ? " on" : ""}`}
+        name="pin"
+        aria-pressed={pinned}
+        title={pinned ? "Unpin chat" : "Pin chat"}
+        aria-label={pinned ? "Unpin chat" : "Pin chat"}
+        disabled={busy}
+        onClick={() => void toggle()}
+      >
+        📌
+      </button>
+      {error ? (
+        <span className="error inline" role="alert" data-testid="pin-error">
+          {error}
+        </span>
+      ) : null}
+    </span>
+  );
+}
