@@ -614,6 +614,8 @@ impl Client {
     /// on top), then by newest activity.
     pub async fn chats(&self) -> Result<Vec<Chat>> {
         let mut list = self.chats_by_activity().await?;
+        // The server's order already; the cache's too, said once here.
+        list.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
         pinned_first(&mut list);
         Ok(list)
     }
@@ -1094,15 +1096,16 @@ impl Client {
         Ok(None)
     }
 
-    /// Sends a copy of the message `message_id` to the chat `to_chat`: its
+    /// Sends a copy of the message `message_id` to the contact `to`: its
     /// text, and its attachments as my own uploads (downloaded, checked
     /// against their SHA-256, uploaded again under the same name and type;
-    /// the server keeps one copy of the bytes). Queued like any send.
+    /// the server keeps one copy of the bytes). Queued like any send, in
+    /// our chat (opened if need be, once the message is found).
     /// `progress(done, total)` counts the attachments' bytes, down and up.
     pub async fn forward(
         &self,
         message_id: &str,
-        to_chat: &str,
+        to: &UserId,
         progress: impl Fn(u64, u64) + Send + Sync + Clone + 'static,
     ) -> Result<CachedMessage> {
         let m = self.find_message(message_id).await?.ok_or_else(|| {
@@ -1115,6 +1118,7 @@ impl Client {
                 "a deleted message cannot be forwarded".into(),
             ));
         }
+        let to_chat = self.chat_with(to).await?.id;
         let atts = m.message.attachments.clone();
         let total: u64 = atts.iter().map(|a| a.size * 2).sum();
         let mut done = 0u64;
@@ -1145,7 +1149,7 @@ impl Client {
             done += att.size;
             ids.push(copy.id);
         }
-        self.queue_message(to_chat, &m.message.body, None, ids)
+        self.queue_message(&to_chat, &m.message.body, None, ids)
             .await
     }
 

@@ -1222,6 +1222,7 @@ async fn a_message_is_forwarded_with_its_attachments() {
     let (ts, tmp, ana, ben, chat) = ana_and_ben().await;
     let carol = login(&ts, &tmp.path().join("carol"), "carol@example.org").await;
     let to_carol = connect(&ana, &carol).await;
+    let carol_id = parley_protocol::UserId(carol.user_id().to_owned());
     let photo = tmp.path().join("beach.png");
     std::fs::write(
         &photo,
@@ -1237,7 +1238,7 @@ async fn a_message_is_forwarded_with_its_attachments() {
 
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let s2 = seen.clone();
-    ana.forward(&original.message.id, &to_carol, move |done, total| {
+    ana.forward(&original.message.id, &carol_id, move |done, total| {
         s2.lock().unwrap().push((done, total));
     })
     .await
@@ -1276,10 +1277,20 @@ async fn a_message_is_forwarded_with_its_attachments() {
         std::fs::read(saved).unwrap(),
         std::fs::read(&photo).unwrap()
     );
+    // Ben's original is still not Carol's to download: only the copy is.
+    let denied = carol
+        .save_attachment(
+            first,
+            Destination::Folder(tmp.path().join("carol-dl")),
+            |_| {},
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Some("attachment_not_found"), "{denied}");
 
     // Refused before anything is queued.
     let err = ana
-        .forward("no-such-message", &to_carol, |_, _| {})
+        .forward("no-such-message", &carol_id, |_, _| {})
         .await
         .unwrap_err();
     assert!(
@@ -1298,7 +1309,7 @@ async fn a_message_is_forwarded_with_its_attachments() {
     .unwrap();
     ana.history(&chat, 5).await.unwrap();
     let err = ana
-        .forward(&sent.message.id, &to_carol, |_, _| {})
+        .forward(&sent.message.id, &carol_id, |_, _| {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains("deleted"), "{err}");

@@ -363,7 +363,16 @@ try {
   );
   await type(await find('textarea[name="composer"]'), ENTER);
   const deferredText = () => exec("const d = document.querySelector('[data-testid=deferred]'); return d ? d.innerText : ''");
-  await until("the message to say why it waits", async () => /storage is full/.test(await deferredText()), 40_000);
+  try {
+    await until("the message to say why it waits", async () => /storage is full/.test(await deferredText()), 40_000);
+  } catch (e) {
+    // Say what there was instead: a rare failure here in CI left no clue.
+    const last = await exec(
+      "const all = document.querySelectorAll('[data-testid=message]'); const m = all[all.length - 1];" +
+        "return JSON.stringify({ count: all.length, state: m && m.dataset.state, text: m && m.innerText.slice(0, 80), composer: document.querySelector('textarea[name=composer]').value.length });",
+    );
+    throw new Error(`${e.message}; last message: ${last}`);
+  }
   await shot("09b-storage-full");
   server.kill("SIGTERM");
   await new Promise((r) => server.once("exit", r));
@@ -533,6 +542,14 @@ try {
     const last = h[h.length - 1];
     return last && last.body === "Look" && last.attachments.length === 1 && last.attachments[0].mime === "image/png";
   });
+
+  step = "pinned chats come first: Ben's above Carol's newer one, until unpinned";
+  const firstRow = async () => textOf((await findAll('[data-testid="chat-row"]'))[0]);
+  await until("Carol's chat on top, the newest", async () => /Carol/.test(await firstRow()));
+  await click(await find('button[name="pin"]'));
+  await until("Ben's pinned chat on top", async () => /Ben/.test(await firstRow()) && (await findAll('[data-testid="chat-row"]')).length === 2);
+  await click(await find('button[name="pin"]'));
+  await until("Carol's on top again", async () => /Carol/.test(await firstRow()));
   await click(await find('button[name="open-people"]'));
   step = "add contact: open an image file with Dan's QR, confirm, request sent";
   await cliLogin("dan", "dan@example.org");

@@ -14,7 +14,10 @@ export function App() {
   const [store, dispatch] = useReducer(reducer, initialState);
   const [screen, setScreen] = useState<Screen>({ name: "loading" });
 
-  const enter = (s: SessionInfo) => setScreen(s.needs_onboarding ? { name: "onboarding", user: s.user } : { name: "main", user: s.user });
+  const enter = (s: SessionInfo) => {
+    drafts.open(s.user.id);
+    setScreen(s.needs_onboarding ? { name: "onboarding", user: s.user } : { name: "main", user: s.user });
+  };
 
   useEffect(() => {
     let cancelled = false;

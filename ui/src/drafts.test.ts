@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Drafts } from "./drafts";
+import { DRAFT_FILE_KEPT_MS, Drafts } from "./drafts";
 
 describe("drafts", () => {
   it("keeps what was typed in each chat apart, and forgets a cleared one", () => {
@@ -29,28 +29,69 @@ describe("drafts", () => {
     expect(d.attachments("c2")).toEqual([]);
   });
 
-  it("survive a restart through their storage, and a sign-out forgets them there too", () => {
+  const memory = () => {
     const items = new Map<string, string>();
-    const storage = {
+    return {
+      items,
       getItem: (k: string) => items.get(k) ?? null,
       setItem: (k: string, v: string) => void items.set(k, v),
       removeItem: (k: string) => void items.delete(k),
     };
-    const file = { id: "a1", mime: "text/plain", size: 3, sha256: "00" };
+  };
+  const file = { id: "a1", mime: "text/plain", size: 3, sha256: "00" };
+
+  it("survive a restart through their storage, and a sign-out forgets them there too", () => {
+    const storage = memory();
     const before = new Drafts(storage);
+    before.open("ana");
     before.set("c1", "half a thought");
     before.setAttachments("c2", [file]);
     const after = new Drafts(storage);
+    expect(after.get("c1")).toBe(""); // nothing before an account is open
+    after.open("ana");
     expect(after.get("c1")).toBe("half a thought");
     expect(after.attachments("c2")).toEqual([file]);
     after.clear();
-    expect(items.size).toBe(0);
-    expect(new Drafts(storage).get("c1")).toBe("");
+    expect(storage.items.size).toBe(0);
+    const again = new Drafts(storage);
+    again.open("ana");
+    expect(again.get("c1")).toBe("");
+  });
+
+  it("are each account's own: a chat has the same id for both its members", () => {
+    const storage = memory();
+    const ana = new Drafts(storage);
+    ana.open("ana");
+    ana.set("c1", "for Ben's eyes only once sent");
+    const ben = new Drafts(storage);
+    ben.open("ben");
+    expect(ben.get("c1")).toBe("");
+    ben.set("c1", "Ben's own");
+    ana.open("ana");
+    expect(ana.get("c1")).toBe("for Ben's eyes only once sent");
+  });
+
+  it("drop a file the server will have collected before it is sent", () => {
+    const storage = memory();
+    let now = 1_000_000_000_000;
+    const d = new Drafts(storage, () => now);
+    d.open("ana");
+    d.setAttachments("c1", [file]);
+    now += DRAFT_FILE_KEPT_MS - 1;
+    d.setAttachments("c1", [file, { ...file, id: "a2" }]);
+    const kept = new Drafts(storage, () => now);
+    kept.open("ana");
+    expect(kept.attachments("c1").map((a) => a.id)).toEqual(["a1", "a2"]);
+    now += 2;
+    const later = new Drafts(storage, () => now);
+    later.open("ana");
+    expect(later.attachments("c1").map((a) => a.id)).toEqual(["a2"]);
   });
 
   it("start empty from storage they cannot read", () => {
     for (const raw of ["{", "null", '{"texts": 5, "files": {"c1": "x"}}']) {
       const d = new Drafts({ getItem: () => raw, setItem: () => {}, removeItem: () => {} });
+      d.open("ana");
       expect(d.get("c1")).toBe("");
       expect(d.attachments("c1")).toEqual([]);
     }

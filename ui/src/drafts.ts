@@ -1,7 +1,7 @@
 // What was typed (and attached) in each chat and not sent yet, so switching
 // chats (or to the settings and back), or quitting the app, does not lose
-// it. Kept in the webview's storage, which lives in the app's data folder
-// like the message cache; forgotten on sign-out.
+// it. Kept per account in the webview's storage, which lives in the app's
+// data folder like the message cache; forgotten on sign-out.
 
 import type { Attachment } from "./bindings";
 
@@ -10,29 +10,59 @@ export type DraftStorage = Pick<Storage, "getItem" | "setItem" | "removeItem">;
 
 const KEY = "parley.drafts";
 
+/** The server collects an upload never sent within 7 days; a draft's file
+ * older than this is dropped when the drafts are opened, a little before. */
+export const DRAFT_FILE_KEPT_MS = 6.5 * 24 * 3600 * 1000;
+
 interface Saved {
   texts: Record<string, string>;
   files: Record<string, Attachment[]>;
+  /** When each file (by attachment id) was added, ms since the epoch. */
+  added?: Record<string, number>;
 }
 
 export class Drafts {
   private texts = new Map<string, string>();
   private files = new Map<string, Attachment[]>();
+  private added = new Map<string, number>();
   private listeners = new Set<() => void>();
   private changes = 0;
+  /** Whose drafts these are (the storage key's suffix), once opened. */
+  private account: string | null = null;
 
-  constructor(private storage: DraftStorage | null = null) {
+  constructor(
+    private storage: DraftStorage | null = null,
+    private now: () => number = Date.now,
+  ) {}
+
+  /** Loads the drafts `account` (a user id) left, forgetting any other
+   * account's: a chat has the same id for both its members, so one
+   * person's drafts must never show for the other on a shared machine. */
+  open(account: string): void {
+    this.texts.clear();
+    this.files.clear();
+    this.added.clear();
+    this.account = account;
     try {
-      const raw = storage?.getItem(KEY);
-      if (!raw) return;
-      const saved = JSON.parse(raw) as Saved;
-      for (const [id, text] of Object.entries(saved.texts ?? {})) if (typeof text === "string" && text) this.texts.set(id, text);
-      for (const [id, list] of Object.entries(saved.files ?? {})) if (Array.isArray(list) && list.length) this.files.set(id, list);
+      const raw = this.storage?.getItem(this.key());
+      if (raw) {
+        const saved = JSON.parse(raw) as Saved;
+        const oldest = this.now() - DRAFT_FILE_KEPT_MS;
+        for (const [id, text] of Object.entries(saved.texts ?? {})) if (typeof text === "string" && text) this.texts.set(id, text);
+        for (const [id, list] of Object.entries(saved.files ?? {})) {
+          if (!Array.isArray(list)) continue;
+          const fresh = list.filter((a) => (saved.added?.[a.id] ?? 0) > oldest);
+          for (const a of fresh) this.added.set(a.id, saved.added![a.id]);
+          if (fresh.length) this.files.set(id, fresh);
+        }
+      }
     } catch {
       // Unreadable (another version wrote it, or it was cut short): start empty.
       this.texts.clear();
       this.files.clear();
+      this.added.clear();
     }
+    this.changed(false);
   }
 
   /** The files uploaded for the next message of `chatId`. */
@@ -43,8 +73,11 @@ export class Drafts {
   /** Keeps `list` as the files for the next message of `chatId` (an upload
    * that finishes after another chat was opened lands in its own chat). */
   setAttachments(chatId: string, list: Attachment[]): void {
+    for (const a of list) if (!this.added.has(a.id)) this.added.set(a.id, this.now());
     if (list.length) this.files.set(chatId, list);
     else this.files.delete(chatId);
+    const kept = new Set([...this.files.values()].flat().map((a) => a.id));
+    for (const id of [...this.added.keys()]) if (!kept.has(id)) this.added.delete(id);
     this.changed();
   }
 
@@ -61,11 +94,13 @@ export class Drafts {
     this.changed();
   }
 
-  /** Forgets every draft (signing out: the next account may share a chat). */
+  /** Forgets every draft of the open account (signing out). */
   clear(): void {
     this.texts.clear();
     this.files.clear();
+    this.added.clear();
     this.changed();
+    this.account = null;
   }
 
   /** For `useSyncExternalStore`: `fn` runs after every change. */
@@ -77,16 +112,24 @@ export class Drafts {
   /** Changes so far (a snapshot for `useSyncExternalStore`). */
   version = (): number => this.changes;
 
-  private changed(): void {
+  private key(): string {
+    return `${KEY}.${this.account}`;
+  }
+
+  /** Tells the subscribers, and saves (`save`) to the open account's key;
+   * before an account is open there is nothing to save. */
+  private changed(save = true): void {
     this.changes++;
-    try {
-      if (this.texts.size === 0 && this.files.size === 0) this.storage?.removeItem(KEY);
-      else {
-        const saved: Saved = { texts: Object.fromEntries(this.texts), files: Object.fromEntries(this.files) };
-        this.storage?.setItem(KEY, JSON.stringify(saved));
+    if (save && this.account !== null) {
+      try {
+        if (this.texts.size === 0 && this.files.size === 0) this.storage?.removeItem(this.key());
+        else {
+          const saved: Saved = { texts: Object.fromEntries(this.texts), files: Object.fromEntries(this.files), added: Object.fromEntries(this.added) };
+          this.storage?.setItem(this.key(), JSON.stringify(saved));
+        }
+      } catch {
+        // Storage full or unavailable: drafts still live for this run.
       }
-    } catch {
-      // Storage full or unavailable: drafts still live for this run.
     }
     for (const fn of this.listeners) fn();
   }

@@ -344,11 +344,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let c = ctx.client().await?;
             let who = c.resolve_contact(&contact).await?;
-            let chat = c.chat_with(&who.user.id).await?;
             let pb = ctx.bytes_bar(0, "forwarding");
             let p2 = pb.clone();
             let queued = c
-                .forward(&message_id, &chat.id, move |done, total| {
+                .forward(&message_id, &who.user.id, move |done, total| {
                     p2.set_length(total);
                     p2.set_position(done);
                 })

@@ -99,12 +99,10 @@ pub struct OpenChatArgs {
 }
 
 /// Chats from the server (refreshing the cache); offline, from the cache.
-/// Ordered by activity, newest first.
+/// Pinned first, then by activity, newest first (see `Client::chats`).
 #[tauri::command]
 pub async fn list_chats(session: State<'_, SessionState>) -> CmdResult<Vec<Chat>> {
-    let mut chats = session.client()?.chats().await?;
-    chats.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
-    Ok(chats)
+    Ok(session.client()?.chats().await?)
 }
 
 /// A chat's latest messages from the cache only (instant; pending last).
@@ -255,10 +253,9 @@ pub async fn forward_message(
     session: State<'_, SessionState>,
     args: ForwardArgs,
 ) -> CmdResult<CachedMessage> {
-    let client = session.client()?;
-    let chat = client.chat_with(&args.user_id).await?;
-    Ok(client
-        .forward(&args.message_id, &chat.id, |_, _| {})
+    Ok(session
+        .client()?
+        .forward(&args.message_id, &args.user_id, |_, _| {})
         .await?)
 }
 

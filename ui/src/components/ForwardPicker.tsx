@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { Connection } from "../bindings";
 import { asCommandError, call } from "../ipc";
 
@@ -9,6 +9,11 @@ export function ForwardPicker({ messageId, onClose, onForwarded }: { messageId: 
   const [contacts, setContacts] = useState<Connection[] | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const box = useRef<HTMLDivElement>(null);
+  // Focus moves into the list once it shows; Escape closes it.
+  useEffect(() => {
+    if (contacts) box.current?.querySelector<HTMLButtonElement>("button")?.focus();
+  }, [contacts]);
   useEffect(() => {
     let stale = false;
     call("list_contacts").then(
@@ -35,7 +40,19 @@ export function ForwardPicker({ messageId, onClose, onForwarded }: { messageId: 
   }
 
   return (
-    <div className="forward" role="dialog" aria-label="Forward to" data-testid="forward-picker">
+    <div
+      ref={box}
+      className="forward"
+      role="dialog"
+      aria-label="Forward to"
+      data-testid="forward-picker"
+      onKeyDown={(e) => {
+        if (e.key === "Escape") {
+          e.stopPropagation();
+          onClose();
+        }
+      }}
+    >
       <strong>Forward to</strong>
       {contacts === null && !error ? <p className="muted">Loading contacts…</p> : null}
       {contacts?.length === 0 ? <p className="muted">No contacts yet.</p> : null}

@@ -28,8 +28,8 @@ export function PinButton({ chat, onChanged }: { chat: Chat; onChanged: () => vo
         className={`link${pinned ? " on" : ""}`}
         name="pin"
         aria-pressed={pinned}
-        title={pinned ? "Unpin chat" : "Pin chat"}
-        aria-label={pinned ? "Unpin chat" : "Pin chat"}
+        title={pinned ? "Pinned: click to unpin" : "Pin chat"}
+        aria-label="Pin chat"
         disabled={busy}
         onClick={() => void toggle()}
       >

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
+import { Fragment, useCallback, useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import { useDayChange } from "../day";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
@@ -574,7 +574,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const tooLong = !!limit?.over;
   const canSend = !sending && !upload && !tooLong && !(!draft.trim() && (!!editing || attached.length === 0));
   const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
-  const unreadAt = unread && messages[0]?.chat_id === chat.id ? firstUnread(messages, myId, unread.from) : null;
+  // Only once the first unread is loaded (more than a page of them: the
+  // first loaded one is not it, so no line rather than a wrong one).
+  const unreadAt =
+    unread && messages[0]?.chat_id === chat.id && (startShown || oldestSeq(messages) <= unread.from + 1) ? firstUnread(messages, myId, unread.from) : null;
   useDayChange();
   const now = new Date();
   const status = typing ? "typing…" : presenceText(presence, now);
@@ -625,7 +628,6 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
               const canAct = !!m.id && !m.deleted;
               const row = (
                 <div
-                  key={m.client_id + m.sender_id}
                   className={`bubble-row ${mine ? "mine" : "theirs"}`}
                   data-testid="message"
                   data-message-id={m.id}
@@ -751,7 +753,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                           messageId={m.id}
                           onClose={() => setForwarding(null)}
                           onForwarded={(to) => {
-                            setNotice(`Forwarded to ${to}`);
+                            // Still this chat (a forward can outlast a switch).
+                            if (chatId.current === m.chat_id) setNotice(`Forwarded to ${to}`);
                             onChanged();
                           }}
                         />
@@ -767,13 +770,18 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                   ) : null}
                 </div>
               );
-              if (m.id !== unreadAt) return row;
-              return [
-                <div key="unread-divider" className="unread-divider" data-testid="unread-divider" ref={divider}>
-                  <span>{unreadText(unread?.count ?? 0)}</span>
-                </div>,
-                row,
-              ];
+              // One keyed fragment per message, divider or not: the row keeps
+              // its identity (and its images) when the divider comes or goes.
+              return (
+                <Fragment key={m.client_id + m.sender_id}>
+                  {m.id === unreadAt ? (
+                    <div className="unread-divider" data-testid="unread-divider" ref={divider}>
+                      <span>{unreadText(unread?.count ?? 0)}</span>
+                    </div>
+                  ) : null}
+                  {row}
+                </Fragment>
+              );
             })}
           </div>
         ))}

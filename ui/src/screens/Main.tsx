@@ -118,8 +118,13 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
   async function openChatWith(userId: string) {
     try {
       const c = await call("open_chat", { user_id: userId });
-      // A new chat is not in the list until it reloads: show it at once.
-      setChats((list) => (list.some((x) => x.id === c.id) ? list : [c, ...list]));
+      // A new chat is not in the list until it reloads: show it at once,
+      // below the pinned ones.
+      setChats((list) => {
+        if (list.some((x) => x.id === c.id)) return list;
+        const at = list.findIndex((x) => x.pinned_at === null);
+        return at < 0 ? [...list, c] : [...list.slice(0, at), c, ...list.slice(at)];
+      });
       setPeople(null);
       setSettings(false);
       setSelected(c.id);
