@@ -1,14 +1,18 @@
 import { useEffect, useRef, useState } from "react";
 import type { Connection } from "../bindings";
 import { asCommandError, call } from "../ipc";
+import { useAction } from "../useAction";
 
 /** "Forward to…": the contacts, one click sends a copy of the message
  * (text and attachments) to the one picked. Says where it went, or why
  * not; `onClose` when done or cancelled. */
 export function ForwardPicker({ messageId, onClose, onForwarded }: { messageId: string; onClose: () => void; onForwarded: (to: string) => void }) {
   const [contacts, setContacts] = useState<Connection[] | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  /** Who the copy is going to while it goes. */
+  const [target, setTarget] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const { busy, error: sendError, run } = useAction();
+  const error = sendError ?? loadError;
   const box = useRef<HTMLDivElement>(null);
   // Focus moves into the list once it shows; Escape closes it.
   useEffect(() => {
@@ -18,7 +22,7 @@ export function ForwardPicker({ messageId, onClose, onForwarded }: { messageId: 
     let stale = false;
     call("list_contacts").then(
       (list) => !stale && setContacts(list),
-      (e) => !stale && setError(asCommandError(e).message),
+      (e) => !stale && setLoadError(asCommandError(e).message),
     );
     return () => {
       stale = true;
@@ -26,16 +30,12 @@ export function ForwardPicker({ messageId, onClose, onForwarded }: { messageId: 
   }, []);
 
   async function forward(c: Connection) {
-    setBusy(c.user.id);
-    setError(null);
-    try {
-      await call("forward_message", { message_id: messageId, user_id: c.user.id });
+    setTarget(c.user.id);
+    const done = await run(() => call("forward_message", { message_id: messageId, user_id: c.user.id }).then(() => {}));
+    setTarget(null);
+    if (done) {
       onForwarded(c.user.display_name);
       onClose();
-    } catch (e) {
-      setError(asCommandError(e).message);
-    } finally {
-      setBusy(null);
     }
   }
 
@@ -57,8 +57,8 @@ export function ForwardPicker({ messageId, onClose, onForwarded }: { messageId: 
       {contacts === null && !error ? <p className="muted">Loading contacts…</p> : null}
       {contacts?.length === 0 ? <p className="muted">No contacts yet.</p> : null}
       {contacts?.map((c) => (
-        <button key={c.user.id} name="forward-to" data-user-id={c.user.id} disabled={busy !== null} onClick={() => void forward(c)}>
-          {busy === c.user.id ? `Forwarding to ${c.user.display_name}…` : c.user.display_name}
+        <button key={c.user.id} name="forward-to" data-user-id={c.user.id} disabled={busy} onClick={() => void forward(c)}>
+          {target === c.user.id ? `Forwarding to ${c.user.display_name}…` : c.user.display_name}
         </button>
       ))}
       {error ? (

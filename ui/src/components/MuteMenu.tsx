@@ -1,38 +1,32 @@
 import { useRef, useState } from "react";
 import type { Chat } from "../bindings";
 import { muteLabel, MUTE_CHOICES, muteUntil } from "../format";
-import { asCommandError, call } from "../ipc";
+import { call } from "../ipc";
+import { useAction } from "../useAction";
 
 /** The chat header's notifications control: mute for 8 hours, a week or
  * until unmuted, or unmute. Muting is the user's own (their other devices
  * follow; the peer never knows); `onChanged` reloads the chat list, which
  * shows it. A select, so it works from the keyboard and names its state. */
 export function MuteMenu({ chat, onChanged }: { chat: Chat; onChanged: () => void }) {
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   // A fresh select after every choice: WebKit fires `change` only when the
   // chosen index differs from the last one it fired for, which the options
   // (re-ordered once muted) and React's reset of the value would defeat.
   const [choices, setChoices] = useState(0);
   // Focus survives those remounts: a keyboard user stays on the control.
   const focused = useRef(false);
-  const [error, setError] = useState<string | null>(null);
   const label = muteLabel(chat, new Date());
 
   async function choose(key: string) {
     const choice = MUTE_CHOICES.find((c) => c.key === key);
     if (key !== "unmute" && !choice) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const mute = choice ? { until: muteUntil(choice.hours, new Date()) } : null;
+    const mute = choice ? { until: muteUntil(choice.hours, new Date()) } : null;
+    await run(async () => {
       await call("mute_chat", { chat_id: chat.id, mute });
       onChanged();
-    } catch (e) {
-      setError(asCommandError(e).message);
-    } finally {
-      setBusy(false);
-      setChoices((n) => n + 1);
-    }
+    });
+    setChoices((n) => n + 1);
   }
 
   return (

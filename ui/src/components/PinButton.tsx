@@ -1,26 +1,18 @@
-import { useState } from "react";
 import type { Chat } from "../bindings";
-import { asCommandError, call } from "../ipc";
+import { call } from "../ipc";
+import { useAction } from "../useAction";
 
 /** Pins the chat to the top of the list on all my devices, or unpins it;
  * the server allows three (`too_many_pinned` past that, said here). */
 export function PinButton({ chat, onChanged }: { chat: Chat; onChanged: () => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
   const pinned = chat.pinned_at !== null;
 
-  async function toggle() {
-    setBusy(true);
-    setError(null);
-    try {
+  const toggle = () =>
+    run(async () => {
       await call("pin_chat", { chat_id: chat.id, pinned: !pinned });
       onChanged();
-    } catch (e) {
-      setError(asCommandError(e).message);
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   return (
     <span className="pin">
