@@ -417,6 +417,16 @@ try {
   await wd("DELETE", s("/actions"));
   await until("the viewer to close", async () => (await findAll('[data-testid="image-viewer"]')).length === 0);
 
+  step = "attachments: a screenshot pasted into the composer is attached as a PNG";
+  // xclip owns the X clipboard with the image (see the Gus step below).
+  spawn("xclip", ["-selection", "clipboard", "-t", "image/png", "-i", join(ARTIFACTS, "10-attachments.png")], { stdio: "ignore" });
+  await sleep(300);
+  await type(await find('textarea[name="composer"]'), "\uE009v\uE000");
+  await waitText('[data-testid="attached"]', /pasted-\d{8}-\d{6}\.\d{3}\.png/);
+  // Removed again: the steps after this count the messages.
+  await exec("document.querySelector('[data-testid=attached] button').click()");
+  await until("the pasted image to be removed", async () => !/pasted-/.test(await exec("const a = document.querySelector('[data-testid=attached]'); return a ? a.innerText : ''")));
+
   step = "attachments: save Ben's image to Downloads, twice (never replaced)";
   const saveButtons = async () => findAll('[data-testid="message"] button[name="attachment-save"]');
   for (const name of ["ben-qr.png", "ben-qr (1).png"]) {

@@ -79,6 +79,65 @@ pub async fn save_attachment(
     Ok(saved.display().to_string())
 }
 
+/// Pasted images wait here (in the profile) until they are uploaded; the
+/// next paste clears what is older than [`PASTED_KEPT`].
+const PASTED_DIR: &str = "pasted";
+const PASTED_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The image on the clipboard (a screenshot, a copied picture) as a PNG
+/// file in the profile, named for when it was pasted; its path goes to
+/// `upload_attachment` like a chosen file. Fails with `no_image` when the
+/// clipboard holds none.
+#[tauri::command]
+pub async fn paste_image(
+    app: tauri::AppHandle,
+    profile: State<'_, crate::state::ProfileState>,
+) -> CmdResult<String> {
+    let dir = profile.profile.dir().join(PASTED_DIR);
+    // The clipboard's owner answers in its own time, and encoding is CPU
+    // work: neither belongs on the async runtime.
+    tokio::task::spawn_blocking(move || {
+        use tauri_plugin_clipboard_manager::ClipboardExt;
+        let img = app.clipboard().read_image().map_err(|_| {
+            CommandError::new("no_image", "The clipboard holds no image to attach.")
+        })?;
+        let rgba = image::RgbaImage::from_raw(img.width(), img.height(), img.rgba().to_vec())
+            .ok_or_else(|| {
+                CommandError::new("no_image", "The clipboard's image could not be read.")
+            })?;
+        let local = |e: &dyn std::fmt::Display| {
+            CommandError::new("local", format!("cannot keep the pasted image: {e}"))
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| local(&e))?;
+        clear_old(&dir, PASTED_KEPT);
+        let name = chrono::Local::now().format("pasted-%Y%m%d-%H%M%S%.3f.png");
+        let path = dir.join(name.to_string());
+        rgba.save_with_format(&path, image::ImageFormat::Png)
+            .map_err(|e| local(&e))?;
+        Ok(path.display().to_string())
+    })
+    .await
+    .map_err(|e| CommandError::new("local", e.to_string()))?
+}
+
+/// Removes the files in `dir` last changed more than `kept` ago.
+fn clear_old(dir: &std::path::Path, kept: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > kept);
+        if old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// An attachment's bytes as a `data:<mime>;base64,...` URL.
 #[tauri::command]
 pub async fn attachment_data_url(
@@ -109,6 +168,23 @@ pub fn data_url(mime: &str, bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn old_pasted_images_are_cleared_and_new_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old.png"), dir.path().join("new.png"));
+        std::fs::write(&old, b"x").unwrap();
+        std::fs::write(&new, b"y").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - 2 * PASTED_KEPT)
+            .unwrap();
+        clear_old(dir.path(), PASTED_KEPT);
+        assert!(!old.exists());
+        assert!(new.exists());
+    }
 
     #[test]
     fn data_url_encodes_and_guards_the_mime() {

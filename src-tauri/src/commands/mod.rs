@@ -77,6 +77,7 @@ commands! {
     chats::set_typing(chats::TypingArgs) -> ();
     chats::list_contacts(()) -> Vec<Connection>;
     attachments::attachment_data_url(attachments::AttachmentArgs) -> String;
+    attachments::paste_image(()) -> String;
     window::set_unread(window::UnreadArgs) -> String;
     browser::open_link(browser::WebLinkArgs) -> ();
     chats::open_chat(chats::OpenChatArgs) -> Chat;

@@ -86,6 +86,7 @@ export type Commands = {
   set_typing: { args: TypingArgs; result: null };
   list_contacts: { args: null; result: Array<Connection> };
   attachment_data_url: { args: AttachmentArgs; result: string };
+  paste_image: { args: null; result: string };
   set_unread: { args: UnreadArgs; result: string };
   open_link: { args: WebLinkArgs; result: null };
   open_chat: { args: OpenChatArgs; result: Chat };

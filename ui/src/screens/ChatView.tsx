@@ -908,6 +908,21 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             setTyping(e.target.value.length > 0);
           }}
           onKeyDown={onKey}
+          onPaste={(e) => {
+            // A screenshot or a copied picture is attached, as if chosen;
+            // text pastes as usual.
+            const types = [...e.clipboardData.types];
+            const image = [...e.clipboardData.items].some((i) => i.kind === "file" && i.type.startsWith("image/"));
+            if (!image && types.includes("text/plain")) return;
+            e.preventDefault();
+            void call("paste_image").then(
+              (path) => attach(path),
+              (err) => {
+                // Nothing the composer could take: say so only if it looked like an image.
+                if (image || asCommandError(err).code !== "no_image") setError(asCommandError(err).message);
+              },
+            );
+          }}
         />
         <button name="send" onClick={() => void submit()} disabled={!canSend}>
           {editing ? "Save" : "Send"}
