@@ -276,7 +276,12 @@ try {
   });
   await until("Ben to see the edit", async () => JSON.stringify(await cli("ben", "history", "ana")).includes("12:45"));
 
-  step = "keyboard: Esc cancels a reply, Ctrl+K finds a chat";
+  step = "keyboard: Up edits my last message, Esc cancels it and a reply, Ctrl+K finds a chat";
+  await type(await find('textarea[name="composer"]'), "\uE013");
+  await waitText('[data-testid="composer-context"]', /Edit message/);
+  await until("my message in the composer", async () => (await exec("return document.querySelector('textarea[name=composer]').value")) === "Yes! 12:45 at the usual place?");
+  await type(await find('textarea[name="composer"]'), "\uE00C");
+  await until("the edit to be cancelled", async () => (await findAll('[data-testid="composer-context"]')).length === 0);
   await exec("document.querySelector('[data-testid=message] button[name=reply]').click()");
   await waitFor('[data-testid="composer-context"]');
   await type(await find('textarea[name="composer"]'), "\uE00C");

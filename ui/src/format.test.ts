@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
+import { fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -281,5 +281,24 @@ describe("when a mute ends", () => {
     const inMs = (ms: number) => new Date(now.getTime() + ms).toISOString();
     expect(nextMuteEnd([c(null), c(null, false)], now)).toBeNull();
     expect(nextMuteEnd([c(inMs(-5)), c(inMs(9000)), c(inMs(3000)), c(null)], now)).toBe(3000);
+  });
+});
+
+describe("editing and times", () => {
+  it("the Up arrow edits my newest message still in its edit window", () => {
+    const now = new Date(2026, 10, 27, 10, 0);
+    const at = (h: number) => new Date(2026, 10, 27, h, 0).toISOString();
+    const list = [
+      msg({ id: "m1", sender_id: "me", created_at: at(8) }),
+      msg({ id: "m2", sender_id: "ben", created_at: at(9) }),
+      msg({ id: "m3", sender_id: "me", created_at: at(9), deleted: true }),
+      msg({ id: "", sender_id: "me", created_at: at(10) }),
+    ];
+    expect(lastEditable(list, "me", now)?.id).toBe("m1");
+    expect(lastEditable(list, "ben", now)?.id).toBe("m2");
+    expect(lastEditable(list, "me", new Date(2026, 10, 28, 9, 0))).toBeNull();
+  });
+  it("tooltips say the whole date", () => {
+    expect(fullTime(new Date(2026, 10, 27, 9, 4))).toBe("Friday 27 Nov 2026, 09:04");
   });
 });

@@ -138,6 +138,21 @@ export function canEdit(m: Message, now: Date): boolean {
   return !m.deleted && now.getTime() - new Date(m.created_at).getTime() <= EDIT_WINDOW_SECS * 1000;
 }
 
+/** My newest message I may still edit (sent, not deleted, within the
+ * edit window): what the Up arrow in an empty composer edits. */
+export function lastEditable<M extends Message>(messages: M[], myId: string, now: Date): M | null {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m.sender_id === myId && m.id && canEdit(m, now)) return m;
+  }
+  return null;
+}
+
+/** A message's full time for its tooltip: "Friday 27 Nov 2026, 09:24". */
+export function fullTime(d: Date): string {
+  return `${WEEKDAYS[d.getDay()]} ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}, ${clock(d)}`;
+}
+
 /** The size of a body as the server counts it: bytes of UTF-8. */
 export function bodyBytes(body: string): number {
   return new TextEncoder().encode(body).length;

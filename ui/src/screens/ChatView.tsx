@@ -10,7 +10,7 @@ import { MuteMenu } from "../components/MuteMenu";
 import { PinButton } from "../components/PinButton";
 import { save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
-import { unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
+import { fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
 import { drafts } from "../drafts";
 import { firstUnread, oldestSeq, PAGE, reachedStart, withLatest, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
@@ -490,6 +490,13 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       void submit();
     } else if (e.key === "Escape") {
       cancelContext();
+    } else if (e.key === "ArrowUp" && !draft && !editing && !replyTo && attached.length === 0) {
+      // As in other messengers: Up in an empty composer edits my last message.
+      const m = lastEditable(messages, myId, new Date());
+      if (!m) return;
+      e.preventDefault();
+      setEditing(m);
+      setDraft(m.body);
     }
   }
 
@@ -683,7 +690,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                     ) : null}
                     <div className="meta">
                       {m.edited_at && !m.deleted ? <span className="edited">edited</span> : null}
-                      <span>{clock(new Date(m.created_at))}</span>
+                      <time dateTime={m.created_at} title={fullTime(new Date(m.created_at))}>
+                        {clock(new Date(m.created_at))}
+                      </time>
                       {mine ? (
                         <span className={`tick tick-${m.state}`} title={t.label} aria-label={t.label} data-testid="tick">
                           {t.mark}
