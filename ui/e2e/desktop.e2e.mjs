@@ -300,6 +300,12 @@ try {
   listen.kill("SIGTERM");
   await waitText('[data-testid="chat-status"]', /^last seen today at \d\d:\d\d$/);
 
+  step = "my name changed on my other device: the header follows";
+  await cli("ana-cli", "profile", "set", "--name", "Ana María");
+  await waitText("header.me .me-name", /^Ana María$/);
+  await cli("ana-cli", "profile", "set", "--name", "Ana");
+  await waitText("header.me .me-name", /^Ana$/);
+
   step = "mute the chat for 8 hours, then unmute it";
   await click(await find('select[name="mute"] option[value="8h"]'));
   await waitFor('[data-testid="chat-row"] [data-testid="muted"]');
@@ -483,6 +489,9 @@ try {
   await waitFor('[data-testid="settings"] input[name="username"]');
   await until("the profile in settings", async () => (await wd("GET", s(`/element/${await find('input[name="username"]')}/property/value`))) === "ana");
   await shot("10-settings");
+  // Changed on my other device while Settings is open: the untouched field follows.
+  await cli("ana-cli", "profile", "set", "--status", "At lunch");
+  await until("the status from my other device", async () => (await wd("GET", s(`/element/${await find('input[name="status_text"]')}/property/value`))) === "At lunch");
 
   step = "avatar: a file chosen in settings, cropped to a square, shown in the header";
   await type(await find('input[name="avatar-path"]'), png);

@@ -24,6 +24,17 @@ describe("store", () => {
     expect(s.link.backOnline).toBe(false);
   });
 
+  it("keeps the newest profile an event carried, and counts them", () => {
+    const user = { id: "ana", display_name: "Ana María", username: "ana", bio: "", status_text: "", avatar_url: null, created_at: "2026-01-01T00:00:00Z" };
+    let s = reducer(initialState, { type: "event", event: { type: "event", seq: 1, event: { kind: "profile.updated", user } }, now: 0 });
+    expect(s.profile).toEqual({ user, n: 1 });
+    s = reducer(s, { type: "event", event: { type: "event", seq: 2, event: { kind: "profile.updated", user: { ...user, display_name: "Ana" } } }, now: 0 });
+    expect(s.profile?.n).toBe(2);
+    expect(s.profile?.user.display_name).toBe("Ana");
+    s = reducer(s, { type: "event", event: { type: "event", seq: 3, event: { kind: "chat.read", chat_id: "c1", up_to_seq: 1 } }, now: 0 });
+    expect(s.profile?.n).toBe(2);
+  });
+
   it("counts the offline banner down to the next attempt instead of freezing it", () => {
     const s = ev(initialState, { type: "link", state: "offline", retry_in_ms: 30_000 }, 1000);
     expect(bannerText(s.link, 1000)?.text).toBe("Offline — retrying in 30 s");

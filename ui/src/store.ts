@@ -1,7 +1,7 @@
 // The UI's small store: it mirrors what the Rust side pushes on the event
 // channel (link state, typing, presence) and counts durable changes so the
 // views reload from the client's cache. It holds no chat data of its own.
-import type { ClientEvent, Connection, LinkState } from "./bindings";
+import type { ClientEvent, Connection, LinkState, User } from "./bindings";
 import { TYPING_TTL_SECS } from "./bindings/limits";
 
 /** How long a typing indicator lasts without a refresh (as the server's). */
@@ -43,6 +43,9 @@ export interface State {
   rev: number;
   /** Bumped when contacts or connection requests change (and on resync). */
   contactsRev: number;
+  /** The newest profile a `profile.updated` event carried (mine included:
+   *  changed on another device), and a count of them (Settings reloads). */
+  profile: { user: User; n: number } | null;
   /** Set when the session ended elsewhere (the reason). */
   signedOut: string | null;
 }
@@ -61,6 +64,7 @@ export const initialState: State = {
   failed: {},
   rev: 0,
   contactsRev: 0,
+  profile: null,
   signedOut: null,
 };
 
@@ -118,7 +122,8 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
         }
       }
       const contacts = ev.event.kind.startsWith("connection.") || ev.event.kind === "contact_code.consumed";
-      return { ...state, typing, rev: state.rev + 1, contactsRev: state.contactsRev + (contacts ? 1 : 0) };
+      const profile = ev.event.kind === "profile.updated" ? { user: ev.event.user, n: (state.profile?.n ?? 0) + 1 } : state.profile;
+      return { ...state, typing, profile, rev: state.rev + 1, contactsRev: state.contactsRev + (contacts ? 1 : 0) };
     }
     case "resynced":
       return { ...state, rev: state.rev + 1, contactsRev: state.contactsRev + 1 };

@@ -25,6 +25,13 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
   const [settings, setSettings] = useState(false);
   const [people, setPeople] = useState<PeopleTab | null>(null);
   const [incoming, setIncoming] = useState(0);
+  // My profile changed on another device: the header follows.
+  const onProfileRef = useRef(onProfile);
+  onProfileRef.current = onProfile;
+  useEffect(() => {
+    const u = store.profile?.user;
+    if (u && u.id === me.id) onProfileRef.current(u);
+  }, [store.profile, me.id]);
   const [error, setError] = useState<string | null>(null);
   const [refresh, setRefresh] = useState(0);
   const [contacts, setContacts] = useState<{ list: Connection[]; loadedAt: number } | null>(null);
@@ -229,7 +236,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
           onClose={() => setPeople(null)}
         />
       ) : settings ? (
-        <Settings onClose={() => setSettings(false)} onProfile={onProfile} onSignOut={onSignOut} />
+        <Settings onClose={() => setSettings(false)} onProfile={onProfile} onSignOut={onSignOut} profileRev={store.profile?.n ?? 0} />
       ) : chat ? (
         <ChatView
           chat={chat}

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { CropRect, Me, UpdateMe, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
 import { AvatarCropper } from "../components/AvatarCropper";
@@ -14,7 +14,18 @@ const NO_CHANGE: UpdateMe = { display_name: null, username: null, bio: null, sta
 const LIMITS = { display_name: DISPLAY_NAME_MAX, username: USERNAME_MAX, status_text: STATUS_TEXT_MAX, bio: BIO_MAX };
 
 /** Profile edit, privacy toggles and sign-out. */
-export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => void; onProfile: (u: User) => void; onSignOut: () => void }) {
+export function Settings({
+  onClose,
+  onProfile,
+  onSignOut,
+  profileRev,
+}: {
+  onClose: () => void;
+  onProfile: (u: User) => void;
+  onSignOut: () => void;
+  /** Bumped by each `profile.updated`: my settings may have changed on another device. */
+  profileRev: number;
+}) {
   const [me, setMe] = useState<Me | null>(null);
   const [form, setForm] = useState({ display_name: "", username: "", bio: "", status_text: "" });
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
@@ -32,6 +43,34 @@ export function Settings({ onClose, onProfile, onSignOut }: { onClose: () => voi
       (e) => setNote({ ok: false, text: asCommandError(e).message }),
     );
   }, []);
+
+  // Changed on another device: the toggles and the photo follow at once;
+  // the text fields only where they still hold what was loaded (never
+  // under someone typing).
+  const loaded = useRef<Me | null>(null);
+  loaded.current = me;
+  useEffect(() => {
+    if (profileRev === 0) return;
+    let stale = false;
+    call("get_me").then(
+      (m) => {
+        if (stale) return;
+        const was = loaded.current;
+        setMe(m);
+        if (!was) return;
+        setForm((f) => ({
+          display_name: f.display_name === was.display_name ? m.display_name : f.display_name,
+          username: f.username === (was.username ?? "") ? (m.username ?? "") : f.username,
+          bio: f.bio === was.bio ? m.bio : f.bio,
+          status_text: f.status_text === was.status_text ? m.status_text : f.status_text,
+        }));
+      },
+      () => {},
+    );
+    return () => {
+      stale = true;
+    };
+  }, [profileRev]);
 
   async function update(patch: UpdateMe, done: string) {
     setBusy(true);
