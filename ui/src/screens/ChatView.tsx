@@ -924,9 +924,13 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             const image = [...e.clipboardData.items].some((i) => i.kind === "file" && i.type.startsWith("image/"));
             if (!image && types.includes("text/plain")) return;
             e.preventDefault();
+            // A big screenshot takes a moment to encode: say so meanwhile.
+            const id = chat.id;
+            setUpload({ name: "pasted image", progress: { sent: 0, total: 0 } });
             void call("paste_image").then(
               (path) => attach(path),
               (err) => {
+                if (chatId.current === id) setUpload(null);
                 // Nothing the composer could take: say so only if it looked like an image.
                 if (image || asCommandError(err).code !== "no_image") setError(asCommandError(err).message);
               },
