@@ -549,6 +549,37 @@ mod tests {
         assert_eq!(kept, 5);
     }
 
+    /// A read under way when the store closes finishes first (its caller
+    /// gone or not), so the writer still closes last and the WAL goes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn close_waits_for_a_read_under_way() {
+        let (dir, store) = store().await;
+        store.write(move |c| insert(c, 1)).await.unwrap();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let s2 = store.clone();
+        let reading = tokio::spawn(async move {
+            s2.read(move |c| -> Result<i64, E> {
+                let _ = started_tx.send(());
+                let _ = go_rx.recv();
+                Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
+            })
+            .await
+        });
+        started_rx.await.unwrap();
+        // The caller goes away; the blocking part still holds its connection.
+        reading.abort();
+        let s3 = store.clone();
+        let closing = tokio::spawn(async move { s3.close().await });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!closing.is_finished(), "close did not wait for the read");
+        go_tx.send(()).unwrap();
+        closing.await.unwrap();
+        for leftover in ["parley.db-wal", "parley.db-shm"] {
+            assert!(!dir.path().join(leftover).exists(), "{leftover} left");
+        }
+    }
+
     /// A job queued behind the close is answered as closed, not dropped
     /// (which its caller would see as a panic, a 500); the one before it
     /// commits.
