@@ -574,6 +574,11 @@ try {
   await until("Ben's pinned chat on top", async () => /Ben/.test(await firstRow()) && (await findAll('[data-testid="chat-row"]')).length === 2);
   await click(await find('button[name="pin"]'));
   await until("Carol's on top again", async () => /Carol/.test(await firstRow()));
+  // Alt+Up and Alt+Down move between the chats as listed.
+  await type(await find('textarea[name="composer"]'), "\uE00A\uE013\uE000");
+  await waitText(".chat-title", /^Carol$/);
+  await type(await find('textarea[name="composer"]'), "\uE00A\uE015\uE000");
+  await waitText(".chat-title", /^Ben$/);
   await click(await find('button[name="open-people"]'));
   step = "add contact: open an image file with Dan's QR, confirm, request sent";
   await cliLogin("dan", "dan@example.org");

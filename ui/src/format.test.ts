@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
+import { stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -300,5 +300,18 @@ describe("editing and times", () => {
   });
   it("tooltips say the whole date", () => {
     expect(fullTime(new Date(2026, 10, 27, 9, 4))).toBe("Friday 27 Nov 2026, 09:04");
+  });
+});
+
+describe("moving between chats with the keyboard", () => {
+  it("steps through the list as shown, and stops at its ends", () => {
+    const ids = ["a", "b", "c"];
+    expect(stepChat(ids, "a", 1)).toBe("b");
+    expect(stepChat(ids, "b", -1)).toBe("a");
+    expect(stepChat(ids, "c", 1)).toBeNull();
+    expect(stepChat(ids, "a", -1)).toBeNull();
+    expect(stepChat(ids, null, 1)).toBe("a");
+    expect(stepChat(ids, "gone", -1)).toBe("c");
+    expect(stepChat([], null, 1)).toBeNull();
   });
 });

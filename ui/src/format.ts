@@ -352,3 +352,13 @@ export function nextMuteEnd(chats: Chat[], now: Date): number | null {
   }
   return next;
 }
+
+/** The chat Alt+Up (`step` -1) or Alt+Down (+1) opens from `selected` in
+ * the list as shown: the next one, or the first (last) when none is open;
+ * null at either end. */
+export function stepChat(ids: string[], selected: string | null, step: 1 | -1): string | null {
+  if (ids.length === 0) return null;
+  const at = selected === null ? -1 : ids.indexOf(selected);
+  if (at < 0) return step > 0 ? ids[0] : ids[ids.length - 1];
+  return ids[at + step] ?? null;
+}

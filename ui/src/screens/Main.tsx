@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Chat, Connection, Message, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
-import { nextMuteEnd, searchQuery, unreadTotal } from "../format";
+import { filterChats, nextMuteEnd, searchQuery, stepChat, unreadTotal } from "../format";
 import { asCommandError, call } from "../ipc";
 import { Latest } from "../latest";
 import { mergePresence, type State } from "../store";
@@ -143,7 +143,12 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
 
   const onChanged = useCallback(() => setRefresh((r) => r + 1), []);
 
-  // Ctrl/Cmd+K: find a chat.
+  // Ctrl/Cmd+K: find a chat. Alt+Up/Down: the previous or next chat in
+  // the list as shown (filtered, pinned first).
+  const shownIds = useRef<string[]>([]);
+  shownIds.current = filterChats(chats, query).map((c) => c.id);
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
@@ -152,6 +157,13 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
         setPeople(null);
         filterRef.current?.focus();
         filterRef.current?.select();
+      } else if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
+        const next = stepChat(shownIds.current, selectedRef.current, e.key === "ArrowDown" ? 1 : -1);
+        if (!next) return;
+        e.preventDefault();
+        setSettings(false);
+        setPeople(null);
+        setSelected(next);
       }
     };
     window.addEventListener("keydown", onKey);
