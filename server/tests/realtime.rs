@@ -436,6 +436,49 @@ async fn acks_are_stored_off_the_loop_even_when_the_socket_closes_right_after() 
     }
 }
 
+/// Someone no longer a contact hears nothing more of this side: a device
+/// acking messages that came before the removal still moves its delivered
+/// watermark, but the sender gets no receipt (as with reads).
+#[tokio::test]
+async fn an_ex_contact_gets_no_delivered_receipt() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    ts.send_text(&b, &chat, "k1", "before the end").await;
+    let receipts = || ts.events_of(b.user.user.id.as_str(), Some("receipt.updated"));
+    let before = receipts();
+    let r = ts
+        .call(
+            Method::DELETE,
+            &format!("/v1/connections/{}", b.user.user.id),
+            &a,
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let mut wa = ts.ws(&a).await;
+    let replay = wa.hello(0).await;
+    let last = replay.last().unwrap()["seq"].as_u64().unwrap();
+    wa.send_json(json!({"type": "ack", "up_to": last})).await;
+    let delivered = || -> i64 {
+        ts.db()
+            .query_row(
+                "SELECT delivered_up_to_seq FROM chat_members WHERE chat_id = ?1 AND user_id = ?2",
+                rusqlite::params![chat, a.user.user.id.0],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while delivered() < 1 {
+        assert!(std::time::Instant::now() < deadline, "the ack never landed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        receipts(),
+        before,
+        "Ben heard of Ana's device after the removal"
+    );
+}
+
 /// A client acks as events arrive; stored one by one, a busy chat cost a write
 /// and a `receipt.updated` for the sender per ack. Acks closer together than
 /// the server's spacing (50 ms) are coalesced into the newest, and the last

@@ -352,12 +352,17 @@ pub async fn ack(state: &AppState, caller: &Caller, up_to: u64) -> Result<()> {
                 continue;
             }
             // Receipt visibility does not depend on the watermark moving.
-            receipts.push((chat_id, seq, ChatCtx::load(conn, &before)?));
+            // Someone no longer a contact hears nothing more of this side
+            // (as with reads): the watermark moves, no receipt goes out.
+            let tell = store::contacts::are_connected(conn, &uid, &before.peer_id)?;
+            receipts.push((chat_id, seq, ChatCtx::load(conn, &before)?, tell));
         }
         store::events::ack(conn, &did, up_to)?;
-        for (chat_id, seq, ctx) in receipts {
+        for (chat_id, seq, ctx, tell) in receipts {
             if let Some(after) = store::chats::advance_delivered(conn, &chat_id, &uid, seq)? {
-                emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
+                if tell {
+                    emit_receipt(conn, &mut emitted, &ctx, &after, now)?;
+                }
             }
         }
         Ok(emitted)
