@@ -264,6 +264,10 @@ try {
   await exec("document.querySelector('.picker button').click()");
   await waitText('[data-testid="message"] [data-testid="reaction"]', /👍/);
   await until("Ben to see the reaction", async () => JSON.stringify(await cli("ben", "history", "ana")).includes("👍"));
+  // Ben reacts too: the tooltip names us both.
+  const bensMessage = (await cli("ben", "history", "ana")).find((m) => /Lunch tomorrow/.test(m.body));
+  await cli("ben", "react", bensMessage.id, "👍");
+  await until("the tooltip to name both", async () => (await wd("GET", s(`/element/${await find('[data-testid="message"] [data-testid="reaction"]')}/attribute/title`))) === "You and Ben");
 
   step = "edit my reply";
   await exec("document.querySelectorAll('[data-testid=message]')[1].querySelector('button[name=edit]').click()");

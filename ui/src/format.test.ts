@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
+import { reactedBy, stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -313,5 +313,14 @@ describe("moving between chats with the keyboard", () => {
     expect(stepChat(ids, null, 1)).toBe("a");
     expect(stepChat(ids, "gone", -1)).toBe("c");
     expect(stepChat([], null, 1)).toBeNull();
+  });
+});
+
+describe("reaction tooltips", () => {
+  it("name who reacted, me first", () => {
+    expect(reactedBy(["ben", "me"], "me", "Ben")).toBe("You and Ben");
+    expect(reactedBy(["ben"], "me", "Ben")).toBe("Ben");
+    expect(reactedBy(["me"], "me", "Ben")).toBe("You");
+    expect(reactedBy([], "me", "Ben")).toBe("");
   });
 });

@@ -10,7 +10,7 @@ import { MuteMenu } from "../components/MuteMenu";
 import { PinButton } from "../components/PinButton";
 import { save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
-import { fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
+import { reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
 import { drafts } from "../drafts";
 import { firstUnread, oldestSeq, PAGE, reachedStart, withLatest, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
@@ -706,6 +706,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                             key={emoji}
                             className={`reaction${who.includes(myId) ? " mine" : ""}`}
                             aria-pressed={who.includes(myId)}
+                            title={reactedBy(who, myId, chat.peer.display_name)}
                             onClick={() => void react(m, emoji)}
                             data-testid="reaction"
                           >
