@@ -1123,9 +1123,21 @@ impl Client {
         let total: u64 = atts.iter().map(|a| a.size * 2).sum();
         let mut done = 0u64;
         let mut ids = Vec::with_capacity(atts.len());
+        // In the profile, not the system's temp folder: what an interrupted
+        // forward left (Ctrl+C) is cleared by the next one.
+        let root = self.profile().dir().join(FORWARDING_DIR);
+        let work = {
+            let root = root.clone();
+            blocking(move || {
+                std::fs::create_dir_all(&root)?;
+                crate::download::clear_stale(&root, FORWARDING_KEPT);
+                Ok(())
+            })
+        };
+        work.await?;
         for att in &atts {
             // One folder each, so every file keeps its own name.
-            let dir = tempfile::tempdir()?;
+            let dir = tempfile::tempdir_in(&root)?;
             let p = progress.clone();
             let path = self
                 .save_attachment(
@@ -1272,3 +1284,8 @@ impl PlatformExt for Platform {
 pub fn pinned_first(list: &mut [Chat]) {
     list.sort_by_key(|c| std::cmp::Reverse(c.pinned_at));
 }
+
+/// Where `forward` keeps the files it downloads until they are uploaded
+/// again (in the profile), and how old a leftover must be to be cleared.
+const FORWARDING_DIR: &str = "forwarding";
+const FORWARDING_KEPT: Duration = Duration::from_secs(24 * 3600);

@@ -259,6 +259,31 @@ fn io_at(path: &Path, e: std::io::Error) -> ClientError {
     ))
 }
 
+/// Removes the entries of `dir` (files or folders) last changed more than
+/// `kept` ago: what an interrupted transfer left in a working folder.
+/// Blocking.
+pub fn clear_stale(dir: &std::path::Path, kept: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > kept);
+        if stale {
+            let path = e.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,5 +359,29 @@ mod tests {
         assert_eq!(candidate(d, "notes.pdf", 0), Path::new("/d/notes.pdf"));
         assert_eq!(candidate(d, "notes.pdf", 2), Path::new("/d/notes (2).pdf"));
         assert_eq!(candidate(d, "README", 1), Path::new("/d/README (1)"));
+    }
+}
+
+#[cfg(test)]
+mod clear_stale_tests {
+    use super::clear_stale;
+    use std::time::Duration;
+
+    #[test]
+    fn leftovers_of_an_interrupted_forward_are_cleared_once_stale() {
+        let root = tempfile::tempdir().unwrap();
+        let (old, new) = (root.path().join("old"), root.path().join("new"));
+        for d in [&old, &new] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::write(d.join("photo.png.part"), b"half").unwrap();
+        }
+        let day = Duration::from_secs(24 * 3600);
+        std::fs::File::open(&old)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - 2 * day)
+            .unwrap();
+        clear_stale(root.path(), day);
+        assert!(!old.exists());
+        assert!(new.join("photo.png.part").exists());
     }
 }

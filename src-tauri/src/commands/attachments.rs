@@ -109,7 +109,7 @@ pub async fn paste_image(
             CommandError::new("local", format!("cannot keep the pasted image: {e}"))
         };
         std::fs::create_dir_all(&dir).map_err(|e| local(&e))?;
-        clear_old(&dir, PASTED_KEPT);
+        parley_client::download::clear_stale(&dir, PASTED_KEPT);
         let name = chrono::Local::now().format("pasted-%Y%m%d-%H%M%S%.3f.png");
         let path = dir.join(name.to_string());
         rgba.save_with_format(&path, image::ImageFormat::Png)
@@ -118,24 +118,6 @@ pub async fn paste_image(
     })
     .await
     .map_err(|e| CommandError::new("local", e.to_string()))?
-}
-
-/// Removes the files in `dir` last changed more than `kept` ago.
-fn clear_old(dir: &std::path::Path, kept: std::time::Duration) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > kept);
-        if old {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
 }
 
 /// An attachment's bytes as a `data:<mime>;base64,...` URL.
@@ -168,23 +150,6 @@ pub fn data_url(mime: &str, bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn old_pasted_images_are_cleared_and_new_ones_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let (old, new) = (dir.path().join("old.png"), dir.path().join("new.png"));
-        std::fs::write(&old, b"x").unwrap();
-        std::fs::write(&new, b"y").unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&old)
-            .unwrap()
-            .set_modified(std::time::SystemTime::now() - 2 * PASTED_KEPT)
-            .unwrap();
-        clear_old(dir.path(), PASTED_KEPT);
-        assert!(!old.exists());
-        assert!(new.exists());
-    }
 
     #[test]
     fn data_url_encodes_and_guards_the_mime() {
