@@ -87,7 +87,7 @@ fn chat_view(conn: &Connection, me: &MemberRow, updated_at: i64) -> Result<Chat>
         unread_count: me.unread_count,
         read_up_to_seq: me.read_up_to_seq,
         updated_at: ms_to_ts(updated_at),
-        mute: mute_of(me, now_ms()),
+        mute: mute_of(me.muted_until, now_ms()),
         pinned_at: me.pinned_at.map(ms_to_ts),
     })
 }
@@ -130,9 +130,10 @@ pub async fn pin(state: &AppState, caller: &Caller, chat_id: &str, pinned: bool)
     Ok(())
 }
 
-/// A member's mute as the wire shows it at `now` (none once it ended).
-fn mute_of(m: &MemberRow, now: i64) -> Option<Mute> {
-    match m.muted_until {
+/// A member's `muted_until` as the wire shows it at `now` (none once it
+/// ended).
+fn mute_of(muted_until: Option<i64>, now: i64) -> Option<Mute> {
+    match muted_until {
         Some(store::chats::MUTED_UNTIL_UNMUTED) => Some(Mute { until: None }),
         Some(until) if until > now => Some(Mute {
             until: Some(ms_to_ts(until)),
@@ -164,10 +165,8 @@ pub async fn mute(
         let me = membership(conn, &cid, &uid)?;
         let mut emitted = Emitted::default();
         // A mute that already ended is the same as none.
-        let was = mute_of(&me, now);
+        let (was, is) = (mute_of(me.muted_until, now), mute_of(muted_until, now));
         store::chats::set_mute(conn, &cid, &uid, muted_until)?;
-        let after = MemberRow { muted_until, ..me };
-        let is = mute_of(&after, now);
         if was != is {
             emitted.emit(
                 conn,

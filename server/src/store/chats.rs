@@ -126,38 +126,32 @@ pub fn touch_chat(conn: &Connection, chat_id: &str, now: i64) -> Result<(), Stor
     Ok(())
 }
 
-/// Sets `user_id`'s mute of `chat_id` (see [`MemberRow::muted_until`]);
-/// returns whether it changed.
+/// Sets `user_id`'s mute of `chat_id` (see [`MemberRow::muted_until`]).
 pub fn set_mute(
     conn: &Connection,
     chat_id: &str,
     user_id: &str,
     muted_until: Option<i64>,
-) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE chat_members SET muted_until = ?3 \
-             WHERE chat_id = ?1 AND user_id = ?2 AND muted_until IS NOT ?3",
-        )?
-        .execute(params![chat_id, user_id, muted_until])?
-        > 0)
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE chat_members SET muted_until = ?3 WHERE chat_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![chat_id, user_id, muted_until])?;
+    Ok(())
 }
 
-/// Pins (`Some(when)`) or unpins `chat_id` for `user_id`; returns whether
-/// it changed (a pinned chat keeps its first pin time).
+/// Pins (`Some(when)`) or unpins `chat_id` for `user_id`.
 pub fn set_pinned(
     conn: &Connection,
     chat_id: &str,
     user_id: &str,
     pinned_at: Option<i64>,
-) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE chat_members SET pinned_at = ?3 WHERE chat_id = ?1 AND user_id = ?2 \
-             AND (pinned_at IS NULL) != (?3 IS NULL)",
-        )?
-        .execute(params![chat_id, user_id, pinned_at])?
-        > 0)
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE chat_members SET pinned_at = ?3 WHERE chat_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![chat_id, user_id, pinned_at])?;
+    Ok(())
 }
 
 /// How many chats `user_id` has pinned.
