@@ -1126,18 +1126,18 @@ impl Client {
         // In the profile, not the system's temp folder: what an interrupted
         // forward left (Ctrl+C) is cleared by the next one.
         let root = self.profile().dir().join(FORWARDING_DIR);
-        let work = {
-            let root = root.clone();
-            blocking(move || {
-                std::fs::create_dir_all(&root)?;
-                crate::download::clear_stale(&root, FORWARDING_KEPT);
-                Ok(())
-            })
-        };
-        work.await?;
-        for att in &atts {
-            // One folder each, so every file keeps its own name.
-            let dir = tempfile::tempdir_in(&root)?;
+        let count = atts.len();
+        // Off the runtime: clear what an earlier forward left, then one
+        // folder per file, so that every file keeps its own name.
+        let dirs: Vec<tempfile::TempDir> = blocking(move || {
+            std::fs::create_dir_all(&root)?;
+            crate::download::clear_stale(&root, FORWARDING_KEPT);
+            (0..count)
+                .map(|_| Ok(tempfile::tempdir_in(&root)?))
+                .collect()
+        })
+        .await?;
+        for (att, dir) in atts.iter().zip(&dirs) {
             let p = progress.clone();
             let path = self
                 .save_attachment(
@@ -1161,6 +1161,12 @@ impl Client {
             done += att.size;
             ids.push(copy.id);
         }
+        // The downloaded copies go with their folders, off the runtime too.
+        blocking(move || {
+            drop(dirs);
+            Ok(())
+        })
+        .await?;
         self.queue_message(&to_chat, &m.message.body, None, ids)
             .await
     }
