@@ -83,7 +83,7 @@ where
     // dropped before it does (a cancelled request); a client that goes away
     // mid-stream ends in the error path below. Once the file took its place
     // there is nothing left to remove.
-    let _partial = RemoveOnDrop(tmp.clone());
+    let _partial = tempfile::TempPath::try_from_path(&tmp).map_err(Error::io)?;
     let result = async {
         let mut file = tokio::fs::File::create(&tmp).await.map_err(Error::io)?;
         let mut hasher = Sha256::new();
@@ -171,15 +171,6 @@ where
         })
         .await?;
     Ok(attachment)
-}
-
-/// Deletes a file when dropped (if it is still there).
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// Partial uploads older than this are left over from a crash and swept.
