@@ -1,4 +1,4 @@
-import { Fragment, useCallback, useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
+import { Fragment, useCallback, useEffect, useId, useLayoutEffect, useRef, useState, useSyncExternalStore, type KeyboardEvent } from "react";
 import { useDayChange } from "../day";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
@@ -155,7 +155,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const [acting, setActing] = useState<string | null>(null);
   const [attachPath, setAttachPath] = useState<string | null>(null);
   // Files uploaded for the next message (kept per chat in `drafts`).
-  const [attached, setAttached] = useState<Attachment[]>(() => drafts.attachments(chat.id));
+  // Read from `drafts` on every render, which follows its changes.
+  useSyncExternalStore(drafts.subscribe, drafts.version);
+  const attached: Attachment[] = drafts.attachments(chat.id);
   const [upload, setUpload] = useState<{ name: string; progress: UploadProgress } | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
@@ -198,7 +200,6 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     setError(null);
     setNotice(null);
     setForwarding(null);
-    setAttached(drafts.attachments(id));
     setAttachPath(null);
     setUpload(null);
     atBottom.current = true;
@@ -393,7 +394,6 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       // Kept for its chat even if another one was opened meanwhile.
       drafts.setAttachments(id, [...drafts.attachments(id), a]);
       if (chatId.current !== id) return;
-      setAttached(drafts.attachments(id));
       setAttachPath(null);
       composer.current?.focus();
     } catch (e) {
@@ -459,7 +459,6 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         if (chatId.current !== id) return;
         setMessages((list) => withSent(list, m));
         setReplyTo(null);
-        setAttached(drafts.attachments(id));
         setDraft((d) => (d.trim() === body ? "" : d));
         atBottom.current = true;
         // Answered: what was unread has been seen (WhatsApp drops the line too).
@@ -883,7 +882,6 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                 aria-label={`Remove ${a.name ?? "file"}`}
                 onClick={() => {
                   drafts.setAttachments(chat.id, drafts.attachments(chat.id).filter((x) => x.id !== a.id));
-                  setAttached(drafts.attachments(chat.id));
                 }}
               >
                 ✕
