@@ -27,10 +27,13 @@ token=$(login st@example.org)
 
 # Logout and device revocation would sign the fuzzer out mid-run; they are
 # covered by the integration tests instead.
+# One worker: with two threads, hypothesis's ast.parse of schemathesis's lambdas
+# races inside CPython < 3.11.8 / 3.12.1 (gh-106905, "AST constructor recursion
+# depth mismatch") and fails the run with a Runtime Error that is not ours.
 st run "$base/openapi.json" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,response_schema_conformance,content_type_conformance \
   --exclude-path /v1/auth/logout --exclude-path-regex '^/v1/devices/' \
-  --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" --workers 2 \
+  --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" --workers 1 \
   --suppress-health-check all --warnings off \
   || { echo "schemathesis failed; server log:"; tail -50 "$work/server.log"; exit 1; }
