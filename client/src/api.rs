@@ -415,6 +415,15 @@ impl Api {
         self.empty(self.request(method, &path, Some(token))?).await
     }
 
+    /// `POST /v1/chats/{id}/clear`.
+    pub async fn clear_chat(&self, token: &str, chat_id: &str, up_to_seq: u64) -> Result<()> {
+        let path = format!("/v1/chats/{}/clear", enc(chat_id));
+        let req = self
+            .request(Method::POST, &path, Some(token))?
+            .json(&ClearUpTo { up_to_seq });
+        self.empty(req).await
+    }
+
     pub async fn edit_message(&self, token: &str, id: &str, body: &str) -> Result<Message> {
         self.call(
             Method::PATCH,

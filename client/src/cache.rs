@@ -550,6 +550,40 @@ pub fn discard_failed(conn: &mut Connection, me: &str, client_id: &str) -> Resul
     Ok(gone > 0)
 }
 
+/// Whether I cleared the message at `seq` of a chat from my history (on
+/// any of my devices): an event about it, replayed from before the clear,
+/// must not bring it back.
+fn cleared(conn: &Connection, chat_id: &str, seq: u64) -> Result<bool> {
+    Ok(chat(conn, chat_id)?.is_some_and(|c| seq <= c.cleared_up_to_seq))
+}
+
+/// I cleared a chat's history up to `up_to` (`chat.cleared`, or this
+/// device did): drop those messages (not those still waiting for a seq:
+/// queued or refused), and count unread only what is left.
+pub fn clear_chat(conn: &Connection, me: &str, chat_id: &str, up_to: u64) -> Result<()> {
+    conn.execute(
+        "DELETE FROM messages WHERE chat_id = ?1 AND seq > 0 AND seq <= ?2",
+        params![chat_id, up_to as i64],
+    )?;
+    let Some(mut chat) = chat(conn, chat_id)? else {
+        return Ok(());
+    };
+    if up_to <= chat.cleared_up_to_seq {
+        return Ok(());
+    }
+    chat.cleared_up_to_seq = up_to;
+    if chat.last_message.as_ref().is_some_and(|l| l.seq <= up_to) {
+        chat.last_message = None;
+    }
+    let unread: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND seq > ?2 AND sender_id != ?3",
+        params![chat_id, chat.read_up_to_seq.max(up_to) as i64, me],
+        |r| r.get(0),
+    )?;
+    chat.unread_count = chat.unread_count.min(unread as u64);
+    upsert_chat(conn, &chat)
+}
+
 fn update_message_json(conn: &Connection, id: &str, f: impl FnOnce(&mut Message)) -> Result<()> {
     let Some(j) = conn
         .query_row("SELECT json FROM messages WHERE id = ?1", [id], |r| {
@@ -578,6 +612,10 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
     }
     let me = my_id(&tx)?.unwrap_or_default();
     match event {
+        Event::MessageCreated { message }
+        | Event::MessageUpdated { message }
+        | Event::MessageDeleted { message }
+            if cleared(&tx, &message.chat_id, message.seq)? => {}
         Event::MessageCreated { message }
         | Event::MessageUpdated { message }
         | Event::MessageDeleted { message } => {
@@ -642,6 +680,7 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
                 upsert_chat(&tx, &chat)?;
             }
         }
+        Event::ChatCleared { chat_id, up_to_seq } => clear_chat(&tx, &me, chat_id, *up_to_seq)?,
         Event::ChatPinned { chat_id, pinned_at } => {
             if let Some(mut chat) = chat(&tx, chat_id)? {
                 chat.pinned_at = *pinned_at;
@@ -814,6 +853,7 @@ mod tests {
                         updated_at: now,
                         mute: None,
                         pinned_at: None,
+                        cleared_up_to_seq: 0,
                     },
                 )?;
                 let ev = Event::MessageCreated { message };
@@ -822,6 +862,106 @@ mod tests {
                 apply(c, 4, &ev)?;
                 assert_eq!(chat(c, "chat")?.unwrap().unread_count, 1);
                 assert_eq!(cursor(c)?, 5);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// `chat.cleared` drops the messages up to its seq, not those still
+    /// queued (no seq yet) or after it; the list's last message and the
+    /// unread count follow; an event about a cleared message, replayed from
+    /// before the clear, does not bring it back.
+    #[test]
+    fn a_cleared_chat_keeps_what_is_queued_and_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
+        let now = chrono::Utc::now();
+        let peer = parley_protocol::User {
+            id: UserId("peer".into()),
+            display_name: "Peer".into(),
+            username: None,
+            bio: String::new(),
+            status_text: String::new(),
+            avatar_url: None,
+            created_at: now,
+        };
+        let msg = |seq: u64, body: &str| Message {
+            id: format!("m{seq}"),
+            chat_id: "chat".into(),
+            seq,
+            sender_id: UserId("peer".into()),
+            client_id: format!("k{seq}"),
+            body: body.into(),
+            reply_to: None,
+            attachments: vec![],
+            reactions: Default::default(),
+            created_at: now,
+            edited_at: None,
+            deleted: false,
+            status: MessageStatus::Sent,
+        };
+        let bodies = |c: &Connection| -> Result<Vec<String>> {
+            Ok(messages(c, "chat", None, 50)?
+                .into_iter()
+                .map(|m| m.message.body)
+                .collect())
+        };
+        cache
+            .with(|c| {
+                set_kv(c, "user_id", "me")?;
+                upsert_chat(
+                    c,
+                    &Chat {
+                        id: "chat".into(),
+                        peer,
+                        last_message: None,
+                        unread_count: 0,
+                        read_up_to_seq: 0,
+                        updated_at: now,
+                        mute: None,
+                        pinned_at: None,
+                        cleared_up_to_seq: 0,
+                    },
+                )?;
+                for seq in 1..=3 {
+                    let message = msg(seq, &format!("peer {seq}"));
+                    apply(c, seq, &Event::MessageCreated { message })?;
+                }
+                let item = OutboxItem {
+                    client_id: "queued".into(),
+                    chat_id: "chat".into(),
+                    body: "not sent yet".into(),
+                    reply_to: None,
+                    attachment_ids: vec![],
+                    attempts: 0,
+                };
+                enqueue(c, "me", &item, now)?;
+                assert_eq!(chat(c, "chat")?.unwrap().unread_count, 3);
+
+                let clear = |up_to_seq| Event::ChatCleared {
+                    chat_id: "chat".into(),
+                    up_to_seq,
+                };
+                apply(c, 4, &clear(2))?;
+                assert_eq!(bodies(c)?, ["peer 3", "not sent yet"]);
+                let listed = chat(c, "chat")?.unwrap();
+                assert_eq!(listed.cleared_up_to_seq, 2);
+                assert_eq!(listed.unread_count, 1);
+                assert_eq!(listed.last_message.map(|m| m.seq), Some(3));
+
+                let mut edited = msg(1, "peer 1, edited");
+                edited.edited_at = Some(now);
+                apply(c, 5, &Event::MessageUpdated { message: edited })?;
+                assert_eq!(bodies(c)?, ["peer 3", "not sent yet"]);
+                assert_eq!(cursor(c)?, 5, "stepped over, not stuck");
+
+                apply(c, 6, &clear(3))?;
+                assert_eq!(bodies(c)?, ["not sent yet"]);
+                let listed = chat(c, "chat")?.unwrap();
+                assert_eq!((listed.unread_count, listed.last_message), (0, None));
+                // An older clear changes nothing.
+                apply(c, 7, &clear(1))?;
+                assert_eq!(chat(c, "chat")?.unwrap().cleared_up_to_seq, 3);
                 Ok(())
             })
             .unwrap();

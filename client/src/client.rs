@@ -1015,6 +1015,24 @@ impl Client {
         self.refresh_chat(chat_id).await
     }
 
+    /// Clears my history of a chat up to `up_to_seq` on all my devices
+    /// ("Clear chat"; my peer keeps theirs): pass the newest seq the person
+    /// saw, so a message that came in meanwhile is not cleared unseen. The
+    /// cache drops those messages at once, not only when `chat.cleared`
+    /// comes back.
+    pub async fn clear_chat(&self, chat_id: &str, up_to_seq: u64) -> Result<()> {
+        self.call(|api, t| {
+            let id = chat_id.to_owned();
+            async move { api.clear_chat(&t, &id, up_to_seq).await }
+        })
+        .await?;
+        let (id, me) = (chat_id.to_owned(), self.user_id().to_owned());
+        self.cache()
+            .run(move |c| cache::clear_chat(c, &me, &id, up_to_seq))
+            .await?;
+        self.refresh_chat(chat_id).await
+    }
+
     /// Caches the server's state of a chat after I changed it, so a newer
     /// change from another device is never overwritten with mine.
     async fn refresh_chat(&self, chat_id: &str) -> Result<()> {

@@ -339,6 +339,45 @@ fn a_chat_is_muted_and_unmuted_from_the_terminal() {
     assert!(p.ana.ok(&["chats"]).starts_with("Ben"));
 }
 
+/// `clear` asks first (no answer: nothing cleared), then empties Ana's
+/// history of the chat, and only hers; later messages show as usual.
+#[test]
+fn a_chat_is_cleared_from_the_terminal_for_me_only() {
+    let p = pair();
+    p.ben.ok(&["send", "ana", "first"]);
+    p.ben.ok(&["send", "ana", "second"]);
+    let run = p.ana.run_with_input(&["clear", "ben"], "\n");
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("Clear your messages with Ben"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("not cleared"), "{run:?}");
+    assert_eq!(p.ana.json(&["history", "ben"]).as_array().unwrap().len(), 2);
+
+    let run = p.ana.run_with_input(&["clear", "ben"], "y\n");
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert_eq!(run.stdout.trim(), "cleared");
+    assert_eq!(p.ana.json(&["history", "ben"]), json!([]));
+    let chats = p.ana.json(&["chats"]);
+    assert_eq!(chats[0]["last_message"], Value::Null, "{chats}");
+    assert_eq!(chats[0]["unread_count"], 0, "{chats}");
+    assert_eq!(p.ben.json(&["history", "ana"]).as_array().unwrap().len(), 2);
+
+    p.ben.ok(&["send", "ana", "third"]);
+    let h = p.ana.json(&["history", "ben"]);
+    let bodies: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["third"]);
+    let out = p.ana.json(&["clear", "ben", "--yes"]);
+    assert!(out["cleared_up_to_seq"].as_u64().unwrap() >= 3, "{out}");
+    assert_eq!(p.ana.json(&["history", "ben"]), json!([]));
+}
+
 #[test]
 fn listen_streams_new_messages_as_json_lines_and_exits_cleanly_on_sigterm() {
     let p = pair();

@@ -1212,6 +1212,82 @@ async fn a_mute_and_a_pin_reach_my_other_devices() {
     stop_loop(stop, task).await;
 }
 
+/// A chat cleared on the phone is cleared on the laptop (live, from
+/// `chat.cleared`) and in the phone's own cache at once; Ben keeps his
+/// history; what Ben sends next shows on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleared_chat_is_cleared_on_my_other_devices() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let phone = login(&ts, &tmp.path().join("ana-phone"), ANA).await;
+    let laptop = login(&ts, &tmp.path().join("ana-laptop"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&phone, &ben).await;
+    ben_sends(&ben, &chat, &["one", "two", "three"]).await;
+    laptop.chats().await.unwrap();
+    assert_eq!(laptop.history(&chat, 10).await.unwrap().len(), 3);
+    let cached = |c: &Client| {
+        let (c, chat) = (c.clone(), chat.clone());
+        async move {
+            c.cache()
+                .run(move |db| cache::messages(db, &chat, None, 50))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.message.body)
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut rx = laptop.subscribe();
+    let (stop, task) = run_loop(&laptop);
+    let mut seen = Vec::new();
+    collect_until(&mut rx, &mut seen, "online", |e| onlines(e) == 1).await;
+
+    let last = phone.history(&chat, 10).await.unwrap().pop().unwrap();
+    phone.clear_chat(&chat, last.message.seq).await.unwrap();
+    assert!(
+        cached(&phone).await.is_empty(),
+        "the phone's own cache, at once"
+    );
+    let listed = phone.chats().await.unwrap();
+    assert_eq!(listed[0].cleared_up_to_seq, last.message.seq);
+    assert_eq!(
+        (listed[0].unread_count, &listed[0].last_message),
+        (0, &None)
+    );
+    assert!(phone.history(&chat, 10).await.unwrap().is_empty());
+    collect_until(&mut rx, &mut seen, "the clear", |e| {
+        e.iter().any(
+            |e| matches!(e, ClientEvent::Event { event, .. } if event.kind() == "chat.cleared"),
+        )
+    })
+    .await;
+    assert!(cached(&laptop).await.is_empty(), "the laptop's cache");
+    assert_eq!(
+        ben.history(&chat, 10).await.unwrap().len(),
+        3,
+        "Ben keeps his"
+    );
+
+    ben_sends(&ben, &chat, &["four"]).await;
+    collect_until(&mut rx, &mut seen, "the next message", |e| {
+        created_by(e, ben.user_id()).contains(&"four".to_string())
+    })
+    .await;
+    assert_eq!(cached(&laptop).await, ["four"]);
+    assert_eq!(
+        phone
+            .history(&chat, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.message.body)
+            .collect::<Vec<_>>(),
+        ["four"]
+    );
+    stop_loop(stop, task).await;
+}
+
 /// Ana forwards Ben's message to Carol: the text, and the photo as Ana's own
 /// upload (same bytes, name and type), which Carol can download though
 /// Ben's original is not hers to see. A deleted message or an unknown id

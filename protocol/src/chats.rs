@@ -32,6 +32,12 @@ pub struct Chat {
     /// own devices see it.
     #[serde(default)]
     pub pinned_at: Option<DateTime<Utc>>,
+    /// I cleared this chat's history up to this seq (`POST
+    /// /v1/chats/{id}/clear`): messages at or below it are gone from my
+    /// history, my list, my search and my unread count, on all my devices;
+    /// my peer keeps theirs. 0 when never cleared. Only my own devices see it.
+    #[serde(default)]
+    pub cleared_up_to_seq: u64,
 }
 
 /// Notifications of a chat silenced, for its member alone (`PUT
@@ -227,6 +233,18 @@ pub struct EditMessage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReadUpTo {
+    pub up_to_seq: u64,
+}
+
+/// `POST /v1/chats/{id}/clear`: clear my history of a chat up to and
+/// including `up_to_seq` (the newest message this device shows, so a
+/// message that arrives meanwhile is not cleared unseen; a seq past the
+/// chat's newest counts as its newest). PROTOCOL.md is silent on clearing;
+/// this is WhatsApp's "Clear chat": for me only, on all my devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ClearUpTo {
     pub up_to_seq: u64,
 }
 

@@ -80,6 +80,11 @@ pub enum Event {
         chat_id: String,
         pinned_at: Option<DateTime<Utc>>,
     },
+    /// I (on any of my devices) cleared my history of a chat up to
+    /// `up_to_seq`: drop those messages. Not in PROTOCOL.md's list, like
+    /// `chat.muted`. After it, no event about a cleared message reaches me.
+    #[serde(rename = "chat.cleared")]
+    ChatCleared { chat_id: String, up_to_seq: u64 },
 }
 
 impl Event {
@@ -100,6 +105,7 @@ impl Event {
         "contact_code.consumed",
         "chat.muted",
         "chat.pinned",
+        "chat.cleared",
     ];
 
     /// The `kind` string of this event.
@@ -120,6 +126,7 @@ impl Event {
             Event::ContactCodeConsumed { .. } => "contact_code.consumed",
             Event::ChatMuted { .. } => "chat.muted",
             Event::ChatPinned { .. } => "chat.pinned",
+            Event::ChatCleared { .. } => "chat.cleared",
         }
     }
 }

@@ -392,7 +392,8 @@ async fn unread_counts_follow_reads_and_deletes() {
         let (stored, recount): (i64, i64) = db
             .query_row(
                 "SELECT cm.unread_count, (SELECT COUNT(*) FROM messages m WHERE m.chat_id = cm.chat_id \
-                 AND m.seq > cm.read_up_to_seq AND m.sender_id != cm.user_id AND m.deleted_at IS NULL) \
+                 AND m.seq > MAX(cm.read_up_to_seq, cm.cleared_up_to_seq) \
+                 AND m.sender_id != cm.user_id AND m.deleted_at IS NULL) \
                  FROM chat_members cm WHERE cm.chat_id = ?1 AND cm.user_id = ?2",
                 rusqlite::params![chat, b.user.user.id.0],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -447,6 +448,32 @@ async fn unread_counts_follow_reads_and_deletes() {
     let rec = wa.next_event("receipt.updated").await;
     assert_eq!(rec["event"]["delivered_up_to_seq"], 8);
     unread(2);
+    // Clearing takes what it covers off the count, whatever was read.
+    for i in 9..=11 {
+        ts.send_text(&a, &chat, &format!("u{i}"), &format!("m{i}"))
+            .await; // seq 9..=11
+    }
+    unread(5);
+    let clear = async |up_to: u64| {
+        ts.call_json(
+            Method::POST,
+            &format!("/v1/chats/{chat}/clear"),
+            &b,
+            json!({ "up_to_seq": up_to }),
+        )
+        .await
+        .status()
+    };
+    assert_eq!(clear(9).await, 204);
+    unread(2);
+    // Reading over what was cleared counts only what was not.
+    assert_eq!(read(10).await, 204);
+    unread(1);
+    // Deleting a cleared message, or reading backwards, changes nothing.
+    assert_eq!(delete(&ids[5]).await, 204);
+    unread(1);
+    assert_eq!(clear(11).await, 204);
+    unread(0);
     assert_eq!(read(100).await, 204);
     unread(0);
 }
@@ -1451,4 +1478,138 @@ async fn pins_are_the_members_own_and_at_most_three() {
         "chat_not_found",
     )
     .await;
+}
+
+#[tokio::test]
+async fn clearing_a_chat_hides_its_history_from_that_member_only() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let (aid, bid) = (a.user.user.id.0.clone(), b.user.user.id.0.clone());
+    let m1 = ts.send_text(&a, &chat, "a1", "apples one").await;
+    let m2 = ts.send_text(&a, &chat, "a2", "apples two").await;
+    ts.send_text(&a, &chat, "a3", "apples three").await;
+    ts.send_text(&b, &chat, "b1", "bananas").await; // seq 4
+    let (m1, m2) = (m1["id"].as_str().unwrap(), m2["id"].as_str().unwrap());
+    let clear = async |s: &parley_protocol::Session, up_to: Value| {
+        ts.call_json(
+            Method::POST,
+            &format!("/v1/chats/{chat}/clear"),
+            s,
+            json!({ "up_to_seq": up_to }),
+        )
+        .await
+    };
+    let seqs = async |s: &parley_protocol::Session, query: &str| -> Vec<u64> {
+        let r = get(&ts, s, &format!("/v1/chats/{chat}/messages{query}")).await;
+        assert_eq!(r.status(), 200);
+        let page: Vec<Value> = r.json().await.unwrap();
+        page.iter().map(|m| m["seq"].as_u64().unwrap()).collect()
+    };
+    let listed = async |s: &parley_protocol::Session| -> Value {
+        let list: Vec<Value> = get(&ts, s, "/v1/chats").await.json().await.unwrap();
+        list.into_iter().find(|c| c["id"] == chat.as_str()).unwrap()
+    };
+    let found = async |s: &parley_protocol::Session| -> usize {
+        let r: Vec<Value> = get(&ts, s, "/v1/search?q=apples")
+            .await
+            .json()
+            .await
+            .unwrap();
+        r.len()
+    };
+
+    assert_eq!(clear(&b, json!(2)).await.status(), 204);
+    assert_eq!(seqs(&b, "").await, [3, 4]);
+    assert_eq!(
+        seqs(&b, "?after_seq=0").await,
+        [3, 4],
+        "after a cleared seq"
+    );
+    assert_eq!(seqs(&b, "?before_seq=4").await, [3]);
+    assert_eq!(seqs(&a, "").await, [1, 2, 3, 4], "the peer keeps theirs");
+    let mine = listed(&b).await;
+    assert_eq!(mine["cleared_up_to_seq"], 2);
+    assert_eq!(mine["unread_count"], 1, "only seq 3 is left unread");
+    assert_eq!(mine["last_message"]["seq"], 4);
+    assert_eq!(listed(&a).await["cleared_up_to_seq"], 0);
+    assert_eq!(found(&b).await, 1);
+    assert_eq!(found(&a).await, 3);
+    assert_eq!(ts.events_of(&bid, Some("chat.cleared")), 1);
+    assert_eq!(
+        ts.events_of(&aid, Some("chat.cleared")),
+        0,
+        "the peer is not told"
+    );
+
+    // Ben can no longer act on what he cleared, and hears nothing more of it.
+    let before = ts.events_of(&bid, None);
+    let edit = ts
+        .call_json(
+            Method::PATCH,
+            &format!("/v1/messages/{m1}"),
+            &a,
+            json!({"body": "apples one, edited"}),
+        )
+        .await;
+    assert_eq!(edit.status(), 200);
+    let put = async |s: &parley_protocol::Session, id: &str| {
+        ts.call(Method::PUT, &format!("/v1/messages/{id}/reactions/👍"), s)
+            .await
+    };
+    assert_eq!(put(&a, m2).await.status(), 204);
+    assert_eq!(
+        ts.call(Method::DELETE, &format!("/v1/messages/{m2}"), &a)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        ts.events_of(&bid, None),
+        before,
+        "no events about cleared messages"
+    );
+    assert_eq!(ts.events_of(&aid, Some("message.updated")), 1);
+    problem(put(&b, m1).await, 404, "message_not_found").await;
+    let reply = ts
+        .call_json(
+            Method::POST,
+            &format!("/v1/chats/{chat}/messages"),
+            &b,
+            json!({"client_id": "b2", "body": "re", "reply_to": m1}),
+        )
+        .await;
+    problem(reply, 422, "invalid_field").await;
+
+    // At or below the last clear: nothing changes, nothing is said. Past the
+    // newest message: up to the newest.
+    assert_eq!(clear(&b, json!(1)).await.status(), 204);
+    assert_eq!(ts.events_of(&bid, Some("chat.cleared")), 1);
+    assert_eq!(clear(&b, json!(u64::MAX)).await.status(), 204);
+    let mine = listed(&b).await;
+    assert_eq!(mine["cleared_up_to_seq"], 4);
+    assert_eq!(mine["last_message"], Value::Null);
+    assert_eq!(mine["unread_count"], 0);
+    assert!(seqs(&b, "").await.is_empty());
+    assert_eq!(found(&b).await, 0);
+    // What comes after shows as usual.
+    ts.send_text(&a, &chat, "a4", "apples four").await;
+    assert_eq!(seqs(&b, "").await, [5]);
+    assert_eq!(listed(&b).await["unread_count"], 1);
+    assert_eq!(found(&b).await, 1);
+
+    // Not a member, not a number.
+    let c = ts.login("carol@example.org").await;
+    problem(clear(&c, json!(1)).await, 404, "chat_not_found").await;
+    let bad = clear(&b, json!("all")).await;
+    assert!(
+        matches!(bad.status().as_u16(), 400 | 422),
+        "{}",
+        bad.status()
+    );
+    let bad = clear(&b, json!(-1)).await;
+    assert!(
+        matches!(bad.status().as_u16(), 400 | 422),
+        "{}",
+        bad.status()
+    );
 }

@@ -583,6 +583,26 @@ try {
   await waitText(".chat-title", /^Carol$/);
   await type(await find('textarea[name="composer"]'), "\uE00A\uE015\uE000");
   await waitText(".chat-title", /^Ben$/);
+
+  step = "clear the chat with Carol: asked first; then empty here and on my other device, and Carol keeps hers";
+  await exec("[...document.querySelectorAll('[data-testid=chat-row]')].find((e) => /Carol/.test(e.innerText)).click()");
+  await waitText(".chat-title", /^Carol$/);
+  await until("the forwarded photo shown", async () => (await findAll('[data-testid="message"]')).length > 0);
+  await click(await find('button[name="clear-chat"]'));
+  await click(await waitFor('button[name="cancel-clear"]'));
+  if ((await findAll('[data-testid="message"]')).length === 0) throw new Error("Cancel cleared the chat");
+  await click(await find('button[name="clear-chat"]'));
+  await waitFor('button[name="confirm-clear"]');
+  await shot("12c-clear-chat");
+  await click(await find('button[name="confirm-clear"]'));
+  await until("the chat empty", async () => (await findAll('[data-testid="message"]')).length === 0);
+  await until("my CLI's copy empty too", async () => (await cli("ana-cli", "history", "carol")).length === 0);
+  if ((await cli("carol", "history", "ana")).length === 0) throw new Error("Carol's history was cleared too");
+  await cli("carol", "send", "ana", "Thanks for the photo");
+  await waitText('[data-testid="message"]', /Thanks for the photo/);
+  if ((await findAll('[data-testid="message"]')).length !== 1) throw new Error("a cleared message came back");
+  await exec("[...document.querySelectorAll('[data-testid=chat-row]')].find((e) => /Ben/.test(e.innerText)).click()");
+  await waitText(".chat-title", /^Ben$/);
   await click(await find('button[name="open-people"]'));
   step = "add contact: open an image file with Dan's QR, confirm, request sent";
   await cliLogin("dan", "dan@example.org");

@@ -33,6 +33,7 @@ function chat(over: Partial<Chat> & { name?: string }): Chat {
     updated_at: "2026-11-26T10:00:00Z",
     mute: null,
     pinned_at: null,
+    cleared_up_to_seq: 0,
     ...rest,
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CachedMessage } from "./bindings";
-import { firstUnread, mergeMessages, oldestSeq, PAGE, reachedStart, sortMessages, withLatest, withOlderPage, withSent } from "./history";
+import { firstUnread, mergeMessages, newestSeq, oldestSeq, PAGE, reachedStart, sortMessages, withLatest, withoutCleared, withOlderPage, withSent } from "./history";
 
 const msg = (seq: number, extra: Partial<CachedMessage> = {}): CachedMessage => ({
   state: seq ? "sent" : "pending",
@@ -104,5 +104,25 @@ describe("the unread divider", () => {
     expect(firstUnread(list, "me", 3)).toBe(list[4].id);
     expect(firstUnread(list, "me", 5)).toBeNull();
     expect(firstUnread([m(3, "me"), m(0, "ben")], "me", 1)).toBeNull();
+  });
+});
+
+describe("a cleared chat", () => {
+  it("shows nothing at or below the cleared seq, and keeps what is still queued", () => {
+    const queued = msg(0, { client_id: "q1" });
+    const list = [...range(1, 5), queued];
+    expect(seqs(withoutCleared(list, 3))).toEqual([4, 5, 0]);
+    expect(seqs(withoutCleared(list, 9))).toEqual([0]);
+  });
+
+  it("gives back the same list when nothing goes, so a view does not re-render for it", () => {
+    const list = range(4, 6);
+    expect(withoutCleared(list, 3)).toBe(list);
+    expect(withoutCleared(list, 0)).toBe(list);
+  });
+
+  it("knows the newest seq shown (what a clear goes up to)", () => {
+    expect(newestSeq([])).toBe(0);
+    expect(newestSeq([msg(0, { client_id: "q" }), ...range(2, 7)])).toBe(7);
   });
 });

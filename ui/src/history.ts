@@ -47,6 +47,19 @@ export function withLatest(current: CachedMessage[], latest: CachedMessage[]): C
   return mergeMessages(older, latest);
 }
 
+/** The list without what I cleared from the chat (seq at or below
+ * `clearedUpTo`); messages still queued (no seq yet) stay. The same list
+ * when there is nothing to take out. */
+export function withoutCleared(list: CachedMessage[], clearedUpTo: number): CachedMessage[] {
+  const gone = (m: CachedMessage) => m.seq > 0 && m.seq <= clearedUpTo;
+  return list.some(gone) ? list.filter((m) => !gone(m)) : list;
+}
+
+/** The newest seq in the list (0 when none has one). */
+export function newestSeq(list: CachedMessage[]): number {
+  return list.reduce((max, m) => Math.max(max, m.seq), 0);
+}
+
 /** The list with an older page put in front (what is shown already wins). */
 export function withOlderPage(current: CachedMessage[], page: CachedMessage[]): CachedMessage[] {
   return mergeMessages(page, current);

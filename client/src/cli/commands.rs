@@ -314,6 +314,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Pin { contact } => ctx.pin(&contact, true).await,
         Command::Unpin { contact } => ctx.pin(&contact, false).await,
+        Command::Clear { contact, yes } => ctx.clear(&contact, yes).await,
         Command::React {
             message_id,
             emoji,
@@ -767,6 +768,28 @@ impl Ctx {
         self.done(
             if pinned { "pinned" } else { "unpinned" },
             serde_json::json!({"chat_id": chat.id, "pinned": pinned}),
+        );
+        Ok(())
+    }
+
+    async fn clear(&self, contact: &str, yes: bool) -> Result<()> {
+        let c = self.client().await?;
+        let who = c.resolve_contact(contact).await?;
+        let chat = c.chat_with(&who.user.id).await?;
+        // Up to the newest message as of now: one that arrives while the
+        // question is open is not cleared unseen.
+        let up_to = chat.last_message.as_ref().map_or(0, |m| m.seq);
+        let question = format!(
+            "Clear your messages with {} on all your devices? They keep theirs.",
+            who.user.display_name
+        );
+        if !yes && !confirm(&question).await? {
+            return Err(ClientError::Invalid("not cleared".into()));
+        }
+        c.clear_chat(&chat.id, up_to).await?;
+        self.done(
+            "cleared",
+            serde_json::json!({"chat_id": chat.id, "cleared_up_to_seq": up_to}),
         );
         Ok(())
     }

@@ -127,6 +127,14 @@ pub enum Command {
     Pin { contact: String },
     /// Unpin a chat.
     Unpin { contact: String },
+    /// Clear your history of a chat, on all your devices (your contact keeps
+    /// theirs): every message up to the newest one now. Asks first.
+    Clear {
+        contact: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// React to a message (or remove your reaction).
     React {
         message_id: String,

@@ -9,7 +9,7 @@ use axum::{
     Router,
 };
 use parley_protocol::{
-    limits, Chat, EditMessage, Message, Mute, OpenChat, Problem, ReadUpTo, SendMessage,
+    limits, Chat, ClearUpTo, EditMessage, Message, Mute, OpenChat, Problem, ReadUpTo, SendMessage,
 };
 use serde::Deserialize;
 
@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/chats/{id}/read", post(read))
         .route("/v1/chats/{id}/mute", put(mute).delete(unmute))
         .route("/v1/chats/{id}/pin", put(pin).delete(unpin))
+        .route("/v1/chats/{id}/clear", post(clear))
         .route("/v1/messages/{id}", patch(edit).delete(delete))
         .route(
             "/v1/messages/{id}/reactions/{emoji}",
@@ -189,6 +190,33 @@ async fn read(
     Json(body): Json<ReadUpTo>,
 ) -> Result<StatusCode> {
     service::chats::read(&state, &caller, &id, body.up_to_seq).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Clear my history of a chat up to `up_to_seq` ("Clear chat"): those
+/// messages are gone from my history, list, search and unread count on all
+/// my devices, which hear of it as `chat.cleared`; no event about them
+/// reaches me afterwards. My peer's history is untouched and they are not
+/// told. A `up_to_seq` past the newest message counts as the newest; one
+/// at or below an earlier clear changes nothing. Not in PROTOCOL.md.
+#[utoipa::path(post, path = "/v1/chats/{id}/clear", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "chat id")),
+    request_body = ClearUpTo,
+    responses(
+        (status = 204, description = "cleared (also when it was already)"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn clear(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ClearUpTo>,
+) -> Result<StatusCode> {
+    service::chats::clear(&state, &caller, &id, body.up_to_seq).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

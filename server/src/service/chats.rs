@@ -71,7 +71,7 @@ fn chat_view(conn: &Connection, me: &MemberRow, updated_at: i64) -> Result<Chat>
     let peer =
         store::users::by_id(conn, &me.peer_id)?.ok_or_else(|| Error::internal("peer vanished"))?;
     let ctx = ChatCtx::load(conn, me)?;
-    let last = store::messages::last_in_chat(conn, &me.chat_id)?
+    let last = store::messages::last_in_chat(conn, &me.chat_id, me.cleared_up_to_seq)?
         .map(|row| ctx.message(conn, &row))
         .transpose()?;
     // Someone no longer a contact is shown as to a stranger: name and photo.
@@ -89,7 +89,40 @@ fn chat_view(conn: &Connection, me: &MemberRow, updated_at: i64) -> Result<Chat>
         updated_at: ms_to_ts(updated_at),
         mute: mute_of(me.muted_until, now_ms()),
         pinned_at: me.pinned_at.map(ms_to_ts),
+        cleared_up_to_seq: me.cleared_up_to_seq,
     })
+}
+
+/// `POST /v1/chats/{id}/clear`: clears the caller's history of a chat up to
+/// `up_to` (at most the chat's newest seq) on all their devices, which hear
+/// it as `chat.cleared`. The peer's history, and the read and delivered
+/// watermarks they see, do not change. A clear at or below an earlier one
+/// changes nothing.
+pub async fn clear(state: &AppState, caller: &Caller, chat_id: &str, up_to: u64) -> Result<()> {
+    let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
+    let now = now_ms();
+    super::events::write(state, move |conn| -> Result<Emitted> {
+        let me = membership(conn, &cid, &uid)?;
+        let chat = store::chats::chat(conn, &cid)?.ok_or_else(chat_not_found)?;
+        let up_to = up_to.min(chat.last_seq);
+        let mut emitted = Emitted::default();
+        if up_to <= me.cleared_up_to_seq {
+            return Ok(emitted);
+        }
+        store::chats::set_cleared(conn, &cid, &uid, up_to)?;
+        emitted.emit(
+            conn,
+            &uid,
+            &Event::ChatCleared {
+                chat_id: cid.clone(),
+                up_to_seq: up_to,
+            },
+            now,
+        )?;
+        Ok(emitted)
+    })
+    .await?;
+    Ok(())
 }
 
 /// `PUT` and `DELETE /v1/chats/{id}/pin`: pins the chat to the top of the
@@ -263,7 +296,7 @@ pub async fn history(
         .read(move |conn| {
             let me = membership(conn, &cid, &uid)?;
             let ctx = ChatCtx::load(conn, &me)?;
-            store::messages::page(conn, &cid, before, after, limit)?
+            store::messages::page(conn, &cid, me.cleared_up_to_seq, before, after, limit)?
                 .iter()
                 .map(|row| ctx.message(conn, row))
                 .collect()

@@ -55,7 +55,9 @@ pub async fn send(
             }
             ensure_connected(conn, &uid, &me.peer_id)?;
             if let Some(reply) = &req.reply_to {
-                let ok = store::messages::by_id(conn, reply)?.is_some_and(|m| m.chat_id == cid);
+                // Not to a message I cleared: I no longer see it.
+                let ok = store::messages::by_id(conn, reply)?
+                    .is_some_and(|m| m.chat_id == cid && m.seq > me.cleared_up_to_seq);
                 if !ok {
                     return Err(invalid("reply_to: no such message in this chat"));
                 }
@@ -120,7 +122,8 @@ pub async fn send(
     Ok((message, created))
 }
 
-/// Loads a message the caller may act on as a chat member, with its context.
+/// Loads a message the caller may act on as a chat member, with its context
+/// (not one they cleared from their history: they no longer see it).
 fn load(
     conn: &Connection,
     uid: &str,
@@ -131,23 +134,30 @@ fn load(
     ChatCtx,
 )> {
     let row = store::messages::by_id(conn, message_id)?.ok_or_else(message_not_found)?;
-    let me = store::chats::member(conn, &row.chat_id, uid)?.ok_or_else(message_not_found)?;
+    let me = store::chats::member(conn, &row.chat_id, uid)?
+        .filter(|me| row.seq > me.cleared_up_to_seq)
+        .ok_or_else(message_not_found)?;
     let ctx = ChatCtx::load(conn, &me)?;
     Ok((row, me, ctx))
 }
 
-/// Appends `event` to both members' logs.
+/// Appends `event` about the message `row` to both members' logs: the
+/// caller's (who sees it, [`load`] made sure), and the peer's unless they
+/// cleared it from their history.
 fn to_both(
     conn: &Connection,
     emitted: &mut Emitted,
     uid: &str,
-    chat_id: &str,
+    row: &store::messages::MessageRow,
     ev: &Event,
     now: i64,
 ) -> Result<()> {
-    let me = membership(conn, chat_id, uid)?;
+    let me = membership(conn, &row.chat_id, uid)?;
     emitted.emit(conn, uid, ev, now)?;
-    emitted.emit(conn, &me.peer_id, ev, now)?;
+    let peer = membership(conn, &row.chat_id, &me.peer_id)?;
+    if row.seq > peer.cleared_up_to_seq {
+        emitted.emit(conn, &me.peer_id, ev, now)?;
+    }
     Ok(())
 }
 
@@ -192,7 +202,7 @@ pub async fn edit(
         let ev = Event::MessageUpdated {
             message: message.clone(),
         };
-        to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
+        to_both(conn, &mut emitted, &uid, &row, &ev, now)?;
         Ok((message, emitted))
     })
     .await?;
@@ -227,7 +237,7 @@ pub async fn delete(state: &AppState, caller: &Caller, message_id: &str) -> Resu
         let ev = Event::MessageDeleted {
             message: ctx.message(conn, &row)?,
         };
-        to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
+        to_both(conn, &mut emitted, &uid, &row, &ev, now)?;
         Ok(emitted)
     })
     .await?;
@@ -285,7 +295,7 @@ pub async fn react(
                 message_id: mid.clone(),
                 reactions: store::messages::reactions(conn, &mid)?,
             };
-            to_both(conn, &mut emitted, &uid, &row.chat_id, &ev, now)?;
+            to_both(conn, &mut emitted, &uid, &row, &ev, now)?;
         }
         Ok(emitted)
     })

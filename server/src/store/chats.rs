@@ -23,6 +23,8 @@ pub struct MemberRow {
     pub muted_until: Option<i64>,
     /// When the member pinned the chat (ms), or none.
     pub pinned_at: Option<i64>,
+    /// The member cleared their history up to this seq (0: never).
+    pub cleared_up_to_seq: u64,
 }
 
 /// `muted_until` of a mute without an end.
@@ -87,11 +89,12 @@ fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
         unread_count: r.get::<_, i64>(5)? as u64,
         muted_until: r.get(6)?,
         pinned_at: r.get(7)?,
+        cleared_up_to_seq: r.get::<_, i64>(8)? as u64,
     })
 }
 
 const MEMBER_COLUMNS: &str = "chat_id, user_id, peer_id, delivered_up_to_seq, read_up_to_seq, \
-     unread_count, muted_until, pinned_at";
+     unread_count, muted_until, pinned_at, cleared_up_to_seq";
 
 /// `user_id`'s membership of `chat_id`, if any.
 pub fn member(
@@ -154,6 +157,30 @@ pub fn set_pinned(
     Ok(())
 }
 
+/// Clears `user_id`'s history of `chat_id` up to `up_to` (above what it
+/// was, the caller makes sure): the unread messages in that range no
+/// longer count. Unread counts are kept incrementally, so only the range
+/// newly cleared is counted (as in [`advance_read`]).
+pub fn set_cleared(
+    conn: &Connection,
+    chat_id: &str,
+    user_id: &str,
+    up_to: u64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE chat_members SET \
+            unread_count = MAX(0, unread_count - (\
+                SELECT COUNT(*) FROM messages m WHERE m.chat_id = chat_members.chat_id \
+                AND m.seq > MAX(chat_members.read_up_to_seq, chat_members.cleared_up_to_seq) \
+                AND m.seq <= ?3 \
+                AND m.sender_id != chat_members.user_id AND m.deleted_at IS NULL)), \
+            cleared_up_to_seq = ?3 \
+         WHERE chat_id = ?1 AND user_id = ?2",
+    )?
+    .execute(params![chat_id, user_id, up_to as i64])?;
+    Ok(())
+}
+
 /// How many chats `user_id` has pinned.
 pub fn pinned_count(conn: &Connection, user_id: &str) -> Result<u64, StoreError> {
     Ok(conn
@@ -202,7 +229,8 @@ pub fn advance_read(
         "UPDATE chat_members SET \
             unread_count = MAX(0, unread_count - (\
                 SELECT COUNT(*) FROM messages m WHERE m.chat_id = chat_members.chat_id \
-                AND m.seq > chat_members.read_up_to_seq AND m.seq <= ?3 \
+                AND m.seq > MAX(chat_members.read_up_to_seq, chat_members.cleared_up_to_seq) \
+                AND m.seq <= ?3 \
                 AND m.sender_id != chat_members.user_id AND m.deleted_at IS NULL)), \
             read_up_to_seq = MAX(read_up_to_seq, ?3), \
             delivered_up_to_seq = MAX(delivered_up_to_seq, ?3) \
@@ -222,7 +250,8 @@ pub fn uncount_unread(
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
         "UPDATE chat_members SET unread_count = unread_count - 1 \
-         WHERE chat_id = ?1 AND user_id = ?2 AND read_up_to_seq < ?3 AND unread_count > 0",
+         WHERE chat_id = ?1 AND user_id = ?2 AND read_up_to_seq < ?3 AND cleared_up_to_seq < ?3 \
+         AND unread_count > 0",
     )?
     .execute(params![chat_id, user_id, seq as i64])?;
     Ok(())
@@ -252,9 +281,9 @@ pub fn chats_of(
         Ok((
             member_from_row(r)?,
             ChatRow {
-                id: r.get(8)?,
-                last_seq: r.get::<_, i64>(9)? as u64,
-                updated_at: r.get(10)?,
+                id: r.get(9)?,
+                last_seq: r.get::<_, i64>(10)? as u64,
+                updated_at: r.get(11)?,
             },
         ))
     })?;

@@ -87,11 +87,13 @@ pub fn by_client_id(
         .optional()?)
 }
 
-/// A page of history in `seq` order. `after` wins over `before`; with neither,
-/// the latest `limit` messages.
+/// A page of history in `seq` order, never at or below `floor` (what the
+/// reader cleared). `after` wins over `before`; with neither, the latest
+/// `limit` messages.
 pub fn page(
     conn: &Connection,
     chat_id: &str,
+    floor: u64,
     before: Option<u64>,
     after: Option<u64>,
     limit: u32,
@@ -100,25 +102,36 @@ pub fn page(
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM messages WHERE chat_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
         ))?;
-        let rows = stmt.query_map(params![chat_id, super::sql_seq(after), limit], from_row)?;
+        let after = super::sql_seq(after.max(floor));
+        let rows = stmt.query_map(params![chat_id, after, limit], from_row)?;
         return Ok(rows.collect::<Result<_, _>>()?);
     }
     let before = before.map_or(i64::MAX, super::sql_seq);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM messages WHERE chat_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+        "SELECT {COLUMNS} FROM messages WHERE chat_id = ?1 AND seq < ?2 AND seq > ?4 \
+         ORDER BY seq DESC LIMIT ?3"
     ))?;
-    let rows = stmt.query_map(params![chat_id, before, limit], from_row)?;
+    let rows = stmt.query_map(
+        params![chat_id, before, limit, super::sql_seq(floor)],
+        from_row,
+    )?;
     let mut out: Vec<MessageRow> = rows.collect::<Result<_, _>>()?;
     out.reverse();
     Ok(out)
 }
 
-pub fn last_in_chat(conn: &Connection, chat_id: &str) -> Result<Option<MessageRow>, StoreError> {
+/// The chat's newest message above `floor` (what the reader cleared).
+pub fn last_in_chat(
+    conn: &Connection,
+    chat_id: &str,
+    floor: u64,
+) -> Result<Option<MessageRow>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE chat_id = ?1 ORDER BY seq DESC LIMIT 1"
+            "SELECT {COLUMNS} FROM messages WHERE chat_id = ?1 AND seq > ?2 \
+             ORDER BY seq DESC LIMIT 1"
         ))?
-        .query_row([chat_id], from_row)
+        .query_row(params![chat_id, super::sql_seq(floor)], from_row)
         .optional()?)
 }
 
@@ -251,7 +264,7 @@ pub fn search(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {cols} FROM messages_fts f JOIN messages m ON m.rowid = f.rowid \
          JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = ?1 \
-         WHERE messages_fts MATCH ?2 AND m.deleted_at IS NULL \
+         WHERE messages_fts MATCH ?2 AND m.deleted_at IS NULL AND m.seq > cm.cleared_up_to_seq \
          ORDER BY m.created_at DESC LIMIT ?3",
         cols = COLUMNS
             .split(", ")

@@ -81,6 +81,14 @@ pub struct PinArgs {
 }
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct ClearArgs {
+    pub chat_id: String,
+    /// The newest message the person saw: one that came in meanwhile is
+    /// not cleared unseen.
+    pub up_to_seq: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct MuteArgs {
     pub chat_id: String,
     /// Null unmutes.
@@ -263,6 +271,15 @@ pub async fn forward_message(
 #[tauri::command]
 pub async fn pin_chat(session: State<'_, SessionState>, args: PinArgs) -> CmdResult<()> {
     Ok(session.client()?.pin(&args.chat_id, args.pinned).await?)
+}
+
+/// Clears my history of the chat on all my devices (the peer keeps theirs).
+#[tauri::command]
+pub async fn clear_chat(session: State<'_, SessionState>, args: ClearArgs) -> CmdResult<()> {
+    Ok(session
+        .client()?
+        .clear_chat(&args.chat_id, args.up_to_seq)
+        .await?)
 }
 
 /// Mutes the chat's notifications on all my devices, or unmutes it.

@@ -73,6 +73,7 @@ commands! {
     chats::mark_read(chats::ReadArgs) -> ();
     chats::mute_chat(chats::MuteArgs) -> ();
     chats::pin_chat(chats::PinArgs) -> ();
+    chats::clear_chat(chats::ClearArgs) -> ();
     chats::forward_message(chats::ForwardArgs) -> CachedMessage;
     chats::set_typing(chats::TypingArgs) -> ();
     chats::list_contacts(()) -> Vec<Connection>;

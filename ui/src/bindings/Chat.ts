@@ -22,4 +22,11 @@ mute: Mute | null,
  * clients show pinned chats first, the latest pinned on top. Only my
  * own devices see it.
  */
-pinned_at: string | null, };
+pinned_at: string | null, 
+/**
+ * I cleared this chat's history up to this seq (`POST
+ * /v1/chats/{id}/clear`): messages at or below it are gone from my
+ * history, my list, my search and my unread count, on all my devices;
+ * my peer keeps theirs. 0 when never cleared. Only my own devices see it.
+ */
+cleared_up_to_seq: number, };

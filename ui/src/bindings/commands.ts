@@ -8,6 +8,7 @@ import type { CachedMessage } from "./CachedMessage";
 import type { CameraInfo } from "./CameraInfo";
 import type { Chat } from "./Chat";
 import type { ChatArgs } from "./ChatArgs";
+import type { ClearArgs } from "./ClearArgs";
 import type { ClientIdArgs } from "./ClientIdArgs";
 import type { ClipboardArgs } from "./ClipboardArgs";
 import type { Connection } from "./Connection";
@@ -82,6 +83,7 @@ export type Commands = {
   mark_read: { args: ReadArgs; result: null };
   mute_chat: { args: MuteArgs; result: null };
   pin_chat: { args: PinArgs; result: null };
+  clear_chat: { args: ClearArgs; result: null };
   forward_message: { args: ForwardArgs; result: CachedMessage };
   set_typing: { args: TypingArgs; result: null };
   list_contacts: { args: null; result: Array<Connection> };

@@ -9,6 +9,7 @@ export type { CachedMessage } from "./CachedMessage";
 export type { CameraInfo } from "./CameraInfo";
 export type { Chat } from "./Chat";
 export type { ChatArgs } from "./ChatArgs";
+export type { ClearArgs } from "./ClearArgs";
 export type { ClientEvent } from "./ClientEvent";
 export type { ClientIdArgs } from "./ClientIdArgs";
 export type { ClipboardArgs } from "./ClipboardArgs";

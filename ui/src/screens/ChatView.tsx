@@ -1,4 +1,4 @@
-import { Fragment, useCallback, useEffect, useId, useLayoutEffect, useRef, useState, useSyncExternalStore, type KeyboardEvent } from "react";
+import { Fragment, useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from "react";
 import { useDayChange } from "../day";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
@@ -8,11 +8,12 @@ import { ImageViewer } from "../components/ImageViewer";
 import { MessageText } from "../components/MessageText";
 import { MuteMenu } from "../components/MuteMenu";
 import { PinButton } from "../components/PinButton";
+import { ClearChat } from "../components/ClearChat";
 import { save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
 import { reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
 import { drafts } from "../drafts";
-import { firstUnread, oldestSeq, PAGE, reachedStart, withLatest, withOlderPage, withSent } from "../history";
+import { firstUnread, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
 import type { Presence } from "../store";
 
@@ -136,7 +137,11 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
 
 /** One chat: the header, the messages grouped by day, and the composer. */
 export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, jump, onJumped, onChanged }: Props) {
-  const [messages, setMessages] = useState<CachedMessage[]>([]);
+  const [loaded, setMessages] = useState<CachedMessage[]>([]);
+  // What I cleared, here or on another device (the list's chat says how far
+  // once the cache applied it), is not shown: older pages included, and a
+  // page that was on its way when it happened.
+  const messages = useMemo(() => withoutCleared(loaded, chat.cleared_up_to_seq), [loaded, chat.cleared_up_to_seq]);
   // What is in the composer: this chat's draft (kept across chat switches in
   // `drafts`), or the text of the message being edited.
   const [draft, setDraft] = useState(() => drafts.get(chat.id));
@@ -270,7 +275,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   }, [messages, myId]);
 
   const oldest = oldestSeq(messages);
-  const startShown = atStart || oldest === 1;
+  const startShown = atStart || oldest === 1 || (oldest > 0 && oldest === chat.cleared_up_to_seq + 1);
 
   /** The page before the oldest message shown, put in front without moving
    * what is on screen. */
@@ -601,6 +606,12 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         </div>
         <PinButton key={`pin-${chat.id}`} chat={chat} onChanged={onChanged} />
         <MuteMenu key={chat.id} chat={chat} onChanged={onChanged} />
+        <ClearChat
+          key={`clear-${chat.id}`}
+          chat={chat}
+          upTo={newestSeq(messages.filter((m) => m.chat_id === chat.id)) || (chat.last_message?.seq ?? 0)}
+          onCleared={onChanged}
+        />
       </header>
       <div
         className="messages"
