@@ -311,6 +311,47 @@ async fn logout_and_revocation_close_sockets_with_4001() {
     assert_eq!(w1.closed_with().await, 4001);
 }
 
+/// A device revoked while its socket has not said hello yet (pinging to
+/// keep it open) gets nothing of the log: the hello is answered with 4001,
+/// not with a replay of what came after the revocation.
+#[tokio::test]
+async fn a_device_revoked_before_its_hello_gets_no_events() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let a2 = ts.login(ana()).await;
+    let mut w2 = ts.ws(&a2).await;
+    {
+        use futures_util::SinkExt;
+        w2.stream.send(WsMsg::Ping(vec![1].into())).await.unwrap();
+    }
+    let r = ts
+        .call(
+            Method::DELETE,
+            &format!("/v1/devices/{}", a2.tokens.device_id),
+            &a,
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    ts.send_text(&b, &chat, "after", "sent after the revocation")
+        .await;
+    w2.send_json(json!({"type": "hello", "since": 0})).await;
+    // The very next frame is the close: no event, no `live` before it.
+    let first = loop {
+        use futures_util::StreamExt;
+        match tokio::time::timeout(Duration::from_secs(10), w2.stream.next())
+            .await
+            .expect("a frame within 10 s")
+        {
+            Some(Ok(WsMsg::Ping(_) | WsMsg::Pong(_))) => continue,
+            other => break other,
+        }
+    };
+    match first {
+        Some(Ok(WsMsg::Close(Some(f)))) => assert_eq!(u16::from(f.code), 4001),
+        other => panic!("expected a 4001 close first, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn resync_required_beyond_the_retained_log() {
     let ts = TestServer::start().await;

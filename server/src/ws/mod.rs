@@ -234,11 +234,15 @@ async fn serve(
     stream: &mut Stream,
 ) -> Result<(), End> {
     let mut cursor = hello(state, caller, sink, stream).await?;
+    // A revocation (or sign-out, or a disabled account) that came while the
+    // socket waited for its hello or replays is honoured before any event
+    // goes out, not only once live.
+    closing(sess)?;
     // Replay from the log until caught up, then go live and read once more to
     // cover events committed while switching.
-    catch_up(state, caller, sink, &mut cursor).await?;
+    catch_up(state, caller, sess, sink, &mut cursor).await?;
     sess.go_live();
-    catch_up(state, caller, sink, &mut cursor).await?;
+    catch_up(state, caller, sess, sink, &mut cursor).await?;
     send_frame(sink, &ServerFrame::Live).await?;
 
     let quota = Quota::per_second(NonZeroU32::new(state.config.ws_rate).unwrap_or(NonZeroU32::MIN))
@@ -276,23 +280,14 @@ async fn serve(
     loop {
         tokio::select! {
             biased;
-            _ = sess.wake.notified() => {
-                if let Some(code) = sess.close_requested() {
-                    let reason = match code {
-                        close::LAGGING => "lagging",
-                        close::TOKEN_INVALID => "revoked",
-                        _ => "server shutting down",
-                    };
-                    return Err(End::Close(code, reason));
-                }
-            }
+            _ = sess.wake.notified() => closing(sess)?,
             out = rx.recv() => {
                 let Some(out) = out else { return Ok(()) };
-                forward(state, caller, sink, &mut cursor, out).await?;
+                forward(state, caller, sess, sink, &mut cursor, out).await?;
                 // Whatever else is already queued goes out with one flush.
                 for _ in 1..FLUSH_BATCH {
                     let Ok(out) = rx.try_recv() else { break };
-                    forward(state, caller, sink, &mut cursor, out).await?;
+                    forward(state, caller, sess, sink, &mut cursor, out).await?;
                 }
                 flush(sink).await?;
             }
@@ -412,6 +407,7 @@ async fn serve(
 async fn forward(
     state: &AppState,
     caller: &Caller,
+    sess: &Session,
     sink: &mut Sink,
     cursor: &mut u64,
     out: Outbound,
@@ -433,7 +429,7 @@ async fn forward(
             *cursor = seq;
         }
         Outbound::Ephemeral(frame) => feed_text(sink, &frame).await?,
-        Outbound::CatchUp => catch_up(state, caller, sink, cursor).await?,
+        Outbound::CatchUp => catch_up(state, caller, sess, sink, cursor).await?,
     }
     Ok(())
 }
@@ -444,8 +440,29 @@ fn log_internal(e: &Error) {
     }
 }
 
+/// The session's end, if the hub asked for one (lagging, revoked, shutdown).
+fn closing(sess: &Session) -> Result<(), End> {
+    match sess.close_requested() {
+        None => Ok(()),
+        Some(code) => Err(End::Close(
+            code,
+            match code {
+                close::LAGGING => "lagging",
+                close::TOKEN_INVALID => "revoked",
+                _ => "server shutting down",
+            },
+        )),
+    }
+}
+
 /// Waits for `hello{since}`; answers `resync_required` while `since` is outside
 /// the retained log, and waits for the next hello. Returns the cursor.
+///
+/// Each hello has [`HELLO_TIMEOUT`] from the start of the wait: pings do
+/// not extend it (they did, so a socket could sit before its hello for
+/// hours). The device is checked again here: it was checked at the
+/// upgrade, but a revocation that landed before the socket joined the hub
+/// was never told to it.
 async fn hello(
     state: &AppState,
     caller: &Caller,
@@ -453,8 +470,9 @@ async fn hello(
     stream: &mut Stream,
 ) -> Result<u64, End> {
     for _ in 0..3 {
+        let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
         let frame = loop {
-            match tokio::time::timeout(HELLO_TIMEOUT, next_frame(stream)).await {
+            match tokio::time::timeout_at(deadline, next_frame(stream)).await {
                 Err(_) => return Err(End::Close(close::PROTOCOL_VIOLATION, "no hello")),
                 Ok(r) => {
                     if let Some(f) = r? {
@@ -466,17 +484,23 @@ async fn hello(
         let ClientFrame::Hello { since } = frame else {
             return Err(End::Close(close::PROTOCOL_VIOLATION, "expected hello"));
         };
-        let uid = caller.user_id.clone();
-        let (current, oldest) = state
+        let (uid, did) = (caller.user_id.clone(), caller.device_id.clone());
+        let (live, current, oldest) = state
             .store
-            .read(move |conn| -> Result<(u64, Option<u64>), Error> {
+            .read(move |conn| -> Result<(bool, u64, Option<u64>), Error> {
+                let live = store::auth::device_state(conn, &did)?
+                    .is_some_and(|d| !d.revoked && !d.user_disabled);
                 Ok((
+                    live,
                     store::events::current_seq(conn, &uid)?,
                     store::events::oldest_seq(conn, &uid)?,
                 ))
             })
             .await
             .map_err(|_| End::Close(1011, "internal error"))?;
+        if !live {
+            return Err(End::Close(close::TOKEN_INVALID, "revoked"));
+        }
         let retained =
             since == current || (since < current && oldest.is_some_and(|o| o <= since + 1));
         if retained {
@@ -497,11 +521,14 @@ async fn hello(
 async fn catch_up(
     state: &AppState,
     caller: &Caller,
+    sess: &Session,
     sink: &mut Sink,
     cursor: &mut u64,
 ) -> Result<(), End> {
-    while replay(state, caller, sink, cursor, u64::MAX).await? == REPLAY_BATCH as usize {}
-    Ok(())
+    while replay(state, caller, sink, cursor, u64::MAX).await? == REPLAY_BATCH as usize {
+        closing(sess)?;
+    }
+    closing(sess)
 }
 
 /// Sends log events after `cursor` up to `until`, one batch; returns how many.
