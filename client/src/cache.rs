@@ -216,14 +216,18 @@ pub fn my_id(conn: &Connection) -> Result<Option<String>> {
 }
 
 /// Stores a server message, replacing a pending copy with the same client id.
+/// Its ticks only move forward (sent, delivered, read): a copy fetched before
+/// a receipt event but stored after it does not take a tick back.
 pub fn upsert_message(conn: &Connection, m: &Message) -> Result<()> {
     let state = LocalState::of(m);
     conn.execute(
         "INSERT INTO messages (sender_id, client_id, chat_id, id, seq, state, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
          ON CONFLICT (sender_id, client_id) DO UPDATE SET id = excluded.id, seq = excluded.seq, \
             chat_id = excluded.chat_id, json = excluded.json, \
-            state = CASE WHEN messages.state IN ('delivered','read') AND excluded.state = 'sent' \
-                         THEN messages.state ELSE excluded.state END",
+            state = CASE \
+                WHEN messages.state = 'read' AND excluded.state IN ('sent','delivered') THEN 'read' \
+                WHEN messages.state = 'delivered' AND excluded.state = 'sent' THEN 'delivered' \
+                ELSE excluded.state END",
         params![m.sender_id.as_str(), m.client_id, m.chat_id, m.id, m.seq as i64, state.as_str(), json(m)?],
     )?;
     Ok(())
@@ -801,6 +805,10 @@ mod tests {
                         read_up_to_seq: 1,
                     },
                 )?;
+                assert_eq!(messages(c, "chat", None, 50)?[0].state, LocalState::Read);
+                // A copy fetched before the receipt, stored after it.
+                m.status = MessageStatus::Delivered;
+                upsert_message(c, &m)?;
                 assert_eq!(messages(c, "chat", None, 50)?[0].state, LocalState::Read);
                 assert_eq!(cursor(c)?, 8);
                 Ok(())
