@@ -48,6 +48,10 @@ pub const CHATS_LIMIT_MAX: u32 = 500;
 pub const EDIT_WINDOW_SECS: i64 = 24 * 3600;
 /// A reaction emoji: 1..=32 bytes, no whitespace or controls.
 pub const REACTION_MAX_BYTES: usize = 32;
+/// Different reactions one user may leave on one message (PROTOCOL.md
+/// allows one per user per emoji and is silent on how many emoji): keeps a
+/// message's reactions, and every event that carries them, small.
+pub const REACTIONS_PER_USER_MAX: u64 = 10;
 /// Search query: 1..=256 characters.
 pub const SEARCH_QUERY_MAX: usize = 256;
 /// WebSocket frame, bytes.

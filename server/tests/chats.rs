@@ -622,6 +622,44 @@ async fn edit_delete_react_search() {
             problem(r, 422, "invalid_field").await;
         }
     }
+    // At most 10 different reactions per user per message (Ben has one,
+    // "xxx…"): the tenth goes in, an eleventh does not; the same one again
+    // is fine, and removing one makes room.
+    let react = async |method: Method, emoji: &str| {
+        ts.call(method, &format!("/v1/messages/{id}/reactions/{emoji}"), &b)
+            .await
+    };
+    for i in 2..=10 {
+        assert_eq!(
+            react(Method::PUT, &format!("r{i}")).await.status(),
+            204,
+            "reaction {i}"
+        );
+    }
+    problem(react(Method::PUT, "r11").await, 409, "too_many_reactions").await;
+    assert_eq!(react(Method::PUT, "r10").await.status(), 204, "again");
+    assert_eq!(react(Method::DELETE, "r10").await.status(), 204);
+    assert_eq!(react(Method::PUT, "r11").await.status(), 204);
+    let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let of_ben = page[0]["reactions"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|who| {
+            who.as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u == b.user.user.id.as_str())
+        })
+        .count();
+    assert_eq!(of_ben, 10);
+    for i in [2, 3, 4, 5, 6, 7, 8, 9, 11] {
+        assert_eq!(react(Method::DELETE, &format!("r{i}")).await.status(), 204);
+    }
     // Search finds the edited text, case-insensitively, by prefix.
     let found: Vec<Value> = get(&ts, &b, "/v1/search?q=QUICK%20re")
         .await

@@ -343,13 +343,16 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// React to a message (one reaction per user per emoji).
+/// React to a message (one reaction per user per emoji, at most 10
+/// different ones per user per message).
 #[utoipa::path(put, path = "/v1/messages/{id}/reactions/{emoji}", tag = "chats", security(("bearer" = [])),
     params(("id" = String, Path, description = "message id"), ("emoji" = String, Path, description = "the emoji, URL-encoded")),
     responses(
         (status = 204, description = "stored"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_connected`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`message_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`too_many_reactions`: 10 different ones already", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`message_deleted`", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]

@@ -283,6 +283,17 @@ pub async fn react(
             });
         }
         let changed = if add {
+            if store::messages::other_reactions_of(conn, &mid, &uid, &emoji)?
+                >= limits::REACTIONS_PER_USER_MAX
+            {
+                return Err(Error::conflict(
+                    "too_many_reactions",
+                    format!(
+                        "at most {} different reactions per message: remove one first",
+                        limits::REACTIONS_PER_USER_MAX
+                    ),
+                ));
+            }
             store::messages::add_reaction(conn, &mid, &uid, &emoji, now)?
         } else {
             store::messages::remove_reaction(conn, &mid, &uid, &emoji)?

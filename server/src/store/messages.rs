@@ -167,6 +167,20 @@ pub fn add_reaction(
         > 0)
 }
 
+/// How many reactions other than `emoji` `user_id` left on a message.
+pub fn other_reactions_of(
+    conn: &Connection,
+    message_id: &str,
+    user_id: &str,
+    emoji: &str,
+) -> Result<u64, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM reactions WHERE message_id = ?1 AND user_id = ?2 AND emoji != ?3",
+        )?
+        .query_row(params![message_id, user_id, emoji], |r| r.get::<_, i64>(0))? as u64)
+}
+
 pub fn remove_reaction(
     conn: &Connection,
     message_id: &str,
