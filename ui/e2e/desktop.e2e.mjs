@@ -799,6 +799,25 @@ try {
   await waitFor('[data-testid="sign-in"]');
   const left = await cli("ana-cli", "devices");
   if ((Array.isArray(left) ? left : []).length !== 1) throw new Error(`Ana's devices after revoking this one: ${JSON.stringify(left)}`);
+  step = "signed out from another device, twice: each time back to the sign-in screen, without the old unread count";
+  await cli("ben", "send", "ana", "One more thing");
+  for (const round of [1, 2]) {
+    const seen = codes("ana@example.org").length;
+    await clearInput("identifier");
+    await type(await find('input[name="identifier"]'), "ana@example.org");
+    await click(await find('button[name="request-code"]'));
+    await type(await waitFor('input[name="code"]'), await waitCode("ana@example.org", seen));
+    await click(await find('button[name="verify"]'));
+    await waitText('[data-testid="chat-row"]', /Fay|Carol|Ben/);
+    await until(`round ${round}: Ben's message unread in the title`, async () => /^Parley \(\d+\)$/.test(await wd("GET", s("/title"))));
+    const mine = await cli("ana-cli", "devices");
+    const app = (Array.isArray(mine) ? mine : []).find((d) => !d.current);
+    if (!app) throw new Error(`round ${round}: the app's device not listed: ${JSON.stringify(mine)}`);
+    await cli("ana-cli", "devices", "revoke", app.id);
+    await waitText("body", /You were signed out/);
+    await waitFor('[data-testid="sign-in"]');
+    await until(`round ${round}: no count in the title`, async () => (await wd("GET", s("/title"))) === "Parley");
+  }
   log("all steps passed");
   console.log("e2e: 1 passed, 0 failed");
 } catch (e) {

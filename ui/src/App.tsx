@@ -55,6 +55,9 @@ export function App() {
     if (!store.signedOut) return;
     drafts.clear();
     setScreen({ name: "sign-in", note: `You were signed out: ${store.signedOut}` });
+    // Back to a fresh store, so the next sign-out (the same reason again)
+    // is seen too: this effect runs only when the reason changes.
+    dispatch({ type: "reset" });
   }, [store.signedOut]);
 
   async function signOut() {

@@ -1,4 +1,4 @@
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { Chat } from "../bindings";
 import { muteLabel, MUTE_CHOICES, muteUntil } from "../format";
 import { call } from "../ipc";
@@ -15,7 +15,22 @@ export function MuteMenu({ chat, onChanged }: { chat: Chat; onChanged: () => voi
   // (re-ordered once muted) and React's reset of the value would defeat.
   const [choices, setChoices] = useState(0);
   // Focus survives those remounts: a keyboard user stays on the control.
+  // Until they go elsewhere: a click or focus anywhere else (even on
+  // something that cannot take focus, which leaves no blur target) ends it,
+  // so a later remount (a mute ending) never takes the focus from the composer.
   const focused = useRef(false);
+  const select = useRef<HTMLSelectElement | null>(null);
+  useEffect(() => {
+    const away = (e: Event) => {
+      if (!(e.target instanceof Node && select.current?.contains(e.target))) focused.current = false;
+    };
+    document.addEventListener("focusin", away);
+    document.addEventListener("pointerdown", away);
+    return () => {
+      document.removeEventListener("focusin", away);
+      document.removeEventListener("pointerdown", away);
+    };
+  }, []);
   const label = muteLabel(chat, new Date());
 
   async function choose(key: string) {
@@ -34,6 +49,7 @@ export function MuteMenu({ chat, onChanged }: { chat: Chat; onChanged: () => voi
       <select
         key={`${label}/${choices}`}
         ref={(el) => {
+          select.current = el;
           if (el && focused.current && document.activeElement !== el) el.focus();
         }}
         onFocus={() => (focused.current = true)}

@@ -390,10 +390,13 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   async function attach(path: string) {
     const p = path.trim();
     if (!p) return;
-    setError(null);
+    // `chat` is the one this was started in (a drop's later files, a paste
+    // still encoding): its bar and errors show only while it is open.
     const id = chat.id;
+    const here = () => chatId.current === id;
+    if (here()) setError(null);
     const name = baseName(p);
-    setUpload({ name, progress: { sent: 0, total: 0 } });
+    if (here()) setUpload({ name, progress: { sent: 0, total: 0 } });
     try {
       const a = await uploadAttachment(p, (progress) => chatId.current === id && setUpload({ name, progress }));
       // Kept for its chat even if another one was opened meanwhile.
@@ -942,7 +945,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
               (err) => {
                 if (chatId.current === id) setUpload(null);
                 // Nothing the composer could take: say so only if it looked like an image.
-                if (image || asCommandError(err).code !== "no_image") setError(asCommandError(err).message);
+                if (chatId.current === id && (image || asCommandError(err).code !== "no_image")) setError(asCommandError(err).message);
               },
             );
           }}

@@ -188,6 +188,17 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
       () => {},
     );
   }, [unread]);
+  // Signed out (here or elsewhere): the next account starts without this
+  // one's count in the title and on the tray icon.
+  useEffect(
+    () => () => {
+      void call("set_unread", { count: 0 }).then(
+        (title) => (document.title = title),
+        () => {},
+      );
+    },
+    [],
+  );
 
   const chat = chats.find((c) => c.id === selected) ?? null;
   return (
