@@ -231,7 +231,8 @@ async fn presence_goes_to_connections_only() {
         we.try_next(Duration::from_millis(300)).await.is_none(),
         "Eve must learn nothing"
     );
-    // Hidden last seen: no presence at all.
+    // Hidden last seen: shown as offline without a last seen at once, then
+    // no presence at all.
     ts.call_json(
         Method::PATCH,
         "/v1/me",
@@ -240,6 +241,11 @@ async fn presence_goes_to_connections_only() {
     )
     .await;
     let _ = wb.next_event("profile.updated").await;
+    let p = wb.next_of("presence").await;
+    assert_eq!(
+        (&p["online"], &p["last_seen_at"]),
+        (&json!(false), &Value::Null)
+    );
     let mut wa = ts.ws(&a).await;
     wa.hello(0).await;
     assert!(wb.try_next(Duration::from_millis(300)).await.is_none());
@@ -251,6 +257,25 @@ async fn presence_goes_to_connections_only() {
         .unwrap();
     assert_eq!(conns[0]["online"], false);
     assert!(conns[0]["last_seen_at"].is_null());
+    // Shown again while online: online at once. Hidden while online: offline
+    // at once (contacts were left showing "online" until the next disconnect).
+    for (visible, online) in [(true, true), (false, false)] {
+        ts.call_json(
+            Method::PATCH,
+            "/v1/me",
+            &a,
+            json!({"settings": {"last_seen_visible": visible}}),
+        )
+        .await;
+        let p = wb.next_of("presence").await;
+        assert_eq!(p["user_id"], a.user.user.id.as_str());
+        assert_eq!(p["online"], online, "last seen visible: {visible}");
+        assert!(p["last_seen_at"].is_null());
+    }
+    assert!(
+        we.try_next(Duration::from_millis(300)).await.is_none(),
+        "Eve must learn nothing"
+    );
 }
 
 #[tokio::test]

@@ -36,20 +36,48 @@ async fn broadcast(
             Ok((visible, peers))
         })
         .await?;
-    if !visible {
-        return Ok(());
+    if visible {
+        send(state, user_id, &peers, online, last_seen);
     }
+    Ok(())
+}
+
+fn send(state: &AppState, user_id: &str, peers: &[String], online: bool, last_seen: Option<i64>) {
     let Some(f) = frame(&ServerFrame::Presence {
         user_id: UserId(user_id.to_owned()),
         online,
         last_seen_at: last_seen.map(ms_to_ts),
     }) else {
-        return Ok(());
+        return;
     };
     for p in peers {
-        state.hub.send_ephemeral(&p, f.clone());
+        state.hub.send_ephemeral(p, f.clone());
     }
-    Ok(())
+}
+
+/// The user hid or showed their last seen: their connections' view changes
+/// now, not at their next connect or disconnect. Hidden shows as offline
+/// with no last seen (as `GET /v1/connections` shows it), which before this
+/// left contacts showing them online; shown, as they are.
+pub async fn visibility_changed(state: &AppState, user_id: &str, visible: bool) {
+    let uid = user_id.to_owned();
+    let read = state
+        .store
+        .read(move |conn| -> Result<(Option<i64>, Vec<String>)> {
+            let peers = store::contacts::connections_of(conn, &uid)?
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect();
+            Ok((store::contacts::last_seen(conn, &uid)?, peers))
+        })
+        .await;
+    let (last_seen, peers) = match read {
+        Ok(r) => r,
+        Err(e) => return tracing::warn!(error = %e, "presence broadcast failed"),
+    };
+    let online = visible && state.hub.is_online(user_id);
+    let last_seen = if visible && !online { last_seen } else { None };
+    send(state, user_id, &peers, online, last_seen);
 }
 
 /// The user's first socket opened.

@@ -72,7 +72,8 @@ pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Re
         || changes.last_seen_visible.is_some();
     let uid = caller.user_id.clone();
     let now = now_ms();
-    super::events::write(state, move |conn| {
+    let last_seen_visible = changes.last_seen_visible;
+    let (me, _) = super::events::write(state, move |conn| {
         if let Some(name) = &changes.username {
             if let Some(other) = store::users::by_username(conn, name)? {
                 if other.id != uid {
@@ -89,8 +90,11 @@ pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Re
         })?;
         announce(conn, &uid, now, public)
     })
-    .await
-    .map(|(me, _)| me)
+    .await?;
+    if let Some(visible) = last_seen_visible {
+        super::presence::visibility_changed(state, &caller.user_id, visible).await;
+    }
+    Ok(me)
 }
 
 /// Reads the profile back and appends `profile.updated` to the owner's log
