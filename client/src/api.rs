@@ -342,6 +342,12 @@ impl Api {
             .await
     }
 
+    /// `GET /v1/chats/{id}`: one of my chats (also with an ex-contact).
+    pub async fn chat(&self, token: &str, chat_id: &str) -> Result<Chat> {
+        self.get(&format!("/v1/chats/{}", enc(chat_id)), token)
+            .await
+    }
+
     pub async fn open_chat(&self, token: &str, peer: &UserId) -> Result<Chat> {
         self.call(
             Method::POST,

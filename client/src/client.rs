@@ -1034,15 +1034,19 @@ impl Client {
     }
 
     /// Caches the server's state of a chat after I changed it, so a newer
-    /// change from another device is never overwritten with mine.
+    /// change from another device is never overwritten with mine. A read
+    /// (`GET /v1/chats/{id}`), which also works for a chat with someone no
+    /// longer a contact.
     async fn refresh_chat(&self, chat_id: &str) -> Result<()> {
-        let id = chat_id.to_owned();
-        let cached = self.cache().run(move |c| cache::chat(c, &id)).await?;
-        if let Some(chat) = cached {
-            // Get-or-create of an existing chat: its current state.
-            self.chat_with(&chat.peer.id).await?;
-        }
-        Ok(())
+        let chat = self
+            .call(|api, t| {
+                let id = chat_id.to_owned();
+                async move { api.chat(&t, &id).await }
+            })
+            .await?;
+        self.cache()
+            .run(move |c| cache::upsert_chat(c, &chat))
+            .await
     }
 
     pub async fn react(&self, message_id: &str, emoji: &str, add: bool) -> Result<()> {

@@ -1288,6 +1288,44 @@ async fn a_cleared_chat_is_cleared_on_my_other_devices() {
     stop_loop(stop, task).await;
 }
 
+/// A chat with someone no longer a contact stays mine to pin, mute and
+/// clear (the server refuses to open it by peer, so the cache follows the
+/// chat by id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_with_an_ex_contact_can_still_be_pinned_and_cleared() {
+    let (_ts, _tmp, ana, ben, chat) = ana_and_ben().await;
+    ben_sends(&ben, &chat, &["bye"]).await;
+    let seq = ana
+        .history(&chat, 5)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .message
+        .seq;
+    ana.remove_contact(ben.user_id()).await.unwrap();
+    let err = ana
+        .chat_with(&parley_protocol::UserId(ben.user_id().to_owned()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not connected"), "{err}");
+    ana.pin(&chat, true).await.unwrap();
+    ana.mute(&chat, Some(Mute { until: None })).await.unwrap();
+    ana.clear_chat(&chat, seq).await.unwrap();
+    let cached = ana
+        .cache()
+        .run({
+            let chat = chat.clone();
+            move |db| cache::chat(db, &chat)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(cached.pinned_at.is_some() && cached.mute.is_some());
+    assert_eq!(cached.cleared_up_to_seq, seq);
+    assert!(ana.history(&chat, 5).await.unwrap().is_empty());
+}
+
 /// Ana forwards Ben's message to Carol: the text, and the photo as Ana's own
 /// upload (same bytes, name and type), which Carol can download though
 /// Ben's original is not hers to see. A deleted message or an unknown id

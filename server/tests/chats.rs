@@ -779,6 +779,28 @@ async fn removed_contacts_keep_history_but_cannot_send() {
         "not_connected",
     )
     .await;
+    // Opening the chat by peer is refused as PROTOCOL.md says; reading it
+    // by id still works, as the list shows it.
+    let open = ts
+        .call_json(
+            Method::POST,
+            "/v1/chats",
+            &b,
+            json!({"peer_id": a.user.user.id}),
+        )
+        .await;
+    problem(open, 403, "not_connected").await;
+    let one = get(&ts, &b, &format!("/v1/chats/{chat}")).await;
+    assert_eq!(one.status(), 200);
+    let one: Value = one.json().await.unwrap();
+    assert_eq!(one, chats[0]);
+    let carol = ts.login("carol@example.org").await;
+    problem(
+        get(&ts, &carol, &format!("/v1/chats/{chat}")).await,
+        404,
+        "chat_not_found",
+    )
+    .await;
     // Nor can either side edit or react any more: that would still reach
     // the other's log.
     let a_events = |ts: &TestServer| ts.events_of(a.user.user.id.as_str(), None);

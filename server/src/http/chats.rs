@@ -16,6 +16,7 @@ use serde::Deserialize;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/chats", get(list).post(open))
+        .route("/v1/chats/{id}", get(one))
         .route("/v1/chats/{id}/messages", get(history).post(send))
         .route("/v1/chats/{id}/read", post(read))
         .route("/v1/chats/{id}/mute", put(mute).delete(unmute))
@@ -76,6 +77,24 @@ async fn list(
     Ok(Json(
         service::chats::list(&state, &caller, before, limit).await?,
     ))
+}
+
+/// One of my chats, as the list shows it; also one with someone no longer
+/// a contact (its history stays readable, while `POST /v1/chats` refuses
+/// them). Not in PROTOCOL.md.
+#[utoipa::path(get, path = "/v1/chats/{id}", tag = "chats", security(("bearer" = [])),
+    params(("id" = String, Path, description = "chat id")),
+    responses(
+        (status = 200, body = Chat),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Chat>> {
+    Ok(Json(service::chats::get(&state, &caller, &id).await?))
 }
 
 /// Get or create the 1:1 chat with a connection (201 when created).

@@ -54,6 +54,7 @@ use utoipa::{
         super::chats::unmute,
         super::chats::pin,
         super::chats::unpin,
+        super::chats::one,
         super::chats::clear,
         super::chats::edit,
         super::chats::delete,

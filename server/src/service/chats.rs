@@ -224,10 +224,12 @@ pub async fn open(state: &AppState, caller: &Caller, peer: &UserId) -> Result<(C
     state
         .store
         .write(move |conn| {
+            // Also for a chat that exists: PROTOCOL.md answers 403 to anyone
+            // not connected (the chat stays readable through its id).
+            ensure_connected(conn, &uid, &pid)?;
             let (chat_id, created) = match store::chats::chat_between(conn, &uid, &pid)? {
                 Some(id) => (id, false),
                 None => {
-                    ensure_connected(conn, &uid, &pid)?;
                     let id = tokens::new_id();
                     store::chats::insert_chat(conn, &id, &uid, &pid, now)?;
                     (id, true)
@@ -236,6 +238,19 @@ pub async fn open(state: &AppState, caller: &Caller, peer: &UserId) -> Result<(C
             let me = membership(conn, &chat_id, &uid)?;
             let chat = store::chats::chat(conn, &chat_id)?.ok_or_else(chat_not_found)?;
             Ok((chat_view(conn, &me, chat.updated_at)?, created))
+        })
+        .await
+}
+
+/// `GET /v1/chats/{id}`: one of the caller's chats.
+pub async fn get(state: &AppState, caller: &Caller, chat_id: &str) -> Result<Chat> {
+    let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
+    state
+        .store
+        .read(move |conn| {
+            let me = membership(conn, &cid, &uid)?;
+            let chat = store::chats::chat(conn, &cid)?.ok_or_else(chat_not_found)?;
+            chat_view(conn, &me, chat.updated_at)
         })
         .await
 }
