@@ -765,14 +765,17 @@ impl Client {
     ) -> Result<Vec<CachedMessage>> {
         let limit = limit.clamp(1, limits::HISTORY_LIMIT_MAX);
         let id = chat_id.to_owned();
-        let cached = self
+        let (cached, chat) = self
             .cache()
-            .run(move |c| cache::messages(c, &id, Some(before_seq), limit))
+            .run(move |c| {
+                Ok((
+                    cache::messages(c, &id, Some(before_seq), limit)?,
+                    cache::chat(c, &id)?,
+                ))
+            })
             .await?;
-        // Complete when the cache has a full page, or reaches the first message.
-        let complete =
-            cached.len() as u32 == limit || cached.first().is_some_and(|m| m.message.seq == 1);
-        if complete || before_seq <= 1 {
+        let first = chat.map_or(1, |c| c.cleared_up_to_seq + 1);
+        if before_seq <= first || page_is_complete(&cached, before_seq, limit, first) {
             return Ok(cached);
         }
         let page = self
@@ -1317,3 +1320,18 @@ pub fn pinned_first(list: &mut [Chat]) {
 /// again (in the profile), and how old a leftover must be to be cleared.
 const FORWARDING_DIR: &str = "forwarding";
 const FORWARDING_KEPT: Duration = Duration::from_secs(24 * 3600);
+
+/// Whether cached messages (in seq order, all before `before_seq`) are the
+/// page before `before_seq` with nothing missing: they run without a gap up
+/// to `before_seq - 1`, and fill the page or reach `first` (seq 1, or the
+/// one after what I cleared). Seqs have no gaps on the server, so a gap in
+/// the cache is a range never fetched (a sync cut short by the network),
+/// and must be fetched, not shown as if those messages did not exist.
+fn page_is_complete(cached: &[CachedMessage], before_seq: u64, limit: u32, first: u64) -> bool {
+    let (Some(lo), Some(hi)) = (cached.first(), cached.last()) else {
+        return false;
+    };
+    let (lo, hi) = (lo.message.seq, hi.message.seq);
+    let unbroken = hi + 1 == before_seq && hi - lo + 1 == cached.len() as u64;
+    unbroken && (cached.len() as u32 == limit || lo <= first)
+}
