@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS failed_sends (
     created_at     INTEGER NOT NULL,
     problem        TEXT NOT NULL
 ) STRICT;
+-- What this profile uploaded, so a queued message shows its attachments
+-- before the server confirms it (the outbox holds only their ids).
+CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, json TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS contacts (user_id TEXT PRIMARY KEY, json TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS requests (id TEXT PRIMARY KEY, incoming INTEGER NOT NULL, json TEXT NOT NULL) STRICT;
 ";
@@ -405,13 +408,44 @@ pub fn remove_request(conn: &Connection, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Queues a message: a pending copy shown at once, and an outbox entry.
+/// Keeps what the server answered to an upload, for [`enqueue`]. Entries
+/// older than the server keeps an unsent upload (7 days) go.
+pub fn remember_upload(
+    conn: &Connection,
+    att: &parley_protocol::Attachment,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let now = now.timestamp_millis();
+    conn.execute(
+        "DELETE FROM uploads WHERE created_at < ?1",
+        [now - 7 * 86_400_000],
+    )?;
+    conn.execute(
+        "INSERT OR REPLACE INTO uploads (id, json, created_at) VALUES (?1, ?2, ?3)",
+        params![att.id, json(att)?, now],
+    )?;
+    Ok(())
+}
+
+/// Queues a message: a pending copy shown at once (with the attachments
+/// this profile uploaded, as far as it remembers them), and an outbox entry.
 pub fn enqueue(
     conn: &mut Connection,
     me: &str,
     item: &OutboxItem,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<CachedMessage> {
+    let mut attachments = Vec::with_capacity(item.attachment_ids.len());
+    for id in &item.attachment_ids {
+        let known = conn
+            .query_row("SELECT json FROM uploads WHERE id = ?1", [id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?;
+        if let Some(j) = known {
+            attachments.push(parse(&j)?);
+        }
+    }
     let message = Message {
         id: String::new(),
         chat_id: item.chat_id.clone(),
@@ -420,7 +454,7 @@ pub fn enqueue(
         client_id: item.client_id.clone(),
         body: item.body.clone(),
         reply_to: item.reply_to.clone(),
-        attachments: Vec::new(),
+        attachments,
         reactions: Default::default(),
         created_at: now,
         edited_at: None,
@@ -870,6 +904,45 @@ mod tests {
                 apply(c, 4, &ev)?;
                 assert_eq!(chat(c, "chat")?.unwrap().unread_count, 1);
                 assert_eq!(cursor(c)?, 5);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// A queued message shows the attachments this profile uploaded for it
+    /// (an id it does not know is left out rather than failing the send);
+    /// what was uploaded more than 7 days ago is forgotten.
+    #[test]
+    fn a_queued_message_shows_its_uploaded_attachments() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
+        let att = |id: &str| parley_protocol::Attachment {
+            id: id.into(),
+            mime: "image/png".into(),
+            size: 10,
+            sha256: "00".repeat(32),
+            name: Some(format!("{id}.png")),
+            width: Some(2),
+            height: Some(2),
+        };
+        let now = chrono::Utc::now();
+        cache
+            .with(|c| {
+                remember_upload(c, &att("old"), now - chrono::Duration::days(8))?;
+                remember_upload(c, &att("a1"), now)?;
+                let item = OutboxItem {
+                    client_id: "k1".into(),
+                    chat_id: "chat".into(),
+                    body: String::new(),
+                    reply_to: None,
+                    attachment_ids: vec!["a1".into(), "unknown".into(), "old".into()],
+                    attempts: 0,
+                };
+                let p = enqueue(c, "me", &item, now)?;
+                assert_eq!(p.message.attachments, [att("a1")]);
+                let shown = messages(c, "chat", None, 50)?;
+                assert_eq!(shown[0].message.attachments, [att("a1")]);
+                assert_eq!(outbox(c)?[0].attachment_ids.len(), 3, "all sent");
                 Ok(())
             })
             .unwrap();

@@ -1075,11 +1075,17 @@ impl Client {
         progress: impl Fn(u64) + Send + Sync + Clone + 'static,
     ) -> Result<Attachment> {
         let mime = mime_of(path);
-        self.call(|api, t| {
-            let (path, progress) = (path.to_owned(), progress.clone());
-            async move { api.upload(&t, &path, mime, progress).await }
-        })
-        .await
+        let att = self
+            .call(|api, t| {
+                let (path, progress) = (path.to_owned(), progress.clone());
+                async move { api.upload(&t, &path, mime, progress).await }
+            })
+            .await?;
+        let a = att.clone();
+        self.cache()
+            .run(move |c| cache::remember_upload(c, &a, chrono::Utc::now()))
+            .await?;
+        Ok(att)
     }
 
     /// Saves an attachment to `dest`, checked against its size and SHA-256;
