@@ -187,7 +187,8 @@ pub struct Config {
     pub ws_queue: u32,
 
     /// `send` and `read` frames allowed per second per WebSocket, and REST
-    /// sends per second per user (bursts of twice that); more get a
+    /// sends, edits, deletions and reactions per second per user (bursts of
+    /// twice that); more get a
     /// `rate_limited` result (a 429 over REST), the connection stays.
     #[arg(long, env = "PARLEY_WS_RATE", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub ws_rate: u32,

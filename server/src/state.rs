@@ -29,7 +29,9 @@ pub struct Inner {
     /// minutes.
     pub code_limiter: KeyedLimiter<String>,
     /// Sends over REST per user: the same rate a WebSocket allows (the
-    /// socket's own limit would otherwise be one REST loop away).
+    /// socket's own limit would otherwise be one REST loop away). Edits,
+    /// deletions and reactions draw on the same budget: each is an event in
+    /// both members' logs, like a send.
     pub rest_send_limiter: KeyedLimiter<String>,
     /// The base URL clients use (QR codes carry it).
     pub public_url: url::Url,

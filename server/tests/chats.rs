@@ -1315,9 +1315,39 @@ async fn rest_sends_are_rate_limited_per_user() {
     let r = post_msg(&ts, &a, &chat, json!({"client_id": "r4", "body": "hi"})).await;
     assert!(r.headers().contains_key("retry-after"));
     problem(r, 429, "rate_limited").await;
-    // Ben has his own budget.
+    // Ben has his own budget, which edits, deletions and reactions draw on
+    // too (each is an event in both logs, like a send).
     let r = post_msg(&ts, &b, &chat, json!({"client_id": "b0", "body": "hi"})).await;
     assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // However slow this machine, twenty at once overrun a budget of two a
+    // second with bursts of four.
+    let mut reactions = Vec::new();
+    for i in 0..20 {
+        let r = ts
+            .call(
+                Method::PUT,
+                &format!("/v1/messages/{id}/reactions/r{}", i % 5),
+                &b,
+            )
+            .await;
+        reactions.push(r.status().as_u16());
+    }
+    assert!(reactions.contains(&429), "{reactions:?}");
+    let mut edits = Vec::new();
+    for i in 0..20 {
+        let r = edit_msg(&ts, &b, &id, json!({"body": format!("edit {i}")})).await;
+        if r.status() == 429 {
+            problem(r, 429, "rate_limited").await;
+            edits.push(429);
+        } else {
+            edits.push(r.status().as_u16());
+        }
+    }
+    assert!(edits.contains(&429), "{edits:?}");
 }
 
 /// Muting is the member's own: Ana's chat list shows her mute (for a while

@@ -324,6 +324,7 @@ async fn unpin(
     params(("id" = String, Path, description = "message id")),
     request_body = EditMessage,
     responses(
+        (status = 429, description = "`rate_limited`: more message changes a second than the send limit allows (`--ws-rate`)", body = Problem, content_type = "application/problem+json"),
         (status = 200, body = Message),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -339,6 +340,7 @@ async fn edit(
     Path(id): Path<String>,
     Json(body): Json<EditMessage>,
 ) -> Result<Json<Message>> {
+    state.rest_send_limiter.check(caller.user_id.clone())?;
     Ok(Json(
         service::messages::edit(&state, &caller, &id, body.body).await?,
     ))
@@ -348,6 +350,7 @@ async fn edit(
 #[utoipa::path(delete, path = "/v1/messages/{id}", tag = "chats", security(("bearer" = [])),
     params(("id" = String, Path, description = "message id")),
     responses(
+        (status = 429, description = "`rate_limited`: more message changes a second than the send limit allows (`--ws-rate`)", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "deleted"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_sender`", body = Problem, content_type = "application/problem+json"),
@@ -358,6 +361,7 @@ async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
+    state.rest_send_limiter.check(caller.user_id.clone())?;
     service::messages::delete(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -367,6 +371,7 @@ async fn delete(
 #[utoipa::path(put, path = "/v1/messages/{id}/reactions/{emoji}", tag = "chats", security(("bearer" = [])),
     params(("id" = String, Path, description = "message id"), ("emoji" = String, Path, description = "the emoji, URL-encoded")),
     responses(
+        (status = 429, description = "`rate_limited`: more message changes a second than the send limit allows (`--ws-rate`)", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "stored"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_connected`", body = Problem, content_type = "application/problem+json"),
@@ -380,6 +385,7 @@ async fn react(
     caller: Caller,
     Path((id, emoji)): Path<(String, String)>,
 ) -> Result<StatusCode> {
+    state.rest_send_limiter.check(caller.user_id.clone())?;
     service::messages::react(&state, &caller, &id, &emoji, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -388,6 +394,7 @@ async fn react(
 #[utoipa::path(delete, path = "/v1/messages/{id}/reactions/{emoji}", tag = "chats", security(("bearer" = [])),
     params(("id" = String, Path, description = "message id"), ("emoji" = String, Path, description = "the emoji, URL-encoded")),
     responses(
+        (status = 429, description = "`rate_limited`: more message changes a second than the send limit allows (`--ws-rate`)", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "removed"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`message_not_found`", body = Problem, content_type = "application/problem+json"),
@@ -399,6 +406,7 @@ async fn unreact(
     caller: Caller,
     Path((id, emoji)): Path<(String, String)>,
 ) -> Result<StatusCode> {
+    state.rest_send_limiter.check(caller.user_id.clone())?;
     service::messages::react(&state, &caller, &id, &emoji, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
