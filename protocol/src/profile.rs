@@ -53,6 +53,23 @@ pub struct Me {
     pub settings: Settings,
 }
 
+/// `DELETE /v1/me`: delete my account, for good. `code` is a sign-in code
+/// asked for my own identifier (`POST /v1/auth/otp/request`) just before,
+/// so a device left signed in is not enough. PROTOCOL.md is silent on
+/// deleting an account. What it does: every device signed out, every
+/// contact removed (they keep our chat's history, with me shown as
+/// "Deleted account"), pending requests declined, my profile and photo
+/// erased, my event log dropped; my identifier is free for a new account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DeleteAccount {
+    pub code: String,
+}
+
+/// The display name a deleted account shows to those who chatted with it.
+pub const DELETED_ACCOUNT_NAME: &str = "Deleted account";
+
 /// `PATCH /v1/me`: every field optional; absent means unchanged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

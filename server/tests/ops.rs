@@ -401,6 +401,29 @@ async fn admin_commands_change_what_clients_of_a_running_server_see() {
     let (_, out, _) = run_admin(admin(&["devices", ben()])).await;
     assert!(out.contains("revoked"), "{out}");
 
+    // An account its owner deleted shows as deleted and stays so.
+    let carol = ts.login("carol@example.org").await;
+    let r = ts
+        .post_json(
+            "/v1/auth/otp/request",
+            json!({ "identifier": "carol@example.org" }),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let code = ts.last_code("carol@example.org");
+    let r = ts
+        .call_json(Method::DELETE, "/v1/me", &carol, json!({ "code": code }))
+        .await;
+    assert_eq!(r.status(), 204);
+    let (_, out, _) = run_admin(admin(&["users"])).await;
+    let line = out
+        .lines()
+        .find(|l| l.contains(carol.user.user.id.as_str()))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("deleted "), "{line}");
+    let (ok, _, err) = run_admin(admin(&["enable", carol.user.user.id.as_str()])).await;
+    assert!(!ok && err.contains("deleted by its owner"), "{err}");
+
     // Storage report, and clear one-line errors.
     let (ok, out, _) = run_admin(admin(&["storage"])).await;
     assert!(ok);

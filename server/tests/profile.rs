@@ -307,3 +307,142 @@ async fn devices_list_and_revoke() {
         .unwrap();
     assert_eq!(list.len(), 1);
 }
+
+/// Deleting my account takes a sign-in code asked just before (a wrong one
+/// counts as an attempt, none asked is refused); then every token and socket
+/// of the account is dead, my contact loses me but keeps our history (with
+/// me as "Deleted account"), a pending request is declined on both sides,
+/// and my identifier signs up as a new account.
+#[tokio::test]
+async fn an_account_is_deleted_with_a_fresh_code_for_good() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    ts.send_text(&a, &chat, "a1", "hello from ana").await;
+    let phone = ts.login(ana()).await;
+    let mut ws_phone = ts.ws(&phone).await;
+    ws_phone.hello(0).await;
+    let mut ws_ben = ts.ws(&b).await;
+    ws_ben.hello(0).await;
+    // Carol asked to connect with Ana (pending).
+    let carol = ts.login("carol@example.org").await;
+    let code: Value = ts
+        .call(Method::POST, "/v1/contact-codes", &a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = ts
+        .call_json(
+            Method::POST,
+            "/v1/connection-requests",
+            &carol,
+            json!({"code": code["code"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+
+    let delete = async |code: &str| {
+        ts.call_json(Method::DELETE, "/v1/me", &a, json!({ "code": code }))
+            .await
+    };
+    problem(delete("123456").await, 401, "invalid_code").await;
+    problem(delete("12345").await, 422, "invalid_field").await;
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({ "identifier": ana() }))
+        .await;
+    assert_eq!(r.status(), 202);
+    let right = ts.last_code(ana());
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let p = problem(delete(wrong).await, 401, "invalid_code").await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("attempt(s) left"),
+        "{p}"
+    );
+    assert_eq!(ts.call(Method::GET, "/v1/me", &a).await.status(), 200);
+    assert_eq!(delete(&right).await.status(), 204);
+
+    // Every device of the account is signed out.
+    for s in [&a, &phone] {
+        let r = ts.call(Method::GET, "/v1/me", s).await;
+        assert_eq!(r.status(), 401);
+        let r = ts
+            .post_json(
+                "/v1/auth/refresh",
+                json!({"refresh_token": s.tokens.refresh_token}),
+            )
+            .await;
+        assert_eq!(r.status(), 401, "refresh of a deleted account's device");
+    }
+    assert_eq!(ws_phone.closed_with().await, 4001);
+
+    // Ben: no longer a contact, our history kept, Ana erased in it.
+    ws_ben.next_event("connection.removed").await;
+    let conns: Vec<Value> = ts
+        .call(Method::GET, "/v1/connections", &b)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(conns.is_empty(), "{conns:?}");
+    let chats: Vec<Value> = ts
+        .call(Method::GET, "/v1/chats", &b)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let peer = &chats[0]["peer"];
+    assert_eq!(peer["display_name"], "Deleted account", "{peer}");
+    assert_eq!(
+        (&peer["username"], &peer["avatar_url"]),
+        (&Value::Null, &Value::Null)
+    );
+    let history: Vec<Value> = ts
+        .call(Method::GET, &format!("/v1/chats/{chat}/messages"), &b)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history[0]["body"], "hello from ana");
+    // Carol's request is gone from her outgoing list.
+    let outgoing: Vec<Value> = ts
+        .call(
+            Method::GET,
+            "/v1/connection-requests?direction=outgoing",
+            &carol,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(outgoing.is_empty(), "{outgoing:?}");
+
+    // In the database: identifier freed, profile and log gone.
+    let old_id = a.user.user.id.0.clone();
+    let (identifier, deleted): (String, Option<i64>) = ts
+        .db()
+        .query_row(
+            "SELECT identifier, deleted_at FROM users WHERE id = ?1",
+            [&old_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(identifier, format!("deleted:{old_id}"));
+    assert!(deleted.is_some());
+    assert_eq!(ts.events_of(&old_id, None), 0);
+
+    // The same address signs up afresh: a new, empty account.
+    let again = ts.login(ana()).await;
+    assert!(again.new_user);
+    assert_ne!(again.user.user.id.0, old_id);
+    let conns: Vec<Value> = ts
+        .call(Method::GET, "/v1/connections", &again)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(conns.is_empty());
+}

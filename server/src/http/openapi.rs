@@ -26,6 +26,7 @@ use utoipa::{
         super::auth::logout,
         super::profile::get_me,
         super::profile::patch_me,
+        super::profile::delete_me,
         super::profile::put_avatar,
         super::profile::get_user,
         super::profile::get_avatar,

@@ -5,16 +5,16 @@ use crate::{error::Error, error::Result, service, service::Caller, state::AppSta
 use axum::{
     body::Bytes,
     extract::{DefaultBodyLimit, State},
-    http::{header, HeaderMap, HeaderValue},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, put},
     Router,
 };
-use parley_protocol::{limits, Me, Problem, UpdateMe, User, UsernameAvailability};
+use parley_protocol::{limits, DeleteAccount, Me, Problem, UpdateMe, User, UsernameAvailability};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/me", get(get_me).patch(patch_me))
+        .route("/v1/me", get(get_me).patch(patch_me).delete(delete_me))
         .route(
             "/v1/me/avatar",
             // One byte over the limit is enough to tell "too large" apart.
@@ -23,6 +23,30 @@ pub fn router() -> Router<AppState> {
         .route("/v1/users/{id}", get(get_user))
         .route("/v1/users/{id}/avatar", get(get_avatar))
         .route("/v1/usernames/{username}", get(username_available))
+}
+
+/// Delete my account, for good: every device signed out, every contact
+/// removed (they keep our chats' history, with me shown as "Deleted
+/// account"), pending requests declined, profile and photo erased; my
+/// identifier can sign up afresh. Needs a sign-in code asked for my own
+/// identifier just before (`POST /v1/auth/otp/request`), checked like a
+/// sign-in's. Not in PROTOCOL.md.
+#[utoipa::path(delete, path = "/v1/me", tag = "profile", security(("bearer" = [])), request_body = DeleteAccount,
+    responses(
+        (status = 204, description = "deleted; this token and every other of the account no longer work"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_code`, `code_expired`, `unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`: not 6 digits", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: the code is burnt", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<DeleteAccount>,
+) -> Result<StatusCode> {
+    service::account::delete(&state, &caller, &body.code).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Own profile and settings.

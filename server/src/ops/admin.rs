@@ -39,9 +39,10 @@ fn users(conn: &Connection) -> Result<(), OpsError> {
             u.username.as_deref().unwrap_or("-"),
             u.live_devices,
             show_time(u.created_at),
-            match u.disabled_at {
-                Some(t) => format!("disabled since {}", show_time(t)),
-                None => "active".to_owned(),
+            match (u.deleted_at, u.disabled_at) {
+                (Some(t), _) => format!("deleted {}", show_time(t)),
+                (None, Some(t)) => format!("disabled since {}", show_time(t)),
+                (None, None) => "active".to_owned(),
             }
         );
     }
@@ -125,6 +126,12 @@ fn set_disabled(conn: &mut Connection, needle: &str, disable: bool) -> Result<()
     let now = now_ms();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let user = find_user(&tx, needle)?;
+    if user.deleted_at.is_some() {
+        return Err(OpsError::Refused(format!(
+            "user {} was deleted by its owner; a deleted account cannot be enabled or disabled",
+            user.id
+        )));
+    }
     if user.disabled_at.is_some() == disable {
         println!(
             "user {} ({}) is already {}",

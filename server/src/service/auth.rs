@@ -87,10 +87,12 @@ pub async fn request_otp(
     })
 }
 
-/// What a verify attempt did to the stored code. The attempt counter must be
-/// committed even when the answer is an error, so the job returns this instead
-/// of failing (a failing job rolls back).
-enum Attempt {
+/// What presenting a code did to the stored one. The attempt counter must
+/// be committed even when the answer is an error, so the job returns this
+/// instead of failing (a failing job rolls back).
+pub(super) enum CodeCheck {
+    /// Right: the code is used up.
+    Right,
     NoCode,
     Expired,
     Burnt {
@@ -99,6 +101,71 @@ enum Attempt {
     Wrong {
         left: u32,
     },
+}
+
+/// Checks `presented` (the keyed hash of a typed code) against the live code
+/// of `identifier`, counting the attempt; shared by sign-in and account
+/// deletion, so both burn a code after the same number of wrong tries.
+pub(super) fn check_code(
+    conn: &rusqlite::Connection,
+    identifier: &str,
+    presented: &[u8],
+    now: i64,
+    resend_ms: i64,
+) -> Result<CodeCheck> {
+    let Some(row) = store::auth::otp_get(conn, identifier)? else {
+        return Ok(CodeCheck::NoCode);
+    };
+    if now >= row.expires_at {
+        store::auth::otp_delete(conn, identifier)?;
+        return Ok(CodeCheck::Expired);
+    }
+    if row.attempts >= limits::OTP_MAX_ATTEMPTS {
+        store::auth::otp_delete(conn, identifier)?;
+        let wait = (row.created_at + resend_ms - now).max(0);
+        return Ok(CodeCheck::Burnt {
+            retry_after: ((wait + 999) / 1000).max(1) as u64,
+        });
+    }
+    if !bool::from(row.code_hash.ct_eq(presented)) {
+        let attempts = row.attempts + 1;
+        store::auth::otp_set_attempts(conn, identifier, attempts)?;
+        return Ok(CodeCheck::Wrong {
+            left: limits::OTP_MAX_ATTEMPTS - attempts,
+        });
+    }
+    store::auth::otp_delete(conn, identifier)?;
+    Ok(CodeCheck::Right)
+}
+
+impl CodeCheck {
+    /// The error a wrong, expired or burnt code answers (`None`: right).
+    pub(super) fn error(&self) -> Option<Error> {
+        Some(match self {
+            CodeCheck::Right => return None,
+            CodeCheck::NoCode => {
+                Error::unauthorized("invalid_code", "wrong code; request a new one if needed")
+            }
+            CodeCheck::Expired => {
+                Error::unauthorized("code_expired", "this code has expired; request a new one")
+            }
+            CodeCheck::Burnt { retry_after } => Error::TooManyRequests {
+                code: "too_many_attempts",
+                detail: "too many wrong attempts; this code is no longer valid, request a new one"
+                    .into(),
+                retry_after: *retry_after,
+            },
+            CodeCheck::Wrong { left } => Error::unauthorized(
+                "invalid_code",
+                format!("wrong code; {left} attempt(s) left"),
+            ),
+        })
+    }
+}
+
+/// A sign-in attempt: the code was not right, or the signed-in device.
+enum Attempt {
+    Refused(CodeCheck),
     Ok {
         user: Box<store::users::UserRow>,
         new_user: bool,
@@ -113,7 +180,7 @@ impl super::events::Emits for Attempt {
     fn emitted(&self) -> Option<&Emitted> {
         match self {
             Attempt::Ok { emitted, .. } => Some(emitted),
-            _ => None,
+            Attempt::Refused(_) => None,
         }
     }
 }
@@ -136,28 +203,10 @@ pub async fn verify_otp(state: &AppState, req: OtpVerify, ip: IpAddr) -> Result<
     let id = identifier.as_str().to_owned();
     let default_name = default_display_name(&identifier);
     let attempt = super::events::write(state, move |conn| -> Result<Attempt> {
-        let Some(row) = store::auth::otp_get(conn, &id)? else {
-            return Ok(Attempt::NoCode);
-        };
-        if now >= row.expires_at {
-            store::auth::otp_delete(conn, &id)?;
-            return Ok(Attempt::Expired);
+        let check = check_code(conn, &id, &presented, now, resend_ms)?;
+        if check.error().is_some() {
+            return Ok(Attempt::Refused(check));
         }
-        if row.attempts >= limits::OTP_MAX_ATTEMPTS {
-            store::auth::otp_delete(conn, &id)?;
-            let wait = (row.created_at + resend_ms - now).max(0);
-            return Ok(Attempt::Burnt {
-                retry_after: ((wait + 999) / 1000).max(1) as u64,
-            });
-        }
-        if !bool::from(row.code_hash.ct_eq(&presented)) {
-            let attempts = row.attempts + 1;
-            store::auth::otp_set_attempts(conn, &id, attempts)?;
-            return Ok(Attempt::Wrong {
-                left: limits::OTP_MAX_ATTEMPTS - attempts,
-            });
-        }
-        store::auth::otp_delete(conn, &id)?;
         let (user, new_user) = match store::users::by_identifier(conn, &id)? {
             Some(u) => (u, false),
             None => {
@@ -193,24 +242,9 @@ pub async fn verify_otp(state: &AppState, req: OtpVerify, ip: IpAddr) -> Result<
     })
     .await?;
     match attempt {
-        Attempt::NoCode => Err(Error::unauthorized(
-            "invalid_code",
-            "wrong code; request a new one if needed",
-        )),
-        Attempt::Expired => Err(Error::unauthorized(
-            "code_expired",
-            "this code has expired; request a new one",
-        )),
-        Attempt::Burnt { retry_after } => Err(Error::TooManyRequests {
-            code: "too_many_attempts",
-            detail: "too many wrong attempts; this code is no longer valid, request a new one"
-                .into(),
-            retry_after,
-        }),
-        Attempt::Wrong { left } => Err(Error::unauthorized(
-            "invalid_code",
-            format!("wrong code; {left} attempt(s) left"),
-        )),
+        Attempt::Refused(check) => Err(check
+            .error()
+            .unwrap_or_else(|| Error::internal("a right code refused"))),
         Attempt::Ok {
             user,
             new_user,

@@ -64,7 +64,7 @@ pub fn limited(u: &UserRow) -> User {
     }
 }
 
-fn request_view(conn: &Db, row: &RequestRow) -> Result<ConnectionRequest> {
+pub(super) fn request_view(conn: &Db, row: &RequestRow) -> Result<ConnectionRequest> {
     let from = store::users::by_id(conn, &row.from_user)?
         .ok_or_else(|| Error::internal("request without sender"))?;
     let to = store::users::by_id(conn, &row.to_user)?

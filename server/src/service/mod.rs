@@ -2,6 +2,7 @@
 //! already-parsed input, enforces every rule, and talks to `store`. Handlers only
 //! parse and call these; tests pin the rules here and over HTTP.
 
+pub mod account;
 pub mod admin;
 pub mod attachments;
 pub mod auth;

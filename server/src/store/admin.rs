@@ -109,11 +109,13 @@ pub struct AdminUser {
     pub created_at: i64,
     pub disabled_at: Option<i64>,
     pub live_devices: i64,
+    /// Deleted by its owner (`DELETE /v1/me`): for good.
+    pub deleted_at: Option<i64>,
 }
 
 const USER_SELECT: &str = "SELECT u.id, u.identifier, u.display_name, u.username, u.created_at, \
-     u.disabled_at, (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.revoked_at IS NULL) \
-     FROM users u";
+     u.disabled_at, (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.revoked_at IS NULL), \
+     u.deleted_at FROM users u";
 
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<AdminUser> {
     Ok(AdminUser {
@@ -124,6 +126,7 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<AdminUser> {
         created_at: r.get(4)?,
         disabled_at: r.get(5)?,
         live_devices: r.get(6)?,
+        deleted_at: r.get(7)?,
     })
 }
 

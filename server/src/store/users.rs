@@ -170,3 +170,43 @@ pub fn avatar(conn: &Connection, id: &str) -> Result<Option<(String, Vec<u8>)>, 
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
+
+/// Erases a deleted account (see `service::account`): profile and photo,
+/// sign-in identifier (so it can sign up afresh), devices and their refresh
+/// tokens, live codes, invites, device links it approved but not yet
+/// collected, and its event log. The row stays, disabled, because its
+/// messages stay in its peers' history; `display_name` is what they see.
+pub fn erase(
+    conn: &Connection,
+    user_id: &str,
+    display_name: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE users SET identifier = 'deleted:' || id, display_name = ?2, username = NULL, \
+            bio = '', status_text = '', avatar_version = NULL, last_seen_visible = 0, \
+            disabled_at = COALESCE(disabled_at, ?3), deleted_at = ?3, updated_at = ?3 \
+         WHERE id = ?1",
+        params![user_id, display_name, now],
+    )?;
+    conn.execute("DELETE FROM avatars WHERE user_id = ?1", [user_id])?;
+    conn.execute(
+        "DELETE FROM refresh_tokens WHERE device_id IN (SELECT id FROM devices WHERE user_id = ?1)",
+        [user_id],
+    )?;
+    conn.execute(
+        "UPDATE devices SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        params![user_id, now],
+    )?;
+    conn.execute(
+        "UPDATE contact_codes SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        params![user_id, now],
+    )?;
+    conn.execute("DELETE FROM device_invites WHERE user_id = ?1", [user_id])?;
+    conn.execute(
+        "DELETE FROM device_links WHERE approved_by = ?1 AND collected_at IS NULL",
+        [user_id],
+    )?;
+    conn.execute("DELETE FROM events WHERE user_id = ?1", [user_id])?;
+    Ok(())
+}
