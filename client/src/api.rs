@@ -158,6 +158,14 @@ impl Api {
         self.get("/v1/me", token).await
     }
 
+    /// `DELETE /v1/me`.
+    pub async fn delete_me(&self, token: &str, code: &str) -> Result<()> {
+        let req = self
+            .request(Method::DELETE, "/v1/me", Some(token))?
+            .json(&DeleteAccount { code: code.into() });
+        self.empty(req).await
+    }
+
     pub async fn update_me(&self, token: &str, patch: &UpdateMe) -> Result<Me> {
         self.call(Method::PATCH, "/v1/me", Some(token), patch).await
     }

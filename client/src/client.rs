@@ -415,6 +415,39 @@ impl Client {
         }
     }
 
+    /// Asks the server to send a sign-in code to my own address or number,
+    /// the proof [`Client::delete_account`] needs.
+    pub async fn ask_deletion_code(&self) -> Result<(String, OtpRequested)> {
+        let me = self.me().await?;
+        let identifier = me.identifier.clone();
+        let sent = self
+            .call(|api, _| {
+                let id = identifier.clone();
+                async move { api.request_otp(&id).await }
+            })
+            .await?;
+        Ok((me.identifier, sent))
+    }
+
+    /// Deletes my account for good with the code from
+    /// [`Client::ask_deletion_code`] (see `parley_protocol::DeleteAccount`),
+    /// then forgets the session and the cache here, as a sign-out does. A
+    /// wrong code changes nothing (and counts as an attempt).
+    pub async fn delete_account(&self, code: &str) -> Result<()> {
+        let code = code.trim().to_owned();
+        self.call(|api, t| {
+            let code = code.clone();
+            async move { api.delete_me(&t, &code).await }
+        })
+        .await?;
+        let p = self.inner.profile.clone();
+        blocking(move || {
+            p.clear()?;
+            p.wipe_cache()
+        })
+        .await
+    }
+
     // --- profile ---------------------------------------------------------
 
     pub async fn me(&self) -> Result<Me> {

@@ -378,6 +378,42 @@ fn a_chat_is_cleared_from_the_terminal_for_me_only() {
     assert_eq!(p.ana.json(&["history", "ben"]), json!([]));
 }
 
+/// `delete-account` sends a code and asks for it (nothing typed: the
+/// account stays); with the code the account is gone: the profile is
+/// signed out, Ben no longer has Ana as a contact but keeps their chat,
+/// and the address signs up afresh.
+#[test]
+fn an_account_is_deleted_from_the_terminal() {
+    let p = pair();
+    p.ana.ok(&["send", "ben", "bye for now"]);
+    let seen = p.ts.code_count(ANA);
+    let run = p.ana.run_with_input(&["delete-account"], "\n");
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("deletes your account for good"), "{run:?}");
+    assert!(run.stderr.contains("not deleted"), "{run:?}");
+    assert_eq!(p.ana.json(&["whoami"])["user"]["identifier"], ANA);
+
+    let seen_before = p.ts.code_count(ANA);
+    assert!(seen_before > seen, "a code was sent");
+    let out = p.ana.json(&["delete-account", "--send-code"]);
+    assert_eq!(out["sent_to"], ANA, "{out}");
+    let code = p.ts.wait_code(ANA, seen_before);
+    let err = p.ana.fails(&["delete-account", "--code", "000000x"], 1).stderr;
+    assert!(err.contains("6 digits"), "{err}");
+    assert_eq!(
+        p.ana.ok(&["delete-account", "--code", &code]).trim(),
+        "account deleted; this profile is signed out"
+    );
+    let err = p.ana.fails(&["whoami"], 1).stderr;
+    assert!(err.to_lowercase().contains("sign"), "{err}");
+
+    assert_eq!(p.ben.json(&["contacts"]), json!([]));
+    let chats = p.ben.json(&["chats"]);
+    assert_eq!(chats[0]["peer"]["display_name"], "Deleted account", "{chats}");
+    let again = p.ana.login_with_code(&p.ts, ANA);
+    assert_eq!(again["new_user"], true, "{again}");
+}
+
 #[test]
 fn listen_streams_new_messages_as_json_lines_and_exits_cleanly_on_sigterm() {
     let p = pair();

@@ -314,6 +314,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Pin { contact } => ctx.pin(&contact, true).await,
         Command::Unpin { contact } => ctx.pin(&contact, false).await,
+        Command::DeleteAccount { send_code, code } => ctx.delete_account(send_code, code).await,
         Command::Clear { contact, yes } => ctx.clear(&contact, yes).await,
         Command::React {
             message_id,
@@ -483,14 +484,7 @@ impl Ctx {
                     "A sign-in code was sent to {identifier} (valid {} minutes).",
                     sent.expires_in / 60
                 );
-                eprint!("Code: ");
-                let _ = std::io::stderr().flush();
-                let line = tokio::task::spawn_blocking(|| {
-                    let mut line = String::new();
-                    std::io::stdin().lock().read_line(&mut line).map(|_| line)
-                })
-                .await
-                .map_err(|e| ClientError::Invalid(e.to_string()))??;
+                let line = prompt("Code: ").await?;
                 if line.trim().is_empty() {
                     return Err(ClientError::Invalid("no code entered".into()));
                 }
@@ -772,6 +766,44 @@ impl Ctx {
         Ok(())
     }
 
+    async fn delete_account(&self, send_code: bool, code: Option<String>) -> Result<()> {
+        let c = self.client().await?;
+        let code = match code {
+            Some(code) => code,
+            None => {
+                let (to, sent) = c.ask_deletion_code().await?;
+                let minutes = sent.expires_in / 60;
+                if send_code {
+                    self.done(
+                        &format!(
+                            "a code was sent to {to} (valid {minutes} minutes): run \
+                             `parley delete-account --code CODE` to delete your account for good"
+                        ),
+                        serde_json::json!({"sent_to": to, "expires_in": sent.expires_in}),
+                    );
+                    return Ok(());
+                }
+                eprintln!(
+                    "This deletes your account for good: all your devices are signed out, your \
+                     contacts lose you (they keep your chats, showing \"Deleted account\"), your \
+                     profile is erased."
+                );
+                eprintln!("A code was sent to {to} (valid {minutes} minutes).");
+                let line = prompt("Code (nothing to keep your account): ").await?;
+                if line.trim().is_empty() {
+                    return Err(ClientError::Invalid("not deleted".into()));
+                }
+                line.trim().to_owned()
+            }
+        };
+        c.delete_account(&code).await?;
+        self.done(
+            "account deleted; this profile is signed out",
+            serde_json::json!({"deleted": true}),
+        );
+        Ok(())
+    }
+
     async fn clear(&self, contact: &str, yes: bool) -> Result<()> {
         let c = self.client().await?;
         let who = c.resolve_contact(contact).await?;
@@ -957,15 +989,21 @@ async fn shutdown_signal() {
 }
 
 async fn confirm(question: &str) -> Result<bool> {
-    eprint!("{question} [y/N] ");
+    let line = prompt(&format!("{question} [y/N] ")).await?;
+    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+/// Asks on stderr and reads one line of stdin (off the runtime).
+async fn prompt(question: &str) -> Result<String> {
+    eprint!("{question}");
     let _ = std::io::stderr().flush();
-    let line = tokio::task::spawn_blocking(|| {
+    tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map(|_| line)
     })
     .await
-    .map_err(|e| ClientError::Invalid(e.to_string()))??;
-    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
+    .map_err(|e| ClientError::Invalid(e.to_string()))?
+    .map_err(ClientError::from)
 }
 
 fn write_qr_files(m: &QrMatrix, png: Option<&Path>, svg: Option<&Path>) -> Result<()> {

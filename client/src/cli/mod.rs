@@ -44,6 +44,18 @@ pub enum Command {
     },
     /// Sign this device out and forget the session.
     Logout,
+    /// Delete your account for good: all your devices signed out, your
+    /// contacts removed (they keep your chats' history, showing "Deleted
+    /// account"), your profile erased. Sends a code to your address or
+    /// number first and asks for it.
+    DeleteAccount {
+        /// Only send the code (then run again with --code).
+        #[arg(long, conflicts_with = "code")]
+        send_code: bool,
+        /// The code sent by --send-code (or an earlier run).
+        #[arg(long)]
+        code: Option<String>,
+    },
     /// Show who this profile is signed in as.
     Whoami,
     /// Your profile.
