@@ -319,7 +319,17 @@ pub fn last_seq(conn: &Connection, chat_id: &str) -> Result<u64> {
     )? as u64)
 }
 
+/// Stores a chat as the server sent it. Messages it says I cleared (on
+/// any device) leave the cache too: a profile that learns of a clear from
+/// the chat list rather than the `chat.cleared` event (a CLI without a
+/// realtime loop, a resync) must not go on showing them.
 pub fn upsert_chat(conn: &Connection, c: &Chat) -> Result<()> {
+    if c.cleared_up_to_seq > 0 {
+        conn.execute(
+            "DELETE FROM messages WHERE chat_id = ?1 AND seq > 0 AND seq <= ?2",
+            params![c.id, sql_seq(c.cleared_up_to_seq)],
+        )?;
+    }
     conn.execute(
         "INSERT INTO chats (id, json, updated_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
@@ -595,13 +605,18 @@ fn cleared(conn: &Connection, chat_id: &str, seq: u64) -> Result<bool> {
     Ok(chat(conn, chat_id)?.is_some_and(|c| seq <= c.cleared_up_to_seq))
 }
 
-/// I cleared a chat's history up to `up_to` (`chat.cleared`, or this
-/// device did): drop those messages (not those still waiting for a seq:
-/// queued or refused), and count unread only what is left.
-pub fn clear_chat(conn: &Connection, me: &str, chat_id: &str, up_to: u64) -> Result<()> {
+/// A seq as SQLite stores it (past `i64::MAX` means past everything).
+fn sql_seq(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// I cleared a chat's history up to `up_to` on one of my devices
+/// (`chat.cleared`, with my unread count right after it): drop those
+/// messages (not those still waiting for a seq: queued or refused).
+pub fn clear_chat(conn: &Connection, chat_id: &str, up_to: u64, unread_count: u64) -> Result<()> {
     conn.execute(
         "DELETE FROM messages WHERE chat_id = ?1 AND seq > 0 AND seq <= ?2",
-        params![chat_id, up_to as i64],
+        params![chat_id, sql_seq(up_to)],
     )?;
     let Some(mut chat) = chat(conn, chat_id)? else {
         return Ok(());
@@ -613,12 +628,7 @@ pub fn clear_chat(conn: &Connection, me: &str, chat_id: &str, up_to: u64) -> Res
     if chat.last_message.as_ref().is_some_and(|l| l.seq <= up_to) {
         chat.last_message = None;
     }
-    let unread: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND seq > ?2 AND sender_id != ?3",
-        params![chat_id, chat.read_up_to_seq.max(up_to) as i64, me],
-        |r| r.get(0),
-    )?;
-    chat.unread_count = chat.unread_count.min(unread as u64);
+    chat.unread_count = unread_count;
     upsert_chat(conn, &chat)
 }
 
@@ -718,7 +728,11 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
                 upsert_chat(&tx, &chat)?;
             }
         }
-        Event::ChatCleared { chat_id, up_to_seq } => clear_chat(&tx, &me, chat_id, *up_to_seq)?,
+        Event::ChatCleared {
+            chat_id,
+            up_to_seq,
+            unread_count,
+        } => clear_chat(&tx, chat_id, *up_to_seq, *unread_count)?,
         Event::ChatPinned { chat_id, pinned_at } => {
             if let Some(mut chat) = chat(&tx, chat_id)? {
                 chat.pinned_at = *pinned_at;
@@ -1019,11 +1033,12 @@ mod tests {
                 enqueue(c, "me", &item, now)?;
                 assert_eq!(chat(c, "chat")?.unwrap().unread_count, 3);
 
-                let clear = |up_to_seq| Event::ChatCleared {
+                let clear = |up_to_seq, unread_count| Event::ChatCleared {
                     chat_id: "chat".into(),
                     up_to_seq,
+                    unread_count,
                 };
-                apply(c, 4, &clear(2))?;
+                apply(c, 4, &clear(2, 1))?;
                 assert_eq!(bodies(c)?, ["peer 3", "not sent yet"]);
                 let listed = chat(c, "chat")?.unwrap();
                 assert_eq!(listed.cleared_up_to_seq, 2);
@@ -1036,13 +1051,28 @@ mod tests {
                 assert_eq!(bodies(c)?, ["peer 3", "not sent yet"]);
                 assert_eq!(cursor(c)?, 5, "stepped over, not stuck");
 
-                apply(c, 6, &clear(3))?;
+                apply(c, 6, &clear(3, 0))?;
                 assert_eq!(bodies(c)?, ["not sent yet"]);
                 let listed = chat(c, "chat")?.unwrap();
                 assert_eq!((listed.unread_count, listed.last_message), (0, None));
                 // An older clear changes nothing.
-                apply(c, 7, &clear(1))?;
+                apply(c, 7, &clear(1, 9))?;
                 assert_eq!(chat(c, "chat")?.unwrap().cleared_up_to_seq, 3);
+                assert_eq!(chat(c, "chat")?.unwrap().unread_count, 0);
+                // A chat from the server that says how far I cleared (a
+                // listing, not the event) takes those messages out too.
+                let m4 = msg(4, "peer 4");
+                apply(
+                    c,
+                    8,
+                    &Event::MessageCreated {
+                        message: m4.clone(),
+                    },
+                )?;
+                let mut listed = chat(c, "chat")?.unwrap();
+                listed.cleared_up_to_seq = 4;
+                upsert_chat(c, &listed)?;
+                assert_eq!(bodies(c)?, ["not sent yet"]);
                 Ok(())
             })
             .unwrap();

@@ -1062,11 +1062,24 @@ impl Client {
             async move { api.clear_chat(&t, &id, up_to_seq).await }
         })
         .await?;
-        let (id, me) = (chat_id.to_owned(), self.user_id().to_owned());
-        self.cache()
-            .run(move |c| cache::clear_chat(c, &me, &id, up_to_seq))
-            .await?;
-        self.refresh_chat(chat_id).await
+        // The server's chat says how far it cleared (a seq past the newest
+        // counts as the newest) and the unread count after; caching it drops
+        // the cleared messages. Should that read fail, the clear still
+        // happened: drop what this cache knows to be cleared.
+        if let Err(e) = self.refresh_chat(chat_id).await {
+            let id = chat_id.to_owned();
+            self.cache()
+                .run(move |c| {
+                    let newest = cache::last_seq(c, &id)?;
+                    let unread = cache::chat(c, &id)?.map_or(0, |ch| ch.unread_count);
+                    cache::clear_chat(c, &id, up_to_seq.min(newest), unread)
+                })
+                .await?;
+            if !e.is_transient() {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// Caches the server's state of a chat after I changed it, so a newer

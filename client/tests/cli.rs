@@ -389,7 +389,10 @@ fn an_account_is_deleted_from_the_terminal() {
     let seen = p.ts.code_count(ANA);
     let run = p.ana.run_with_input(&["delete-account"], "\n");
     assert_eq!(run.code(), Some(1), "{run:?}");
-    assert!(run.stderr.contains("deletes your account for good"), "{run:?}");
+    assert!(
+        run.stderr.contains("deletes your account for good"),
+        "{run:?}"
+    );
     assert!(run.stderr.contains("not deleted"), "{run:?}");
     assert_eq!(p.ana.json(&["whoami"])["user"]["identifier"], ANA);
 
@@ -398,7 +401,10 @@ fn an_account_is_deleted_from_the_terminal() {
     let out = p.ana.json(&["delete-account", "--send-code"]);
     assert_eq!(out["sent_to"], ANA, "{out}");
     let code = p.ts.wait_code(ANA, seen_before);
-    let err = p.ana.fails(&["delete-account", "--code", "000000x"], 1).stderr;
+    let err = p
+        .ana
+        .fails(&["delete-account", "--code", "000000x"], 1)
+        .stderr;
     assert!(err.contains("6 digits"), "{err}");
     assert_eq!(
         p.ana.ok(&["delete-account", "--code", &code]).trim(),
@@ -409,7 +415,10 @@ fn an_account_is_deleted_from_the_terminal() {
 
     assert_eq!(p.ben.json(&["contacts"]), json!([]));
     let chats = p.ben.json(&["chats"]);
-    assert_eq!(chats[0]["peer"]["display_name"], "Deleted account", "{chats}");
+    assert_eq!(
+        chats[0]["peer"]["display_name"], "Deleted account",
+        "{chats}"
+    );
     let again = p.ana.login_with_code(&p.ts, ANA);
     assert_eq!(again["new_user"], true, "{again}");
 }

@@ -1226,6 +1226,10 @@ async fn a_cleared_chat_is_cleared_on_my_other_devices() {
     ben_sends(&ben, &chat, &["one", "two", "three"]).await;
     laptop.chats().await.unwrap();
     assert_eq!(laptop.history(&chat, 10).await.unwrap().len(), 3);
+    // A third profile with the history cached and no realtime loop (a CLI).
+    let tablet = login(&ts, &tmp.path().join("ana-tablet"), ANA).await;
+    tablet.chats().await.unwrap();
+    assert_eq!(tablet.history(&chat, 10).await.unwrap().len(), 3);
     let cached = |c: &Client| {
         let (c, chat) = (c.clone(), chat.clone());
         async move {
@@ -1263,6 +1267,12 @@ async fn a_cleared_chat_is_cleared_on_my_other_devices() {
     })
     .await;
     assert!(cached(&laptop).await.is_empty(), "the laptop's cache");
+    // The tablet learns of it from the chat list alone.
+    tablet.chats().await.unwrap();
+    assert!(
+        cached(&tablet).await.is_empty(),
+        "a cache without the event"
+    );
     assert_eq!(
         ben.history(&chat, 10).await.unwrap().len(),
         3,

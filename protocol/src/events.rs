@@ -84,7 +84,14 @@ pub enum Event {
     /// `up_to_seq`: drop those messages. Not in PROTOCOL.md's list, like
     /// `chat.muted`. After it, no event about a cleared message reaches me.
     #[serde(rename = "chat.cleared")]
-    ChatCleared { chat_id: String, up_to_seq: u64 },
+    ChatCleared {
+        chat_id: String,
+        up_to_seq: u64,
+        /// My unread count in the chat right after the clear (a device
+        /// cannot count it from what it has cached).
+        #[serde(default)]
+        unread_count: u64,
+    },
 }
 
 impl Event {

@@ -466,11 +466,12 @@ async fn unread_counts_follow_reads_and_deletes() {
     };
     assert_eq!(clear(9).await, 204);
     unread(2);
+    // Deleting a message cleared but not read (seq 6; read up to 5) takes
+    // nothing off: the clear already did.
+    assert_eq!(delete(&ids[5]).await, 204);
+    unread(2);
     // Reading over what was cleared counts only what was not.
     assert_eq!(read(10).await, 204);
-    unread(1);
-    // Deleting a cleared message, or reading backwards, changes nothing.
-    assert_eq!(delete(&ids[5]).await, 204);
     unread(1);
     assert_eq!(clear(11).await, 204);
     unread(0);
@@ -1686,6 +1687,54 @@ async fn clearing_a_chat_hides_its_history_from_that_member_only() {
     assert_eq!(seqs(&b, "").await, [5]);
     assert_eq!(listed(&b).await["unread_count"], 1);
     assert_eq!(found(&b).await, 1);
+
+    // The clear event tells my devices my unread count after it.
+    let unread_in_event: i64 = ts
+        .db()
+        .query_row(
+            "SELECT json_extract(payload, '$.unread_count') FROM events WHERE user_id = ?1 \
+             AND json_extract(payload, '$.kind') = 'chat.cleared' ORDER BY seq DESC LIMIT 1",
+            [&bid],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unread_in_event, 0);
+
+    // A file in a cleared message is no longer Ben's to download.
+    let up = ts
+        .req(Method::POST, "/v1/attachments")
+        .auth(&a)
+        .header("content-type", "text/plain")
+        .body("a file")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status(), 201);
+    let att: Value = up.json().await.unwrap();
+    let with_file = ts
+        .call_json(
+            Method::POST,
+            &format!("/v1/chats/{chat}/messages"),
+            &a,
+            json!({"client_id": "a5", "body": "", "attachment_ids": [att["id"]]}),
+        )
+        .await;
+    assert_eq!(with_file.status(), 201);
+    let seq = with_file.json::<Value>().await.unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    let download = async || {
+        get(
+            &ts,
+            &b,
+            &format!("/v1/attachments/{}", att["id"].as_str().unwrap()),
+        )
+        .await
+        .status()
+    };
+    assert_eq!(download().await, 200);
+    assert_eq!(clear(&b, json!(seq)).await.status(), 204);
+    assert_eq!(download().await, 404);
 
     // Not a member, not a number.
     let c = ts.login("carol@example.org").await;

@@ -114,10 +114,22 @@ impl Notifier {
                         ),
                     ));
                 }
-                if let Event::ChatRead { chat_id, up_to_seq } = event.as_ref() {
+                // Read or cleared on another device while this one caught up:
+                // nothing to say about those any more.
+                if let Event::ChatRead { chat_id, up_to_seq }
+                | Event::ChatCleared {
+                    chat_id, up_to_seq, ..
+                } = event.as_ref()
+                {
                     self.held
                         .retain(|(c, seq, _)| c != chat_id || seq > up_to_seq);
                     return None;
+                }
+                // A message I had cleared (the cache skipped it).
+                if let (Event::MessageCreated { message }, Some(c)) = (event.as_ref(), chat) {
+                    if message.seq <= c.cleared_up_to_seq {
+                        return None;
+                    }
                 }
                 let muted = chat
                     .and_then(|c| c.mute)
@@ -293,14 +305,30 @@ mod tests {
             }),
         };
         assert_eq!(n.on_event(&read, "ana", None), None);
+        let cleared = ClientEvent::Event {
+            seq: 10,
+            event: Box::new(Event::ChatCleared {
+                chat_id: "c2".into(),
+                up_to_seq: 1,
+                unread_count: 0,
+            }),
+        };
+        assert_eq!(n.on_event(&cleared, "ana", None), None);
         assert_eq!(
             n.on_event(&link(Online), "ana", None),
-            Some(("New messages".into(), "3 new messages in 2 chats".into()))
+            Some(("New messages".into(), "2 new messages".into()))
         );
         assert_eq!(n.on_event(&link(Online), "ana", None), None, "said once");
         assert_eq!(
             n.on_event(&created_in("c1", 3), "ana", None),
             Some(("New message".into(), "hi".into()))
+        );
+        let mut c1 = chat("c1", "Ben");
+        c1.cleared_up_to_seq = 5;
+        assert_eq!(
+            n.on_event(&created_in("c1", 5), "ana", Some(&c1)),
+            None,
+            "a message I cleared (replayed from before the clear)"
         );
         n.on_event(&link(Offline), "ana", None);
         n.on_event(&created_in("c2", 2), "ana", None);

@@ -110,12 +110,14 @@ pub async fn clear(state: &AppState, caller: &Caller, chat_id: &str, up_to: u64)
             return Ok(emitted);
         }
         store::chats::set_cleared(conn, &cid, &uid, up_to)?;
+        let after = membership(conn, &cid, &uid)?;
         emitted.emit(
             conn,
             &uid,
             &Event::ChatCleared {
                 chat_id: cid.clone(),
                 up_to_seq: up_to,
+                unread_count: after.unread_count,
             },
             now,
         )?;

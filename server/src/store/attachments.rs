@@ -40,13 +40,15 @@ pub fn by_id(conn: &Connection, id: &str) -> Result<Option<(Attachment, String)>
         .optional()?)
 }
 
-/// Whether `user_id` is a member of a chat with a live message referencing it.
+/// Whether `user_id` is a member of a chat with a live message referencing
+/// it, not one they cleared from their history.
 pub fn visible_via_chat(conn: &Connection, id: &str, user_id: &str) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT 1 FROM message_attachments ma JOIN messages m ON m.id = ma.message_id \
              JOIN chat_members cm ON cm.chat_id = m.chat_id \
-             WHERE ma.attachment_id = ?1 AND cm.user_id = ?2 AND m.deleted_at IS NULL LIMIT 1",
+             WHERE ma.attachment_id = ?1 AND cm.user_id = ?2 AND m.deleted_at IS NULL \
+             AND m.seq > cm.cleared_up_to_seq LIMIT 1",
         )?
         .query_row(params![id, user_id], |_| Ok(()))
         .optional()?

@@ -10,13 +10,16 @@ import { useAction } from "../useAction";
  * then says how far it was cleared. */
 export function ClearChat({ chat, upTo, onCleared }: { chat: Chat; upTo: number; onCleared: () => void }) {
   const { busy, error, run } = useAction();
-  const [asking, setAsking] = useState(false);
+  // The newest message shown when the question opened: what a "Clear"
+  // answers for (one that comes in meanwhile stays).
+  const [asking, setAsking] = useState<number | null>(null);
   const peer = chat.peer.display_name;
 
   const clear = () =>
     run(async () => {
-      await call("clear_chat", { chat_id: chat.id, up_to_seq: upTo });
-      setAsking(false);
+      if (asking === null) return;
+      await call("clear_chat", { chat_id: chat.id, up_to_seq: asking });
+      setAsking(null);
       onCleared();
     });
 
@@ -27,13 +30,13 @@ export function ClearChat({ chat, upTo, onCleared }: { chat: Chat; upTo: number;
         name="clear-chat"
         title="Clear chat"
         aria-label="Clear chat"
-        aria-expanded={asking}
+        aria-expanded={asking !== null}
         disabled={busy || upTo === 0}
-        onClick={() => setAsking((a) => !a)}
+        onClick={() => setAsking((a) => (a === null ? upTo : null))}
       >
         🧹
       </button>
-      {asking ? (
+      {asking !== null ? (
         <div
           className="confirm"
           role="dialog"
@@ -41,7 +44,7 @@ export function ClearChat({ chat, upTo, onCleared }: { chat: Chat; upTo: number;
           onKeyDown={(e) => {
             if (e.key === "Escape") {
               e.stopPropagation();
-              setAsking(false);
+              setAsking(null);
             }
           }}
         >
@@ -52,7 +55,7 @@ export function ClearChat({ chat, upTo, onCleared }: { chat: Chat; upTo: number;
             Clear
           </button>
           {/* The safe choice has the focus. */}
-          <button name="cancel-clear" autoFocus onClick={() => setAsking(false)}>
+          <button name="cancel-clear" autoFocus onClick={() => setAsking(null)}>
             Cancel
           </button>
         </div>
