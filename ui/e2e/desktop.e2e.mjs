@@ -818,6 +818,37 @@ try {
     await waitFor('[data-testid="sign-in"]');
     await until(`round ${round}: no count in the title`, async () => (await wd("GET", s("/title"))) === "Parley");
   }
+  step = "delete the account from settings: a code first, a wrong one refused, then gone for good";
+  {
+    const seen = codes("ana@example.org").length;
+    await clearInput("identifier");
+    await type(await find('input[name="identifier"]'), "ana@example.org");
+    await click(await find('button[name="request-code"]'));
+    await type(await waitFor('input[name="code"]'), await waitCode("ana@example.org", seen));
+    await click(await find('button[name="verify"]'));
+    await waitText('[data-testid="chat-row"]', /Fay|Carol|Ben/);
+  }
+  await click(await find('button[name="open-settings"]'));
+  await click(await waitFor('button[name="delete-account"]'));
+  await click(await waitFor('button[name="keep-account"]'));
+  await click(await waitFor('button[name="delete-account"]'));
+  const deletionSeen = codes("ana@example.org").length;
+  await click(await waitFor('button[name="send-deletion-code"]'));
+  const deletionCode = await waitCode("ana@example.org", deletionSeen);
+  await type(await waitFor('input[name="deletion-code"]'), deletionCode === "000000" ? "111111" : "000000");
+  await click(await find('button[name="confirm-delete-account"]'));
+  await waitText('[data-testid="delete-account-error"]', /wrong code/);
+  await clearInput("deletion-code");
+  await type(await find('input[name="deletion-code"]'), deletionCode);
+  await shot("20-delete-account");
+  await click(await find('button[name="confirm-delete-account"]'));
+  await waitText("body", /Your account was deleted/);
+  await waitFor('[data-testid="sign-in"]');
+  await until("Ben's contacts without Ana", async () => !JSON.stringify(await cli("ben", "contacts")).includes("Ana"));
+  {
+    const benChats = await cli("ben", "chats");
+    if (!JSON.stringify(benChats).includes("Deleted account")) throw new Error(`Ben's chats after Ana deleted her account: ${JSON.stringify(benChats)}`);
+  }
   log("all steps passed");
   console.log("e2e: 1 passed, 0 failed");
 } catch (e) {

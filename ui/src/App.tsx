@@ -54,11 +54,18 @@ export function App() {
   useEffect(() => {
     if (!store.signedOut) return;
     drafts.clear();
-    setScreen({ name: "sign-in", note: `You were signed out: ${store.signedOut}` });
+    // Already on the sign-in screen (signed out or deleted here): its note stays.
+    setScreen((cur) => (cur.name === "sign-in" ? cur : { name: "sign-in", note: `You were signed out: ${store.signedOut}` }));
     // Back to a fresh store, so the next sign-out (the same reason again)
     // is seen too: this effect runs only when the reason changes.
     dispatch({ type: "reset" });
   }, [store.signedOut]);
+
+  function accountDeleted() {
+    drafts.clear();
+    dispatch({ type: "reset" });
+    setScreen({ name: "sign-in", note: "Your account was deleted." });
+  }
 
   async function signOut() {
     try {
@@ -86,7 +93,7 @@ export function App() {
       return (
         <div className="app">
           <Banner link={store.link} />
-          <Main me={screen.user} store={store} onProfile={(user) => setScreen({ name: "main", user })} onSignOut={() => void signOut()} />
+          <Main me={screen.user} store={store} onProfile={(user) => setScreen({ name: "main", user })} onSignOut={() => void signOut()} onAccountDeleted={accountDeleted} />
         </div>
       );
   }

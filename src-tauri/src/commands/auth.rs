@@ -1,4 +1,5 @@
-//! Sign-in with a one-time code, session restore at start, sign-out.
+//! Sign-in with a one-time code, session restore at start, sign-out, and
+//! deleting the account.
 
 use crate::{
     error::{CmdResult, CommandError},
@@ -197,6 +198,43 @@ pub async fn sign_out(session: State<'_, SessionState>) -> CmdResult<()> {
         Err(e) if e.is_transient() => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// Where a code to delete the account went.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct DeletionCode {
+    /// My email address or phone number.
+    pub sent_to: String,
+    /// Seconds the code stays valid.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct DeleteAccountArgs {
+    pub code: String,
+}
+
+/// Sends a sign-in code to my own address or number: deleting the account
+/// asks for it.
+#[tauri::command]
+pub async fn ask_deletion_code(session: State<'_, SessionState>) -> CmdResult<DeletionCode> {
+    let (sent_to, sent) = session.client()?.ask_deletion_code().await?;
+    Ok(DeletionCode {
+        sent_to,
+        expires_in: sent.expires_in,
+    })
+}
+
+/// Deletes my account for good with that code; then this device is signed
+/// out, as after `sign_out`. A wrong code changes nothing.
+#[tauri::command]
+pub async fn delete_account(
+    session: State<'_, SessionState>,
+    args: DeleteAccountArgs,
+) -> CmdResult<()> {
+    session.client()?.delete_account(&args.code).await?;
+    session.stop();
+    Ok(())
 }
 
 #[cfg(test)]

@@ -54,6 +54,8 @@ commands! {
     auth::request_code(auth::RequestCodeArgs) -> OtpRequested;
     auth::verify_code(auth::VerifyCodeArgs) -> auth::SessionInfo;
     auth::sign_out(()) -> ();
+    auth::ask_deletion_code(()) -> auth::DeletionCode;
+    auth::delete_account(auth::DeleteAccountArgs) -> ();
     profile::get_me(()) -> Me;
     profile::update_profile(UpdateMe) -> Me;
     profile::username_available(profile::UsernameArgs) -> UsernameAvailability;

@@ -13,6 +13,8 @@ import type { ClientIdArgs } from "./ClientIdArgs";
 import type { ClipboardArgs } from "./ClipboardArgs";
 import type { Connection } from "./Connection";
 import type { ConnectionRequest } from "./ConnectionRequest";
+import type { DeleteAccountArgs } from "./DeleteAccountArgs";
+import type { DeletionCode } from "./DeletionCode";
 import type { Device } from "./Device";
 import type { DeviceArgs } from "./DeviceArgs";
 import type { DeviceLinkInfo } from "./DeviceLinkInfo";
@@ -64,6 +66,8 @@ export type Commands = {
   request_code: { args: RequestCodeArgs; result: OtpRequested };
   verify_code: { args: VerifyCodeArgs; result: SessionInfo };
   sign_out: { args: null; result: null };
+  ask_deletion_code: { args: null; result: DeletionCode };
+  delete_account: { args: DeleteAccountArgs; result: null };
   get_me: { args: null; result: Me };
   update_profile: { args: UpdateMe; result: Me };
   username_available: { args: UsernameArgs; result: UsernameAvailability };

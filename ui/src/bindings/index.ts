@@ -18,6 +18,8 @@ export type { Connection } from "./Connection";
 export type { ConnectionRequest } from "./ConnectionRequest";
 export type { ContactCode } from "./ContactCode";
 export type { CropRect } from "./CropRect";
+export type { DeleteAccountArgs } from "./DeleteAccountArgs";
+export type { DeletionCode } from "./DeletionCode";
 export type { Device } from "./Device";
 export type { DeviceArgs } from "./DeviceArgs";
 export type { DeviceId } from "./DeviceId";

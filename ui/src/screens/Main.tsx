@@ -15,10 +15,11 @@ interface Props {
   store: State;
   onProfile: (u: User) => void;
   onSignOut: () => void;
+  onAccountDeleted: () => void;
 }
 
 /** The main window: chat list on the left, the open chat (or settings) on the right. */
-export function Main({ me, store, onProfile, onSignOut }: Props) {
+export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Props) {
   const [chats, setChats] = useState<Chat[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const [query, setQuery] = useState("");
@@ -259,7 +260,7 @@ export function Main({ me, store, onProfile, onSignOut }: Props) {
           onClose={() => setPeople(null)}
         />
       ) : settings ? (
-        <Settings onClose={() => setSettings(false)} onProfile={onProfile} onSignOut={onSignOut} profileRev={store.profile?.n ?? 0} />
+        <Settings onClose={() => setSettings(false)} onProfile={onProfile} onSignOut={onSignOut} onAccountDeleted={onAccountDeleted} profileRev={store.profile?.n ?? 0} />
       ) : chat ? (
         <ChatView
           chat={chat}

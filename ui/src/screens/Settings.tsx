@@ -7,6 +7,7 @@ import { lengthNote } from "../format";
 import { asCommandError, call } from "../ipc";
 import { pickImage } from "../pickImage";
 import { Devices } from "./Devices";
+import { DeleteAccount } from "../components/DeleteAccount";
 
 const NO_CHANGE: UpdateMe = { display_name: null, username: null, bio: null, status_text: null, settings: null };
 
@@ -18,11 +19,14 @@ export function Settings({
   onClose,
   onProfile,
   onSignOut,
+  onAccountDeleted,
   profileRev,
 }: {
   onClose: () => void;
   onProfile: (u: User) => void;
   onSignOut: () => void;
+  /** The account was deleted (this device is signed out already). */
+  onAccountDeleted: () => void;
   /** Bumped by each `profile.updated`: my settings may have changed on another device. */
   profileRev: number;
 }) {
@@ -221,6 +225,7 @@ export function Settings({
             </label>
           </div>
           <Devices onSignedOut={onSignOut} />
+          <DeleteAccount onDeleted={onAccountDeleted} />
           <div className="card flat">
             <button className="danger" name="sign-out" onClick={onSignOut}>
               Sign out
