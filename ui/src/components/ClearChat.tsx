@@ -51,7 +51,7 @@ export function ClearChat({ chat, upTo, onCleared }: { chat: Chat; upTo: number;
           <span>
             Clear your messages with {peer} on all your devices? {peer} keeps theirs.
           </span>
-          <button name="confirm-clear" disabled={busy} onClick={() => void clear()}>
+          <button className="danger" name="confirm-clear" disabled={busy} onClick={() => void clear()}>
             Clear
           </button>
           {/* The safe choice has the focus. */}

@@ -49,7 +49,6 @@ export function DeleteAccount({ onDeleted }: { onDeleted: () => void }) {
             </div>
           ) : (
             <form
-              className="row"
               onSubmit={(e) => {
                 e.preventDefault();
                 if (code.trim()) void remove();
@@ -66,12 +65,14 @@ export function DeleteAccount({ onDeleted }: { onDeleted: () => void }) {
                   autoFocus
                 />
               </label>
-              <button className="danger" type="submit" name="confirm-delete-account" disabled={busy || !code.trim()}>
-                Delete my account for good
-              </button>
-              <button type="button" name="keep-account" onClick={close}>
-                Keep my account
-              </button>
+              <div className="row">
+                <button className="danger" type="submit" name="confirm-delete-account" disabled={busy || !code.trim()}>
+                  Delete my account for good
+                </button>
+                <button type="button" name="keep-account" onClick={close}>
+                  Keep my account
+                </button>
+              </div>
             </form>
           )}
         </>
