@@ -370,7 +370,17 @@ impl Client {
                 drop(lock);
                 let reason = e.to_string();
                 let p = self.inner.profile.clone();
-                blocking(move || p.clear()).await?;
+                // A deleted account leaves nothing behind here either (this
+                // device was offline, or its own deletion lost its answer).
+                let deleted = e.code() == Some("account_deleted");
+                blocking(move || {
+                    p.clear()?;
+                    if deleted {
+                        p.wipe_cache()?;
+                    }
+                    Ok(())
+                })
+                .await?;
                 self.emit(ClientEvent::SignedOut {
                     reason: reason.clone(),
                 });

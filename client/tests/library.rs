@@ -1379,6 +1379,41 @@ async fn a_chat_with_an_ex_contact_can_still_be_pinned_and_cleared() {
     assert!(ana.history(&chat, 5).await.unwrap().is_empty());
 }
 
+/// Ana deletes her account on her phone with a fresh code (a wrong one is
+/// refused once, not twice: the client does not take the 403 for an expired
+/// token); her laptop, offline meanwhile, learns it at its next call and
+/// keeps nothing of the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_leaves_nothing_on_my_other_devices() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let phone = login(&ts, &tmp.path().join("ana-phone"), ANA).await;
+    let laptop_dir = tmp.path().join("ana-laptop");
+    let laptop = login(&ts, &laptop_dir, ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&phone, &ben).await;
+    ben_sends(&ben, &chat, &["secret plans"]).await;
+    laptop.chats().await.unwrap();
+    assert_eq!(laptop.history(&chat, 5).await.unwrap().len(), 1);
+    assert!(laptop_dir.join("cache.db").exists());
+
+    let seen = ts.code_count(ANA);
+    let (to, _) = phone.ask_deletion_code().await.unwrap();
+    assert_eq!(to, ANA);
+    let code = ts.wait_code(ANA, seen);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let err = phone.delete_account(wrong).await.unwrap_err();
+    assert!(err.to_string().contains("4 attempt(s) left"), "{err}");
+    phone.delete_account(&code).await.unwrap();
+
+    let err = laptop.chats().await.unwrap_err();
+    assert!(err.to_string().contains("deleted"), "{err}");
+    assert!(
+        !laptop_dir.join("cache.db").exists(),
+        "the laptop's cache is gone"
+    );
+}
+
 /// Ana forwards Ben's message to Carol: the text, and the photo as Ana's own
 /// upload (same bytes, name and type), which Carol can download though
 /// Ben's original is not hers to see. A deleted message or an unknown id

@@ -318,6 +318,20 @@ async fn an_account_is_deleted_with_a_fresh_code_for_good() {
     let ts = TestServer::start().await;
     let (a, b, chat) = ts.pair().await;
     ts.send_text(&a, &chat, "a1", "hello from ana").await;
+    let from_ben = ts.send_text(&b, &chat, "b1", "hello from ben").await;
+    let r = ts
+        .call_json(
+            Method::PATCH,
+            "/v1/me",
+            &a,
+            json!({"username": "ana", "bio": "hi there", "status_text": "busy"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        put_avatar(&ts, &a, "image/png", png(64, 64)).await.status(),
+        200
+    );
     let phone = ts.login(ana()).await;
     let mut ws_phone = ts.ws(&phone).await;
     ws_phone.hello(0).await;
@@ -345,7 +359,9 @@ async fn an_account_is_deleted_with_a_fresh_code_for_good() {
         ts.call_json(Method::DELETE, "/v1/me", &a, json!({ "code": code }))
             .await
     };
-    problem(delete("123456").await, 401, "invalid_code").await;
+    // A code error is 403, not 401: the token is fine (a client that took
+    // 401 for an expired token would present the code twice).
+    problem(delete("123456").await, 403, "invalid_code").await;
     problem(delete("12345").await, 422, "invalid_field").await;
     let r = ts
         .post_json("/v1/auth/otp/request", json!({ "identifier": ana() }))
@@ -357,30 +373,35 @@ async fn an_account_is_deleted_with_a_fresh_code_for_good() {
     } else {
         "000000"
     };
-    let p = problem(delete(wrong).await, 401, "invalid_code").await;
+    let p = problem(delete(wrong).await, 403, "invalid_code").await;
     assert!(
-        p["detail"].as_str().unwrap().contains("attempt(s) left"),
+        p["detail"].as_str().unwrap().contains("4 attempt(s) left"),
         "{p}"
     );
     assert_eq!(ts.call(Method::GET, "/v1/me", &a).await.status(), 200);
     assert_eq!(delete(&right).await.status(), 204);
 
-    // Every device of the account is signed out.
+    // Every device of the account is signed out, and told why.
     for s in [&a, &phone] {
         let r = ts.call(Method::GET, "/v1/me", s).await;
-        assert_eq!(r.status(), 401);
+        problem(r, 401, "account_deleted").await;
         let r = ts
             .post_json(
                 "/v1/auth/refresh",
                 json!({"refresh_token": s.tokens.refresh_token}),
             )
             .await;
-        assert_eq!(r.status(), 401, "refresh of a deleted account's device");
+        problem(r, 401, "account_deleted").await;
     }
     assert_eq!(ws_phone.closed_with().await, 4001);
-
-    // Ben: no longer a contact, our history kept, Ana erased in it.
+    // Ben: no longer a contact (and no longer sees Ana online), our history
+    // kept, Ana erased in it.
     ws_ben.next_event("connection.removed").await;
+    let gone = ws_ben.next_of("presence").await;
+    assert_eq!(
+        (&gone["online"], &gone["last_seen_at"]),
+        (&json!(false), &Value::Null)
+    );
     let conns: Vec<Value> = ts
         .call(Method::GET, "/v1/connections", &b)
         .await
@@ -432,7 +453,45 @@ async fn an_account_is_deleted_with_a_fresh_code_for_good() {
         .unwrap();
     assert_eq!(identifier, format!("deleted:{old_id}"));
     assert!(deleted.is_some());
+    let (username, bio, status, avatars, named): (Option<String>, String, String, i64, i64) = ts
+        .db()
+        .query_row(
+            "SELECT username, bio, status_text, \
+             (SELECT COUNT(*) FROM avatars WHERE user_id = ?1), \
+             (SELECT COUNT(*) FROM devices WHERE user_id = ?1 AND name != '') \
+             FROM users WHERE id = ?1",
+            [&old_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!((username, bio.as_str(), status.as_str()), (None, "", ""));
+    assert_eq!((avatars, named), (0, 0), "photo and device names erased");
+    let r = ts
+        .call(Method::GET, &format!("/v1/users/{old_id}/avatar"), &b)
+        .await;
+    assert_eq!(r.status(), 404);
     assert_eq!(ts.events_of(&old_id, None), 0);
+    // Ben deleting his own message tells the erased log nothing.
+    let r = ts
+        .call(
+            Method::DELETE,
+            &format!("/v1/messages/{}", from_ben["id"].as_str().unwrap()),
+            &b,
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(ts.events_of(&old_id, None), 0);
+    // Ana's contact code from before leads nowhere.
+    let dan = ts.login("dan@example.org").await;
+    let r = ts
+        .call_json(
+            Method::POST,
+            "/v1/connection-requests",
+            &dan,
+            json!({"code": code["code"]}),
+        )
+        .await;
+    problem(r, 404, "code_not_found").await;
 
     // The same address signs up afresh: a new, empty account.
     let again = ts.login(ana()).await;

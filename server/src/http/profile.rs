@@ -1,6 +1,6 @@
 //! `/v1/me`, `/v1/users/*`, `/v1/usernames/*`.
 
-use super::extract::{body_rejection, Json, Path};
+use super::extract::{body_rejection, ClientIp, Json, Path};
 use crate::{error::Error, error::Result, service, service::Caller, state::AppState};
 use axum::{
     body::Bytes,
@@ -35,17 +35,19 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 204, description = "deleted; this token and every other of the account no longer work"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`invalid_code`, `code_expired`, `unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`: the token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`invalid_code`, `code_expired` (403, not a sign-in's 401: the token is fine)", body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field`: not 6 digits", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: the code is burnt", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: the code is burnt; `rate_limited`: too many tries from this address", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn delete_me(
     State(state): State<AppState>,
     caller: Caller,
+    ClientIp(ip): ClientIp,
     Json(body): Json<DeleteAccount>,
 ) -> Result<StatusCode> {
-    service::account::delete(&state, &caller, &body.code).await?;
+    service::account::delete(&state, &caller, &body.code, ip).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,12 +7,29 @@ use crate::{
     store::{self, now_ms},
 };
 use parley_protocol::{close, limits, Event, RequestStatus, DELETED_ACCOUNT_NAME};
+use std::net::IpAddr;
+
+/// Refuses a change by `user_id` once their account is disabled or deleted.
+/// The caller was checked when the request came in, but a request already
+/// past that check when the account was deleted must not write after the
+/// erase (a username taken back, a photo, a live contact code).
+pub fn ensure_live(conn: &rusqlite::Connection, user_id: &str) -> Result<()> {
+    match store::users::by_id(conn, user_id)? {
+        Some(u) if !u.disabled => Ok(()),
+        _ => Err(Error::unauthorized(
+            "account_disabled",
+            "this account is disabled or deleted",
+        )),
+    }
+}
 
 /// Deletes the caller's account, for good, once `code` (a sign-in code
 /// asked for their own identifier) checks out; see
 /// [`parley_protocol::DeleteAccount`] for what goes. One writer job: either
 /// all of it happens or none. Sockets of the account are closed after it.
-pub async fn delete(state: &AppState, caller: &Caller, code: &str) -> Result<()> {
+pub async fn delete(state: &AppState, caller: &Caller, code: &str, ip: IpAddr) -> Result<()> {
+    // Code guesses count against the same per-IP budget as sign-ins.
+    state.auth_limiter.check(ip)?;
     if code.len() != limits::OTP_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::unprocessable(
             "invalid_field",
@@ -32,6 +49,7 @@ pub async fn delete(state: &AppState, caller: &Caller, code: &str) -> Result<()>
             return Ok(Outcome::Refused(check));
         }
         let mut emitted = Emitted::default();
+        let mut peers = Vec::new();
         store::users::erase(conn, &uid, DELETED_ACCOUNT_NAME, now)?;
         let erased = store::users::by_id(conn, &uid)?
             .ok_or_else(|| Error::internal("erased user vanished"))?;
@@ -49,6 +67,7 @@ pub async fn delete(state: &AppState, caller: &Caller, code: &str) -> Result<()>
                 },
                 now,
             )?;
+            peers.push(peer);
         }
         // Pending requests either way are declined, and the other side's
         // lists drop them (nobody can accept a request from a deleted account).
@@ -71,14 +90,16 @@ pub async fn delete(state: &AppState, caller: &Caller, code: &str) -> Result<()>
                 emitted.emit(conn, other, &Event::ConnectionRequested { request }, now)?;
             }
         }
-        Ok(Outcome::Deleted(emitted))
+        Ok(Outcome::Deleted { emitted, peers })
     })
     .await?;
-    if let Outcome::Refused(check) = refused {
-        return Err(check
-            .error()
-            .unwrap_or_else(|| Error::internal("a right code refused")));
-    }
+    let peers = match refused {
+        Outcome::Refused(check) => return Err(refusal(&check)),
+        Outcome::Deleted { peers, .. } => peers,
+    };
+    // Those who saw me online stop seeing me so (they are no longer my
+    // contacts, so my sockets closing below tells them nothing).
+    super::presence::gone(state, &caller.user_id, &peers);
     state.hub.close_user(&caller.user_id, close::TOKEN_INVALID);
     tracing::info!(user_id = %caller.user_id, "account deleted by its owner");
     Ok(())
@@ -88,14 +109,30 @@ pub async fn delete(state: &AppState, caller: &Caller, code: &str) -> Result<()>
 /// so it is an outcome, not an error (a failing job rolls back).
 enum Outcome {
     Refused(auth::CodeCheck),
-    Deleted(Emitted),
+    /// Done; `peers` were my contacts.
+    Deleted {
+        emitted: Emitted,
+        peers: Vec<String>,
+    },
 }
 
 impl super::events::Emits for Outcome {
     fn emitted(&self) -> Option<&Emitted> {
         match self {
-            Outcome::Deleted(emitted) => Some(emitted),
+            Outcome::Deleted { emitted, .. } => Some(emitted),
             Outcome::Refused(_) => None,
         }
+    }
+}
+
+/// A wrong, expired or burnt code: as a sign-in answers it, but 403 where
+/// sign-in says 401. The caller's token is fine, and a client that took a
+/// 401 for an expired token would refresh and present the code again,
+/// spending two attempts per typo.
+fn refusal(check: &auth::CodeCheck) -> Error {
+    match check.error() {
+        Some(Error::Unauthorized { code, detail }) => Error::Forbidden { code, detail },
+        Some(other) => other,
+        None => Error::internal("a right code refused"),
     }
 }

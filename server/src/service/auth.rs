@@ -314,8 +314,13 @@ pub fn create_device(
 
 enum Refreshed {
     Unknown,
+    /// The device's account was deleted by its owner.
+    Deleted,
     Reused(String, Emitted),
-    Ok { user_id: String, device_id: String },
+    Ok {
+        user_id: String,
+        device_id: String,
+    },
 }
 
 impl super::events::Emits for Refreshed {
@@ -342,6 +347,9 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
         let Some(dev) = store::auth::device_state(conn, &row.device_id)? else {
             return Ok(Refreshed::Unknown);
         };
+        if dev.user_deleted {
+            return Ok(Refreshed::Deleted);
+        }
         if dev.revoked || dev.user_disabled {
             return Ok(Refreshed::Unknown);
         }
@@ -369,6 +377,7 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
             "invalid_token",
             "refresh token is invalid or revoked; sign in again",
         )),
+        Refreshed::Deleted => Err(account_deleted()),
         Refreshed::Reused(device_id, _) => {
             state
                 .hub
@@ -382,6 +391,13 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
     }
 }
 
+/// What every device of a deleted account hears, on a call or a refresh:
+/// its clients wipe what they keep of it (a device that was offline, or
+/// whose own deletion request lost its answer, learns it here).
+pub fn account_deleted() -> Error {
+    Error::unauthorized("account_deleted", "this account was deleted")
+}
+
 /// Checks a bearer access token and that its device is still live.
 pub async fn authenticate(state: &AppState, bearer: &str) -> Result<Caller> {
     let claims = tokens::verify_access(&state.keys.jwt, bearer)?;
@@ -393,6 +409,9 @@ pub async fn authenticate(state: &AppState, bearer: &str) -> Result<Caller> {
     let Some(dev) = dev else {
         return Err(Error::unauthorized("unauthorized", "device not found"));
     };
+    if dev.user_deleted {
+        return Err(account_deleted());
+    }
     if dev.revoked || dev.user_id != claims.sub {
         return Err(Error::unauthorized(
             "unauthorized",

@@ -112,6 +112,7 @@ pub async fn create_code(state: &AppState, caller: &Caller) -> Result<ContactCod
     state
         .store
         .write(move |conn| {
+            super::account::ensure_live(conn, &uid)?;
             store::contacts::replace_code(
                 conn,
                 &tokens::new_id(),
@@ -178,7 +179,8 @@ pub async fn request(
         if code.user_id == uid {
             return Err(Error::unprocessable("own_code", "this is your own code"));
         }
-        if code.revoked {
+        // A code of an account disabled or deleted since leads nowhere.
+        if code.revoked || super::account::ensure_live(conn, &code.user_id).is_err() {
             return Err(not_found());
         }
         if let Some(by) = &code.consumed_by {

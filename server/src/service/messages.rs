@@ -143,7 +143,8 @@ fn load(
 
 /// Appends `event` about the message `row` to both members' logs: the
 /// caller's (who sees it, [`load`] made sure), and the peer's unless they
-/// cleared it from their history.
+/// cleared it from their history or deleted their account (its log is gone
+/// for good; a tombstone must not start it again).
 fn to_both(
     conn: &Connection,
     emitted: &mut Emitted,
@@ -155,7 +156,8 @@ fn to_both(
     let me = membership(conn, &row.chat_id, uid)?;
     emitted.emit(conn, uid, ev, now)?;
     let peer = membership(conn, &row.chat_id, &me.peer_id)?;
-    if row.seq > peer.cleared_up_to_seq {
+    let deleted = store::users::by_id(conn, &me.peer_id)?.is_none_or(|u| u.deleted);
+    if row.seq > peer.cleared_up_to_seq && !deleted {
         emitted.emit(conn, &me.peer_id, ev, now)?;
     }
     Ok(())

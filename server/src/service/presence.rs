@@ -55,6 +55,12 @@ fn send(state: &AppState, user_id: &str, peers: &[String], online: bool, last_se
     }
 }
 
+/// The user deleted their account: those who were their contacts see them
+/// offline, with no last seen.
+pub fn gone(state: &AppState, user_id: &str, peers: &[String]) {
+    send(state, user_id, peers, false, None);
+}
+
 /// The user hid or showed their last seen: their connections' view changes
 /// now, not at their next connect or disconnect. Hidden shows as offline
 /// with no last seen (as `GET /v1/connections` shows it), which before this

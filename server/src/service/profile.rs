@@ -74,6 +74,7 @@ pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Re
     let now = now_ms();
     let last_seen_visible = changes.last_seen_visible;
     let (me, _) = super::events::write(state, move |conn| {
+        super::account::ensure_live(conn, &uid)?;
         if let Some(name) = &changes.username {
             if let Some(other) = store::users::by_username(conn, name)? {
                 if other.id != uid {
@@ -203,6 +204,7 @@ pub async fn set_avatar(
     let uid = caller.user_id.clone();
     let now = now_ms();
     super::events::write(state, move |conn| {
+        super::account::ensure_live(conn, &uid)?;
         store::users::set_avatar(conn, &uid, "image/png", &png, now)?;
         announce(conn, &uid, now, true)
     })

@@ -92,13 +92,15 @@ pub struct DeviceState {
     pub user_id: String,
     pub revoked: bool,
     pub user_disabled: bool,
+    /// The account was deleted by its owner (then also disabled).
+    pub user_deleted: bool,
     pub last_seen_at: i64,
 }
 
 pub fn device_state(conn: &Connection, device_id: &str) -> Result<Option<DeviceState>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT d.user_id, d.revoked_at, u.disabled_at, d.last_seen_at \
+            "SELECT d.user_id, d.revoked_at, u.disabled_at, d.last_seen_at, u.deleted_at \
              FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ?1",
         )?
         .query_row([device_id], |r| {
@@ -106,6 +108,7 @@ pub fn device_state(conn: &Connection, device_id: &str) -> Result<Option<DeviceS
                 user_id: r.get(0)?,
                 revoked: r.get::<_, Option<i64>>(1)?.is_some(),
                 user_disabled: r.get::<_, Option<i64>>(2)?.is_some(),
+                user_deleted: r.get::<_, Option<i64>>(4)?.is_some(),
                 last_seen_at: r.get(3)?,
             })
         })

@@ -17,10 +17,12 @@ pub struct UserRow {
     pub avatar_version: Option<i64>,
     pub created_at: i64,
     pub disabled: bool,
+    /// Deleted by its owner (then also disabled).
+    pub deleted: bool,
 }
 
 const COLUMNS: &str = "id, identifier, display_name, username, bio, status_text, \
-     read_receipts, last_seen_visible, avatar_version, created_at, disabled_at";
+     read_receipts, last_seen_visible, avatar_version, created_at, disabled_at, deleted_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -37,6 +39,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
         avatar_version: r.get(8)?,
         created_at: r.get(9)?,
         disabled: r.get::<_, Option<i64>>(10)?.is_some(),
+        deleted: r.get::<_, Option<i64>>(11)?.is_some(),
     })
 }
 
@@ -172,8 +175,8 @@ pub fn avatar(conn: &Connection, id: &str) -> Result<Option<(String, Vec<u8>)>, 
 }
 
 /// Erases a deleted account (see `service::account`): profile and photo,
-/// sign-in identifier (so it can sign up afresh), devices and their refresh
-/// tokens, live codes, invites, device links it approved but not yet
+/// sign-in identifier (so it can sign up afresh), devices (revoked, names
+/// blanked), live codes, invites, device links it approved but not yet
 /// collected, and its event log. The row stays, disabled, because its
 /// messages stay in its peers' history; `display_name` is what they see.
 pub fn erase(
@@ -190,12 +193,10 @@ pub fn erase(
         params![user_id, display_name, now],
     )?;
     conn.execute("DELETE FROM avatars WHERE user_id = ?1", [user_id])?;
+    // Devices are revoked and their names blanked; their refresh tokens
+    // stay (hashed, useless) so a device that comes back is told why.
     conn.execute(
-        "DELETE FROM refresh_tokens WHERE device_id IN (SELECT id FROM devices WHERE user_id = ?1)",
-        [user_id],
-    )?;
-    conn.execute(
-        "UPDATE devices SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2), name = '' WHERE user_id = ?1",
         params![user_id, now],
     )?;
     conn.execute(

@@ -69,6 +69,9 @@ export function DeleteAccount({ onDeleted }: { onDeleted: () => void }) {
                 <button className="danger" type="submit" name="confirm-delete-account" disabled={busy || !code.trim()}>
                   Delete my account for good
                 </button>
+                <button type="button" name="resend-deletion-code" disabled={busy} onClick={() => void send()}>
+                  Send a new code
+                </button>
                 <button type="button" name="keep-account" onClick={close}>
                   Keep my account
                 </button>
