@@ -829,6 +829,9 @@ try {
     await waitText('[data-testid="chat-row"]', /Fay|Carol|Ben/);
   }
   await click(await find('button[name="open-settings"]'));
+  // Settings settle first (the device list loads and moves what is below it).
+  await until("the devices listed", async () => (await findAll('[data-testid="device"]')).length === 2);
+  await exec("document.querySelector('button[name=delete-account]').scrollIntoView({ block: 'center' })");
   await click(await waitFor('button[name="delete-account"]'));
   await click(await waitFor('button[name="keep-account"]'));
   await click(await waitFor('button[name="delete-account"]'));
