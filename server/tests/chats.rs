@@ -1687,6 +1687,17 @@ async fn clearing_a_chat_hides_its_history_from_that_member_only() {
     assert_eq!(seqs(&b, "").await, [5]);
     assert_eq!(listed(&b).await["unread_count"], 1);
     assert_eq!(found(&b).await, 1);
+    // Ana's own search: newest first (the deleted one left out).
+    let hits: Vec<Value> = get(&ts, &a, "/v1/search?q=apples")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = hits.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(
+        bodies,
+        ["apples four", "apples three", "apples one, edited"]
+    );
 
     // The clear event tells my devices my unread count after it.
     let unread_in_event: i64 = ts

@@ -267,6 +267,26 @@ pub fn to_wire(conn: &Connection, row: &MessageRow, ctx: StatusCtx) -> Result<Me
     })
 }
 
+/// The search query: the index walked newest first (message rowids grow
+/// with time), each match joined to its message and the caller's
+/// membership, stopping at `LIMIT`. Ordered by the index's rowid, not
+/// `created_at`: that let SQLite stream matches instead of collecting and
+/// sorting every one on the server (a common word on a big server) before
+/// keeping a page.
+fn search_sql() -> String {
+    format!(
+        "SELECT {cols} FROM messages_fts f JOIN messages m ON m.rowid = f.rowid \
+         JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = ?1 \
+         WHERE messages_fts MATCH ?2 AND m.deleted_at IS NULL AND m.seq > cm.cleared_up_to_seq \
+         ORDER BY f.rowid DESC LIMIT ?3",
+        cols = COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// Full-text search over the user's chats, newest first. `query` must already
 /// be a safe FTS5 expression (see `service::messages::fts_query`).
 pub fn search(
@@ -275,17 +295,7 @@ pub fn search(
     query: &str,
     limit: u32,
 ) -> Result<Vec<MessageRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {cols} FROM messages_fts f JOIN messages m ON m.rowid = f.rowid \
-         JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = ?1 \
-         WHERE messages_fts MATCH ?2 AND m.deleted_at IS NULL AND m.seq > cm.cleared_up_to_seq \
-         ORDER BY m.created_at DESC LIMIT ?3",
-        cols = COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))?;
+    let mut stmt = conn.prepare_cached(&search_sql())?;
     let rows = stmt.query_map(params![user_id, query, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -306,4 +316,30 @@ pub fn index_pending(conn: &Connection) -> Result<usize, StoreError> {
         .execute([])?;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{params, Connection};
+
+    /// The plan SQLite picks for a search: the full-text index first and
+    /// newest first, with no temporary B-tree (a sort of every match).
+    #[test]
+    fn search_streams_matches_newest_first_without_sorting_them_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("parley.db")).unwrap();
+        super::super::migrations::apply(&mut conn, "test").unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::search_sql()))
+            .unwrap()
+            .query_map(params!["u1", "\"word\"*", 100], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(plan[0].contains("VIRTUAL TABLE"), "{plan:?}");
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
+    }
 }
