@@ -92,6 +92,18 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| ClientError::Invalid(format!("background task failed: {e}")))?
 }
 
+/// A local file's size; an error names the file.
+async fn file_size(path: &std::path::Path) -> Result<u64> {
+    match tokio::fs::metadata(path).await {
+        Ok(m) if m.is_file() => Ok(m.len()),
+        Ok(_) => Err(ClientError::Invalid(format!(
+            "{}: not a file",
+            path.display()
+        ))),
+        Err(e) => Err(ClientError::Invalid(format!("{}: {e}", path.display()))),
+    }
+}
+
 /// Asks the server to send a sign-in code.
 pub async fn request_code(server: &str, identifier: &str) -> Result<OtpRequested> {
     Api::new(server)?.request_otp(identifier).await
@@ -474,7 +486,7 @@ impl Client {
 
     pub async fn set_avatar(&self, path: &std::path::Path) -> Result<Me> {
         // Checked before reading it all: the server takes at most 5 MiB.
-        let size = tokio::fs::metadata(path).await?.len();
+        let size = file_size(path).await?;
         if size > limits::AVATAR_MAX_BYTES as u64 {
             return Err(ClientError::Invalid(format!(
                 "{}: {size} bytes; an avatar may be at most {} (5 MiB)",
@@ -574,6 +586,51 @@ impl Client {
 
     /// Finds a contact by user id, username (with or without `@`) or display
     /// name (case-insensitive, must be unique).
+    /// The chat with `who`: a contact (by id, username or name; the chat is
+    /// opened if need be), or else someone whose chat I still have though
+    /// they are no longer a contact (removed, or a deleted account: its
+    /// history stays readable), matched the same way in the chat list.
+    pub async fn resolve_chat(&self, who: &str) -> Result<Chat> {
+        let not_contact = match self.resolve_contact(who).await {
+            Ok(c) => return self.chat_with(&c.user.id).await,
+            Err(e @ ClientError::Invalid(_)) => e,
+            Err(e) => return Err(e),
+        };
+        let chats = self.chats().await?;
+        let w = who.trim().trim_start_matches('@').to_lowercase();
+        let sets: [Vec<&Chat>; 3] = [
+            chats
+                .iter()
+                .filter(|c| c.peer.id.as_str() == who.trim())
+                .collect(),
+            chats
+                .iter()
+                .filter(|c| c.peer.username.as_deref().is_some_and(|u| u == w))
+                .collect(),
+            chats
+                .iter()
+                .filter(|c| c.peer.display_name.to_lowercase() == w)
+                .collect(),
+        ];
+        for set in sets {
+            match set.len() {
+                0 => continue,
+                1 => return Ok(set[0].clone()),
+                _ => {
+                    return Err(ClientError::Invalid(format!(
+                        "{who:?} matches several chats; use the user id (`parley --json chats`)"
+                    )))
+                }
+            }
+        }
+        Err(match not_contact {
+            ClientError::Invalid(m) if m.starts_with("no contact") => ClientError::Invalid(
+                format!("no contact or chat {who:?} (see `parley contacts` and `parley chats`)"),
+            ),
+            other => other,
+        })
+    }
+
     pub async fn resolve_contact(&self, who: &str) -> Result<Connection> {
         let contacts = self.contacts().await?;
         let w = who.trim().trim_start_matches('@').to_lowercase();
@@ -1130,6 +1187,8 @@ impl Client {
         path: &std::path::Path,
         progress: impl Fn(u64) + Send + Sync + Clone + 'static,
     ) -> Result<Attachment> {
+        // A missing or unreadable file is named, not a bare OS error.
+        file_size(path).await?;
         let mime = mime_of(path);
         let att = self
             .call(|api, t| {

@@ -270,6 +270,8 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
         human.contains(&id1) && human.contains("hello ben"),
         "{human}"
     );
+    // Which chat, and who wrote it.
+    assert!(human.contains("[Ben] me: "), "{human}");
     assert_eq!(p.ana.ok(&["search", "zebra"]).trim(), "nothing found");
 
     // Sending to someone who is not a contact is refused.
@@ -376,6 +378,39 @@ fn a_chat_is_cleared_from_the_terminal_for_me_only() {
     let out = p.ana.json(&["clear", "ben", "--yes"]);
     assert!(out["cleared_up_to_seq"].as_u64().unwrap() >= 3, "{out}");
     assert_eq!(p.ana.json(&["history", "ben"]), json!([]));
+}
+
+/// A contact code typed by hand (or a pasted link) works like a scanned one;
+/// a missing attachment is named; the history of someone removed stays
+/// readable by name.
+#[test]
+fn typed_codes_missing_files_and_ex_contacts_chats() {
+    let p = pair();
+    let carol = Parley::new(&p.ts, p.tmp.path().join("carol"));
+    carol.login_with_code(&p.ts, "carol@example.org");
+    carol.ok(&["profile", "set", "--name", "Carol"]);
+    let code = p.ana.json(&["qr", "contact"]);
+    let short = code["short_code"].as_str().unwrap();
+    let out = carol.ok(&["qr", "scan", short]);
+    assert!(out.contains("connection request sent to Ana"), "{out}");
+    let err = carol.fails(&["qr", "scan", "nothing.png"], 1).stderr;
+    assert!(
+        err.contains("no such image file, and not a parley:// link or a contact code"),
+        "{err}"
+    );
+
+    let err = p
+        .ana
+        .fails(&["send", "ben", "x", "--attach", "nothere.pdf"], 1)
+        .stderr;
+    assert!(err.contains("nothere.pdf: "), "{err}");
+
+    p.ben.ok(&["send", "ana", "before you go"]);
+    p.ana.ok(&["remove", "ben"]);
+    let h = p.ana.json(&["history", "ben"]);
+    assert_eq!(h[0]["body"], "before you go", "{h}");
+    let err = p.ana.fails(&["history", "nobody"], 1).stderr;
+    assert!(err.contains("no contact or chat \"nobody\""), "{err}");
 }
 
 /// `delete-account` sends a code and asks for it (nothing typed: the

@@ -134,7 +134,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             yes,
         }) => {
             let payload = match (image, camera) {
-                (Some(path), false) => decode_image(&path).await?,
+                (Some(path), false) if path.exists() => decode_image(&path).await?,
+                (Some(text), false) => ctx.typed_code(&text.to_string_lossy()).await?,
                 (None, true) => scan_camera(device, json).await?,
                 _ => {
                     return Err(ClientError::Invalid(
@@ -241,13 +242,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::History { contact, limit } => {
             let c = ctx.client().await?;
-            let who = c.resolve_contact(&contact).await?;
-            let chat = c.chat_with(&who.user.id).await?;
+            let chat = c.resolve_chat(&contact).await?;
             let list = c.history(&chat.id, limit).await?;
             if json {
                 output::json(&list);
             } else {
-                let name = who.user.display_name.clone();
+                let name = chat.peer.display_name.clone();
                 let me = c.user_id().to_owned();
                 // Where what I have not read starts, as the desktop shows it.
                 let first_unread = (chat.unread_count > 0)
@@ -275,8 +275,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => ctx.send(&contact, &text, reply_to, &attach).await,
         Command::Read { contact } => {
             let c = ctx.client().await?;
-            let who = c.resolve_contact(&contact).await?;
-            let chat = c.chat_with(&who.user.id).await?;
+            let chat = c.resolve_chat(&contact).await?;
             let last = chat.last_message.as_ref().map(|m| m.seq).unwrap_or(0);
             c.read(&chat.id, last).await?;
             ctx.done(
@@ -287,8 +286,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Mute { contact, duration } => {
             let c = ctx.client().await?;
-            let who = c.resolve_contact(&contact).await?;
-            let chat = c.chat_with(&who.user.id).await?;
+            let chat = c.resolve_chat(&contact).await?;
             let until = duration.map(|d| chrono::Utc::now() + d);
             c.mute(&chat.id, Some(Mute { until })).await?;
             let text = match &until {
@@ -303,8 +301,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Unmute { contact } => {
             let c = ctx.client().await?;
-            let who = c.resolve_contact(&contact).await?;
-            let chat = c.chat_with(&who.user.id).await?;
+            let chat = c.resolve_chat(&contact).await?;
             c.mute(&chat.id, None).await?;
             ctx.done(
                 "notifications are on",
@@ -388,14 +385,35 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Search { query } => {
             let c = ctx.client().await?;
             let found = c.search(&query).await?;
+            // Which chat and who wrote it: the peer's name from the chat list.
+            let chats = if json || found.is_empty() {
+                Vec::new()
+            } else {
+                c.chats().await?
+            };
+            let peer_of = |chat_id: &str| {
+                chats
+                    .iter()
+                    .find(|ch| ch.id == chat_id)
+                    .map_or_else(|| "?".to_owned(), |ch| ch.peer.display_name.clone())
+            };
+            let me = c.user_id().to_owned();
             output::list(json, &found, "nothing found", |m| {
+                let peer = peer_of(&m.chat_id);
+                let who = if m.sender_id.as_str() == me {
+                    "me".to_owned()
+                } else {
+                    peer.clone()
+                };
                 println!(
-                    "{}  {}  {}",
+                    "{}  [{}] {}: {}  ({})",
                     m.created_at
                         .with_timezone(&chrono::Local)
                         .format("%Y-%m-%d %H:%M"),
-                    m.id,
-                    output::printable(&m.body)
+                    peer,
+                    who,
+                    output::printable(&m.body),
+                    m.id
                 )
             });
             Ok(())
@@ -617,6 +635,29 @@ impl Ctx {
         Ok(())
     }
 
+    /// What `qr scan` makes of text that is not an image file: a
+    /// `parley://` link pasted as is, or a contact code typed by hand (the
+    /// 10-character `XXXXX-XXXXX` form or the long one), for this
+    /// profile's server.
+    async fn typed_code(&self, text: &str) -> Result<QrPayload> {
+        let text = text.trim();
+        if let Ok(p) = text.parse::<QrPayload>() {
+            return Ok(p);
+        }
+        let code_like = (10..=64).contains(&text.len())
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !code_like || text.starts_with("parley") {
+            return Err(ClientError::Invalid(format!(
+                "{text}: no such image file, and not a parley:// link or a contact code"
+            )));
+        }
+        let c = self.client().await?;
+        Ok(QrPayload::Contact(qr::ContactQr {
+            server: c.server().to_owned(),
+            code: text.to_owned(),
+        }))
+    }
+
     async fn act_on(&self, payload: QrPayload, yes: bool) -> Result<()> {
         let c = self.client().await?;
         match payload {
@@ -686,7 +727,10 @@ impl Ctx {
         let chat = c.chat_with(&who.user.id).await?;
         let mut ids = Vec::new();
         for path in attach {
-            let total = tokio::fs::metadata(path).await?.len();
+            let total = tokio::fs::metadata(path)
+                .await
+                .map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?
+                .len();
             let pb = self.bytes_bar(total, &path.display().to_string());
             let p2 = pb.clone();
             let a = c.upload(path, move |sent| p2.set_position(sent)).await?;
@@ -756,8 +800,7 @@ impl Ctx {
     /// `pin` and `unpin`.
     async fn pin(&self, contact: &str, pinned: bool) -> Result<()> {
         let c = self.client().await?;
-        let who = c.resolve_contact(contact).await?;
-        let chat = c.chat_with(&who.user.id).await?;
+        let chat = c.resolve_chat(contact).await?;
         c.pin(&chat.id, pinned).await?;
         self.done(
             if pinned { "pinned" } else { "unpinned" },
@@ -806,14 +849,13 @@ impl Ctx {
 
     async fn clear(&self, contact: &str, yes: bool) -> Result<()> {
         let c = self.client().await?;
-        let who = c.resolve_contact(contact).await?;
-        let chat = c.chat_with(&who.user.id).await?;
+        let chat = c.resolve_chat(contact).await?;
         // Up to the newest message as of now: one that arrives while the
         // question is open is not cleared unseen.
         let up_to = chat.last_message.as_ref().map_or(0, |m| m.seq);
         let question = format!(
             "Clear your messages with {} on all your devices? They keep theirs.",
-            who.user.display_name
+            chat.peer.display_name
         );
         if !yes && !confirm(&question).await? {
             return Err(ClientError::Invalid("not cleared".into()));

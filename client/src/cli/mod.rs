@@ -217,7 +217,8 @@ pub enum QrCmd {
     /// Decode a code and act on it: a contact code sends a connection request;
     /// a device link is approved after confirmation.
     Scan {
-        /// An image file (or use --camera).
+        /// An image file; or the code as text: a pasted parley:// link, or
+        /// a contact code typed by hand (XXXXX-XXXXX). Or use --camera.
         image: Option<PathBuf>,
         /// Read from the webcam.
         #[arg(long, conflicts_with = "image")]
