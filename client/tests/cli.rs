@@ -411,6 +411,17 @@ fn typed_codes_missing_files_and_ex_contacts_chats() {
     assert_eq!(h[0]["body"], "before you go", "{h}");
     let err = p.ana.fails(&["history", "nobody"], 1).stderr;
     assert!(err.contains("no contact or chat \"nobody\""), "{err}");
+
+    // Revoking this very device asks first.
+    let me = p.ana.json(&["whoami"]);
+    let own = me["device_id"].as_str().unwrap();
+    let run = p.ana.run_with_input(&["devices", "revoke", own], "\n");
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("This is the device you are using"),
+        "{run:?}"
+    );
+    assert_eq!(p.ana.json(&["whoami"])["device_id"], own, "still signed in");
 }
 
 /// `delete-account` sends a code and asks for it (nothing typed: the
@@ -703,7 +714,8 @@ fn errors_exit_codes_and_messages() {
     let tmp = tempfile::tempdir().unwrap();
     let carl = Parley::new(&ts, tmp.path().join("carl"));
 
-    // A wrong code typed at the prompt: exit 1 with the server's detail.
+    // A wrong code typed at the prompt: the server's detail, and the code
+    // is asked again; nothing typed then ends it (exit 1).
     let seen = ts.code_count("carl@example.org");
     let mut login = carl.spawn(&["login", "carl@example.org"]);
     let code = ts.wait_code("carl@example.org", seen);
@@ -712,12 +724,14 @@ fn errors_exit_codes_and_messages() {
         .map(|c| char::from_digit((c.to_digit(10).unwrap() + 1) % 10, 10).unwrap())
         .collect();
     login.write_stdin(&format!("{wrong}\n"));
+    login.write_stdin("\n");
     assert_eq!(login.wait(WAIT).code(), Some(1));
     let err = login.stderr();
     assert!(
-        err.contains("parley: error: wrong code; 4 attempt(s) left"),
+        err.contains("wrong code; 4 attempt(s) left (invalid_code)\nCode: "),
         "{err}"
     );
+    assert!(err.contains("parley: error: no code entered"), "{err}");
     assert!(!carl.profile.join("session").exists());
 
     // With --json the error is a JSON document on stderr.

@@ -209,10 +209,22 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Devices {
-            action: Some(DevicesCmd::Revoke { id }),
+            action: Some(DevicesCmd::Revoke { id, yes }),
         } => {
-            ctx.client().await?.revoke_device(&id).await?;
-            ctx.done("device signed out", serde_json::json!({"revoked": id}));
+            let c = ctx.client().await?;
+            let this = c.device_id() == id.trim();
+            if this && !yes && !confirm("This is the device you are using: sign it out?").await? {
+                return Err(ClientError::Invalid("not revoked".into()));
+            }
+            c.revoke_device(&id).await?;
+            ctx.done(
+                if this {
+                    "this device is signed out"
+                } else {
+                    "device signed out"
+                },
+                serde_json::json!({"revoked": id}),
+            );
             Ok(())
         }
         Command::Devices {
@@ -494,7 +506,8 @@ impl Ctx {
         device_name: Option<String>,
     ) -> Result<()> {
         let server = self.server()?;
-        let code = match code {
+        let asked = code.is_none();
+        let mut code = match code {
             Some(c) => c,
             None => {
                 let sent = request_code(&server, identifier).await?;
@@ -502,16 +515,21 @@ impl Ctx {
                     "A sign-in code was sent to {identifier} (valid {} minutes).",
                     sent.expires_in / 60
                 );
-                let line = prompt("Code: ").await?;
-                if line.trim().is_empty() {
-                    return Err(ClientError::Invalid("no code entered".into()));
-                }
-                line.trim().to_owned()
+                ask_code("Code: ").await?
             }
         };
         let name = device_name.unwrap_or_else(default_device_name);
-        let (client, new_user, store) =
-            Client::login(self.profile.clone(), &server, identifier, &code, &name).await?;
+        let (client, new_user, store) = loop {
+            match Client::login(self.profile.clone(), &server, identifier, &code, &name).await {
+                // A typo, when the code was asked for here: ask again (the
+                // server counts the attempts and says how many are left).
+                Err(e) if asked && e.code() == Some("invalid_code") => {
+                    eprintln!("{e}");
+                    code = ask_code("Code: ").await?;
+                }
+                other => break other?,
+            }
+        };
         warn_store(store, &self.profile);
         let me = client.me().await?;
         if self.json {
@@ -1033,6 +1051,15 @@ async fn shutdown_signal() {
 async fn confirm(question: &str) -> Result<bool> {
     let line = prompt(&format!("{question} [y/N] ")).await?;
     Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+/// Asks for a code on stdin; nothing typed is an error.
+async fn ask_code(question: &str) -> Result<String> {
+    let line = prompt(question).await?;
+    if line.trim().is_empty() {
+        return Err(ClientError::Invalid("no code entered".into()));
+    }
+    Ok(line.trim().to_owned())
 }
 
 /// Asks on stderr and reads one line of stdin (off the runtime).

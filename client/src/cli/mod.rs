@@ -66,13 +66,20 @@ pub enum Command {
     Qr(QrCmd),
     /// Pending connection requests (incoming unless --outgoing).
     Requests {
+        /// The requests you sent, still waiting for an answer.
         #[arg(long)]
         outgoing: bool,
     },
     /// Accept a connection request.
-    Accept { id: String },
+    Accept {
+        /// The request's id (see `parley requests`).
+        id: String,
+    },
     /// Decline a connection request.
-    Decline { id: String },
+    Decline {
+        /// The request's id (see `parley requests`).
+        id: String,
+    },
     /// Your contacts, with presence.
     Contacts,
     /// Remove a contact (CONTACT: username, display name or user id).
@@ -83,6 +90,7 @@ pub enum Command {
         /// Also write the QR code to this PNG file.
         #[arg(long)]
         png: Option<PathBuf>,
+        /// How this device appears in your device list.
         #[arg(long)]
         device_name: Option<String>,
         /// Give up after this many seconds.
@@ -99,20 +107,25 @@ pub enum Command {
     Join {
         /// An image file holding the QR code, or the URI itself.
         source: String,
+        /// How this device appears in your device list.
         #[arg(long)]
         device_name: Option<String>,
     },
     /// Your chats by last activity.
     Chats,
-    /// Messages with a contact.
+    /// Messages with a contact (or someone no longer one: their chat stays).
     History {
+        /// Who: a username, display name or user id (see `parley chats`).
         contact: String,
+        /// How many of the latest messages to show.
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
     /// Send a message (queued first; sent when the server confirms).
     Send {
+        /// Who: a username, display name or user id (see `parley contacts`).
         contact: String,
+        /// The message (at most 16 KiB; may be empty with --attach).
         text: String,
         /// Reply to this message id.
         #[arg(long)]
@@ -122,10 +135,14 @@ pub enum Command {
         attach: Vec<PathBuf>,
     },
     /// Mark a chat read up to its latest message.
-    Read { contact: String },
+    Read {
+        /// Who: a username, display name or user id (see `parley contacts`).
+        contact: String,
+    },
     /// Silence a chat's notifications on all your devices (messages still
     /// arrive and count as unread).
     Mute {
+        /// Who: a username, display name or user id (see `parley contacts`).
         contact: String,
         /// For how long: minutes, hours, days or weeks, as `30m`, `8h`,
         /// `3d`, `1w` (at most 365 days). Without it: until you unmute.
@@ -133,15 +150,25 @@ pub enum Command {
         duration: Option<chrono::Duration>,
     },
     /// Turn a muted chat's notifications back on.
-    Unmute { contact: String },
+    Unmute {
+        /// Who: a username, display name or user id (see `parley contacts`).
+        contact: String,
+    },
     /// Pin a chat to the top of `chats` (and of the desktop's list) on all
     /// your devices; at most 3.
-    Pin { contact: String },
+    Pin {
+        /// Who: a username, display name or user id (see `parley contacts`).
+        contact: String,
+    },
     /// Unpin a chat.
-    Unpin { contact: String },
+    Unpin {
+        /// Who: a username, display name or user id (see `parley contacts`).
+        contact: String,
+    },
     /// Clear your history of a chat, on all your devices (your contact keeps
     /// theirs): every message up to the newest one now. Asks first.
     Clear {
+        /// Who: a username, display name or user id (see `parley contacts`).
         contact: String,
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -149,8 +176,11 @@ pub enum Command {
     },
     /// React to a message (or remove your reaction).
     React {
+        /// The message's id (in parentheses in `history`).
         message_id: String,
+        /// One emoji (at most 10 different ones of yours per message).
         emoji: String,
+        /// Take your reaction back instead.
         #[arg(long)]
         remove: bool,
     },
@@ -163,6 +193,7 @@ pub enum Command {
     },
     /// Save a message's attachments to files (checked against their SHA-256).
     Save {
+        /// The message's id (in parentheses in `history`).
         message_id: String,
         /// Folder to save into, never replacing a file (`notes (1).pdf`);
         /// default: your Downloads folder (or `PARLEY_DOWNLOAD_DIR`).
@@ -173,11 +204,20 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Send again a message the server refused (see `history`).
-    Retry { client_id: String },
+    Retry {
+        /// The message's client id, as `history` shows it.
+        client_id: String,
+    },
     /// Drop a message the server refused.
-    Discard { client_id: String },
-    /// Search your messages.
-    Search { query: String },
+    Discard {
+        /// The message's client id, as `history` shows it.
+        client_id: String,
+    },
+    /// Search your messages (every word must match; words match as prefixes).
+    Search {
+        /// Up to 8 words.
+        query: String,
+    },
     /// Stream events until interrupted, acknowledging them.
     Listen,
 }
@@ -190,12 +230,16 @@ pub enum ProfileCmd {
 
 #[derive(Debug, Args)]
 pub struct ProfileSet {
+    /// Your display name (1 to 64 characters).
     #[arg(long)]
     pub name: Option<String>,
+    /// 3 to 32 of a-z, 0-9, _ and . (unique on the server).
     #[arg(long)]
     pub username: Option<String>,
+    /// A few words about you (at most 280 characters).
     #[arg(long)]
     pub bio: Option<String>,
+    /// A status line (at most 140 characters).
     #[arg(long)]
     pub status: Option<String>,
     /// A PNG, JPEG or WebP image.
@@ -207,13 +251,18 @@ pub struct ProfileSet {
 pub enum QrCmd {
     /// Make a contact code: prints the QR in the terminal and the URI.
     Contact {
+        /// Also write the QR code to this PNG file.
         #[arg(long)]
         png: Option<PathBuf>,
+        /// Also write the QR code to this SVG file.
         #[arg(long)]
         svg: Option<PathBuf>,
     },
     /// Print the Parley payload found in an image.
-    Decode { image: PathBuf },
+    Decode {
+        /// A PNG, JPEG or WebP image (a photo or a screenshot).
+        image: PathBuf,
+    },
     /// Decode a code and act on it: a contact code sends a connection request;
     /// a device link is approved after confirmation.
     Scan {
@@ -234,10 +283,17 @@ pub enum QrCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum DevicesCmd {
-    /// Sign a device out.
-    Revoke { id: String },
+    /// Sign a device out (this one too, after asking).
+    Revoke {
+        /// The device's id (see `parley devices`).
+        id: String,
+        /// Do not ask before signing out this very device.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Make a code a new device scans (or types) to join this account.
     Invite {
+        /// Also write the QR code to this PNG file.
         #[arg(long)]
         png: Option<PathBuf>,
     },

@@ -52,10 +52,14 @@ pub async fn request_otp(
             if let Some(prev) = store::auth::otp_get(conn, &id)? {
                 let wait = prev.created_at + resend_ms - now;
                 if wait > 0 {
+                    let secs = ((wait + 999) / 1000) as u64;
                     return Err(Error::TooManyRequests {
                         code: "rate_limited",
-                        detail: "a code was sent moments ago; wait before asking again".into(),
-                        retry_after: ((wait + 999) / 1000) as u64,
+                        detail: format!(
+                            "a code was sent moments ago and still works; a new one can be \
+                             sent in {secs} s"
+                        ),
+                        retry_after: secs,
                     });
                 }
             }
