@@ -501,7 +501,20 @@ impl Api {
             .header("content-length", len)
             .timeout(Duration::from_secs(3600))
             .body(reqwest::Body::wrap_stream(stream));
-        self.json(req).await
+        match self.json(req).await {
+            // A server answers a file over its limit with 413 at once and
+            // closes the connection while the body is still going out, so
+            // the client often sees only the broken connection.
+            Err(e) if e.is_transient() && len > limits::ATTACHMENT_MAX_BYTES as u64 => {
+                Err(ClientError::Invalid(format!(
+                    "{name}: the upload was cut off; the file is {:.1} MiB, and servers take \
+                     at most {} MiB unless their operator allows more",
+                    len as f64 / (1024.0 * 1024.0),
+                    limits::ATTACHMENT_MAX_BYTES / (1024 * 1024)
+                )))
+            }
+            other => other,
+        }
     }
 
     pub async fn download(&self, token: &str, id: &str) -> Result<Vec<u8>> {

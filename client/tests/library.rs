@@ -1341,6 +1341,24 @@ async fn older_messages_fill_a_hole_in_the_cache() {
     );
 }
 
+/// A file over the server's limit is said to be too large, not reported as
+/// a server that cannot be reached (the server answers 413 and closes the
+/// connection while the file is still going out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_over_the_limit_is_said_to_be_too_large() {
+    let (_ts, tmp, ana, _ben, _chat) = ana_and_ben().await;
+    let big = tmp.path().join("big.bin");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(parley_protocol::limits::ATTACHMENT_MAX_BYTES as u64 + 1024 * 1024)
+        .unwrap();
+    let err = ana.upload(&big, |_| {}).await.unwrap_err().to_string();
+    assert!(!err.contains("cannot reach"), "{err}");
+    assert!(
+        err.contains("at most 25 MiB") || err.contains("payload_too_large"),
+        "{err}"
+    );
+}
+
 /// A chat with someone no longer a contact stays mine to pin, mute and
 /// clear (the server refuses to open it by peer, so the cache follows the
 /// chat by id).
