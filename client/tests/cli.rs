@@ -229,7 +229,7 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
     assert!(lines[0].contains("me: hello ben, first words"), "{human}");
     assert!(lines[0].contains(" 👍1"), "{human}");
     assert!(lines[0].contains("✓✓ read"), "{human}");
-    assert!(lines[1].contains(&format!("Ben ↪{id1}: hi ana")), "{human}");
+    assert!(lines[1].contains("Ben ↪#1: hi ana"), "{human}");
     assert!(lines[1].ends_with(&format!("({id2})")), "{human}");
     assert!(lines[2].contains("notes.txt 12B]"), "{human}");
 
@@ -411,6 +411,17 @@ fn typed_codes_missing_files_and_ex_contacts_chats() {
     assert_eq!(h[0]["body"], "before you go", "{h}");
     let err = p.ana.fails(&["history", "nobody"], 1).stderr;
     assert!(err.contains("no contact or chat \"nobody\""), "{err}");
+
+    // Nothing to do is a usage error (exit 2), like any other.
+    p.ana.fails(&["profile", "set"], 2);
+    p.ana.fails(&["qr", "scan"], 2);
+    // A cleared chat's history says so (Ben's: no longer a contact); clearing
+    // again keeps the mark.
+    let first = p.ana.json(&["clear", "ben", "--yes"]);
+    assert!(first["cleared_up_to_seq"].as_u64().unwrap() > 0, "{first}");
+    let again = p.ana.json(&["clear", "ben", "--yes"]);
+    assert_eq!(first["cleared_up_to_seq"], again["cleared_up_to_seq"]);
+    assert_eq!(p.ana.ok(&["history", "ben"]).trim(), "(no messages)");
 
     // Revoking this very device asks first.
     let me = p.ana.json(&["whoami"]);

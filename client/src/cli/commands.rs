@@ -270,11 +270,18 @@ pub async fn run(cli: Cli) -> Result<()> {
                         })
                     })
                     .flatten();
+                if list.is_empty() {
+                    println!("(no messages)");
+                }
                 for (i, m) in list.iter().enumerate() {
                     if Some(i) == first_unread {
                         output::line(&format!("── {} unread ──", chat.unread_count));
                     }
-                    output::message(m, &me, &|_| name.clone());
+                    output::message(m, &me, &|_| name.clone(), &|id| {
+                        list.iter()
+                            .find(|o| o.message.id == id)
+                            .map(|o| o.message.seq)
+                    });
                 }
             }
             Ok(())
@@ -870,7 +877,10 @@ impl Ctx {
         let chat = c.resolve_chat(contact).await?;
         // Up to the newest message as of now: one that arrives while the
         // question is open is not cleared unseen.
-        let up_to = chat.last_message.as_ref().map_or(0, |m| m.seq);
+        let up_to = chat
+            .last_message
+            .as_ref()
+            .map_or(chat.cleared_up_to_seq, |m| m.seq);
         let question = format!(
             "Clear your messages with {} on all your devices? They keep theirs.",
             chat.peer.display_name

@@ -229,6 +229,7 @@ pub enum ProfileCmd {
 }
 
 #[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
 pub struct ProfileSet {
     /// Your display name (1 to 64 characters).
     #[arg(long)]
@@ -268,6 +269,7 @@ pub enum QrCmd {
     Scan {
         /// An image file; or the code as text: a pasted parley:// link, or
         /// a contact code typed by hand (XXXXX-XXXXX). Or use --camera.
+        #[arg(required_unless_present = "camera")]
         image: Option<PathBuf>,
         /// Read from the webcam.
         #[arg(long, conflicts_with = "image")]

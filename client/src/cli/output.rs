@@ -167,7 +167,14 @@ fn preview(m: &Message) -> String {
     s
 }
 
-pub fn message(m: &CachedMessage, me: &str, names: &dyn Fn(&str) -> String) {
+/// One history line. `seq_of` finds a replied-to message's seq among those
+/// printed, so a reply reads `↪#12` rather than an id.
+pub fn message(
+    m: &CachedMessage,
+    me: &str,
+    names: &dyn Fn(&str) -> String,
+    seq_of: &dyn Fn(&str) -> Option<u64>,
+) {
     let msg = &m.message;
     let who = if msg.sender_id.as_str() == me {
         "me".to_owned()
@@ -188,7 +195,10 @@ pub fn message(m: &CachedMessage, me: &str, names: &dyn Fn(&str) -> String) {
     let reply = msg
         .reply_to
         .as_ref()
-        .map(|r| format!(" ↪{r}"))
+        .map(|r| match seq_of(r) {
+            Some(seq) => format!(" ↪#{seq}"),
+            None => format!(" ↪{r}"),
+        })
         .unwrap_or_default();
     let reactions: String = msg
         .reactions
