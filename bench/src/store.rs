@@ -92,6 +92,7 @@ async fn send_all(
                     body: format!("benchmark message {w}/{i} with a typical length of text"),
                     reply_to: None,
                     attachment_ids: Vec::new(),
+                    forwarded: false,
                 };
                 service::messages::send(&state, &caller, &chat, msg)
                     .await

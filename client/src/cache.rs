@@ -123,6 +123,8 @@ pub struct OutboxItem {
     pub reply_to: Option<String>,
     pub attachment_ids: Vec<String>,
     pub attempts: u32,
+    /// A copy of a message from another chat (`Client::forward`).
+    pub forwarded: bool,
 }
 
 /// The cache; cheap to clone. Calls are blocking but short; async callers go
@@ -140,6 +142,26 @@ fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| ClientError::Invalid(format!("cache entry: {e}")))
 }
 
+/// Columns added since a cache file was first made (`SCHEMA` creates only
+/// what is missing): added in place, so a profile keeps its queue.
+fn upgrade(conn: &Connection) -> Result<()> {
+    for table in ["outbox", "failed_sends"] {
+        let has: bool = conn.query_row(
+            &format!(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = 'forwarded'"
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN forwarded INTEGER NOT NULL DEFAULT 0"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 impl Cache {
     pub fn open(path: &Path) -> Result<Cache> {
         let conn = Connection::open(path)?;
@@ -147,6 +169,7 @@ impl Cache {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        upgrade(&conn)?;
         Ok(Cache {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -470,11 +493,12 @@ pub fn enqueue(
         edited_at: None,
         deleted: false,
         status: MessageStatus::Sent,
+        forwarded: item.forwarded,
     };
     let tx = conn.transaction()?;
     tx.execute(
-        "INSERT INTO outbox (client_id, chat_id, body, reply_to, attachment_ids, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![item.client_id, item.chat_id, item.body, item.reply_to, json(&item.attachment_ids)?, now.timestamp_millis()],
+        "INSERT INTO outbox (client_id, chat_id, body, reply_to, attachment_ids, created_at, forwarded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![item.client_id, item.chat_id, item.body, item.reply_to, json(&item.attachment_ids)?, now.timestamp_millis(), item.forwarded],
     )?;
     tx.execute(
         "INSERT INTO messages (sender_id, client_id, chat_id, id, seq, state, json) VALUES (?1, ?2, ?3, NULL, 0, 'pending', ?4)",
@@ -490,7 +514,7 @@ pub fn enqueue(
 
 pub fn outbox(conn: &Connection) -> Result<Vec<OutboxItem>> {
     let mut stmt = conn.prepare(
-        "SELECT client_id, chat_id, body, reply_to, attachment_ids, attempts FROM outbox ORDER BY created_at, rowid",
+        "SELECT client_id, chat_id, body, reply_to, attachment_ids, attempts, forwarded FROM outbox ORDER BY created_at, rowid",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
@@ -500,11 +524,12 @@ pub fn outbox(conn: &Connection) -> Result<Vec<OutboxItem>> {
             r.get::<_, Option<String>>(3)?,
             r.get::<_, String>(4)?,
             r.get::<_, i64>(5)?,
+            r.get::<_, bool>(6)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (client_id, chat_id, body, reply_to, ids, attempts) = row?;
+        let (client_id, chat_id, body, reply_to, ids, attempts, forwarded) = row?;
         out.push(OutboxItem {
             client_id,
             chat_id,
@@ -512,6 +537,7 @@ pub fn outbox(conn: &Connection) -> Result<Vec<OutboxItem>> {
             reply_to,
             attachment_ids: parse(&ids)?,
             attempts: attempts as u32,
+            forwarded,
         });
     }
     Ok(out)
@@ -547,8 +573,8 @@ pub fn outbox_refused(
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT OR REPLACE INTO failed_sends \
-         (client_id, chat_id, body, reply_to, attachment_ids, created_at, problem) \
-         SELECT client_id, chat_id, body, reply_to, attachment_ids, created_at, ?2 \
+         (client_id, chat_id, body, reply_to, attachment_ids, created_at, problem, forwarded) \
+         SELECT client_id, chat_id, body, reply_to, attachment_ids, created_at, ?2, forwarded \
          FROM outbox WHERE client_id = ?1",
         params![client_id, json(problem)?],
     )?;
@@ -568,8 +594,8 @@ pub fn outbox_refused(
 pub fn retry_failed(conn: &mut Connection, me: &str, client_id: &str) -> Result<bool> {
     let tx = conn.transaction()?;
     let moved = tx.execute(
-        "INSERT INTO outbox (client_id, chat_id, body, reply_to, attachment_ids, created_at) \
-         SELECT client_id, chat_id, body, reply_to, attachment_ids, created_at \
+        "INSERT INTO outbox (client_id, chat_id, body, reply_to, attachment_ids, created_at, forwarded) \
+         SELECT client_id, chat_id, body, reply_to, attachment_ids, created_at, forwarded \
          FROM failed_sends WHERE client_id = ?1",
         [client_id],
     )?;
@@ -831,6 +857,7 @@ mod tests {
                     reply_to: None,
                     attachment_ids: vec![],
                     attempts: 0,
+                    forwarded: false,
                 };
                 let p = enqueue(c, "me", &item, chrono::Utc::now())?;
                 assert_eq!(p.state, LocalState::Pending);
@@ -894,6 +921,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             status: MessageStatus::Sent,
+            forwarded: false,
         };
         cache
             .with(|c| {
@@ -921,6 +949,49 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    /// A cache made before outbox entries knew they were forwarded opens,
+    /// keeps what was queued, and queues more.
+    #[test]
+    fn an_older_cache_file_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE outbox (client_id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, \
+                 body TEXT NOT NULL, reply_to TEXT, attachment_ids TEXT NOT NULL, \
+                 created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT) STRICT;
+                 CREATE TABLE failed_sends (client_id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, \
+                 body TEXT NOT NULL, reply_to TEXT, attachment_ids TEXT NOT NULL, \
+                 created_at INTEGER NOT NULL, problem TEXT NOT NULL) STRICT;
+                 INSERT INTO outbox (client_id, chat_id, body, attachment_ids, created_at) \
+                 VALUES ('k0', 'chat', 'queued before', '[]', 1);",
+            )
+            .unwrap();
+        }
+        let cache = Cache::open(&path).unwrap();
+        cache
+            .with(|c| {
+                let item = OutboxItem {
+                    client_id: "k1".into(),
+                    chat_id: "chat".into(),
+                    body: "a copy".into(),
+                    reply_to: None,
+                    attachment_ids: vec![],
+                    attempts: 0,
+                    forwarded: true,
+                };
+                enqueue(c, "me", &item, chrono::Utc::now())?;
+                let queued = outbox(c)?;
+                assert_eq!(queued.len(), 2);
+                assert_eq!((queued[0].forwarded, queued[1].forwarded), (false, true));
+                Ok(())
+            })
+            .unwrap();
+        drop(cache);
+        Cache::open(&path).unwrap();
     }
 
     /// A queued message shows the attachments this profile uploaded for it
@@ -951,6 +1022,7 @@ mod tests {
                     reply_to: None,
                     attachment_ids: vec!["a1".into(), "unknown".into(), "old".into()],
                     attempts: 0,
+                    forwarded: false,
                 };
                 let p = enqueue(c, "me", &item, now)?;
                 assert_eq!(p.message.attachments, [att("a1")]);
@@ -994,6 +1066,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             status: MessageStatus::Sent,
+            forwarded: false,
         };
         let bodies = |c: &Connection| -> Result<Vec<String>> {
             Ok(messages(c, "chat", None, 50)?
@@ -1029,6 +1102,7 @@ mod tests {
                     reply_to: None,
                     attachment_ids: vec![],
                     attempts: 0,
+                    forwarded: false,
                 };
                 enqueue(c, "me", &item, now)?;
                 assert_eq!(chat(c, "chat")?.unwrap().unread_count, 3);

@@ -908,6 +908,19 @@ impl Client {
         reply_to: Option<String>,
         attachment_ids: Vec<String>,
     ) -> Result<CachedMessage> {
+        self.queue(chat_id, body, reply_to, attachment_ids, false)
+            .await
+    }
+
+    /// [`Client::queue_message`], or a forwarded copy (`forwarded`).
+    async fn queue(
+        &self,
+        chat_id: &str,
+        body: &str,
+        reply_to: Option<String>,
+        attachment_ids: Vec<String>,
+        forwarded: bool,
+    ) -> Result<CachedMessage> {
         let item = OutboxItem {
             client_id: uuid::Uuid::now_v7().to_string(),
             chat_id: chat_id.to_owned(),
@@ -915,6 +928,7 @@ impl Client {
             reply_to,
             attachment_ids,
             attempts: 0,
+            forwarded,
         };
         // Refused here, not queued: the server would refuse it on every try.
         SendMessage {
@@ -922,6 +936,7 @@ impl Client {
             body: item.body.clone(),
             reply_to: None,
             attachment_ids: item.attachment_ids.clone(),
+            forwarded,
         }
         .validate()
         .map_err(|e| ClientError::Invalid(e.to_string()))?;
@@ -961,6 +976,7 @@ impl Client {
                 body: item.body.clone(),
                 reply_to: item.reply_to.clone(),
                 attachment_ids: item.attachment_ids.clone(),
+                forwarded: item.forwarded,
             };
             let chat = item.chat_id.clone();
             match self
@@ -1305,6 +1321,11 @@ impl Client {
                 })
                 .await?;
             done += att.size;
+            // The pending copy shows it, as for any upload.
+            let c = copy.clone();
+            self.cache()
+                .run(move |db| cache::remember_upload(db, &c, chrono::Utc::now()))
+                .await?;
             ids.push(copy.id);
         }
         // The downloaded copies go with their folders, off the runtime too.
@@ -1313,8 +1334,7 @@ impl Client {
             Ok(())
         })
         .await?;
-        self.queue_message(&to_chat, &m.message.body, None, ids)
-            .await
+        self.queue(&to_chat, &m.message.body, None, ids, true).await
     }
 
     /// Tells the peer I am (or stopped) typing, over the realtime loop's

@@ -333,6 +333,7 @@ impl Client {
                 body: item.body,
                 reply_to: item.reply_to,
                 attachment_ids: item.attachment_ids,
+                forwarded: item.forwarded,
             };
             send(ws, &frame).await?;
         }

@@ -281,8 +281,18 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
     // Ben forwards Ana's file message back to her: a copy, from him.
     let out = p.ben.ok(&["forward", &id3, "ana"]);
     assert!(out.starts_with("forwarded to Ana as #"), "{out}");
+    let human = p.ana.ok(&["history", "ben"]);
+    assert!(
+        human
+            .lines()
+            .last()
+            .unwrap()
+            .contains("Ben: (forwarded) here is a file"),
+        "{human}"
+    );
     let h = p.ana.json(&["history", "ben"]);
     let last = h.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["forwarded"], true, "{last}");
     assert_eq!(last["sender_id"], p.ben_id.as_str(), "{last}");
     assert_eq!(last["body"], "here is a file", "{last}");
     assert_eq!(last["attachments"][0]["name"], "notes.txt", "{last}");

@@ -110,6 +110,7 @@ async fn outbox_survives_client_and_server_restarts_without_duplicates() {
                 body: "answer lost".into(),
                 reply_to: None,
                 attachment_ids: vec![],
+                forwarded: false,
             },
         )
         .await
@@ -1474,6 +1475,8 @@ async fn a_message_is_forwarded_with_its_attachments() {
 
     let got = carol.history(&to_carol, 5).await.unwrap().pop().unwrap();
     assert_eq!(got.message.body, "Look at this");
+    assert!(got.message.forwarded, "marked as forwarded");
+    assert!(!original.message.forwarded);
     assert_eq!(got.message.sender_id.as_str(), ana.user_id());
     let (copy, first) = (
         &got.message.attachments[0],

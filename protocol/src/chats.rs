@@ -140,6 +140,10 @@ pub struct Message {
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted: bool,
     pub status: MessageStatus,
+    /// The sender forwarded it from another chat (clients say "Forwarded").
+    /// Not in PROTOCOL.md; absent means false.
+    #[serde(default)]
+    pub forwarded: bool,
 }
 
 /// `POST /v1/chats/{id}/messages` (and the WebSocket `send` frame's fields).
@@ -158,6 +162,9 @@ pub struct SendMessage {
     pub reply_to: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachment_ids: Vec<String>,
+    /// A copy of a message from another chat (see [`Message::forwarded`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forwarded: bool,
 }
 
 impl SendMessage {
@@ -294,6 +301,7 @@ mod tests {
             body: body.into(),
             reply_to: None,
             attachment_ids: (0..atts).map(|i| format!("a{i}")).collect(),
+            forwarded: false,
         }
     }
 

@@ -160,6 +160,9 @@ pub enum ClientFrame {
         reply_to: Option<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         attachment_ids: Vec<String>,
+        /// A copy of a message from another chat.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        forwarded: bool,
     },
     /// Move my read watermark.
     Read { chat_id: String, up_to_seq: u64 },

@@ -117,6 +117,7 @@ async fn send_reply_idempotency_and_limits() {
     assert_eq!(m1["seq"], 1);
     assert_eq!(m1["status"], "sent");
     assert_eq!(m1["sender_id"], a.user.user.id.as_str());
+    assert_eq!(m1["forwarded"], false);
     // Same client_id: 200 with the original, nothing duplicated.
     let r = post_msg(
         &ts,
@@ -1762,4 +1763,32 @@ async fn clearing_a_chat_hides_its_history_from_that_member_only() {
         "{}",
         bad.status()
     );
+}
+
+/// A forwarded copy (`forwarded: true` in the send) says so to both sides,
+/// live and in history.
+#[tokio::test]
+async fn a_forwarded_message_is_marked() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let mut wb = ts.ws(&b).await;
+    wb.hello(0).await;
+    let fwd = post_msg(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "f1", "body": "from elsewhere", "forwarded": true}),
+    )
+    .await;
+    assert_eq!(fwd.status(), 201);
+    let fwd: Value = fwd.json().await.unwrap();
+    assert_eq!(fwd["forwarded"], true);
+    let live = wb.next_event("message.created").await;
+    assert_eq!(live["event"]["message"]["forwarded"], true);
+    let page: Vec<Value> = get(&ts, &b, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page.last().unwrap()["forwarded"], true);
 }

@@ -568,7 +568,7 @@ try {
   await until("Carol to get the photo from Ana", async () => {
     const h = await cli("carol", "history", "ana");
     const last = h[h.length - 1];
-    return last && last.body === "Look" && last.attachments.length === 1 && last.attachments[0].mime === "image/png";
+    return last && last.body === "Look" && last.forwarded === true && last.attachments.length === 1 && last.attachments[0].mime === "image/png";
   });
 
   step = "pinned chats come first: Ben's above Carol's newer one, until unpinned";
@@ -588,6 +588,7 @@ try {
   await exec("[...document.querySelectorAll('[data-testid=chat-row]')].find((e) => /Carol/.test(e.innerText)).click()");
   await waitText(".chat-title", /^Carol$/);
   await until("the forwarded photo shown", async () => (await findAll('[data-testid="message"]')).length > 0);
+  await waitText('[data-testid="forwarded"]', /Forwarded/);
   await click(await find('button[name="clear-chat"]'));
   await click(await waitFor('button[name="cancel-clear"]'));
   if ((await findAll('[data-testid="message"]')).length === 0) throw new Error("Cancel cleared the chat");

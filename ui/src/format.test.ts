@@ -17,6 +17,7 @@ function msg(over: Partial<CachedMessage>): CachedMessage {
     edited_at: null,
     deleted: false,
     status: "sent",
+    forwarded: false,
     state: "sent",
     ...over,
   };

@@ -17,6 +17,7 @@ const msg = (seq: number, extra: Partial<CachedMessage> = {}): CachedMessage => 
   edited_at: null,
   deleted: false,
   status: "sent",
+  forwarded: false,
   ...extra,
 });
 const seqs = (l: CachedMessage[]) => l.map((m) => m.seq);

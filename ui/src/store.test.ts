@@ -52,7 +52,7 @@ describe("store", () => {
     expect(ev(s, { type: "typing", chat_id: "c1", user_id: "ben", active: false }).typing.c1).toBeUndefined();
     const message = {
       id: "m1", chat_id: "c1", seq: 1, sender_id: "ben", client_id: "k", body: "hi", reply_to: null,
-      attachments: [], reactions: {}, created_at: "2026-11-26T10:00:00Z", edited_at: null, deleted: false, status: "sent" as const,
+      attachments: [], reactions: {}, created_at: "2026-11-26T10:00:00Z", edited_at: null, deleted: false, status: "sent" as const, forwarded: false,
     };
     s = ev(s, { type: "event", seq: 5, event: { kind: "message.created", message } });
     expect(s.typing.c1).toBeUndefined();
@@ -77,7 +77,7 @@ describe("store", () => {
     const message = {
       id: "m1", chat_id: "c1", seq: 1, sender_id: "ana", client_id: "k1", body: "hi", reply_to: null,
       attachments: [], reactions: {}, created_at: "2026-11-26T10:00:00Z", edited_at: null, deleted: false,
-      status: "sent" as const, state: "sent" as const,
+      status: "sent" as const, state: "sent" as const, forwarded: false,
     };
     s = ev(s, { type: "sent", message });
     expect(s.deferred).toEqual({ k2: "rate_limited" });

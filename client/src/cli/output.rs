@@ -207,6 +207,8 @@ pub fn message(
         .collect();
     let body = if msg.deleted {
         "(deleted)".to_owned()
+    } else if msg.forwarded {
+        format!("(forwarded) {}", printable(&msg.body))
     } else {
         printable(&msg.body).into_owned()
     };

@@ -86,6 +86,7 @@ pub async fn send(
                     body: &req.body,
                     reply_to: req.reply_to.as_deref(),
                     attachment_ids: &req.attachment_ids,
+                    forwarded: req.forwarded,
                     now,
                 },
             )?;
@@ -107,6 +108,7 @@ pub async fn send(
                 edited_at: None,
                 deleted: false,
                 status: MessageStatus::Sent,
+                forwarded: req.forwarded,
             };
             let mut emitted = Emitted::default();
             let ev = Event::MessageCreated {

@@ -17,10 +17,11 @@ pub struct MessageRow {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    pub forwarded: bool,
 }
 
-const COLUMNS: &str =
-    "id, chat_id, seq, sender_id, client_id, body, reply_to, created_at, edited_at, deleted_at";
+const COLUMNS: &str = "id, chat_id, seq, sender_id, client_id, body, reply_to, created_at, \
+     edited_at, deleted_at, forwarded";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
@@ -34,6 +35,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         created_at: r.get(7)?,
         edited_at: r.get(8)?,
         deleted: r.get::<_, Option<i64>>(9)?.is_some(),
+        forwarded: r.get(10)?,
     })
 }
 
@@ -46,15 +48,16 @@ pub struct NewMessage<'a> {
     pub body: &'a str,
     pub reply_to: Option<&'a str>,
     pub attachment_ids: &'a [String],
+    pub forwarded: bool,
     pub now: i64,
 }
 
 pub fn insert(conn: &Connection, m: &NewMessage<'_>) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, reply_to, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, reply_to, created_at, forwarded) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![m.id, m.chat_id, m.seq as i64, m.sender_id, m.client_id, m.body, m.reply_to, m.now])?;
+    .execute(params![m.id, m.chat_id, m.seq as i64, m.sender_id, m.client_id, m.body, m.reply_to, m.now, m.forwarded])?;
     if m.attachment_ids.is_empty() {
         return Ok(());
     }
@@ -264,6 +267,7 @@ pub fn to_wire(conn: &Connection, row: &MessageRow, ctx: StatusCtx) -> Result<Me
         edited_at: row.edited_at.map(ms_to_ts),
         deleted: row.deleted,
         status,
+        forwarded: row.forwarded,
     })
 }
 

@@ -21,6 +21,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0009_chat_pin.sql")),
     M::up(include_str!("migrations/0010_chat_clear.sql")),
     M::up(include_str!("migrations/0011_account_deletion.sql")),
+    M::up(include_str!("migrations/0012_forwarded.sql")),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version`).

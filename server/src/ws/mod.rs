@@ -319,7 +319,7 @@ async fn serve(
                             }
                         }
                     }
-                    ClientFrame::Send { req, chat_id, client_id, body, reply_to, attachment_ids } => {
+                    ClientFrame::Send { req, chat_id, client_id, body, reply_to, attachment_ids, forwarded } => {
                         let early = if req.is_empty() || req.chars().count() > REQ_MAX {
                             Some(Error::unprocessable("invalid_field", "req: must be 1 to 64 characters"))
                         } else if limiter.check().is_err() {
@@ -341,7 +341,7 @@ async fn serve(
                                 // per socket) so one client's messages share
                                 // group commits instead of waiting in line.
                                 let (state, caller) = (state.clone(), caller.clone());
-                                let msg = SendMessage { client_id, body, reply_to, attachment_ids };
+                                let msg = SendMessage { client_id, body, reply_to, attachment_ids, forwarded };
                                 sends.push(Box::pin(async move {
                                     let result = service::messages::send(&state, &caller, &chat_id, msg).await;
                                     match result {

@@ -15,4 +15,9 @@ seq: number, sender_id: UserId, client_id: string, body: string, reply_to: strin
 /**
  * Emoji -> users who reacted with it.
  */
-reactions: { [key in string]: Array<UserId> }, created_at: string, edited_at: string | null, deleted: boolean, status: MessageStatus, };
+reactions: { [key in string]: Array<UserId> }, created_at: string, edited_at: string | null, deleted: boolean, status: MessageStatus, 
+/**
+ * The sender forwarded it from another chat (clients say "Forwarded").
+ * Not in PROTOCOL.md; absent means false.
+ */
+forwarded: boolean, };

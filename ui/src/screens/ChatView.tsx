@@ -654,6 +654,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                   data-state={m.state}
                 >
                   <div className={`bubble${m.deleted ? " deleted" : ""}`}>
+                    {m.forwarded && !m.deleted ? (
+                      <div className="forwarded" data-testid="forwarded">
+                        ↪ Forwarded
+                      </div>
+                    ) : null}
                     {m.reply_to ? (
                       <button className="quote" onClick={() => m.reply_to && jumpTo(m.reply_to)} data-testid="quote">
                         <strong>{quoted ? name(quoted.sender_id) : "Reply"}</strong>
