@@ -505,10 +505,10 @@ impl Api {
             // A server answers a file over its limit with 413 at once and
             // closes the connection while the body is still going out, so
             // the client often sees only the broken connection.
-            Err(e) if e.is_transient() && len > limits::ATTACHMENT_MAX_BYTES as u64 => {
-                Err(ClientError::Invalid(format!(
-                    "{name}: the upload was cut off; the file is {:.1} MiB, and servers take \
-                     at most {} MiB unless their operator allows more",
+            Err(ClientError::Network(e)) if len > limits::ATTACHMENT_MAX_BYTES as u64 => {
+                Err(ClientError::Network(format!(
+                    "the upload of {name} ({:.1} MiB) was cut off, so it may be over the \
+                     server's limit (usually {} MiB): {e}",
                     len as f64 / (1024.0 * 1024.0),
                     limits::ATTACHMENT_MAX_BYTES / (1024 * 1024)
                 )))

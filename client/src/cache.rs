@@ -154,9 +154,14 @@ fn upgrade(conn: &Connection) -> Result<()> {
             |r| r.get(0),
         )?;
         if !has {
-            conn.execute_batch(&format!(
+            let added = conn.execute_batch(&format!(
                 "ALTER TABLE {table} ADD COLUMN forwarded INTEGER NOT NULL DEFAULT 0"
-            ))?;
+            ));
+            // Another process of this profile may have added it meanwhile.
+            match added {
+                Err(e) if e.to_string().contains("duplicate column name") => {}
+                other => other?,
+            }
         }
     }
     Ok(())

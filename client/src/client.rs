@@ -589,23 +589,24 @@ impl Client {
     /// The chat with `who`: a contact (by id, username or name; the chat is
     /// opened if need be), or else someone whose chat I still have though
     /// they are no longer a contact (removed, or a deleted account: its
-    /// history stays readable), matched the same way in the chat list.
+    /// history stays readable), by name or id (the server no longer shows
+    /// an ex-contact's username).
     pub async fn resolve_chat(&self, who: &str) -> Result<Chat> {
-        let not_contact = match self.resolve_contact(who).await {
-            Ok(c) => return self.chat_with(&c.user.id).await,
-            Err(e @ ClientError::Invalid(_)) => e,
-            Err(e) => return Err(e),
-        };
-        let chats = self.chats().await?;
+        if let Some(c) = self.find_contact(who).await? {
+            return self.chat_with(&c.user.id).await;
+        }
+        let contacts = self.contacts().await?;
+        let chats: Vec<Chat> = self
+            .chats()
+            .await?
+            .into_iter()
+            .filter(|c| !contacts.iter().any(|k| k.user.id == c.peer.id))
+            .collect();
         let w = who.trim().trim_start_matches('@').to_lowercase();
-        let sets: [Vec<&Chat>; 3] = [
+        let sets: [Vec<&Chat>; 2] = [
             chats
                 .iter()
                 .filter(|c| c.peer.id.as_str() == who.trim())
-                .collect(),
-            chats
-                .iter()
-                .filter(|c| c.peer.username.as_deref().is_some_and(|u| u == w))
                 .collect(),
             chats
                 .iter()
@@ -623,15 +624,20 @@ impl Client {
                 }
             }
         }
-        Err(match not_contact {
-            ClientError::Invalid(m) if m.starts_with("no contact") => ClientError::Invalid(
-                format!("no contact or chat {who:?} (see `parley contacts` and `parley chats`)"),
-            ),
-            other => other,
-        })
+        Err(ClientError::Invalid(format!(
+            "no contact or chat {who:?} (see `parley contacts` and `parley chats`)"
+        )))
     }
 
     pub async fn resolve_contact(&self, who: &str) -> Result<Connection> {
+        self.find_contact(who).await?.ok_or_else(|| {
+            ClientError::Invalid(format!("no contact {who:?} (see `parley contacts`)"))
+        })
+    }
+
+    /// The contact `who` names (id, username or display name), if one does;
+    /// an error when several do.
+    async fn find_contact(&self, who: &str) -> Result<Option<Connection>> {
         let contacts = self.contacts().await?;
         let w = who.trim().trim_start_matches('@').to_lowercase();
         let by_id: Vec<&Connection> = contacts
@@ -649,7 +655,7 @@ impl Client {
         for set in [by_id, by_username, by_name] {
             match set.len() {
                 0 => continue,
-                1 => return Ok(set[0].clone()),
+                1 => return Ok(Some(set[0].clone())),
                 _ => {
                     return Err(ClientError::Invalid(format!(
                         "{who:?} matches several contacts; use the username or user id"
@@ -657,9 +663,7 @@ impl Client {
                 }
             }
         }
-        Err(ClientError::Invalid(format!(
-            "no contact {who:?} (see `parley contacts`)"
-        )))
+        Ok(None)
     }
 
     pub async fn remove_contact(&self, user_id: &str) -> Result<()> {

@@ -403,11 +403,17 @@ fn typed_codes_missing_files_and_ex_contacts_chats() {
     let short = code["short_code"].as_str().unwrap();
     let out = carol.ok(&["qr", "scan", short]);
     assert!(out.contains("connection request sent to Ana"), "{out}");
-    let err = carol.fails(&["qr", "scan", "nothing.png"], 1).stderr;
-    assert!(
-        err.contains("no such image file, and not a parley:// link or a contact code"),
-        "{err}"
-    );
+    for not_there in ["nothing.png", "screenshot"] {
+        let err = carol.fails(&["qr", "scan", not_there], 1).stderr;
+        assert!(
+            err.contains("no such image file, and not a parley:// link or a contact code"),
+            "{err}"
+        );
+    }
+    let err = carol
+        .fails(&["qr", "scan", "parley://contact?code=x"], 1)
+        .stderr;
+    assert!(err.contains("parley://contact?code=x: "), "{err}");
 
     let err = p
         .ana
@@ -443,6 +449,13 @@ fn typed_codes_missing_files_and_ex_contacts_chats() {
         "{run:?}"
     );
     assert_eq!(p.ana.json(&["whoami"])["device_id"], own, "still signed in");
+    // With --yes it goes, and nothing of the session stays here.
+    let out = p
+        .ana
+        .ok(&["devices", "revoke", &format!(" {own} "), "--yes"]);
+    assert_eq!(out.trim(), "this device is signed out");
+    assert!(!p.ana.profile.join("session").exists());
+    assert!(!p.ana.profile.join("cache.db").exists());
 }
 
 /// `delete-account` sends a code and asks for it (nothing typed: the

@@ -1342,9 +1342,9 @@ async fn older_messages_fill_a_hole_in_the_cache() {
     );
 }
 
-/// A file over the server's limit is said to be too large, not reported as
-/// a server that cannot be reached (the server answers 413 and closes the
-/// connection while the file is still going out).
+/// A file over the server's limit is said to be too large, or at least
+/// that it may be (the server answers 413 and closes the connection while
+/// the file is still going out, so the client may see only the break).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_over_the_limit_is_said_to_be_too_large() {
     let (_ts, tmp, ana, _ben, _chat) = ana_and_ben().await;
@@ -1353,9 +1353,9 @@ async fn a_file_over_the_limit_is_said_to_be_too_large() {
     f.set_len(parley_protocol::limits::ATTACHMENT_MAX_BYTES as u64 + 1024 * 1024)
         .unwrap();
     let err = ana.upload(&big, |_| {}).await.unwrap_err().to_string();
-    assert!(!err.contains("cannot reach"), "{err}");
     assert!(
-        err.contains("at most 25 MiB") || err.contains("payload_too_large"),
+        err.contains("may be over the server's limit (usually 25 MiB)")
+            || err.contains("payload_too_large"),
         "{err}"
     );
 }

@@ -212,11 +212,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             action: Some(DevicesCmd::Revoke { id, yes }),
         } => {
             let c = ctx.client().await?;
-            let this = c.device_id() == id.trim();
+            let id = id.trim().to_owned();
+            let this = c.device_id() == id;
             if this && !yes && !confirm("This is the device you are using: sign it out?").await? {
                 return Err(ClientError::Invalid("not revoked".into()));
             }
             c.revoke_device(&id).await?;
+            if this {
+                // Signed out here: nothing of the session stays, as after logout.
+                c.logout().await?;
+            }
             ctx.done(
                 if this {
                     "this device is signed out"
@@ -666,14 +671,22 @@ impl Ctx {
     /// profile's server.
     async fn typed_code(&self, text: &str) -> Result<QrPayload> {
         let text = text.trim();
-        if let Ok(p) = text.parse::<QrPayload>() {
-            return Ok(p);
+        if text.to_ascii_lowercase().starts_with("parley") {
+            return text
+                .parse::<QrPayload>()
+                .map_err(|e| ClientError::Invalid(format!("{text}: {e}")));
         }
-        let code_like = (10..=64).contains(&text.len())
-            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if !code_like || text.starts_with("parley") {
+        // A short code is 10 base32 characters, typed as shown (XXXXX-XXXXX)
+        // or at least with a digit in it, so a mistyped file name such as
+        // `screenshot` is not sent as a code; a long one 32. Anything else
+        // is taken for a file name.
+        let grouped = text.contains(['-', ' ']) || text.chars().any(|c| c.is_ascii_digit());
+        let code_like = parley_protocol::qr::normalize_base32(text)
+            .is_some_and(|c| (c.len() == 10 && grouped) || c.len() >= 26);
+        if !code_like {
             return Err(ClientError::Invalid(format!(
-                "{text}: no such image file, and not a parley:// link or a contact code"
+                "{text}: no such image file, and not a parley:// link or a contact code \
+                 (typed as shown: XXXXX-XXXXX)"
             )));
         }
         let c = self.client().await?;
