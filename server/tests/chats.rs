@@ -609,12 +609,16 @@ async fn edit_delete_react_search() {
         )
         .await;
     assert_eq!(r.status(), 204);
-    for (len, status) in [(32, 204), (33, 422)] {
+    // At most 32 bytes (eight 4-byte emoji); text is not a reaction.
+    let long = "👍".repeat(8);
+    for (emoji, status) in [
+        (long.clone(), 204),
+        (format!("{long}x"), 422),
+        ("hello".to_owned(), 422),
+    ] {
+        let len = emoji.len();
         let r = ts
-            .req(
-                Method::PUT,
-                &format!("/v1/messages/{id}/reactions/{}", "x".repeat(len)),
-            )
+            .req(Method::PUT, &format!("/v1/messages/{id}/reactions/{emoji}"))
             .auth(&b)
             .send()
             .await
@@ -625,23 +629,29 @@ async fn edit_delete_react_search() {
         }
     }
     // At most 10 different reactions per user per message (Ben has one,
-    // "xxx…"): the tenth goes in, an eleventh does not; the same one again
+    // "👍👍…"): the tenth goes in, an eleventh does not; the same one again
     // is fine, and removing one makes room.
+    let nth = |i: u32| char::from_u32(0x1F600 + i).unwrap().to_string();
     let react = async |method: Method, emoji: &str| {
         ts.call(method, &format!("/v1/messages/{id}/reactions/{emoji}"), &b)
             .await
     };
     for i in 2..=10 {
         assert_eq!(
-            react(Method::PUT, &format!("r{i}")).await.status(),
+            react(Method::PUT, &nth(i)).await.status(),
             204,
             "reaction {i}"
         );
     }
-    problem(react(Method::PUT, "r11").await, 409, "too_many_reactions").await;
-    assert_eq!(react(Method::PUT, "r10").await.status(), 204, "again");
-    assert_eq!(react(Method::DELETE, "r10").await.status(), 204);
-    assert_eq!(react(Method::PUT, "r11").await.status(), 204);
+    problem(
+        react(Method::PUT, &nth(11)).await,
+        409,
+        "too_many_reactions",
+    )
+    .await;
+    assert_eq!(react(Method::PUT, &nth(10)).await.status(), 204, "again");
+    assert_eq!(react(Method::DELETE, &nth(10)).await.status(), 204);
+    assert_eq!(react(Method::PUT, &nth(11)).await.status(), 204);
     let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages"))
         .await
         .json()
@@ -660,7 +670,7 @@ async fn edit_delete_react_search() {
         .count();
     assert_eq!(of_ben, 10);
     for i in [2, 3, 4, 5, 6, 7, 8, 9, 11] {
-        assert_eq!(react(Method::DELETE, &format!("r{i}")).await.status(), 204);
+        assert_eq!(react(Method::DELETE, &nth(i)).await.status(), 204);
     }
     // Search finds the edited text, case-insensitively, by prefix.
     let found: Vec<Value> = get(&ts, &b, "/v1/search?q=QUICK%20re")
@@ -743,7 +753,7 @@ async fn edit_delete_react_search() {
         .unwrap();
     assert!(found.is_empty());
     let r = ts
-        .call(Method::PUT, &format!("/v1/messages/{id}/reactions/x"), &b)
+        .call(Method::PUT, &format!("/v1/messages/{id}/reactions/👍"), &b)
         .await;
     problem(r, 410, "message_deleted").await;
 }
@@ -1004,7 +1014,11 @@ async fn outsiders_see_nothing() {
     )
     .await;
     let r = ts
-        .call(Method::PUT, &format!("/v1/messages/{id}/reactions/x"), &eve)
+        .call(
+            Method::PUT,
+            &format!("/v1/messages/{id}/reactions/👍"),
+            &eve,
+        )
         .await;
     problem(r, 404, "message_not_found").await;
     let found: Vec<Value> = get(&ts, &eve, "/v1/search?q=secret")
@@ -1332,7 +1346,10 @@ async fn rest_sends_are_rate_limited_per_user() {
         let r = ts
             .call(
                 Method::PUT,
-                &format!("/v1/messages/{id}/reactions/r{}", i % 5),
+                &format!(
+                    "/v1/messages/{id}/reactions/{}",
+                    char::from_u32(0x1F600 + i % 5).unwrap()
+                ),
                 &b,
             )
             .await;

@@ -128,7 +128,7 @@ async fn offline_device_gets_everything_in_order_on_reconnect() {
     }
     ts.call(
         Method::PUT,
-        &format!("/v1/messages/{}/reactions/ok", ids[3]),
+        &format!("/v1/messages/{}/reactions/👌", ids[3]),
         &b,
     )
     .await;

@@ -248,8 +248,13 @@ pub async fn delete(state: &AppState, caller: &Caller, message_id: &str) -> Resu
     Ok(())
 }
 
-/// Checks a reaction: 1..=32 bytes, no whitespace or control characters.
+/// Checks a reaction: 1..=32 bytes, no whitespace or control characters,
+/// and not plain ASCII (every emoji is outside it; `hello` or `+1` is text,
+/// not a reaction).
 fn check_emoji(emoji: &str) -> Result<()> {
+    if emoji.is_ascii() && !emoji.is_empty() && emoji.len() <= limits::REACTION_MAX_BYTES {
+        return Err(invalid("emoji: must be an emoji, not text"));
+    }
     if emoji.is_empty()
         || emoji.len() > limits::REACTION_MAX_BYTES
         || emoji.chars().any(|c| c.is_whitespace() || c.is_control())
