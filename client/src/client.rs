@@ -584,8 +584,6 @@ impl Client {
         }
     }
 
-    /// Finds a contact by user id, username (with or without `@`) or display
-    /// name (case-insensitive, must be unique).
     /// The chat with `who`: a contact (by id, username or name; the chat is
     /// opened if need be), or else someone whose chat I still have though
     /// they are no longer a contact (removed, or a deleted account: its
@@ -629,6 +627,8 @@ impl Client {
         )))
     }
 
+    /// Finds a contact by user id, username (with or without `@`) or display
+    /// name (case-insensitive, must be unique).
     pub async fn resolve_contact(&self, who: &str) -> Result<Connection> {
         self.find_contact(who).await?.ok_or_else(|| {
             ClientError::Invalid(format!("no contact {who:?} (see `parley contacts`)"))
@@ -761,14 +761,27 @@ impl Client {
         }
     }
 
-    /// The chat with a contact (created on first use).
+    /// The chat with a contact (created on first use). Offline, the chat
+    /// as cached, if there is one: a message to it can still be queued.
     pub async fn chat_with(&self, user_id: &UserId) -> Result<Chat> {
-        let chat = self
+        let opened = self
             .call(|api, t| {
                 let id = user_id.clone();
                 async move { api.open_chat(&t, &id).await }
             })
-            .await?;
+            .await;
+        let chat = match opened {
+            Ok(chat) => chat,
+            Err(e) if e.is_transient() => {
+                let peer = user_id.clone();
+                let cached = self
+                    .cache()
+                    .run(move |c| Ok(cache::chats(c)?.into_iter().find(|ch| ch.peer.id == peer)))
+                    .await?;
+                return cached.ok_or(e);
+            }
+            Err(e) => return Err(e),
+        };
         let c2 = chat.clone();
         self.cache()
             .run(move |c| cache::upsert_chat(c, &c2))

@@ -458,6 +458,38 @@ fn typed_codes_missing_files_and_ex_contacts_chats() {
     assert!(!p.ana.profile.join("cache.db").exists());
 }
 
+/// With the server down, `send` queues the message (and says so), `history`
+/// shows it pending from the cache; once the server is back the next send
+/// delivers both, in order.
+#[test]
+fn a_message_sent_while_the_server_is_down_waits_in_the_queue() {
+    let mut p = pair();
+    p.ana.ok(&["send", "ben", "before"]);
+    p.ts.stop();
+    let run = p.ana.run(&["send", "ben", "while it was down"]);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("stays queued"), "{run:?}");
+    let offline = p.ana.ok(&["history", "ben"]);
+    assert!(
+        offline
+            .lines()
+            .last()
+            .unwrap()
+            .contains("while it was down (pending)"),
+        "{offline}"
+    );
+    p.ts.start_again();
+    p.ana.ok(&["send", "ben", "after"]);
+    let h = p.ben.json(&["history", "ana"]);
+    let bodies: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["before", "while it was down", "after"]);
+}
+
 /// `delete-account` sends a code and asks for it (nothing typed: the
 /// account stays); with the code the account is gone: the profile is
 /// signed out, Ben no longer has Ana as a contact but keeps their chat,
