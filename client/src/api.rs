@@ -463,8 +463,22 @@ impl Api {
         self.empty(self.request(method, &path, Some(token))?).await
     }
 
-    pub async fn search(&self, token: &str, q: &str) -> Result<Vec<Message>> {
-        self.get(&format!("/v1/search?q={}", enc(q)), token).await
+    /// `GET /v1/search`, in one chat or all, before a message or from the newest.
+    pub async fn search(
+        &self,
+        token: &str,
+        q: &str,
+        chat_id: Option<&str>,
+        before: Option<&str>,
+    ) -> Result<Vec<Message>> {
+        let mut path = format!("/v1/search?q={}", enc(q));
+        if let Some(c) = chat_id {
+            path.push_str(&format!("&chat_id={}", enc(c)));
+        }
+        if let Some(b) = before {
+            path.push_str(&format!("&before={}", enc(b)));
+        }
+        self.get(&path, token).await
     }
 
     /// Uploads a file, streaming it; `progress` is told the bytes sent so far.

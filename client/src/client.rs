@@ -1207,9 +1207,24 @@ impl Client {
     }
 
     pub async fn search(&self, q: &str) -> Result<Vec<Message>> {
+        self.search_page(q, None, None).await
+    }
+
+    /// A page of search results: in one chat or all, older than `before`
+    /// (the last result of the previous page) or from the newest.
+    pub async fn search_page(
+        &self,
+        q: &str,
+        chat_id: Option<&str>,
+        before: Option<&str>,
+    ) -> Result<Vec<Message>> {
         self.call(|api, t| {
-            let q = q.to_owned();
-            async move { api.search(&t, &q).await }
+            let (q, c, b) = (
+                q.to_owned(),
+                chat_id.map(str::to_owned),
+                before.map(str::to_owned),
+            );
+            async move { api.search(&t, &q, c.as_deref(), b.as_deref()).await }
         })
         .await
     }

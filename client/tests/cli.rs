@@ -272,6 +272,14 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
     );
     // Which chat, and who wrote it.
     assert!(human.contains("[Ben] me: "), "{human}");
+    // Only in one chat.
+    let within = p.ana.json(&["search", "first", "--in", "ben"]);
+    assert_eq!(within.as_array().unwrap().len(), 1, "{within}");
+    let err = p
+        .ana
+        .fails(&["search", "first", "--in", "nobody"], 1)
+        .stderr;
+    assert!(err.contains("no contact or chat"), "{err}");
     assert_eq!(p.ana.ok(&["search", "zebra"]).trim(), "nothing found");
 
     // Sending to someone who is not a contact is refused.

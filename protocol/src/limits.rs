@@ -52,6 +52,8 @@ pub const REACTION_MAX_BYTES: usize = 32;
 /// allows one per user per emoji and is silent on how many emoji): keeps a
 /// message's reactions, and every event that carries them, small.
 pub const REACTIONS_PER_USER_MAX: u64 = 10;
+/// Search results per page (`GET /v1/search`; the next page with `before`).
+pub const SEARCH_PAGE: u32 = 100;
 /// Search query: 1..=256 characters.
 pub const SEARCH_QUERY_MAX: usize = 256;
 /// WebSocket frame, bytes.

@@ -1809,3 +1809,46 @@ async fn a_forwarded_message_is_marked() {
         .unwrap();
     assert_eq!(page.last().unwrap()["forwarded"], true);
 }
+
+/// Search in one chat, and page by page: `chat_id` keeps to that chat,
+/// `before` (the last result of a page) gives the next, newest first, with
+/// nothing skipped or repeated; a chat or message not the caller's is
+/// refused.
+#[tokio::test]
+async fn search_in_one_chat_and_page_by_page() {
+    let ts = TestServer::start().await;
+    let (a, b, with_ben) = ts.pair().await;
+    let carol = ts.login("carol@example.org").await;
+    ts.connect_users(&a, &carol).await;
+    let with_carol = ts.open_chat(&a, &carol).await;
+    for i in 0..110 {
+        ts.send_text(&b, &with_ben, &format!("b{i}"), &format!("apple {i}"))
+            .await;
+    }
+    ts.send_text(&carol, &with_carol, "c0", "apple from carol")
+        .await;
+    let search = async |query: &str| -> Vec<Value> {
+        let r = get(&ts, &a, &format!("/v1/search?q=apple{query}")).await;
+        assert_eq!(r.status(), 200, "{query}");
+        r.json().await.unwrap()
+    };
+    let everywhere = search("").await;
+    assert_eq!(everywhere.len(), 100);
+    assert_eq!(everywhere[0]["body"], "apple from carol", "newest first");
+    let first = search(&format!("&chat_id={with_ben}")).await;
+    assert_eq!(first.len(), 100);
+    assert!(first.iter().all(|m| m["chat_id"] == with_ben.as_str()));
+    assert_eq!(first[0]["body"], "apple 109");
+    let last = first.last().unwrap()["id"].as_str().unwrap().to_owned();
+    let next = search(&format!("&chat_id={with_ben}&before={last}")).await;
+    let bodies: Vec<&str> = next.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..10).rev().map(|i| format!("apple {i}")).collect();
+    assert_eq!(bodies, expected);
+
+    // Another's chat, or a message not mine, is refused.
+    let dan = ts.login("dan@example.org").await;
+    let r = get(&ts, &dan, &format!("/v1/search?q=apple&chat_id={with_ben}")).await;
+    problem(r, 404, "chat_not_found").await;
+    let r = get(&ts, &dan, &format!("/v1/search?q=apple&before={last}")).await;
+    problem(r, 422, "invalid_query").await;
+}

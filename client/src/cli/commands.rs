@@ -406,9 +406,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Search { query } => {
+        Command::Search {
+            query,
+            within,
+            before,
+        } => {
             let c = ctx.client().await?;
-            let found = c.search(&query).await?;
+            let chat = match &within {
+                Some(who) => Some(c.resolve_chat(who).await?.id),
+                None => None,
+            };
+            let found = c
+                .search_page(&query, chat.as_deref(), before.as_deref())
+                .await?;
             // Which chat and who wrote it: the peer's name from the chat list.
             let chats = if json || found.is_empty() {
                 Vec::new()
@@ -440,6 +450,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                     m.id
                 )
             });
+            if !json && found.len() as u32 == limits::SEARCH_PAGE {
+                if let Some(last) = found.last() {
+                    eprintln!("(more: add --before {})", last.id);
+                }
+            }
             Ok(())
         }
         Command::Listen => ctx.listen().await,

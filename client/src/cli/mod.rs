@@ -217,6 +217,13 @@ pub enum Command {
     Search {
         /// Up to 8 words.
         query: String,
+        /// Only in the chat with this contact (name, username or id).
+        #[arg(long = "in", value_name = "CONTACT")]
+        within: Option<String>,
+        /// The next page: results older than this message id (the last
+        /// one shown).
+        #[arg(long)]
+        before: Option<String>,
     },
     /// Stream events until interrupted, acknowledging them.
     Listen,

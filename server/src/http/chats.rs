@@ -415,15 +415,22 @@ async fn unreact(
 struct SearchQuery {
     /// Words to find (each matches as a prefix); 1..=256 characters.
     q: String,
+    /// Only in this chat of mine (404 `chat_not_found` otherwise).
+    chat_id: Option<String>,
+    /// The next page: only messages older than this one (the last result
+    /// of the previous page).
+    before: Option<String>,
 }
 
-/// Search my chats' messages (newest first, at most 100).
+/// Search my chats' messages (newest first, at most 100 a page; `chat_id`
+/// and `before` are not in PROTOCOL.md).
 #[utoipa::path(get, path = "/v1/search", tag = "chats", security(("bearer" = [])),
     params(SearchQuery),
     responses(
         (status = 200, body = Vec<Message>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_query`: no word, too long, too many words, or `before` not a message of mine", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn search(
     State(state): State<AppState>,
@@ -431,6 +438,6 @@ async fn search(
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<Vec<Message>>> {
     Ok(Json(
-        service::messages::search(&state, &caller, &q.q).await?,
+        service::messages::search(&state, &caller, &q.q, q.chat_id, q.before).await?,
     ))
 }

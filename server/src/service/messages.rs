@@ -345,7 +345,16 @@ pub fn fts_query(q: &str) -> Option<String> {
 }
 
 /// `GET /v1/search?q=`: the caller's messages matching every word.
-pub async fn search(state: &AppState, caller: &Caller, q: &str) -> Result<Vec<Message>> {
+/// `GET /v1/search`: in one of the caller's chats (`chat_id`) or all, and
+/// before the message `before` (the last of the previous page), newest
+/// first, [`limits::SEARCH_PAGE`] at most.
+pub async fn search(
+    state: &AppState,
+    caller: &Caller,
+    q: &str,
+    chat_id: Option<String>,
+    before: Option<String>,
+) -> Result<Vec<Message>> {
     if q.chars().count() > limits::SEARCH_QUERY_MAX {
         return Err(Error::unprocessable(
             "invalid_query",
@@ -368,7 +377,28 @@ pub async fn search(state: &AppState, caller: &Caller, q: &str) -> Result<Vec<Me
     state
         .store
         .read(move |conn| {
-            let rows = store::messages::search(conn, &uid, &query, 100)?;
+            if let Some(chat) = &chat_id {
+                membership(conn, chat, &uid)?;
+            }
+            let before_rowid = match &before {
+                None => None,
+                Some(id) => {
+                    let found = store::messages::rowid_of(conn, id)?
+                        .filter(|(_, chat)| membership(conn, chat, &uid).is_ok());
+                    let Some((rowid, _)) = found else {
+                        return Err(Error::unprocessable(
+                            "invalid_query",
+                            "before: not a message of your chats",
+                        ));
+                    };
+                    Some(rowid)
+                }
+            };
+            let scope = store::messages::SearchScope {
+                chat_id,
+                before_rowid,
+            };
+            let rows = store::messages::search(conn, &uid, &query, &scope, limits::SEARCH_PAGE)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
                 let me = membership(conn, &row.chat_id, &uid)?;

@@ -282,6 +282,7 @@ fn search_sql() -> String {
         "SELECT {cols} FROM messages_fts f JOIN messages m ON m.rowid = f.rowid \
          JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = ?1 \
          WHERE messages_fts MATCH ?2 AND m.deleted_at IS NULL AND m.seq > cm.cleared_up_to_seq \
+         AND (?4 IS NULL OR m.chat_id = ?4) AND (?5 IS NULL OR f.rowid < ?5) \
          ORDER BY f.rowid DESC LIMIT ?3",
         cols = COLUMNS
             .split(", ")
@@ -291,17 +292,37 @@ fn search_sql() -> String {
     )
 }
 
+/// Where a search looks: one chat or all the user's, and only before a
+/// message (the last of the previous page; its rowid).
+#[derive(Debug, Clone, Default)]
+pub struct SearchScope {
+    pub chat_id: Option<String>,
+    pub before_rowid: Option<i64>,
+}
+
 /// Full-text search over the user's chats, newest first. `query` must already
 /// be a safe FTS5 expression (see `service::messages::fts_query`).
 pub fn search(
     conn: &Connection,
     user_id: &str,
     query: &str,
+    scope: &SearchScope,
     limit: u32,
 ) -> Result<Vec<MessageRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&search_sql())?;
-    let rows = stmt.query_map(params![user_id, query, limit], from_row)?;
+    let rows = stmt.query_map(
+        params![user_id, query, limit, scope.chat_id, scope.before_rowid],
+        from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A message's place in the search index (its rowid), if it exists.
+pub fn rowid_of(conn: &Connection, id: &str) -> Result<Option<(i64, String)>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT rowid, chat_id FROM messages WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
 }
 
 /// Indexes messages written since the last call (once per write batch, by the
@@ -336,7 +357,16 @@ mod tests {
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", super::search_sql()))
             .unwrap()
-            .query_map(params!["u1", "\"word\"*", 100], |r| r.get::<_, String>(3))
+            .query_map(
+                params![
+                    "u1",
+                    "\"word\"*",
+                    100,
+                    Option::<String>::None,
+                    Option::<i64>::None
+                ],
+                |r| r.get::<_, String>(3),
+            )
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
