@@ -293,7 +293,7 @@ try {
   await type(await find('textarea[name="composer"]'), "\uE009k\uE000");
   await until("the filter to have focus", async () => (await exec("return document.activeElement && document.activeElement.name")) === "filter");
   await type(await find('input[name="filter"]'), "nobody");
-  await waitText(".chat-list", /No chat matches/);
+  await waitText(".chat-list", /No chat names match/);
   await clearInput("filter");
   await waitFor('[data-testid="chat-row"]');
 

@@ -55,7 +55,11 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
         onChange={(e) => onQuery(e.target.value)}
       />
       {shown.length === 0 ? (
-        <p className="muted empty">{chats.length ? "No chat matches." : "No chats yet. When a contact writes to you, the chat appears here."}</p>
+        <p className="muted empty">
+          {chats.length
+            ? "No chat names match."
+            : "No chats yet. Show your code (▦ above) or add a contact (👥); a chat appears here once one of you writes."}
+        </p>
       ) : (
         <VirtualList
           className="rows"
