@@ -593,6 +593,21 @@ impl Client {
         if let Some(c) = self.find_contact(who).await? {
             return self.chat_with(&c.user.id).await;
         }
+        self.ex_contact_chat(who).await
+    }
+
+    /// Like [`Client::resolve_chat`], but never opens a chat on the server:
+    /// for reading (a search in one chat), `None` when there is none yet.
+    pub async fn existing_chat(&self, who: &str) -> Result<Option<Chat>> {
+        if let Some(c) = self.find_contact(who).await? {
+            let chats = self.chats().await?;
+            return Ok(chats.into_iter().find(|ch| ch.peer.id == c.user.id));
+        }
+        self.ex_contact_chat(who).await.map(Some)
+    }
+
+    /// The chat with someone no longer a contact, by name or id.
+    async fn ex_contact_chat(&self, who: &str) -> Result<Chat> {
         let contacts = self.contacts().await?;
         let chats: Vec<Chat> = self
             .chats()

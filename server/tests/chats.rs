@@ -628,6 +628,24 @@ async fn edit_delete_react_search() {
             problem(r, 422, "invalid_field").await;
         }
     }
+    // A text reaction stored before they had to be emoji can still be taken back.
+    {
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db.execute(
+            "INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?1, ?2, 'ok', 0)",
+            rusqlite::params![id, b.user.user.id.0],
+        )
+        .unwrap();
+    }
+    let r = ts
+        .call(
+            Method::DELETE,
+            &format!("/v1/messages/{id}/reactions/ok"),
+            &b,
+        )
+        .await;
+    assert_eq!(r.status(), 204);
     // At most 10 different reactions per user per message (Ben has one,
     // "👍👍…"): the tenth goes in, an eleventh does not; the same one again
     // is fine, and removing one makes room.

@@ -412,13 +412,22 @@ pub async fn run(cli: Cli) -> Result<()> {
             before,
         } => {
             let c = ctx.client().await?;
-            let chat = match &within {
-                Some(who) => Some(c.resolve_chat(who).await?.id),
-                None => None,
+            let (found, chat) = match &within {
+                // A contact without a chat yet: nothing to find (and no chat
+                // opened for a search).
+                Some(who) => match c.existing_chat(who).await? {
+                    Some(chat) => (None, Some(chat.id)),
+                    None => (Some(Vec::new()), None),
+                },
+                None => (None, None),
             };
-            let found = c
-                .search_page(&query, chat.as_deref(), before.as_deref())
-                .await?;
+            let found = match found {
+                Some(none) => none,
+                None => {
+                    c.search_page(&query, chat.as_deref(), before.as_deref())
+                        .await?
+                }
+            };
             // Which chat and who wrote it: the peer's name from the chat list.
             let chats = if json || found.is_empty() {
                 Vec::new()

@@ -251,8 +251,10 @@ pub async fn delete(state: &AppState, caller: &Caller, message_id: &str) -> Resu
 /// Checks a reaction: 1..=32 bytes, no whitespace or control characters,
 /// and not plain ASCII (every emoji is outside it; `hello` or `+1` is text,
 /// not a reaction).
-fn check_emoji(emoji: &str) -> Result<()> {
-    if emoji.is_ascii() && !emoji.is_empty() && emoji.len() <= limits::REACTION_MAX_BYTES {
+fn check_emoji(emoji: &str, add: bool) -> Result<()> {
+    // Only a new one: a text reaction stored before this rule can still be
+    // taken back.
+    if add && emoji.is_ascii() && !emoji.is_empty() && emoji.len() <= limits::REACTION_MAX_BYTES {
         return Err(invalid("emoji: must be an emoji, not text"));
     }
     if emoji.is_empty()
@@ -275,7 +277,7 @@ pub async fn react(
     emoji: &str,
     add: bool,
 ) -> Result<()> {
-    check_emoji(emoji)?;
+    check_emoji(emoji, add)?;
     let (uid, mid, emoji) = (
         caller.user_id.clone(),
         message_id.to_owned(),
