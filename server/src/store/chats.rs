@@ -167,16 +167,10 @@ pub fn set_cleared(
     user_id: &str,
     up_to: u64,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE chat_members SET \
-            unread_count = MAX(0, unread_count - (\
-                SELECT COUNT(*) FROM messages m WHERE m.chat_id = chat_members.chat_id \
-                AND m.seq > MAX(chat_members.read_up_to_seq, chat_members.cleared_up_to_seq) \
-                AND m.seq <= ?3 \
-                AND m.sender_id != chat_members.user_id AND m.deleted_at IS NULL)), \
-            cleared_up_to_seq = ?3 \
-         WHERE chat_id = ?1 AND user_id = ?2",
-    )?
+    conn.prepare_cached(&format!(
+        "UPDATE chat_members SET unread_count = {UNREAD_UP_TO_3}, cleared_up_to_seq = ?3 \
+         WHERE chat_id = ?1 AND user_id = ?2"
+    ))?
     .execute(params![chat_id, user_id, up_to as i64])?;
     Ok(())
 }
@@ -213,6 +207,16 @@ pub fn advance_delivered(
     member(conn, chat_id, user_id)
 }
 
+/// A member's unread count once the messages up to `?3` no longer count
+/// (read, or cleared): only the range not yet read or cleared is counted,
+/// from the other member and not deleted. Right-hand sides of an UPDATE see
+/// the row as it was, so the range is exactly the newly covered one.
+const UNREAD_UP_TO_3: &str = "MAX(0, unread_count - (\
+    SELECT COUNT(*) FROM messages m WHERE m.chat_id = chat_members.chat_id \
+    AND m.seq > MAX(chat_members.read_up_to_seq, chat_members.cleared_up_to_seq) \
+    AND m.seq <= ?3 \
+    AND m.sender_id != chat_members.user_id AND m.deleted_at IS NULL))";
+
 /// Moves `user_id`'s read watermark (and with it delivered) forward to `read`
 /// and takes the messages it passes off the unread count. Only the newly read
 /// range is counted: a full recount would scan every unread message of the
@@ -223,19 +227,12 @@ pub fn advance_read(
     user_id: &str,
     read: u64,
 ) -> Result<Option<MemberRow>, StoreError> {
-    // Right-hand sides see the row as it was, so the count covers exactly
-    // (old read, new read].
-    conn.prepare_cached(
-        "UPDATE chat_members SET \
-            unread_count = MAX(0, unread_count - (\
-                SELECT COUNT(*) FROM messages m WHERE m.chat_id = chat_members.chat_id \
-                AND m.seq > MAX(chat_members.read_up_to_seq, chat_members.cleared_up_to_seq) \
-                AND m.seq <= ?3 \
-                AND m.sender_id != chat_members.user_id AND m.deleted_at IS NULL)), \
+    conn.prepare_cached(&format!(
+        "UPDATE chat_members SET unread_count = {UNREAD_UP_TO_3}, \
             read_up_to_seq = MAX(read_up_to_seq, ?3), \
             delivered_up_to_seq = MAX(delivered_up_to_seq, ?3) \
-         WHERE chat_id = ?1 AND user_id = ?2",
-    )?
+         WHERE chat_id = ?1 AND user_id = ?2"
+    ))?
     .execute(params![chat_id, user_id, read as i64])?;
     member(conn, chat_id, user_id)
 }
