@@ -59,14 +59,7 @@ pub async fn delete(state: &AppState, caller: &Caller, code: &str, ip: IpAddr) -
             store::contacts::disconnect(conn, &uid, &peer)?;
             let user = connections::limited(&erased);
             emitted.emit(conn, &peer, &Event::ProfileUpdated { user }, now)?;
-            emitted.emit(
-                conn,
-                &peer,
-                &Event::ConnectionRemoved {
-                    user_id: uid.clone().into(),
-                },
-                now,
-            )?;
+            connections::tell_removed(conn, &mut emitted, &peer, &uid, now)?;
             peers.push(peer);
         }
         // Pending requests either way are declined, and the other side's

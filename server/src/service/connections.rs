@@ -375,25 +375,30 @@ pub async fn remove(state: &AppState, caller: &Caller, peer: &str) -> Result<()>
             ));
         }
         let mut emitted = Emitted::default();
-        emitted.emit(
-            conn,
-            &uid,
-            &Event::ConnectionRemoved {
-                user_id: peer.clone().into(),
-            },
-            now,
-        )?;
-        emitted.emit(
-            conn,
-            &peer,
-            &Event::ConnectionRemoved {
-                user_id: uid.clone().into(),
-            },
-            now,
-        )?;
+        tell_removed(conn, &mut emitted, &uid, &peer, now)?;
+        tell_removed(conn, &mut emitted, &peer, &uid, now)?;
         Ok(emitted)
     })
     .await?;
+    Ok(())
+}
+
+/// Appends `connection.removed` (`removed` is no longer a contact) to `to`'s log.
+pub(super) fn tell_removed(
+    conn: &Db,
+    emitted: &mut Emitted,
+    to: &str,
+    removed: &str,
+    now: i64,
+) -> Result<()> {
+    emitted.emit(
+        conn,
+        to,
+        &Event::ConnectionRemoved {
+            user_id: removed.to_owned().into(),
+        },
+        now,
+    )?;
     Ok(())
 }
 
