@@ -424,12 +424,7 @@ impl Client {
         let r = self
             .call(|api, t| async move { api.logout(&t).await })
             .await;
-        let p = self.inner.profile.clone();
-        blocking(move || {
-            p.clear()?;
-            p.wipe_cache()
-        })
-        .await?;
+        self.forget_here().await?;
         match r {
             Ok(()) | Err(ClientError::SignedOut(_)) => Ok(()),
             Err(e) if is_unauthorized(&e) => Ok(()),
@@ -462,6 +457,12 @@ impl Client {
             async move { api.delete_me(&t, &code).await }
         })
         .await?;
+        self.forget_here().await
+    }
+
+    /// Forgets the session and the cache of this profile (the server is not
+    /// asked: after a logout, a deletion, or revoking this very device).
+    pub async fn forget_here(&self) -> Result<()> {
         let p = self.inner.profile.clone();
         blocking(move || {
             p.clear()?;

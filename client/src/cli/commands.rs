@@ -220,7 +220,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             c.revoke_device(&id).await?;
             if this {
                 // Signed out here: nothing of the session stays, as after logout.
-                c.logout().await?;
+                c.forget_here().await?;
             }
             ctx.done(
                 if this {
