@@ -848,6 +848,49 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The chat "chat" with "peer", empty, as the server would list it.
+    fn chat_with_peer(now: chrono::DateTime<chrono::Utc>) -> Chat {
+        Chat {
+            id: "chat".into(),
+            peer: parley_protocol::User {
+                id: UserId("peer".into()),
+                display_name: "Peer".into(),
+                username: None,
+                bio: String::new(),
+                status_text: String::new(),
+                avatar_url: None,
+                created_at: now,
+            },
+            last_message: None,
+            unread_count: 0,
+            read_up_to_seq: 0,
+            updated_at: now,
+            mute: None,
+            pinned_at: None,
+            cleared_up_to_seq: 0,
+        }
+    }
+
+    /// Message `seq` of "chat", from "peer" (id `m{seq}`, client id `k{seq}`).
+    fn from_peer(seq: u64, body: &str, now: chrono::DateTime<chrono::Utc>) -> Message {
+        Message {
+            id: format!("m{seq}"),
+            chat_id: "chat".into(),
+            seq,
+            sender_id: UserId("peer".into()),
+            client_id: format!("k{seq}"),
+            body: body.into(),
+            reply_to: None,
+            attachments: vec![],
+            reactions: Default::default(),
+            created_at: now,
+            edited_at: None,
+            deleted: false,
+            status: MessageStatus::Sent,
+            forwarded: false,
+        }
+    }
+
     #[test]
     fn pending_then_confirmed_then_read() {
         let dir = tempfile::tempdir().unwrap();
@@ -903,48 +946,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(&dir.path().join("c.db")).unwrap();
         let now = chrono::Utc::now();
-        let peer = parley_protocol::User {
-            id: UserId("peer".into()),
-            display_name: "Peer".into(),
-            username: None,
-            bio: String::new(),
-            status_text: String::new(),
-            avatar_url: None,
-            created_at: now,
-        };
-        let message = Message {
-            id: "m1".into(),
-            chat_id: "chat".into(),
-            seq: 1,
-            sender_id: UserId("peer".into()),
-            client_id: "k1".into(),
-            body: "hi".into(),
-            reply_to: None,
-            attachments: vec![],
-            reactions: Default::default(),
-            created_at: now,
-            edited_at: None,
-            deleted: false,
-            status: MessageStatus::Sent,
-            forwarded: false,
-        };
+        let message = from_peer(1, "hi", now);
         cache
             .with(|c| {
                 set_kv(c, "user_id", "me")?;
-                upsert_chat(
-                    c,
-                    &Chat {
-                        id: "chat".into(),
-                        peer,
-                        last_message: None,
-                        unread_count: 0,
-                        read_up_to_seq: 0,
-                        updated_at: now,
-                        mute: None,
-                        pinned_at: None,
-                        cleared_up_to_seq: 0,
-                    },
-                )?;
+                upsert_chat(c, &chat_with_peer(now))?;
                 let ev = Event::MessageCreated { message };
                 apply(c, 5, &ev)?;
                 apply(c, 5, &ev)?;
@@ -1048,31 +1054,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(&dir.path().join("c.db")).unwrap();
         let now = chrono::Utc::now();
-        let peer = parley_protocol::User {
-            id: UserId("peer".into()),
-            display_name: "Peer".into(),
-            username: None,
-            bio: String::new(),
-            status_text: String::new(),
-            avatar_url: None,
-            created_at: now,
-        };
-        let msg = |seq: u64, body: &str| Message {
-            id: format!("m{seq}"),
-            chat_id: "chat".into(),
-            seq,
-            sender_id: UserId("peer".into()),
-            client_id: format!("k{seq}"),
-            body: body.into(),
-            reply_to: None,
-            attachments: vec![],
-            reactions: Default::default(),
-            created_at: now,
-            edited_at: None,
-            deleted: false,
-            status: MessageStatus::Sent,
-            forwarded: false,
-        };
+        let msg = |seq: u64, body: &str| from_peer(seq, body, now);
         let bodies = |c: &Connection| -> Result<Vec<String>> {
             Ok(messages(c, "chat", None, 50)?
                 .into_iter()
@@ -1082,20 +1064,7 @@ mod tests {
         cache
             .with(|c| {
                 set_kv(c, "user_id", "me")?;
-                upsert_chat(
-                    c,
-                    &Chat {
-                        id: "chat".into(),
-                        peer,
-                        last_message: None,
-                        unread_count: 0,
-                        read_up_to_seq: 0,
-                        updated_at: now,
-                        mute: None,
-                        pinned_at: None,
-                        cleared_up_to_seq: 0,
-                    },
-                )?;
+                upsert_chat(c, &chat_with_peer(now))?;
                 for seq in 1..=3 {
                     let message = msg(seq, &format!("peer {seq}"));
                     apply(c, seq, &Event::MessageCreated { message })?;
