@@ -26,6 +26,16 @@ struct Pair {
     ben_id: String,
 }
 
+/// The bodies of `parley history CONTACT`, oldest first.
+fn bodies(who: &Parley, contact: &str) -> Vec<String> {
+    let h = who.json(&["history", contact]);
+    h.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn pair() -> Pair {
     let ts = TestServer::start();
     let tmp = tempfile::tempdir().unwrap();
@@ -385,14 +395,7 @@ fn a_chat_is_cleared_from_the_terminal_for_me_only() {
     assert_eq!(p.ben.json(&["history", "ana"]).as_array().unwrap().len(), 2);
 
     p.ben.ok(&["send", "ana", "third"]);
-    let h = p.ana.json(&["history", "ben"]);
-    let bodies: Vec<&str> = h
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap())
-        .collect();
-    assert_eq!(bodies, ["third"]);
+    assert_eq!(bodies(&p.ana, "ben"), ["third"]);
     let out = p.ana.json(&["clear", "ben", "--yes"]);
     assert!(out["cleared_up_to_seq"].as_u64().unwrap() >= 3, "{out}");
     assert_eq!(p.ana.json(&["history", "ben"]), json!([]));
@@ -488,14 +491,10 @@ fn a_message_sent_while_the_server_is_down_waits_in_the_queue() {
     );
     p.ts.start_again();
     p.ana.ok(&["send", "ben", "after"]);
-    let h = p.ben.json(&["history", "ana"]);
-    let bodies: Vec<&str> = h
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap())
-        .collect();
-    assert_eq!(bodies, ["before", "while it was down", "after"]);
+    assert_eq!(
+        bodies(&p.ben, "ana"),
+        ["before", "while it was down", "after"]
+    );
 }
 
 /// `delete-account` sends a code and asks for it (nothing typed: the

@@ -417,16 +417,18 @@ async fn unread_counts_follow_reads_and_deletes() {
     unread(5);
     assert_eq!(delete(&ids[4]).await, 204);
     unread(5);
-    let read = async |up_to: u64| {
+    // Ben's `POST /v1/chats/{chat}/read` or `/clear` with `up_to_seq`.
+    let up_to = async |what: &str, up_to: u64| {
         ts.call_json(
             Method::POST,
-            &format!("/v1/chats/{chat}/read"),
+            &format!("/v1/chats/{chat}/{what}"),
             &b,
             json!({ "up_to_seq": up_to }),
         )
         .await
         .status()
     };
+    let read = async |n: u64| up_to("read", n).await;
     assert_eq!(read(3).await, 204);
     unread(2); // seq 4 and 6 left (5 deleted, 7 is Ben's)
                // Deleting a message Ben already read changes nothing.
@@ -455,16 +457,7 @@ async fn unread_counts_follow_reads_and_deletes() {
             .await; // seq 9..=11
     }
     unread(5);
-    let clear = async |up_to: u64| {
-        ts.call_json(
-            Method::POST,
-            &format!("/v1/chats/{chat}/clear"),
-            &b,
-            json!({ "up_to_seq": up_to }),
-        )
-        .await
-        .status()
-    };
+    let clear = async |n: u64| up_to("clear", n).await;
     assert_eq!(clear(9).await, 204);
     unread(2);
     // Deleting a message cleared but not read (seq 6; read up to 5) takes

@@ -149,6 +149,17 @@ const clearTextarea = (name) =>
     [name],
   );
 const ENTER = "\uE007";
+/** Ana signs in again from the sign-in screen (the code read from the OTP
+ * file) and waits for her chats. */
+async function signInAgain() {
+  const seen = codes("ana@example.org").length;
+  await clearInput("identifier");
+  await type(await find('input[name="identifier"]'), "ana@example.org");
+  await click(await find('button[name="request-code"]'));
+  await type(await waitFor('input[name="code"]'), await waitCode("ana@example.org", seen));
+  await click(await find('button[name="verify"]'));
+  await waitText('[data-testid="chat-row"]', /Fay|Carol|Ben/);
+}
 
 try {
   step = "open the app";
@@ -803,13 +814,7 @@ try {
   step = "signed out from another device, twice: each time back to the sign-in screen, without the old unread count";
   await cli("ben", "send", "ana", "One more thing");
   for (const round of [1, 2]) {
-    const seen = codes("ana@example.org").length;
-    await clearInput("identifier");
-    await type(await find('input[name="identifier"]'), "ana@example.org");
-    await click(await find('button[name="request-code"]'));
-    await type(await waitFor('input[name="code"]'), await waitCode("ana@example.org", seen));
-    await click(await find('button[name="verify"]'));
-    await waitText('[data-testid="chat-row"]', /Fay|Carol|Ben/);
+    await signInAgain();
     await until(`round ${round}: Ben's message unread in the title`, async () => /^Parley \(\d+\)$/.test(await wd("GET", s("/title"))));
     const mine = await cli("ana-cli", "devices");
     const app = (Array.isArray(mine) ? mine : []).find((d) => !d.current);
@@ -820,15 +825,7 @@ try {
     await until(`round ${round}: no count in the title`, async () => (await wd("GET", s("/title"))) === "Parley");
   }
   step = "delete the account from settings: a code first, a wrong one refused, then gone for good";
-  {
-    const seen = codes("ana@example.org").length;
-    await clearInput("identifier");
-    await type(await find('input[name="identifier"]'), "ana@example.org");
-    await click(await find('button[name="request-code"]'));
-    await type(await waitFor('input[name="code"]'), await waitCode("ana@example.org", seen));
-    await click(await find('button[name="verify"]'));
-    await waitText('[data-testid="chat-row"]', /Fay|Carol|Ben/);
-  }
+  await signInAgain();
   await click(await find('button[name="open-settings"]'));
   // Settings settle first (the device list loads and moves what is below it).
   await until("the devices listed", async () => (await findAll('[data-testid="device"]')).length === 2);
