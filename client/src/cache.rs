@@ -347,17 +347,22 @@ pub fn last_seq(conn: &Connection, chat_id: &str) -> Result<u64> {
     )? as u64)
 }
 
-/// Stores a chat as the server sent it. Messages it says I cleared (on
-/// any device) leave the cache too: a profile that learns of a clear from
-/// the chat list rather than the `chat.cleared` event (a CLI without a
-/// realtime loop, a resync) must not go on showing them.
-pub fn upsert_chat(conn: &Connection, c: &Chat) -> Result<()> {
+/// Stores a chat as the server sent it (a listing, an open, a refresh).
+/// Messages it says I cleared (on any device) leave the cache too: a
+/// profile that learns of a clear this way rather than from `chat.cleared`
+/// (a CLI without a realtime loop, a resync) must not go on showing them.
+pub fn store_server_chat(conn: &Connection, c: &Chat) -> Result<()> {
     if c.cleared_up_to_seq > 0 {
         conn.execute(
             "DELETE FROM messages WHERE chat_id = ?1 AND seq > 0 AND seq <= ?2",
             params![c.id, sql_seq(c.cleared_up_to_seq)],
         )?;
     }
+    upsert_chat(conn, c)
+}
+
+/// Stores a chat (the cache's own changes to it go through here too).
+pub fn upsert_chat(conn: &Connection, c: &Chat) -> Result<()> {
     conn.execute(
         "INSERT INTO chats (id, json, updated_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
@@ -1119,7 +1124,7 @@ mod tests {
                 )?;
                 let mut listed = chat(c, "chat")?.unwrap();
                 listed.cleared_up_to_seq = 4;
-                upsert_chat(c, &listed)?;
+                store_server_chat(c, &listed)?;
                 assert_eq!(bodies(c)?, ["not sent yet"]);
                 Ok(())
             })

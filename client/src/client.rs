@@ -747,7 +747,7 @@ impl Client {
                 self.cache()
                     .run(move |c| {
                         for chat in &l2 {
-                            cache::upsert_chat(c, chat)?;
+                            cache::store_server_chat(c, chat)?;
                         }
                         Ok(())
                     })
@@ -800,7 +800,7 @@ impl Client {
         };
         let c2 = chat.clone();
         self.cache()
-            .run(move |c| cache::upsert_chat(c, &c2))
+            .run(move |c| cache::store_server_chat(c, &c2))
             .await?;
         Ok(chat)
     }
@@ -1210,7 +1210,7 @@ impl Client {
             })
             .await?;
         self.cache()
-            .run(move |c| cache::upsert_chat(c, &chat))
+            .run(move |c| cache::store_server_chat(c, &chat))
             .await
     }
 
