@@ -21,6 +21,9 @@ async fn main() -> std::process::ExitCode {
             EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_target(false)
+        // Colours only on a terminal: a log redirected to a file or read by
+        // journald stays plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let result: Result<(), String> = match cli.command {
         None => parley_server::run(cli.config)
