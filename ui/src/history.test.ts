@@ -72,6 +72,19 @@ describe("history", () => {
     expect(withLatest([], [])).toEqual([]);
   });
 
+  it("keeps a message queued after the refresh was asked for, until a later one has it", () => {
+    const queued = msg(0, { client_id: "new" });
+    const shown = [...range(1, 3), queued];
+    const unseen = (m: CachedMessage) => m.client_id === "new";
+    // The refresh left before the message was queued: it stays, pending.
+    expect(withLatest(shown, range(1, 3), unseen)).toEqual(shown);
+    // One that did see it (sent by now) replaces it: once.
+    const sent = msg(4, { client_id: "new" });
+    expect(seqs(withLatest(shown, [...range(1, 3), sent], unseen))).toEqual([1, 2, 3, 4]);
+    // Without the hint, the refresh is the truth for pending messages.
+    expect(seqs(withLatest(shown, range(1, 3)))).toEqual([1, 2, 3]);
+  });
+
   it("adds a message I queued once, even when a refresh brought it first", () => {
     const pending = msg(0, { client_id: "x" });
     expect(seqs(withSent(range(1, 2), pending))).toEqual([1, 2, 0]);

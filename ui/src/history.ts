@@ -40,10 +40,14 @@ export function oldestSeq(list: CachedMessage[]): number {
 }
 
 /** The list after a refresh of the latest window: `latest` is the truth for
- * its range and for pending messages, the older pages already loaded stay. */
-export function withLatest(current: CachedMessage[], latest: CachedMessage[]): CachedMessage[] {
+ * its range and for pending messages, the older pages already loaded stay.
+ * Except a pending message `unseen` says the refresh cannot know of: one
+ * queued after it was asked for, whose answer (a big page, slower to come
+ * back) arrived after `send_message`'s; dropping it would leave the message
+ * out of view until the next change in the chat. */
+export function withLatest(current: CachedMessage[], latest: CachedMessage[], unseen: (m: CachedMessage) => boolean = () => false): CachedMessage[] {
   const floor = oldestSeq(latest);
-  const older = current.filter((m) => m.seq > 0 && (floor === 0 || m.seq < floor));
+  const older = current.filter((m) => (m.seq > 0 && (floor === 0 || m.seq < floor)) || (m.seq === 0 && unseen(m)));
   return mergeMessages(older, latest);
 }
 

@@ -193,6 +193,14 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   // How many are loaded: a refresh re-reads that many, older pages included.
   const loadedCount = useRef(0);
   loadedCount.current = messages.length;
+  // Refreshes asked for so far, and for each message queued here how many
+  // had been asked for when `send_message` answered: those may come back
+  // without it (see `withLatest`).
+  const refreshes = useRef(0);
+  const queuedAfter = useRef(new Map<string, number>());
+  /** Shows the latest window the cache or server gave, for refresh `n`. */
+  const showLatest = (latest: CachedMessage[], n: number) =>
+    setMessages((cur) => withLatest(cur, latest, (m) => (queuedAfter.current.get(m.client_id) ?? 0) >= n));
 
   // Open: the cache at once, then whatever the server has that it lacks.
   useEffect(() => {
@@ -216,9 +224,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     pendingJump.current = null;
     setUnread(chat.unread_count > 0 ? { from: chat.read_up_to_seq, count: chat.unread_count } : null);
     unreadShown.current = false;
-    call("cached_messages", { chat_id: chat.id, limit: null }).then((m) => !stale && setMessages((cur) => withLatest(cur, m)), () => {});
+    const cachedN = ++refreshes.current;
+    call("cached_messages", { chat_id: chat.id, limit: null }).then((m) => !stale && showLatest(m, cachedN), () => {});
+    const serverN = ++refreshes.current;
     call("load_history", { chat_id: chat.id, limit: null }).then(
-      (m) => !stale && setMessages((cur) => withLatest(cur, m)),
+      (m) => !stale && showLatest(m, serverN),
       (e) => !stale && setError(asCommandError(e).message),
     );
     composer.current?.focus();
@@ -238,7 +248,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     // As many as are loaded (plus room for new ones), so edits, reactions and
     // deletions show on older pages too; older pages stay either way.
     const limit = Math.max(PAGE, loadedCount.current + 50);
-    call("cached_messages", { chat_id: chat.id, limit }).then((m) => !stale && setMessages((cur) => withLatest(cur, m)), () => {});
+    const n = ++refreshes.current;
+    call("cached_messages", { chat_id: chat.id, limit }).then((m) => !stale && showLatest(m, n), () => {});
     return () => {
       stale = true;
     };
@@ -465,6 +476,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         if (drafts.get(id).trim() === body) drafts.set(id, "");
         drafts.setAttachments(id, drafts.attachments(id).filter((a) => !sentIds.includes(a.id)));
         if (chatId.current !== id) return;
+        queuedAfter.current.set(m.client_id, refreshes.current);
         setMessages((list) => withSent(list, m));
         setReplyTo(null);
         setDraft((d) => (d.trim() === body ? "" : d));
