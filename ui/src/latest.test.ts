@@ -15,5 +15,6 @@ describe("latest", () => {
     // `d` answered first: `c`'s older answer would undo it.
     expect(l.accept(d)).toBe(true);
     expect(l.accept(c)).toBe(false);
+    expect(l.count()).toBe(d);
   });
 });

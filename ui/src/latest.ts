@@ -12,6 +12,11 @@ export class Latest {
     return this.issued;
   }
 
+  /** How many requests were numbered so far (the newest one's number). */
+  count(): number {
+    return this.issued;
+  }
+
   /** Whether the answer to request `n` is to be shown (then it is). */
   accept(n: number): boolean {
     if (n <= this.shown) return false;

@@ -13,6 +13,7 @@ import { save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
 import { reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
 import { drafts } from "../drafts";
+import { Latest } from "../latest";
 import { firstUnread, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
 import type { Presence } from "../store";
@@ -193,14 +194,20 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   // How many are loaded: a refresh re-reads that many, older pages included.
   const loadedCount = useRef(0);
   loadedCount.current = messages.length;
-  // Refreshes asked for so far, and for each message queued here how many
-  // had been asked for when `send_message` answered: those may come back
-  // without it (see `withLatest`).
-  const refreshes = useRef(0);
+  // Refreshes of the latest window, numbered: an answer still on its way
+  // when the next change comes is shown all the same (dropping it would
+  // freeze the view while messages keep coming), unless a newer one was.
+  // And for each message queued here, how many refreshes had been asked for
+  // when `send_message` answered: those may come back without it (see
+  // `withLatest`).
+  const refreshes = useRef(new Latest());
   const queuedAfter = useRef(new Map<string, number>());
-  /** Shows the latest window the cache or server gave, for refresh `n`. */
-  const showLatest = (latest: CachedMessage[], n: number) =>
+  /** Shows the latest window the cache or server gave for refresh `n` of
+   * chat `id`, unless the chat changed or a newer refresh was shown. */
+  const showLatest = (id: string, latest: CachedMessage[], n: number) => {
+    if (chatId.current !== id || !refreshes.current.accept(n)) return;
     setMessages((cur) => withLatest(cur, latest, (m) => (queuedAfter.current.get(m.client_id) ?? 0) >= n));
+  };
 
   // Open: the cache at once, then whatever the server has that it lacks.
   useEffect(() => {
@@ -224,11 +231,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     pendingJump.current = null;
     setUnread(chat.unread_count > 0 ? { from: chat.read_up_to_seq, count: chat.unread_count } : null);
     unreadShown.current = false;
-    const cachedN = ++refreshes.current;
-    call("cached_messages", { chat_id: chat.id, limit: null }).then((m) => !stale && showLatest(m, cachedN), () => {});
-    const serverN = ++refreshes.current;
-    call("load_history", { chat_id: chat.id, limit: null }).then(
-      (m) => !stale && showLatest(m, serverN),
+    const cachedN = refreshes.current.next();
+    call("cached_messages", { chat_id: id, limit: null }).then((m) => showLatest(id, m, cachedN), () => {});
+    const serverN = refreshes.current.next();
+    call("load_history", { chat_id: id, limit: null }).then(
+      (m) => showLatest(id, m, serverN),
       (e) => !stale && setError(asCommandError(e).message),
     );
     composer.current?.focus();
@@ -244,15 +251,12 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   // Something changed (an event, a send): reload from the cache.
   useEffect(() => {
     if (rev === 0) return;
-    let stale = false;
     // As many as are loaded (plus room for new ones), so edits, reactions and
     // deletions show on older pages too; older pages stay either way.
     const limit = Math.max(PAGE, loadedCount.current + 50);
-    const n = ++refreshes.current;
-    call("cached_messages", { chat_id: chat.id, limit }).then((m) => !stale && showLatest(m, n), () => {});
-    return () => {
-      stale = true;
-    };
+    const id = chat.id;
+    const n = refreshes.current.next();
+    call("cached_messages", { chat_id: id, limit }).then((m) => showLatest(id, m, n), () => {});
   }, [rev, chat.id]);
 
   // Read what is on screen: move my read watermark to the newest message (see
@@ -476,7 +480,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         if (drafts.get(id).trim() === body) drafts.set(id, "");
         drafts.setAttachments(id, drafts.attachments(id).filter((a) => !sentIds.includes(a.id)));
         if (chatId.current !== id) return;
-        queuedAfter.current.set(m.client_id, refreshes.current);
+        queuedAfter.current.set(m.client_id, refreshes.current.count());
         setMessages((list) => withSent(list, m));
         setReplyTo(null);
         setDraft((d) => (d.trim() === body ? "" : d));

@@ -73,12 +73,24 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
     };
   }, [query]);
 
-  // Reload the list on start and after changes (debounced: events come in
-  // bursts). A reload still on its way when the next change comes is shown
-  // all the same, unless a newer one was (see Latest).
+  // Reload the list on start and after changes, at most one waiting (events
+  // come in bursts: the changes of the next 150 ms go with it; a timer put
+  // back at every change would never fire while a busy chat keeps changing).
+  // A reload still on its way when the next change comes is shown all the
+  // same, unless a newer one was (see Latest).
   const listLoads = useRef(new Latest());
+  const listTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(
+    () => () => {
+      if (listTimer.current) clearTimeout(listTimer.current);
+      listTimer.current = null;
+    },
+    [],
+  );
   useEffect(() => {
-    const t = setTimeout(() => {
+    if (listTimer.current) return;
+    listTimer.current = setTimeout(() => {
+      listTimer.current = null;
       const n = listLoads.current.next();
       call("list_chats").then(
         (c) => {
@@ -89,7 +101,6 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
         (e) => listLoads.current.accept(n) && setError(asCommandError(e).message),
       );
     }, 150);
-    return () => clearTimeout(t);
   }, [store.rev, refresh]);
 
   // Where each contact stands (online, last seen): the server pushes only
