@@ -1203,15 +1203,33 @@ impl Client {
     /// (`GET /v1/chats/{id}`), which also works for a chat with someone no
     /// longer a contact.
     async fn refresh_chat(&self, chat_id: &str) -> Result<()> {
+        self.fetch_chat(chat_id).await.map(|_| ())
+    }
+
+    /// The server's state of one chat, cached.
+    async fn fetch_chat(&self, chat_id: &str) -> Result<Chat> {
         let chat = self
             .call(|api, t| {
                 let id = chat_id.to_owned();
                 async move { api.chat(&t, &id).await }
             })
             .await?;
+        let c2 = chat.clone();
         self.cache()
-            .run(move |c| cache::store_server_chat(c, &chat))
-            .await
+            .run(move |c| cache::store_server_chat(c, &c2))
+            .await?;
+        Ok(chat)
+    }
+
+    /// A chat by id for naming what is in it (search results): the cached
+    /// copy when there is one (its peer's name may be a little old), else
+    /// the server's, one request, not the whole chat list.
+    pub async fn known_chat(&self, chat_id: &str) -> Result<Chat> {
+        let id = chat_id.to_owned();
+        match self.cache().run(move |c| cache::chat(c, &id)).await? {
+            Some(chat) => Ok(chat),
+            None => self.fetch_chat(chat_id).await,
+        }
     }
 
     pub async fn react(&self, message_id: &str, emoji: &str, add: bool) -> Result<()> {

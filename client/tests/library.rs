@@ -1538,3 +1538,35 @@ async fn a_message_is_forwarded_with_its_attachments() {
     assert!(err.to_string().contains("deleted"), "{err}");
     assert_eq!(carol.history(&to_carol, 5).await.unwrap().len(), 1);
 }
+
+/// Naming a search result's chat: a device that never listed its chats asks
+/// the server for that one chat (and keeps it); one that has it cached asks
+/// nothing (the server is stopped to prove it).
+#[tokio::test]
+async fn a_chat_is_named_from_the_cache_or_with_one_request() {
+    let (mut ts, tmp, _ana, ben, chat) = ana_and_ben().await;
+    let ben_name = ben.me().await.unwrap().user.display_name;
+    let laptop = login(&ts, &tmp.path().join("ana-laptop"), ANA).await;
+    let cached = |c: &Client| {
+        let (c, chat) = (c.clone(), chat.clone());
+        async move {
+            c.cache()
+                .run(move |db| cache::chat(db, &chat))
+                .await
+                .unwrap()
+        }
+    };
+    assert!(cached(&laptop).await.is_none());
+    let named = laptop.known_chat(&chat).await.unwrap();
+    assert_eq!(named.peer.display_name, ben_name);
+    assert_eq!(cached(&laptop).await.unwrap().id, chat);
+    ts.stop();
+    assert_eq!(
+        laptop.known_chat(&chat).await.unwrap().peer.display_name,
+        ben_name
+    );
+    let err = laptop
+        .known_chat("01a21d12-c4f5-7632-b108-49dab435fdeb")
+        .await;
+    assert!(err.is_err(), "{err:?}");
+}

@@ -428,18 +428,17 @@ pub async fn run(cli: Cli) -> Result<()> {
                         .await?
                 }
             };
-            // Which chat and who wrote it: the peer's name from the chat list.
-            let chats = if json || found.is_empty() {
-                Vec::new()
-            } else {
-                c.chats().await?
-            };
-            let peer_of = |chat_id: &str| {
-                chats
-                    .iter()
-                    .find(|ch| ch.id == chat_id)
-                    .map_or_else(|| "?".to_owned(), |ch| ch.peer.display_name.clone())
-            };
+            // Which chat and who wrote it: each chat's peer, named once.
+            let mut names = std::collections::HashMap::new();
+            if !json {
+                for m in &found {
+                    if !names.contains_key(m.chat_id.as_str()) {
+                        let chat = c.known_chat(&m.chat_id).await?;
+                        names.insert(m.chat_id.to_string(), chat.peer.display_name);
+                    }
+                }
+            }
+            let peer_of = |chat_id: &str| names.get(chat_id).cloned().unwrap_or_default();
             let me = c.user_id().to_owned();
             output::list(json, &found, "nothing found", |m| {
                 let peer = peer_of(&m.chat_id);
