@@ -113,6 +113,9 @@ pub struct Attachment {
     pub sha256: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// For an image the server can read: its size as shown, in pixels
+    /// (after its EXIF orientation, so a client can size a preview before
+    /// the bytes arrive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { reactedBy, stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
+import { reactedBy, stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, imageBox, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -211,6 +211,14 @@ describe("attachments", () => {
     expect(isImage("image/JPEG")).toBe(true);
     expect(isImage("image/svg+xml")).toBe(false);
     expect(isImage("application/pdf")).toBe(false);
+  });
+  it("sizes an image preview before it loads", () => {
+    expect(imageBox(1280, 720)).toEqual({ width: 280, height: 158 });
+    expect(imageBox(300, 2000)).toEqual({ width: 42, height: 280 });
+    expect(imageBox(100, 50)).toEqual({ width: 100, height: 50 });
+    expect(imageBox(10000, 1)).toEqual({ width: 280, height: 1 });
+    expect(imageBox(null, 50)).toBeNull();
+    expect(imageBox(0, 0)).toBeNull();
   });
   it("takes a path's base name", () => {
     expect(baseName("/tmp/a/notes.txt")).toBe("notes.txt");

@@ -288,6 +288,19 @@ export function isImage(mime: string): boolean {
   return /^image\/(png|jpeg|gif|webp|bmp)$/i.test(mime);
 }
 
+/** The largest side of an image preview in a bubble, in CSS pixels (as
+ * `.attachment-image` caps it). */
+export const PREVIEW_MAX = 280;
+
+/** The size an image preview takes, from the size the server measured: the
+ * box is that size before the image loads, so a preview coming in above
+ * what is being read does not push it down. Null when unknown. */
+export function imageBox(width: number | null | undefined, height: number | null | undefined, max = PREVIEW_MAX): { width: number; height: number } | null {
+  if (!width || !height || width < 0 || height < 0) return null;
+  const scale = Math.min(1, max / width, max / height);
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
 /** The last part of a path (either separator). */
 export function baseName(path: string): string {
   return path.split(/[\\/]/).filter(Boolean).pop() ?? path;

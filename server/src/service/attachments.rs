@@ -14,6 +14,28 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 
+/// An image's width and height as it is shown: a camera's photo stored
+/// sideways with an EXIF orientation that turns it is shown turned, and a
+/// client sizes its preview box from these before the bytes arrive. None
+/// when the file is not an image this server can read.
+fn shown_size(path: &Path) -> Option<(u32, u32)> {
+    use image::{metadata::Orientation, ImageDecoder};
+    let mut decoder = image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .ok()?
+        .into_decoder()
+        .ok()?;
+    let (w, h) = decoder.dimensions();
+    let turned = matches!(
+        decoder.orientation(),
+        Ok(Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH)
+    );
+    Some(if turned { (h, w) } else { (w, h) })
+}
+
 /// Where the bytes of `sha256` live: `<data>/attachments/ab/abcdef...`.
 pub fn blob_path(data_dir: &Path, sha256: &str) -> PathBuf {
     data_dir.join("attachments").join(&sha256[..2]).join(sha256)
@@ -126,16 +148,11 @@ where
     }
     let (width, height) = if mime.starts_with("image/") {
         let path = tmp.clone();
-        tokio::task::spawn_blocking(move || {
-            image::ImageReader::open(&path)
-                .and_then(|r| r.with_guessed_format())
-                .ok()
-                .and_then(|r| r.into_dimensions().ok())
-        })
-        .await
-        .ok()
-        .flatten()
-        .map_or((None, None), |(w, h)| (Some(w), Some(h)))
+        tokio::task::spawn_blocking(move || shown_size(&path))
+            .await
+            .ok()
+            .flatten()
+            .map_or((None, None), |(w, h)| (Some(w), Some(h)))
     } else {
         (None, None)
     };

@@ -7,4 +7,10 @@ export type Attachment = { id: string, mime: string, size: number,
 /**
  * Hex SHA-256 of the bytes.
  */
-sha256: string, name?: string | null, width?: number | null, height?: number | null, };
+sha256: string, name?: string | null, 
+/**
+ * For an image the server can read: its size as shown, in pixels
+ * (after its EXIF orientation, so a client can size a preview before
+ * the bytes arrive).
+ */
+width?: number | null, height?: number | null, };

@@ -11,7 +11,7 @@ import { PinButton } from "../components/PinButton";
 import { ClearChat } from "../components/ClearChat";
 import { save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
-import { reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
+import { reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, imageBox, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
 import { drafts } from "../drafts";
 import { Latest } from "../latest";
 import { firstUnread, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
@@ -56,6 +56,7 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
   const [saved, setSaved] = useState<{ ok: boolean; text: string } | null>(null);
   const [viewing, setViewing] = useState(false);
   const image = isImage(a.mime);
+  const box = imageBox(a.width, a.height);
   useEffect(() => {
     if (!image) return;
     let stale = false;
@@ -114,10 +115,10 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
       <div className="attachment">
         {url ? (
           <button className="image-open" name="view-image" aria-label={`Open ${label}`} onClick={() => setViewing(true)}>
-            <img className="attachment-image" src={url} alt={a.name ?? "image"} data-testid="attachment-image" onLoad={onLoad} />
+            <img className="attachment-image" src={url} alt={a.name ?? "image"} data-testid="attachment-image" style={box ?? undefined} onLoad={onLoad} />
           </button>
         ) : (
-          <div className="attachment-image loading" data-testid="attachment-loading" />
+          <div className="attachment-image loading" data-testid="attachment-loading" style={box ?? undefined} />
         )}
         {actions}
         {viewing && url ? <ImageViewer url={url} name={label} onClose={closeViewer} /> : null}
