@@ -53,7 +53,7 @@ export function App() {
   // Signed out elsewhere (revoked, or the session expired).
   useEffect(() => {
     if (!store.signedOut) return;
-    drafts.clear();
+    drafts.close();
     // Already on the sign-in screen (signed out or deleted here): its note stays.
     setScreen((cur) => (cur.name === "sign-in" ? cur : { name: "sign-in", note: `You were signed out: ${store.signedOut}` }));
     // Back to a fresh store, so the next sign-out (the same reason again)

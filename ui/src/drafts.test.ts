@@ -58,6 +58,23 @@ describe("drafts", () => {
     expect(again.get("c1")).toBe("");
   });
 
+  it("are put away, not forgotten, when the server signs me out", () => {
+    const storage = memory();
+    const d = new Drafts(storage);
+    d.open("ana");
+    d.set("c1", "the long answer");
+    d.setAttachments("c1", [file]);
+    d.close();
+    expect(d.get("c1")).toBe("");
+    expect(d.attachments("c1")).toEqual([]);
+    // Nothing is written while no account is open.
+    d.set("c2", "typed on the sign-in screen");
+    d.open("ana");
+    expect(d.get("c1")).toBe("the long answer");
+    expect(d.attachments("c1")).toEqual([file]);
+    expect(d.get("c2")).toBe("");
+  });
+
   it("are each account's own: a chat has the same id for both its members", () => {
     const storage = memory();
     const ana = new Drafts(storage);

@@ -94,7 +94,19 @@ export class Drafts {
     this.changed();
   }
 
-  /** Forgets every draft of the open account (signing out). */
+  /** Puts the drafts away without forgetting them (signed out by the
+   * server: a session that expired or was ended elsewhere; signing in
+   * again as the same person finds them, as the message cache keeps its
+   * outbox). Another account never sees them (see `open`). */
+  close(): void {
+    this.texts.clear();
+    this.files.clear();
+    this.added.clear();
+    this.account = null;
+    this.changed(false);
+  }
+
+  /** Forgets every draft of the open account (signing out, or deleting it). */
   clear(): void {
     this.texts.clear();
     this.files.clear();
