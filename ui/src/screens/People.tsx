@@ -7,6 +7,7 @@ import { countdown } from "../format";
 import { asCommandError, call } from "../ipc";
 import { pickImage } from "../pickImage";
 import type { Presence } from "../store";
+import { useAction } from "../useAction";
 import { useLoad } from "../useLoad";
 
 export type PeopleTab = "code" | "scan" | "add" | "requests" | "contacts";
@@ -133,13 +134,19 @@ function Scan({ onFallback }: { onFallback: () => void }) {
     setError,
   );
 
+  // One request at a time: a double click would send it twice (the second
+  // refused, its error shown under the first one's success).
+  const [sending, setSending] = useState(false);
   async function send(uri: string) {
     setError(null);
+    setSending(true);
     try {
       setSent(await call("add_contact", { code: uri }));
       setFound(null);
     } catch (e) {
       setError(asCommandError(e).message);
+    } finally {
+      setSending(false);
     }
   }
 
@@ -167,7 +174,7 @@ function Scan({ onFallback }: { onFallback: () => void }) {
         <div className="card" data-testid="scan-found">
           <p>Found a Parley contact code. Send a connection request?</p>
           <div className="row">
-            <button name="confirm-scan" onClick={() => void send(found)}>
+            <button name="confirm-scan" disabled={sending} onClick={() => void send(found)}>
               Send request
             </button>
             <button name="scan-again" onClick={again}>
@@ -328,12 +335,14 @@ function Requests({ rev }: { rev: number }) {
     [rev, reload],
   );
 
+  // One answer at a time (a double click would answer twice and show the
+  // second one's "not found" under the first one's success).
+  const answering = useAction();
   async function act(kind: "accept_request" | "decline_request", id: string) {
-    try {
+    if (answering.busy) return;
+    await answering.run(async () => {
       await call(kind, { request_id: id });
-    } catch (e) {
-      setError(asCommandError(e).message);
-    }
+    });
     setReload((r) => r + 1);
   }
 
@@ -345,10 +354,10 @@ function Requests({ rev }: { rev: number }) {
         <div className="person" key={r.id} data-testid="incoming-request">
           <Avatar name={r.from.display_name} />
           <span className="person-name">{r.from.display_name}</span>
-          <button name="accept" onClick={() => void act("accept_request", r.id)}>
+          <button name="accept" disabled={answering.busy} onClick={() => void act("accept_request", r.id)}>
             Accept
           </button>
-          <button name="decline" onClick={() => void act("decline_request", r.id)}>
+          <button name="decline" disabled={answering.busy} onClick={() => void act("decline_request", r.id)}>
             Decline
           </button>
         </div>
@@ -362,7 +371,7 @@ function Requests({ rev }: { rev: number }) {
           <span className="muted">waiting</span>
         </div>
       ))}
-      {error ? <p className="error">{error}</p> : null}
+      {answering.error || error ? <p className="error">{answering.error ?? error}</p> : null}
     </div>
   );
 }
@@ -375,12 +384,12 @@ function Contacts({ rev, presence, onOpenChat }: { rev: number; presence: Record
 
   useLoad(() => call("list_contacts"), setContacts, setError, [rev, reload]);
 
+  const removing = useAction();
   async function remove(userId: string) {
-    try {
+    if (removing.busy) return;
+    await removing.run(async () => {
       await call("remove_contact", { user_id: userId });
-    } catch (e) {
-      setError(asCommandError(e).message);
-    }
+    });
     setConfirm(null);
     setReload((r) => r + 1);
   }
@@ -400,7 +409,7 @@ function Contacts({ rev, presence, onOpenChat }: { rev: number; presence: Record
             {confirm === c.user.id ? (
               <>
                 <span>Remove {c.user.display_name}?</span>
-                <button name="confirm-remove" onClick={() => void remove(c.user.id)}>
+                <button name="confirm-remove" disabled={removing.busy} onClick={() => void remove(c.user.id)}>
                   Remove
                 </button>
                 <button name="cancel-remove" onClick={() => setConfirm(null)}>
@@ -420,7 +429,7 @@ function Contacts({ rev, presence, onOpenChat }: { rev: number; presence: Record
           </div>
         );
       })}
-      {error ? <p className="error">{error}</p> : null}
+      {removing.error || error ? <p className="error">{removing.error ?? error}</p> : null}
     </div>
   );
 }
