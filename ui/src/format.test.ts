@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { reactedBy, stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, groupByDay, imageBox, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
+import { reactedBy, stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, withChat, groupByDay, imageBox, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -170,6 +170,16 @@ describe("messages and chats", () => {
     expect(preview(chat({ last_message: msg({ body: "see  you\nsoon" }) }), "ana")).toBe("You: see you soon");
     expect(preview(chat({ last_message: msg({ sender_id: "ben", body: "ok" }) }), "ana")).toBe("ok");
     expect(preview(chat({ last_message: msg({ deleted: true, body: "" }) }), "ana")).toBe("You: This message was deleted");
+  });
+
+  it("puts a chat just opened below the pinned ones, once", () => {
+    const pinned = chat({ id: "p", pinned_at: "2026-11-26T09:00:00Z" });
+    const other = chat({ id: "o" });
+    const opened = chat({ id: "new" });
+    expect(withChat([pinned, other], opened).map((c) => c.id)).toEqual(["p", "new", "o"]);
+    expect(withChat([pinned], opened).map((c) => c.id)).toEqual(["p", "new"]);
+    const list = [other, opened];
+    expect(withChat(list, opened)).toBe(list);
   });
 
   it("filters chats by name, username or last message, case-insensitively", () => {

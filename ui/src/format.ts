@@ -210,6 +210,15 @@ export function preview(chat: Chat, myId: string): string {
   return who;
 }
 
+/** The list with chat `c` in it: as it was when `c` is there already,
+ * else `c` below the pinned ones (a chat just opened, before a reload of
+ * the list has it). */
+export function withChat(list: Chat[], c: Chat): Chat[] {
+  if (list.some((x) => x.id === c.id)) return list;
+  const at = list.findIndex((x) => x.pinned_at === null);
+  return at < 0 ? [...list, c] : [...list.slice(0, at), c, ...list.slice(at)];
+}
+
 /** Chats whose peer name, username or last message contain the query. */
 export function filterChats(chats: Chat[], query: string): Chat[] {
   const q = query.trim().toLowerCase();

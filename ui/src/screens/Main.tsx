@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Chat, Connection, Message, User } from "../bindings";
 import { Avatar } from "../components/Avatar";
-import { filterChats, nextMuteEnd, searchQuery, stepChat, unreadTotal } from "../format";
+import { filterChats, nextMuteEnd, searchQuery, stepChat, unreadTotal, withChat } from "../format";
 import { asCommandError, call } from "../ipc";
 import { Latest } from "../latest";
 import { mergePresence, type State } from "../store";
@@ -80,6 +80,8 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
   // same, unless a newer one was (see Latest).
   const listLoads = useRef(new Latest());
   const listTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  /** The chat opened last, and how many reloads had been asked for then. */
+  const opened = useRef<{ chat: Chat; after: number } | null>(null);
   useEffect(
     () => () => {
       if (listTimer.current) clearTimeout(listTimer.current);
@@ -95,7 +97,8 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
       call("list_chats").then(
         (c) => {
           if (!listLoads.current.accept(n)) return;
-          setChats(c);
+          const o = opened.current;
+          setChats(o && n <= o.after ? withChat(c, o.chat) : c);
           setError(null);
         },
         (e) => listLoads.current.accept(n) && setError(asCommandError(e).message),
@@ -138,12 +141,10 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
     try {
       const c = await call("open_chat", { user_id: userId });
       // A new chat is not in the list until it reloads: show it at once,
-      // below the pinned ones.
-      setChats((list) => {
-        if (list.some((x) => x.id === c.id)) return list;
-        const at = list.findIndex((x) => x.pinned_at === null);
-        return at < 0 ? [...list, c] : [...list.slice(0, at), c, ...list.slice(at)];
-      });
+      // below the pinned ones, and through the answers of reloads asked
+      // for before it existed.
+      opened.current = { chat: c, after: listLoads.current.count() };
+      setChats((list) => withChat(list, c));
       setPeople(null);
       setSettings(false);
       setSelected(c.id);
