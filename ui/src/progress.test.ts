@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { untilSettled } from "./progress";
+import { untilSettled, uploadEnded, uploadProgressed, uploadStarted } from "./progress";
 
 describe("untilSettled", () => {
   it("drops a progress report that comes after the transfer ended", async () => {
@@ -27,5 +27,25 @@ describe("untilSettled", () => {
     ).rejects.toThrow("refused");
     late?.(1);
     expect(seen).toEqual([]);
+  });
+});
+
+describe("uploads by chat", () => {
+  it("wait for every upload of a chat, each chat on its own", () => {
+    let u = uploadStarted({}, "c1", "big.zip", 0);
+    u = uploadProgressed(u, "c1", "big.zip", 40);
+    // A screenshot pasted while the file is on its way.
+    u = uploadStarted(u, "c1", "pasted image", 0);
+    u = uploadStarted(u, "c2", "other.txt", 0);
+    expect(u.c1).toEqual({ name: "pasted image", progress: 0, running: 2 });
+    // The file ends first: the chat still waits for the screenshot.
+    u = uploadEnded(u, "c1");
+    expect(u.c1?.running).toBe(1);
+    u = uploadEnded(u, "c1");
+    expect(u.c1).toBeUndefined();
+    expect(u.c2?.name).toBe("other.txt");
+    // A late report or end for a chat with none running changes nothing.
+    expect(uploadProgressed(u, "c1", "x", 5)).toBe(u);
+    expect(uploadEnded(u, "c1")).toBe(u);
   });
 });

@@ -16,3 +16,37 @@ export async function untilSettled<P, T>(run: (onProgress: (p: P) => void) => Pr
     settled = true;
   }
 }
+
+/** The uploads on their way for one chat: how many, and the newest one's
+ * name and progress (the bar shows that one). */
+export interface Uploads<P> {
+  name: string;
+  progress: P;
+  running: number;
+}
+
+/** Per chat id. Sending waits while a chat has any: a file dropped, then
+ * a screenshot pasted before it finished, are two uploads, and the first
+ * to end must not let the message go without the second. */
+export type UploadsByChat<P> = Record<string, Uploads<P>>;
+
+/** One more upload for `chat`, named `name`, starting at `start`. */
+export function uploadStarted<P>(all: UploadsByChat<P>, chat: string, name: string, start: P): UploadsByChat<P> {
+  return { ...all, [chat]: { name, progress: start, running: (all[chat]?.running ?? 0) + 1 } };
+}
+
+/** A report for `chat`'s newest upload (ignored when none is running). */
+export function uploadProgressed<P>(all: UploadsByChat<P>, chat: string, name: string, progress: P): UploadsByChat<P> {
+  const cur = all[chat];
+  return cur ? { ...all, [chat]: { ...cur, name, progress } } : all;
+}
+
+/** One of `chat`'s uploads ended (done or failed). */
+export function uploadEnded<P>(all: UploadsByChat<P>, chat: string): UploadsByChat<P> {
+  const cur = all[chat];
+  if (!cur) return all;
+  const rest = { ...all };
+  if (cur.running <= 1) delete rest[chat];
+  else rest[chat] = { ...cur, running: cur.running - 1 };
+  return rest;
+}

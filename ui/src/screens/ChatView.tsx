@@ -14,6 +14,7 @@ import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment }
 import { reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, imageBox, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
 import { drafts } from "../drafts";
 import { Latest } from "../latest";
+import { uploadEnded, uploadProgressed, uploadStarted, type UploadsByChat } from "../progress";
 import { firstUnread, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
 import type { Presence } from "../store";
@@ -165,7 +166,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   // Read from `drafts` on every render, which follows its changes.
   useSyncExternalStore(drafts.subscribe, drafts.version);
   const attached: Attachment[] = drafts.attachments(chat.id);
-  const [upload, setUpload] = useState<{ name: string; progress: UploadProgress } | null>(null);
+  // Uploads on their way, per chat (they go on while another chat is open;
+  // sending waits for all of its own).
+  const [uploads, setUploads] = useState<UploadsByChat<UploadProgress>>({});
+  const upload = uploads[chat.id] ?? null;
   const scroller = useRef<HTMLDivElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
   const lastTyping = useRef(0);
@@ -202,6 +206,18 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   // when `send_message` answered: those may come back without it (see
   // `withLatest`).
   const refreshes = useRef(new Latest());
+  /** Times a chat was opened in this view (see `loadOlder`). */
+  const opens = useRef(0);
+  /** Reactions I asked to add (true) or remove, by message id and emoji,
+   * until the messages shown say so. */
+  const reacting = useRef(new Map<string, boolean>());
+  useEffect(() => {
+    for (const [key, want] of reacting.current) {
+      const [id, emoji] = key.split("\u0000");
+      const m = messages.find((x) => x.id === id);
+      if (!m || (m.reactions[emoji] ?? []).includes(myId) === want) reacting.current.delete(key);
+    }
+  }, [messages, myId]);
   const queuedAfter = useRef(new Map<string, number>());
   /** Shows the latest window the cache or server gave for refresh `n` of
    * chat `id`, unless the chat changed or a newer refresh was shown. */
@@ -209,11 +225,19 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     if (chatId.current !== id || !refreshes.current.accept(n)) return;
     setMessages((cur) => withLatest(cur, latest, (m) => (queuedAfter.current.get(m.client_id) ?? 0) >= n));
   };
+  /** Reads chat `id`'s latest window (`limit` messages, or a page) from the
+   * cache: after a change, and after anything whose answer is not itself
+   * the newest state (a refresh on its way may be older than it). */
+  const refresh = (id: string, limit: number | null = null) => {
+    const n = refreshes.current.next();
+    call("cached_messages", { chat_id: id, limit }).then((m) => showLatest(id, m, n), () => {});
+  };
 
   // Open: the cache at once, then whatever the server has that it lacks.
   useEffect(() => {
     let stale = false;
     const id = chat.id;
+    opens.current += 1;
     setMessages([]);
     setReplyTo(null);
     setEditing(null);
@@ -222,7 +246,6 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     setNotice(null);
     setForwarding(null);
     setAttachPath(null);
-    setUpload(null);
     atBottom.current = true;
     setAtStart(false);
     setLoadingOlder(false);
@@ -232,11 +255,12 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     pendingJump.current = null;
     setUnread(chat.unread_count > 0 ? { from: chat.read_up_to_seq, count: chat.unread_count } : null);
     unreadShown.current = false;
-    const cachedN = refreshes.current.next();
-    call("cached_messages", { chat_id: id, limit: null }).then((m) => showLatest(id, m, cachedN), () => {});
-    const serverN = refreshes.current.next();
+    refresh(id);
+    // What the server had that the cache lacked is in the cache once this
+    // answers: read it from there then (this answer itself is older than
+    // the refreshes that changes started while it was on its way).
     call("load_history", { chat_id: id, limit: null }).then(
-      (m) => showLatest(id, m, serverN),
+      () => refresh(id),
       (e) => !stale && setError(asCommandError(e).message),
     );
     composer.current?.focus();
@@ -255,9 +279,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     // As many as are loaded (plus room for new ones), so edits, reactions and
     // deletions show on older pages too; older pages stay either way.
     const limit = Math.max(PAGE, loadedCount.current + 50);
-    const id = chat.id;
-    const n = refreshes.current.next();
-    call("cached_messages", { chat_id: id, limit }).then((m) => showLatest(id, m, n), () => {});
+    refresh(chat.id, limit);
   }, [rev, chat.id]);
 
   // Read what is on screen: move my read watermark to the newest message (see
@@ -300,21 +322,24 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     if (!el || loadingOlderRef.current || startShown || oldest <= 1) return;
     if (Date.now() - olderFailedAt.current < OLDER_RETRY_MS) return;
     const id = chat.id;
+    const opening = opens.current;
     loadingOlderRef.current = true;
     setLoadingOlder(true);
     try {
       const page = await call("older_messages", { chat_id: id, before_seq: oldest, limit: null });
-      if (chatId.current !== id) return;
+      // Another chat, or this one opened again (its latest window only):
+      // the page would leave a gap between it and what is shown.
+      if (opens.current !== opening) return;
       keepFromBottom.current = el.scrollHeight - el.scrollTop;
       setMessages((cur) => withOlderPage(cur, page));
       if (reachedStart(page)) setAtStart(true);
     } catch (e) {
-      if (chatId.current !== id) return;
+      if (opens.current !== opening) return;
       olderFailedAt.current = Date.now();
       pendingJump.current = null;
       setError(asCommandError(e).message);
     } finally {
-      if (chatId.current === id) {
+      if (opens.current === opening) {
         loadingOlderRef.current = false;
         setLoadingOlder(false);
       }
@@ -403,18 +428,22 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     void call("set_typing", { chat_id: chat.id, active }).catch(() => {});
   }
 
-  async function attach(path: string) {
+  /** Uploads the file at `path` for the next message of chat `id` (the one
+   * open when it was asked for: a drop's later files, a paste still
+   * encoding); `started`: already counted (a paste, from its start). */
+  async function attach(path: string, id = chat.id, started = false) {
     const p = path.trim();
-    if (!p) return;
-    // `chat` is the one this was started in (a drop's later files, a paste
-    // still encoding): its bar and errors show only while it is open.
-    const id = chat.id;
+    if (!p) {
+      if (started) setUploads((u) => uploadEnded(u, id));
+      return;
+    }
+    // Its errors show only while its chat is open.
     const here = () => chatId.current === id;
     if (here()) setError(null);
     const name = baseName(p);
-    if (here()) setUpload({ name, progress: { sent: 0, total: 0 } });
+    setUploads((u) => (started ? uploadProgressed(u, id, name, { sent: 0, total: 0 }) : uploadStarted(u, id, name, { sent: 0, total: 0 })));
     try {
-      const a = await uploadAttachment(p, (progress) => chatId.current === id && setUpload({ name, progress }));
+      const a = await uploadAttachment(p, (progress) => setUploads((u) => uploadProgressed(u, id, name, progress)));
       // Kept for its chat even if another one was opened meanwhile.
       drafts.setAttachments(id, [...drafts.attachments(id), a]);
       if (chatId.current !== id) return;
@@ -423,7 +452,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     } catch (e) {
       if (chatId.current === id) setError(asCommandError(e).message);
     } finally {
-      if (chatId.current === id) setUpload(null);
+      setUploads((u) => uploadEnded(u, id));
     }
   }
 
@@ -526,11 +555,17 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
 
   async function react(m: CachedMessage, emoji: string) {
     setPicker(null);
-    const mine = (m.reactions[emoji] ?? []).includes(myId);
+    const id = chat.id;
+    // A second click before the first one's change is shown toggles back
+    // what the first asked for, not the stale copy again.
+    const key = `${m.id}\u0000${emoji}`;
+    const mine = reacting.current.get(key) ?? (m.reactions[emoji] ?? []).includes(myId);
+    reacting.current.set(key, !mine);
     try {
       await call("react", { message_id: m.id, emoji, add: !mine });
     } catch (e) {
-      setError(asCommandError(e).message);
+      reacting.current.delete(key);
+      if (chatId.current === id) setError(asCommandError(e).message);
     }
   }
 
@@ -560,6 +595,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       onChanged();
       if (chatId.current !== id) return;
       setMessages(after);
+      // A refresh on its way from before would undo it until the next change.
+      refresh(id);
       // The buttons go with the failure: focus the composer, not nothing.
       composer.current?.focus();
     } catch (e) {
@@ -572,10 +609,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   async function remove(m: CachedMessage) {
     setConfirmDelete(null);
     composer.current?.focus();
+    const id = chat.id;
     try {
       await call("delete_message", { message_id: m.id });
     } catch (e) {
-      setError(asCommandError(e).message);
+      if (chatId.current === id) setError(asCommandError(e).message);
     }
   }
 
@@ -961,11 +999,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             e.preventDefault();
             // A big screenshot takes a moment to encode: say so meanwhile.
             const id = chat.id;
-            setUpload({ name: "pasted image", progress: { sent: 0, total: 0 } });
+            setUploads((u) => uploadStarted(u, id, "pasted image", { sent: 0, total: 0 }));
             void call("paste_image").then(
-              (path) => attach(path),
+              (path) => attach(path, id, true),
               (err) => {
-                if (chatId.current === id) setUpload(null);
+                setUploads((u) => uploadEnded(u, id));
                 // Nothing the composer could take: say so only if it looked like an image.
                 if (chatId.current === id && (image || asCommandError(err).code !== "no_image")) setError(asCommandError(err).message);
               },
