@@ -228,6 +228,16 @@ pub fn set_cursor(conn: &Connection, seq: u64) -> Result<()> {
     set_kv(conn, "cursor", &seq.to_string())
 }
 
+/// Moves the cursor to `seq` unless it is further already (another process
+/// of the same profile, a `listen` beside the app, may have moved it on:
+/// going back would apply events twice).
+pub fn advance_cursor(conn: &Connection, seq: u64) -> Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    set_cursor(&tx, seq.max(cursor(&tx)?))?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Whose cache the file at `path` is: (server, user id), if it says both.
 /// Opened read-only; a missing or unreadable file belongs to nobody.
 pub fn owner(path: &Path) -> Result<Option<(String, String)>> {
@@ -251,6 +261,25 @@ pub fn my_id(conn: &Connection) -> Result<Option<String>> {
 /// a receipt event but stored after it does not take a tick back.
 pub fn upsert_message(conn: &Connection, m: &Message) -> Result<()> {
     let state = LocalState::of(m);
+    // A copy older than the cached one (a history page fetched before an
+    // edit or a deletion came as an event, and stored after it) leaves the
+    // cached text as it is: the deleted body would come back otherwise.
+    let cached: Option<Message> = conn
+        .query_row(
+            "SELECT json FROM messages WHERE sender_id = ?1 AND client_id = ?2 AND seq > 0",
+            params![m.sender_id.as_str(), m.client_id],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .map(|j| parse(&j))
+        .transpose()?;
+    let m = match cached {
+        Some(old) if (old.deleted && !m.deleted) || old.edited_at > m.edited_at => &Message {
+            status: m.status,
+            ..old
+        },
+        _ => m,
+    };
     conn.execute(
         "INSERT INTO messages (sender_id, client_id, chat_id, id, seq, state, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
          ON CONFLICT (sender_id, client_id) DO UPDATE SET id = excluded.id, seq = excluded.seq, \
@@ -351,14 +380,35 @@ pub fn last_seq(conn: &Connection, chat_id: &str) -> Result<u64> {
 /// Messages it says I cleared (on any device) leave the cache too: a
 /// profile that learns of a clear this way rather than from `chat.cleared`
 /// (a CLI without a realtime loop, a resync) must not go on showing them.
+///
+/// A copy older than the cached one in some way (fetched before a
+/// `chat.read`, `chat.cleared` or new message came as an event, stored
+/// after it) does not take it back: the watermarks and the last message
+/// keep the furthest of the two, and the unread count is the cache's when
+/// the cache is ahead (it counted what came since).
 pub fn store_server_chat(conn: &Connection, c: &Chat) -> Result<()> {
+    let mut c = c.clone();
+    if let Some(cached) = chat(conn, &c.id)? {
+        let seq = |m: &Option<Message>| m.as_ref().map_or(0, |m| m.seq);
+        let read_ahead = cached.read_up_to_seq > c.read_up_to_seq;
+        let last_ahead = seq(&cached.last_message) > seq(&c.last_message);
+        if read_ahead || last_ahead {
+            c.unread_count = cached.unread_count;
+        }
+        c.read_up_to_seq = c.read_up_to_seq.max(cached.read_up_to_seq);
+        c.cleared_up_to_seq = c.cleared_up_to_seq.max(cached.cleared_up_to_seq);
+        if last_ahead {
+            c.last_message = cached.last_message;
+            c.updated_at = c.updated_at.max(cached.updated_at);
+        }
+    }
     if c.cleared_up_to_seq > 0 {
         conn.execute(
             "DELETE FROM messages WHERE chat_id = ?1 AND seq > 0 AND seq <= ?2",
             params![c.id, sql_seq(c.cleared_up_to_seq)],
         )?;
     }
-    upsert_chat(conn, c)
+    upsert_chat(conn, &c)
 }
 
 /// Stores a chat (the cache's own changes to it go through here too).
@@ -709,16 +759,21 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
                 params![message.client_id, message.sender_id.as_str(), me],
             )?;
             if let Some(mut chat) = chat(&tx, &message.chat_id)? {
-                let newer = chat
-                    .last_message
-                    .as_ref()
-                    .is_none_or(|l| l.seq <= message.seq);
-                if newer {
+                let last = chat.last_message.as_ref().map_or(0, |l| l.seq);
+                if last <= message.seq {
                     chat.last_message = Some(message.clone());
                 }
                 if matches!(event, Event::MessageCreated { .. }) {
                     chat.updated_at = chat.updated_at.max(message.created_at);
-                    if message.sender_id.as_str() != me && message.seq > chat.read_up_to_seq {
+                    // Not counted when the chat's last message is this one
+                    // or later: the copy of the chat cached since (a
+                    // listing at start-up, before the replay of what came
+                    // while offline) counted it already, or this event was
+                    // applied before.
+                    if message.sender_id.as_str() != me
+                        && message.seq > chat.read_up_to_seq
+                        && message.seq > last
+                    {
                         chat.unread_count += 1;
                     }
                 }
@@ -962,6 +1017,117 @@ mod tests {
                 apply(c, 4, &ev)?;
                 assert_eq!(chat(c, "chat")?.unwrap().unread_count, 1);
                 assert_eq!(cursor(c)?, 5);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// The chat list read at start-up counts what came while offline; the
+    /// replay of those messages that follows does not count them again.
+    #[test]
+    fn messages_a_listed_chat_counted_are_not_counted_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
+        let now = chrono::Utc::now();
+        cache
+            .with(|c| {
+                set_kv(c, "user_id", "me")?;
+                let listed = Chat {
+                    last_message: Some(from_peer(2, "second", now)),
+                    unread_count: 2,
+                    ..chat_with_peer(now)
+                };
+                store_server_chat(c, &listed)?;
+                for seq in 1..=2 {
+                    let message = from_peer(seq, "replayed", now);
+                    apply(c, 10 + seq, &Event::MessageCreated { message })?;
+                }
+                assert_eq!(chat(c, "chat")?.unwrap().unread_count, 2);
+                let message = from_peer(3, "new", now);
+                apply(c, 13, &Event::MessageCreated { message })?;
+                let after = chat(c, "chat")?.unwrap();
+                assert_eq!(after.unread_count, 3);
+                assert_eq!(after.last_message.unwrap().seq, 3);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// Copies fetched before an event and stored after it do not undo it:
+    /// a chat listed before I read it (here or elsewhere), a history page
+    /// fetched before a message was deleted or edited.
+    #[test]
+    fn an_older_copy_does_not_undo_what_an_event_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
+        let now = chrono::Utc::now();
+        cache
+            .with(|c| {
+                set_kv(c, "user_id", "me")?;
+                let listed = Chat {
+                    last_message: Some(from_peer(2, "second", now)),
+                    unread_count: 2,
+                    ..chat_with_peer(now)
+                };
+                store_server_chat(c, &listed)?;
+                apply(
+                    c,
+                    1,
+                    &Event::ChatRead {
+                        chat_id: "chat".into(),
+                        up_to_seq: 2,
+                    },
+                )?;
+                apply(
+                    c,
+                    2,
+                    &Event::MessageCreated {
+                        message: from_peer(3, "third", now),
+                    },
+                )?;
+                // The listing from before all that, answered late.
+                store_server_chat(c, &listed)?;
+                let shown = chat(c, "chat")?.unwrap();
+                assert_eq!(
+                    (
+                        shown.read_up_to_seq,
+                        shown.unread_count,
+                        shown.last_message.unwrap().seq
+                    ),
+                    (2, 1, 3)
+                );
+                // A later listing is the truth again.
+                let later = Chat {
+                    last_message: Some(from_peer(3, "third", now)),
+                    unread_count: 1,
+                    read_up_to_seq: 2,
+                    ..chat_with_peer(now)
+                };
+                store_server_chat(c, &later)?;
+                assert_eq!(chat(c, "chat")?.unwrap().unread_count, 1);
+
+                let original = from_peer(3, "third", now);
+                let deleted = Message {
+                    body: String::new(),
+                    deleted: true,
+                    ..original.clone()
+                };
+                apply(c, 3, &Event::MessageDeleted { message: deleted })?;
+                upsert_message(c, &original)?;
+                let kept = message_by_id(c, "m3")?.unwrap().message;
+                assert!(kept.deleted && kept.body.is_empty(), "{kept:?}");
+
+                let edited = Message {
+                    body: "second, edited".into(),
+                    edited_at: Some(now + chrono::Duration::seconds(5)),
+                    ..from_peer(2, "second", now)
+                };
+                apply(c, 4, &Event::MessageUpdated { message: edited })?;
+                upsert_message(c, &from_peer(2, "second", now))?;
+                assert_eq!(
+                    message_by_id(c, "m2")?.unwrap().message.body,
+                    "second, edited"
+                );
                 Ok(())
             })
             .unwrap();

@@ -69,6 +69,10 @@ struct Inner {
     /// How long the realtime link may hear nothing before it reconnects, ms
     /// (see `realtime`); changed only by tests.
     silence_limit_ms: std::sync::atomic::AtomicU64,
+    /// The refresh token this process last spent: if storing its successor
+    /// failed, the profile still holds it, and presenting it again would
+    /// sign the device out as a thief (see `refresh_locked`).
+    spent_refresh: std::sync::Mutex<Option<String>>,
 }
 
 fn now_secs() -> i64 {
@@ -266,6 +270,7 @@ impl Client {
                 outbox_kick: Notify::new(),
                 frames_tx,
                 frames_rx: Mutex::new(frames_rx),
+                spent_refresh: std::sync::Mutex::new(None),
                 silence_limit_ms: std::sync::atomic::AtomicU64::new(
                     crate::realtime::SILENCE_LIMIT.as_millis() as u64,
                 ),
@@ -319,9 +324,19 @@ impl Client {
 
     /// Forces a refresh (after a 401 or a 4001 close).
     pub async fn force_refresh(&self) -> Result<()> {
+        let current = self.inner.secrets.lock().await.access_token.clone();
+        self.refresh_after(&current).await
+    }
+
+    /// Refreshes after access token `stale` was refused, unless another
+    /// task has replaced it meanwhile (two calls refused at once rotate
+    /// once, not twice).
+    async fn refresh_after(&self, stale: &str) -> Result<()> {
         let mut secrets = self.inner.secrets.lock().await;
-        let stale = secrets.access_token.clone();
-        // Another task may have refreshed already.
+        if secrets.access_token != stale {
+            return Ok(());
+        }
+        // Another process may have refreshed already.
         let p = self.inner.profile.clone();
         let info = self.inner.info.clone();
         if let Some(stored) = blocking(move || p.secrets(&info)).await? {
@@ -360,26 +375,47 @@ impl Client {
             drop(lock);
             return Ok(());
         }
-        match self.inner.api.refresh(&stored.refresh_token).await {
-            Ok(tokens) => {
-                let new = secrets_from(&tokens);
-                let (p, info, s) = (
-                    self.inner.profile.clone(),
-                    self.inner.info.clone(),
-                    new.clone(),
-                );
+        // The stored pair, unless its refresh token is one this process spent
+        // already (storing the successor failed): then the one in memory.
+        let spent = self.inner.spent_refresh.lock().ok().and_then(|s| s.clone());
+        let presented = if spent.as_deref() == Some(stored.refresh_token.as_str()) {
+            secrets.refresh_token.clone()
+        } else {
+            stored.refresh_token.clone()
+        };
+        // The rotation and the storing of its result run as a task of their
+        // own: a caller given up halfway (a reconnect's timeout, a shutdown)
+        // must not leave the new pair unstored with the old one spent. The
+        // profile lock goes with the task.
+        let (api, p, info) = (
+            self.inner.api.clone(),
+            self.inner.profile.clone(),
+            self.inner.info.clone(),
+        );
+        let old = presented.clone();
+        let rotation = tokio::spawn(async move {
+            let _lock = lock;
+            let new = secrets_from(&api.refresh(&old).await?);
+            let s = new.clone();
+            if let Err(e) = blocking(move || p.save_secrets(&info, &s)).await {
+                tracing::error!(error = %e, "cannot store the refreshed session; it lasts until this process ends");
+            }
+            Ok::<_, ClientError>(new)
+        });
+        let rotated = rotation
+            .await
+            .map_err(|e| ClientError::Invalid(format!("token refresh: {e}")))?;
+        match rotated {
+            Ok(new) => {
                 // The old refresh token is spent now: keep the new pair even
-                // if it cannot be stored, or this process would present the
-                // spent one next and be signed out as a thief.
-                *secrets = new;
-                if let Err(e) = blocking(move || p.save_secrets(&info, &s)).await {
-                    tracing::error!(error = %e, "cannot store the refreshed session; it lasts until this process ends");
+                // if it could not be stored, and never present the old one.
+                if let Ok(mut s) = self.inner.spent_refresh.lock() {
+                    *s = Some(presented);
                 }
-                drop(lock);
+                *secrets = new;
                 Ok(())
             }
             Err(e) if is_unauthorized(&e) => {
-                drop(lock);
                 let reason = e.to_string();
                 let p = self.inner.profile.clone();
                 // A deleted account leaves nothing behind here either (this
@@ -409,9 +445,9 @@ impl Client {
         Fut: Future<Output = Result<T>>,
     {
         let token = self.token().await?;
-        match f(self.inner.api.clone(), token).await {
+        match f(self.inner.api.clone(), token.clone()).await {
             Err(e) if is_unauthorized(&e) => {
-                self.force_refresh().await?;
+                self.refresh_after(&token).await?;
                 let token = self.token().await?;
                 f(self.inner.api.clone(), token).await
             }
@@ -838,9 +874,11 @@ impl Client {
             let Some(last) = page.last().map(|m| m.seq) else {
                 break;
             };
-            let full = page.len() as u32 == limits::HISTORY_LIMIT_MAX;
+            // A page that does not move forward (a server ignoring
+            // `after_seq`) would be asked for again forever.
+            let full = page.len() as u32 == limits::HISTORY_LIMIT_MAX && last > after;
             self.cache_page(page).await?;
-            after = last;
+            after = after.max(last);
             let (k, v) = (key.clone(), last.to_string());
             self.cache().run(move |c| cache::set_kv(c, &k, &v)).await?;
             if !full {

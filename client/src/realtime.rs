@@ -126,10 +126,22 @@ impl Client {
                         why
                     } else {
                         tracing::error!(seq, %why, "stepping over an event that cannot be read, after a reload");
-                        self.resync().await?;
-                        self.cache().run(move |c| cache::set_cursor(c, seq)).await?;
-                        unreadable = None;
-                        continue;
+                        // A reload that fails (offline, a refusal for now) is
+                        // tried again after the backoff; only a sign-out ends
+                        // the loop.
+                        match self.resync().await {
+                            Ok(()) => {
+                                self.cache()
+                                    .run(move |c| cache::advance_cursor(c, seq))
+                                    .await?;
+                                unreadable = None;
+                                continue;
+                            }
+                            Err(ClientError::SignedOut(reason)) => {
+                                return Err(ClientError::SignedOut(reason))
+                            }
+                            Err(e) => format!("reloading after an unreadable event: {e}"),
+                        }
                     }
                 }
             };
@@ -247,7 +259,7 @@ impl Client {
                             Some((seq, false)) => {
                                 tracing::debug!(error = %e, seq, "skipping an event of an unknown kind");
                                 let c = self.cache().clone();
-                                c.run(move |db| cache::set_cursor(db, seq)).await?;
+                                c.run(move |db| cache::advance_cursor(db, seq)).await?;
                                 applied = applied.max(seq);
                                 continue;
                             }
@@ -285,19 +297,35 @@ impl Client {
                             send(&mut ws, &ClientFrame::Hello { since: current_seq }).await?;
                         }
                         ServerFrame::Result(r) => {
-                            in_flight.remove(&r.req);
-                            match (r.ok, r.message, r.error) {
+                            if !in_flight.remove(&r.req) {
+                                continue;
+                            }
+                            // The next one goes when this one is settled
+                            // (stored, or refused for good); one refused for
+                            // now waits for the retry, and the rest with it.
+                            let next = match (r.ok, r.message, r.error) {
                                 (true, Some(m), _) => {
                                     retry.accepted();
-                                    self.sent_over_ws(m).await?
+                                    self.sent_over_ws(m).await?;
+                                    true
                                 }
                                 (_, _, Some(p)) => {
-                                    if refused_for_now(&p) {
+                                    let for_now = refused_for_now(&p);
+                                    if for_now {
                                         retry.refused();
                                     }
-                                    self.failed_over_ws(&r.req, p).await?
+                                    self.failed_over_ws(&r.req, p).await?;
+                                    !for_now
                                 }
-                                _ => {}
+                                // Neither a message nor a reason: as if
+                                // refused for now (it stays queued).
+                                _ => {
+                                    retry.refused();
+                                    false
+                                }
+                            };
+                            if next {
+                                self.flush_ws(&mut ws, &mut in_flight).await?;
                             }
                         }
                         ServerFrame::Presence { user_id, online, last_seen_at } => {
@@ -315,17 +343,22 @@ impl Client {
         }
     }
 
-    /// Sends queued messages over the socket (`req` = `client_id`).
+    /// Sends the oldest queued message over the socket (`req` =
+    /// `client_id`), unless one is on its way: one at a time, so they are
+    /// stored in the order they were written. Sent all at once, one in the
+    /// middle refused for now (the send budget, a full disk) while the ones
+    /// after it were stored would reach the peer after them.
     async fn flush_ws<S>(&self, ws: &mut S, in_flight: &mut HashSet<String>) -> Result<()>
     where
         S: SinkExt<WsMessage> + Unpin,
         S::Error: std::fmt::Display,
     {
+        if !in_flight.is_empty() {
+            return Ok(());
+        }
         let items = self.cache().run(|c| cache::outbox(c)).await?;
-        for item in items {
-            if !in_flight.insert(item.client_id.clone()) {
-                continue;
-            }
+        if let Some(item) = items.into_iter().next() {
+            in_flight.insert(item.client_id.clone());
             let frame = ClientFrame::Send {
                 req: item.client_id.clone(),
                 chat_id: item.chat_id,

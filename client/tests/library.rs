@@ -42,6 +42,17 @@ async fn ana_and_ben() -> (TestServer, tempfile::TempDir, Client, Client, String
     (ts, tmp, ana, ben, chat)
 }
 
+/// The bodies of a chat's messages on the server, in the chat's order.
+fn stored_bodies(ts: &TestServer, chat: &str) -> Vec<String> {
+    ts.db()
+        .prepare("SELECT body FROM messages WHERE chat_id = ?1 ORDER BY seq")
+        .unwrap()
+        .query_map([chat], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -431,7 +442,7 @@ async fn sends_refused_for_now_over_a_live_socket_are_retried() {
     let (stop, task) = run_loop(&ana);
     let mut all = Vec::new();
     collect_until(&mut rx, &mut all, "online", |e| onlines(e) == 1).await;
-    let bodies = ["r1", "r2", "r3", "r4", "r5"];
+    let bodies = ["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"];
     for b in bodies {
         ana.queue_message(&chat, b, None, vec![]).await.unwrap();
     }
@@ -454,6 +465,9 @@ async fn sends_refused_for_now_over_a_live_socket_are_retried() {
     for b in bodies {
         assert_eq!(ts.messages_with_body(b), 1, "{b}");
     }
+    // Stored in the order they were written, refusals or not.
+    let stored = stored_bodies(&ts, &chat);
+    assert_eq!(stored, bodies, "{all:#?}");
     assert!(outbox_is_empty(&ana).await);
     stop_loop(stop, task).await;
 }
@@ -525,6 +539,33 @@ async fn expired_tokens_refresh_transparently_and_a_reused_refresh_token_signs_o
         .unwrap();
     assert_eq!(revoked, None);
     drop((one, two));
+
+    // Two calls of one client refused at once (401): one rotation between
+    // them, both retried and answered.
+    let rotations = || -> i64 {
+        ts.db()
+            .query_row(
+                "SELECT COUNT(*) FROM refresh_tokens WHERE device_id = ?1",
+                [client.device_id()],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let before = rotations();
+    store_secrets(
+        &profile,
+        &Secrets {
+            access_token: "not-a-token".into(),
+            access_expires_at: now() + 3600,
+            ..stored(&profile)
+        },
+    );
+    let both = Client::open(profile.clone()).await.unwrap();
+    let (r1, r2) = tokio::join!(both.me(), both.me());
+    assert_eq!(r1.unwrap().identifier, ANA);
+    assert_eq!(r2.unwrap().identifier, ANA);
+    assert_eq!(rotations(), before + 1);
+    drop(both);
 
     // Someone presents the first, long-rotated refresh token: theft. The
     // server revokes the device...
@@ -1569,4 +1610,32 @@ async fn a_chat_is_named_from_the_cache_or_with_one_request() {
         .known_chat("01a21d12-c4f5-7632-b108-49dab435fdeb")
         .await;
     assert!(err.is_err(), "{err:?}");
+}
+
+/// A backlog written offline goes out in the order it was written, though
+/// the server's send budget refuses part of it for now: a budget that
+/// refills while the backlog arrives accepts some from its middle, and had
+/// they all been sent at once those would be stored before the ones
+/// refused ahead of them.
+#[tokio::test]
+async fn a_backlog_refused_in_part_is_stored_in_order() {
+    let ts = TestServer::start_with(|c| c.ws_rate = 20);
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let chat = connect(&ana, &ben).await;
+    let bodies: Vec<String> = (0..100).map(|i| format!("backlog {i}")).collect();
+    for b in &bodies {
+        ana.queue_message(&chat, b, None, vec![]).await.unwrap();
+    }
+    let mut rx = ana.subscribe();
+    let (stop, task) = run_loop(&ana);
+    let mut all = Vec::new();
+    collect_until(&mut rx, &mut all, "every queued message sent", |e| {
+        sent_events(e).len() >= bodies.len()
+    })
+    .await;
+    let stored = stored_bodies(&ts, &chat);
+    assert_eq!(stored, bodies);
+    stop_loop(stop, task).await;
 }
