@@ -411,6 +411,14 @@ pub fn store_server_chat(conn: &Connection, c: &Chat) -> Result<()> {
     upsert_chat(conn, &c)
 }
 
+/// Forgets a chat and the messages of it the server has (a resync stores
+/// the server's afresh); what is queued or refused here stays.
+pub fn forget_chat(conn: &Connection, id: &str) -> Result<()> {
+    conn.execute("DELETE FROM messages WHERE chat_id = ?1 AND seq > 0", [id])?;
+    conn.execute("DELETE FROM chats WHERE id = ?1", [id])?;
+    Ok(())
+}
+
 /// Stores a chat (the cache's own changes to it go through here too).
 pub fn upsert_chat(conn: &Connection, c: &Chat) -> Result<()> {
     conn.execute(

@@ -1496,12 +1496,49 @@ impl Client {
 
     /// Reloads chats, recent messages, contacts and requests over REST (after
     /// `resync_required`).
+    ///
+    /// All or nothing: any failure (offline, a refusal for now) is returned,
+    /// so the caller leaves the cursor where it was and tries again, instead
+    /// of stepping past a stretch it never learnt. What was cached of each
+    /// chat may be stale in ways no event will tell now (edits, deletions,
+    /// reactions and ticks from the missed stretch): it is replaced by the
+    /// server's chat and its latest page; older pages come back from the
+    /// server when scrolled to. Queued and refused messages stay.
     pub async fn resync(&self) -> Result<()> {
-        let chats = self.chats().await?;
+        let chats = self.all_chats().await?;
+        let mut pages = Vec::with_capacity(chats.len());
         for chat in &chats {
-            self.history(&chat.id, 1).await?;
+            let page = self
+                .call(|api, t| {
+                    let id = chat.id.clone();
+                    async move {
+                        api.history(&t, &id, None, None, limits::HISTORY_LIMIT_MAX)
+                            .await
+                    }
+                })
+                .await?;
+            pages.push(page);
         }
-        self.contacts().await?;
+        let contacts = self
+            .call(|api, t| async move { api.connections(&t).await })
+            .await?;
+        self.cache()
+            .run(move |c| {
+                let tx = c.unchecked_transaction()?;
+                for (chat, page) in chats.iter().zip(&pages) {
+                    cache::forget_chat(&tx, &chat.id)?;
+                    cache::store_server_chat(&tx, chat)?;
+                    for m in page {
+                        cache::upsert_message(&tx, m)?;
+                    }
+                    let newest = page.iter().map(|m| m.seq).max().unwrap_or(0);
+                    cache::set_kv(&tx, &format!("synced:{}", chat.id), &newest.to_string())?;
+                }
+                cache::replace_contacts(&tx, &contacts)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
         let incoming = self.requests(Direction::Incoming).await?;
         let outgoing = self.requests(Direction::Outgoing).await?;
         self.cache()

@@ -1639,3 +1639,88 @@ async fn a_backlog_refused_in_part_is_stored_in_order() {
     assert_eq!(stored, bodies);
     stop_loop(stop, task).await;
 }
+
+/// A device away longer than the server keeps its event log reloads its
+/// state: what changed meanwhile in messages it had cached (an edit, a
+/// deletion) shows, new messages are there, and it goes on from the
+/// server's newest event.
+#[tokio::test]
+async fn a_device_away_too_long_reloads_what_changed_in_its_cache() {
+    let (ts, _tmp, ana, ben, chat) = ana_and_ben().await;
+    ben_sends(&ben, &chat, &["keep", "to edit", "to delete"]).await;
+    let cached = ana.history(&chat, 50).await.unwrap();
+    assert_eq!(cached.len(), 3);
+    let id = |body: &str| {
+        cached
+            .iter()
+            .find(|m| m.message.body == body)
+            .unwrap()
+            .message
+            .id
+            .clone()
+    };
+    let (edit, delete) = (id("to edit"), id("to delete"));
+    // Ana's cursor stays where it is while Ben changes things.
+    ben.call(|api, t| {
+        let edit = edit.clone();
+        async move { api.edit_message(&t, &edit, "edited").await }
+    })
+    .await
+    .unwrap();
+    ben.call(|api, t| {
+        let delete = delete.clone();
+        async move { api.delete_message(&t, &delete).await }
+    })
+    .await
+    .unwrap();
+    ben_sends(&ben, &chat, &["new"]).await;
+    // Her log is pruned past her cursor, as the retention window would.
+    let current: i64 = ts
+        .db()
+        .query_row(
+            "SELECT MAX(seq) FROM events WHERE user_id = ?1",
+            [ana.user_id()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let db = rusqlite::Connection::open(ts.config.data_dir.join("parley.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute(
+        "DELETE FROM events WHERE user_id = ?1 AND seq < ?2",
+        rusqlite::params![ana.user_id(), current],
+    )
+    .unwrap();
+    drop(db);
+
+    let mut rx = ana.subscribe();
+    let (stop, task) = run_loop(&ana);
+    let mut all = Vec::new();
+    collect_until(&mut rx, &mut all, "resynced and online", |e| {
+        e.iter().any(|e| matches!(e, ClientEvent::Resynced)) && onlines(e) >= 1
+    })
+    .await;
+    stop_loop(stop, task).await;
+    let shown = ana
+        .cache()
+        .run({
+            let chat = chat.clone();
+            move |c| cache::messages(c, &chat, None, 50)
+        })
+        .await
+        .unwrap();
+    let bodies: Vec<(String, bool)> = shown
+        .iter()
+        .map(|m| (m.message.body.clone(), m.message.deleted))
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            ("keep".to_owned(), false),
+            ("edited".to_owned(), false),
+            (String::new(), true),
+            ("new".to_owned(), false)
+        ]
+    );
+    let cursor = ana.cache().run(|c| cache::cursor(c)).await.unwrap();
+    assert_eq!(cursor, current as u64);
+}
