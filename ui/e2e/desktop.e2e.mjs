@@ -284,7 +284,14 @@ try {
   await exec("document.querySelectorAll('[data-testid=message]')[1].querySelector('button[name=edit]').click()");
   await waitText('[data-testid="composer-context"]', /Edit message/);
   await clearTextarea("composer");
-  await type(await find('textarea[name="composer"]'), "Yes! 12:45 at the usual place?" + ENTER);
+  await type(await find('textarea[name="composer"]'), "Yes! 12:45");
+  // Away to the settings and back mid-edit: the edit is still there.
+  await click(await find('button[name="open-settings"]'));
+  await waitFor('[data-testid="settings"]');
+  await click(await find('button[name="close-settings"]'));
+  await waitText('[data-testid="composer-context"]', /Edit message/);
+  await until("the edit so far", async () => (await exec("return document.querySelector('textarea[name=composer]').value")) === "Yes! 12:45");
+  await type(await find('textarea[name="composer"]'), " at the usual place?" + ENTER);
   await until("the edit", async () => {
     const t = await textOf((await findAll('[data-testid="message"]'))[1]);
     return /12:45 at the usual place/.test(t) && /edited/.test(t);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { CachedMessage } from "./bindings";
 import { DRAFT_FILE_KEPT_MS, Drafts } from "./drafts";
 
 describe("drafts", () => {
@@ -73,6 +74,23 @@ describe("drafts", () => {
     expect(d.get("c1")).toBe("the long answer");
     expect(d.attachments("c1")).toEqual([file]);
     expect(d.get("c2")).toBe("");
+  });
+
+  it("keep an edit or a reply in progress per chat for this run only", () => {
+    const storage = memory();
+    const d = new Drafts(storage);
+    d.open("ana");
+    const m = { id: "m1", chat_id: "c1", body: "old" } as unknown as CachedMessage;
+    d.setAside("c1", { editing: m, editText: "old, mended", replyTo: null });
+    d.setAside("c2", { editing: null, editText: "", replyTo: m });
+    expect(d.aside("c1")?.editText).toBe("old, mended");
+    expect(d.aside("c2")?.replyTo).toBe(m);
+    // Nothing in it: forgotten.
+    d.setAside("c2", { editing: null, editText: "", replyTo: null });
+    expect(d.aside("c2")).toBeNull();
+    expect(storage.items.size).toBe(0);
+    d.close();
+    expect(d.aside("c1")).toBeNull();
   });
 
   it("are each account's own: a chat has the same id for both its members", () => {

@@ -3,7 +3,15 @@
 // it. Kept per account in the webview's storage, which lives in the app's
 // data folder like the message cache; forgotten on sign-out.
 
-import type { Attachment } from "./bindings";
+import type { Attachment, CachedMessage } from "./bindings";
+
+/** What the composer of a chat was doing besides its draft: editing one of
+ * my messages (with the text so far), or replying to one. */
+export interface Aside {
+  editing: CachedMessage | null;
+  editText: string;
+  replyTo: CachedMessage | null;
+}
 
 /** Where drafts survive a restart (`localStorage` in the app). */
 export type DraftStorage = Pick<Storage, "getItem" | "setItem" | "removeItem">;
@@ -25,6 +33,9 @@ export class Drafts {
   private texts = new Map<string, string>();
   private files = new Map<string, Attachment[]>();
   private added = new Map<string, number>();
+  /** Per chat, for this run only (not saved: an edit is of a message as it
+   * was, and a reply of one that may be gone after a restart). */
+  private asides = new Map<string, Aside>();
   private listeners = new Set<() => void>();
   private changes = 0;
   /** Whose drafts these are (the storage key's suffix), once opened. */
@@ -42,6 +53,7 @@ export class Drafts {
     this.texts.clear();
     this.files.clear();
     this.added.clear();
+    this.asides.clear();
     this.account = account;
     try {
       const raw = this.storage?.getItem(this.key());
@@ -81,6 +93,18 @@ export class Drafts {
     this.changed();
   }
 
+  /** The edit or reply `chatId`'s composer was left with, if any. */
+  aside(chatId: string): Aside | null {
+    return this.asides.get(chatId) ?? null;
+  }
+
+  /** Keeps (or, with null or nothing in it, forgets) `chatId`'s edit or
+   * reply in progress, so switching chats or screens does not lose it. */
+  setAside(chatId: string, aside: Aside | null): void {
+    if (aside && (aside.editing || aside.replyTo)) this.asides.set(chatId, aside);
+    else this.asides.delete(chatId);
+  }
+
   /** The draft of `chatId` ("" when none). */
   get(chatId: string): string {
     return this.texts.get(chatId) ?? "";
@@ -102,6 +126,7 @@ export class Drafts {
     this.texts.clear();
     this.files.clear();
     this.added.clear();
+    this.asides.clear();
     this.account = null;
     this.changed(false);
   }
@@ -111,6 +136,7 @@ export class Drafts {
     this.texts.clear();
     this.files.clear();
     this.added.clear();
+    this.asides.clear();
     this.changed();
     this.account = null;
   }

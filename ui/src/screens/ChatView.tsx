@@ -239,9 +239,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     const id = chat.id;
     opens.current += 1;
     setMessages([]);
-    setReplyTo(null);
-    setEditing(null);
-    setDraft(drafts.get(id));
+    // An edit or a reply left in this chat comes back with it.
+    const aside = drafts.aside(id);
+    setReplyTo(aside?.replyTo ?? null);
+    setEditing(aside?.editing ?? null);
+    setDraft(aside?.editing ? aside.editText : drafts.get(id));
     setError(null);
     setNotice(null);
     setForwarding(null);
@@ -272,6 +274,15 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       lastTyping.current = 0;
     };
   }, [chat.id]);
+
+  // An edit or a reply in progress is kept for its chat (after the open
+  // effect, which reads it back): switching chats or to the settings and
+  // back does not lose it. Right after a switch these are still the last
+  // chat's, and are not its to keep.
+  useEffect(() => {
+    if ((editing && editing.chat_id !== chat.id) || (replyTo && replyTo.chat_id !== chat.id)) return;
+    drafts.setAside(chat.id, { editing, editText: editing ? draft : "", replyTo });
+  }, [editing, replyTo, draft, chat.id]);
 
   // Something changed (an event, a send): reload from the cache.
   useEffect(() => {
