@@ -305,6 +305,50 @@ async fn decline_and_request_visibility() {
     assert_eq!(scan(&ts, &b, &code.code).await.status(), 201);
 }
 
+/// A request from an account disabled since it was sent cannot be
+/// accepted (it would connect me to an account no one can use).
+#[tokio::test]
+async fn a_request_from_a_disabled_account_cannot_be_accepted() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let b = ts.login(ben()).await;
+    let code = new_code(&ts, &a).await;
+    let req: Value = scan(&ts, &b, &code.code).await.json().await.unwrap();
+    let id = req["id"].as_str().unwrap();
+    {
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db.execute(
+            "UPDATE users SET disabled_at = 1 WHERE id = ?1",
+            [b.user.user.id.as_str()],
+        )
+        .unwrap();
+    }
+    let accept = format!("/v1/connection-requests/{id}/accept");
+    problem(
+        ts.call(Method::POST, &accept, &a).await,
+        404,
+        "request_not_found",
+    )
+    .await;
+    assert!(get_json(&ts, &a, "/v1/connections")
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Enabled again: the request can be accepted.
+    {
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db.execute(
+            "UPDATE users SET disabled_at = NULL WHERE id = ?1",
+            [b.user.user.id.as_str()],
+        )
+        .unwrap();
+    }
+    assert_eq!(ts.call(Method::POST, &accept, &a).await.status(), 201);
+}
+
 #[tokio::test]
 async fn requests_expire_after_seven_days() {
     let ts = TestServer::start().await;

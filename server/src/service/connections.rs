@@ -169,6 +169,9 @@ pub async fn request(
     let now = now_ms();
     let ttl = (limits::CONNECTION_REQUEST_TTL_SECS * 1000) as i64;
     let (scanned, _) = super::events::write(state, move |conn| -> Result<(Scanned, Emitted)> {
+        // Checked at the request's start, but an account deleted while this
+        // waited for the writer must not leave a request behind it.
+        super::account::ensure_live(conn, &uid)?;
         let code = match &input {
             CodeInput::Full(c) => store::contacts::code_by_hash(conn, &token_hash(c))?,
             CodeInput::Short(s) => store::contacts::live_code_by_short(conn, &token_hash(s), now)?,
@@ -289,7 +292,16 @@ pub async fn accept(state: &AppState, caller: &Caller, id: &str) -> Result<Conne
     let st = state.clone();
     let (connection, _) =
         super::events::write(state, move |conn| -> Result<(Connection, Emitted)> {
+            super::account::ensure_live(conn, &uid)?;
             let row = pending_to(conn, &id, &uid, now)?;
+            // From an account disabled (or deleted) since it was sent: it
+            // leads nowhere, as that account's contact codes do.
+            if super::account::ensure_live(conn, &row.from_user).is_err() {
+                return Err(Error::not_found(
+                    "request_not_found",
+                    "no such pending request",
+                ));
+            }
             store::contacts::resolve_request(conn, &row.id, RequestStatus::Accepted.as_str(), now)?;
             store::contacts::connect(conn, &row.from_user, &row.to_user, now)?;
             let me = store::users::by_id(conn, &uid)?
