@@ -36,7 +36,10 @@ async fn broadcast(
             Ok((visible, peers))
         })
         .await?;
-    if visible {
+    // Still so after the read: a socket that opened (or the last one that
+    // closed) meanwhile has sent, or will send, the newer state, and this
+    // older one arriving after it would leave contacts seeing it wrong.
+    if visible && state.hub.is_online(user_id) == online {
         send(state, user_id, &peers, online, last_seen);
     }
     Ok(())
