@@ -278,3 +278,47 @@ async fn invite_a_new_device() {
     )
     .await;
 }
+
+/// Signing a device out cancels the invites it made and nobody redeemed
+/// (a stolen laptop must not leave a way in behind it); the invites of the
+/// account's other devices stay good.
+#[tokio::test]
+async fn revoking_a_device_cancels_its_invites() {
+    let ts = TestServer::start().await;
+    let phone = ts.login(ana()).await;
+    let laptop = ts.login(ana()).await;
+    let invite = |s: &Session| {
+        let ts = &ts;
+        let s = s.clone();
+        async move {
+            let r = ts.call(Method::POST, "/v1/device-invites", &s).await;
+            assert_eq!(r.status(), 201);
+            r.json::<DeviceInvite>().await.unwrap()
+        }
+    };
+    let from_laptop = invite(&laptop).await;
+    let from_phone = invite(&phone).await;
+    let r = ts
+        .call(
+            Method::DELETE,
+            &format!("/v1/devices/{}", laptop.tokens.device_id),
+            &phone,
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let redeem = |code: &str| {
+        ts.post_json(
+            "/v1/device-invites/redeem",
+            json!({"code": code, "device_name": "tablet", "platform": "linux"}),
+        )
+    };
+    problem(redeem(&from_laptop.code).await, 404, "invite_not_found").await;
+    assert_eq!(redeem(&from_phone.code).await.status(), 200);
+    // And the signed-out laptop can make no more.
+    problem(
+        ts.call(Method::POST, "/v1/device-invites", &laptop).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+}

@@ -189,3 +189,59 @@ async fn smtp_driver_sends_an_email() {
         .await;
     problem(r, 422, "invalid_identifier").await;
 }
+
+/// A delivery that fails slowly, after a newer code was asked for and
+/// delivered meanwhile, forgets only its own code: the newer one still
+/// signs in.
+#[tokio::test]
+async fn a_slow_failed_delivery_keeps_the_newer_code() {
+    let calls = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let sink = calls.clone();
+    let app = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                let first = {
+                    let mut c = sink.lock().unwrap();
+                    c.push(v);
+                    c.len() == 1
+                };
+                if first {
+                    // The first delivery hangs, then fails.
+                    tokio::time::sleep(Duration::from_millis(800)).await;
+                    (axum::http::StatusCode::BAD_GATEWAY, "gateway down")
+                } else {
+                    (axum::http::StatusCode::OK, "ok")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let ts = TestServer::start_with(|c| {
+        c.otp_driver = OtpDriverKind::Webhook;
+        c.webhook_url = Some(format!("http://{addr}/sms").parse().unwrap());
+        c.otp_resend_interval = 0;
+    })
+    .await;
+    let ask = || ts.post_json("/v1/auth/otp/request", json!({"identifier": ana()}));
+    let (slow, fast) = tokio::join!(ask(), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        ask().await
+    });
+    assert_eq!(fast.status(), 202);
+    problem(slow, 503, "delivery_failed").await;
+    let code = calls.lock().unwrap()[1]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = ts
+        .post_json(
+            "/v1/auth/otp/verify",
+            json!({"identifier": ana(), "code": code, "device_name": "phone", "platform": "android"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}

@@ -23,6 +23,20 @@ pub fn ensure_live(conn: &rusqlite::Connection, user_id: &str) -> Result<()> {
     }
 }
 
+/// Refuses a change that brings a device in (approving a link, making an
+/// invite) from a device signed out, or an account disabled, since the
+/// request was authenticated: a stolen device revoked by its owner must not
+/// leave another one behind.
+pub fn ensure_device_live(conn: &rusqlite::Connection, caller: &super::Caller) -> Result<()> {
+    match store::auth::device_state(conn, &caller.device_id)? {
+        Some(d) if !d.revoked && !d.user_disabled && !d.user_deleted => Ok(()),
+        _ => Err(Error::unauthorized(
+            "unauthorized",
+            "this device was signed out",
+        )),
+    }
+}
+
 /// Deletes the caller's account, for good, once `code` (a sign-in code
 /// asked for their own identifier) checks out; see
 /// [`parley_protocol::DeleteAccount`] for what goes. One writer job: either

@@ -46,6 +46,7 @@ pub async fn request_otp(
     let resend_ms = (state.config.otp_resend_interval * 1000) as i64;
     let now = now_ms();
     let id = identifier.as_str().to_owned();
+    let stored = hash.clone();
     state
         .store
         .write(move |conn| {
@@ -63,7 +64,7 @@ pub async fn request_otp(
                     });
                 }
             }
-            store::auth::otp_put(conn, &id, &hash, now, now + ttl_ms)?;
+            store::auth::otp_put(conn, &id, &stored, now, now + ttl_ms)?;
             Ok(())
         })
         .await?;
@@ -74,11 +75,13 @@ pub async fn request_otp(
     };
     if let Err(e) = state.otp.deliver(&msg).await {
         tracing::error!(error = %e, "sign-in code delivery failed");
-        // Forget the undeliverable code so the person can retry at once.
+        // Forget the undeliverable code so the person can retry at once;
+        // only this one (a slow delivery may fail after a newer code,
+        // asked for meanwhile, was delivered).
         let id = identifier.as_str().to_owned();
         state
             .store
-            .write(move |conn| store::auth::otp_delete(conn, &id))
+            .write(move |conn| store::auth::otp_delete_code(conn, &id, &hash))
             .await?;
         return Err(Error::Unavailable {
             code: "delivery_failed",

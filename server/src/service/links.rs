@@ -263,9 +263,11 @@ pub async fn info(
 pub async fn approve(state: &AppState, caller: &Caller, id: &str, secret: &str) -> Result<()> {
     let (lid, sec, uid) = (id.to_owned(), secret.to_owned(), caller.user_id.clone());
     let now = now_ms();
+    let who = caller.clone();
     state
         .store
         .write(move |conn| {
+            super::account::ensure_device_live(conn, &who)?;
             let link = load_link(conn, &lid, &sec)?;
             if link.collected || link.approved_by.is_some() {
                 return Err(link_used());
@@ -288,12 +290,20 @@ pub async fn create_invite(state: &AppState, caller: &Caller) -> Result<DeviceIn
     let hash = token_hash(&code);
     let now = now_ms();
     let expires_at = now + ttl_ms();
-    let uid = caller.user_id.clone();
+    let who = caller.clone();
     state
         .store
         .write(move |conn| {
-            store::links::insert_invite(conn, &tokens::new_id(), &hash, &uid, now, expires_at)
-                .map_err(Error::from)
+            super::account::ensure_device_live(conn, &who)?;
+            let invite = store::links::NewInvite {
+                id: &tokens::new_id(),
+                code_hash: &hash,
+                user_id: &who.user_id,
+                device_id: &who.device_id,
+                created_at: now,
+                expires_at,
+            };
+            store::links::insert_invite(conn, &invite).map_err(Error::from)
         })
         .await?;
     let uri = QrPayload::DeviceInvite(DeviceInviteQr {

@@ -63,6 +63,18 @@ pub fn otp_delete(conn: &Connection, identifier: &str) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Deletes the code of `identifier` only if it is still the one whose hash
+/// is `code_hash` (a newer code asked for meanwhile stays).
+pub fn otp_delete_code(
+    conn: &Connection,
+    identifier: &str,
+    code_hash: &[u8],
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM otp_codes WHERE identifier = ?1 AND code_hash = ?2")?
+        .execute(params![identifier, code_hash])?;
+    Ok(())
+}
+
 /// Deletes codes that expired before `cutoff`; returns how many.
 pub fn otp_delete_expired(conn: &Connection, cutoff: i64) -> Result<usize, StoreError> {
     Ok(conn
@@ -161,6 +173,9 @@ pub fn revoke_device(
         )?
         .execute(params![device_id, user_id, now])?;
     conn.prepare_cached("DELETE FROM refresh_tokens WHERE device_id = ?1")?
+        .execute([device_id])?;
+    // Its invites not redeemed yet go with it.
+    conn.prepare_cached("DELETE FROM device_invites WHERE device_id = ?1 AND redeemed_at IS NULL")?
         .execute([device_id])?;
     Ok(n == 1)
 }

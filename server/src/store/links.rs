@@ -81,18 +81,29 @@ pub struct InviteRow {
     pub redeemed: bool,
 }
 
-pub fn insert_invite(
-    conn: &Connection,
-    id: &str,
-    code_hash: &[u8],
-    user_id: &str,
-    now: i64,
-    expires_at: i64,
-) -> Result<(), StoreError> {
+/// An invite of `user_id`, made on `device_id`.
+pub struct NewInvite<'a> {
+    pub id: &'a str,
+    pub code_hash: &'a [u8],
+    pub user_id: &'a str,
+    pub device_id: &'a str,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert_invite(conn: &Connection, i: &NewInvite<'_>) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO device_invites (id, code_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO device_invites (id, code_hash, user_id, device_id, created_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![id, code_hash, user_id, now, expires_at])?;
+    .execute(params![
+        i.id,
+        i.code_hash,
+        i.user_id,
+        i.device_id,
+        i.created_at,
+        i.expires_at
+    ])?;
     Ok(())
 }
 

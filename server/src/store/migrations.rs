@@ -22,6 +22,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0010_chat_clear.sql")),
     M::up(include_str!("migrations/0011_account_deletion.sql")),
     M::up(include_str!("migrations/0012_forwarded.sql")),
+    M::up(include_str!("migrations/0013_invite_device.sql")),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version`).
