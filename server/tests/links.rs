@@ -279,9 +279,10 @@ async fn invite_a_new_device() {
     .await;
 }
 
-/// Signing a device out cancels the invites it made and nobody redeemed
-/// (a stolen laptop must not leave a way in behind it); the invites of the
-/// account's other devices stay good.
+/// Signing a device out from another one cancels the invites it made and
+/// nobody redeemed (a stolen laptop must not leave a way in behind it); the
+/// invites of the account's other devices stay good, and so do those of a
+/// device that signs itself out.
 #[tokio::test]
 async fn revoking_a_device_cancels_its_invites() {
     let ts = TestServer::start().await;
@@ -321,4 +322,9 @@ async fn revoking_a_device_cancels_its_invites() {
         "unauthorized",
     )
     .await;
+    // A device that signs itself out may still hand on the invite it shows.
+    let last = invite(&phone).await;
+    let r = ts.call(Method::POST, "/v1/auth/logout", &phone).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(redeem(&last.code).await.status(), 200);
 }

@@ -30,7 +30,7 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<
 #[utoipa::path(delete, path = "/v1/devices/{id}", tag = "devices", security(("bearer" = [])),
     params(("id" = String, Path, description = "device id")),
     responses(
-        (status = 204, description = "revoked: its tokens stop working, its sockets close (4001), and the device invites it made that nobody redeemed are cancelled"),
+        (status = 204, description = "revoked: its tokens stop working, its sockets close (4001); revoked from another device, the device invites it made that nobody redeemed are cancelled"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`device_not_found`", body = Problem, content_type = "application/problem+json"),
     ))]

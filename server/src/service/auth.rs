@@ -363,6 +363,7 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
         if row.rotated {
             tracing::warn!(device_id = %row.device_id, "refresh token reused; revoking device");
             store::auth::revoke_device(conn, &dev.user_id, &row.device_id, now)?;
+            store::links::cancel_invites_of(conn, &row.device_id)?;
             let mut emitted = Emitted::default();
             let ev = Event::DeviceRevoked {
                 device_id: row.device_id.clone(),

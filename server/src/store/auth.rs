@@ -174,9 +174,6 @@ pub fn revoke_device(
         .execute(params![device_id, user_id, now])?;
     conn.prepare_cached("DELETE FROM refresh_tokens WHERE device_id = ?1")?
         .execute([device_id])?;
-    // Its invites not redeemed yet go with it.
-    conn.prepare_cached("DELETE FROM device_invites WHERE device_id = ?1 AND redeemed_at IS NULL")?
-        .execute([device_id])?;
     Ok(n == 1)
 }
 

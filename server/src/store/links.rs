@@ -81,6 +81,13 @@ pub struct InviteRow {
     pub redeemed: bool,
 }
 
+/// Cancels the invites `device_id` made that nobody redeemed.
+pub fn cancel_invites_of(conn: &Connection, device_id: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM device_invites WHERE device_id = ?1 AND redeemed_at IS NULL")?
+        .execute([device_id])?;
+    Ok(())
+}
+
 /// An invite of `user_id`, made on `device_id`.
 pub struct NewInvite<'a> {
     pub id: &'a str,
