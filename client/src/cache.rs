@@ -195,6 +195,20 @@ impl Cache {
         .map_err(|e| ClientError::Invalid(format!("cache task failed: {e}")))?
     }
 
+    /// Closes the file, so that it can be deleted (on Windows an open SQLite
+    /// file cannot be, and the delete fails): every clone of this cache,
+    /// the realtime loop's too, goes on with an empty one in memory.
+    pub fn close(&self) -> Result<()> {
+        let blank = Connection::open_in_memory()?;
+        blank.execute_batch(SCHEMA)?;
+        let old = {
+            let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *guard, blank)
+        };
+        old.close().map_err(|(_, e)| e)?;
+        Ok(())
+    }
+
     /// Runs `f` synchronously (for non-async callers such as tests and the CLI's
     /// formatting).
     pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
@@ -1139,6 +1153,28 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    /// Closed (signing out), the file is let go and the cache answers as an
+    /// empty one: a task still running finds nothing, and writes nowhere.
+    #[test]
+    fn a_closed_cache_lets_its_file_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let cache = Cache::open(&path).unwrap();
+        let now = chrono::Utc::now();
+        cache
+            .with(|c| upsert_chat(c, &chat_with_peer(now)))
+            .unwrap();
+        let clone = cache.clone();
+        cache.close().unwrap();
+        assert!(clone.with(|c| chats(c)).unwrap().is_empty());
+        clone
+            .with(|c| upsert_chat(c, &chat_with_peer(now)))
+            .unwrap();
+        // The file kept what it had, and nothing since.
+        let reopened = Cache::open(&path).unwrap();
+        assert_eq!(reopened.with(|c| chats(c)).unwrap().len(), 1);
     }
 
     /// A cache made before outbox entries knew they were forwarded opens,

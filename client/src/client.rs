@@ -421,9 +421,11 @@ impl Client {
                 // A deleted account leaves nothing behind here either (this
                 // device was offline, or its own deletion lost its answer).
                 let deleted = e.code() == Some("account_deleted");
+                let cache = self.cache().clone();
                 blocking(move || {
                     p.clear()?;
                     if deleted {
+                        cache.close()?;
                         p.wipe_cache()?;
                     }
                     Ok(())
@@ -500,8 +502,10 @@ impl Client {
     /// asked: after a logout, a deletion, or revoking this very device).
     pub async fn forget_here(&self) -> Result<()> {
         let p = self.inner.profile.clone();
+        let cache = self.cache().clone();
         blocking(move || {
             p.clear()?;
+            cache.close()?;
             p.wipe_cache()
         })
         .await

@@ -182,10 +182,22 @@ impl Profile {
         Ok(())
     }
 
+    /// Deletes the cache files (close the [`crate::cache::Cache`] first).
+    /// One that cannot be deleted is an error: signing out or deleting the
+    /// account must not leave messages behind unsaid.
     pub fn wipe_cache(&self) -> Result<()> {
         for suffix in ["", "-wal", "-shm"] {
             let p = PathBuf::from(format!("{}{suffix}", self.cache_path().display()));
-            let _ = fs::remove_file(p);
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(crate::error::ClientError::Invalid(format!(
+                        "could not delete {}: {e}",
+                        p.display()
+                    )))
+                }
+            }
         }
         Ok(())
     }
