@@ -176,9 +176,10 @@ pub(crate) async fn save(
     let tmp = {
         let dir = dir.clone();
         crate::client::blocking(move || {
+            clear_stale_parts(&dir, PART_KEPT);
             tempfile::Builder::new()
-                .prefix(".parley-")
-                .suffix(".part")
+                .prefix(PART_PREFIX)
+                .suffix(PART_SUFFIX)
                 .tempfile_in(&dir)
                 .map_err(|e| io_at(&dir, e))
         })
@@ -257,6 +258,39 @@ fn io_at(path: &Path, e: std::io::Error) -> ClientError {
         e.kind(),
         format!("{}: {e}", path.display()),
     ))
+}
+
+/// How a download's temporary file is named, next to where it goes.
+const PART_PREFIX: &str = ".parley-";
+const PART_SUFFIX: &str = ".part";
+/// A temporary file of ours untouched this long was left by a save that
+/// was cut off (the app quit, or crashed): no save takes a day.
+const PART_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes our own temporary files in `dir` last changed more than `kept`
+/// ago (nothing else: `dir` is the user's Downloads folder or one they
+/// chose). Blocking.
+fn clear_stale_parts(dir: &Path, kept: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let ours = name
+            .to_str()
+            .is_some_and(|n| n.starts_with(PART_PREFIX) && n.ends_with(PART_SUFFIX));
+        let stale = || {
+            e.metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > kept)
+        };
+        if ours && stale() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Removes the entries of `dir` (files or folders) last changed more than
@@ -364,8 +398,35 @@ mod tests {
 
 #[cfg(test)]
 mod clear_stale_tests {
-    use super::clear_stale;
+    use super::{clear_stale, clear_stale_parts};
     use std::time::Duration;
+
+    /// A save cut off leaves its temporary file; the next save into that
+    /// folder removes it once stale, and nothing of the user's.
+    #[test]
+    fn a_cut_off_save_leaves_nothing_for_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = Duration::from_secs(24 * 3600);
+        let old = |name: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, b"x").unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(std::time::SystemTime::now() - 2 * day)
+                .unwrap();
+            p
+        };
+        let ours = old(".parley-a1b2.part");
+        let theirs = old("report.part");
+        let hidden = old(".parley-notes.txt");
+        let fresh = dir.path().join(".parley-c3d4.part");
+        std::fs::write(&fresh, b"on its way").unwrap();
+        clear_stale_parts(dir.path(), day);
+        assert!(!ours.exists());
+        assert!(theirs.exists() && hidden.exists() && fresh.exists());
+    }
 
     #[test]
     fn leftovers_of_an_interrupted_forward_are_cleared_once_stale() {
