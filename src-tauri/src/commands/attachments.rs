@@ -120,6 +120,20 @@ pub async fn paste_image(
     .map_err(|e| CommandError::new("local", e.to_string()))?
 }
 
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct FileNameArgs {
+    pub attachment: Attachment,
+}
+
+/// The name to offer in the "Save as" dialog: the sender's, made safe as a
+/// save into Downloads makes it (no path, no invisible characters such as a
+/// right-to-left override, U+202E, that makes an `.exe` read as a PDF, no leading
+/// dot that would hide it, no reserved names).
+#[tauri::command]
+pub fn attachment_file_name(args: FileNameArgs) -> CmdResult<String> {
+    Ok(parley_client::download::safe_file_name(&args.attachment))
+}
+
 /// An attachment's bytes as a `data:<mime>;base64,...` URL.
 #[tauri::command]
 pub async fn attachment_data_url(
@@ -150,6 +164,27 @@ pub fn data_url(mime: &str, bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// "Save as" offers the name a save into Downloads would use.
+    #[test]
+    fn save_as_offers_a_safe_name() {
+        let att = |name: &str| FileNameArgs {
+            attachment: Attachment {
+                id: "a1".into(),
+                mime: "application/octet-stream".into(),
+                size: 1,
+                sha256: String::new(),
+                name: Some(name.into()),
+                width: None,
+                height: None,
+            },
+        };
+        let offered = |name: &str| attachment_file_name(att(name)).unwrap();
+        assert_eq!(offered("invoice\u{202e}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(offered(".bashrc"), "bashrc");
+        assert_eq!(offered("../../notes.txt"), "notes.txt");
+        assert_eq!(offered("plain.pdf"), "plain.pdf");
+    }
 
     #[test]
     fn data_url_encodes_and_guards_the_mime() {

@@ -81,6 +81,7 @@ commands! {
     chats::list_contacts(()) -> Vec<Connection>;
     attachments::attachment_data_url(attachments::AttachmentArgs) -> String;
     attachments::paste_image(()) -> String;
+    attachments::attachment_file_name(attachments::FileNameArgs) -> String;
     window::set_unread(window::UnreadArgs) -> String;
     browser::open_link(browser::WebLinkArgs) -> ();
     chats::open_chat(chats::OpenChatArgs) -> Chat;

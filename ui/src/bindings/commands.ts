@@ -19,6 +19,7 @@ import type { Device } from "./Device";
 import type { DeviceArgs } from "./DeviceArgs";
 import type { DeviceLinkInfo } from "./DeviceLinkInfo";
 import type { EditArgs } from "./EditArgs";
+import type { FileNameArgs } from "./FileNameArgs";
 import type { ForwardArgs } from "./ForwardArgs";
 import type { ImageArgs } from "./ImageArgs";
 import type { ImagePathArgs } from "./ImagePathArgs";
@@ -93,6 +94,7 @@ export type Commands = {
   list_contacts: { args: null; result: Array<Connection> };
   attachment_data_url: { args: AttachmentArgs; result: string };
   paste_image: { args: null; result: string };
+  attachment_file_name: { args: FileNameArgs; result: string };
   set_unread: { args: UnreadArgs; result: string };
   open_link: { args: WebLinkArgs; result: null };
   open_chat: { args: OpenChatArgs; result: Chat };

@@ -28,6 +28,7 @@ export type { DeviceLinkInfo } from "./DeviceLinkInfo";
 export type { Direction } from "./Direction";
 export type { EditArgs } from "./EditArgs";
 export type { Event } from "./Event";
+export type { FileNameArgs } from "./FileNameArgs";
 export type { ForwardArgs } from "./ForwardArgs";
 export type { ImageArgs } from "./ImageArgs";
 export type { ImagePathArgs } from "./ImagePathArgs";

@@ -70,7 +70,9 @@ function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
   async function save(choose: boolean) {
     let path: string | null = null;
     if (choose) {
-      path = await saveDialog({ defaultPath: a.name ?? undefined }).catch(() => null);
+      // The sender's name made safe (see `attachment_file_name`).
+      const suggested = await call("attachment_file_name", { attachment: a }).catch(() => undefined);
+      path = await saveDialog({ defaultPath: suggested }).catch(() => null);
       if (!path) return;
     }
     setSaved(null);
