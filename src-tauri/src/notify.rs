@@ -125,6 +125,14 @@ impl Notifier {
                         .retain(|(c, seq, _)| c != chat_id || seq > up_to_seq);
                     return None;
                 }
+                // Muted on another device while this one caught up: what
+                // was held for that chat is not summed up after all.
+                if let Event::ChatMuted { chat_id, mute } = event.as_ref() {
+                    if mute.is_some_and(|m| m.silences_at(chrono::Utc::now())) {
+                        self.held.retain(|(c, _, _)| c != chat_id);
+                    }
+                    return None;
+                }
                 // A message I had cleared (the cache skipped it).
                 if let (Event::MessageCreated { message }, Some(c)) = (event.as_ref(), chat) {
                     if message.seq <= c.cleared_up_to_seq {
@@ -366,6 +374,44 @@ mod tests {
         );
         assert_eq!(
             n.on_event(&created_in("c1", 2), "ana", None),
+            Some(("New message".into(), "hi".into()))
+        );
+    }
+
+    /// Muted on another device during a catch-up (the messages before the
+    /// mute came first): what was held for it is left out of the summary.
+    #[test]
+    fn a_chat_muted_during_a_catch_up_is_left_out() {
+        use parley_client::LinkState::{Connecting, Online};
+        let mut n = Notifier::default();
+        n.on_event(&link(Connecting), "ana", None);
+        for seq in 1..=3 {
+            n.on_event(&created_in("quiet", seq), "ana", None);
+        }
+        n.on_event(&created_in("c1", 1), "ana", None);
+        let muted = |mute| ClientEvent::Event {
+            seq: 20,
+            event: Box::new(Event::ChatMuted {
+                chat_id: "quiet".into(),
+                mute,
+            }),
+        };
+        // An unmute (or a mute already over) changes nothing.
+        let over = parley_protocol::Mute {
+            until: Some(chrono::Utc::now() - chrono::Duration::hours(1)),
+        };
+        assert_eq!(n.on_event(&muted(Some(over)), "ana", None), None);
+        assert_eq!(n.on_event(&muted(None), "ana", None), None);
+        assert_eq!(
+            n.on_event(
+                &muted(Some(parley_protocol::Mute { until: None })),
+                "ana",
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            n.on_event(&link(Online), "ana", None),
             Some(("New message".into(), "hi".into()))
         );
     }
