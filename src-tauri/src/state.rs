@@ -59,6 +59,9 @@ pub struct SessionState {
     active: Mutex<Option<Active>>,
 }
 
+/// How long after a failed realtime loop it starts again.
+const REALTIME_RESTART: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl SessionState {
     /// The signed-in client, or `not_signed_in`.
     pub fn client(&self) -> CmdResult<Client> {
@@ -77,6 +80,7 @@ impl SessionState {
         let me = client.user_id().to_owned();
         let device_id = client.device_id().to_owned();
         let cached = client.clone();
+        let app2 = app.clone();
         let forwarder = tauri::async_runtime::spawn(async move {
             use tauri::Manager;
             let mut notifier = crate::notify::Notifier::new(&device_id);
@@ -101,11 +105,30 @@ impl SessionState {
         });
         let runner = client.clone();
         tauri::async_runtime::spawn(async move {
-            let stopped = async {
-                let _ = stop_rx.await;
-            };
-            if let Err(e) = runner.run_realtime(stopped).await {
-                tracing::warn!(error = %e, "realtime loop ended");
+            use tauri::Manager;
+            let mut stop_rx = stop_rx;
+            // The loop ends on its own only when signed out (said on the
+            // event channel) or on an error of this device (its cache):
+            // then the window is told, and the loop starts again after a
+            // while, instead of leaving the app silently offline.
+            loop {
+                let stopped = async {
+                    let _ = (&mut stop_rx).await;
+                };
+                match runner.run_realtime(stopped).await {
+                    Ok(()) | Err(parley_client::ClientError::SignedOut(_)) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "realtime loop failed; starting it again");
+                        app2.state::<EventsState>().send(&ClientEvent::Link {
+                            state: LinkState::Offline,
+                            retry_in_ms: Some(REALTIME_RESTART.as_millis() as u64),
+                        });
+                        tokio::select! {
+                            _ = &mut stop_rx => break,
+                            _ = tokio::time::sleep(REALTIME_RESTART) => {}
+                        }
+                    }
+                }
             }
         });
         events.reset_link();

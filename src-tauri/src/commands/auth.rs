@@ -157,7 +157,11 @@ pub async fn request_code(
 ) -> CmdResult<OtpRequested> {
     let server = normalise_server(&args.server)?;
     let r = parley_client::request_code(&server, args.identifier.trim()).await?;
-    profile.remember_server(&server)?;
+    // Only a convenience (the next sign-in form's server): not worth
+    // turning the step that worked into an error.
+    if let Err(e) = profile.remember_server(&server) {
+        tracing::warn!(error = ?e, "could not remember the server address");
+    }
     Ok(r)
 }
 

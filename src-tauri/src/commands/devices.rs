@@ -185,7 +185,11 @@ pub async fn start_link(
     linking.cancel_all();
     let link =
         parley_client::start_link(&server, &device_name(), Platform::current_or_cli()).await?;
-    profile.remember_server(&server)?;
+    // Only a convenience (the next sign-in form's server): not worth
+    // turning the step that worked into an error.
+    if let Err(e) = profile.remember_server(&server) {
+        tracing::warn!(error = ?e, "could not remember the server address");
+    }
     let code = LinkCode {
         link_id: link.link_id.clone(),
         uri: link.uri.clone(),
@@ -292,7 +296,11 @@ pub async fn join_device(
         &device_name(),
     )
     .await?;
-    profile.remember_server(&server)?;
+    // Only a convenience (the next sign-in form's server): not worth
+    // turning the step that worked into an error.
+    if let Err(e) = profile.remember_server(&server) {
+        tracing::warn!(error = ?e, "could not remember the server address");
+    }
     go_online(client, false, &session, &events, app).await
 }
 
