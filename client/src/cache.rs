@@ -1044,6 +1044,15 @@ mod tests {
             .unwrap();
     }
 
+    /// "chat" as a listing shows it with the peer's messages 1 and 2 unread.
+    fn listed_with_two_unread(now: chrono::DateTime<chrono::Utc>) -> Chat {
+        Chat {
+            last_message: Some(from_peer(2, "second", now)),
+            unread_count: 2,
+            ..chat_with_peer(now)
+        }
+    }
+
     /// The chat list read at start-up counts what came while offline; the
     /// replay of those messages that follows does not count them again.
     #[test]
@@ -1054,11 +1063,7 @@ mod tests {
         cache
             .with(|c| {
                 set_kv(c, "user_id", "me")?;
-                let listed = Chat {
-                    last_message: Some(from_peer(2, "second", now)),
-                    unread_count: 2,
-                    ..chat_with_peer(now)
-                };
+                let listed = listed_with_two_unread(now);
                 store_server_chat(c, &listed)?;
                 for seq in 1..=2 {
                     let message = from_peer(seq, "replayed", now);
@@ -1086,11 +1091,7 @@ mod tests {
         cache
             .with(|c| {
                 set_kv(c, "user_id", "me")?;
-                let listed = Chat {
-                    last_message: Some(from_peer(2, "second", now)),
-                    unread_count: 2,
-                    ..chat_with_peer(now)
-                };
+                let listed = listed_with_two_unread(now);
                 store_server_chat(c, &listed)?;
                 apply(
                     c,

@@ -305,6 +305,17 @@ async fn decline_and_request_visibility() {
     assert_eq!(scan(&ts, &b, &code.code).await.status(), 201);
 }
 
+/// Disables or enables `s`'s account in the database, as the admin does.
+fn set_disabled(ts: &TestServer, s: &Session, disabled: bool) {
+    let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db.execute(
+        "UPDATE users SET disabled_at = CASE WHEN ?2 THEN 1 END WHERE id = ?1",
+        rusqlite::params![s.user.user.id.as_str(), disabled],
+    )
+    .unwrap();
+}
+
 /// A request from an account disabled since it was sent cannot be
 /// accepted (it would connect me to an account no one can use).
 #[tokio::test]
@@ -315,15 +326,7 @@ async fn a_request_from_a_disabled_account_cannot_be_accepted() {
     let code = new_code(&ts, &a).await;
     let req: Value = scan(&ts, &b, &code.code).await.json().await.unwrap();
     let id = req["id"].as_str().unwrap();
-    {
-        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
-        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-        db.execute(
-            "UPDATE users SET disabled_at = 1 WHERE id = ?1",
-            [b.user.user.id.as_str()],
-        )
-        .unwrap();
-    }
+    set_disabled(&ts, &b, true);
     let accept = format!("/v1/connection-requests/{id}/accept");
     problem(
         ts.call(Method::POST, &accept, &a).await,
@@ -337,15 +340,7 @@ async fn a_request_from_a_disabled_account_cannot_be_accepted() {
         .unwrap()
         .is_empty());
     // Enabled again: the request can be accepted.
-    {
-        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
-        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-        db.execute(
-            "UPDATE users SET disabled_at = NULL WHERE id = ?1",
-            [b.user.user.id.as_str()],
-        )
-        .unwrap();
-    }
+    set_disabled(&ts, &b, false);
     assert_eq!(ts.call(Method::POST, &accept, &a).await.status(), 201);
 }
 
