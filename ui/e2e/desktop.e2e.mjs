@@ -504,7 +504,17 @@ try {
     );
   if (await lunchInView()) throw new Error("Ben's first message is in view already: the jump would prove nothing");
   await click(await find('[data-testid="found-message"]'));
-  await until("the found message scrolled into view", lunchInView);
+  try {
+    await until("the found message scrolled into view", lunchInView);
+  } catch (e) {
+    // Say where the list stood: a rare failure here left no clue.
+    const where = await exec(
+      "const v = document.querySelector('.messages'); const all = [...document.querySelectorAll('[data-testid=message]')];" +
+        "const m = all.find((e) => /Lunch tomorrow/.test(e.innerText));" +
+        "return JSON.stringify({ scrollTop: v.scrollTop, scrollHeight: v.scrollHeight, clientHeight: v.clientHeight, messages: all.length, lunchTop: m ? m.offsetTop : null, found: document.querySelectorAll('[data-testid=found-message]').length });",
+    );
+    throw new Error(`${e.message}; ${where}`);
+  }
   await clearInput("filter");
   await until("the search results to go", async () => (await findAll('[data-testid="found"]')).length === 0);
 
