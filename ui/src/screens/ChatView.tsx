@@ -481,8 +481,18 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
           // All of them to the chat open at the drop (`attach` of that
           // render), even if another is opened while the first uploads.
           const attachHere = attachRef.current;
+          const paths = e.payload.paths;
+          if (paths.length === 0) return;
+          // Counted as one upload from the first file to the last, so
+          // Send does not come on between two of them.
+          const id = chatId.current;
+          setUploads((u) => uploadStarted(u, id, baseName(paths[0]), { sent: 0, total: 0 }));
           void (async () => {
-            for (const p of e.payload.type === "drop" ? e.payload.paths : []) await attachHere(p);
+            try {
+              for (const p of paths) await attachHere(p, id);
+            } finally {
+              setUploads((u) => uploadEnded(u, id));
+            }
           })();
         }
       })
