@@ -29,6 +29,8 @@ const LOAD_OLDER_WITHIN_PX = 300;
 const OLDER_RETRY_MS = 5000;
 /** A refused read mark is tried again after this long. */
 const READ_RETRY_MS = 5000;
+/** How long a message jumped to is kept in view while the page settles. */
+const ANCHOR_MS = 3000;
 
 interface Props {
   chat: Chat;
@@ -196,6 +198,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const unreadShown = useRef(false);
   /** A quoted message to scroll to once older pages bring it in. */
   const pendingJump = useRef<string | null>(null);
+  /** The message just jumped to, kept in view while the page settles
+   * (refreshes, images sized, the banner going) until the user scrolls. */
+  const anchor = useRef<{ id: string; until: number } | null>(null);
   const chatId = useRef(chat.id);
   chatId.current = chat.id;
   // How many are loaded: a refresh re-reads that many, older pages included.
@@ -240,6 +245,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     let stale = false;
     const id = chat.id;
     opens.current += 1;
+    anchor.current = null;
     setMessages([]);
     // An edit or a reply left in this chat comes back with it.
     const aside = drafts.aside(id);
@@ -378,7 +384,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    if (keepFromBottom.current !== null) {
+    if (holdAnchor()) {
+      keepFromBottom.current = null;
+    } else if (keepFromBottom.current !== null) {
       // A page went in front: keep the same distance from the bottom.
       el.scrollTop = el.scrollHeight - keepFromBottom.current;
       keepFromBottom.current = null;
@@ -413,6 +421,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     const el = scroller.current;
     if (!el) return;
     const ro = new ResizeObserver(() => {
+      if (holdAnchorRef.current()) return;
       if (atBottom.current) el.scrollTop = el.scrollHeight;
     });
     ro.observe(el);
@@ -423,8 +432,26 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
    * if there. */
   function keepAtBottom() {
     const el = scroller.current;
+    if (holdAnchor()) return;
     if (el && atBottom.current) el.scrollTop = el.scrollHeight;
   }
+
+  /** Keeps the message just jumped to in view (see `anchor`); false when
+   * there is none (any more). */
+  function holdAnchor(): boolean {
+    const a = anchor.current;
+    if (!a) return false;
+    const el = scroller.current?.querySelector(`[data-message-id="${CSS.escape(a.id)}"]`);
+    if (!el || Date.now() > a.until) {
+      anchor.current = null;
+      return false;
+    }
+    atBottom.current = false;
+    el.scrollIntoView({ block: "center" });
+    return true;
+  }
+  const holdAnchorRef = useRef(holdAnchor);
+  holdAnchorRef.current = holdAnchor;
 
   // The composer grows with its text (up to its max height).
   useLayoutEffect(() => {
@@ -649,6 +676,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     // the bottom and would set `atBottom` again, and the next reload (any
     // event) would then scroll back down, undoing the jump.
     el.scrollIntoView({ block: "center" });
+    anchor.current = { id, until: Date.now() + ANCHOR_MS };
     el.classList.add("flash");
     setTimeout(() => el.classList.remove("flash"), 1200);
     return true;
@@ -697,6 +725,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       <div
         className="messages"
         ref={scroller}
+        // The user scrolls: the jump's hold ends.
+        onWheel={() => (anchor.current = null)}
+        onPointerDown={() => (anchor.current = null)}
+        onKeyDown={() => (anchor.current = null)}
         onScroll={(e) => {
           const el = e.currentTarget;
           atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
