@@ -441,7 +441,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   function holdAnchor(): boolean {
     const a = anchor.current;
     if (!a) return false;
-    const el = scroller.current?.querySelector(`[data-message-id="${CSS.escape(a.id)}"]`);
+    const el = messageEl(a.id);
     if (!el || Date.now() > a.until) {
       anchor.current = null;
       return false;
@@ -668,8 +668,13 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   }
 
   /** Scrolls to a loaded message and flashes it; false when not loaded. */
+  /** The bubble row of message `id`, when it is loaded. */
+  function messageEl(id: string): Element | null {
+    return scroller.current?.querySelector(`[data-message-id="${CSS.escape(id)}"]`) ?? null;
+  }
+
   function showMessage(id: string): boolean {
-    const el = scroller.current?.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
+    const el = messageEl(id);
     if (!el) return false;
     atBottom.current = false;
     // At once, not smoothly: the scroll events of a smooth scroll start near
