@@ -758,6 +758,21 @@ fn update_message_json(conn: &Connection, id: &str, f: impl FnOnce(&mut Message)
     Ok(())
 }
 
+/// A chat's unread count once read up to its (new) read watermark, from
+/// `was` (the watermark before) and `counted` (the unread messages the
+/// cache holds past the new one). The cache may hold only part of the
+/// history (messages that came while no realtime loop ran are counted by
+/// the server's copy of the chat, not cached), so the count is kept between
+/// what the read can have taken off (at most one per seq read) and what
+/// can be left (at most one per seq after it).
+fn unread_after_read(chat: &Chat, was: u64, counted: u64) -> u64 {
+    let read = chat.read_up_to_seq;
+    let last = chat.last_message.as_ref().map_or(0, |m| m.seq);
+    let at_most = chat.unread_count.min(last.saturating_sub(read));
+    let at_least = chat.unread_count.saturating_sub(read.saturating_sub(was));
+    counted.clamp(at_least.min(at_most), at_most)
+}
+
 /// Applies one event and moves the cursor, in one transaction.
 pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
     let tx = conn.transaction()?;
@@ -825,13 +840,14 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
         }
         Event::ChatRead { chat_id, up_to_seq } => {
             if let Some(mut chat) = chat(&tx, chat_id)? {
-                chat.read_up_to_seq = chat.read_up_to_seq.max(*up_to_seq);
-                let unread: i64 = tx.query_row(
+                let was = chat.read_up_to_seq;
+                chat.read_up_to_seq = was.max(*up_to_seq);
+                let counted: i64 = tx.query_row(
                     "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND seq > ?2 AND sender_id != ?3",
                     params![chat_id, chat.read_up_to_seq as i64, me],
                     |r| r.get(0),
                 )?;
-                chat.unread_count = unread as u64;
+                chat.unread_count = unread_after_read(&chat, was, counted as u64);
                 upsert_chat(&tx, &chat)?;
             }
         }
@@ -1051,6 +1067,39 @@ mod tests {
             unread_count: 2,
             ..chat_with_peer(now)
         }
+    }
+
+    /// A read on another device of part of what the server counted, with
+    /// those messages not cached here: the count drops by what was read,
+    /// not to what the cache happens to hold.
+    #[test]
+    fn a_read_elsewhere_leaves_the_rest_unread_though_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
+        let now = chrono::Utc::now();
+        cache
+            .with(|c| {
+                set_kv(c, "user_id", "me")?;
+                let listed = Chat {
+                    last_message: Some(from_peer(10, "tenth", now)),
+                    unread_count: 5,
+                    read_up_to_seq: 5,
+                    ..chat_with_peer(now)
+                };
+                store_server_chat(c, &listed)?;
+                let mut read = |seq: u64, up_to_seq: u64| {
+                    let ev = Event::ChatRead {
+                        chat_id: "chat".into(),
+                        up_to_seq,
+                    };
+                    apply(c, seq, &ev)?;
+                    Ok::<_, ClientError>(chat(c, "chat")?.unwrap().unread_count)
+                };
+                assert_eq!(read(1, 7)?, 3);
+                assert_eq!(read(2, 10)?, 0);
+                Ok(())
+            })
+            .unwrap();
     }
 
     /// The chat list read at start-up counts what came while offline; the
