@@ -404,17 +404,26 @@ pub fn store_server_chat(conn: &Connection, c: &Chat) -> Result<()> {
     let mut c = c.clone();
     if let Some(cached) = chat(conn, &c.id)? {
         let seq = |m: &Option<Message>| m.as_ref().map_or(0, |m| m.seq);
+        c.cleared_up_to_seq = c.cleared_up_to_seq.max(cached.cleared_up_to_seq);
+        // A cached last message the (merged) clear took away is not ahead:
+        // the server hides it, rightly.
+        let last_ahead = seq(&cached.last_message) > seq(&c.last_message)
+            && seq(&cached.last_message) > c.cleared_up_to_seq;
         let read_ahead = cached.read_up_to_seq > c.read_up_to_seq;
-        let last_ahead = seq(&cached.last_message) > seq(&c.last_message);
         if read_ahead || last_ahead {
             c.unread_count = cached.unread_count;
         }
         c.read_up_to_seq = c.read_up_to_seq.max(cached.read_up_to_seq);
-        c.cleared_up_to_seq = c.cleared_up_to_seq.max(cached.cleared_up_to_seq);
         if last_ahead {
             c.last_message = cached.last_message;
             c.updated_at = c.updated_at.max(cached.updated_at);
         }
+    }
+    if c.last_message
+        .as_ref()
+        .is_some_and(|m| m.seq <= c.cleared_up_to_seq)
+    {
+        c.last_message = None;
     }
     if c.cleared_up_to_seq > 0 {
         conn.execute(
@@ -1177,7 +1186,6 @@ mod tests {
                 };
                 store_server_chat(c, &later)?;
                 assert_eq!(chat(c, "chat")?.unwrap().unread_count, 1);
-
                 let original = from_peer(3, "third", now);
                 let deleted = Message {
                     body: String::new(),
@@ -1200,6 +1208,19 @@ mod tests {
                     message_by_id(c, "m2")?.unwrap().message.body,
                     "second, edited"
                 );
+                // Cleared here up to 3: the server's copy (no last message,
+                // nothing unread) is right, not the cache's older one.
+                let cleared = Chat {
+                    cleared_up_to_seq: 3,
+                    read_up_to_seq: 3,
+                    ..chat_with_peer(now)
+                };
+                store_server_chat(c, &cleared)?;
+                let shown = chat(c, "chat")?.unwrap();
+                assert!(shown.last_message.is_none(), "{shown:?}");
+                assert_eq!(shown.unread_count, 0);
+                store_server_chat(c, &later)?;
+                assert!(chat(c, "chat")?.unwrap().last_message.is_none());
                 Ok(())
             })
             .unwrap();
