@@ -69,10 +69,12 @@ struct Inner {
     /// How long the realtime link may hear nothing before it reconnects, ms
     /// (see `realtime`); changed only by tests.
     silence_limit_ms: std::sync::atomic::AtomicU64,
-    /// The refresh token this process last spent: if storing its successor
-    /// failed, the profile still holds it, and presenting it again would
-    /// sign the device out as a thief (see `refresh_locked`).
-    spent_refresh: std::sync::Mutex<Option<String>>,
+    /// The refresh token this process last spent, and the pair it got for
+    /// it: if storing that pair failed, the profile still holds the spent
+    /// token, and presenting it again would sign the device out as a thief
+    /// (see `refresh_locked`). Set by the rotation task itself, so a caller
+    /// that gave up half way does not lose it.
+    rotated: std::sync::Mutex<Option<(String, Secrets)>>,
 }
 
 fn now_secs() -> i64 {
@@ -270,7 +272,7 @@ impl Client {
                 outbox_kick: Notify::new(),
                 frames_tx,
                 frames_rx: Mutex::new(frames_rx),
-                spent_refresh: std::sync::Mutex::new(None),
+                rotated: std::sync::Mutex::new(None),
                 silence_limit_ms: std::sync::atomic::AtomicU64::new(
                     crate::realtime::SILENCE_LIMIT.as_millis() as u64,
                 ),
@@ -376,13 +378,26 @@ impl Client {
             return Ok(());
         }
         // The stored pair, unless its refresh token is one this process spent
-        // already (storing the successor failed): then the one in memory.
-        let spent = self.inner.spent_refresh.lock().ok().and_then(|s| s.clone());
-        let presented = if spent.as_deref() == Some(stored.refresh_token.as_str()) {
-            secrets.refresh_token.clone()
-        } else {
-            stored.refresh_token.clone()
-        };
+        // already (storing the successor failed): then that successor, which
+        // may still be good as it is.
+        let successor = self
+            .inner
+            .rotated
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .filter(|(spent, _)| *spent == stored.refresh_token)
+            .map(|(_, pair)| pair);
+        if let Some(pair) = &successor {
+            if pair.access_expires_at - now_secs() > REFRESH_MARGIN_SECS
+                && pair.access_token != secrets.access_token
+            {
+                *secrets = pair.clone();
+                drop(lock);
+                return Ok(());
+            }
+        }
+        let presented = successor.map_or_else(|| stored.refresh_token.clone(), |p| p.refresh_token);
         // The rotation and the storing of its result run as a task of their
         // own: a caller given up halfway (a reconnect's timeout, a shutdown)
         // must not leave the new pair unstored with the old one spent. The
@@ -392,10 +407,13 @@ impl Client {
             self.inner.profile.clone(),
             self.inner.info.clone(),
         );
-        let old = presented.clone();
+        let inner = self.inner.clone();
         let rotation = tokio::spawn(async move {
             let _lock = lock;
-            let new = secrets_from(&api.refresh(&old).await?);
+            let new = secrets_from(&api.refresh(&presented).await?);
+            if let Ok(mut r) = inner.rotated.lock() {
+                *r = Some((presented, new.clone()));
+            }
             let s = new.clone();
             if let Err(e) = blocking(move || p.save_secrets(&info, &s)).await {
                 tracing::error!(error = %e, "cannot store the refreshed session; it lasts until this process ends");
@@ -408,10 +426,7 @@ impl Client {
         match rotated {
             Ok(new) => {
                 // The old refresh token is spent now: keep the new pair even
-                // if it could not be stored, and never present the old one.
-                if let Ok(mut s) = self.inner.spent_refresh.lock() {
-                    *s = Some(presented);
-                }
+                // if it could not be stored (the task noted it too).
                 *secrets = new;
                 Ok(())
             }
