@@ -433,8 +433,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             if !json {
                 for m in &found {
                     if !names.contains_key(m.chat_id.as_str()) {
-                        let chat = c.known_chat(&m.chat_id).await?;
-                        names.insert(m.chat_id.to_string(), chat.peer.display_name);
+                        // A chat that cannot be named (gone, offline) is "?":
+                        // the results are still worth showing.
+                        let name = match c.known_chat(&m.chat_id).await {
+                            Ok(chat) => chat.peer.display_name,
+                            Err(_) => "?".to_owned(),
+                        };
+                        names.insert(m.chat_id.to_string(), name);
                     }
                 }
             }
