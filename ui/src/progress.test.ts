@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { untilSettled, uploadEnded, uploadProgressed, uploadStarted } from "./progress";
+import { untilSettled, uploadEnded, uploadProgressed, uploadStarted, UploadsStore } from "./progress";
 
 describe("untilSettled", () => {
   it("drops a progress report that comes after the transfer ended", async () => {
@@ -47,5 +47,21 @@ describe("uploads by chat", () => {
     // A late report or end for a chat with none running changes nothing.
     expect(uploadProgressed(u, "c1", "x", 5)).toBe(u);
     expect(uploadEnded(u, "c1")).toBe(u);
+  });
+});
+
+describe("uploads store", () => {
+  it("tells its subscribers of changes only", () => {
+    const store = new UploadsStore<number>();
+    let told = 0;
+    const stop = store.subscribe(() => told++);
+    store.update((u) => uploadStarted(u, "c1", "a.txt", 0));
+    store.update((u) => uploadEnded(u, "c2"));
+    expect(told).toBe(1);
+    expect(store.snapshot().c1?.running).toBe(1);
+    stop();
+    store.update((u) => uploadEnded(u, "c1"));
+    expect(told).toBe(1);
+    expect(store.snapshot()).toEqual({});
   });
 });

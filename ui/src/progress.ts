@@ -50,3 +50,27 @@ export function uploadEnded<P>(all: UploadsByChat<P>, chat: string): UploadsByCh
   else rest[chat] = { ...cur, running: cur.running - 1 };
   return rest;
 }
+
+/** The uploads on their way, per chat, for the whole app run: the chat view
+ * is unmounted while the settings or people are shown, and an upload going
+ * on meanwhile must still hold back Send when it comes back. */
+export class UploadsStore<P> {
+  private all: UploadsByChat<P> = {};
+  private listeners = new Set<() => void>();
+
+  /** For `useSyncExternalStore`. */
+  subscribe = (fn: () => void): (() => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+
+  snapshot = (): UploadsByChat<P> => this.all;
+
+  /** Changes them with one of `uploadStarted`/`uploadProgressed`/`uploadEnded`. */
+  update(change: (all: UploadsByChat<P>) => UploadsByChat<P>): void {
+    const next = change(this.all);
+    if (next === this.all) return;
+    this.all = next;
+    for (const fn of this.listeners) fn();
+  }
+}

@@ -14,7 +14,7 @@ import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment }
 import { reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, imageBox, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
 import { drafts } from "../drafts";
 import { Latest } from "../latest";
-import { uploadEnded, uploadProgressed, uploadStarted, type UploadsByChat } from "../progress";
+import { uploadEnded, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
 import { firstUnread, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
 import type { Presence } from "../store";
@@ -31,6 +31,9 @@ const OLDER_RETRY_MS = 5000;
 const READ_RETRY_MS = 5000;
 /** How long a message jumped to is kept in view while the page settles. */
 const ANCHOR_MS = 3000;
+
+/** Uploads on their way, per chat, beyond this view's life. */
+const uploadsStore = new UploadsStore<UploadProgress>();
 
 interface Props {
   chat: Chat;
@@ -172,7 +175,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const attached: Attachment[] = drafts.attachments(chat.id);
   // Uploads on their way, per chat (they go on while another chat is open;
   // sending waits for all of its own).
-  const [uploads, setUploads] = useState<UploadsByChat<UploadProgress>>({});
+  const uploads = useSyncExternalStore(uploadsStore.subscribe, uploadsStore.snapshot);
   const upload = uploads[chat.id] ?? null;
   const scroller = useRef<HTMLDivElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
@@ -474,16 +477,16 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   async function attach(path: string, id = chat.id, started = false) {
     const p = path.trim();
     if (!p) {
-      if (started) setUploads((u) => uploadEnded(u, id));
+      if (started) uploadsStore.update((u) => uploadEnded(u, id));
       return;
     }
     // Its errors show only while its chat is open.
     const here = () => chatId.current === id;
     if (here()) setError(null);
     const name = baseName(p);
-    setUploads((u) => (started ? uploadProgressed(u, id, name, { sent: 0, total: 0 }) : uploadStarted(u, id, name, { sent: 0, total: 0 })));
+    uploadsStore.update((u) => (started ? uploadProgressed(u, id, name, { sent: 0, total: 0 }) : uploadStarted(u, id, name, { sent: 0, total: 0 })));
     try {
-      const a = await uploadAttachment(p, (progress) => setUploads((u) => uploadProgressed(u, id, name, progress)));
+      const a = await uploadAttachment(p, (progress) => uploadsStore.update((u) => uploadProgressed(u, id, name, progress)));
       // Kept for its chat even if another one was opened meanwhile.
       drafts.setAttachments(id, [...drafts.attachments(id), a]);
       if (chatId.current !== id) return;
@@ -492,7 +495,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     } catch (e) {
       if (chatId.current === id) setError(asCommandError(e).message);
     } finally {
-      setUploads((u) => uploadEnded(u, id));
+      uploadsStore.update((u) => uploadEnded(u, id));
     }
   }
 
@@ -513,12 +516,12 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
           // Counted as one upload from the first file to the last, so
           // Send does not come on between two of them.
           const id = chatId.current;
-          setUploads((u) => uploadStarted(u, id, baseName(paths[0]), { sent: 0, total: 0 }));
+          uploadsStore.update((u) => uploadStarted(u, id, baseName(paths[0]), { sent: 0, total: 0 }));
           void (async () => {
             try {
               for (const p of paths) await attachHere(p, id);
             } finally {
-              setUploads((u) => uploadEnded(u, id));
+              uploadsStore.update((u) => uploadEnded(u, id));
             }
           })();
         }
@@ -544,6 +547,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     try {
       if (editing) {
         await call("edit_message", { message_id: editing.id, body });
+        // Done, in whichever chat is open now: the edit is not kept aside.
+        drafts.setAside(id, null);
         if (chatId.current !== id) return;
         setEditing(null);
         // Back to what was being written before the edit.
@@ -556,8 +561,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
           reply_to: replyTo?.id ?? null,
           attachment_ids: sentIds,
         });
-        // Sent; only what was typed or attached since stays.
+        // Sent; only what was typed or attached since stays, and no reply.
         if (drafts.get(id).trim() === body) drafts.set(id, "");
+        drafts.setAside(id, null);
+        // The view goes to the bottom, to it, not back to a message jumped to.
+        anchor.current = null;
         drafts.setAttachments(id, drafts.attachments(id).filter((a) => !sentIds.includes(a.id)));
         if (chatId.current !== id) return;
         queuedAfter.current.set(m.client_id, refreshes.current.count());
@@ -1059,11 +1067,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             e.preventDefault();
             // A big screenshot takes a moment to encode: say so meanwhile.
             const id = chat.id;
-            setUploads((u) => uploadStarted(u, id, "pasted image", { sent: 0, total: 0 }));
+            uploadsStore.update((u) => uploadStarted(u, id, "pasted image", { sent: 0, total: 0 }));
             void call("paste_image").then(
               (path) => attach(path, id, true),
               (err) => {
-                setUploads((u) => uploadEnded(u, id));
+                uploadsStore.update((u) => uploadEnded(u, id));
                 // Nothing the composer could take: say so only if it looked like an image.
                 if (chatId.current === id && (image || asCommandError(err).code !== "no_image")) setError(asCommandError(err).message);
               },
