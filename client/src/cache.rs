@@ -244,11 +244,14 @@ pub fn set_cursor(conn: &Connection, seq: u64) -> Result<()> {
 
 /// Moves the cursor to `seq` unless it is further already (another process
 /// of the same profile, a `listen` beside the app, may have moved it on:
-/// going back would apply events twice).
+/// going back would apply events twice). One statement, so it holds across
+/// processes too.
 pub fn advance_cursor(conn: &Connection, seq: u64) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
-    set_cursor(&tx, seq.max(cursor(&tx)?))?;
-    tx.commit()?;
+    conn.execute(
+        "INSERT INTO kv (key, value) VALUES ('cursor', ?1) ON CONFLICT (key) DO UPDATE SET value = \
+         CASE WHEN CAST(value AS INTEGER) >= CAST(excluded.value AS INTEGER) THEN value ELSE excluded.value END",
+        [seq.to_string()],
+    )?;
     Ok(())
 }
 
@@ -946,7 +949,7 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
         | Event::DeviceRevoked { .. }
         | Event::ContactCodeConsumed { .. } => {}
     }
-    set_cursor(&tx, seq.max(cursor(&tx)?))?;
+    advance_cursor(&tx, seq)?;
     tx.commit()?;
     Ok(())
 }
