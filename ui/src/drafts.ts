@@ -50,10 +50,7 @@ export class Drafts {
    * account's: a chat has the same id for both its members, so one
    * person's drafts must never show for the other on a shared machine. */
   open(account: string): void {
-    this.texts.clear();
-    this.files.clear();
-    this.added.clear();
-    this.asides.clear();
+    this.forget();
     this.account = account;
     try {
       const raw = this.storage?.getItem(this.key());
@@ -70,9 +67,7 @@ export class Drafts {
       }
     } catch {
       // Unreadable (another version wrote it, or it was cut short): start empty.
-      this.texts.clear();
-      this.files.clear();
-      this.added.clear();
+      this.forget();
     }
     this.changed(false);
   }
@@ -123,20 +118,14 @@ export class Drafts {
    * again as the same person finds them, as the message cache keeps its
    * outbox). Another account never sees them (see `open`). */
   close(): void {
-    this.texts.clear();
-    this.files.clear();
-    this.added.clear();
-    this.asides.clear();
+    this.forget();
     this.account = null;
     this.changed(false);
   }
 
   /** Forgets every draft of the open account (signing out, or deleting it). */
   clear(): void {
-    this.texts.clear();
-    this.files.clear();
-    this.added.clear();
-    this.asides.clear();
+    this.forget();
     this.changed();
     this.account = null;
   }
@@ -149,6 +138,14 @@ export class Drafts {
 
   /** Changes so far (a snapshot for `useSyncExternalStore`). */
   version = (): number => this.changes;
+
+  /** Empties what is held in memory (not the storage). */
+  private forget(): void {
+    this.texts.clear();
+    this.files.clear();
+    this.added.clear();
+    this.asides.clear();
+  }
 
   private key(): string {
     return `${KEY}.${this.account}`;
