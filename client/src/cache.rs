@@ -958,6 +958,19 @@ pub fn apply(conn: &mut Connection, seq: u64, event: &Event) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// Runs `f` on a fresh cache whose owner is "me", with the time now.
+    fn as_me(f: impl FnOnce(&mut Connection, chrono::DateTime<chrono::Utc>) -> Result<()>) {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
+        let now = chrono::Utc::now();
+        cache
+            .with(|c| {
+                set_kv(c, "user_id", "me")?;
+                f(c, now)
+            })
+            .unwrap();
+    }
+
     /// The chat "chat" with "peer", empty, as the server would list it.
     fn chat_with_peer(now: chrono::DateTime<chrono::Utc>) -> Chat {
         Chat {
@@ -1003,73 +1016,62 @@ mod tests {
 
     #[test]
     fn pending_then_confirmed_then_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
-        cache
-            .with(|c| {
-                set_kv(c, "user_id", "me")?;
-                let item = OutboxItem {
-                    client_id: "k1".into(),
+        as_me(|c, _| {
+            let item = OutboxItem {
+                client_id: "k1".into(),
+                chat_id: "chat".into(),
+                body: "hi".into(),
+                reply_to: None,
+                attachment_ids: vec![],
+                attempts: 0,
+                forwarded: false,
+            };
+            let p = enqueue(c, "me", &item, chrono::Utc::now())?;
+            assert_eq!(p.state, LocalState::Pending);
+            assert_eq!(outbox(c)?.len(), 1);
+            let mut m = p.message.clone();
+            m.id = "m1".into();
+            m.seq = 1;
+            apply(c, 7, &Event::MessageCreated { message: m.clone() })?;
+            assert!(outbox(c)?.is_empty());
+            let msgs = messages(c, "chat", None, 50)?;
+            assert_eq!(msgs.len(), 1);
+            assert_eq!(msgs[0].state, LocalState::Sent);
+            apply(
+                c,
+                8,
+                &Event::ReceiptUpdated {
                     chat_id: "chat".into(),
-                    body: "hi".into(),
-                    reply_to: None,
-                    attachment_ids: vec![],
-                    attempts: 0,
-                    forwarded: false,
-                };
-                let p = enqueue(c, "me", &item, chrono::Utc::now())?;
-                assert_eq!(p.state, LocalState::Pending);
-                assert_eq!(outbox(c)?.len(), 1);
-                let mut m = p.message.clone();
-                m.id = "m1".into();
-                m.seq = 1;
-                apply(c, 7, &Event::MessageCreated { message: m.clone() })?;
-                assert!(outbox(c)?.is_empty());
-                let msgs = messages(c, "chat", None, 50)?;
-                assert_eq!(msgs.len(), 1);
-                assert_eq!(msgs[0].state, LocalState::Sent);
-                apply(
-                    c,
-                    8,
-                    &Event::ReceiptUpdated {
-                        chat_id: "chat".into(),
-                        user_id: UserId("peer".into()),
-                        delivered_up_to_seq: 1,
-                        read_up_to_seq: 1,
-                    },
-                )?;
-                assert_eq!(messages(c, "chat", None, 50)?[0].state, LocalState::Read);
-                // A copy fetched before the receipt, stored after it.
-                m.status = MessageStatus::Delivered;
-                upsert_message(c, &m)?;
-                assert_eq!(messages(c, "chat", None, 50)?[0].state, LocalState::Read);
-                assert_eq!(cursor(c)?, 8);
-                Ok(())
-            })
-            .unwrap();
+                    user_id: UserId("peer".into()),
+                    delivered_up_to_seq: 1,
+                    read_up_to_seq: 1,
+                },
+            )?;
+            assert_eq!(messages(c, "chat", None, 50)?[0].state, LocalState::Read);
+            // A copy fetched before the receipt, stored after it.
+            m.status = MessageStatus::Delivered;
+            upsert_message(c, &m)?;
+            assert_eq!(messages(c, "chat", None, 50)?[0].state, LocalState::Read);
+            assert_eq!(cursor(c)?, 8);
+            Ok(())
+        });
     }
 
     /// An event applied twice (two processes of one profile, an overlapping
     /// replay) counts once.
     #[test]
     fn applying_an_event_again_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
-        let now = chrono::Utc::now();
-        let message = from_peer(1, "hi", now);
-        cache
-            .with(|c| {
-                set_kv(c, "user_id", "me")?;
-                upsert_chat(c, &chat_with_peer(now))?;
-                let ev = Event::MessageCreated { message };
-                apply(c, 5, &ev)?;
-                apply(c, 5, &ev)?;
-                apply(c, 4, &ev)?;
-                assert_eq!(chat(c, "chat")?.unwrap().unread_count, 1);
-                assert_eq!(cursor(c)?, 5);
-                Ok(())
-            })
-            .unwrap();
+        as_me(|c, now| {
+            upsert_chat(c, &chat_with_peer(now))?;
+            let message = from_peer(1, "hi", now);
+            let ev = Event::MessageCreated { message };
+            apply(c, 5, &ev)?;
+            apply(c, 5, &ev)?;
+            apply(c, 4, &ev)?;
+            assert_eq!(chat(c, "chat")?.unwrap().unread_count, 1);
+            assert_eq!(cursor(c)?, 5);
+            Ok(())
+        });
     }
 
     /// "chat" as a listing shows it with the peer's messages 1 and 2 unread.
@@ -1086,59 +1088,47 @@ mod tests {
     /// not to what the cache happens to hold.
     #[test]
     fn a_read_elsewhere_leaves_the_rest_unread_though_not_cached() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
-        let now = chrono::Utc::now();
-        cache
-            .with(|c| {
-                set_kv(c, "user_id", "me")?;
-                let listed = Chat {
-                    last_message: Some(from_peer(10, "tenth", now)),
-                    unread_count: 5,
-                    read_up_to_seq: 5,
-                    ..chat_with_peer(now)
+        as_me(|c, now| {
+            let listed = Chat {
+                last_message: Some(from_peer(10, "tenth", now)),
+                unread_count: 5,
+                read_up_to_seq: 5,
+                ..chat_with_peer(now)
+            };
+            store_server_chat(c, &listed)?;
+            let mut read = |seq: u64, up_to_seq: u64| {
+                let ev = Event::ChatRead {
+                    chat_id: "chat".into(),
+                    up_to_seq,
                 };
-                store_server_chat(c, &listed)?;
-                let mut read = |seq: u64, up_to_seq: u64| {
-                    let ev = Event::ChatRead {
-                        chat_id: "chat".into(),
-                        up_to_seq,
-                    };
-                    apply(c, seq, &ev)?;
-                    Ok::<_, ClientError>(chat(c, "chat")?.unwrap().unread_count)
-                };
-                assert_eq!(read(1, 7)?, 3);
-                assert_eq!(read(2, 10)?, 0);
-                Ok(())
-            })
-            .unwrap();
+                apply(c, seq, &ev)?;
+                Ok::<_, ClientError>(chat(c, "chat")?.unwrap().unread_count)
+            };
+            assert_eq!(read(1, 7)?, 3);
+            assert_eq!(read(2, 10)?, 0);
+            Ok(())
+        });
     }
 
     /// The chat list read at start-up counts what came while offline; the
     /// replay of those messages that follows does not count them again.
     #[test]
     fn messages_a_listed_chat_counted_are_not_counted_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
-        let now = chrono::Utc::now();
-        cache
-            .with(|c| {
-                set_kv(c, "user_id", "me")?;
-                let listed = listed_with_two_unread(now);
-                store_server_chat(c, &listed)?;
-                for seq in 1..=2 {
-                    let message = from_peer(seq, "replayed", now);
-                    apply(c, 10 + seq, &Event::MessageCreated { message })?;
-                }
-                assert_eq!(chat(c, "chat")?.unwrap().unread_count, 2);
-                let message = from_peer(3, "new", now);
-                apply(c, 13, &Event::MessageCreated { message })?;
-                let after = chat(c, "chat")?.unwrap();
-                assert_eq!(after.unread_count, 3);
-                assert_eq!(after.last_message.unwrap().seq, 3);
-                Ok(())
-            })
-            .unwrap();
+        as_me(|c, now| {
+            let listed = listed_with_two_unread(now);
+            store_server_chat(c, &listed)?;
+            for seq in 1..=2 {
+                let message = from_peer(seq, "replayed", now);
+                apply(c, 10 + seq, &Event::MessageCreated { message })?;
+            }
+            assert_eq!(chat(c, "chat")?.unwrap().unread_count, 2);
+            let message = from_peer(3, "new", now);
+            apply(c, 13, &Event::MessageCreated { message })?;
+            let after = chat(c, "chat")?.unwrap();
+            assert_eq!(after.unread_count, 3);
+            assert_eq!(after.last_message.unwrap().seq, 3);
+            Ok(())
+        });
     }
 
     /// Copies fetched before an event and stored after it do not undo it:
@@ -1146,87 +1136,81 @@ mod tests {
     /// fetched before a message was deleted or edited.
     #[test]
     fn an_older_copy_does_not_undo_what_an_event_did() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("c.db")).unwrap();
-        let now = chrono::Utc::now();
-        cache
-            .with(|c| {
-                set_kv(c, "user_id", "me")?;
-                let listed = listed_with_two_unread(now);
-                store_server_chat(c, &listed)?;
-                apply(
-                    c,
-                    1,
-                    &Event::ChatRead {
-                        chat_id: "chat".into(),
-                        up_to_seq: 2,
-                    },
-                )?;
-                apply(
-                    c,
-                    2,
-                    &Event::MessageCreated {
-                        message: from_peer(3, "third", now),
-                    },
-                )?;
-                // The listing from before all that, answered late.
-                store_server_chat(c, &listed)?;
-                let shown = chat(c, "chat")?.unwrap();
-                assert_eq!(
-                    (
-                        shown.read_up_to_seq,
-                        shown.unread_count,
-                        shown.last_message.unwrap().seq
-                    ),
-                    (2, 1, 3)
-                );
-                // A later listing is the truth again.
-                let later = Chat {
-                    last_message: Some(from_peer(3, "third", now)),
-                    unread_count: 1,
-                    read_up_to_seq: 2,
-                    ..chat_with_peer(now)
-                };
-                store_server_chat(c, &later)?;
-                assert_eq!(chat(c, "chat")?.unwrap().unread_count, 1);
-                let original = from_peer(3, "third", now);
-                let deleted = Message {
-                    body: String::new(),
-                    deleted: true,
-                    ..original.clone()
-                };
-                apply(c, 3, &Event::MessageDeleted { message: deleted })?;
-                upsert_message(c, &original)?;
-                let kept = message_by_id(c, "m3")?.unwrap().message;
-                assert!(kept.deleted && kept.body.is_empty(), "{kept:?}");
+        as_me(|c, now| {
+            let listed = listed_with_two_unread(now);
+            store_server_chat(c, &listed)?;
+            apply(
+                c,
+                1,
+                &Event::ChatRead {
+                    chat_id: "chat".into(),
+                    up_to_seq: 2,
+                },
+            )?;
+            apply(
+                c,
+                2,
+                &Event::MessageCreated {
+                    message: from_peer(3, "third", now),
+                },
+            )?;
+            // The listing from before all that, answered late.
+            store_server_chat(c, &listed)?;
+            let shown = chat(c, "chat")?.unwrap();
+            assert_eq!(
+                (
+                    shown.read_up_to_seq,
+                    shown.unread_count,
+                    shown.last_message.unwrap().seq
+                ),
+                (2, 1, 3)
+            );
+            // A later listing is the truth again.
+            let later = Chat {
+                last_message: Some(from_peer(3, "third", now)),
+                unread_count: 1,
+                read_up_to_seq: 2,
+                ..chat_with_peer(now)
+            };
+            store_server_chat(c, &later)?;
+            assert_eq!(chat(c, "chat")?.unwrap().unread_count, 1);
+            let original = from_peer(3, "third", now);
+            let deleted = Message {
+                body: String::new(),
+                deleted: true,
+                ..original.clone()
+            };
+            apply(c, 3, &Event::MessageDeleted { message: deleted })?;
+            upsert_message(c, &original)?;
+            let kept = message_by_id(c, "m3")?.unwrap().message;
+            assert!(kept.deleted && kept.body.is_empty(), "{kept:?}");
 
-                let edited = Message {
-                    body: "second, edited".into(),
-                    edited_at: Some(now + chrono::Duration::seconds(5)),
-                    ..from_peer(2, "second", now)
-                };
-                apply(c, 4, &Event::MessageUpdated { message: edited })?;
-                upsert_message(c, &from_peer(2, "second", now))?;
-                assert_eq!(
-                    message_by_id(c, "m2")?.unwrap().message.body,
-                    "second, edited"
-                );
-                // Cleared here up to 3: the server's copy (no last message,
-                // nothing unread) is right, not the cache's older one.
-                let cleared = Chat {
-                    cleared_up_to_seq: 3,
-                    read_up_to_seq: 3,
-                    ..chat_with_peer(now)
-                };
-                store_server_chat(c, &cleared)?;
-                let shown = chat(c, "chat")?.unwrap();
-                assert!(shown.last_message.is_none(), "{shown:?}");
-                assert_eq!(shown.unread_count, 0);
-                store_server_chat(c, &later)?;
-                assert!(chat(c, "chat")?.unwrap().last_message.is_none());
-                Ok(())
-            })
-            .unwrap();
+            let edited = Message {
+                body: "second, edited".into(),
+                edited_at: Some(now + chrono::Duration::seconds(5)),
+                ..from_peer(2, "second", now)
+            };
+            apply(c, 4, &Event::MessageUpdated { message: edited })?;
+            upsert_message(c, &from_peer(2, "second", now))?;
+            assert_eq!(
+                message_by_id(c, "m2")?.unwrap().message.body,
+                "second, edited"
+            );
+            // Cleared here up to 3: the server's copy (no last message,
+            // nothing unread) is right, not the cache's older one.
+            let cleared = Chat {
+                cleared_up_to_seq: 3,
+                read_up_to_seq: 3,
+                ..chat_with_peer(now)
+            };
+            store_server_chat(c, &cleared)?;
+            let shown = chat(c, "chat")?.unwrap();
+            assert!(shown.last_message.is_none(), "{shown:?}");
+            assert_eq!(shown.unread_count, 0);
+            store_server_chat(c, &later)?;
+            assert!(chat(c, "chat")?.unwrap().last_message.is_none());
+            Ok(())
+        });
     }
 
     /// Closed (signing out), the file is let go and the cache answers as an
