@@ -23,12 +23,7 @@ async fn data_survives_a_restart() {
         secret_before
     );
     // The old access token is still valid: same signing key.
-    let me: Value = ts
-        .call(Method::GET, "/v1/me", &s)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = ts.get_json("/v1/me", &s).await;
     assert_eq!(me["username"], "ana");
     let r = ts
         .post_json(

@@ -124,12 +124,7 @@ async fn link_a_new_device_by_qr() {
         .await
         .unwrap();
     assert_eq!(me["id"], a.user.user.id.as_str());
-    let devices: Vec<Value> = ts
-        .call(Method::GET, "/v1/devices", &a)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let devices: Vec<Value> = ts.get_json("/v1/devices", &a).await;
     assert!(devices
         .iter()
         .any(|d| d["name"] == "Ana's Mac" && d["platform"] == "macos"));

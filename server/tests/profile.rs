@@ -104,19 +104,9 @@ async fn usernames_are_unique_case_insensitively() {
         patch(&ts, &a, json!({"username": "Sunny"})).await.status(),
         200
     );
-    let avail: Value = ts
-        .call(Method::GET, "/v1/usernames/Sunny", &b)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let avail: Value = ts.get_json("/v1/usernames/Sunny", &b).await;
     assert_eq!(avail, json!({"username": "sunny", "available": false}));
-    let avail: Value = ts
-        .call(Method::GET, "/v1/usernames/sunny", &a)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let avail: Value = ts.get_json("/v1/usernames/sunny", &a).await;
     assert_eq!(avail["available"], true);
     let r = ts.call(Method::GET, "/v1/usernames/no", &a).await;
     problem(r, 422, "invalid_field").await;
@@ -257,12 +247,7 @@ async fn devices_list_and_revoke() {
     let a1 = ts.login_device(ana(), "laptop").await;
     let a2 = ts.login_device(ana(), "desktop").await;
     let b = ts.login(ben()).await;
-    let list: Vec<parley_protocol::Device> = ts
-        .call(Method::GET, "/v1/devices", &a1)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<parley_protocol::Device> = ts.get_json("/v1/devices", &a1).await;
     assert_eq!(list.len(), 2);
     assert_eq!(list.iter().filter(|d| d.current).count(), 1);
     let cur = list.iter().find(|d| d.current).unwrap();
@@ -299,12 +284,7 @@ async fn devices_list_and_revoke() {
         )
         .await;
     problem(r, 404, "device_not_found").await;
-    let list: Vec<Value> = ts
-        .call(Method::GET, "/v1/devices", &a1)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<Value> = ts.get_json("/v1/devices", &a1).await;
     assert_eq!(list.len(), 1);
 }
 
@@ -402,31 +382,16 @@ async fn an_account_is_deleted_with_a_fresh_code_for_good() {
         (&gone["online"], &gone["last_seen_at"]),
         (&json!(false), &Value::Null)
     );
-    let conns: Vec<Value> = ts
-        .call(Method::GET, "/v1/connections", &b)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let conns: Vec<Value> = ts.get_json("/v1/connections", &b).await;
     assert!(conns.is_empty(), "{conns:?}");
-    let chats: Vec<Value> = ts
-        .call(Method::GET, "/v1/chats", &b)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let chats: Vec<Value> = ts.get_json("/v1/chats", &b).await;
     let peer = &chats[0]["peer"];
     assert_eq!(peer["display_name"], "Deleted account", "{peer}");
     assert_eq!(
         (&peer["username"], &peer["avatar_url"]),
         (&Value::Null, &Value::Null)
     );
-    let history: Vec<Value> = ts
-        .call(Method::GET, &format!("/v1/chats/{chat}/messages"), &b)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let history: Vec<Value> = ts.get_json(&format!("/v1/chats/{chat}/messages"), &b).await;
     assert_eq!(history[0]["body"], "hello from ana");
     // Carol's request is gone from her outgoing list.
     let outgoing: Vec<Value> = ts
@@ -497,11 +462,6 @@ async fn an_account_is_deleted_with_a_fresh_code_for_good() {
     let again = ts.login(ana()).await;
     assert!(again.new_user);
     assert_ne!(again.user.user.id.0, old_id);
-    let conns: Vec<Value> = ts
-        .call(Method::GET, "/v1/connections", &again)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let conns: Vec<Value> = ts.get_json("/v1/connections", &again).await;
     assert!(conns.is_empty());
 }

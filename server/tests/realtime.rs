@@ -216,12 +216,7 @@ async fn presence_goes_to_connections_only() {
     let p = wb.next_of("presence").await;
     assert_eq!(p["user_id"], a.user.user.id.as_str());
     assert_eq!(p["online"], true);
-    let conns: Vec<Value> = ts
-        .call(Method::GET, "/v1/connections", &b)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let conns: Vec<Value> = ts.get_json("/v1/connections", &b).await;
     assert_eq!(conns[0]["online"], true);
     drop(wa);
     let p = wb.next_of("presence").await;
@@ -249,12 +244,7 @@ async fn presence_goes_to_connections_only() {
     let mut wa = ts.ws(&a).await;
     wa.hello(0).await;
     assert!(wb.try_next(Duration::from_millis(300)).await.is_none());
-    let conns: Vec<Value> = ts
-        .call(Method::GET, "/v1/connections", &b)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let conns: Vec<Value> = ts.get_json("/v1/connections", &b).await;
     assert_eq!(conns[0]["online"], false);
     assert!(conns[0]["last_seen_at"].is_null());
     // Shown again while online: online at once. Hidden while online: offline

@@ -150,6 +150,11 @@ impl TestServer {
         self.req(method, path).auth(s).send().await.unwrap()
     }
 
+    /// An authenticated GET's JSON answer (whatever its status).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, s: &Session) -> T {
+        self.call(Method::GET, path, s).await.json().await.unwrap()
+    }
+
     /// An authenticated request with a JSON body.
     pub async fn call_json(
         &self,
