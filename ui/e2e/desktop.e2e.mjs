@@ -320,7 +320,7 @@ try {
   await waitText('[data-testid="chat-status"]', /^online$/);
   await shot("08-presence-online");
   listen.kill("SIGTERM");
-  await waitText('[data-testid="chat-status"]', /^last seen today at \d\d:\d\d$/);
+  await waitText('[data-testid="chat-status"]', /^last seen today at \d{1,2}:\d\d(\s[AP]M)?$/);
 
   step = "my name changed on my other device: the header follows";
   await cli("ana-cli", "profile", "set", "--name", "Ana María");

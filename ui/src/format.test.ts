@@ -1,6 +1,10 @@
-import { describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { reactedBy, stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, withChat, groupByDay, imageBox, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery } from "./format";
+import { reactedBy, stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, withChat, groupByDay, imageBox, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery, setDateLocale, clock } from "./format";
+
+// Written as in Britain unless a test says otherwise (the app uses the
+// system's locale).
+beforeEach(() => setDateLocale("en-GB"));
 
 function msg(over: Partial<CachedMessage>): CachedMessage {
   return {
@@ -51,6 +55,7 @@ describe("days and times", () => {
 
   it("does not call the same weekday a week ago by this week's name across a DST change", () => {
     vi.stubEnv("TZ", "Europe/Berlin"); // clocks go forward on Sunday 29 Mar 2026
+    setDateLocale("en-GB"); // formatters made afresh, in that zone
     try {
       const tuesday = new Date(2026, 2, 31, 12, 0);
       expect(dayLabel(new Date(2026, 2, 24, 12, 0), tuesday)).toBe("24 Mar 2026");
@@ -66,6 +71,19 @@ describe("days and times", () => {
     expect(listTime(new Date(2026, 10, 26, 9, 5), now)).toBe("09:05");
     expect(listTime(new Date(2026, 10, 25, 9, 5), now)).toBe("Yesterday");
     expect(listTime(new Date(2025, 0, 2, 9, 5), now)).toBe("02/01/25");
+  });
+
+  it("writes times and dates in the user's convention", () => {
+    setDateLocale("en-US");
+    // A space or a narrow no-break one before "PM", by ICU version.
+    expect(clock(new Date(2026, 10, 26, 14, 3))).toMatch(/^2:03\sPM$/);
+    expect(listTime(new Date(2025, 0, 2, 9, 5), now)).toBe("01/02/25");
+    expect(dayLabel(new Date(2026, 10, 19, 12, 0), now)).toBe("Nov 19, 2026");
+    expect(dayLabel(new Date(2026, 10, 23, 12, 0), now)).toBe("Monday");
+    setDateLocale("de-DE");
+    expect(clock(new Date(2026, 10, 26, 14, 3))).toBe("14:03");
+    expect(listTime(new Date(2025, 0, 2, 9, 5), now)).toBe("02.01.25");
+    expect(dayLabel(new Date(2026, 10, 23, 12, 0), now)).toBe("Montag");
   });
 
   it("groups consecutive messages by local day, keeping order", () => {

@@ -4,9 +4,48 @@ import { EDIT_WINDOW_SECS, MESSAGE_BODY_MAX_BYTES, SEARCH_QUERY_MAX } from "./bi
 
 const pad = (n: number) => String(n).padStart(2, "0");
 
-/** "14:03" */
+/** The locale dates and times are written in: the system's (`undefined`:
+ * "14:03" in most of the world, "2:03 PM" in the US), or one a test pins. */
+let locale: string | undefined;
+/** Formatters by use: building one costs far more than using it, and a
+ * chat's render formats every message's time. */
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+function format(use: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  let f = formats.get(use);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale, options);
+    formats.set(use, f);
+  }
+  return f;
+}
+
+/** Pins the locale (and, as formatters are made afresh, the time zone in
+ * force now); `undefined` goes back to the system's. */
+export function setDateLocale(l: string | undefined) {
+  locale = l;
+  formats.clear();
+}
+
+/** A time of day in the user's convention: "14:03" or "2:03 PM". */
 export function clock(d: Date): string {
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return format("clock", { timeStyle: "short" }).format(d);
+}
+
+/** A weekday's name: "Monday". */
+function weekday(d: Date): string {
+  return format("weekday", { weekday: "long" }).format(d);
+}
+
+/** A date in words: "3 Nov 2026" (or "Nov 3, 2026"). */
+function longDate(d: Date): string {
+  return format("date", { day: "numeric", month: "short", year: "numeric" }).format(d);
+}
+
+/** Whole local days from `d` to `now` (rounded: a day across a DST change
+ * is 23 or 25 hours long). */
+function daysBefore(d: Date, now: Date): number {
+  return Math.round((startOfDay(now).getTime() - startOfDay(d).getTime()) / 86_400_000);
 }
 
 function sameDay(a: Date, b: Date): boolean {
@@ -18,19 +57,15 @@ export function dayKey(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-
 /** "Today", "Yesterday", a weekday within the last week, else "3 Nov 2026". */
 export function dayLabel(d: Date, now: Date): string {
   if (sameDay(d, now)) return "Today";
   const y = new Date(now);
   y.setDate(now.getDate() - 1);
   if (sameDay(d, y)) return "Yesterday";
-  // Rounded: a day across a DST change is 23 or 25 hours long.
-  const days = Math.round((startOfDay(now).getTime() - startOfDay(d).getTime()) / 86_400_000);
-  if (days > 0 && days < 7) return WEEKDAYS[d.getDay()];
-  return `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
+  const days = daysBefore(d, now);
+  if (days > 0 && days < 7) return weekday(d);
+  return longDate(d);
 }
 
 function startOfDay(d: Date): Date {
@@ -40,9 +75,9 @@ function startOfDay(d: Date): Date {
 /** The time shown in the chat list: a clock today, "Yesterday", a weekday, or a date. */
 export function listTime(d: Date, now: Date): string {
   if (sameDay(d, now)) return clock(d);
-  const label = dayLabel(d, now);
-  if (label === "Yesterday" || WEEKDAYS.includes(label)) return label;
-  return `${pad(d.getDate())}/${pad(d.getMonth() + 1)}/${String(d.getFullYear()).slice(2)}`;
+  const days = daysBefore(d, now);
+  if (days > 0 && days < 7) return dayLabel(d, now);
+  return format("short", { day: "2-digit", month: "2-digit", year: "2-digit" }).format(d);
 }
 
 export interface DayGroup {
@@ -150,7 +185,7 @@ export function lastEditable<M extends Message>(messages: M[], myId: string, now
 
 /** A message's full time for its tooltip: "Friday 27 Nov 2026, 09:24". */
 export function fullTime(d: Date): string {
-  return `${WEEKDAYS[d.getDay()]} ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}, ${clock(d)}`;
+  return `${weekday(d)} ${longDate(d)}, ${clock(d)}`;
 }
 
 /** The size of a body as the server counts it: bytes of UTF-8. */
@@ -334,8 +369,8 @@ export function muteLabel(chat: Pick<Chat, "mute">, now: Date): string | null {
   if (label === "Today") return `Muted until ${clock(d)}`;
   const days = Math.round((startOfDay(d).getTime() - startOfDay(now).getTime()) / 86_400_000);
   if (days === 1) return `Muted until tomorrow ${clock(d)}`;
-  if (days > 1 && days < 7) return `Muted until ${WEEKDAYS[d.getDay()]} ${clock(d)}`;
-  return `Muted until ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
+  if (days > 1 && days < 7) return `Muted until ${weekday(d)} ${clock(d)}`;
+  return `Muted until ${longDate(d)}`;
 }
 
 /** What the mute menu offers, as WhatsApp does; `hours` null: until unmuted. */
