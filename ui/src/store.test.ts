@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ClientEvent } from "./bindings";
 import type { Connection } from "./bindings";
-import { bannerText, initialState, mergePresence, reducer, TYPING_TTL_MS, type State } from "./store";
+import { bannerText, chatRev, initialState, mergePresence, reducer, TYPING_TTL_MS, type State } from "./store";
 
 const ev = (s: State, event: ClientEvent, now = 1000) => reducer(s, { type: "event", event, now });
 
@@ -67,6 +67,27 @@ describe("store", () => {
     s = ev(s, { type: "presence", user_id: "ben", online: true, last_seen_at: null });
     expect(s.rev).toBe(3);
     expect(s.presence.ben).toEqual({ online: true, last_seen_at: null, at: 1000 });
+  });
+
+  it("reloads the open chat on its own changes only, and every chat on a resync", () => {
+    const message = (chat_id: string) => ({
+      id: "m1", chat_id, seq: 1, sender_id: "ben", client_id: "k", body: "hi", reply_to: null,
+      attachments: [], reactions: {}, created_at: "2026-11-26T10:00:00Z", edited_at: null, deleted: false, status: "sent" as const, forwarded: false,
+    });
+    let s = ev(initialState, { type: "event", seq: 1, event: { kind: "message.created", message: message("c1") } });
+    s = ev(s, { type: "event", seq: 2, event: { kind: "receipt.updated", chat_id: "c2", user_id: "ben", delivered_up_to_seq: 1, read_up_to_seq: 1 } });
+    s = ev(s, { type: "event", seq: 3, event: { kind: "reaction.changed", chat_id: "c1", message_id: "m1", reactions: {} } });
+    expect([chatRev(s, "c1"), chatRev(s, "c2"), chatRev(s, "c3")]).toEqual([2, 1, 0]);
+    // Nothing any chat shows: no reload.
+    s = ev(s, { type: "event", seq: 4, event: { kind: "chat.muted", chat_id: "c1", mute: null } });
+    s = ev(s, { type: "event", seq: 5, event: { kind: "connection.removed", user_id: "ben" } });
+    expect([chatRev(s, "c1"), chatRev(s, "c2")]).toEqual([2, 1]);
+    // The list reloads on all of them.
+    expect(s.rev).toBe(5);
+    s = ev(s, { type: "resynced" });
+    expect([chatRev(s, "c1"), chatRev(s, "c2"), chatRev(s, "c3")]).toEqual([3, 2, 1]);
+    s = ev(s, { type: "sent", message: { ...message("c2"), state: "sent" as const } });
+    expect([chatRev(s, "c1"), chatRev(s, "c2")]).toEqual([3, 3]);
   });
 
   it("remembers why a queued message waits until it is sent or refused for good", () => {

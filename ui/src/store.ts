@@ -1,7 +1,7 @@
 // The UI's small store: it mirrors what the Rust side pushes on the event
 // channel (link state, typing, presence) and counts durable changes so the
 // views reload from the client's cache. It holds no chat data of its own.
-import type { ClientEvent, Connection, LinkState, User } from "./bindings";
+import type { ClientEvent, Connection, Event, LinkState, User } from "./bindings";
 import { TYPING_TTL_SECS } from "./bindings/limits";
 
 /** How long a typing indicator lasts without a refresh (as the server's). */
@@ -39,8 +39,14 @@ export interface State {
   /** client id -> the problem code with which the server refused that message
    *  for good (this session; the message shows "not sent"). */
   failed: Record<string, string>;
-  /** Bumped by every durable change; views reload from the cache on change. */
+  /** Bumped by every durable change; the chat list reloads on it. */
   rev: number;
+  /** Bumped by a change to one chat's messages, by chat id: the open chat
+   * reloads on its own changes (see `chatRev`), not on every receipt of
+   * every other chat. */
+  chatRevs: Record<string, number>;
+  /** Bumped by a change that may concern any chat's messages (a resync). */
+  allChatsRev: number;
   /** Bumped when contacts or connection requests change (and on resync). */
   contactsRev: number;
   /** The newest profile a `profile.updated` event carried (mine included:
@@ -63,6 +69,8 @@ export const initialState: State = {
   deferred: {},
   failed: {},
   rev: 0,
+  chatRevs: {},
+  allChatsRev: 0,
   contactsRev: 0,
   profile: null,
   signedOut: null,
@@ -123,20 +131,22 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
       }
       const contacts = ev.event.kind.startsWith("connection.") || ev.event.kind === "contact_code.consumed";
       const profile = ev.event.kind === "profile.updated" ? { user: ev.event.user, n: (state.profile?.n ?? 0) + 1 } : state.profile;
-      return { ...state, typing, profile, rev: state.rev + 1, contactsRev: state.contactsRev + (contacts ? 1 : 0) };
+      const changed = { ...state, typing, profile, rev: state.rev + 1, contactsRev: state.contactsRev + (contacts ? 1 : 0) };
+      return touched(changed, messagesOf(ev.event));
     }
     case "resynced":
-      return { ...state, rev: state.rev + 1, contactsRev: state.contactsRev + 1 };
+      return touched({ ...state, rev: state.rev + 1, contactsRev: state.contactsRev + 1 }, "all");
     case "send_deferred":
-      return { ...state, deferred: { ...state.deferred, [ev.client_id]: ev.error.code }, rev: state.rev + 1 };
+      return touched({ ...state, deferred: { ...state.deferred, [ev.client_id]: ev.error.code }, rev: state.rev + 1 }, "all");
     case "sent":
     case "send_failed": {
       const clientId = ev.type === "sent" ? ev.message.client_id : ev.client_id;
+      const chat = ev.type === "sent" ? ev.message.chat_id : "all";
       const failed = ev.type === "send_failed" ? { ...state.failed, [clientId]: ev.error.code } : state.failed;
-      if (!(clientId in state.deferred)) return { ...state, failed, rev: state.rev + 1 };
+      if (!(clientId in state.deferred)) return touched({ ...state, failed, rev: state.rev + 1 }, chat);
       const deferred = { ...state.deferred };
       delete deferred[clientId];
-      return { ...state, deferred, failed, rev: state.rev + 1 };
+      return touched({ ...state, deferred, failed, rev: state.rev + 1 }, chat);
     }
     case "signed_out":
       return { ...initialState, signedOut: ev.reason };
@@ -145,6 +155,45 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
 
 /** The banner for a link state at `now` (ms since epoch; the retry
  * countdown runs down), or null when none is shown. */
+/** Whose messages (as the open chat shows them) an event changes: one
+ * chat's, none, or, for a kind this does not know, any. */
+export function messagesOf(e: Event): string | "none" | "all" {
+  switch (e.kind) {
+    case "message.created":
+    case "message.updated":
+    case "message.deleted":
+      return e.message.chat_id;
+    case "reaction.changed":
+    case "receipt.updated":
+    case "chat.read":
+    case "chat.cleared":
+      return e.chat_id;
+    case "connection.requested":
+    case "connection.created":
+    case "connection.removed":
+    case "profile.updated":
+    case "device.added":
+    case "device.revoked":
+    case "contact_code.consumed":
+    case "chat.muted":
+    case "chat.pinned":
+      return "none";
+    default:
+      return "all";
+  }
+}
+
+function touched(state: State, chat: string | "none" | "all"): State {
+  if (chat === "none") return state;
+  if (chat === "all") return { ...state, allChatsRev: state.allChatsRev + 1 };
+  return { ...state, chatRevs: { ...state.chatRevs, [chat]: (state.chatRevs[chat] ?? 0) + 1 } };
+}
+
+/** What the open chat `id` reloads on: any change to its messages. */
+export function chatRev(state: State, id: string): number {
+  return state.allChatsRev + (state.chatRevs[id] ?? 0);
+}
+
 export function bannerText(link: State["link"], now: number): { kind: "connecting" | "offline" | "online"; text: string } | null {
   if (link.state === "online") return link.backOnline ? { kind: "online", text: "Back online" } : null;
   if (link.state === "connecting") return { kind: "connecting", text: "Connecting…" };

@@ -4,7 +4,7 @@ import { Avatar } from "../components/Avatar";
 import { filterChats, nextMuteEnd, searchQuery, stepChat, unreadTotal, withChat } from "../format";
 import { asCommandError, call } from "../ipc";
 import { Latest } from "../latest";
-import { mergePresence, type State } from "../store";
+import { chatRev, mergePresence, type State } from "../store";
 import { ChatList } from "./ChatList";
 import { ChatView } from "./ChatView";
 import { People, type PeopleTab } from "./People";
@@ -277,7 +277,7 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
         <ChatView
           chat={chat}
           myId={me.id}
-          rev={store.rev}
+          rev={chatRev(store, chat.id)}
           typing={!!store.typing[chat.id]}
           presence={presence[chat.peer.id]}
           deferred={store.deferred}
