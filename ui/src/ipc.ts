@@ -1,6 +1,7 @@
 // The only door to the Rust side: typed `call` for every command (types
 // generated from Rust in ./bindings) and the one event channel.
 import { Channel, invoke } from "@tauri-apps/api/core";
+import { Lru } from "./lru";
 import type { Attachment, ClientEvent, CommandError, Commands, ScanEvent, ScanKind, UploadProgress } from "./bindings";
 import { untilSettled } from "./progress";
 
@@ -96,15 +97,25 @@ export function avatarUrl(url: string): Promise<string> {
   return p;
 }
 
-const attachmentUrls = new Map<string, Promise<string>>();
+/** How much the image data URLs below may take (in characters). */
+const ATTACHMENT_URLS_BUDGET = 96 * 1024 * 1024;
 
-/** An attachment's bytes as a data URL, fetched through Rust once per id. */
+/** Data URLs of the images shown lately, by attachment id: a third larger
+ * than the files, so not every image of a long session is kept (one
+ * scrolled back to is read again from the disk cache). */
+const attachmentUrls = new Lru<Promise<string>>(ATTACHMENT_URLS_BUDGET);
+
+/** An attachment's bytes as a data URL, fetched through Rust (once while
+ * it is among the images shown lately). */
 export function attachmentUrl(a: Attachment): Promise<string> {
   let p = attachmentUrls.get(a.id);
   if (!p) {
-    p = call("attachment_data_url", { id: a.id, mime: a.mime });
-    p.catch(() => attachmentUrls.delete(a.id));
-    attachmentUrls.set(a.id, p);
+    const fetched = call("attachment_data_url", { id: a.id, mime: a.mime });
+    p = fetched;
+    fetched.catch(() => {
+      if (attachmentUrls.get(a.id) === fetched) attachmentUrls.delete(a.id);
+    });
+    attachmentUrls.set(a.id, fetched, Math.ceil((a.size * 4) / 3));
   }
   return p;
 }
