@@ -40,18 +40,31 @@ impl From<ClientError> for CommandError {
                 code: p.code,
                 status: Some(p.status),
             },
+            // The library's wording ("error sending request for url
+            // (https://...)") is for the log, not for people.
             ClientError::Network(m) => {
-                CommandError::new("unreachable", format!("Cannot reach the server: {m}"))
+                tracing::info!(error = %m, "a command could not reach the server");
+                CommandError::new(
+                    "unreachable",
+                    "Cannot reach the server. Check your connection and try again.",
+                )
             }
-            ClientError::Protocol(m) => CommandError::new(
-                "protocol",
-                format!("The server answered something unexpected: {m}"),
-            ),
+            ClientError::Protocol(m) => {
+                tracing::warn!(error = %m, "the server answered something unexpected");
+                CommandError::new(
+                    "protocol",
+                    "The server answered something this app does not understand \
+                     (it may run another version of Parley).",
+                )
+            }
             ClientError::NotSignedIn => CommandError::new("not_signed_in", "Not signed in"),
             ClientError::SignedOut(m) => {
                 CommandError::new("signed_out", format!("Signed out by the server: {m}"))
             }
-            ClientError::Cache(e) => CommandError::new("local", format!("Local cache: {e}")),
+            ClientError::Cache(e) => CommandError::new(
+                "local",
+                format!("This computer's copy of your chats could not be read or written ({e})."),
+            ),
             ClientError::Io(e) => CommandError::new("local", e.to_string()),
             ClientError::Invalid(m) => CommandError::new("invalid", m),
             ClientError::LinkNotApproved => CommandError::new(
@@ -88,6 +101,9 @@ mod tests {
     fn network_errors_are_unreachable() {
         let e: CommandError = ClientError::Network("connection refused".into()).into();
         assert_eq!(e.code, "unreachable");
-        assert!(e.message.contains("connection refused"));
+        assert_eq!(
+            e.message,
+            "Cannot reach the server. Check your connection and try again."
+        );
     }
 }
