@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CachedMessage } from "./bindings";
-import { firstUnread, mergeMessages, newestSeq, oldestSeq, PAGE, reachedStart, sortMessages, withLatest, withoutCleared, withOlderPage, withSent } from "./history";
+import { arrivals, firstUnread, mergeMessages, newestSeq, oldestSeq, PAGE, reachedStart, sortMessages, withLatest, withoutCleared, withOlderPage, withSent } from "./history";
 
 const msg = (seq: number, extra: Partial<CachedMessage> = {}): CachedMessage => ({
   state: seq ? "sent" : "pending",
@@ -138,5 +138,15 @@ describe("a cleared chat", () => {
   it("knows the newest seq shown (what a clear goes up to)", () => {
     expect(newestSeq([])).toBe(0);
     expect(newestSeq([msg(0, { client_id: "q" }), ...range(2, 7)])).toBe(7);
+  });
+});
+
+describe("arrivals", () => {
+  it("are the others' stored messages after the seq seen, oldest first", () => {
+    const list = [msg(3, { sender_id: "ben" }), msg(4), msg(5, { sender_id: "ben" }), msg(0, { sender_id: "ben" }), msg(6, { sender_id: "ben" })];
+    expect(seqs(arrivals(list, "ana", 3))).toEqual([5, 6]);
+    expect(arrivals(list, "ana", 6)).toEqual([]);
+    // Mine never count, nor does anything not yet stored.
+    expect(seqs(arrivals(list, "ben", 0))).toEqual([4]);
   });
 });

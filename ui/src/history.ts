@@ -89,3 +89,10 @@ export function firstUnread(list: CachedMessage[], myId: string, readUpTo: numbe
   const m = list.find((m) => m.sender_id !== myId && m.seq > readUpTo && !!m.id);
   return m ? m.id : null;
 }
+
+/** Messages from someone else after seq `after`, oldest first: what came in
+ * since the view last looked (to say so to a screen reader, and to count
+ * while the user reads further up). */
+export function arrivals(list: CachedMessage[], myId: string, after: number): CachedMessage[] {
+  return list.filter((m) => m.sender_id !== myId && m.seq > after && !!m.id);
+}

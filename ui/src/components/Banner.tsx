@@ -15,8 +15,13 @@ export function Banner({ link }: { link: State["link"] }) {
   const b = bannerText(link, Date.now());
   if (!b) return null;
   return (
-    <div className={`banner banner-${b.kind}`} role="status" data-testid="banner" data-link={b.kind}>
-      {b.text}
+    <div className={`banner banner-${b.kind}`} data-testid="banner" data-link={b.kind}>
+      {/* The countdown changes every second: a screen reader is told the
+          state once, not read each second. */}
+      <span aria-hidden="true">{b.text}</span>
+      <span className="sr-only" role="status">
+        {b.kind === "offline" ? "Offline" : b.text}
+      </span>
     </div>
   );
 }

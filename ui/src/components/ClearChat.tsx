@@ -2,6 +2,7 @@ import { useState } from "react";
 import type { Chat } from "../bindings";
 import { call } from "../ipc";
 import { useAction } from "../useAction";
+import { useRestoreFocus } from "../useRestoreFocus";
 
 /** The chat header's "Clear chat": asks first, then clears my history of
  * the chat up to `upTo` (the newest message shown, so one that comes in
@@ -14,6 +15,7 @@ export function ClearChat({ chat, upTo, onCleared }: { chat: Chat; upTo: number;
   // answers for (one that comes in meanwhile stays).
   const [asking, setAsking] = useState<number | null>(null);
   const peer = chat.peer.display_name;
+  useRestoreFocus(asking !== null);
 
   const clear = () =>
     run(async () => {

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import type { Connection } from "../bindings";
 import { asCommandError, call } from "../ipc";
 import { useAction } from "../useAction";
+import { useRestoreFocus } from "../useRestoreFocus";
 
 /** "Forward to…": the contacts, one click sends a copy of the message
  * (text and attachments) to the one picked. Says where it went, or why
@@ -14,6 +15,7 @@ export function ForwardPicker({ messageId, onClose, onForwarded }: { messageId: 
   const { busy, error: sendError, run } = useAction();
   const error = sendError ?? loadError;
   const box = useRef<HTMLDivElement>(null);
+  useRestoreFocus(true);
   // Focus moves into the list once it shows; Escape closes it.
   useEffect(() => {
     if (contacts) box.current?.querySelector<HTMLButtonElement>("button")?.focus();

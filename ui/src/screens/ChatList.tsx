@@ -51,6 +51,7 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
         name="filter"
         type="search"
         placeholder="Find a chat or message (Ctrl+K)"
+        aria-label="Find a chat or message"
         value={query}
         onChange={(e) => onQuery(e.target.value)}
       />
@@ -70,6 +71,7 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
           render={(c) => (
             <button
               className={`chat-row${c.id === selected ? " selected" : ""}`}
+              aria-current={c.id === selected ? "true" : undefined}
               data-testid="chat-row"
               data-chat-id={c.id}
               onClick={() => onSelect(c.id)}
@@ -77,11 +79,11 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
               <Avatar name={c.peer.display_name} url={c.peer.avatar_url} online={presence[c.peer.id]?.online} />
               <span className="chat-row-main">
                 <span className="chat-row-top">
-                  <span className="chat-name">{c.peer.display_name}</span>
+                  <span className="chat-name" dir="auto">{c.peer.display_name}</span>
                   <span className="chat-time">{c.last_message ? listTime(new Date(c.last_message.created_at), now) : ""}</span>
                 </span>
                 <span className="chat-row-bottom">
-                  <span className="chat-preview">
+                  <span className="chat-preview" dir="auto">
                     {typing[c.id] ? (
                       <span className="typing-label" data-testid="list-typing">
                         typing…
@@ -133,10 +135,10 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
               return (
                 <button key={m.id} className="found-row" data-testid="found-message" onClick={() => onOpenMessage(m)}>
                   <span className="chat-row-top">
-                    <span className="chat-name">{peer}</span>
+                    <span className="chat-name" dir="auto">{peer}</span>
                     <span className="chat-time">{listTime(new Date(m.created_at), now)}</span>
                   </span>
-                  <span className="chat-preview">
+                  <span className="chat-preview" dir="auto">
                     {m.sender_id === myId ? "You: " : ""}
                     {snippet(m)}
                   </span>

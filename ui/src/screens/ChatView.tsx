@@ -9,17 +9,18 @@ import { MessageText } from "../components/MessageText";
 import { MuteMenu } from "../components/MuteMenu";
 import { PinButton } from "../components/PinButton";
 import { ClearChat } from "../components/ClearChat";
-import { save as saveDialog } from "@tauri-apps/plugin-dialog";
+import { ConfirmDelete } from "../components/ConfirmDelete";
+import { ReactionPicker } from "../components/ReactionPicker";
+import { open as openDialog, save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
 import { reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, imageBox, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
 import { drafts } from "../drafts";
 import { Latest } from "../latest";
 import { uploadEnded, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
-import { firstUnread, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
+import { arrivals, firstUnread, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
 import type { Presence } from "../store";
 
-const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
 /** Send "typing" at most this often while the person types. */
 const TYPING_EVERY_MS = 3000;
 /** Ask for the page before when scrolled this close to the top, px. */
@@ -229,10 +230,22 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     }
   }, [messages, myId]);
   const queuedAfter = useRef(new Map<string, number>());
+  /** What a screen reader is told of the last message that came in. */
+  const [announce, setAnnounce] = useState("");
+  /** Messages that came in below while the user reads further up. */
+  const [below, setBelow] = useState(0);
+  /** Scrolled more than a screen up from the newest messages. */
+  const [away, setAway] = useState(false);
+  /** The chat whose latest window was last shown (see `heard`). */
+  const loadedFor = useRef<string | null>(null);
+  /** The newest seq from the peer already seen in this chat: set when its
+   * messages first show (those are not news), null before. */
+  const heard = useRef<{ chat: string; seq: number } | null>(null);
   /** Shows the latest window the cache or server gave for refresh `n` of
    * chat `id`, unless the chat changed or a newer refresh was shown. */
   const showLatest = (id: string, latest: CachedMessage[], n: number) => {
     if (chatId.current !== id || !refreshes.current.accept(n)) return;
+    loadedFor.current = id;
     setMessages((cur) => withLatest(cur, latest, (m) => (queuedAfter.current.get(m.client_id) ?? 0) >= n));
   };
   /** Reads chat `id`'s latest window (`limit` messages, or a page) from the
@@ -266,6 +279,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     keepFromBottom.current = null;
     olderFailedAt.current = 0;
     pendingJump.current = null;
+    setAnnounce("");
+    setBelow(0);
+    setAway(false);
     setUnread(chat.unread_count > 0 ? { from: chat.read_up_to_seq, count: chat.unread_count } : null);
     unreadShown.current = false;
     refresh(id);
@@ -331,7 +347,20 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     // Only this chat's: for a moment after a switch, `messages` are the last
     // chat's.
     const id = chatId.current;
-    marker.current?.saw(newestFromOthers(messages.filter((m) => m.chat_id === id), myId));
+    const here = messages.filter((m) => m.chat_id === id);
+    marker.current?.saw(newestFromOthers(here, myId));
+    // What came in since the last look: said to a screen reader, and
+    // counted on the way-down button while the user reads further up.
+    if (heard.current?.chat !== id) {
+      if (loadedFor.current === id) heard.current = { chat: id, seq: newestFromOthers(here, myId) };
+      return;
+    }
+    const fresh = arrivals(here, myId, heard.current.seq);
+    if (!fresh.length) return;
+    const last = fresh[fresh.length - 1];
+    heard.current = { chat: id, seq: last.seq };
+    setAnnounce(`${chat.peer.display_name}: ${snippet(last) || "a message"}`);
+    if (!atBottom.current) setBelow((n) => n + fresh.length);
   }, [messages, myId]);
 
   const oldest = oldestSeq(messages);
@@ -499,32 +528,42 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     }
   }
 
+  /** Attaches `paths` in turn to chat `id`'s next message, counted as one
+   * upload from the first file to the last, so Send does not come on
+   * between two of them. */
+  async function attachAll(paths: string[], id: string) {
+    if (paths.length === 0) return;
+    uploadsStore.update((u) => uploadStarted(u, id, baseName(paths[0]), { sent: 0, total: 0 }));
+    try {
+      for (const p of paths) await attach(p, id);
+    } finally {
+      uploadsStore.update((u) => uploadEnded(u, id));
+    }
+  }
+  const attachAllRef = useRef(attachAll);
+  attachAllRef.current = attachAll;
+
+  /** The system's "open file" dialog; what is chosen is attached. */
+  async function chooseFiles() {
+    const id = chat.id;
+    try {
+      const picked = await openDialog({ multiple: true, directory: false });
+      const paths = picked === null ? [] : Array.isArray(picked) ? picked : [picked];
+      await attachAllRef.current(paths, id);
+    } catch (e) {
+      if (chatId.current === id) setError(asCommandError(e).message);
+    }
+  }
+
   // Files dropped on the window are attached (Tauri gives their paths).
-  const attachRef = useRef(attach);
-  attachRef.current = attach;
   useEffect(() => {
     let unlisten: (() => void) | undefined;
     let gone = false;
     getCurrentWebview()
       .onDragDropEvent((e) => {
-        if (e.payload.type === "drop") {
-          // All of them to the chat open at the drop (`attach` of that
-          // render), even if another is opened while the first uploads.
-          const attachHere = attachRef.current;
-          const paths = e.payload.paths;
-          if (paths.length === 0) return;
-          // Counted as one upload from the first file to the last, so
-          // Send does not come on between two of them.
-          const id = chatId.current;
-          uploadsStore.update((u) => uploadStarted(u, id, baseName(paths[0]), { sent: 0, total: 0 }));
-          void (async () => {
-            try {
-              for (const p of paths) await attachHere(p, id);
-            } finally {
-              uploadsStore.update((u) => uploadEnded(u, id));
-            }
-          })();
-        }
+        // All of them to the chat open at the drop, even if another is
+        // opened while the first uploads.
+        if (e.payload.type === "drop") void attachAllRef.current(e.payload.paths, chatId.current);
       })
       .then((u) => (gone ? u() : (unlisten = u)), () => {});
     return () => {
@@ -695,6 +734,17 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     return true;
   }
 
+  /** Back down to the newest message (the way-down button). */
+  function toBottom() {
+    const el = scroller.current;
+    anchor.current = null;
+    atBottom.current = true;
+    setBelow(0);
+    setAway(false);
+    if (el) el.scrollTop = el.scrollHeight;
+    composer.current?.focus();
+  }
+
   function jumpTo(id: string) {
     if (showMessage(id) || startShown) return;
     // Older than what is loaded: fetch pages until it is (see the layout effect).
@@ -720,8 +770,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     <section className="chat-view" data-testid="chat-view">
       <header className="chat-header">
         <Avatar name={chat.peer.display_name} url={chat.peer.avatar_url} size={36} online={presence?.online} />
-        <div>
-          <div className="chat-title">{chat.peer.display_name}</div>
+        <div className="chat-heading">
+          <div className="chat-title" dir="auto" title={chat.peer.display_name}>
+            {chat.peer.display_name}
+          </div>
           <div className="chat-status" data-testid="chat-status">
             {status || (chat.peer.username ? `@${chat.peer.username}` : "")}
           </div>
@@ -738,13 +790,19 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       <div
         className="messages"
         ref={scroller}
+        // Focusable, so the keyboard scrolls it (Page Up, End...).
+        tabIndex={0}
+        aria-label="Messages"
         // The user scrolls: the jump's hold ends.
         onWheel={() => (anchor.current = null)}
         onPointerDown={() => (anchor.current = null)}
         onKeyDown={() => (anchor.current = null)}
         onScroll={(e) => {
           const el = e.currentTarget;
-          atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+          const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
+          atBottom.current = fromBottom < 40;
+          if (atBottom.current) setBelow(0);
+          setAway(fromBottom > el.clientHeight);
           if (el.scrollTop < LOAD_OLDER_WITHIN_PX) void loadOlder();
         }}
       >
@@ -785,7 +843,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                     {m.reply_to ? (
                       <button className="quote" onClick={() => m.reply_to && jumpTo(m.reply_to)} data-testid="quote">
                         <strong>{quoted ? name(quoted.sender_id) : "Reply"}</strong>
-                        <span>{quoted ? snippet(quoted) : "An earlier message"}</span>
+                        <span dir="auto">{quoted ? snippet(quoted) : "An earlier message"}</span>
                       </button>
                     ) : null}
                     {!m.deleted && m.attachments.length ? (
@@ -795,7 +853,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                         ))}
                       </div>
                     ) : null}
-                    {m.deleted || m.body ? <div className="body">{m.deleted ? "This message was deleted" : <MessageText text={m.body} onError={setError} />}</div> : null}
+                    {m.deleted || m.body ? <div className="body" dir="auto">{m.deleted ? "This message was deleted" : <MessageText text={m.body} onError={setError} />}</div> : null}
                     {mine && why ? (
                       <div
                         className={m.state === "failed" ? "deferred error" : "deferred muted"}
@@ -835,7 +893,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                         {clock(new Date(m.created_at))}
                       </time>
                       {mine ? (
-                        <span className={`tick tick-${m.state}`} title={t.label} aria-label={t.label} data-testid="tick">
+                        <span className={`tick tick-${m.state}`} role="img" title={t.label} aria-label={t.label} data-testid="tick">
                           {t.mark}
                         </span>
                       ) : null}
@@ -883,21 +941,14 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                         </>
                       ) : null}
                       {picker === m.id ? (
-                        <div className="picker" role="menu">
-                          {QUICK_REACTIONS.map((e) => (
-                            <button
-                              key={e}
-                              role="menuitem"
-                              onClick={() => {
-                                // The picker goes: focus the composer, not nothing.
-                                composer.current?.focus();
-                                void react(m, e);
-                              }}
-                            >
-                              {e}
-                            </button>
-                          ))}
-                        </div>
+                        <ReactionPicker
+                          onPick={(e) => {
+                            // The picker goes: focus the composer, not nothing.
+                            composer.current?.focus();
+                            void react(m, e);
+                          }}
+                          onClose={() => setPicker(null)}
+                        />
                       ) : null}
                       {forwarding === m.id ? (
                         <ForwardPicker
@@ -910,13 +961,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                           }}
                         />
                       ) : null}
-                      {confirmDelete === m.id ? (
-                        <div className="confirm">
-                          Delete for everyone?{" "}
-                          <button name="confirm-delete" onClick={() => void remove(m)}>Delete</button>{" "}
-                          <button onClick={() => setConfirmDelete(null)}>Cancel</button>
-                        </div>
-                      ) : null}
+                      {confirmDelete === m.id ? <ConfirmDelete onDelete={() => void remove(m)} onCancel={() => setConfirmDelete(null)} /> : null}
                     </div>
                   ) : null}
                 </div>
@@ -941,6 +986,22 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             {chat.peer.display_name} is typing…
           </div>
         ) : null}
+        {away || below > 0 ? (
+          // Stuck to the bottom of the view, taking no room in the list.
+          <div className="to-bottom">
+            <button
+              name="to-bottom"
+              title="Go to the newest message"
+              aria-label={below ? `${below} new message${below === 1 ? "" : "s"}: go to the newest` : "Go to the newest message"}
+              onClick={toBottom}
+            >
+              ↓{below ? <span className="badge" data-testid="new-below">{below}</span> : null}
+            </button>
+          </div>
+        ) : null}
+      </div>
+      <div className="sr-only" aria-live="polite" data-testid="announce">
+        {announce}
       </div>
       {notice ? (
         <p className="muted inline" role="status" data-testid="notice">
@@ -962,7 +1023,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         <div className="composer-context" data-testid="composer-context">
           <div>
             <strong>{editing ? "Edit message" : `Reply to ${name(replyTo!.sender_id)}`}</strong>
-            <span>{snippet((editing ?? replyTo)!)}</span>
+            <span dir="auto">{snippet((editing ?? replyTo)!)}</span>
           </div>
           <button title="Cancel (Esc)" aria-label={editing ? "Cancel the edit" : "Cancel the reply"} onClick={cancelContext}>
             ✕
@@ -976,18 +1037,21 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             e.preventDefault();
             void attach(attachPath);
           }}
+          onKeyDown={(e) => {
+            if (e.key !== "Escape") return;
+            setAttachPath(null);
+            composer.current?.focus();
+          }}
         >
+          <button type="button" name="attach-choose" autoFocus disabled={!!upload} onClick={() => void chooseFiles()}>
+            Choose files…
+          </button>
           <input
             name="attach-path"
-            placeholder="Path of a file to attach (or drop files on the window)"
+            aria-label="Or the path of a file to attach"
+            placeholder="or a file's path (or drop files on the window)"
             value={attachPath}
-            autoFocus
             onChange={(e) => setAttachPath(e.target.value)}
-            onKeyDown={(e) => {
-              if (e.key !== "Escape") return;
-              setAttachPath(null);
-              composer.current?.focus();
-            }}
           />
           <button name="attach-upload" type="submit" disabled={!attachPath.trim() || !!upload}>
             Attach
@@ -1046,6 +1110,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         <textarea
           ref={composer}
           name="composer"
+          dir="auto"
           rows={1}
           placeholder="Write a message"
           aria-label="Message"
