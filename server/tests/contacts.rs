@@ -125,6 +125,8 @@ async fn ana_shows_ben_scans_ana_accepts() {
     let conn: Value = r.json().await.unwrap();
     assert_eq!(conn["user"]["id"], ben_s.user.user.id.as_str());
     assert!(conn["online"].is_boolean());
+    // Ben's request again, now that it went through: already connected.
+    problem(scan(&ts, &ben_s, &code.uri).await, 409, "already_connected").await;
 
     // Both list each other, and can see each other's profile now.
     let a_list = get_json(&ts, &ana_s, "/v1/connections").await;
@@ -226,14 +228,27 @@ async fn code_error_paths() {
 
 #[tokio::test]
 async fn short_codes_work_and_are_rate_limited() {
-    let ts = TestServer::start_with(|c| c.short_code_attempts = 3).await;
+    let ts = TestServer::start_with(|c| c.short_code_attempts = 4).await;
     let a = ts.login(ana()).await;
     let b = ts.login(ben()).await;
+    let carol = ts.login("carol@example.org").await;
     let code = new_code(&ts, &a).await;
     // Typed in lowercase, without the dash: accepted.
     let typed = code.short_code.replace('-', "").to_lowercase();
     let r = scan(&ts, &b, &typed).await;
     assert_eq!(r.status(), 201);
+    let first: Value = r.json().await.unwrap();
+    // Typed again (the answer was lost): the same request, as with the full
+    // code; anyone else typing it gets nothing.
+    let r = scan(&ts, &b, &code.short_code).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], first["id"]);
+    problem(
+        scan(&ts, &carol, &code.short_code).await,
+        404,
+        "code_not_found",
+    )
+    .await;
     // Wrong short codes count against the limit: 2 more allowed, then 429.
     problem(scan(&ts, &b, "ZZZZZ-ZZZZZ").await, 404, "code_not_found").await;
     problem(scan(&ts, &b, "ZZZZZ-ZZZZY").await, 404, "code_not_found").await;

@@ -174,7 +174,9 @@ pub async fn request(
         super::account::ensure_live(conn, &uid)?;
         let code = match &input {
             CodeInput::Full(c) => store::contacts::code_by_hash(conn, &token_hash(c))?,
-            CodeInput::Short(s) => store::contacts::live_code_by_short(conn, &token_hash(s), now)?,
+            CodeInput::Short(s) => {
+                store::contacts::live_code_by_short(conn, &token_hash(s), &uid, now)?
+            }
         };
         let not_found =
             || Error::not_found("code_not_found", "this code is unknown or no longer valid");
@@ -187,8 +189,15 @@ pub async fn request(
             return Err(not_found());
         }
         if let Some(by) = &code.consumed_by {
-            // Only the scanner who consumed it may repeat the request.
+            // Only the scanner who consumed it may repeat the request: the
+            // same answer as its first time (or, accepted meanwhile, 409).
             if *by == uid {
+                if store::contacts::are_connected(conn, &uid, &code.user_id)? {
+                    return Err(Error::conflict(
+                        "already_connected",
+                        "you are already connected",
+                    ));
+                }
                 if let Some(row) = store::contacts::pending_between(conn, &uid, &code.user_id, now)?
                 {
                     return Ok((

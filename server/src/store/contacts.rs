@@ -57,18 +57,22 @@ pub fn code_by_hash(conn: &Connection, code_hash: &[u8]) -> Result<Option<CodeRo
         .optional()?)
 }
 
-/// A short code matches only live codes (not revoked, consumed or expired).
+/// A short code matches only live codes (not revoked or expired, and not
+/// consumed, except by `scanner` itself: its retry of a request that went
+/// through is answered like one with the full code).
 pub fn live_code_by_short(
     conn: &Connection,
     short_hash: &[u8],
+    scanner: &str,
     now: i64,
 ) -> Result<Option<CodeRow>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {CODE_COLUMNS} FROM contact_codes WHERE short_hash = ?1 \
-             AND revoked_at IS NULL AND consumed_at IS NULL AND expires_at > ?2"
+             AND revoked_at IS NULL AND (consumed_at IS NULL OR consumed_by = ?3) \
+             AND expires_at > ?2"
         ))?
-        .query_row(params![short_hash, now], code_from_row)
+        .query_row(params![short_hash, now, scanner], code_from_row)
         .optional()?)
 }
 
