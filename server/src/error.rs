@@ -19,6 +19,10 @@ pub enum Error {
     /// 404: absent, or invisible to the caller (the two are indistinguishable).
     #[error("{detail}")]
     NotFound { code: &'static str, detail: String },
+    /// 405: the path exists, the method does not (the `Allow` header, which
+    /// axum's router sets, lists those that do).
+    #[error("{detail}")]
+    MethodNotAllowed { detail: String },
     /// 409: conflicts with current state.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },

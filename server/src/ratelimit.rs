@@ -42,14 +42,15 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         }
     }
 
-    /// Takes one token for `key`, or says how long to wait.
+    /// Takes one token for `key`, or says how long to wait (rounded up: a
+    /// client that waits what `Retry-After` says is then let through).
     pub fn check(&self, key: K) -> Result<(), Error> {
         self.limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             Error::TooManyRequests {
                 code: "rate_limited",
                 detail: "too many requests; slow down".into(),
-                retry_after: wait.as_secs().max(1),
+                retry_after: retry_after_secs(wait),
             }
         })
     }
@@ -58,5 +59,27 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// every key ever seen.
     pub fn prune(&self) {
         self.limiter.retain_recent();
+    }
+}
+
+/// Whole seconds to wait before a token is there again, rounded up (1.9 s
+/// said as 1 would earn the client a second 429) and at least one.
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_is_rounded_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1_900)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
     }
 }

@@ -381,6 +381,14 @@ async fn bearer_tokens_are_checked() {
     problem(r, 401, "unauthorized").await;
     let r = ts.req(Method::GET, "/v1/nope").send().await.unwrap();
     problem(r, 404, "not_found").await;
+    // A path that exists with a method it lacks: 405, saying which it has.
+    let r = ts
+        .req(Method::DELETE, "/v1/auth/otp/verify")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["allow"], "POST");
+    problem(r, 405, "method_not_allowed").await;
 }
 
 #[tokio::test]

@@ -60,5 +60,7 @@ async fn not_found() -> Error {
 }
 
 async fn method_not_allowed() -> Error {
-    Error::bad_request("method_not_allowed", "method not allowed on this endpoint")
+    Error::MethodNotAllowed {
+        detail: "method not allowed on this endpoint".into(),
+    }
 }

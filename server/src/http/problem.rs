@@ -15,6 +15,11 @@ impl Error {
             Error::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code, "Unauthorized"),
             Error::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code, "Forbidden"),
             Error::NotFound { code, .. } => (StatusCode::NOT_FOUND, code, "Not found"),
+            Error::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            ),
             Error::Conflict { code, .. } => (StatusCode::CONFLICT, code, "Conflict"),
             Error::Gone { code, .. } => (StatusCode::GONE, code, "Gone"),
             Error::PayloadTooLarge { .. } => (
