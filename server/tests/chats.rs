@@ -784,6 +784,15 @@ async fn removed_contacts_keep_history_but_cannot_send() {
         )
         .await;
     assert_eq!(r.status(), 200);
+    let r = ts
+        .req(Method::PUT, "/v1/me/avatar")
+        .auth(&a)
+        .header("content-type", "image/png")
+        .body(png(16, 16))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
     assert_eq!(chats[0]["peer"]["bio"], "for contacts only");
     ts.call(
@@ -796,6 +805,9 @@ async fn removed_contacts_keep_history_but_cannot_send() {
     let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
     assert_eq!(chats[0]["peer"]["bio"], "", "{chats:?}");
     assert_eq!(chats[0]["peer"]["username"], Value::Null);
+    // ...with name and photo: the photo it links to is still Ben's to see.
+    let avatar = chats[0]["peer"]["avatar_url"].as_str().unwrap().to_owned();
+    assert_eq!(get(&ts, &b, &avatar).await.status(), 200);
     problem(
         post_msg(&ts, &b, &chat, json!({"client_id": "x", "body": "after"})).await,
         403,
@@ -824,6 +836,7 @@ async fn removed_contacts_keep_history_but_cannot_send() {
         "chat_not_found",
     )
     .await;
+    problem(get(&ts, &carol, &avatar).await, 404, "avatar_not_found").await;
     // Nor can either side edit or react any more: that would still reach
     // the other's log.
     let a_events = |ts: &TestServer| ts.events_of(a.user.user.id.as_str(), None);

@@ -23,10 +23,12 @@ pub fn can_see(conn: &Connection, viewer: &str, target: &str) -> Result<bool> {
 
 /// Whether `viewer` may see `target`'s avatar: as the profile, plus both sides
 /// of a pending connection request (the scanner is shown who the code belongs
-/// to before the owner accepts).
+/// to before the owner accepts), plus a former contact whose chat remains
+/// (shown there, as to a stranger, with name and photo).
 pub fn can_see_avatar(conn: &Connection, viewer: &str, target: &str, now: i64) -> Result<bool> {
     Ok(can_see(conn, viewer, target)?
-        || store::contacts::pending_between(conn, viewer, target, now)?.is_some())
+        || store::contacts::pending_between(conn, viewer, target, now)?.is_some()
+        || store::chats::chat_between(conn, viewer, target)?.is_some())
 }
 
 pub async fn me(state: &AppState, caller: &Caller) -> Result<Me> {
