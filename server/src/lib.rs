@@ -55,6 +55,11 @@ pub enum StartError {
 /// New contact codes and device invites a user may create per minute.
 pub const CODES_PER_MINUTE: u32 = 30;
 
+/// Profile changes (fields, photo) a user may make per minute: each one
+/// is an event in every contact's log, so a loop of them would fill
+/// everyone's. Far more than anyone editing a profile by hand needs.
+pub const PROFILE_CHANGES_PER_MINUTE: u32 = 30;
+
 /// Prepares the data directory, database, keys and drivers. Blocking work runs on
 /// the blocking pool.
 pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, StartError> {
@@ -72,6 +77,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     let auth_limiter = ratelimit::IpLimiter::per_minute(config.auth_rate_per_ip);
     let short_code_limiter = ratelimit::KeyedLimiter::per_minute(config.short_code_attempts);
     let code_limiter = ratelimit::KeyedLimiter::per_minute(CODES_PER_MINUTE);
+    let profile_limiter = ratelimit::KeyedLimiter::per_minute(PROFILE_CHANGES_PER_MINUTE);
     let rest_send_limiter =
         ratelimit::KeyedLimiter::per_second(config.ws_rate, config.ws_rate.saturating_mul(2));
     let hub = Arc::new(hub::Hub::new(config.ws_queue as usize));
@@ -83,6 +89,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
         auth_limiter,
         short_code_limiter,
         code_limiter,
+        profile_limiter,
         rest_send_limiter,
         public_url,
         hub,
@@ -257,6 +264,7 @@ async fn janitor(state: AppState) {
         state.auth_limiter.prune();
         state.short_code_limiter.prune();
         state.code_limiter.prune();
+        state.profile_limiter.prune();
         state.rest_send_limiter.prune();
         if let Err(e) = service::auth::purge_expired(&state).await {
             tracing::warn!(error = %e, "janitor: purging sign-in codes failed");

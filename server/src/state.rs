@@ -28,6 +28,8 @@ pub struct Inner {
     /// for its lifetime): a screen that renews its code needs one every few
     /// minutes.
     pub code_limiter: KeyedLimiter<String>,
+    /// Profile changes per user (see `PROFILE_CHANGES_PER_MINUTE`).
+    pub profile_limiter: KeyedLimiter<String>,
     /// Sends over REST per user: the same rate a WebSocket allows (the
     /// socket's own limit would otherwise be one REST loop away). Edits,
     /// deletions and reactions draw on the same budget: each is an event in

@@ -112,17 +112,6 @@ async fn usernames_are_unique_case_insensitively() {
     problem(r, 422, "invalid_field").await;
 }
 
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, 99])
-    });
-    let mut out = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
-
 async fn put_avatar(
     ts: &TestServer,
     s: &parley_protocol::Session,
@@ -464,4 +453,32 @@ async fn an_account_is_deleted_with_a_fresh_code_for_good() {
     assert_ne!(again.user.user.id.0, old_id);
     let conns: Vec<Value> = ts.get_json("/v1/connections", &again).await;
     assert!(conns.is_empty());
+}
+
+#[tokio::test]
+async fn profile_changes_are_rate_limited_per_user() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let b = ts.login(ben()).await;
+    async fn set_status(
+        ts: &TestServer,
+        s: &parley_protocol::Session,
+        n: u32,
+    ) -> reqwest::Response {
+        patch(ts, s, json!({ "status_text": format!("status {n}") })).await
+    }
+    for n in 0..parley_server::PROFILE_CHANGES_PER_MINUTE {
+        assert_eq!(set_status(&ts, &a, n).await.status(), 200, "change {n}");
+    }
+    let r = set_status(&ts, &a, 99).await;
+    assert!(r.headers().contains_key("retry-after"));
+    problem(r, 429, "rate_limited").await;
+    // The photo draws on the same budget; other users have their own.
+    problem(
+        put_avatar(&ts, &a, "image/png", png(8, 8)).await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    assert_eq!(set_status(&ts, &b, 0).await.status(), 200);
 }

@@ -70,12 +70,14 @@ async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
         (status = 409, description = "`username_taken`", body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field`, `invalid_body`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: more than 30 profile changes (fields or photo) a minute", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn patch_me(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<UpdateMe>,
 ) -> Result<Json<Me>> {
+    state.profile_limiter.check(caller.user_id.clone())?;
     Ok(Json(
         service::profile::update_me(&state, &caller, body).await?,
     ))
@@ -85,13 +87,18 @@ async fn patch_me(
 /// most 6144 pixels a side (422 `invalid_image` beyond). It is decoded,
 /// fitted into 512x512 and stored as PNG.
 #[utoipa::path(put, path = "/v1/me/avatar", tag = "profile", security(("bearer" = [])),
-    request_body(content = Vec<u8>, content_type = "image/png"),
+    request_body(content(
+        (Vec<u8> = "image/png"),
+        (Vec<u8> = "image/jpeg"),
+        (Vec<u8> = "image/webp"),
+    )),
     responses(
         (status = 200, body = Me),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_image`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: more than 30 profile changes (fields or photo) a minute", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_avatar(
     State(state): State<AppState>,
@@ -99,6 +106,7 @@ async fn put_avatar(
     headers: HeaderMap,
     body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Me>> {
+    state.profile_limiter.check(caller.user_id.clone())?;
     let body = body.map_err(|e| body_rejection(e.status(), e.body_text()))?;
     let ct = headers
         .get(header::CONTENT_TYPE)
