@@ -644,3 +644,44 @@ async fn a_new_sign_in_is_announced_to_the_other_devices() {
     );
     assert_eq!(ev["event"]["device"]["name"], "new laptop");
 }
+
+/// One device may hold `WS_PER_DEVICE_MAX` sockets; one more is refused at
+/// the upgrade (429), and once one closes there is room again. Other
+/// devices of the same user are not counted against it.
+#[tokio::test]
+async fn a_device_may_open_only_so_many_websockets() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let mut open = Vec::new();
+    for _ in 0..limits::WS_PER_DEVICE_MAX {
+        let mut ws = ts.ws(&a).await;
+        ws.hello(0).await; // registered once it answers
+        open.push(ws);
+    }
+    let upgrade = || {
+        ts.req(Method::GET, "/v1/ws")
+            .auth(&a)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .send()
+    };
+    let r = upgrade().await.unwrap();
+    assert!(r.headers().contains_key("retry-after"));
+    problem(r, 429, "too_many_connections").await;
+    let other_device = ts.login(ana()).await;
+    ts.ws(&other_device).await.hello(0).await;
+    let mut first = open.remove(0);
+    first.stream.close(None).await.unwrap();
+    drop(first);
+    let mut status = 0;
+    for _ in 0..100 {
+        status = upgrade().await.unwrap().status().as_u16();
+        if status == 101 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 101, "room again once one closed");
+}

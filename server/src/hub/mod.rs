@@ -134,6 +134,13 @@ impl Hub {
         (session, rx, Transition { changed })
     }
 
+    /// How many sessions device `device_id` of `user_id` has open.
+    pub fn device_sockets(&self, user_id: &str, device_id: &str) -> usize {
+        self.lock().get(user_id).map_or(0, |list| {
+            list.iter().filter(|s| s.device_id == device_id).count()
+        })
+    }
+
     /// Removes a session; says whether the user went offline (last session).
     pub fn unregister(&self, session: &Session) -> Transition {
         let mut map = self.lock();

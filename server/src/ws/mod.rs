@@ -71,6 +71,21 @@ async fn upgrade(
         Ok(ws) => ws,
         Err(e) => return Error::bad_request("not_websocket", e.body_text()).into_response(),
     };
+    // Each socket holds buffers and a queue, and its hello may replay the
+    // whole retained log: one token may not open them without end. Refused
+    // rather than closing an older one, so that two processes of one
+    // device never take turns knocking each other off.
+    if state.hub.device_sockets(&caller.user_id, &caller.device_id) >= limits::WS_PER_DEVICE_MAX {
+        return Error::TooManyRequests {
+            code: "too_many_connections",
+            detail: format!(
+                "this device has {} WebSockets open already; close one",
+                limits::WS_PER_DEVICE_MAX
+            ),
+            retry_after: 60,
+        }
+        .into_response();
+    }
     ws.max_message_size(limits::WS_FRAME_MAX_BYTES)
         .max_frame_size(limits::WS_FRAME_MAX_BYTES)
         // tungstenite's defaults (128 KiB each) dominate idle-socket memory;
