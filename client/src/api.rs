@@ -498,13 +498,40 @@ impl Api {
             .unwrap_or("file")
             .to_owned();
         let mut sent = 0u64;
+        // When a chunk last went out (see `stalled`), in ms since `start`.
+        let start = std::time::Instant::now();
+        let moved = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let all_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(len == 0));
+        let (moved2, all_out2) = (moved.clone(), all_out.clone());
         let stream = tokio_util::io::ReaderStream::new(file).map(move |chunk| {
             if let Ok(c) = &chunk {
                 sent += c.len() as u64;
                 progress(sent);
+                let ms = start.elapsed().as_millis() as u64;
+                moved2.store(ms, std::sync::atomic::Ordering::Relaxed);
+                if sent >= len {
+                    all_out2.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             chunk
         });
+        // The whole upload may take long (an hour at most), but a connection
+        // that stops taking bytes (a laptop's sleep, a NAT that forgot it)
+        // would otherwise hang there for the hour: it is given up after
+        // `TRANSFER_IDLE` without a byte going out.
+        let stalled = async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if all_out.load(std::sync::atomic::Ordering::Relaxed) {
+                    return std::future::pending::<()>().await;
+                }
+                let last = moved.load(std::sync::atomic::Ordering::Relaxed);
+                let idle = start.elapsed().saturating_sub(Duration::from_millis(last));
+                if idle > TRANSFER_IDLE {
+                    return;
+                }
+            }
+        };
         let req = self
             .request(
                 Method::POST,
@@ -515,7 +542,14 @@ impl Api {
             .header("content-length", len)
             .timeout(Duration::from_secs(3600))
             .body(reqwest::Body::wrap_stream(stream));
-        match self.json(req).await {
+        let answer = tokio::select! {
+            answer = self.json(req) => answer,
+            () = stalled => Err(ClientError::Network(format!(
+                "the upload of {name} stalled: nothing went out for {} s",
+                TRANSFER_IDLE.as_secs()
+            ))),
+        };
+        match answer {
             // A server answers a file over its limit with 413 at once and
             // closes the connection while the body is still going out, so
             // the client often sees only the broken connection.
@@ -550,6 +584,10 @@ impl Api {
         .await
     }
 }
+
+/// How long an upload or a download may go without a byte moving before it
+/// is given up (their whole time is allowed to be long).
+pub const TRANSFER_IDLE: Duration = Duration::from_secs(30);
 
 /// Percent-encodes a path segment or query value.
 pub fn enc(s: &str) -> String {

@@ -189,7 +189,18 @@ pub(crate) async fn save(
     let mut hasher = Sha256::new();
     let mut got: u64 = 0;
     let mut body = resp.bytes_stream();
-    while let Some(chunk) = body.next().await {
+    loop {
+        // A connection that stops bringing bytes is given up, not waited
+        // on for the whole download's hour.
+        let next = tokio::time::timeout(crate::api::TRANSFER_IDLE, body.next())
+            .await
+            .map_err(|_| {
+                ClientError::Network(format!(
+                    "the download stalled: nothing came for {} s",
+                    crate::api::TRANSFER_IDLE.as_secs()
+                ))
+            })?;
+        let Some(chunk) = next else { break };
         let chunk = chunk?;
         got += chunk.len() as u64;
         if got > att.size {
@@ -213,14 +224,35 @@ pub(crate) async fn save(
     crate::client::blocking(move || persist(tmp, dest, &name)).await
 }
 
+/// The mode of a newly created file: 0666 less the process's umask (Linux
+/// says it in /proc; elsewhere the usual 022 is assumed).
+#[cfg(unix)]
+fn new_file_mode() -> u32 {
+    let umask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022);
+    0o666 & !umask
+}
+
 /// Gives the finished temporary file its name.
 fn persist(tmp: tempfile::NamedTempFile, dest: Destination, name: &str) -> Result<PathBuf> {
     // Temporary files are created private (0600); a saved download gets the
-    // mode every other download in the folder has.
+    // mode a file created there would get (the user's umask), or, replacing
+    // a file, that file's.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
+        let replaced = match &dest {
+            Destination::File(path) => std::fs::metadata(path).ok().map(|m| m.permissions().mode()),
+            Destination::Folder(_) => None,
+        };
+        let mode = replaced.unwrap_or_else(new_file_mode) & 0o777;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
     }
     match dest {
         Destination::File(path) => {

@@ -775,14 +775,31 @@ async fn saved_attachments_are_checked_safely_named_and_never_overwrite() {
     );
     assert_eq!(std::fs::read(&odd).unwrap(), b"not a parent folder");
 
+    // A new file gets the mode the user's umask gives.
+    #[cfg(target_os = "linux")]
+    {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
+            .unwrap();
+        assert_eq!(mode(&first), 0o666 & !umask);
+    }
+
     let chosen = tmp.path().join("chosen.bin");
     std::fs::write(&chosen, "old content").unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&chosen, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let p = ben
         .save_attachment(&atts[1], Destination::File(chosen.clone()), |_| {})
         .await
         .unwrap();
     assert_eq!(p, chosen);
     assert_eq!(std::fs::read(&chosen).unwrap(), b"not a parent folder");
+    // A private file replaced stays private.
+    #[cfg(unix)]
+    assert_eq!(mode(&chosen), 0o600);
 
     // The server's copy is damaged (same length, other bytes).
     let blob = ts
