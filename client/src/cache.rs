@@ -384,6 +384,21 @@ pub fn message_by_id(conn: &Connection, id: &str) -> Result<Option<CachedMessage
     Ok(to_cached(row.into_iter().collect())?.pop())
 }
 
+/// My message with `client_id` as cached (queued, sent or refused), with
+/// the refusal when refused.
+pub fn my_message(conn: &Connection, me: &str, client_id: &str) -> Result<Option<CachedMessage>> {
+    let row = conn
+        .query_row(
+            "SELECT m.json, m.state, f.problem FROM messages m \
+             LEFT JOIN failed_sends f ON f.client_id = m.client_id AND m.state = 'failed' \
+             WHERE m.sender_id = ?1 AND m.client_id = ?2",
+            [me, client_id],
+            cached_from_row,
+        )
+        .optional()?;
+    Ok(to_cached(row.into_iter().collect())?.pop())
+}
+
 /// The highest message seq cached for a chat.
 pub fn last_seq(conn: &Connection, chat_id: &str) -> Result<u64> {
     Ok(conn.query_row(
@@ -604,6 +619,16 @@ pub fn enqueue(
         state: LocalState::Pending,
         failure: None,
     })
+}
+
+/// How many of `me`'s messages never reached the server (queued, or
+/// refused for good): what a sign-out, which wipes the cache, would lose.
+pub fn unsent_count(conn: &Connection, me: &str) -> Result<u64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM messages WHERE sender_id = ?1 AND state IN ('pending', 'failed')",
+        )?
+        .query_row([me], |r| r.get::<_, i64>(0))? as u64)
 }
 
 pub fn outbox(conn: &Connection) -> Result<Vec<OutboxItem>> {

@@ -16,6 +16,9 @@ use tokio::sync::{broadcast, Mutex, Notify};
 /// its lifetime, for servers configured with very short tokens).
 const REFRESH_MARGIN_SECS: i64 = 60;
 
+/// How soon a device link's poll is tried again after a network failure.
+const LINK_POLL_RETRY: Duration = Duration::from_secs(2);
+
 fn margin(s: &Secrets) -> i64 {
     if s.access_ttl > 0 {
         REFRESH_MARGIN_SECS.min(s.access_ttl / 4)
@@ -165,12 +168,19 @@ impl Client {
             }
             match api
                 .poll_link(&link.link_id, &link.secret, left.as_secs().clamp(1, 30))
-                .await?
+                .await
             {
-                LinkStatus::Pending => tick(),
-                LinkStatus::Approved { tokens, user } => {
+                Ok(LinkStatus::Pending) => tick(),
+                Ok(LinkStatus::Approved { tokens, user }) => {
                     return Client::adopt(profile, api, &tokens, &user).await
                 }
+                // A blip of the network (or a busy server) does not end a
+                // wait of minutes: poll again shortly.
+                Err(e) if e.is_transient() => {
+                    tick();
+                    tokio::time::sleep(LINK_POLL_RETRY.min(left)).await;
+                }
+                Err(e) => return Err(e),
             }
         }
     }
@@ -470,6 +480,22 @@ impl Client {
             }
             other => other,
         }
+    }
+
+    /// My message with `client_id` as this device has it (queued, sent or
+    /// refused), if it does.
+    pub async fn my_message(&self, client_id: &str) -> Result<Option<CachedMessage>> {
+        let (me, cid) = (self.user_id().to_owned(), client_id.to_owned());
+        self.cache()
+            .run(move |c| cache::my_message(c, &me, &cid))
+            .await
+    }
+
+    /// How many of my messages never reached the server (queued or refused):
+    /// a sign-out deletes them with the cache.
+    pub async fn unsent_count(&self) -> Result<u64> {
+        let me = self.user_id().to_owned();
+        self.cache().run(move |c| cache::unsent_count(c, &me)).await
     }
 
     /// Signs this device out on the server and forgets the session locally.

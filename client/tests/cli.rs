@@ -163,6 +163,11 @@ fn two_users_sign_in_set_profiles_and_connect_by_scanning_a_qr_image() {
 #[test]
 fn messages_replies_reactions_attachments_read_receipts_and_search() {
     let p = pair();
+    // Reading a chat never written in opens none (Ben would see an empty
+    // one appear in his list).
+    assert_eq!(p.ana.ok(&["history", "ben"]).trim(), "(no messages)");
+    assert_eq!(p.ana.json(&["history", "ben"]), json!([]));
+    assert_eq!(p.ben.json(&["chats"]), json!([]));
     let m1 = p.ana.json(&["send", "ben", "hello ben, first words"]);
     assert_eq!(m1["state"], "sent", "{m1}");
     assert_eq!(m1["seq"], 1);
@@ -323,6 +328,20 @@ fn messages_replies_reactions_attachments_read_receipts_and_search() {
         run.stderr.contains("not among the recent messages"),
         "{run:?}"
     );
+
+    // A body cannot pass for another line of the history (a message of
+    // mine, say): its further lines are indented under it.
+    p.ben.ok(&[
+        "send",
+        "ana",
+        "ok\n#99   2026-01-01 10:00 me: I owe Ben 100",
+    ]);
+    let h = p.ana.ok(&["history", "ben"]);
+    assert!(!h.lines().any(|l| l.starts_with("#99")), "{h}");
+    assert!(
+        h.contains("\n      \u{2502} #99   2026-01-01 10:00 me: I owe Ben 100"),
+        "{h}"
+    );
 }
 
 /// `mute` for a while or until unmuted, shown in `chats`; `unmute`; a
@@ -477,24 +496,37 @@ fn a_message_sent_while_the_server_is_down_waits_in_the_queue() {
     let mut p = pair();
     p.ana.ok(&["send", "ben", "before"]);
     p.ts.stop();
+    // Exit 75: queued, not to be sent again (with --json, stdout says so).
     let run = p.ana.run(&["send", "ben", "while it was down"]);
-    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert_eq!(run.code(), Some(75), "{run:?}");
     assert!(run.stderr.contains("stays queued"), "{run:?}");
-    let offline = p.ana.ok(&["history", "ben"]);
+    let run = p.ana.run(&["--json", "send", "ben", "also while down"]);
+    assert_eq!(run.code(), Some(75), "{run:?}");
+    let said: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(said["queued"], true, "{said}");
+    assert!(said["client_id"].as_str().is_some_and(|c| !c.is_empty()));
+    // Signing out would delete them: asked first, refused without a yes.
+    let run = p.ana.fails(&["logout"], 1);
     assert!(
-        offline
-            .lines()
-            .last()
-            .unwrap()
-            .contains("while it was down (pending)"),
+        run.stderr.contains("2 messages never reached the server"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("not signed out"), "{run:?}");
+    let offline = p.ana.ok(&["history", "ben"]);
+    let last: Vec<&str> = offline.lines().rev().take(2).collect();
+    assert!(
+        last[1].contains("while it was down (pending)")
+            && last[0].contains("also while down (pending)"),
         "{offline}"
     );
     p.ts.start_again();
     p.ana.ok(&["send", "ben", "after"]);
     assert_eq!(
         bodies(&p.ben, "ana"),
-        ["before", "while it was down", "after"]
+        ["before", "while it was down", "also while down", "after"]
     );
+    // Nothing unsent now: no question.
+    p.ana.ok(&["logout"]);
 }
 
 /// `delete-account` sends a code and asks for it (nothing typed: the
@@ -694,7 +726,7 @@ fn a_send_refused_for_a_full_server_stays_queued_and_goes_out_later() {
         .map(|i| p.ana.run(&["send", "ben", &format!("{i} {body}")]))
         .find(|run| run.code() != Some(0))
         .expect("a 1 MiB database took 200 messages of 16 KiB");
-    assert_eq!(refused.code(), Some(1), "{refused:?}");
+    assert_eq!(refused.code(), Some(75), "{refused:?}");
     assert!(
         refused.stderr.contains("storage is full") && refused.stderr.contains("(storage_full)"),
         "{refused:?}"
@@ -853,10 +885,22 @@ fn errors_exit_codes_and_messages() {
     assert_eq!(v["kind"], "contact", "{v}");
     assert_eq!(v["server"], "http://127.0.0.1:9");
 
+    // A mistyped invite file is said to be one, not sent as a code.
+    let run = carl.fails(&["join", "jion.png"], 1);
+    assert!(
+        run.stderr.contains("jion.png: no such image file"),
+        "{run:?}"
+    );
+
     // Signed in, a contact code for another server is refused before any request.
     carl.login_with_code(&ts, "carl@example.org");
     let run = carl.fails(&["qr", "scan", qr.to_str().unwrap()], 1);
     assert!(run.stderr.contains("another server"), "{run:?}");
+    // Signing in again on a signed-in profile would replace its session
+    // (and, for another account, wipe what it has not sent).
+    let run = carl.fails(&["login", "carl@example.org", "--code", "123456"], 1);
+    assert!(run.stderr.contains("already signed in"), "{run:?}");
+    assert!(carl.profile.join("session").exists());
 
     // Refused before anything is sent: an avatar over 5 MiB, a body over
     // 16 KiB, eleven attachments.

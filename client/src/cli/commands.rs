@@ -3,7 +3,7 @@
 use super::{output, Cli, Command, DevicesCmd, ProfileCmd, QrCmd};
 use indicatif::{ProgressBar, ProgressStyle};
 use parley_client::{
-    cache::CachedMessage,
+    cache::{CachedMessage, LocalState},
     qr::{self, QrMatrix, QrPayload, TerminalTheme},
     request_code, start_link, Client, ClientError, ClientEvent, Profile, Result, SecretStore,
 };
@@ -28,8 +28,23 @@ pub async fn run(cli: Cli) -> Result<()> {
             code,
             device_name,
         } => ctx.login(&identifier, code, device_name).await,
-        Command::Logout => {
+        Command::Logout { yes } => {
             let c = ctx.client().await?;
+            let unsent = c.unsent_count().await?;
+            if unsent > 0 && !yes {
+                let question = format!(
+                    "{unsent} message{} never reached the server and will be deleted from this \
+                     computer. Sign out anyway?",
+                    if unsent == 1 { "" } else { "s" }
+                );
+                if !confirm(&question).await? {
+                    return Err(ClientError::Invalid(
+                        "not signed out (`parley history` shows the unsent messages; \
+                         `parley logout --yes` signs out anyway)"
+                            .into(),
+                    ));
+                }
+            }
             match c.logout().await {
                 Ok(()) => {}
                 // The session is forgotten here either way; say what the
@@ -51,7 +66,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     &serde_json::json!({"user": me, "device_id": c.device_id(), "server": c.server()}),
                 );
             } else {
-                println!(
+                out!(
                     "{} ({}){} on {} — device {}",
                     me.user.display_name,
                     me.identifier,
@@ -91,7 +106,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 output::json(&me);
             } else {
-                println!(
+                out!(
                     "profile updated: {}{}",
                     me.user.display_name,
                     me.user
@@ -110,9 +125,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 output::json(&code);
             } else {
-                println!("{}", m.to_terminal(TerminalTheme::Dark));
-                println!("{}", code.uri);
-                println!(
+                out!("{}", m.to_terminal(TerminalTheme::Dark));
+                out!("{}", code.uri);
+                out!(
                     "Typed code: {}  (expires {})",
                     code.short_code,
                     code.expires_at
@@ -165,7 +180,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 output::json(&conn);
             } else {
-                println!("connected with {}", conn.user.display_name);
+                out!("connected with {}", output::name(&conn.user.display_name));
             }
             Ok(())
         }
@@ -189,7 +204,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let who = c.resolve_contact(&contact).await?;
             c.remove_contact(who.user.id.as_str()).await?;
             ctx.done(
-                &format!("removed {}", who.user.display_name),
+                &format!("removed {}", output::name(&who.user.display_name)),
                 serde_json::json!({"removed": who.user.id}),
             );
             Ok(())
@@ -241,9 +256,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 output::json(&inv);
             } else {
-                println!("{}", m.to_terminal(TerminalTheme::Dark));
-                println!("{}", inv.uri);
-                println!("On the new device: parley join <this QR image or URI>  (valid 2 minutes, once)");
+                out!("{}", m.to_terminal(TerminalTheme::Dark));
+                out!("{}", inv.uri);
+                out!("On the new device: parley join <this QR image or URI>  (valid 2 minutes, once)");
             }
             Ok(())
         }
@@ -259,7 +274,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::History { contact, limit } => {
             let c = ctx.client().await?;
-            let chat = c.resolve_chat(&contact).await?;
+            // Reading opens no chat on the server (the peer would see an
+            // empty one appear in their list).
+            let Some(chat) = c.existing_chat(&contact).await? else {
+                let none: [CachedMessage; 0] = [];
+                output::list(json, &none, "(no messages)", |_| {});
+                return Ok(());
+            };
             let list = c.history(&chat.id, limit).await?;
             if json {
                 output::json(&list);
@@ -276,7 +297,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     })
                     .flatten();
                 if list.is_empty() {
-                    println!("(no messages)");
+                    out!("(no messages)");
                 }
                 for (i, m) in list.iter().enumerate() {
                     if Some(i) == first_unread {
@@ -299,7 +320,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => ctx.send(&contact, &text, reply_to, &attach).await,
         Command::Read { contact } => {
             let c = ctx.client().await?;
-            let chat = c.resolve_chat(&contact).await?;
+            let Some(chat) = c.existing_chat(&contact).await? else {
+                ctx.done(
+                    "nothing to read",
+                    serde_json::json!({"chat_id": null, "read_up_to_seq": 0}),
+                );
+                return Ok(());
+            };
             let last = chat.last_message.as_ref().map(|m| m.seq).unwrap_or(0);
             c.read(&chat.id, last).await?;
             ctx.done(
@@ -380,9 +407,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 output::json(&mine);
             } else {
-                println!(
+                out!(
                     "forwarded to {} as #{} ({})",
-                    who.user.display_name, mine.message.seq, mine.message.id
+                    output::name(&who.user.display_name),
+                    mine.message.seq,
+                    mine.message.id
                 );
             }
             Ok(())
@@ -394,7 +423,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 output::json(&m);
             } else {
-                println!("sent #{} ({})", m.message.seq, m.message.id);
+                out!("sent #{} ({})", m.message.seq, m.message.id);
             }
             Ok(())
         }
@@ -452,14 +481,14 @@ pub async fn run(cli: Cli) -> Result<()> {
                 } else {
                     peer.clone()
                 };
-                println!(
+                out!(
                     "{}  [{}] {}: {}  ({})",
                     m.created_at
                         .with_timezone(&chrono::Local)
                         .format("%Y-%m-%d %H:%M"),
-                    peer,
-                    who,
-                    output::printable(&m.body),
+                    output::name(&peer),
+                    output::name(&who),
+                    output::body(&m.body),
                     m.id
                 )
             });
@@ -525,7 +554,7 @@ impl Ctx {
         if self.json {
             output::json(&value);
         } else {
-            println!("{text}");
+            out!("{text}");
         }
     }
 
@@ -545,6 +574,15 @@ impl Ctx {
         code: Option<String>,
         device_name: Option<String>,
     ) -> Result<()> {
+        // Signing in again here would replace this profile's session and,
+        // for another account or server, wipe what it has not sent yet.
+        if let Some(info) = self.profile.info()? {
+            return Err(ClientError::Invalid(format!(
+                "this profile is already signed in (at {}); `parley logout` first, or use \
+                 another --profile",
+                info.server
+            )));
+        }
         let server = self.server()?;
         let asked = code.is_none();
         let mut code = match code {
@@ -577,7 +615,7 @@ impl Ctx {
                 &serde_json::json!({"user": me, "new_user": new_user, "device_id": client.device_id()}),
             );
         } else {
-            println!(
+            out!(
                 "signed in as {} ({}){}",
                 me.user.display_name,
                 me.identifier,
@@ -612,16 +650,14 @@ impl Ctx {
             if self.json {
                 output::json_line(&serde_json::json!({"link": link}));
             } else {
-                println!("{}", m.to_terminal(TerminalTheme::Dark));
-                println!("{}", link.uri);
-                println!("Check code: {}  — scan this with a signed-in device (parley qr scan) and compare the digits.", link.check_code);
+                out!("{}", m.to_terminal(TerminalTheme::Dark));
+                out!("{}", link.uri);
+                out!("Check code: {}  — scan this with a signed-in device (parley qr scan) and compare the digits.", link.check_code);
             }
             let pb = self.spinner("waiting for approval…");
             // A link lives 2 minutes; wait until it expires, then show a new one.
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let until_expiry = (link.expires_at - chrono::Utc::now())
-                .to_std()
-                .unwrap_or_default();
+            let until_expiry = link_wait(link.expires_at, chrono::Utc::now());
             let wait = left.min(until_expiry);
             let r =
                 Client::finish_link(self.profile.clone(), &server, &link, wait, || pb.tick()).await;
@@ -635,9 +671,10 @@ impl Ctx {
                             &serde_json::json!({"signed_in": me, "device_id": client.device_id()}),
                         );
                     } else {
-                        println!(
+                        out!(
                             "linked: signed in as {} ({})",
-                            me.user.display_name, me.identifier
+                            me.user.display_name,
+                            me.identifier
                         );
                     }
                     return Ok(());
@@ -650,7 +687,7 @@ impl Ctx {
                 return Err(ClientError::LinkNotApproved);
             }
             if !self.json {
-                println!("The code expired; here is a new one.");
+                out!("The code expired; here is a new one.");
             }
         }
     }
@@ -672,7 +709,16 @@ impl Ctx {
                 }
             }
         } else {
-            source.to_owned()
+            // A mistyped file name is said to be one, not sent as a code.
+            let s = source.trim();
+            let code_like = s.to_ascii_lowercase().starts_with("parley")
+                || parley_protocol::qr::normalize_base32(s).is_some_and(|c| c.len() >= 10);
+            if !code_like {
+                return Err(ClientError::Invalid(format!(
+                    "{s}: no such image file, and not a parley:// invite or an invite code"
+                )));
+            }
+            s.to_owned()
         };
         let server = match uri.parse::<QrPayload>() {
             Ok(QrPayload::DeviceInvite(i)) => i.server,
@@ -685,9 +731,10 @@ impl Ctx {
         if self.json {
             output::json(&serde_json::json!({"signed_in": me, "device_id": client.device_id()}));
         } else {
-            println!(
+            out!(
                 "joined: signed in as {} ({})",
-                me.user.display_name, me.identifier
+                me.user.display_name,
+                me.identifier
             );
         }
         Ok(())
@@ -739,21 +786,29 @@ impl Ctx {
                 if self.json {
                     output::json(&req);
                 } else {
-                    println!(
+                    out!(
                         "connection request sent to {} — waiting for them to accept",
-                        req.to.display_name
+                        output::name(&req.to.display_name)
                     );
                 }
                 Ok(())
             }
             QrPayload::DeviceLink(link) => {
                 let info = c.link_info(&link).await?;
+                // Whoever is asked must see the device and its check code
+                // first (on stderr with --json, whose stdout is the answer):
+                // approving blind is what the check code is there to stop.
+                let shown = format!(
+                    "New device: {} [{}]\nCheck code: {}  — it must match the code on the new \
+                     device's screen.",
+                    output::name(&info.device_name),
+                    info.platform,
+                    info.check_code
+                );
                 if !self.json {
-                    println!("New device: {} [{}]", info.device_name, info.platform);
-                    println!(
-                        "Check code: {}  — it must match the code on the new device's screen.",
-                        info.check_code
-                    );
+                    out!("{shown}");
+                } else if !yes {
+                    eprintln!("{shown}");
                 }
                 if !yes && !confirm("Add this device to your account?").await? {
                     return Err(ClientError::Invalid("not approved".into()));
@@ -762,7 +817,10 @@ impl Ctx {
                 if self.json {
                     output::json(&serde_json::json!({"approved": info}));
                 } else {
-                    println!("approved: {} can now use your account", info.device_name);
+                    out!(
+                        "approved: {} can now use your account",
+                        output::name(&info.device_name)
+                    );
                 }
                 Ok(())
             }
@@ -808,9 +866,11 @@ impl Ctx {
         if self.json {
             output::json(&mine);
         } else {
-            println!(
+            out!(
                 "sent #{} to {} ({})",
-                mine.message.seq, who.user.display_name, mine.message.id
+                mine.message.seq,
+                output::name(&who.user.display_name),
+                mine.message.id
             );
         }
         Ok(())
@@ -823,10 +883,18 @@ impl Ctx {
         let report = match c.flush_outbox_report().await {
             Ok(r) => r,
             Err(e) if e.is_transient() => {
-                if !self.json {
+                // Said on stdout too with --json: a script must not send it
+                // again (exit status 75).
+                if self.json {
+                    output::json(&serde_json::json!({
+                        "queued": true,
+                        "client_id": client_id,
+                        "reason": e.to_string(),
+                    }));
+                } else {
                     eprintln!(
                         "parley: not sent yet; the message stays queued and goes out with the next \
-                         `parley send` or while `parley listen` runs"
+                         `parley send` or while `parley listen` runs (do not send it again)"
                     );
                 }
                 return Err(e);
@@ -844,7 +912,19 @@ impl Ctx {
         match report.outcome(client_id) {
             Some(Ok(m)) => Ok(m.clone()),
             Some(Err(p)) => Err(ClientError::Api(p.clone())),
-            None => Err(ClientError::Invalid("the message was not sent".into())),
+            // Not in this flush: another process of this profile (a
+            // `parley listen`) took it from the queue first. Say what it made
+            // of it.
+            None => match c.my_message(client_id).await? {
+                Some(m) if m.state == LocalState::Failed => Err(m.failure.map_or_else(
+                    || ClientError::Invalid("the server refused the message".into()),
+                    ClientError::Api,
+                )),
+                Some(m) if m.state != LocalState::Pending => Ok(m),
+                _ => Err(ClientError::Invalid(
+                    "the message was not sent yet; it stays queued".into(),
+                )),
+            },
         }
     }
 
@@ -915,7 +995,13 @@ impl Ctx {
 
     async fn clear(&self, contact: &str, yes: bool) -> Result<()> {
         let c = self.client().await?;
-        let chat = c.resolve_chat(contact).await?;
+        let Some(chat) = c.existing_chat(contact).await? else {
+            self.done(
+                "nothing to clear",
+                serde_json::json!({"chat_id": null, "cleared_up_to_seq": 0}),
+            );
+            return Ok(());
+        };
         // Up to the newest message as of now: one that arrives while the
         // question is open is not cleared unseen.
         let up_to = chat
@@ -924,7 +1010,7 @@ impl Ctx {
             .map_or(chat.cleared_up_to_seq, |m| m.seq);
         let question = format!(
             "Clear your messages with {} on all your devices? They keep theirs.",
-            chat.peer.display_name
+            output::name(&chat.peer.display_name)
         );
         if !yes && !confirm(&question).await? {
             return Err(ClientError::Invalid("not cleared".into()));
@@ -977,7 +1063,7 @@ impl Ctx {
                 .await?;
             pb.finish_and_clear();
             if !self.json {
-                println!(
+                out!(
                     "saved {} ({}) to {}",
                     a.name.as_deref().unwrap_or(&a.id),
                     indicatif::HumanBytes(a.size),
@@ -1038,8 +1124,8 @@ impl Ctx {
                                 };
                                 output::line(&format!(
                                     "[{seq}] message from {}: {}",
-                                    output::printable(who),
-                                    output::printable(&message.body)
+                                    output::name(who),
+                                    output::body(&message.body)
                                 ))
                             }
                             other => output::line(&format!("[{seq}] {}", other.kind())),
@@ -1104,6 +1190,22 @@ async fn confirm(question: &str) -> Result<bool> {
     Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
+/// How long to wait on a device link before showing a new one: until it
+/// expires by this computer's clock, unless that clock is so far off the
+/// server's that the answer makes no sense (a clock two minutes ahead would
+/// say "now", and the CLI would make link after link into the rate limit):
+/// then the link's usual lifetime.
+fn link_wait(
+    expires_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Duration {
+    let ttl = Duration::from_secs(limits::DEVICE_LINK_TTL_SECS);
+    match (expires_at - now).to_std() {
+        Ok(d) if d >= Duration::from_secs(5) && d <= ttl * 2 => d,
+        _ => ttl,
+    }
+}
+
 /// Asks for a code on stdin; nothing typed is an error.
 async fn ask_code(question: &str) -> Result<String> {
     let line = prompt(question).await?;
@@ -1131,12 +1233,30 @@ fn write_qr_files(m: &QrMatrix, png: Option<&Path>, svg: Option<&Path>) -> Resul
         let bytes = m
             .to_png(8)
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
-        std::fs::write(p, bytes)?;
+        write_private(p, &bytes)?;
     }
     if let Some(p) = svg {
-        std::fs::write(p, m.to_svg())?;
+        write_private(p, m.to_svg().as_bytes())?;
     }
     Ok(())
+}
+
+/// Writes a file only its owner may read: a QR code is a secret (an invite
+/// or a link code signs in whoever reads it first). Errors name the file.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(path).and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(bytes)?;
+        // An existing file keeps its mode on open: narrow it too.
+        #[cfg(unix)]
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        Ok(())
+    });
+    written.map_err(|e| ClientError::Invalid(format!("cannot write {}: {e}", path.display())))
 }
 
 async fn decode_image(path: &Path) -> Result<QrPayload> {
@@ -1171,8 +1291,8 @@ fn print_payload(json: bool, p: &QrPayload) {
             QrPayload::DeviceLink(_) => "device link",
             QrPayload::DeviceInvite(_) => "device invite",
         };
-        println!("{what} for {}", p.server());
-        println!("{p}");
+        out!("{what} for {}", p.server());
+        out!("{p}");
     }
 }
 
@@ -1201,4 +1321,22 @@ async fn scan_camera(_device: Option<u32>, _json: bool) -> Result<QrPayload> {
     Err(ClientError::Invalid(
         "this build has no camera support: rebuild with `cargo build -p parley-client --features camera`, or scan an image file".into(),
     ))
+}
+
+#[cfg(test)]
+mod link_wait_tests {
+    use super::link_wait;
+    use std::time::Duration;
+
+    #[test]
+    fn a_clock_far_off_the_servers_waits_the_usual_lifetime() {
+        let now = chrono::Utc::now();
+        let at = |secs: i64| now + chrono::Duration::seconds(secs);
+        assert_eq!(link_wait(at(120), now), Duration::from_secs(120));
+        assert_eq!(link_wait(at(30), now), Duration::from_secs(30));
+        // This clock 2+ minutes ahead (expired already), or hours behind.
+        assert_eq!(link_wait(at(0), now), Duration::from_secs(120));
+        assert_eq!(link_wait(at(-300), now), Duration::from_secs(120));
+        assert_eq!(link_wait(at(3 * 3600), now), Duration::from_secs(120));
+    }
 }

@@ -1,7 +1,19 @@
 //! The `parley` command line: argument parsing and one function per command.
 //! Output is human text, or with `--json` one JSON document per command (JSON
 //! lines for `listen`). Errors print the server's `detail` and exit 1; usage
-//! errors exit 2 (clap).
+//! errors exit 2 (clap); a failure worth retrying (no network, the server
+//! busy or rate limiting) exits 75 (`EX_TEMPFAIL`): for `send`, that means
+//! the message is queued and goes out by itself (sending it again would send
+//! it twice).
+
+/// `println!` for everything the CLI prints: a closed stdout
+/// (`parley history ben | head`, quitting `less`) ends the program quietly,
+/// where `println!` would panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::out_line(format_args!($($arg)*))
+    };
+}
 
 mod commands;
 mod output;
@@ -42,8 +54,13 @@ pub enum Command {
         #[arg(long)]
         device_name: Option<String>,
     },
-    /// Sign this device out and forget the session.
-    Logout,
+    /// Sign this device out and forget the session (and this computer's
+    /// copy of the chats). Asks first when messages were never sent.
+    Logout {
+        /// Sign out even if messages were never sent (they are deleted).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Delete your account for good: all your devices signed out, your
     /// contacts removed (they keep your chats' history, showing "Deleted
     /// account"), your profile erased. Sends a code to your address or
@@ -308,6 +325,9 @@ pub enum DevicesCmd {
     },
 }
 
+/// The exit status of a failure worth retrying later (sysexits' `EX_TEMPFAIL`).
+const TEMPORARY_FAILURE: u8 = 75;
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -333,7 +353,11 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             output::error(json, &e);
-            ExitCode::FAILURE
+            if e.is_transient() {
+                ExitCode::from(TEMPORARY_FAILURE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 /// Prints `value` as one JSON document.
 pub fn json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => out!("{s}"),
         Err(e) => eprintln!("parley: cannot print JSON: {e}"),
     }
 }
@@ -18,7 +18,7 @@ pub fn list<T: Serialize>(json: bool, items: &[T], empty: &str, each: impl FnMut
     if json {
         self::json(&items);
     } else if items.is_empty() {
-        println!("{empty}");
+        out!("{empty}");
     } else {
         items.iter().for_each(each);
     }
@@ -30,6 +30,21 @@ pub fn json_line<T: Serialize>(value: &T) -> bool {
     match serde_json::to_string(value) {
         Ok(s) => line(&s),
         Err(_) => true,
+    }
+}
+
+/// Writes one line to stdout (see `out!`): on a closed pipe the program
+/// ends quietly, as `head` and `less` expect of a command in front of them;
+/// any other failure to write ends it with an error.
+pub fn out_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{args}").and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("parley: error: cannot write the output: {e}");
+        std::process::exit(1);
     }
 }
 
@@ -72,6 +87,23 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// Someone's text on one line (a name, a preview): as `printable`, and line
+/// breaks and tabs shown as symbols, so a name cannot start a line of its own.
+pub fn name(s: &str) -> std::borrow::Cow<'_, str> {
+    let p = printable(s);
+    if !p.contains(['\n', '\t']) {
+        return p;
+    }
+    p.replace('\n', "\u{2424}").replace('\t', " ").into()
+}
+
+/// A message body under its header line: as `printable`, each further line
+/// indented past where a history line starts, so a body cannot pass for
+/// another message (or for one of mine).
+pub fn body(s: &str) -> String {
+    printable(s).replace('\n', "\n      \u{2502} ")
+}
+
 /// A time as the CLI shows it: local, to the minute.
 pub fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.with_timezone(&chrono::Local)
@@ -81,11 +113,11 @@ pub fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
 
 pub fn request(r: &ConnectionRequest, incoming: bool) {
     let who = if incoming { &r.from } else { &r.to };
-    println!(
+    out!(
         "{}  {}  {} (expires {})",
         r.id,
         if incoming { "from" } else { "to  " },
-        who.display_name,
+        name(&who.display_name),
         time(&r.expires_at)
     );
 }
@@ -98,10 +130,10 @@ pub fn contact(c: &Connection) {
             .map(|t| format!("last seen {}", time(&t)))
             .unwrap_or_else(|| "offline".into())
     };
-    println!(
+    out!(
         "{}  {}{}  ({presence})",
         c.user.id,
-        c.user.display_name,
+        name(&c.user.display_name),
         c.user
             .username
             .as_ref()
@@ -111,10 +143,10 @@ pub fn contact(c: &Connection) {
 }
 
 pub fn device(d: &Device) {
-    println!(
+    out!(
         "{}  {} [{}]{}  last seen {}",
         d.id,
-        d.name,
+        name(&d.name),
         d.platform,
         if d.current { " (this device)" } else { "" },
         time(&d.last_seen_at)
@@ -139,10 +171,10 @@ pub fn chat(c: &Chat) {
         },
         _ => String::new(),
     };
-    println!(
+    out!(
         "{}{}{}{}  {}  {}",
         if c.pinned_at.is_some() { "📌 " } else { "" },
-        c.peer.display_name,
+        name(&c.peer.display_name),
         unread,
         muted,
         time(&c.updated_at),
@@ -179,7 +211,7 @@ pub fn message(
     let who = if msg.sender_id.as_str() == me {
         "me".to_owned()
     } else {
-        names(msg.sender_id.as_str())
+        name(&names(msg.sender_id.as_str())).into_owned()
     };
     let ticks = if msg.sender_id.as_str() == me {
         match m.state {
@@ -208,9 +240,9 @@ pub fn message(
     let body = if msg.deleted {
         "(deleted)".to_owned()
     } else if msg.forwarded {
-        format!("(forwarded) {}", printable(&msg.body))
+        format!("(forwarded) {}", body(&msg.body))
     } else {
-        printable(&msg.body).into_owned()
+        body(&msg.body)
     };
     let atts: String = msg
         .attachments
@@ -219,7 +251,7 @@ pub fn message(
             format!(
                 " [{} {} {}B]",
                 a.id,
-                a.name.as_deref().unwrap_or(&a.mime),
+                name(a.name.as_deref().unwrap_or(&a.mime)),
                 a.size
             )
         })
@@ -242,7 +274,7 @@ pub fn message(
         None if msg.id.is_empty() => String::new(),
         None => format!("  ({})", msg.id),
     };
-    println!(
+    out!(
         "#{:<4} {} {}{}: {}{}{}{}{}",
         seq,
         time(&msg.created_at),
@@ -258,7 +290,19 @@ pub fn message(
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{body, name, printable};
+
+    #[test]
+    fn a_message_cannot_pass_for_another_line() {
+        // A body's further lines are indented under it; a name stays on one.
+        assert_eq!(
+            body("ok\n#42   2026-01-01 10:00 me: I agree"),
+            "ok\n      \u{2502} #42   2026-01-01 10:00 me: I agree"
+        );
+        assert_eq!(name("Ben\n#1 me: hi\tthere"), "Ben\u{2424}#1 me: hi there");
+        assert_eq!(name("Ana"), "Ana");
+        assert_eq!(name("\u{1b}[2J"), "\u{241b}[2J");
+    }
 
     #[test]
     fn control_characters_from_others_cannot_drive_the_terminal() {

@@ -177,6 +177,11 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
         setSettings(false);
         setPeople(null);
         setSelected(next);
+      } else if (e.key === "Escape" && !e.defaultPrevented && !document.querySelector('[role="dialog"]')) {
+        // Escape leaves Settings or People for the chat (a dialog open in
+        // them takes its Escape first).
+        setSettings(false);
+        setPeople(null);
       }
     };
     window.addEventListener("keydown", onKey);
