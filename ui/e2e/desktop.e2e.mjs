@@ -308,6 +308,19 @@ try {
   await waitFor('[data-testid="composer-context"]');
   await type(await find('textarea[name="composer"]'), "\uE00C");
   await until("the reply to be cancelled", async () => (await findAll('[data-testid="composer-context"]')).length === 0);
+  // A message's actions are reached with the keyboard: shown once one has
+  // the focus; the reaction menu opens on Enter with its first item
+  // focused, and Escape closes it and gives the focus back to React.
+  const react = await find('[data-testid="message"] button[name="react"]');
+  await exec("document.querySelector('[data-testid=message] button[name=react]').focus()");
+  const shown = await exec("return getComputedStyle(document.querySelector('[data-testid=message] .actions')).opacity");
+  if (shown !== "1") throw new Error(`a focused message's actions are not shown (opacity ${shown})`);
+  await type(react, ENTER);
+  await until("the first reaction focused", async () => (await exec("return document.activeElement && document.activeElement.getAttribute('role')")) === "menuitem");
+  await type(await find(".picker button"), "\uE00C");
+  await until("the menu closed, the focus back on React", async () =>
+    (await findAll(".picker")).length === 0 && (await exec("return document.activeElement && document.activeElement.name")) === "react",
+  );
   await type(await find('textarea[name="composer"]'), "\uE009k\uE000");
   await until("the filter to have focus", async () => (await exec("return document.activeElement && document.activeElement.name")) === "filter");
   await type(await find('input[name="filter"]'), "nobody");
@@ -521,6 +534,16 @@ try {
   step = "links: Ben's web link is a link; the window itself never leaves the app";
   await cli("ben", "send", "ana", "Menu: https://example.org/menu. Or javascript:alert(1)");
   const link = await waitFor('[data-testid="message"] a[data-testid="link"]');
+  // Still scrolled up at Ben's first message (the search's jump): what came
+  // in below is counted on the way-down button, which goes back down.
+  await until("the new message counted on the way-down button", async () =>
+    (await exec("const b = document.querySelector('[data-testid=new-below]'); return b ? b.innerText : ''")) === "1",
+  );
+  await click(await find('button[name="to-bottom"]'));
+  await until("the view at the newest message", () =>
+    exec("const v = document.querySelector('.messages'); return v.scrollHeight - v.scrollTop - v.clientHeight < 40;"),
+  );
+  if ((await findAll('[data-testid="new-below"]')).length) throw new Error("the count stayed after going down");
   if ((await wd("GET", s(`/element/${link}/attribute/href`))) !== "https://example.org/menu") throw new Error("the link's address");
   if ((await textOf(link)) !== "https://example.org/menu") throw new Error("the link's text");
   if ((await findAll('[data-testid="message"] a[data-testid="link"]')).length !== 1) throw new Error("javascript: was linked");
