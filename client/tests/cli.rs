@@ -643,7 +643,19 @@ fn linking_and_inviting_devices_then_revoking_one() {
     let shown = link.json_until("the link", |v| v["link"].is_object());
     let shown = &shown.last().unwrap()["link"];
     wait_file(&png);
-    let approved = ana_p.json(&["qr", "scan", png.to_str().unwrap(), "--yes"]);
+    // Number matching: the digits the new device shows are typed to
+    // approve it; others approve nothing.
+    let scan = ["--json", "qr", "scan", png.to_str().unwrap()];
+    let run = ana_p.run_with_input(&scan, "00\n");
+    if shown["check_code"] != "00" {
+        assert_eq!(run.code(), Some(1), "{run:?}");
+        assert!(run.stderr.contains("laptop"), "{run:?}");
+        assert!(run.stderr.contains("not approved"), "{run:?}");
+    }
+    let typed = format!("{}\n", shown["check_code"].as_str().unwrap());
+    let run = ana_p.run_with_input(&scan, &typed);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    let approved: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(approved["approved"]["device_name"], "laptop", "{approved}");
     assert_eq!(approved["approved"]["check_code"], shown["check_code"]);
     let done = link.json_until("signed in", |v| v["signed_in"].is_object());

@@ -784,14 +784,23 @@ try {
   const linkUri = (await cli("ben", "qr", "decode", laptopPng)).uri;
   if (!/^parley:\/\/link\?/.test(linkUri)) throw new Error(`the laptop's QR decodes to ${linkUri}`);
   await click(await find('button[name="link-new-device"]'));
-  await type(await waitFor('input[name="link-uri"]'), linkUri);
-  await click(await find('button[name="check-link"]'));
-  await waitText('[data-testid="link-device-name"]', /Ana's laptop/);
   const laptopCheck = /"check_code":"(\d\d)"/.exec(laptop.output())?.[1];
-  await waitText('[data-testid="approve-link"] [data-testid="link-check-code"]', new RegExp(`^${laptopCheck}$`));
+  const askLink = async () => {
+    await type(await waitFor('input[name="link-uri"]'), linkUri);
+    await click(await find('button[name="check-link"]'));
+    await waitText('[data-testid="link-device-name"]', /Ana's laptop/);
+  };
+  // Number matching: the new device's digits are not shown here; the
+  // approver picks them among three. A wrong pick approves nothing.
+  await askLink();
+  const offered = await exec("return [...document.querySelectorAll('button[name=check-code]')].map((b) => b.dataset.code)");
+  if (offered.length !== 3 || !offered.includes(laptopCheck)) throw new Error(`offered ${offered}, the laptop shows ${laptopCheck}`);
+  await click(await find(`button[name="check-code"]:not([data-code="${laptopCheck}"])`));
+  await waitText('[data-testid="link-error"]', /not the digits the new device shows/);
+  await askLink();
   await exec("document.querySelector('[data-testid=approve-link]').scrollIntoView()");
   await shot("16-approve-link");
-  await click(await find('button[name="approve-link"]'));
+  await click(await find(`button[name="check-code"][data-code="${laptopCheck}"]`));
   await until("`parley link` to finish", async () => laptop.exitCode !== null);
   const laptopCode = laptop.exitCode;
   if (laptopCode !== 0) throw new Error(`parley link exited with ${laptopCode}: ${laptop.output()}`);
@@ -808,7 +817,8 @@ try {
   await click(await find('button[name="link-new-device"]'));
   await click(await waitFor('button[name="scan-link"]'));
   await waitText('[data-testid="link-device-name"]', /Ana's tablet/);
-  await click(await find('button[name="approve-link"]'));
+  const tabletCheck = /"check_code":"(\d\d)"/.exec(tablet.output())?.[1];
+  await click(await find(`button[name="check-code"][data-code="${tabletCheck}"]`));
   await until("the tablet's `parley link` to finish", async () => tablet.exitCode !== null);
   if (tablet.exitCode !== 0) throw new Error(`parley link exited with ${tablet.exitCode}: ${tablet.output()}`);
   await until("three devices", async () => (await findAll('[data-testid="device"]')).length === 3);

@@ -657,7 +657,8 @@ impl Ctx {
             let pb = self.spinner("waiting for approval…");
             // A link lives 2 minutes; wait until it expires, then show a new one.
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let until_expiry = link_wait(link.expires_at, chrono::Utc::now());
+            let until_expiry =
+                parley_client::client::link_time_left(link.expires_at, chrono::Utc::now());
             let wait = left.min(until_expiry);
             let r =
                 Client::finish_link(self.profile.clone(), &server, &link, wait, || pb.tick()).await;
@@ -795,23 +796,33 @@ impl Ctx {
             }
             QrPayload::DeviceLink(link) => {
                 let info = c.link_info(&link).await?;
-                // Whoever is asked must see the device and its check code
-                // first (on stderr with --json, whose stdout is the answer):
-                // approving blind is what the check code is there to stop.
+                // Number matching: the new device shows two digits and the
+                // approver types them (not "do they match? y/N", which one
+                // keystroke answers blind). Said on stderr with --json, whose
+                // stdout is the answer; `--yes` is for scripts.
                 let shown = format!(
-                    "New device: {} [{}]\nCheck code: {}  — it must match the code on the new \
-                     device's screen.",
+                    "New device: {} [{}] asks to join your account.",
                     output::name(&info.device_name),
                     info.platform,
-                    info.check_code
                 );
                 if !self.json {
                     out!("{shown}");
                 } else if !yes {
                     eprintln!("{shown}");
                 }
-                if !yes && !confirm("Add this device to your account?").await? {
-                    return Err(ClientError::Invalid("not approved".into()));
+                if !yes {
+                    let typed = prompt(
+                        "Type the two digits the new device shows to approve it (Enter refuses): ",
+                    )
+                    .await?;
+                    if typed.trim() != info.check_code {
+                        return Err(ClientError::Invalid(
+                            "not approved: those are not the digits the new device shows (if you \
+                             did not start linking a device yourself, someone may be trying to get \
+                             into your account)"
+                                .into(),
+                        ));
+                    }
                 }
                 c.approve_link(&link).await?;
                 if self.json {
@@ -1190,22 +1201,6 @@ async fn confirm(question: &str) -> Result<bool> {
     Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
-/// How long to wait on a device link before showing a new one: until it
-/// expires by this computer's clock, unless that clock is so far off the
-/// server's that the answer makes no sense (a clock two minutes ahead would
-/// say "now", and the CLI would make link after link into the rate limit):
-/// then the link's usual lifetime.
-fn link_wait(
-    expires_at: chrono::DateTime<chrono::Utc>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Duration {
-    let ttl = Duration::from_secs(limits::DEVICE_LINK_TTL_SECS);
-    match (expires_at - now).to_std() {
-        Ok(d) if d >= Duration::from_secs(5) && d <= ttl * 2 => d,
-        _ => ttl,
-    }
-}
-
 /// Asks for a code on stdin; nothing typed is an error.
 async fn ask_code(question: &str) -> Result<String> {
     let line = prompt(question).await?;
@@ -1321,22 +1316,4 @@ async fn scan_camera(_device: Option<u32>, _json: bool) -> Result<QrPayload> {
     Err(ClientError::Invalid(
         "this build has no camera support: rebuild with `cargo build -p parley-client --features camera`, or scan an image file".into(),
     ))
-}
-
-#[cfg(test)]
-mod link_wait_tests {
-    use super::link_wait;
-    use std::time::Duration;
-
-    #[test]
-    fn a_clock_far_off_the_servers_waits_the_usual_lifetime() {
-        let now = chrono::Utc::now();
-        let at = |secs: i64| now + chrono::Duration::seconds(secs);
-        assert_eq!(link_wait(at(120), now), Duration::from_secs(120));
-        assert_eq!(link_wait(at(30), now), Duration::from_secs(30));
-        // This clock 2+ minutes ahead (expired already), or hours behind.
-        assert_eq!(link_wait(at(0), now), Duration::from_secs(120));
-        assert_eq!(link_wait(at(-300), now), Duration::from_secs(120));
-        assert_eq!(link_wait(at(3 * 3600), now), Duration::from_secs(120));
-    }
 }

@@ -1,12 +1,14 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { Device, DeviceLinkInfo, InviteCode } from "../bindings";
 import { asCommandError, call } from "../ipc";
 import { countdown, listTime } from "../format";
+import { checkCodeChoices } from "../checkCode";
+import { localExpiry } from "../expiry";
 import { CodeScanner } from "../components/CodeScanner";
 import { OpenImageButton, PasteButton, usePasteCode } from "../components/PasteCode";
 
 /** Settings → Devices: the account's devices, revoke, and linking new ones. */
-export function Devices({ onSignedOut }: { onSignedOut: () => void }) {
+export function Devices({ changed, onSignedOut }: { changed: number; onSignedOut: () => void }) {
   const [devices, setDevices] = useState<Device[] | null>(null);
   const [confirm, setConfirm] = useState<Device | null>(null);
   const [mode, setMode] = useState<null | "link" | "invite">(null);
@@ -18,9 +20,10 @@ export function Devices({ onSignedOut }: { onSignedOut: () => void }) {
       (d) => setDevices(d),
       (e) => setError(asCommandError(e).message),
     );
+  // Again when a device joins or leaves (here or on another device).
   useEffect(() => {
     void load();
-  }, []);
+  }, [changed]);
 
   // An approved device joins when it picks up its session (its long poll
   // returns), a moment after the approval: refresh until it shows up.
@@ -71,15 +74,15 @@ export function Devices({ onSignedOut }: { onSignedOut: () => void }) {
               {confirm?.id === d.id ? (
                 <span>
                   {d.current ? "This signs you out here. " : ""}
-                  <button className="danger" name="confirm-revoke" disabled={busy} onClick={() => void revoke(d)}>
+                  <button className="danger" name="confirm-revoke" aria-label={`Revoke ${d.name}`} disabled={busy} onClick={() => void revoke(d)}>
                     Revoke
                   </button>{" "}
-                  <button className="link" name="cancel-revoke" onClick={() => setConfirm(null)}>
+                  <button className="link" name="cancel-revoke" autoFocus onClick={() => setConfirm(null)}>
                     Cancel
                   </button>
                 </span>
               ) : (
-                <button className="link" name="revoke" onClick={() => setConfirm(d)}>
+                <button className="link" name="revoke" aria-label={`Revoke ${d.name}`} onClick={() => setConfirm(d)}>
                   Revoke
                 </button>
               )}
@@ -106,7 +109,7 @@ export function Devices({ onSignedOut }: { onSignedOut: () => void }) {
           }}
         />
       ) : (
-        <Invite onDone={() => (setMode(null), void load())} />
+        <Invite joined={changed} onDone={() => (setMode(null), void load())} />
       )}
       {error ? (
         <p className="error" role="alert">
@@ -117,21 +120,30 @@ export function Devices({ onSignedOut }: { onSignedOut: () => void }) {
   );
 }
 
-/** Paste the new device's `parley://link`, check the digits, approve. */
+/** Paste or scan the new device's `parley://link`, then say which two
+ * digits it shows (number matching: picking the wrong ones approves
+ * nothing), and it is approved. */
 function ApproveLink({ onDone }: { onDone: (approved: boolean) => void }) {
   const [uri, setUri] = useState("");
-  const [info, setInfo] = useState<DeviceLinkInfo | null>(null);
+  /** The link being approved and what the server says of it, together: the
+   * device shown is the device approved. */
+  const [asked, setAsked] = useState<{ uri: string; info: DeviceLinkInfo; choices: string[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [scanning, setScanning] = useState(false);
+  /** Lookups started: only the latest one's answer is shown. */
+  const lookups = useRef(0);
 
-  // A scanned or pasted link: look it up at once, as "Continue" would.
+  /** Looks up link `found` (scanned, pasted or typed). */
   function check(found: string) {
     setScanning(false);
     setUri(found);
-    void run(() => call("link_info", { uri: found })).then((i) => i && setInfo(i));
+    const n = ++lookups.current;
+    void run(() => call("link_info", { uri: found })).then((info) => {
+      if (info && n === lookups.current) setAsked({ uri: found, info, choices: checkCodeChoices(info.check_code) });
+    });
   }
-  const clipboard = usePasteCode("link", check, setError, info === null);
+  const clipboard = usePasteCode("link", (found) => !busy && check(found), setError, asked === null);
 
   async function run<T>(f: () => Promise<T>): Promise<T | undefined> {
     setBusy(true);
@@ -145,43 +157,56 @@ function ApproveLink({ onDone }: { onDone: (approved: boolean) => void }) {
     }
   }
 
+  function pick(digits: string) {
+    if (!asked) return;
+    if (digits !== asked.info.check_code) {
+      // A wrong pick is not retried on the same link: the one who made it
+      // may be someone else trying to get into the account.
+      setAsked(null);
+      setUri("");
+      setError(
+        "Those are not the digits the new device shows, so nothing was approved. If you did not start linking a device yourself, someone may be trying to get into your account: do not approve it.",
+      );
+      return;
+    }
+    void run(() => call("approve_link", { uri: asked.uri })).then((r) => r === null && onDone(true));
+  }
+
   return (
     <div data-testid="approve-link">
-      {info ? (
-        <>
+      {asked ? (
+        <div role="group" aria-labelledby="link-question">
           <p>
-            <strong data-testid="link-device-name">{info.device_name}</strong> ({info.platform}) asks to join your account.
+            <strong data-testid="link-device-name">{asked.info.device_name}</strong> ({asked.info.platform}) asks to join your account.
           </p>
-          <p>
-            Check code: <strong className="check-code" data-testid="link-check-code">{info.check_code}</strong>
+          <p id="link-question">Which two digits does the new device show? Pick them to approve it.</p>
+          <p className="check-code-choices">
+            {asked.choices.map((c, i) => (
+              <button key={c} className="check-code" name="check-code" data-code={c} disabled={busy} autoFocus={i === 0} onClick={() => pick(c)}>
+                {c}
+              </button>
+            ))}
           </p>
-          <p className="muted">Approve only if the new device shows the same two digits.</p>
-          <button
-            name="approve-link"
-            disabled={busy}
-            onClick={() => void run(() => call("approve_link", { uri })).then((r) => r === null && onDone(true))}
-          >
-            The digits match — approve
-          </button>{" "}
+          <p className="muted">If the new device is not yours or shows none of these, cancel.</p>
           <button className="link" name="cancel-link" onClick={() => onDone(false)}>
             Cancel
           </button>
-        </>
+        </div>
       ) : (
         <form
           onSubmit={(e) => {
             e.preventDefault();
-            void run(() => call("link_info", { uri })).then((i) => i && setInfo(i));
+            check(uri.trim());
           }}
         >
           {scanning ? (
             <CodeScanner kind="link" small onFound={check} />
           ) : (
-            <button type="button" name="scan-link" onClick={() => setScanning(true)}>
+            <button type="button" name="scan-link" disabled={busy} onClick={() => setScanning(true)}>
               Scan the new device's code
             </button>
           )}{" "}
-          <PasteButton onPaste={() => void clipboard.paste()} busy={clipboard.busy} />
+          <PasteButton onPaste={() => void clipboard.paste()} busy={clipboard.busy || busy} />
           <OpenImageButton kind="link" onCode={check} onError={setError} />
           <label>
             The link shown by the new device
@@ -196,7 +221,7 @@ function ApproveLink({ onDone }: { onDone: (approved: boolean) => void }) {
         </form>
       )}
       {error ? (
-        <p className="error" role="alert">
+        <p className="error" role="alert" data-testid="link-error">
           {error}
         </p>
       ) : null}
@@ -204,44 +229,72 @@ function ApproveLink({ onDone }: { onDone: (approved: boolean) => void }) {
   );
 }
 
-/** An invite QR for a new device, renewed when it expires. */
-function Invite({ onDone }: { onDone: () => void }) {
-  const [invite, setInvite] = useState<InviteCode | null>(null);
+/** How long an invite usually lives, for its countdown when this
+ * computer's clock is far off the server's. */
+const INVITE_USUAL_SECS = 120;
+
+/** An invite QR for a new device. Not renewed by itself: anyone who scans
+ * it gets into the account, so a screen left open does not keep offering
+ * fresh ones. It goes once a device joined (`joined` changes). */
+function Invite({ joined, onDone }: { joined: number; onDone: () => void }) {
+  const [invite, setInvite] = useState<{ code: InviteCode; expires: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
-  const expires = invite ? Date.parse(invite.invite.expires_at) : 0;
-  const expired = !!invite && now >= expires;
+  const [round, setRound] = useState(0);
+  const expired = !!invite && now >= invite.expires;
 
   useEffect(() => {
-    if (invite && !expired) return;
     let live = true;
+    setInvite(null);
+    setError(null);
     call("invite_device").then(
-      (i) => live && setInvite(i),
+      (code) => live && setInvite({ code, expires: localExpiry(code.invite.expires_at, Date.now(), INVITE_USUAL_SECS) }),
       (e) => live && setError(asCommandError(e).message),
     );
     return () => {
       live = false;
     };
-  }, [expired, invite === null]);
+  }, [round]);
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 500);
     return () => clearInterval(t);
   }, []);
+  // A device joined my account: this code did its job (or another one did).
+  const joinedAtOpen = useRef(joined);
+  useEffect(() => {
+    if (joined !== joinedAtOpen.current) onDone();
+  }, [joined]);
 
   return (
     <div data-testid="invite">
-      {invite ? (
+      {invite && !expired ? (
         <>
-          <div className="qr" data-testid="invite-qr" data-uri={invite.invite.uri} dangerouslySetInnerHTML={{ __html: invite.svg }} />
-          <input readOnly name="invite-uri" value={invite.invite.uri} onFocus={(e) => e.target.select()} />
+          <p className="warning">Whoever scans this code can use your account. Show it only to your own new device.</p>
+          <div
+            className="qr"
+            role="img"
+            aria-label="Invite code for a new device"
+            data-testid="invite-qr"
+            data-uri={invite.code.invite.uri}
+            dangerouslySetInnerHTML={{ __html: invite.code.svg }}
+          />
+          <input readOnly name="invite-uri" aria-label="Invite link" value={invite.code.invite.uri} onFocus={(e) => e.target.select()} />
           <p>
-            On the new device choose “Scan a code from my other device” and scan this code, paste its link, or type <strong data-testid="invite-code">{invite.invite.code}</strong>
+            On the new device choose “Scan a code from my other device” and scan this code, paste its link, or type{" "}
+            <strong data-testid="invite-code">{invite.code.invite.code}</strong>
           </p>
           <p className="muted" data-testid="invite-countdown">
-            {expired ? "Renewing…" : `Valid for ${countdown((expires - now) / 1000)}`}
+            Valid for {countdown((invite.expires - now) / 1000)}
           </p>
         </>
-      ) : (
+      ) : invite ? (
+        <p data-testid="invite-expired">
+          This code expired.{" "}
+          <button name="renew-invite" onClick={() => setRound((n) => n + 1)}>
+            Show a new code
+          </button>
+        </p>
+      ) : error ? null : (
         <p className="muted">Creating a code…</p>
       )}
       <button className="link" name="close-invite" onClick={onDone}>
@@ -249,7 +302,10 @@ function Invite({ onDone }: { onDone: () => void }) {
       </button>
       {error ? (
         <p className="error" role="alert">
-          {error}
+          {error}{" "}
+          <button className="link" name="retry-invite" onClick={() => setRound((n) => n + 1)}>
+            Try again
+          </button>
         </p>
       ) : null}
     </div>

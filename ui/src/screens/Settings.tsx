@@ -21,6 +21,7 @@ export function Settings({
   onSignOut,
   onAccountDeleted,
   profileRev,
+  devicesRev,
 }: {
   onClose: () => void;
   onProfile: (u: User) => void;
@@ -29,6 +30,8 @@ export function Settings({
   onAccountDeleted: () => void;
   /** Bumped by each `profile.updated`: my settings may have changed on another device. */
   profileRev: number;
+  /** Bumped when a device joins or leaves the account. */
+  devicesRev: number;
 }) {
   const [me, setMe] = useState<Me | null>(null);
   const [form, setForm] = useState({ display_name: "", username: "", bio: "", status_text: "" });
@@ -224,7 +227,7 @@ export function Settings({
               Show when I'm online and last seen
             </label>
           </div>
-          <Devices onSignedOut={onSignOut} />
+          <Devices changed={devicesRev} onSignedOut={onSignOut} />
           <DeleteAccount onDeleted={onAccountDeleted} />
           <div className="card flat">
             <button className="danger" name="sign-out" onClick={onSignOut}>
