@@ -118,6 +118,23 @@ pub async fn request_code(server: &str, identifier: &str) -> Result<OtpRequested
     Api::new(server)?.request_otp(identifier).await
 }
 
+/// How long a device link just made has left: until it expires by this
+/// computer's clock, unless that clock is so far off the server's that the
+/// answer makes no sense (a clock two minutes ahead would say "expired",
+/// and a screen renewing it would make link after link into the rate
+/// limit): then a link's usual lifetime. The server's 410 says when it
+/// really expired.
+pub fn link_time_left(
+    expires_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Duration {
+    let ttl = Duration::from_secs(parley_protocol::limits::DEVICE_LINK_TTL_SECS);
+    match (expires_at - now).to_std() {
+        Ok(d) if d >= Duration::from_secs(5) && d <= ttl * 2 => d,
+        _ => ttl,
+    }
+}
+
 /// Starts linking a signed-out device: show `uri` as a QR and `check_code`.
 pub async fn start_link(server: &str, device_name: &str, platform: Platform) -> Result<DeviceLink> {
     Api::new(server)?
@@ -1661,4 +1678,22 @@ fn page_is_complete(cached: &[CachedMessage], before_seq: u64, limit: u32, first
     let (lo, hi) = (lo.message.seq, hi.message.seq);
     let unbroken = hi + 1 == before_seq && hi - lo + 1 == cached.len() as u64;
     unbroken && (cached.len() as u32 == limit || lo <= first)
+}
+
+#[cfg(test)]
+mod link_time_tests {
+    use super::link_time_left;
+    use std::time::Duration;
+
+    #[test]
+    fn a_clock_far_off_the_servers_counts_the_usual_lifetime() {
+        let now = chrono::Utc::now();
+        let at = |secs: i64| now + chrono::Duration::seconds(secs);
+        assert_eq!(link_time_left(at(120), now), Duration::from_secs(120));
+        assert_eq!(link_time_left(at(30), now), Duration::from_secs(30));
+        // This clock 2+ minutes ahead (expired already), or hours behind.
+        assert_eq!(link_time_left(at(0), now), Duration::from_secs(120));
+        assert_eq!(link_time_left(at(-300), now), Duration::from_secs(120));
+        assert_eq!(link_time_left(at(3 * 3600), now), Duration::from_secs(120));
+    }
 }

@@ -118,6 +118,11 @@ describe("store", () => {
     s = ev(s, { type: "event", seq: 3, event: { kind: "contact_code.consumed", request_id: "r1" } });
     s = ev(s, { type: "resynced" });
     expect(s.contactsRev).toBe(3);
+    // My code was used once: "My code" renews; devices are another count.
+    expect(s.codeRev).toBe(1);
+    expect(s.devicesRev).toBe(1);
+    s = ev(s, { type: "event", seq: 4, event: { kind: "device.revoked", device_id: "d2" } });
+    expect([s.codeRev, s.devicesRev, s.contactsRev]).toEqual([1, 2, 3]);
   });
 
   it("knows contacts' presence from the contacts list until an event says otherwise", () => {

@@ -49,6 +49,11 @@ export interface State {
   allChatsRev: number;
   /** Bumped when contacts or connection requests change (and on resync). */
   contactsRev: number;
+  /** Bumped when someone used my contact code (the "My code" screen shows
+   * a fresh one: a code works once). */
+  codeRev: number;
+  /** Bumped when a device joined or left my account (and on resync). */
+  devicesRev: number;
   /** The newest profile a `profile.updated` event carried (mine included:
    *  changed on another device), and a count of them (Settings reloads). */
   profile: { user: User; n: number } | null;
@@ -72,6 +77,8 @@ export const initialState: State = {
   chatRevs: {},
   allChatsRev: 0,
   contactsRev: 0,
+  codeRev: 0,
+  devicesRev: 0,
   profile: null,
   signedOut: null,
 };
@@ -131,11 +138,20 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
       }
       const contacts = ev.event.kind.startsWith("connection.") || ev.event.kind === "contact_code.consumed";
       const profile = ev.event.kind === "profile.updated" ? { user: ev.event.user, n: (state.profile?.n ?? 0) + 1 } : state.profile;
-      const changed = { ...state, typing, profile, rev: state.rev + 1, contactsRev: state.contactsRev + (contacts ? 1 : 0) };
+      const kind = ev.event.kind;
+      const changed = {
+        ...state,
+        typing,
+        profile,
+        rev: state.rev + 1,
+        contactsRev: state.contactsRev + (contacts ? 1 : 0),
+        codeRev: state.codeRev + (kind === "contact_code.consumed" ? 1 : 0),
+        devicesRev: state.devicesRev + (kind === "device.added" || kind === "device.revoked" ? 1 : 0),
+      };
       return touched(changed, messagesOf(ev.event));
     }
     case "resynced":
-      return touched({ ...state, rev: state.rev + 1, contactsRev: state.contactsRev + 1 }, "all");
+      return touched({ ...state, rev: state.rev + 1, contactsRev: state.contactsRev + 1, devicesRev: state.devicesRev + 1 }, "all");
     case "send_deferred":
       return touched({ ...state, deferred: { ...state.deferred, [ev.client_id]: ev.error.code }, rev: state.rev + 1 }, "all");
     case "sent":

@@ -15,7 +15,7 @@ use parley_client::{client::PlatformExt, Client, ClientError};
 use parley_protocol::qr::{DeviceInviteQr, DeviceLinkQr, QrPayload};
 use parley_protocol::{Device, DeviceInvite, DeviceLink, DeviceLinkInfo, Platform};
 use serde::{Deserialize, Serialize};
-use std::{sync::Mutex, time::Duration};
+use std::sync::Mutex;
 use tauri::{AppHandle, State};
 use tokio::sync::watch;
 
@@ -92,6 +92,10 @@ pub struct JoinArgs {
 #[derive(Default)]
 pub struct LinkingState {
     pending: Mutex<Option<(String, DeviceLink)>>,
+    /// Links asked for so far: a `start_link` answered after a newer one
+    /// was asked for (a screen closed and opened again on a slow network)
+    /// must not replace that one as the pending link.
+    started: std::sync::atomic::AtomicU64,
     /// Bumped to cancel a waiting `wait_link`.
     cancel: Mutex<Option<watch::Sender<u64>>>,
 }
@@ -182,9 +186,19 @@ pub async fn start_link(
     args: StartLinkArgs,
 ) -> CmdResult<LinkCode> {
     let server = normalise_server(&args.server)?;
+    let this = linking
+        .started
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        + 1;
     linking.cancel_all();
     let link =
         parley_client::start_link(&server, &device_name(), Platform::current_or_cli()).await?;
+    if linking.started.load(std::sync::atomic::Ordering::SeqCst) != this {
+        return Err(CommandError::new(
+            "cancelled",
+            "a newer link code was asked for meanwhile",
+        ));
+    }
     // Only a convenience (the next sign-in form's server): not worth
     // turning the step that worked into an error.
     if let Err(e) = profile.remember_server(&server) {
@@ -222,12 +236,9 @@ pub async fn wait_link(
     if let Some(old) = lock(&linking.cancel).replace(tx) {
         old.send_modify(|n| *n += 1);
     }
-    let left = (link.expires_at - Utc::now())
-        .to_std()
-        .unwrap_or(Duration::ZERO);
-    if left.is_zero() {
-        return Ok(LinkWait::Expired);
-    }
+    // By this computer's clock, unless it is far off the server's (which
+    // says when the link really expired).
+    let left = parley_client::client::link_time_left(link.expires_at, Utc::now());
     let finish = Client::finish_link(profile.profile.clone(), &server, &link, left, || {});
     let result = tokio::select! {
         r = finish => r,

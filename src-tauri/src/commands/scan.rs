@@ -54,6 +54,15 @@ impl ScanKind {
         )
     }
 
+    /// The kind of a code read.
+    fn of(payload: &QrPayload) -> ScanKind {
+        match payload {
+            QrPayload::Contact(_) => ScanKind::Contact,
+            QrPayload::DeviceLink(_) => ScanKind::Link,
+            QrPayload::DeviceInvite(_) => ScanKind::Join,
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             ScanKind::Contact => "contact",
@@ -276,8 +285,14 @@ pub fn run_scanner(
                 corners: located.corners.to_vec(),
                 data_url: preview.map(|j| format!("data:image/jpeg;base64,{}", base64(&j))),
             },
+            // Its kind only: the code itself (an invite's or a link's
+            // secret) is not repeated where anything may show or log it.
             ScannerEvent::Ignored(p) => ScanEvent::Ignored {
-                what: format!("Not a {} code: {p}", kind.label()),
+                what: format!(
+                    "Not a {} code: that is a {} code",
+                    kind.label(),
+                    ScanKind::of(&p).label()
+                ),
             },
             ScannerEvent::Stopped { reason } => ScanEvent::Stopped { reason },
         })

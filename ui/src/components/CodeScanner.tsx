@@ -6,6 +6,8 @@ import { asCommandError, call, startScan } from "../ipc";
 /** How long the outline of a found code stays up before `onFound`: long
  * enough for people to see what was read. */
 export const HIGHLIGHT_MS = 600;
+/** How long "that is another kind of code" stays after it was last seen. */
+const HINT_MS = 2500;
 
 type Status =
   | { type: "starting" }
@@ -34,6 +36,8 @@ export function CodeScanner({ kind, onFound, fallback, small }: Props) {
   const [camera, setCamera] = useState<number | null>(null);
   const [run, setRun] = useState(0);
   const [status, setStatus] = useState<Status>({ type: "starting" });
+  /** Why a code in view is not taken (another kind of Parley code). */
+  const [hint, setHint] = useState<string | null>(null);
   const [preview, setPreview] = useState<string | null>(null);
   const [source, setSource] = useState<string | null>(null);
   const [box, setBox] = useState<{ left: number; top: number; width: number; height: number } | null>(null);
@@ -54,11 +58,13 @@ export function CodeScanner({ kind, onFound, fallback, small }: Props) {
     let done = false;
     let id: number | null = null;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let hintTimer: ReturnType<typeof setTimeout> | undefined;
     const stop = () => {
       if (id !== null) void call("scan_stop", { id }).catch(() => {});
     };
     setStatus({ type: "starting" });
     setBox(null);
+    setHint(null);
     startScan(
       (ev) => {
         if (stale || done) return;
@@ -89,6 +95,11 @@ export function CodeScanner({ kind, onFound, fallback, small }: Props) {
             setStatus({ type: "stopped", reason: ev.reason });
             break;
           case "ignored":
+            // Another kind of Parley code in view: say so (for a while),
+            // or the user sees a live camera and nothing happening.
+            setHint(ev.what);
+            clearTimeout(hintTimer);
+            hintTimer = setTimeout(() => !stale && setHint(null), HINT_MS);
             break;
         }
       },
@@ -108,6 +119,7 @@ export function CodeScanner({ kind, onFound, fallback, small }: Props) {
     return () => {
       stale = true;
       clearTimeout(timer);
+      clearTimeout(hintTimer);
       stop();
     };
   }, [kind, camera, run]);
@@ -220,6 +232,10 @@ export function CodeScanner({ kind, onFound, fallback, small }: Props) {
           <button type="button" className="link" name="scan-retry" onClick={retry}>
             Try again
           </button>
+        </p>
+      ) : hint && status.type === "running" ? (
+        <p className="muted" role="status" data-testid="scanner-hint">
+          {hint}
         </p>
       ) : source && status.type === "running" ? (
         <p className="muted">Reading from {source}</p>

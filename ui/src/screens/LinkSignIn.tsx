@@ -2,6 +2,11 @@ import { useEffect, useState, type FormEvent } from "react";
 import type { LinkCode, SessionInfo } from "../bindings";
 import { asCommandError, call } from "../ipc";
 import { countdown } from "../format";
+import { localExpiry } from "../expiry";
+
+/** How long a device link usually lives, for its countdown when this
+ * computer's clock is far off the server's. */
+const LINK_USUAL_SECS = 120;
 import { CodeScanner } from "../components/CodeScanner";
 import { OpenImageButton, PasteButton, usePasteCode } from "../components/PasteCode";
 
@@ -9,7 +14,7 @@ import { OpenImageButton, PasteButton, usePasteCode } from "../components/PasteC
  * until another device approves it; then signed in. Waiting happens in Rust
  * and is cancelled when this screen closes. */
 export function LinkSignIn({ server, onSignedIn, onBack }: { server: string; onSignedIn: (s: SessionInfo) => void; onBack: () => void }) {
-  const [code, setCode] = useState<LinkCode | null>(null);
+  const [code, setCode] = useState<(LinkCode & { expires: number }) | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [round, setRound] = useState(0);
   const [now, setNow] = useState(Date.now());
@@ -25,12 +30,13 @@ export function LinkSignIn({ server, onSignedIn, onBack }: { server: string; onS
           void call("cancel_link", { link_id: c.link_id }).catch(() => {});
           return;
         }
-        setCode(c);
+        setCode({ ...c, expires: localExpiry(c.expires_at, Date.now(), LINK_USUAL_SECS) });
         setError(null);
         const r = await call("wait_link", { link_id: c.link_id });
         if (!live) return;
         if (r.status === "approved") onSignedIn(r.session);
-        else if (r.status === "expired") setRound((n) => n + 1);
+        // Expired, or replaced while this screen still shows it: a new one.
+        else setRound((n) => n + 1);
       } catch (e) {
         if (live) setError(asCommandError(e).message);
       }
@@ -45,24 +51,26 @@ export function LinkSignIn({ server, onSignedIn, onBack }: { server: string; onS
     return () => clearInterval(t);
   }, []);
 
-  const expires = code ? Date.parse(code.expires_at) : 0;
+  const expires = code?.expires ?? 0;
+  // An expired code whose renewal failed is not left up: it no longer works.
+  const shown = code && !(now >= expires && error) ? code : null;
   return (
     <div data-testid="link-sign-in">
       <h1>Link to an existing account</h1>
       <p className="muted">
-        On a device that is signed in, open Settings → Devices → “Link a new device” and scan this code (or paste its link). Approve there only if it shows the
-        same two digits.
+        On a device that is signed in, open Settings → Devices → “Link a new device” and scan this code (or paste its link), then pick there the
+        two digits shown here.
       </p>
-      {code ? (
+      {shown ? (
         <>
-          <div className="qr" data-testid="link-qr" data-uri={code.uri} dangerouslySetInnerHTML={{ __html: code.svg }} />
+          <div className="qr" role="img" aria-label="Link code for this device" data-testid="link-qr" data-uri={shown.uri} dangerouslySetInnerHTML={{ __html: shown.svg }} />
           <p className="check-code-line">
-            Check code: <strong className="check-code" data-testid="link-check-code">{code.check_code}</strong>
+            Check code: <strong className="check-code" data-testid="link-check-code">{shown.check_code}</strong>
           </p>
           <p className="muted" data-testid="link-countdown">
             {now >= expires ? "Renewing…" : `Waiting for approval · new code in ${countdown((expires - now) / 1000)}`}
           </p>
-          <input readOnly name="link-uri" value={code.uri} onFocus={(e) => e.target.select()} />
+          <input readOnly name="link-uri" aria-label="Link for this device" value={shown.uri} onFocus={(e) => e.target.select()} />
         </>
       ) : error ? null : (
         <p className="muted">Creating a code…</p>

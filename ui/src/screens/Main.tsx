@@ -271,13 +271,14 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
           tab={people}
           onTab={setPeople}
           contactsRev={store.contactsRev}
+          codeRev={store.codeRev}
           incoming={incoming}
           presence={presence}
           onOpenChat={(id) => void openChatWith(id)}
           onClose={() => setPeople(null)}
         />
       ) : settings ? (
-        <Settings onClose={() => setSettings(false)} onProfile={onProfile} onSignOut={onSignOut} onAccountDeleted={onAccountDeleted} profileRev={store.profile?.n ?? 0} />
+        <Settings onClose={() => setSettings(false)} onProfile={onProfile} onSignOut={onSignOut} onAccountDeleted={onAccountDeleted} profileRev={store.profile?.n ?? 0} devicesRev={store.devicesRev} />
       ) : chat ? (
         <ChatView
           chat={chat}

@@ -4,6 +4,7 @@ import { Avatar } from "../components/Avatar";
 import { CodeScanner } from "../components/CodeScanner";
 import { PasteButton, usePasteCode } from "../components/PasteCode";
 import { countdown } from "../format";
+import { localExpiry } from "../expiry";
 import { asCommandError, call } from "../ipc";
 import { pickImage } from "../pickImage";
 import type { Presence } from "../store";
@@ -16,6 +17,8 @@ interface Props {
   tab: PeopleTab;
   onTab: (t: PeopleTab) => void;
   contactsRev: number;
+  /** Bumped when my contact code was used (see `MyCodePanel`). */
+  codeRev: number;
   incoming: number;
   presence: Record<string, Presence>;
   onOpenChat: (userId: string) => void;
@@ -23,7 +26,7 @@ interface Props {
 }
 
 /** Contacts: my code, adding someone, pending requests, the contact list. */
-export function People({ tab, onTab, contactsRev, incoming, presence, onOpenChat, onClose }: Props) {
+export function People({ tab, onTab, contactsRev, codeRev, incoming, presence, onOpenChat, onClose }: Props) {
   const tabButton = (t: PeopleTab, label: string) => (
     <button className={`tab${tab === t ? " selected" : ""}`} name={`tab-${t}`} onClick={() => onTab(t)} aria-pressed={tab === t}>
       {label}
@@ -44,7 +47,7 @@ export function People({ tab, onTab, contactsRev, incoming, presence, onOpenChat
         </button>
       </header>
       <div className="people-body">
-        {tab === "code" ? <MyCodePanel /> : null}
+        {tab === "code" ? <MyCodePanel used={codeRev} /> : null}
         {tab === "scan" ? <Scan onFallback={() => onTab("add")} /> : null}
         {tab === "add" ? <AddContact /> : null}
         {tab === "requests" ? <Requests rev={contactsRev} /> : null}
@@ -54,31 +57,44 @@ export function People({ tab, onTab, contactsRev, incoming, presence, onOpenChat
   );
 }
 
-function MyCodePanel() {
-  const [code, setCode] = useState<MyCode | null>(null);
+/** How long a contact code usually lives (the server's default), for a
+ * countdown when this computer's clock is far off the server's. */
+const CONTACT_CODE_USUAL_SECS = 300;
+
+/** "My code": a code works once and for a few minutes, so a new one is
+ * shown on open, on "New code", when it expires and when someone used it
+ * (`used` is bumped by `contact_code.consumed`). */
+function MyCodePanel({ used }: { used: number }) {
+  const [code, setCode] = useState<{ my: MyCode; expires: number } | null>(null);
   const [now, setNow] = useState(Date.now());
   const [error, setError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
   const [generation, setGeneration] = useState(0);
 
-  // A new code on open, on "New code", and when the current one expires.
-  useLoad(() => call("my_code"), setCode, setError, [generation]);
+  useLoad(
+    () => call("my_code"),
+    (my) => setCode({ my, expires: localExpiry(my.code.expires_at, Date.now(), CONTACT_CODE_USUAL_SECS) }),
+    setError,
+    [generation, used],
+  );
 
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(t);
   }, []);
 
-  const expires = code ? Date.parse(code.code.expires_at) : 0;
+  const expires = code?.expires ?? 0;
   const expired = !!code && now >= expires;
   useEffect(() => {
     if (expired) setGeneration((g) => g + 1);
   }, [expired]);
+  // An expired code whose renewal failed is not left up: it no longer works.
+  const shown = code && !(expired && error) ? code.my : null;
 
   async function copy() {
-    if (!code) return;
+    if (!shown) return;
     try {
-      await navigator.clipboard.writeText(code.code.uri);
+      await navigator.clipboard.writeText(shown.code.uri);
       setNote("Link copied");
     } catch {
       setNote("Could not copy: select the link below and copy it");
@@ -88,13 +104,20 @@ function MyCodePanel() {
   return (
     <div className="my-code" data-testid="my-code">
       <p className="muted">Show this code to someone you meet. Their Parley app scans it and asks you to accept.</p>
-      {error ? <p className="error" data-testid="error">{error}</p> : null}
-      {code ? (
+      {error ? (
+        <p className="error" role="alert" data-testid="error">
+          {error}{" "}
+          <button className="link" name="retry-code" onClick={() => setGeneration((g) => g + 1)}>
+            Try again
+          </button>
+        </p>
+      ) : null}
+      {shown ? (
         <>
           {/* The SVG is drawn by parley-client from our own code's link. */}
-          <div className="qr" data-testid="my-code-qr" data-uri={code.code.uri} dangerouslySetInnerHTML={{ __html: code.svg }} />
+          <div className="qr" role="img" aria-label="My contact code" data-testid="my-code-qr" data-uri={shown.code.uri} dangerouslySetInnerHTML={{ __html: shown.svg }} />
           <p className="short-code" data-testid="short-code">
-            {code.code.short_code}
+            {shown.code.short_code}
           </p>
           <p className="muted" data-testid="code-countdown">
             {expired ? "Renewing…" : `New code in ${countdown((expires - now) / 1000)}`}
@@ -107,7 +130,7 @@ function MyCodePanel() {
               Copy link
             </button>
           </div>
-          <input className="my-link" name="my-link" readOnly value={code.code.uri} onFocus={(e) => e.target.select()} />
+          <input className="my-link" name="my-link" aria-label="My contact link" readOnly value={shown.code.uri} onFocus={(e) => e.target.select()} />
           {note ? <p className="muted">{note}</p> : null}
         </>
       ) : error ? null : (
@@ -194,7 +217,7 @@ function Scan({ onFallback }: { onFallback: () => void }) {
         </div>
       ) : null}
       {error ? (
-        <p className="error" data-testid="error">
+        <p className="error" role="alert" data-testid="error">
           {error}
         </p>
       ) : null}
@@ -311,7 +334,7 @@ function AddContact() {
         </div>
       ) : null}
       {error ? (
-        <p className="error" data-testid="error">
+        <p className="error" role="alert" data-testid="error">
           {error}
         </p>
       ) : null}
@@ -371,7 +394,7 @@ function Requests({ rev }: { rev: number }) {
           <span className="muted">waiting</span>
         </div>
       ))}
-      {answering.error || error ? <p className="error">{answering.error ?? error}</p> : null}
+      {answering.error || error ? <p className="error" role="alert">{answering.error ?? error}</p> : null}
     </div>
   );
 }
@@ -429,7 +452,7 @@ function Contacts({ rev, presence, onOpenChat }: { rev: number; presence: Record
           </div>
         );
       })}
-      {removing.error || error ? <p className="error">{removing.error ?? error}</p> : null}
+      {removing.error || error ? <p className="error" role="alert">{removing.error ?? error}</p> : null}
     </div>
   );
 }
