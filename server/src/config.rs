@@ -12,8 +12,6 @@ use std::{net::SocketAddr, path::PathBuf, str::FromStr};
 #[command(
     name = "parley-server",
     version,
-    about,
-    long_about = None,
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {

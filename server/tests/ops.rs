@@ -368,7 +368,7 @@ async fn admin_commands_change_what_clients_of_a_running_server_see() {
             json!({"refresh_token": a.tokens.refresh_token}),
         )
         .await;
-    assert_eq!(r.status(), 401);
+    problem(r, 401, "account_disabled").await;
     let (_, out, _) = run_admin(admin(&["users"])).await;
     assert!(out.contains("disabled since"), "{out}");
 

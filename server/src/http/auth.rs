@@ -60,7 +60,7 @@ async fn verify_otp(
     responses(
         (status = 200, body = Tokens),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`invalid_token`, `token_reused`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_token`, `token_reused`; `account_disabled`, `account_deleted` for a token of such an account", body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),

@@ -323,6 +323,9 @@ enum Refreshed {
     Unknown,
     /// The device's account was deleted by its owner.
     Deleted,
+    /// The device's account is disabled by an admin (its tokens work again
+    /// once enabled: said, so the client can tell its user why).
+    Disabled,
     Reused(String, Emitted),
     Ok {
         user_id: String,
@@ -357,8 +360,11 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
         if dev.user_deleted {
             return Ok(Refreshed::Deleted);
         }
-        if dev.revoked || dev.user_disabled {
+        if dev.revoked {
             return Ok(Refreshed::Unknown);
+        }
+        if dev.user_disabled {
+            return Ok(Refreshed::Disabled);
         }
         if row.rotated {
             tracing::warn!(device_id = %row.device_id, "refresh token reused; revoking device");
@@ -386,6 +392,10 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
             "refresh token is invalid or revoked; sign in again",
         )),
         Refreshed::Deleted => Err(account_deleted()),
+        Refreshed::Disabled => Err(Error::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        )),
         Refreshed::Reused(device_id, _) => {
             state
                 .hub
