@@ -32,7 +32,9 @@ pub fn run() {
     std::env::set_var("PARLEY_PLATFORM", "desktop");
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
+            // PARLEY_LOG as for the server and the CLI (RUST_LOG also works).
+            tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
                 .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
         )
         .with_writer(std::io::stderr)

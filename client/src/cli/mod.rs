@@ -120,9 +120,10 @@ pub enum Command {
         action: Option<DevicesCmd>,
     },
     /// Join an account from a new, signed-out profile with an invite (a QR
-    /// image made by `parley devices invite`, or its parley://join URI).
+    /// image made by `parley devices invite`, its parley://join URI, or its
+    /// code typed, for the server of --server or PARLEY_SERVER).
     Join {
-        /// An image file holding the QR code, or the URI itself.
+        /// An image file holding the QR code, the URI itself, or the code.
         source: String,
         /// How this device appears in your device list.
         #[arg(long)]
