@@ -23,7 +23,42 @@ impl<K: Hash + Eq + Clone> Clone for KeyedLimiter<K> {
     }
 }
 
-pub type IpLimiter = KeyedLimiter<IpAddr>;
+/// A limiter per client network: an IPv4 address, or an IPv6 /64 (one
+/// subscriber's usual share, so a client cannot get a fresh bucket for
+/// every address of its prefix).
+#[derive(Clone)]
+pub struct IpLimiter(KeyedLimiter<IpAddr>);
+
+impl IpLimiter {
+    pub fn per_minute(per_minute: u32) -> Self {
+        IpLimiter(KeyedLimiter::per_minute(per_minute))
+    }
+
+    /// Takes one token for `ip`'s network, or says how long to wait.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Error> {
+        self.0.check(client_network(ip))
+    }
+
+    pub fn prune(&self) {
+        self.0.prune();
+    }
+}
+
+/// The key `ip` is limited by: itself for IPv4 (an IPv4-mapped IPv6 address
+/// is its IPv4 one), its /64 for IPv6.
+fn client_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut s = v6.segments();
+                s[4..].fill(0);
+                IpAddr::V6(std::net::Ipv6Addr::from(s))
+            }
+        },
+    }
+}
 
 impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     pub fn per_minute(per_minute: u32) -> Self {
@@ -73,6 +108,24 @@ fn retry_after_secs(wait: std::time::Duration) -> u64 {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_64() {
+        let key = |s: &str| client_network(s.parse().unwrap()).to_string();
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2:ffff:1:2:3"), "2001:db8:1:2::");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        let limiter = IpLimiter::per_minute(2);
+        for last in ["1", "2"] {
+            assert!(limiter
+                .check(format!("2001:db8::{last}").parse().unwrap())
+                .is_ok());
+        }
+        assert!(limiter.check("2001:db8::3".parse().unwrap()).is_err());
+        assert!(limiter.check("2001:db8:0:1::3".parse().unwrap()).is_ok());
+    }
 
     #[test]
     fn retry_after_is_rounded_up_to_whole_seconds() {

@@ -128,16 +128,67 @@ async fn wrong_codes_count_and_the_sixth_attempt_burns_the_code() {
             .unwrap()
             .contains(&format!("{left} attempt")));
     }
-    // The 6th attempt, even with the right code, is refused and burns the code.
+    // The 6th attempt, even with the right code, is refused: the code is
+    // burnt, and stays so (its row kept, counted as burnt).
     let r = verify(&code).await;
     assert!(r.headers().contains_key("retry-after"));
     problem(r, 429, "too_many_attempts").await;
-    problem(verify(&code).await, 401, "invalid_code").await;
-    let n: i64 = ts
+    problem(verify(&code).await, 429, "too_many_attempts").await;
+    let (n, burnt): (i64, i64) = ts
+        .db()
+        .query_row("SELECT COUNT(*), MAX(burnt) FROM otp_codes", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((n, burnt), (1, 1));
+}
+
+/// Burning a code and asking for the next is no faster way to guess: each
+/// code burnt in a row doubles the wait before the next may be sent, and a
+/// right code starts the count again.
+#[tokio::test]
+async fn each_burnt_code_doubles_the_wait_for_the_next() {
+    let ts = TestServer::start_with(|c| c.otp_resend_interval = 1).await;
+    let request = || ts.post_json("/v1/auth/otp/request", json!({"identifier": ana()}));
+    let verify = |c: String| {
+        ts.post_json(
+            "/v1/auth/otp/verify",
+            json!({"identifier": ana(), "code": c, "device_name": "d", "platform": "linux"}),
+        )
+    };
+    let burn = || async {
+        let code = ts.last_code(ana());
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        for _ in 0..5 {
+            problem(verify(wrong.to_owned()).await, 401, "invalid_code").await;
+        }
+    };
+    let burnt = || -> i64 {
+        ts.db()
+            .query_row("SELECT burnt FROM otp_codes", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(request().await.status(), 202);
+    burn().await;
+    assert_eq!(burnt(), 1);
+    // 1 s doubled: not yet after one second, then yes.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    problem(request().await, 429, "rate_limited").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    assert_eq!(request().await.status(), 202);
+    burn().await;
+    assert_eq!(burnt(), 2);
+    // Doubled again: 4 s.
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    problem(request().await, 429, "rate_limited").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    assert_eq!(request().await.status(), 202);
+    assert_eq!(verify(ts.last_code(ana())).await.status(), 200);
+    let left: i64 = ts
         .db()
         .query_row("SELECT COUNT(*) FROM otp_codes", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(left, 0, "a right code starts the count again");
 }
 
 #[tokio::test]

@@ -51,7 +51,7 @@ pub async fn request_otp(
         .store
         .write(move |conn| {
             if let Some(prev) = store::auth::otp_get(conn, &id)? {
-                let wait = prev.created_at + resend_ms - now;
+                let wait = prev.created_at + resend_wait_ms(resend_ms, prev.burnt) - now;
                 if wait > 0 {
                     let secs = ((wait + 999) / 1000) as u64;
                     return Err(Error::TooManyRequests {
@@ -94,6 +94,14 @@ pub async fn request_otp(
     })
 }
 
+/// The wait before another code may be sent for an identifier with `burnt`
+/// codes burnt in a row: the resend interval, doubled for each (at most
+/// 2^10 times: 30 s become 8.5 hours), so a guesser cannot burn a code and
+/// ask for the next one at the pace of the resend interval.
+fn resend_wait_ms(resend_ms: i64, burnt: u32) -> i64 {
+    resend_ms.saturating_mul(1 << burnt.min(10))
+}
+
 /// What presenting a code did to the stored one. The attempt counter must
 /// be committed even when the answer is an error, so the job returns this
 /// instead of failing (a failing job rolls back).
@@ -123,20 +131,24 @@ pub(super) fn check_code(
     let Some(row) = store::auth::otp_get(conn, identifier)? else {
         return Ok(CodeCheck::NoCode);
     };
+    // An expired or burnt code's row stays (until the clean-up): deleting
+    // it would forget the burnt count and let a new code be sent at once.
     if now >= row.expires_at {
-        store::auth::otp_delete(conn, identifier)?;
         return Ok(CodeCheck::Expired);
     }
     if row.attempts >= limits::OTP_MAX_ATTEMPTS {
-        store::auth::otp_delete(conn, identifier)?;
-        let wait = (row.created_at + resend_ms - now).max(0);
+        let wait = (row.created_at + resend_wait_ms(resend_ms, row.burnt) - now).max(0);
         return Ok(CodeCheck::Burnt {
             retry_after: ((wait + 999) / 1000).max(1) as u64,
         });
     }
     if !bool::from(row.code_hash.ct_eq(presented)) {
         let attempts = row.attempts + 1;
-        store::auth::otp_set_attempts(conn, identifier, attempts)?;
+        if attempts >= limits::OTP_MAX_ATTEMPTS {
+            store::auth::otp_burn(conn, identifier, attempts)?;
+        } else {
+            store::auth::otp_set_attempts(conn, identifier, attempts)?;
+        }
         return Ok(CodeCheck::Wrong {
             left: limits::OTP_MAX_ATTEMPTS - attempts,
         });
@@ -369,7 +381,7 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
         if row.rotated {
             tracing::warn!(device_id = %row.device_id, "refresh token reused; revoking device");
             store::auth::revoke_device(conn, &dev.user_id, &row.device_id, now)?;
-            store::links::cancel_invites_of(conn, &row.device_id)?;
+            store::links::cancel_made_by(conn, &row.device_id)?;
             let mut emitted = Emitted::default();
             let ev = Event::DeviceRevoked {
                 device_id: row.device_id.clone(),
@@ -465,11 +477,16 @@ pub async fn logout(state: &AppState, caller: &Caller) -> Result<()> {
     super::devices::revoke(state, caller, &caller.device_id).await
 }
 
+/// How long after its code expired an identifier's burnt count is kept.
+const BURNT_KEPT_MS: i64 = 24 * 3600 * 1000;
+
 /// Deletes expired sign-in codes. Called by the janitor task.
 pub async fn purge_expired(state: &AppState) -> Result<usize> {
     let now = now_ms();
     state
         .store
-        .write(move |conn| store::auth::otp_delete_expired(conn, now).map_err(Error::from))
+        .write(move |conn| {
+            store::auth::otp_delete_expired(conn, now, BURNT_KEPT_MS).map_err(Error::from)
+        })
         .await
 }

@@ -11,12 +11,15 @@ pub struct OtpRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub attempts: u32,
+    /// Codes burnt in a row before this one (and this one, once burnt).
+    pub burnt: u32,
 }
 
 pub fn otp_get(conn: &Connection, identifier: &str) -> Result<Option<OtpRow>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT code_hash, created_at, expires_at, attempts FROM otp_codes WHERE identifier = ?1",
+            "SELECT code_hash, created_at, expires_at, attempts, burnt FROM otp_codes \
+             WHERE identifier = ?1",
         )?
         .query_row([identifier], |r| {
             Ok(OtpRow {
@@ -24,6 +27,7 @@ pub fn otp_get(conn: &Connection, identifier: &str) -> Result<Option<OtpRow>, St
                 created_at: r.get(1)?,
                 expires_at: r.get(2)?,
                 attempts: r.get(3)?,
+                burnt: r.get(4)?,
             })
         })
         .optional()?)
@@ -57,6 +61,16 @@ pub fn otp_set_attempts(
     Ok(())
 }
 
+/// Marks the code of `identifier` burnt: its last wrong try was the last
+/// allowed. The row stays (a new code keeps the count; see `otp_put`).
+pub fn otp_burn(conn: &Connection, identifier: &str, attempts: u32) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE otp_codes SET attempts = ?2, burnt = burnt + 1 WHERE identifier = ?1",
+    )?
+    .execute(params![identifier, attempts])?;
+    Ok(())
+}
+
 pub fn otp_delete(conn: &Connection, identifier: &str) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM otp_codes WHERE identifier = ?1")?
         .execute([identifier])?;
@@ -75,11 +89,19 @@ pub fn otp_delete_code(
     Ok(())
 }
 
-/// Deletes codes that expired before `cutoff`; returns how many.
-pub fn otp_delete_expired(conn: &Connection, cutoff: i64) -> Result<usize, StoreError> {
+/// Deletes codes that expired before `cutoff`, and those of identifiers
+/// with burnt codes only `burnt_kept` ms after (the wait they earned must
+/// outlast the code); returns how many.
+pub fn otp_delete_expired(
+    conn: &Connection,
+    cutoff: i64,
+    burnt_kept: i64,
+) -> Result<usize, StoreError> {
     Ok(conn
-        .prepare_cached("DELETE FROM otp_codes WHERE expires_at < ?1")?
-        .execute([cutoff])?)
+        .prepare_cached(
+            "DELETE FROM otp_codes WHERE (burnt = 0 AND expires_at < ?1) OR expires_at < ?1 - ?2",
+        )?
+        .execute(params![cutoff, burnt_kept])?)
 }
 
 pub fn insert_device(

@@ -23,6 +23,8 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0011_account_deletion.sql")),
     M::up(include_str!("migrations/0012_forwarded.sql")),
     M::up(include_str!("migrations/0013_invite_device.sql")),
+    M::up(include_str!("migrations/0014_otp_burnt.sql")),
+    M::up(include_str!("migrations/0015_link_approver_device.sql")),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version`).
