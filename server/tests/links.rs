@@ -275,7 +275,8 @@ async fn invite_a_new_device() {
 }
 
 /// Signing a device out from another one cancels the invites it made and
-/// nobody redeemed (a stolen laptop must not leave a way in behind it); the
+/// nobody redeemed, and the links it approved that nobody collected (a
+/// stolen laptop must not leave a way in behind it); the
 /// invites of the account's other devices stay good, and so do those of a
 /// device that signs itself out.
 #[tokio::test]
@@ -294,6 +295,11 @@ async fn revoking_a_device_cancels_its_invites() {
     };
     let from_laptop = invite(&laptop).await;
     let from_phone = invite(&phone).await;
+    // A link the laptop approved and nobody collected yet goes too (the
+    // thief need not poll before the owner revokes the laptop).
+    let link = create_link(&ts, "thief's box").await;
+    let r = approve(&ts, &laptop, &link.link_id, &link.secret).await;
+    assert_eq!(r.status(), 204);
     let r = ts
         .call(
             Method::DELETE,
@@ -309,6 +315,7 @@ async fn revoking_a_device_cancels_its_invites() {
         )
     };
     problem(redeem(&from_laptop.code).await, 404, "invite_not_found").await;
+    problem(poll(&ts, &link, 0).await, 404, "link_not_found").await;
     assert_eq!(redeem(&from_phone.code).await.status(), 200);
     // And the signed-out laptop can make no more.
     problem(

@@ -106,7 +106,7 @@ fn revoke_device(conn: &mut Connection, device_id: &str) -> Result<(), OpsError>
         return Ok(());
     }
     store::auth::revoke_device(&tx, &user_id, device_id, now)?;
-    store::links::cancel_invites_of(&tx, device_id)?;
+    store::links::cancel_made_by(&tx, device_id)?;
     // The user's other devices learn it from their event log, as when the user
     // revokes a device themselves.
     let event = Event::DeviceRevoked {

@@ -30,7 +30,7 @@ pub async fn revoke(state: &AppState, caller: &Caller, device_id: &str) -> Resul
             return Err(Error::not_found("device_not_found", "no such device"));
         }
         if !itself {
-            store::links::cancel_invites_of(conn, &did)?;
+            store::links::cancel_made_by(conn, &did)?;
         }
         let mut emitted = Emitted::default();
         emitted.emit(

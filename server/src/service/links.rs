@@ -275,7 +275,7 @@ pub async fn approve(state: &AppState, caller: &Caller, id: &str, secret: &str) 
             if now >= link.expires_at {
                 return Err(link_expired());
             }
-            store::links::approve_link(conn, &lid, &uid, now)?;
+            store::links::approve_link(conn, &lid, &uid, &who.device_id, now)?;
             Ok(())
         })
         .await?;

@@ -54,16 +54,19 @@ pub fn link_by_id(conn: &Connection, id: &str) -> Result<Option<LinkRow>, StoreE
         .optional()?)
 }
 
+/// Link `id` approved by `user_id` on their device `device_id`.
 pub fn approve_link(
     conn: &Connection,
     id: &str,
     user_id: &str,
+    device_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "UPDATE device_links SET approved_by = ?2, approved_at = ?3 WHERE id = ?1",
+        "UPDATE device_links SET approved_by = ?2, approved_device = ?3, approved_at = ?4 \
+         WHERE id = ?1",
     )?
-    .execute(params![id, user_id, now])?;
+    .execute(params![id, user_id, device_id, now])?;
     Ok(())
 }
 
@@ -81,10 +84,17 @@ pub struct InviteRow {
     pub redeemed: bool,
 }
 
-/// Cancels the invites `device_id` made that nobody redeemed.
-pub fn cancel_invites_of(conn: &Connection, device_id: &str) -> Result<(), StoreError> {
+/// Cancels what `device_id` let in that has not come in yet: the invites it
+/// made that nobody redeemed, and the links it approved that nobody
+/// collected. Called when it is revoked: a device signed out for being
+/// stolen must not leave another one behind.
+pub fn cancel_made_by(conn: &Connection, device_id: &str) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM device_invites WHERE device_id = ?1 AND redeemed_at IS NULL")?
         .execute([device_id])?;
+    conn.prepare_cached(
+        "DELETE FROM device_links WHERE approved_device = ?1 AND collected_at IS NULL",
+    )?
+    .execute([device_id])?;
     Ok(())
 }
 
