@@ -78,6 +78,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     let short_code_limiter = ratelimit::KeyedLimiter::per_minute(config.short_code_attempts);
     let code_limiter = ratelimit::KeyedLimiter::per_minute(CODES_PER_MINUTE);
     let profile_limiter = ratelimit::KeyedLimiter::per_minute(PROFILE_CHANGES_PER_MINUTE);
+    let search_limiter = ratelimit::KeyedLimiter::per_second(5, 20);
     let rest_send_limiter =
         ratelimit::KeyedLimiter::per_second(config.ws_rate, config.ws_rate.saturating_mul(2));
     let hub = Arc::new(hub::Hub::new(config.ws_queue as usize));
@@ -90,6 +91,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
         short_code_limiter,
         code_limiter,
         profile_limiter,
+        search_limiter,
         rest_send_limiter,
         public_url,
         hub,
@@ -265,6 +267,7 @@ async fn janitor(state: AppState) {
         state.short_code_limiter.prune();
         state.code_limiter.prune();
         state.profile_limiter.prune();
+        state.search_limiter.prune();
         state.rest_send_limiter.prune();
         if let Err(e) = service::auth::purge_expired(&state).await {
             tracing::warn!(error = %e, "janitor: purging sign-in codes failed");

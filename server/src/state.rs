@@ -30,6 +30,10 @@ pub struct Inner {
     pub code_limiter: KeyedLimiter<String>,
     /// Profile changes per user (see `PROFILE_CHANGES_PER_MINUTE`).
     pub profile_limiter: KeyedLimiter<String>,
+    /// Searches per user: each walks the search index on one of the few
+    /// read connections every request shares. Search-as-you-type needs a
+    /// few a second.
+    pub search_limiter: KeyedLimiter<String>,
     /// Sends over REST per user: the same rate a WebSocket allows (the
     /// socket's own limit would otherwise be one REST loop away). Edits,
     /// deletions and reactions draw on the same budget: each is an event in

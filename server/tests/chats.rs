@@ -702,6 +702,8 @@ async fn edit_delete_react_search() {
         get(&ts, &b, "/v1/search?q=%22NEAR(%20OR").await.status(),
         200
     );
+    // A NUL (which ends an FTS5 query early) is no 500.
+    assert_eq!(get(&ts, &b, "/v1/search?q=bro%00wn").await.status(), 200);
     problem(get(&ts, &b, "/v1/search?q=%20").await, 422, "invalid_query").await;
     // At most eight words.
     assert_eq!(
@@ -1900,4 +1902,23 @@ async fn search_in_one_chat_and_page_by_page() {
     problem(r, 404, "chat_not_found").await;
     let r = get(&ts, &dan, &format!("/v1/search?q=apple&before={last}")).await;
     problem(r, 422, "invalid_query").await;
+}
+
+/// Searches are limited per user: a burst of 20, then 5 a second.
+#[tokio::test]
+async fn searches_are_rate_limited_per_user() {
+    let ts = TestServer::start().await;
+    let (a, b, _) = ts.pair().await;
+    let mut statuses = Vec::new();
+    for _ in 0..60 {
+        statuses.push(get(&ts, &a, "/v1/search?q=hello").await.status().as_u16());
+    }
+    assert!(statuses[..20].iter().all(|&s| s == 200), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let r = get(&ts, &a, "/v1/search?q=hello").await;
+    if r.status() == 429 {
+        assert!(r.headers().contains_key("retry-after"));
+    }
+    // Ben has his own.
+    assert_eq!(get(&ts, &b, "/v1/search?q=hello").await.status(), 200);
 }

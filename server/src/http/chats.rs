@@ -432,12 +432,14 @@ struct SearchQuery {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`chat_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_query`: no word, too long, too many words, or `before` not a message of mine", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: more than 5 searches a second (bursts of 20)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn search(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<Vec<Message>>> {
+    state.search_limiter.check(caller.user_id.clone())?;
     Ok(Json(
         service::messages::search(&state, &caller, &q.q, q.chat_id, q.before).await?,
     ))

@@ -336,7 +336,10 @@ pub const SEARCH_WORDS_MAX: usize = 8;
 pub fn fts_query(q: &str) -> Option<String> {
     let terms: Vec<String> = q
         .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        // Control characters are nothing a message is searched by, and a
+        // NUL ends an FTS5 query early (an "unterminated string" error).
+        .map(|w| w.chars().filter(|c| !c.is_control()).collect::<String>())
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_owned())
         .filter(|w| !w.is_empty())
         .map(|w| {
             let star = if w.chars().count() > 1 { "*" } else { "" };
@@ -425,5 +428,7 @@ mod tests {
         );
         assert_eq!(super::fts_query("a b9 ü").unwrap(), r#""a" "b9"* "ü""#);
         assert!(super::fts_query("  ?! ").is_none());
+        assert_eq!(super::fts_query("a\0b \u{7}").unwrap(), r#""ab"*"#);
+        assert!(super::fts_query("\0\0").is_none());
     }
 }
