@@ -44,6 +44,8 @@ impl ServerProc {
             .arg("--otp-driver")
             .arg(format!("file:{}", otp.display()))
             .args(["--ws-rate", "1000000"])
+            // `connections` opens thousands of sockets per device.
+            .args(["--ws-per-device", "1000000"])
             .args(extra)
             .env("PARLEY_LOG", "warn,parley_server=info")
             .env("NO_COLOR", "1")

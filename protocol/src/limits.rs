@@ -58,9 +58,6 @@ pub const SEARCH_PAGE: u32 = 100;
 pub const SEARCH_QUERY_MAX: usize = 256;
 /// WebSocket frame, bytes.
 pub const WS_FRAME_MAX_BYTES: usize = 64 * 1024;
-/// WebSockets one device may have open at once; one more is refused with
-/// 429 `too_many_connections` (a desktop needs one, a CLI `listen` one).
-pub const WS_PER_DEVICE_MAX: usize = 8;
 /// Typing indicators expire this long after the last refresh, seconds.
 pub const TYPING_TTL_SECS: u64 = 6;
 /// Contact code lifetime (default; configurable on the server), seconds.

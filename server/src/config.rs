@@ -197,6 +197,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_WS_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..=3600))]
     pub ws_idle_timeout: u64,
 
+    /// WebSockets one device may have open at once; one more is refused
+    /// with 429 `too_many_connections` (each holds buffers and a queue, and
+    /// its hello may replay the whole retained log).
+    #[arg(long, env = "PARLEY_WS_PER_DEVICE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_per_device: u32,
+
     /// Kernel send buffer per TCP connection, bytes (0 = the OS default, which
     /// autotunes up to several MiB). A bound makes a stalled client show up as
     /// a lagging WebSocket (4008) sooner and caps kernel memory per socket.

@@ -645,15 +645,16 @@ async fn a_new_sign_in_is_announced_to_the_other_devices() {
     assert_eq!(ev["event"]["device"]["name"], "new laptop");
 }
 
-/// One device may hold `WS_PER_DEVICE_MAX` sockets; one more is refused at
+/// One device may hold `--ws-per-device` sockets; one more is refused at
 /// the upgrade (429), and once one closes there is room again. Other
 /// devices of the same user are not counted against it.
 #[tokio::test]
 async fn a_device_may_open_only_so_many_websockets() {
     let ts = TestServer::start().await;
+    assert_eq!(ts.config.ws_per_device, 8, "the default");
     let a = ts.login(ana()).await;
     let mut open = Vec::new();
-    for _ in 0..limits::WS_PER_DEVICE_MAX {
+    for _ in 0..ts.config.ws_per_device {
         let mut ws = ts.ws(&a).await;
         ws.hello(0).await; // registered once it answers
         open.push(ws);

@@ -12,13 +12,25 @@ use axum::{
 };
 use parley_protocol::{limits, DeleteAccount, Me, Problem, UpdateMe, User, UsernameAvailability};
 
+use std::convert::Infallible;
+
+/// Avatar uploads read at once, server-wide.
+const AVATAR_UPLOADS_AT_ONCE: usize = 4;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/me", get(get_me).patch(patch_me).delete(delete_me))
         .route(
             "/v1/me/avatar",
             // One byte over the limit is enough to tell "too large" apart.
-            put(put_avatar).layer(DefaultBodyLimit::max(limits::AVATAR_MAX_BYTES + 1)),
+            // A few at a time: each body (up to 5 MiB) is read into memory
+            // before anything else is checked, so a thousand at once from
+            // one account would be gigabytes; the others wait their turn.
+            put(put_avatar)
+                .layer::<_, Infallible>(DefaultBodyLimit::max(limits::AVATAR_MAX_BYTES + 1))
+                .layer::<_, Infallible>(tower::limit::ConcurrencyLimitLayer::new(
+                    AVATAR_UPLOADS_AT_ONCE,
+                )),
         )
         .route("/v1/users/{id}", get(get_user))
         .route("/v1/users/{id}/avatar", get(get_avatar))

@@ -75,13 +75,11 @@ async fn upgrade(
     // whole retained log: one token may not open them without end. Refused
     // rather than closing an older one, so that two processes of one
     // device never take turns knocking each other off.
-    if state.hub.device_sockets(&caller.user_id, &caller.device_id) >= limits::WS_PER_DEVICE_MAX {
+    let most = state.config.ws_per_device as usize;
+    if state.hub.device_sockets(&caller.user_id, &caller.device_id) >= most {
         return Error::TooManyRequests {
             code: "too_many_connections",
-            detail: format!(
-                "this device has {} WebSockets open already; close one",
-                limits::WS_PER_DEVICE_MAX
-            ),
+            detail: format!("this device has {most} WebSockets open already; close one"),
             retry_after: 60,
         }
         .into_response();
