@@ -209,6 +209,10 @@ pub mod close {
     pub const LAGGING: u16 = 4008;
     /// The client broke the protocol (bad frame, hello missing, too large).
     pub const PROTOCOL_VIOLATION: u16 = 4009;
+    /// The standard "try again later": the device has as many sockets open
+    /// as the server allows (sockets opened all at once, past the upgrade's
+    /// own check). Reconnect after a back-off.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
 #[cfg(test)]

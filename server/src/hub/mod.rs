@@ -117,6 +117,27 @@ impl Hub {
         user_id: &str,
         device_id: &str,
     ) -> (Arc<Session>, mpsc::Receiver<Outbound>, Transition) {
+        self.register_within(user_id, device_id, usize::MAX)
+            .unwrap_or_else(|| unreachable!("no device has usize::MAX sessions"))
+    }
+
+    /// As [`Hub::register`], unless device `device_id` has `most` sessions
+    /// already (`None`): counted and added under one lock, so sockets opened
+    /// all at once cannot all slip under the cap.
+    pub fn register_within(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        most: usize,
+    ) -> Option<(Arc<Session>, mpsc::Receiver<Outbound>, Transition)> {
+        let mut map = self.lock();
+        let list = map.entry(user_id.to_owned()).or_default();
+        if list.iter().filter(|s| s.device_id == device_id).count() >= most {
+            if list.is_empty() {
+                map.remove(user_id);
+            }
+            return None;
+        }
         let (tx, rx) = mpsc::channel(self.queue);
         let session = Arc::new(Session {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
@@ -127,11 +148,9 @@ impl Hub {
             close_code: AtomicU16::new(0),
             wake: Notify::new(),
         });
-        let mut map = self.lock();
-        let list = map.entry(user_id.to_owned()).or_default();
         let changed = list.is_empty();
         list.push(session.clone());
-        (session, rx, Transition { changed })
+        Some((session, rx, Transition { changed }))
     }
 
     /// How many sessions device `device_id` of `user_id` has open.

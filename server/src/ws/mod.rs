@@ -107,7 +107,25 @@ enum End {
 
 async fn session(state: AppState, caller: Caller, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
-    let (sess, mut rx, t) = state.hub.register(&caller.user_id, &caller.device_id);
+    let most = state.config.ws_per_device as usize;
+    // The upgrade checked the cap already; this is the check that holds
+    // when many sockets are opened at once (1013: try again later).
+    let Some((sess, mut rx, t)) =
+        state
+            .hub
+            .register_within(&caller.user_id, &caller.device_id, most)
+    else {
+        let frame = CloseFrame {
+            code: close::TRY_AGAIN_LATER,
+            reason: Utf8Bytes::from_static("too many connections for this device"),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            sink.send(WsMessage::Close(Some(frame))),
+        )
+        .await;
+        return;
+    };
     if t.changed {
         service::presence::went_online(&state, &caller.user_id).await;
     }
