@@ -3,8 +3,7 @@
 use super::extract::{body_rejection, ClientIp, Json, Path};
 use crate::{error::Error, error::Result, service, service::Caller, state::AppState};
 use axum::{
-    body::Bytes,
-    extract::{DefaultBodyLimit, State},
+    extract::State,
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, put},
@@ -12,26 +11,19 @@ use axum::{
 };
 use parley_protocol::{limits, DeleteAccount, Me, Problem, UpdateMe, User, UsernameAvailability};
 
-use std::convert::Infallible;
+/// Avatar bodies read at once, server-wide: each (up to 5 MiB) is held in
+/// memory, so a thousand at once from one account would be gigabytes. One
+/// more is told to come back (503 `busy`) rather than queued, so slow
+/// senders cannot hold everyone else's upload up.
+static AVATAR_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
-/// Avatar uploads read at once, server-wide.
-const AVATAR_UPLOADS_AT_ONCE: usize = 4;
+/// The longest an avatar's body may take to arrive.
+const AVATAR_READ_TIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/me", get(get_me).patch(patch_me).delete(delete_me))
-        .route(
-            "/v1/me/avatar",
-            // One byte over the limit is enough to tell "too large" apart.
-            // A few at a time: each body (up to 5 MiB) is read into memory
-            // before anything else is checked, so a thousand at once from
-            // one account would be gigabytes; the others wait their turn.
-            put(put_avatar)
-                .layer::<_, Infallible>(DefaultBodyLimit::max(limits::AVATAR_MAX_BYTES + 1))
-                .layer::<_, Infallible>(tower::limit::ConcurrencyLimitLayer::new(
-                    AVATAR_UPLOADS_AT_ONCE,
-                )),
-        )
+        .route("/v1/me/avatar", put(put_avatar))
         .route("/v1/users/{id}", get(get_user))
         .route("/v1/users/{id}/avatar", get(get_avatar))
         .route("/v1/usernames/{username}", get(username_available))
@@ -111,15 +103,33 @@ async fn patch_me(
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_image`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: more than 30 profile changes (fields or photo) a minute", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`busy`: too many photos arriving at once; try again in a moment", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_avatar(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> Result<Json<Me>> {
+    // Before a byte of the body is read.
     state.profile_limiter.check(caller.user_id.clone())?;
-    let body = body.map_err(|e| body_rejection(e.status(), e.body_text()))?;
+    let _reading = AVATAR_READS.try_acquire().map_err(|_| Error::Unavailable {
+        code: "busy",
+        detail: "too many photos are arriving at once; try again in a moment".into(),
+    })?;
+    // One byte over the limit is enough to tell "too large" apart.
+    let read = axum::body::to_bytes(body, limits::AVATAR_MAX_BYTES + 1);
+    let body = tokio::time::timeout(AVATAR_READ_TIME, read)
+        .await
+        .map_err(|_| Error::bad_request("bad_request", "the photo took too long to arrive"))?
+        .map_err(|e| {
+            let text = e.to_string();
+            if text.contains("length limit") {
+                body_rejection(axum::http::StatusCode::PAYLOAD_TOO_LARGE, text)
+            } else {
+                Error::bad_request("bad_request", format!("upload interrupted: {text}"))
+            }
+        })?;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
