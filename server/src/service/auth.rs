@@ -95,11 +95,13 @@ pub async fn request_otp(
 }
 
 /// The wait before another code may be sent for an identifier with `burnt`
-/// codes burnt in a row: the resend interval, doubled for each (at most
-/// 2^10 times: 30 s become 8.5 hours), so a guesser cannot burn a code and
-/// ask for the next one at the pace of the resend interval.
+/// codes burnt in a row: the resend interval, doubled for each, so a
+/// guesser cannot burn a code and ask for the next one at the pace of the
+/// resend interval. At most 32 times (30 s become 16 minutes): anyone who
+/// knows an address can burn its codes, and the owner must not be locked
+/// out for hours by it; five guesses per 16 minutes still take years.
 fn resend_wait_ms(resend_ms: i64, burnt: u32) -> i64 {
-    resend_ms.saturating_mul(1 << burnt.min(10))
+    resend_ms.saturating_mul(1 << burnt.min(5))
 }
 
 /// What presenting a code did to the stored one. The attempt counter must
