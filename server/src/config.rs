@@ -174,6 +174,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_MAX_ATTACHMENT_BYTES", default_value_t = limits::ATTACHMENT_MAX_BYTES as u64, value_parser = clap::value_parser!(u64).range(1..=(4u64 << 30)))]
     pub max_attachment_bytes: u64,
 
+    /// MiB one user may have uploaded and not sent yet (unsent uploads are
+    /// kept a week): more gets 429 `upload_quota`, so one account cannot
+    /// fill the disk with uploads it never sends. 0: no cap.
+    #[arg(long, env = "PARLEY_MAX_UNSENT_UPLOAD_MIB", default_value_t = 1024)]
+    pub max_unsent_upload_mib: u64,
+
     /// Days of per-user event log kept for devices to resume from; a device
     /// offline longer reloads its state (`resync_required`).
     #[arg(long, env = "PARLEY_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]

@@ -1910,8 +1910,12 @@ async fn searches_are_rate_limited_per_user() {
     let ts = TestServer::start().await;
     let (a, b, _) = ts.pair().await;
     let mut statuses = Vec::new();
-    for _ in 0..60 {
-        statuses.push(get(&ts, &a, "/v1/search?q=hello").await.status().as_u16());
+    for _ in 0..200 {
+        let status = get(&ts, &a, "/v1/search?q=hello").await.status().as_u16();
+        statuses.push(status);
+        if status == 429 && statuses.len() > 20 {
+            break;
+        }
     }
     assert!(statuses[..20].iter().all(|&s| s == 200), "{statuses:?}");
     assert!(statuses.contains(&429), "{statuses:?}");
@@ -1921,4 +1925,41 @@ async fn searches_are_rate_limited_per_user() {
     }
     // Ben has his own.
     assert_eq!(get(&ts, &b, "/v1/search?q=hello").await.status(), 200);
+}
+
+/// What one user uploaded and has not sent counts against a cap: one more
+/// byte is refused (429 upload_quota) until a message takes some of it.
+#[tokio::test]
+async fn unsent_uploads_are_capped_per_user() {
+    let ts = TestServer::start_with(|c| c.max_unsent_upload_mib = 1).await;
+    let (a, b, chat) = ts.pair().await;
+    let upload = |s: &parley_protocol::Session, fill: u8, len: usize| {
+        ts.req(Method::POST, "/v1/attachments?name=blob.bin")
+            .auth(s)
+            .header("content-type", "application/octet-stream")
+            .body(vec![fill; len])
+            .send()
+    };
+    let half = 512 * 1024;
+    let first: Value = upload(&a, 1, half).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        upload(&a, 2, half).await.unwrap().status(),
+        201,
+        "exactly the cap"
+    );
+    let r = upload(&a, 3, 1).await.unwrap();
+    assert!(r.headers().contains_key("retry-after"));
+    problem(r, 429, "upload_quota").await;
+    // Ben's uploads are his own.
+    assert_eq!(upload(&b, 3, 1).await.unwrap().status(), 201);
+    // Sent, the first no longer counts.
+    let r = post_msg(
+        &ts,
+        &a,
+        &chat,
+        json!({"client_id": "q1", "body": "", "attachment_ids": [first["id"]]}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(upload(&a, 3, 1).await.unwrap().status(), 201);
 }

@@ -42,6 +42,7 @@ struct UploadQuery {
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`upload_quota`: more uploaded and not sent yet than the server keeps per user (`--max-unsent-upload-mib`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn upload(
     State(state): State<AppState>,

@@ -167,12 +167,25 @@ where
     };
     let (a, uid) = (attachment.clone(), caller.user_id.clone());
     let now = now_ms();
+    let quota = state.config.max_unsent_upload_mib.saturating_mul(1 << 20);
+    let since = now - UNSENT_KEPT.as_millis() as i64;
     // The file takes its place and the row is written in one writer job, so
     // the collector (also a writer job) never sees one without the other.
     // Content-addressed: identical bytes are stored once.
     state
         .store
         .write(move |conn| {
+            if quota > 0 && store::attachments::unsent_bytes(conn, &uid, since)? + a.size > quota {
+                return Err(Error::TooManyRequests {
+                    code: "upload_quota",
+                    detail: format!(
+                        "you have {} MiB of uploads not sent yet, the most this server keeps; \
+                         send or wait for them to expire (a week)",
+                        quota >> 20
+                    ),
+                    retry_after: 3600,
+                });
+            }
             let created = !dest.exists();
             // Otherwise the same bytes are there already, and `_partial`
             // removes this copy.

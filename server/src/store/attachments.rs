@@ -82,6 +82,17 @@ pub fn delete_unreferenced(
     Ok((deleted, gone))
 }
 
+/// Bytes `user_id` uploaded since `since` (ms) that are in no message yet.
+pub fn unsent_bytes(conn: &Connection, user_id: &str, since: i64) -> Result<u64, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(size), 0) FROM attachments a \
+             WHERE uploader_id = ?1 AND created_at >= ?2 AND NOT EXISTS \
+             (SELECT 1 FROM message_attachments ma WHERE ma.attachment_id = a.id)",
+        )?
+        .query_row(params![user_id, since], |r| r.get::<_, i64>(0))? as u64)
+}
+
 /// Whether any attachment refers to the bytes `sha256`.
 pub fn sha_in_use(conn: &Connection, sha256: &str) -> Result<bool, StoreError> {
     Ok(conn

@@ -25,6 +25,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0013_invite_device.sql")),
     M::up(include_str!("migrations/0014_otp_burnt.sql")),
     M::up(include_str!("migrations/0015_link_approver_device.sql")),
+    M::up(include_str!("migrations/0016_attachments_by_uploader.sql")),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version`).
