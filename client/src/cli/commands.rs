@@ -29,7 +29,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             device_name,
         } => ctx.login(&identifier, code, device_name).await,
         Command::Logout { yes } => {
-            let c = ctx.client().await?;
+            let c = match ctx.client().await {
+                Ok(c) => c,
+                // The profile remembers a server but its session is gone
+                // (a keyring entry lost): nothing to tell the server, forget
+                // what is left here.
+                Err(ClientError::NotSignedIn) if ctx.profile.info().ok().flatten().is_some() => {
+                    ctx.profile.clear()?;
+                    ctx.done("signed out", serde_json::json!({"signed_out": true}));
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
             let unsent = c.unsent_count().await?;
             if unsent > 0 && !yes {
                 let question = format!(
@@ -575,13 +586,17 @@ impl Ctx {
         device_name: Option<String>,
     ) -> Result<()> {
         // Signing in again here would replace this profile's session and,
-        // for another account or server, wipe what it has not sent yet.
-        if let Some(info) = self.profile.info()? {
-            return Err(ClientError::Invalid(format!(
-                "this profile is already signed in (at {}); `parley logout` first, or use \
-                 another --profile",
-                info.server
-            )));
+        // for another account or server, wipe what it has not sent yet. A
+        // profile whose session is gone (its keyring entry lost) or whose
+        // file is damaged may sign in afresh.
+        if let Some(info) = self.profile.info().ok().flatten() {
+            if matches!(self.profile.secrets(&info), Ok(Some(_))) {
+                return Err(ClientError::Invalid(format!(
+                    "this profile is already signed in (at {}); `parley logout` first, or use \
+                     another --profile",
+                    info.server
+                )));
+            }
         }
         let server = self.server()?;
         let asked = code.is_none();
@@ -857,18 +872,40 @@ impl Ctx {
         }
         parley_protocol::validate_body(text, !attach.is_empty())
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
-        let c = self.client().await?;
-        let who = c.resolve_contact(contact).await?;
-        let chat = c.chat_with(&who.user.id).await?;
-        let mut ids = Vec::new();
+        // Every file is there and not too big before the first goes up.
+        let mut sizes = Vec::with_capacity(attach.len());
         for path in attach {
-            let total = tokio::fs::metadata(path)
+            let meta = tokio::fs::metadata(path)
                 .await
-                .map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?
-                .len();
+                .map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?;
+            if !meta.is_file() {
+                return Err(ClientError::Invalid(format!(
+                    "{}: not a file",
+                    path.display()
+                )));
+            }
+            sizes.push(meta.len());
+        }
+        let c = self.client().await?;
+        // Until the message is queued, a failure worth retrying must not say
+        // "queued" (exit 75): nothing is, and the script should send again.
+        let not_queued = |e: ClientError| {
+            if e.is_transient() {
+                ClientError::Invalid(format!("not sent, and not queued: {e}"))
+            } else {
+                e
+            }
+        };
+        let who = c.resolve_contact(contact).await.map_err(not_queued)?;
+        let chat = c.chat_with(&who.user.id).await.map_err(not_queued)?;
+        let mut ids = Vec::new();
+        for (path, total) in attach.iter().zip(sizes) {
             let pb = self.bytes_bar(total, &path.display().to_string());
             let p2 = pb.clone();
-            let a = c.upload(path, move |sent| p2.set_position(sent)).await?;
+            let a = c
+                .upload(path, move |sent| p2.set_position(sent))
+                .await
+                .map_err(not_queued)?;
             pb.finish_and_clear();
             ids.push(a.id);
         }
@@ -932,7 +969,9 @@ impl Ctx {
                     ClientError::Api,
                 )),
                 Some(m) if m.state != LocalState::Pending => Ok(m),
-                _ => Err(ClientError::Invalid(
+                // Queued still (exit 75, like a network failure): it goes
+                // out by itself, so it must not be sent again.
+                _ => Err(ClientError::Network(
                     "the message was not sent yet; it stays queued".into(),
                 )),
             },
