@@ -38,6 +38,16 @@ use super::{
 pub const PREVIEW_WIDTH: u32 = 480;
 /// JPEG quality of previews.
 const PREVIEW_QUALITY: u8 = 70;
+/// How long a source may fail frame after frame (each failure "transient":
+/// a bad frame) before the scan stops and says so: a webcam that wakes from
+/// a laptop's sleep broken would otherwise spin here with a frozen preview.
+const STALLED_AFTER: Duration = if cfg!(test) {
+    Duration::from_millis(300)
+} else {
+    Duration::from_secs(10)
+};
+/// The pause after a failed frame, so failing does not spin a core.
+const AFTER_A_BAD_FRAME: Duration = Duration::from_millis(20);
 
 /// What the scanner reports, in order: `Started`, then `Preview`s (with
 /// `Ignored` when a code of another kind is seen), then exactly one of
@@ -223,6 +233,7 @@ pub fn run(
                 return (0, Duration::ZERO);
             }
         };
+        let mut last_good = Instant::now();
         while !finished(&done) {
             let frame = match source.next_frame() {
                 Ok(Some(f)) => f,
@@ -230,7 +241,16 @@ pub fn run(
                     ended = Some("The source has no more frames".into());
                     break;
                 }
-                Err(e) if e.is_transient() => continue,
+                Err(e) if e.is_transient() => {
+                    if last_good.elapsed() > STALLED_AFTER {
+                        ended = Some(format!("The camera stopped giving pictures ({e})"));
+                        break;
+                    }
+                    // The capture thread of its own, not a runtime's.
+                    #[allow(clippy::disallowed_methods)]
+                    std::thread::sleep(AFTER_A_BAD_FRAME);
+                    continue;
+                }
                 Err(e) => {
                     ended = Some(e.to_string());
                     break;
@@ -239,6 +259,7 @@ pub fn run(
             if finished(&done) {
                 break;
             }
+            last_good = Instant::now();
             frames += 1;
             let t = Instant::now();
             let preview = preview_jpeg(&frame, PREVIEW_WIDTH);
@@ -409,6 +430,28 @@ mod tests {
         let (events, stats) = collect(&mut source, &|_| true, &AtomicBool::new(true));
         assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(stats.frames, 0);
+    }
+
+    /// A camera that only fails (each failure a bad frame, "transient").
+    struct Broken;
+    impl FrameSource for Broken {
+        fn next_frame(&mut self) -> Result<Option<Frame>, crate::qr::CameraError> {
+            Err(crate::qr::CameraError::Frame("no picture".into()))
+        }
+        fn describe(&self) -> String {
+            "broken".into()
+        }
+    }
+
+    #[test]
+    fn a_source_failing_frame_after_frame_stops_the_scan_and_says_so() {
+        let (events, stats) = collect(&mut Broken, &|_| true, &AtomicBool::new(false));
+        assert_eq!(stats.frames, 0);
+        let Some(ScannerEvent::Stopped { reason }) = events.last() else {
+            panic!("{events:?}");
+        };
+        assert!(reason.contains("stopped giving pictures"), "{reason}");
+        assert!(reason.contains("no picture"), "{reason}");
     }
 
     /// A source that never ends and counts frames, to prove `stop` from
