@@ -2,13 +2,13 @@ import { useEffect, useRef, useState } from "react";
 import type { Device, DeviceLinkInfo, InviteCode } from "../bindings";
 import { asCommandError, call } from "../ipc";
 import { countdown, listTime } from "../format";
-import { checkCodeChoices } from "../checkCode";
+import { checkCodeChoices, seededRandom } from "../checkCode";
 import { localExpiry } from "../expiry";
 import { CodeScanner } from "../components/CodeScanner";
 import { OpenImageButton, PasteButton, usePasteCode } from "../components/PasteCode";
 
 /** Settings → Devices: the account's devices, revoke, and linking new ones. */
-export function Devices({ changed, onSignedOut }: { changed: number; onSignedOut: () => void }) {
+export function Devices({ changed, joined, onSignedOut }: { changed: number; joined: number; onSignedOut: () => void }) {
   const [devices, setDevices] = useState<Device[] | null>(null);
   const [confirm, setConfirm] = useState<Device | null>(null);
   const [mode, setMode] = useState<null | "link" | "invite">(null);
@@ -109,7 +109,7 @@ export function Devices({ changed, onSignedOut }: { changed: number; onSignedOut
           }}
         />
       ) : (
-        <Invite joined={changed} onDone={() => (setMode(null), void load())} />
+        <Invite joined={joined} onDone={() => (setMode(null), void load())} />
       )}
       {error ? (
         <p className="error" role="alert">
@@ -140,7 +140,7 @@ function ApproveLink({ onDone }: { onDone: (approved: boolean) => void }) {
     setUri(found);
     const n = ++lookups.current;
     void run(() => call("link_info", { uri: found })).then((info) => {
-      if (info && n === lookups.current) setAsked({ uri: found, info, choices: checkCodeChoices(info.check_code) });
+      if (info && n === lookups.current) setAsked({ uri: found, info, choices: checkCodeChoices(info.check_code, seededRandom(found)) });
     });
   }
   const clipboard = usePasteCode("link", (found) => !busy && check(found), setError, asked === null);
@@ -237,6 +237,8 @@ const INVITE_USUAL_SECS = 120;
  * it gets into the account, so a screen left open does not keep offering
  * fresh ones. It goes once a device joined (`joined` changes). */
 function Invite({ joined, onDone }: { joined: number; onDone: () => void }) {
+  // (`joined` counts `device.added` only: a device leaving elsewhere does
+  // not close it.)
   const [invite, setInvite] = useState<{ code: InviteCode; expires: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
