@@ -123,6 +123,10 @@ describe("store", () => {
     expect(s.devicesRev).toBe(1);
     s = ev(s, { type: "event", seq: 4, event: { kind: "device.revoked", device_id: "d2" } });
     expect([s.codeRev, s.devicesRev, s.contactsRev]).toEqual([1, 2, 3]);
+    // Only a device joining counts as joined (an invite shown closes).
+    expect(s.joinedRev).toBe(0);
+    s = ev(s, { type: "event", seq: 5, event: { kind: "device.added", device: { id: "d3", name: "tablet", platform: "linux", created_at: "2026-11-27T10:00:00Z", last_seen_at: "2026-11-27T10:00:00Z", current: false } } });
+    expect([s.joinedRev, s.devicesRev]).toEqual([1, 3]);
   });
 
   it("knows contacts' presence from the contacts list until an event says otherwise", () => {

@@ -54,6 +54,8 @@ export interface State {
   codeRev: number;
   /** Bumped when a device joined or left my account (and on resync). */
   devicesRev: number;
+  /** Bumped when a device joined my account (an invite shown did its job). */
+  joinedRev: number;
   /** The newest profile a `profile.updated` event carried (mine included:
    *  changed on another device), and a count of them (Settings reloads). */
   profile: { user: User; n: number } | null;
@@ -79,6 +81,7 @@ export const initialState: State = {
   contactsRev: 0,
   codeRev: 0,
   devicesRev: 0,
+  joinedRev: 0,
   profile: null,
   signedOut: null,
 };
@@ -147,6 +150,7 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
         contactsRev: state.contactsRev + (contacts ? 1 : 0),
         codeRev: state.codeRev + (kind === "contact_code.consumed" ? 1 : 0),
         devicesRev: state.devicesRev + (kind === "device.added" || kind === "device.revoked" ? 1 : 0),
+        joinedRev: state.joinedRev + (kind === "device.added" ? 1 : 0),
       };
       return touched(changed, messagesOf(ev.event));
     }

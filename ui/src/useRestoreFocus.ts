@@ -15,9 +15,10 @@ export function useRestoreFocus(open: boolean) {
   wasOpen.current = open;
   useLayoutEffect(() => {
     if (!open) return;
+    // Not forgotten on cleanup: React's StrictMode runs a cleanup and the
+    // effect again while the popup stays open.
     return () => {
       const el = opener.current;
-      opener.current = null;
       // After the popup's elements went (the focus is on the body then).
       setTimeout(() => {
         const now = document.activeElement;

@@ -230,30 +230,32 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     }
   }, [messages, myId]);
   const queuedAfter = useRef(new Map<string, number>());
-  /** What a screen reader is told of the last message that came in. */
-  const [announce, setAnnounce] = useState("");
+  /** What a screen reader is told of the last message that came in, and
+   * how many were told (the same text twice must still change the DOM). */
+  const [announce, setAnnounce] = useState({ text: "", n: 0 });
   /** Messages that came in below while the user reads further up. */
   const [below, setBelow] = useState(0);
   /** Scrolled more than a screen up from the newest messages. */
   const [away, setAway] = useState(false);
-  /** The chat whose latest window was last shown (see `heard`). */
+  /** The chat whose messages were last shown once opened: its cache and
+   * what the server had on opening (see `heard`). */
   const loadedFor = useRef<string | null>(null);
   /** The newest seq from the peer already seen in this chat: set when its
    * messages first show (those are not news), null before. */
   const heard = useRef<{ chat: string; seq: number } | null>(null);
   /** Shows the latest window the cache or server gave for refresh `n` of
    * chat `id`, unless the chat changed or a newer refresh was shown. */
-  const showLatest = (id: string, latest: CachedMessage[], n: number) => {
+  const showLatest = (id: string, latest: CachedMessage[], n: number, opened = false) => {
     if (chatId.current !== id || !refreshes.current.accept(n)) return;
-    loadedFor.current = id;
+    if (opened) loadedFor.current = id;
     setMessages((cur) => withLatest(cur, latest, (m) => (queuedAfter.current.get(m.client_id) ?? 0) >= n));
   };
   /** Reads chat `id`'s latest window (`limit` messages, or a page) from the
    * cache: after a change, and after anything whose answer is not itself
    * the newest state (a refresh on its way may be older than it). */
-  const refresh = (id: string, limit: number | null = null) => {
+  const refresh = (id: string, limit: number | null = null, opened = false) => {
     const n = refreshes.current.next();
-    call("cached_messages", { chat_id: id, limit }).then((m) => showLatest(id, m, n), () => {});
+    call("cached_messages", { chat_id: id, limit }).then((m) => showLatest(id, m, n, opened), () => {});
   };
 
   // Open: the cache at once, then whatever the server has that it lacks.
@@ -279,7 +281,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     keepFromBottom.current = null;
     olderFailedAt.current = 0;
     pendingJump.current = null;
-    setAnnounce("");
+    setAnnounce({ text: "", n: 0 });
+    loadedFor.current = null;
+    heard.current = null;
     setBelow(0);
     setAway(false);
     setUnread(chat.unread_count > 0 ? { from: chat.read_up_to_seq, count: chat.unread_count } : null);
@@ -288,9 +292,15 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     // What the server had that the cache lacked is in the cache once this
     // answers: read it from there then (this answer itself is older than
     // the refreshes that changes started while it was on its way).
+    // What is shown after it is the chat as opened: only messages after
+    // that are news (announced, counted on the way-down button).
     call("load_history", { chat_id: id, limit: null }).then(
-      () => refresh(id),
-      (e) => !stale && setError(asCommandError(e).message),
+      () => refresh(id, null, true),
+      (e) => {
+        if (stale) return;
+        setError(asCommandError(e).message);
+        refresh(id, null, true);
+      },
     );
     composer.current?.focus();
     return () => {
@@ -359,7 +369,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     if (!fresh.length) return;
     const last = fresh[fresh.length - 1];
     heard.current = { chat: id, seq: last.seq };
-    setAnnounce(`${chat.peer.display_name}: ${snippet(last) || "a message"}`);
+    setAnnounce((a) => ({ text: `${chat.peer.display_name}: ${snippet(last) || "a message"}`, n: a.n + 1 }));
     if (!atBottom.current) setBelow((n) => n + fresh.length);
   }, [messages, myId]);
 
@@ -1001,7 +1011,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         ) : null}
       </div>
       <div className="sr-only" aria-live="polite" data-testid="announce">
-        {announce}
+        {/* A zero-width space every other time: the same words twice are
+            still a change to announce. */}
+        {announce.text + (announce.n % 2 ? "\u200b" : "")}
       </div>
       {notice ? (
         <p className="muted inline" role="status" data-testid="notice">

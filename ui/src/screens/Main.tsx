@@ -278,7 +278,7 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
           onClose={() => setPeople(null)}
         />
       ) : settings ? (
-        <Settings onClose={() => setSettings(false)} onProfile={onProfile} onSignOut={onSignOut} onAccountDeleted={onAccountDeleted} profileRev={store.profile?.n ?? 0} devicesRev={store.devicesRev} />
+        <Settings onClose={() => setSettings(false)} onProfile={onProfile} onSignOut={onSignOut} onAccountDeleted={onAccountDeleted} profileRev={store.profile?.n ?? 0} devicesRev={store.devicesRev} joinedRev={store.joinedRev} />
       ) : chat ? (
         <ChatView
           chat={chat}

@@ -65,7 +65,8 @@ const CONTACT_CODE_USUAL_SECS = 300;
  * shown on open, on "New code", when it expires and when someone used it
  * (`used` is bumped by `contact_code.consumed`). */
 function MyCodePanel({ used }: { used: number }) {
-  const [code, setCode] = useState<{ my: MyCode; expires: number } | null>(null);
+  /** The code shown, when it stops working, and the `used` it came after. */
+  const [code, setCode] = useState<{ my: MyCode; expires: number; after: number } | null>(null);
   const [now, setNow] = useState(Date.now());
   const [error, setError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
@@ -73,7 +74,7 @@ function MyCodePanel({ used }: { used: number }) {
 
   useLoad(
     () => call("my_code"),
-    (my) => setCode({ my, expires: localExpiry(my.code.expires_at, Date.now(), CONTACT_CODE_USUAL_SECS) }),
+    (my) => setCode({ my, expires: localExpiry(my.code.expires_at, Date.now(), CONTACT_CODE_USUAL_SECS), after: used }),
     setError,
     [generation, used],
   );
@@ -88,8 +89,9 @@ function MyCodePanel({ used }: { used: number }) {
   useEffect(() => {
     if (expired) setGeneration((g) => g + 1);
   }, [expired]);
-  // An expired code whose renewal failed is not left up: it no longer works.
-  const shown = code && !(expired && error) ? code.my : null;
+  // An expired or used code whose renewal failed is not left up: it no
+  // longer works.
+  const shown = code && !(error && (expired || code.after !== used)) ? code.my : null;
 
   async function copy() {
     if (!shown) return;

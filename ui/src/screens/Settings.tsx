@@ -22,6 +22,7 @@ export function Settings({
   onAccountDeleted,
   profileRev,
   devicesRev,
+  joinedRev,
 }: {
   onClose: () => void;
   onProfile: (u: User) => void;
@@ -32,6 +33,8 @@ export function Settings({
   profileRev: number;
   /** Bumped when a device joins or leaves the account. */
   devicesRev: number;
+  /** Bumped when a device joins the account. */
+  joinedRev: number;
 }) {
   const [me, setMe] = useState<Me | null>(null);
   const [form, setForm] = useState({ display_name: "", username: "", bio: "", status_text: "" });
@@ -227,7 +230,7 @@ export function Settings({
               Show when I'm online and last seen
             </label>
           </div>
-          <Devices changed={devicesRev} onSignedOut={onSignOut} />
+          <Devices changed={devicesRev} joined={joinedRev} onSignedOut={onSignOut} />
           <DeleteAccount onDeleted={onAccountDeleted} />
           <div className="card flat">
             <button className="danger" name="sign-out" onClick={onSignOut}>
