@@ -13,7 +13,7 @@ import { ConfirmDelete } from "../components/ConfirmDelete";
 import { ReactionPicker } from "../components/ReactionPicker";
 import { open as openDialog, save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
-import { reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, imageBox, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
+import { dayKey, reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, imageBox, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
 import { drafts } from "../drafts";
 import { Latest } from "../latest";
 import { uploadEnded, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
@@ -776,6 +776,185 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const status = typing ? "typing…" : presenceText(presence, now);
   const name = (id: string) => (id === myId ? "You" : chat.peer.display_name);
 
+  // The rows, made again only when what they show changes: not on every
+  // keystroke in the composer (a chat scrolled far back holds thousands).
+  // Their handlers read only what is listed here, or refs.
+  const rows = useMemo(
+    () =>
+      groupByDay(messages, now).map((g) => (
+        <div key={g.key} className="day">
+          <div className="day-label">
+            <span>{g.label}</span>
+          </div>
+          {g.messages.map((m) => {
+            const mine = m.sender_id === myId;
+            const quoted = m.reply_to ? byId.get(m.reply_to) : undefined;
+            const why =
+              m.state === "pending" && deferred[m.client_id]
+                ? deferredText(deferred[m.client_id])
+                : m.state === "failed"
+                  ? failedText(m.failure?.code ?? failed[m.client_id] ?? "")
+                  : undefined;
+            const t = why ? { ...tick(m.state), label: why } : tick(m.state);
+            const reactions = Object.entries(m.reactions).filter(([, who]) => who && who.length > 0);
+            const canAct = !!m.id && !m.deleted;
+            const row = (
+              <div
+                className={`bubble-row ${mine ? "mine" : "theirs"}`}
+                data-testid="message"
+                data-message-id={m.id}
+                data-state={m.state}
+              >
+                <div className={`bubble${m.deleted ? " deleted" : ""}`}>
+                  {m.forwarded && !m.deleted ? (
+                    <div className="forwarded" data-testid="forwarded">
+                      ↪ Forwarded
+                    </div>
+                  ) : null}
+                  {m.reply_to ? (
+                    <button className="quote" onClick={() => m.reply_to && jumpTo(m.reply_to)} data-testid="quote">
+                      <strong>{quoted ? name(quoted.sender_id) : "Reply"}</strong>
+                      <span dir="auto">{quoted ? snippet(quoted) : "An earlier message"}</span>
+                    </button>
+                  ) : null}
+                  {!m.deleted && m.attachments.length ? (
+                    <div className="attachments">
+                      {m.attachments.map((a) => (
+                        <AttachmentView key={a.id} a={a} onLoad={keepAtBottom} />
+                      ))}
+                    </div>
+                  ) : null}
+                  {m.deleted || m.body ? <div className="body" dir="auto">{m.deleted ? "This message was deleted" : <MessageText text={m.body} onError={setError} />}</div> : null}
+                  {mine && why ? (
+                    <div
+                      className={m.state === "failed" ? "deferred error" : "deferred muted"}
+                      data-testid={m.state === "failed" ? "failed" : "deferred"}
+                    >
+                      {why}
+                      {m.state === "failed" ? (
+                        <span className="failed-actions">
+                          {" "}
+                          <button
+                            className="link"
+                            name="retry-failed"
+                            title="Send it again"
+                            aria-label="Retry sending this message"
+                            disabled={acting !== null}
+                            onClick={() => void retryFailed(m)}
+                          >
+                            Retry
+                          </button>{" "}
+                          <button
+                            className="link"
+                            name="discard-failed"
+                            title="Remove it from this device (it was never sent)"
+                            aria-label="Delete this unsent message"
+                            disabled={acting !== null}
+                            onClick={() => void discardFailed(m)}
+                          >
+                            Delete
+                          </button>
+                        </span>
+                      ) : null}
+                    </div>
+                  ) : null}
+                  <div className="meta">
+                    {m.edited_at && !m.deleted ? <span className="edited">edited</span> : null}
+                    <time dateTime={m.created_at} title={fullTime(new Date(m.created_at))}>
+                      {clock(new Date(m.created_at))}
+                    </time>
+                    {mine ? (
+                      <span className={`tick tick-${m.state}`} role="img" title={t.label} aria-label={t.label} data-testid="tick">
+                        {t.mark}
+                      </span>
+                    ) : null}
+                  </div>
+                  {reactions.length ? (
+                    <div className="reactions">
+                      {reactions.map(([emoji, who]) => (
+                        <button
+                          key={emoji}
+                          className={`reaction${who.includes(myId) ? " mine" : ""}`}
+                          aria-pressed={who.includes(myId)}
+                          title={reactedBy(who, myId, chat.peer.display_name)}
+                          onClick={() => void react(m, emoji)}
+                          data-testid="reaction"
+                        >
+                          {emoji} {who.length > 1 ? who.length : ""}
+                        </button>
+                      ))}
+                    </div>
+                  ) : null}
+                </div>
+                {canAct ? (
+                  <div className={`actions${picker === m.id || forwarding === m.id || confirmDelete === m.id ? " open" : ""}`}>
+                    <button title="Reply" aria-label="Reply" name="reply" onClick={() => { setReplyTo(m); composer.current?.focus(); }}>↩</button>
+                    <button title="React" aria-label="React" aria-expanded={picker === m.id} name="react" onClick={() => setPicker(picker === m.id ? null : m.id)}>☺</button>
+                    <button title="Forward" aria-label="Forward" aria-expanded={forwarding === m.id} name="forward" onClick={() => setForwarding(forwarding === m.id ? null : m.id)}>↪</button>
+                    {mine ? (
+                      <>
+                        {canEdit(m, now) ? (
+                          <button
+                            title="Edit"
+                            aria-label="Edit"
+                            name="edit"
+                            onClick={() => {
+                              setEditing(m);
+                              setReplyTo(null);
+                              setDraft(m.body);
+                              composer.current?.focus();
+                            }}
+                          >
+                            ✎
+                          </button>
+                        ) : null}
+                        <button title="Delete" aria-label="Delete" name="delete" onClick={() => setConfirmDelete(m.id)}>🗑</button>
+                      </>
+                    ) : null}
+                    {picker === m.id ? (
+                      <ReactionPicker
+                        onPick={(e) => {
+                          // The picker goes: focus the composer, not nothing.
+                          composer.current?.focus();
+                          void react(m, e);
+                        }}
+                        onClose={() => setPicker(null)}
+                      />
+                    ) : null}
+                    {forwarding === m.id ? (
+                      <ForwardPicker
+                        messageId={m.id}
+                        onClose={() => setForwarding(null)}
+                        onForwarded={(to) => {
+                          // Still this chat (a forward can outlast a switch).
+                          if (chatId.current === m.chat_id) setNotice(`Forwarded to ${to}`);
+                          onChanged();
+                        }}
+                      />
+                    ) : null}
+                    {confirmDelete === m.id ? <ConfirmDelete onDelete={() => void remove(m)} onCancel={() => setConfirmDelete(null)} /> : null}
+                  </div>
+                ) : null}
+              </div>
+            );
+            // One keyed fragment per message, divider or not: the row keeps
+            // its identity (and its images) when the divider comes or goes.
+            return (
+              <Fragment key={m.client_id + m.sender_id}>
+                {m.id === unreadAt ? (
+                  <div className="unread-divider" data-testid="unread-divider" ref={divider}>
+                    <span>{unreadText(unread?.count ?? 0)}</span>
+                  </div>
+                ) : null}
+                {row}
+              </Fragment>
+            );
+          })}
+        </div>
+      )),
+    [messages, myId, chat.id, chat.peer.display_name, chat.cleared_up_to_seq, deferred, failed, picker, forwarding, confirmDelete, acting, unreadAt, unread?.count, dayKey(now), atStart],
+  );
+
   return (
     <section className="chat-view" data-testid="chat-view">
       <header className="chat-header">
@@ -820,177 +999,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         <div className="history-edge muted" data-testid="history-edge" aria-live="polite">
           {loadingOlder ? "Loading earlier messages…" : startShown && messages.length > 0 ? "Start of the conversation" : "\u00a0"}
         </div>
-        {groupByDay(messages, now).map((g) => (
-          <div key={g.key} className="day">
-            <div className="day-label">
-              <span>{g.label}</span>
-            </div>
-            {g.messages.map((m) => {
-              const mine = m.sender_id === myId;
-              const quoted = m.reply_to ? byId.get(m.reply_to) : undefined;
-              const why =
-                m.state === "pending" && deferred[m.client_id]
-                  ? deferredText(deferred[m.client_id])
-                  : m.state === "failed"
-                    ? failedText(m.failure?.code ?? failed[m.client_id] ?? "")
-                    : undefined;
-              const t = why ? { ...tick(m.state), label: why } : tick(m.state);
-              const reactions = Object.entries(m.reactions).filter(([, who]) => who && who.length > 0);
-              const canAct = !!m.id && !m.deleted;
-              const row = (
-                <div
-                  className={`bubble-row ${mine ? "mine" : "theirs"}`}
-                  data-testid="message"
-                  data-message-id={m.id}
-                  data-state={m.state}
-                >
-                  <div className={`bubble${m.deleted ? " deleted" : ""}`}>
-                    {m.forwarded && !m.deleted ? (
-                      <div className="forwarded" data-testid="forwarded">
-                        ↪ Forwarded
-                      </div>
-                    ) : null}
-                    {m.reply_to ? (
-                      <button className="quote" onClick={() => m.reply_to && jumpTo(m.reply_to)} data-testid="quote">
-                        <strong>{quoted ? name(quoted.sender_id) : "Reply"}</strong>
-                        <span dir="auto">{quoted ? snippet(quoted) : "An earlier message"}</span>
-                      </button>
-                    ) : null}
-                    {!m.deleted && m.attachments.length ? (
-                      <div className="attachments">
-                        {m.attachments.map((a) => (
-                          <AttachmentView key={a.id} a={a} onLoad={keepAtBottom} />
-                        ))}
-                      </div>
-                    ) : null}
-                    {m.deleted || m.body ? <div className="body" dir="auto">{m.deleted ? "This message was deleted" : <MessageText text={m.body} onError={setError} />}</div> : null}
-                    {mine && why ? (
-                      <div
-                        className={m.state === "failed" ? "deferred error" : "deferred muted"}
-                        data-testid={m.state === "failed" ? "failed" : "deferred"}
-                      >
-                        {why}
-                        {m.state === "failed" ? (
-                          <span className="failed-actions">
-                            {" "}
-                            <button
-                              className="link"
-                              name="retry-failed"
-                              title="Send it again"
-                              aria-label="Retry sending this message"
-                              disabled={acting !== null}
-                              onClick={() => void retryFailed(m)}
-                            >
-                              Retry
-                            </button>{" "}
-                            <button
-                              className="link"
-                              name="discard-failed"
-                              title="Remove it from this device (it was never sent)"
-                              aria-label="Delete this unsent message"
-                              disabled={acting !== null}
-                              onClick={() => void discardFailed(m)}
-                            >
-                              Delete
-                            </button>
-                          </span>
-                        ) : null}
-                      </div>
-                    ) : null}
-                    <div className="meta">
-                      {m.edited_at && !m.deleted ? <span className="edited">edited</span> : null}
-                      <time dateTime={m.created_at} title={fullTime(new Date(m.created_at))}>
-                        {clock(new Date(m.created_at))}
-                      </time>
-                      {mine ? (
-                        <span className={`tick tick-${m.state}`} role="img" title={t.label} aria-label={t.label} data-testid="tick">
-                          {t.mark}
-                        </span>
-                      ) : null}
-                    </div>
-                    {reactions.length ? (
-                      <div className="reactions">
-                        {reactions.map(([emoji, who]) => (
-                          <button
-                            key={emoji}
-                            className={`reaction${who.includes(myId) ? " mine" : ""}`}
-                            aria-pressed={who.includes(myId)}
-                            title={reactedBy(who, myId, chat.peer.display_name)}
-                            onClick={() => void react(m, emoji)}
-                            data-testid="reaction"
-                          >
-                            {emoji} {who.length > 1 ? who.length : ""}
-                          </button>
-                        ))}
-                      </div>
-                    ) : null}
-                  </div>
-                  {canAct ? (
-                    <div className={`actions${picker === m.id || forwarding === m.id || confirmDelete === m.id ? " open" : ""}`}>
-                      <button title="Reply" aria-label="Reply" name="reply" onClick={() => { setReplyTo(m); composer.current?.focus(); }}>↩</button>
-                      <button title="React" aria-label="React" aria-expanded={picker === m.id} name="react" onClick={() => setPicker(picker === m.id ? null : m.id)}>☺</button>
-                      <button title="Forward" aria-label="Forward" aria-expanded={forwarding === m.id} name="forward" onClick={() => setForwarding(forwarding === m.id ? null : m.id)}>↪</button>
-                      {mine ? (
-                        <>
-                          {canEdit(m, now) ? (
-                            <button
-                              title="Edit"
-                              aria-label="Edit"
-                              name="edit"
-                              onClick={() => {
-                                setEditing(m);
-                                setReplyTo(null);
-                                setDraft(m.body);
-                                composer.current?.focus();
-                              }}
-                            >
-                              ✎
-                            </button>
-                          ) : null}
-                          <button title="Delete" aria-label="Delete" name="delete" onClick={() => setConfirmDelete(m.id)}>🗑</button>
-                        </>
-                      ) : null}
-                      {picker === m.id ? (
-                        <ReactionPicker
-                          onPick={(e) => {
-                            // The picker goes: focus the composer, not nothing.
-                            composer.current?.focus();
-                            void react(m, e);
-                          }}
-                          onClose={() => setPicker(null)}
-                        />
-                      ) : null}
-                      {forwarding === m.id ? (
-                        <ForwardPicker
-                          messageId={m.id}
-                          onClose={() => setForwarding(null)}
-                          onForwarded={(to) => {
-                            // Still this chat (a forward can outlast a switch).
-                            if (chatId.current === m.chat_id) setNotice(`Forwarded to ${to}`);
-                            onChanged();
-                          }}
-                        />
-                      ) : null}
-                      {confirmDelete === m.id ? <ConfirmDelete onDelete={() => void remove(m)} onCancel={() => setConfirmDelete(null)} /> : null}
-                    </div>
-                  ) : null}
-                </div>
-              );
-              // One keyed fragment per message, divider or not: the row keeps
-              // its identity (and its images) when the divider comes or goes.
-              return (
-                <Fragment key={m.client_id + m.sender_id}>
-                  {m.id === unreadAt ? (
-                    <div className="unread-divider" data-testid="unread-divider" ref={divider}>
-                      <span>{unreadText(unread?.count ?? 0)}</span>
-                    </div>
-                  ) : null}
-                  {row}
-                </Fragment>
-              );
-            })}
-          </div>
-        ))}
+        {rows}
         {typing ? (
           <div className="typing" data-testid="typing">
             {chat.peer.display_name} is typing…
