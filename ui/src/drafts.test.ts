@@ -88,7 +88,7 @@ describe("drafts", () => {
     // Nothing in it: forgotten.
     d.setAside("c2", { editing: null, editText: "", replyTo: null });
     expect(d.aside("c2")).toBeNull();
-    expect(storage.items.size).toBe(0);
+    expect(storage.items.has("parley.drafts.ana")).toBe(false); // not saved
     d.close();
     expect(d.aside("c1")).toBeNull();
   });
@@ -98,12 +98,25 @@ describe("drafts", () => {
     const ana = new Drafts(storage);
     ana.open("ana");
     ana.set("c1", "for Ben's eyes only once sent");
+    ana.close(); // signed out by the server: kept for Ana's return...
     const ben = new Drafts(storage);
     ben.open("ben");
     expect(ben.get("c1")).toBe("");
     ben.set("c1", "Ben's own");
+    // ...until someone else signs in here: then gone from the disk too.
+    expect([...storage.items.keys()].some((k) => k.endsWith(".ana"))).toBe(false);
     ana.open("ana");
-    expect(ana.get("c1")).toBe("for Ben's eyes only once sent");
+    expect(ana.get("c1")).toBe("");
+  });
+
+  it("are cleared from the disk on deleting the account even after the server ended the session", () => {
+    const storage = memory();
+    const d = new Drafts(storage);
+    d.open("ana");
+    d.set("c1", "never sent");
+    d.close(); // the server's sign-out came first
+    d.clear();
+    expect(storage.items.size).toBe(0);
   });
 
   it("drop a file the server will have collected before it is sent", () => {

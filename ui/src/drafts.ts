@@ -17,6 +17,8 @@ export interface Aside {
 export type DraftStorage = Pick<Storage, "getItem" | "setItem" | "removeItem">;
 
 const KEY = "parley.drafts";
+/** Whose drafts were opened last on this machine (see `open`). */
+const LAST = `${KEY}.last`;
 
 /** The server collects an upload never sent within 7 days; a draft's file
  * older than this is dropped when the drafts are opened, a little before. */
@@ -48,9 +50,19 @@ export class Drafts {
 
   /** Loads the drafts `account` (a user id) left, forgetting any other
    * account's: a chat has the same id for both its members, so one
-   * person's drafts must never show for the other on a shared machine. */
+   * person's drafts must never show for the other on a shared machine.
+   * Another account's drafts left on disk (signed out by the server, which
+   * keeps them for the same person's return) are deleted then, as the
+   * message cache of the last account is. */
   open(account: string): void {
     this.forget();
+    try {
+      const last = this.storage?.getItem(LAST);
+      if (last && last !== account) this.storage?.removeItem(`${KEY}.${last}`);
+      this.storage?.setItem(LAST, account);
+    } catch {
+      // Storage unavailable: drafts live for this run only.
+    }
     this.account = account;
     try {
       const raw = this.storage?.getItem(this.key());
@@ -123,11 +135,21 @@ export class Drafts {
     this.changed(false);
   }
 
-  /** Forgets every draft of the open account (signing out, or deleting it). */
+  /** Forgets every draft of the open account (signing out, or deleting
+   * it), or, put away already (the server ended the session first), of the
+   * one opened last. */
   clear(): void {
+    let who = this.account;
+    try {
+      who ??= this.storage?.getItem(LAST) ?? null;
+      if (who !== null) this.storage?.removeItem(`${KEY}.${who}`);
+      this.storage?.removeItem(LAST);
+    } catch {
+      // Storage unavailable: nothing was kept there.
+    }
     this.forget();
-    this.changed();
     this.account = null;
+    this.changed(false);
   }
 
   /** For `useSyncExternalStore`: `fn` runs after every change. */
