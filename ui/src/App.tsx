@@ -93,7 +93,7 @@ export function App() {
       return (
         <div className="app">
           <Banner link={store.link} />
-          <Main me={screen.user} store={store} onProfile={(user) => setScreen({ name: "main", user })} onSignOut={() => void signOut()} onAccountDeleted={accountDeleted} />
+          <Main me={screen.user} store={store} onProfile={(user) => setScreen({ name: "main", user })} onSignOut={signOut} onAccountDeleted={accountDeleted} />
         </div>
       );
   }

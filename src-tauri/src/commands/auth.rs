@@ -190,6 +190,13 @@ pub async fn verify_code(
     go_online(client, new_user, &session, &events, app).await
 }
 
+/// How many of my messages never reached the server (queued, or refused):
+/// signing out deletes them with this computer's copy of the chats.
+#[tauri::command]
+pub async fn unsent_count(session: State<'_, SessionState>) -> CmdResult<u64> {
+    Ok(session.client()?.unsent_count().await?)
+}
+
 /// Signs this device out (on the server when reachable) and forgets the session.
 #[tauri::command]
 pub async fn sign_out(session: State<'_, SessionState>) -> CmdResult<()> {

@@ -54,6 +54,7 @@ commands! {
     auth::request_code(auth::RequestCodeArgs) -> OtpRequested;
     auth::verify_code(auth::VerifyCodeArgs) -> auth::SessionInfo;
     auth::sign_out(()) -> ();
+    auth::unsent_count(()) -> u64;
     auth::ask_deletion_code(()) -> auth::DeletionCode;
     auth::delete_account(auth::DeleteAccountArgs) -> ();
     profile::get_me(()) -> Me;

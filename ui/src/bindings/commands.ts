@@ -67,6 +67,7 @@ export type Commands = {
   request_code: { args: RequestCodeArgs; result: OtpRequested };
   verify_code: { args: VerifyCodeArgs; result: SessionInfo };
   sign_out: { args: null; result: null };
+  unsent_count: { args: null; result: number };
   ask_deletion_code: { args: null; result: DeletionCode };
   delete_account: { args: DeleteAccountArgs; result: null };
   get_me: { args: null; result: Me };

@@ -14,7 +14,7 @@ interface Props {
   me: User;
   store: State;
   onProfile: (u: User) => void;
-  onSignOut: () => void;
+  onSignOut: () => Promise<void>;
   onAccountDeleted: () => void;
 }
 

@@ -4,6 +4,7 @@ import { Avatar } from "../components/Avatar";
 import { AvatarCropper } from "../components/AvatarCropper";
 import { BIO_MAX, DISPLAY_NAME_MAX, STATUS_TEXT_MAX, USERNAME_MAX } from "../bindings/limits";
 import { lengthNote } from "../format";
+import { formOf, profilePatch, type ProfileForm } from "../profileForm";
 import { asCommandError, call } from "../ipc";
 import { pickImage } from "../pickImage";
 import { Devices } from "./Devices";
@@ -26,7 +27,7 @@ export function Settings({
 }: {
   onClose: () => void;
   onProfile: (u: User) => void;
-  onSignOut: () => void;
+  onSignOut: () => Promise<void>;
   /** The account was deleted (this device is signed out already). */
   onAccountDeleted: () => void;
   /** Bumped by each `profile.updated`: my settings may have changed on another device. */
@@ -37,7 +38,13 @@ export function Settings({
   joinedRev: number;
 }) {
   const [me, setMe] = useState<Me | null>(null);
-  const [form, setForm] = useState({ display_name: "", username: "", bio: "", status_text: "" });
+  const [form, setForm] = useState<ProfileForm>({ display_name: "", username: "", bio: "", status_text: "" });
+  /** Signing out: how many messages it would delete, while asked. */
+  const [leaving, setLeaving] = useState<{ unsent: number } | null>(null);
+  const [signingOut, setSigningOut] = useState(false);
+  /** Loads of the profile asked for (Try again), and whether the last failed. */
+  const [loads, setLoads] = useState(0);
+  const [loadFailed, setLoadFailed] = useState(false);
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const [avatarPath, setAvatarPath] = useState("");
@@ -48,11 +55,16 @@ export function Settings({
     call("get_me").then(
       (m) => {
         setMe(m);
-        setForm({ display_name: m.display_name, username: m.username ?? "", bio: m.bio, status_text: m.status_text });
+        setForm(formOf(m));
+        setNote(null);
+        setLoadFailed(false);
       },
-      (e) => setNote({ ok: false, text: asCommandError(e).message }),
+      (e) => {
+        setNote({ ok: false, text: asCommandError(e).message });
+        setLoadFailed(true);
+      },
     );
-  }, []);
+  }, [loads]);
 
   // Changed on another device: the toggles and the photo follow at once;
   // the text fields only where they still hold what was loaded (never
@@ -82,7 +94,7 @@ export function Settings({
     };
   }, [profileRev]);
 
-  async function update(patch: UpdateMe, done: string) {
+  async function update(patch: UpdateMe, done: string): Promise<Me | null> {
     setBusy(true);
     setNote(null);
     try {
@@ -90,8 +102,10 @@ export function Settings({
       setMe(m);
       onProfile(m);
       setNote({ ok: true, text: done });
+      return m;
     } catch (e) {
       setNote({ ok: false, text: asCommandError(e).message });
+      return null;
     } finally {
       setBusy(false);
     }
@@ -133,19 +147,53 @@ export function Settings({
     }
   }
 
-  function save(e: FormEvent) {
+  async function save(e: FormEvent) {
     e.preventDefault();
-    void update({ ...NO_CHANGE, ...form }, "Profile saved");
+    if (!me) return;
+    const patch = profilePatch(form, me);
+    if (!patch) {
+      setNote({ ok: true, text: "Nothing to save" });
+      return;
+    }
+    const m = await update(patch, "Profile saved");
+    // As the server keeps it (trimmed, lowercased): later changes from
+    // another device then show here.
+    if (m) setForm(formOf(m));
+  }
+
+  /** Sign out, asking first when messages were never sent (signing out
+   * deletes them with this computer's copy of the chats). */
+  async function signOut(sure: boolean) {
+    if (!sure) {
+      const unsent = await call("unsent_count").catch(() => 0);
+      if (unsent > 0) {
+        setLeaving({ unsent });
+        return;
+      }
+    }
+    setLeaving(null);
+    setSigningOut(true);
+    try {
+      await onSignOut();
+    } finally {
+      setSigningOut(false);
+    }
   }
 
   // `maxLength` counts UTF-16 units (an emoji is two), the server characters:
   // the input allows twice the limit and the note says when it is over.
-  const field = (key: keyof typeof form, label: string, max: number) => {
+  const field = (key: keyof typeof form, label: string, max: number, lines = false) => {
     const note = lengthNote(form[key], max);
+    const onChange = (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
     return (
       <label>
         {label}
-        <input name={key} value={form[key]} maxLength={max * 2} aria-invalid={!!note} onChange={(e) => setForm({ ...form, [key]: e.target.value })} />
+        {/* The bio may have line breaks: a text input would drop them. */}
+        {lines ? (
+          <textarea name={key} value={form[key]} rows={3} maxLength={max * 2} aria-invalid={!!note} onChange={onChange} />
+        ) : (
+          <input name={key} value={form[key]} maxLength={max * 2} aria-invalid={!!note} onChange={onChange} />
+        )}
         {note ? (
           <span className="error" data-testid={`${key}-too-long`}>
             {note}
@@ -166,13 +214,13 @@ export function Settings({
       </header>
       {me ? (
         <div className="settings-body">
-          <form onSubmit={save} className="card flat">
+          <form onSubmit={(e) => void save(e)} className="card flat">
             <h3>Profile</h3>
             <p className="muted">Signed in as {me.identifier}</p>
             {field("display_name", "Name", LIMITS.display_name)}
             {field("username", "Username", LIMITS.username)}
             {field("status_text", "Status", LIMITS.status_text)}
-            {field("bio", "About", LIMITS.bio)}
+            {field("bio", "About", LIMITS.bio, true)}
             <button type="submit" disabled={busy || tooLong} name="save-profile">
               Save
             </button>
@@ -230,15 +278,42 @@ export function Settings({
               Show when I'm online and last seen
             </label>
           </div>
-          <Devices changed={devicesRev} joined={joinedRev} onSignedOut={onSignOut} />
+          <Devices changed={devicesRev} joined={joinedRev} onSignedOut={() => void onSignOut()} />
           <DeleteAccount onDeleted={onAccountDeleted} />
-          <div className="card flat">
-            <button className="danger" name="sign-out" onClick={onSignOut}>
-              Sign out
-            </button>
-          </div>
         </div>
-      ) : null}
+      ) : (
+        <div className="settings-body">
+          {loadFailed ? (
+            <p className="muted">
+              Your profile could not be loaded.{" "}
+              <button className="link" name="retry-settings" onClick={() => setLoads((n) => n + 1)}>
+                Try again
+              </button>
+            </p>
+          ) : (
+            <p className="muted">Loading…</p>
+          )}
+        </div>
+      )}
+      {/* Also when the profile could not be loaded (offline): signing out
+          must always be possible. */}
+      <div className="card flat">
+        {leaving ? (
+          <p role="alert">
+            {leaving.unsent} message{leaving.unsent === 1 ? "" : "s"} never reached the server and will be deleted from this computer.{" "}
+            <button className="danger" name="confirm-sign-out" onClick={() => void signOut(true)}>
+              Sign out anyway
+            </button>{" "}
+            <button name="cancel-sign-out" autoFocus onClick={() => setLeaving(null)}>
+              Cancel
+            </button>
+          </p>
+        ) : (
+          <button className="danger" name="sign-out" disabled={signingOut} onClick={() => void signOut(false)}>
+            {signingOut ? "Signing out…" : "Sign out"}
+          </button>
+        )}
+      </div>
       {note ? (
         <p className={note.ok ? "ok" : "error"} role="status">
           {note.text}
