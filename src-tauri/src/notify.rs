@@ -194,7 +194,11 @@ pub fn maybe_notify(
         .get_webview_window("main")
         .and_then(|w| w.is_focused().ok())
         .unwrap_or(false);
-    if focused {
+    // A sign-in to my account elsewhere is said even to someone looking at
+    // the app: nothing in the window says it.
+    let sign_in = matches!(ev, ClientEvent::Event { event, .. }
+        if matches!(event.as_ref(), Event::DeviceAdded { .. }));
+    if focused && !sign_in {
         return;
     }
     if let Err(e) = app.notification().builder().title(title).body(body).show() {

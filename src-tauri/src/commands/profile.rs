@@ -129,12 +129,21 @@ fn open_image(path: &Path) -> CmdResult<DynamicImage> {
     limits.max_image_width = Some(16_384);
     limits.max_image_height = Some(16_384);
     reader.limits(limits);
-    reader.decode().map_err(|e| {
+    let unreadable = |e: image::ImageError| {
         CommandError::new(
             "invalid",
             format!("{shown} is not an image Parley can read (PNG, JPEG or WebP): {e}"),
         )
-    })
+    };
+    // A phone's photo is often stored sideways with an EXIF orientation
+    // that turns it: shown (and cropped, and uploaded) turned, as every
+    // viewer shows it. `decode` alone ignores the tag.
+    let mut decoder = reader.into_decoder().map_err(unreadable)?;
+    let orientation = image::ImageDecoder::orientation(&mut decoder)
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 /// The avatar to upload: the crop (checked against the image), scaled down.
@@ -260,6 +269,31 @@ mod tests {
         assert_eq!(sniff_image(&[0xff, 0xd8, 0xff]), "image/jpeg");
         assert_eq!(sniff_image(b"RIFF0000WEBPVP8 "), "image/webp");
         assert_eq!(sniff_image(b"<svg"), "application/octet-stream");
+    }
+
+    /// A phone's photo stored sideways, with an EXIF orientation that turns
+    /// it (6: 90° clockwise), opens turned: the cropper shows it as every
+    /// viewer does, and the avatar is cut from that.
+    #[test]
+    fn a_photo_opens_turned_as_its_exif_says() {
+        let mut jpeg = Vec::new();
+        DynamicImage::ImageRgb8(image::RgbImage::new(40, 30))
+            .write_to(
+                &mut std::io::Cursor::new(&mut jpeg),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        let mut exif = b"Exif\0\0II\x2a\0\x08\0\0\0\x01\0".to_vec();
+        exif.extend_from_slice(b"\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0");
+        let mut app1 = vec![0xff, 0xe1];
+        app1.extend_from_slice(&(exif.len() as u16 + 2).to_be_bytes());
+        app1.extend_from_slice(&exif);
+        jpeg.splice(2..2, app1);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sideways.jpg");
+        std::fs::write(&path, &jpeg).unwrap();
+        let img = open_image(&path).unwrap();
+        assert_eq!((img.width(), img.height()), (30, 40));
     }
 
     fn quadrants(w: u32, h: u32) -> DynamicImage {
