@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { visibleRange } from "./virtual";
+import { scrollToShow, visibleRange } from "./virtual";
 
 describe("visibleRange", () => {
   it("renders only a screenful of 10 000 rows, with overscan", () => {
@@ -16,5 +16,16 @@ describe("visibleRange", () => {
     expect(last.start).toBeLessThan(10_000);
     expect(visibleRange(0, 680, 68, 3)).toEqual({ start: 0, end: 3 });
     expect(visibleRange(100, 680, 68, 0)).toEqual({ start: 0, end: 0 });
+  });
+});
+
+describe("scrollToShow", () => {
+  it("moves the least to bring a row wholly into view, or not at all", () => {
+    // Rows of 68 px, 300 px of view scrolled to 680 (rows 10 to ~14).
+    expect(scrollToShow(11, 68, 680, 300)).toBeNull();
+    expect(scrollToShow(9, 68, 680, 300)).toBe(612); // above: to its top
+    expect(scrollToShow(14, 68, 680, 300)).toBe(720); // below: its bottom at the view's
+    expect(scrollToShow(0, 68, 0, 300)).toBeNull();
+    expect(scrollToShow(-1, 68, 0, 300)).toBeNull();
   });
 });

@@ -15,3 +15,14 @@ export function visibleRange(scrollTop: number, viewport: number, rowHeight: num
   const end = Math.min(count, first + shown + overscan);
   return { start, end };
 }
+
+/** Where to scroll so row `index` is wholly in view (the least move), or
+ * null when it is already. */
+export function scrollToShow(index: number, rowHeight: number, scrollTop: number, viewport: number): number | null {
+  if (index < 0) return null;
+  const top = index * rowHeight;
+  const bottom = top + rowHeight;
+  if (top < scrollTop) return top;
+  if (bottom > scrollTop + viewport) return Math.max(0, bottom - viewport);
+  return null;
+}

@@ -1,5 +1,5 @@
 import { useLayoutEffect, useRef, useState, type ReactNode } from "react";
-import { visibleRange } from "../virtual";
+import { scrollToShow, visibleRange } from "../virtual";
 
 interface Props<T> {
   items: T[];
@@ -8,10 +8,12 @@ interface Props<T> {
   itemKey: (item: T) => string;
   className?: string;
   label?: string;
+  /** A row to keep in view (the selected one, moved to from the keyboard). */
+  keepInView?: number;
 }
 
 /** A scrolling list that renders only the rows in view. */
-export function VirtualList<T>({ items, rowHeight, render, itemKey, className, label }: Props<T>) {
+export function VirtualList<T>({ items, rowHeight, render, itemKey, className, label, keepInView = -1 }: Props<T>) {
   const ref = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
@@ -24,6 +26,20 @@ export function VirtualList<T>({ items, rowHeight, render, itemKey, className, l
     ro.observe(el);
     return () => ro.disconnect();
   }, []);
+  // The list got shorter (a filter): the browser clamps the scroll
+  // position, and the rows must follow it at once.
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el && el.scrollTop !== scrollTop) setScrollTop(el.scrollTop);
+  }, [items.length]);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const to = scrollToShow(keepInView, rowHeight, el.scrollTop, el.clientHeight);
+    if (to === null) return;
+    el.scrollTop = to;
+    setScrollTop(el.scrollTop);
+  }, [keepInView]);
   const { start, end } = visibleRange(scrollTop, height, rowHeight, items.length);
   return (
     <div
