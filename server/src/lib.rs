@@ -52,6 +52,9 @@ pub enum StartError {
     DiskFailed,
 }
 
+/// Events the janitor deletes per writer job (see `store::events::prune`).
+const PRUNE_BATCH: i64 = 20_000;
+
 /// New contact codes and device invites a user may create per minute.
 pub const CODES_PER_MINUTE: u32 = 30;
 
@@ -279,12 +282,20 @@ async fn janitor(state: AppState) {
             tracing::warn!(error = %e, "janitor: purging device links failed");
         }
         let cutoff = store::now_ms() - (state.config.event_retention_days * 86_400_000) as i64;
-        if let Err(e) = state
-            .store
-            .write(move |conn| store::events::prune(conn, cutoff))
-            .await
-        {
-            tracing::warn!(error = %e, "janitor: pruning the event log failed");
+        // In batches, each its own writer job: sends go in between.
+        loop {
+            match state
+                .store
+                .write(move |conn| store::events::prune(conn, cutoff, PRUNE_BATCH))
+                .await
+            {
+                Ok((_, true)) => tokio::task::yield_now().await,
+                Ok((_, false)) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "janitor: pruning the event log failed");
+                    break;
+                }
+            }
         }
     }
 }

@@ -80,21 +80,37 @@ pub fn ack(conn: &Connection, device_id: &str, up_to: u64) -> Result<(), StoreEr
 /// about to go) and delete everything before it. Times are taken just before
 /// a write is queued, so neighbours can be a few milliseconds out of order;
 /// against a retention of days that is noise.
-pub fn prune(conn: &Connection, cutoff: i64) -> Result<usize, StoreError> {
+///
+/// At most `batch` events go in one call (one writer job, whose undo is held
+/// in memory and which every send waits behind: a retention lowered from 30
+/// days to 7 must not delete millions of rows at once); returns how many
+/// went and whether more are due.
+pub fn prune(conn: &Connection, cutoff: i64, batch: i64) -> Result<(usize, bool), StoreError> {
     let keep_from: Option<i64> = conn
         .prepare_cached("SELECT id FROM events WHERE created_at >= ?1 ORDER BY id LIMIT 1")?
         .query_row([cutoff], |r| r.get(0))
         .optional()?;
     let keep_from = keep_from.unwrap_or(i64::MAX);
+    let oldest: Option<i64> = conn
+        .prepare_cached("SELECT MIN(id) FROM events")?
+        .query_row([], |r| r.get(0))?;
+    let Some(oldest) = oldest else {
+        return Ok((0, false));
+    };
+    let until = keep_from.min(oldest.saturating_add(batch.max(1)));
     // Seqs never go back: whoever loses events keeps their last seq as a floor.
     conn.prepare_cached(
         "UPDATE users SET event_seq = (SELECT MAX(seq) FROM events WHERE user_id = users.id) \
          WHERE id IN (SELECT DISTINCT user_id FROM events WHERE id < ?1)",
     )?
-    .execute([keep_from])?;
-    Ok(conn
+    .execute([until])?;
+    let deleted = conn
         .prepare_cached("DELETE FROM events WHERE id < ?1")?
-        .execute([keep_from])?)
+        .execute([until])?;
+    let next: Option<i64> = conn
+        .prepare_cached("SELECT MIN(id) FROM events")?
+        .query_row([], |r| r.get(0))?;
+    Ok((deleted, next.is_some_and(|id| id < keep_from)))
 }
 
 #[cfg(test)]
@@ -116,9 +132,11 @@ mod tests {
                     append(c, "u1", "{}", t, None)?;
                     append(c, "u2", "{}", t, None)?;
                 }
-                assert_eq!(prune(c, 50)?, 0, "nothing is that old");
-                assert_eq!(prune(c, 300)?, 4, "the events at 100 and 200");
-                assert_eq!(prune(c, 300)?, 0, "pruning twice is a no-op");
+                assert_eq!(prune(c, 50, 100)?, (0, false), "nothing is that old");
+                // The events at 100 and 200, three at a time.
+                assert_eq!(prune(c, 300, 3)?, (3, true));
+                assert_eq!(prune(c, 300, 3)?, (1, false));
+                assert_eq!(prune(c, 300, 3)?, (0, false), "pruning twice is a no-op");
                 let left = after(c, "u1", 0, 10)?;
                 Ok((left, append(c, "u1", "{}", 500, None)?))
             })
@@ -128,7 +146,8 @@ mod tests {
         assert_eq!(seq, 5);
         let all = store
             .write(|c| -> Result<_, StoreError> {
-                let n = prune(c, i64::MAX)?;
+                let (n, more) = prune(c, i64::MAX, 1000)?;
+                assert!(!more);
                 let left = (n, oldest_seq(c, "u1")?, current_seq(c, "u1")?);
                 Ok((
                     left,
