@@ -176,7 +176,7 @@ impl Metrics {
             );
             r.register(
                 "event_log_rows",
-                "Rows in the per-user event log",
+                "Rows in the per-user event log (from its ids: an upper bound)",
                 m.event_log_rows.clone(),
             );
         }

@@ -135,6 +135,13 @@ async fn backup_taken_while_clients_send_restores_every_acknowledged_message() {
     assert!(stderr.contains("backup: sha256 "), "{stderr}");
     assert!(out.is_file());
     assert!(!Path::new(&format!("{}.tmp", s(&out))).exists());
+    // Every message and the signing key: readable by its owner only.
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&out).unwrap().permissions())
+            & 0o777,
+        0o600
+    );
     assert!(
         during > 0 || acked.lock().unwrap().len() > acked_before.len(),
         "clients kept sending while the backup ran"

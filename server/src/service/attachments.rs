@@ -191,6 +191,14 @@ where
             // removes this copy.
             if created {
                 std::fs::rename(&tmp, &dest).map_err(Error::io)?;
+                // The rename is durable only once its folder is: without
+                // this, a power cut could keep the row (its WAL is synced)
+                // and lose the file.
+                if let Some(folder) = dest.parent() {
+                    std::fs::File::open(folder)
+                        .and_then(|f| f.sync_all())
+                        .map_err(Error::io)?;
+                }
             }
             store::attachments::insert(conn, &a, &uid, now).map_err(|e| {
                 if created {
