@@ -75,7 +75,11 @@ impl Checkpointer {
     }
 }
 
-pub fn start(path: &Path, restart: RestartWanted) -> std::io::Result<Checkpointer> {
+pub fn start(
+    path: &Path,
+    restart: RestartWanted,
+    disk: std::sync::Arc<super::durable::SyncState>,
+) -> std::io::Result<Checkpointer> {
     let conn = Connection::open(path).map_err(std::io::Error::other)?;
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(std::io::Error::other)?;
@@ -84,6 +88,11 @@ pub fn start(path: &Path, restart: RestartWanted) -> std::io::Result<Checkpointe
         .name("parley-sqlite-checkpoint".into())
         .spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(EVERY) {
+                // After a failed fsync of the WAL nothing more is copied
+                // back (see the writer); the restart recovers from the WAL.
+                if disk.failed() {
+                    continue;
+                }
                 match checkpoint(&conn, "PASSIVE") {
                     Ok(frames) if frames > RESTART_FRAMES => {
                         // Copy back what was written during that pass too, so

@@ -162,8 +162,9 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| classify(&display, e))?;
         let restart = checkpoint::RestartWanted::default();
-        let checkpointer = checkpoint::start(path, restart.clone()).map_err(OpenError::Thread)?;
-        let writer = Writer::start(conn, restart).map_err(OpenError::Thread)?;
+        let writer = Writer::start(conn, restart.clone()).map_err(OpenError::Thread)?;
+        let checkpointer =
+            checkpoint::start(path, restart, writer.sync_state()).map_err(OpenError::Thread)?;
         Ok(Store {
             writer,
             readers,

@@ -140,6 +140,12 @@ impl Writer {
         Ok(Writer { tx, sync })
     }
 
+    /// What the writer and its syncer share (the checkpointer reads whether
+    /// an fsync failed).
+    pub(super) fn sync_state(&self) -> std::sync::Arc<SyncState> {
+        self.sync.clone()
+    }
+
     /// True once an fsync of the WAL failed: this process saves nothing more
     /// (see `durable`).
     pub fn disk_failed(&self) -> bool {
@@ -287,7 +293,10 @@ fn run(
         } else if !batch.is_empty() {
             commit_batch(&conn, &mut batch, &syncer);
         }
-        if restart.take() {
+        // After a failed fsync nothing is copied from the WAL into the
+        // database file: what the kernel dropped would be copied over good
+        // pages, and the restart's recovery reads the WAL as it is on disk.
+        if restart.take() && !sync.failed() {
             let started = std::time::Instant::now();
             super::checkpoint::catch_up(&conn);
             crate::metrics::get()
@@ -295,7 +304,9 @@ fn run(
                 .observe(started.elapsed());
         }
         if !flushes.is_empty() {
-            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+            if sync.failed() {
+                // (see above)
+            } else if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
                 tracing::warn!(error = %e, "WAL checkpoint failed");
             }
             for f in flushes.drain(..) {
@@ -319,7 +330,16 @@ fn run(
             }
         }
     }
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+    if sync.failed() {
+        // Not even the checkpoint SQLite makes when the last connection
+        // closes (see above): the WAL stays for the restart to recover from.
+        if let Err(e) = conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        ) {
+            tracing::warn!(error = %e, "could not keep the WAL from being checkpointed on close");
+        }
+    } else if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
     }
     // The syncer answers what it still holds before it stops.
@@ -688,6 +708,24 @@ mod tests {
         // What the failed fsync covered was committed (readers see it), but
         // no caller was told it was saved.
         assert_eq!(values(&store).await, vec![1, 2]);
+    }
+
+    /// After a failed fsync the WAL is not copied back into the database
+    /// file, not even by the close that otherwise ends with one file: the
+    /// restart recovers from the WAL as it is on disk.
+    #[tokio::test]
+    async fn after_a_failed_fsync_the_wal_is_left_for_the_restart() {
+        let (dir, store) = store().await;
+        store.writer.write(|c| insert(c, 1)).await.unwrap();
+        store.writer.fail_next_fsync();
+        let _ = store.writer.write(|c| insert(c, 2)).await;
+        assert!(store.writer.disk_failed());
+        // Longer than the checkpointer's interval: it skips its passes.
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        store.close().await;
+        let wal = dir.path().join("parley.db-wal");
+        let kept = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        assert!(kept > 0, "the WAL was checkpointed away");
     }
 
     async fn values(store: &Store) -> Vec<i64> {
