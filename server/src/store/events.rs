@@ -86,18 +86,24 @@ pub fn ack(conn: &Connection, device_id: &str, up_to: u64) -> Result<(), StoreEr
 /// days to 7 must not delete millions of rows at once); returns how many
 /// went and whether more are due.
 pub fn prune(conn: &Connection, cutoff: i64, batch: i64) -> Result<(usize, bool), StoreError> {
-    let keep_from: Option<i64> = conn
-        .prepare_cached("SELECT id FROM events WHERE created_at >= ?1 ORDER BY id LIMIT 1")?
-        .query_row([cutoff], |r| r.get(0))
-        .optional()?;
-    let keep_from = keep_from.unwrap_or(i64::MAX);
     let oldest: Option<i64> = conn
         .prepare_cached("SELECT MIN(id) FROM events")?
         .query_row([], |r| r.get(0))?;
     let Some(oldest) = oldest else {
         return Ok((0, false));
     };
-    let until = keep_from.min(oldest.saturating_add(batch.max(1)));
+    // The first event young enough to keep, looked for only within this
+    // batch (the log has no index by time: a search from the start would
+    // read the whole expired part again for every batch).
+    let end = oldest.saturating_add(batch.max(1));
+    let young: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM events WHERE id >= ?1 AND id < ?2 AND created_at >= ?3 \
+             ORDER BY id LIMIT 1",
+        )?
+        .query_row(params![oldest, end, cutoff], |r| r.get(0))
+        .optional()?;
+    let until = young.unwrap_or(end);
     // Seqs never go back: whoever loses events keeps their last seq as a floor.
     conn.prepare_cached(
         "UPDATE users SET event_seq = (SELECT MAX(seq) FROM events WHERE user_id = users.id) \
@@ -107,10 +113,16 @@ pub fn prune(conn: &Connection, cutoff: i64, batch: i64) -> Result<(usize, bool)
     let deleted = conn
         .prepare_cached("DELETE FROM events WHERE id < ?1")?
         .execute([until])?;
-    let next: Option<i64> = conn
-        .prepare_cached("SELECT MIN(id) FROM events")?
-        .query_row([], |r| r.get(0))?;
-    Ok((deleted, next.is_some_and(|id| id < keep_from)))
+    // More when this batch found nothing young and the next event is old
+    // too (one row read, not a scan).
+    let next: Option<i64> = if young.is_some() {
+        None
+    } else {
+        conn.prepare_cached("SELECT created_at FROM events WHERE id >= ?1 ORDER BY id LIMIT 1")?
+            .query_row([until], |r| r.get(0))
+            .optional()?
+    };
+    Ok((deleted, next.is_some_and(|t| t < cutoff)))
 }
 
 #[cfg(test)]
