@@ -143,9 +143,11 @@ where
     // On an error the partial file goes with `_partial`.
     let (size, sha) = result?;
     let dest = blob_path(&state.config.data_dir, &sha);
-    if let Some(parent) = dest.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(Error::io)?;
-    }
+    let shard = dest
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| Error::internal("an attachment path without a folder"))?;
+    tokio::fs::create_dir_all(&shard).await.map_err(Error::io)?;
     let (width, height) = if mime.starts_with("image/") {
         let path = tmp.clone();
         tokio::task::spawn_blocking(move || shown_size(&path))
@@ -191,14 +193,6 @@ where
             // removes this copy.
             if created {
                 std::fs::rename(&tmp, &dest).map_err(Error::io)?;
-                // The rename is durable only once its folder is: without
-                // this, a power cut could keep the row (its WAL is synced)
-                // and lose the file.
-                if let Some(folder) = dest.parent() {
-                    std::fs::File::open(folder)
-                        .and_then(|f| f.sync_all())
-                        .map_err(Error::io)?;
-                }
             }
             store::attachments::insert(conn, &a, &uid, now).map_err(|e| {
                 if created {
@@ -208,6 +202,20 @@ where
             })
         })
         .await?;
+    // The rename (and a new shard folder) is durable only once its folder
+    // is: a power cut could otherwise keep the row, whose WAL is synced, and
+    // lose the file. Synced before the client hears of it, off the writer
+    // (a crash before this leaves an unsent row the collector removes).
+    let folders = [Some(shard.clone()), shard.parent().map(Path::to_path_buf)];
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        for folder in folders.into_iter().flatten() {
+            std::fs::File::open(&folder)?.sync_all()?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(Error::internal)?
+    .map_err(Error::io)?;
     Ok(attachment)
 }
 
