@@ -717,12 +717,24 @@ mod tests {
     async fn after_a_failed_fsync_the_wal_is_left_for_the_restart() {
         let (dir, store) = store().await;
         store.writer.write(|c| insert(c, 1)).await.unwrap();
+        // Everything so far in the database file, the WAL emptied.
+        store.writer.flush().await;
+        let db = dir.path().join("parley.db");
+        let before = std::fs::read(&db).unwrap();
         store.writer.fail_next_fsync();
         let _ = store.writer.write(|c| insert(c, 2)).await;
         assert!(store.writer.disk_failed());
         // Longer than the checkpointer's interval: it skips its passes.
         tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        assert!(
+            std::fs::read(&db).unwrap() == before,
+            "a checkpoint ran after the failure"
+        );
         store.close().await;
+        assert!(
+            std::fs::read(&db).unwrap() == before,
+            "the close checkpointed"
+        );
         let wal = dir.path().join("parley.db-wal");
         let kept = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         assert!(kept > 0, "the WAL was checkpointed away");
