@@ -590,12 +590,23 @@ impl Ctx {
         // profile whose session is gone (its keyring entry lost) or whose
         // file is damaged may sign in afresh.
         if let Some(info) = self.profile.info().ok().flatten() {
-            if matches!(self.profile.secrets(&info), Ok(Some(_))) {
-                return Err(ClientError::Invalid(format!(
-                    "this profile is already signed in (at {}); `parley logout` first, or use \
-                     another --profile",
-                    info.server
-                )));
+            match self.profile.secrets(&info) {
+                Ok(None) => {}
+                Ok(Some(_)) => {
+                    return Err(ClientError::Invalid(format!(
+                        "this profile is already signed in (at {}); `parley logout` first, or \
+                         use another --profile",
+                        info.server
+                    )))
+                }
+                // A keyring that cannot be read now (locked) may still hold a
+                // live session: not replaced blind.
+                Err(e) => {
+                    return Err(ClientError::Invalid(format!(
+                        "this profile's session could not be read ({e}); unlock the keyring, \
+                         or `parley logout` first"
+                    )))
+                }
             }
         }
         let server = self.server()?;
