@@ -141,6 +141,11 @@ fn open_image(path: &Path) -> CmdResult<DynamicImage> {
     let mut decoder = reader.into_decoder().map_err(unreadable)?;
     let orientation = image::ImageDecoder::orientation(&mut decoder)
         .unwrap_or(image::metadata::Orientation::NoTransforms);
+    // The memory cap `decode` applies (a small file can claim gigabytes):
+    // `from_decoder` alone checks only the sides.
+    Limits::default()
+        .reserve(image::ImageDecoder::total_bytes(&decoder))
+        .map_err(unreadable)?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     img.apply_orientation(orientation);
     Ok(img)
