@@ -8,12 +8,13 @@ interface Props<T> {
   itemKey: (item: T) => string;
   className?: string;
   label?: string;
-  /** A row to keep in view (the selected one, moved to from the keyboard). */
-  keepInView?: number;
+  /** The key of a row to bring into view when it changes (the selected
+   * one, moved to from the keyboard); not when the rows move around it. */
+  keepInView?: string | null;
 }
 
 /** A scrolling list that renders only the rows in view. */
-export function VirtualList<T>({ items, rowHeight, render, itemKey, className, label, keepInView = -1 }: Props<T>) {
+export function VirtualList<T>({ items, rowHeight, render, itemKey, className, label, keepInView = null }: Props<T>) {
   const ref = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
@@ -34,8 +35,9 @@ export function VirtualList<T>({ items, rowHeight, render, itemKey, className, l
   }, [items.length]);
   useLayoutEffect(() => {
     const el = ref.current;
-    if (!el) return;
-    const to = scrollToShow(keepInView, rowHeight, el.scrollTop, el.clientHeight);
+    if (!el || keepInView === null) return;
+    const index = items.findIndex((item) => itemKey(item) === keepInView);
+    const to = scrollToShow(index, rowHeight, el.scrollTop, el.clientHeight);
     if (to === null) return;
     el.scrollTop = to;
     setScrollTop(el.scrollTop);

@@ -67,7 +67,7 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
           label="Chats"
           items={shown}
           rowHeight={68}
-          keepInView={shown.findIndex((c) => c.id === selected)}
+          keepInView={selected}
           itemKey={(c) => c.id}
           render={(c) => (
             <button
