@@ -24,10 +24,10 @@ describe("the profile form", () => {
     expect(profilePatch(formOf(me), me)).toBeNull();
   });
 
-  it("clears a username with an empty one, and keeps a bio's line breaks", () => {
+  it("keeps a bio's line breaks, and sends a cleared status as empty", () => {
     expect(formOf(me).bio).toBe("line one\nline two");
-    const p = profilePatch({ ...formOf(me), username: "" }, me);
-    expect(p?.username).toBe("");
+    const p = profilePatch({ ...formOf({ ...me, status_text: "busy" }), status_text: "" }, { ...me, status_text: "busy" } as Me);
+    expect(p?.status_text).toBe("");
     expect(p?.bio).toBeNull();
   });
 });

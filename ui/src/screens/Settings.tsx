@@ -156,25 +156,36 @@ export function Settings({
       return;
     }
     const m = await update(patch, "Profile saved");
-    // As the server keeps it (trimmed, lowercased): later changes from
-    // another device then show here.
-    if (m) setForm(formOf(m));
+    // The fields sent, as the server keeps them (trimmed, lowercased), so
+    // later changes from another device show here; only where they still
+    // hold what was sent (typing meanwhile is kept).
+    if (m) {
+      const kept = formOf(m);
+      setForm((f) => {
+        const next = { ...f };
+        for (const k of Object.keys(kept) as (keyof ProfileForm)[]) if (patch[k] !== null && f[k] === patch[k]) next[k] = kept[k];
+        return next;
+      });
+    }
   }
 
   /** Sign out, asking first when messages were never sent (signing out
    * deletes them with this computer's copy of the chats). */
   async function signOut(sure: boolean) {
-    if (!sure) {
-      const unsent = await call("unsent_count").catch(() => 0);
-      if (unsent > 0) {
-        setLeaving({ unsent });
-        return;
-      }
-    }
-    setLeaving(null);
+    if (signingOut) return;
     setSigningOut(true);
     try {
+      if (!sure) {
+        const unsent = await call("unsent_count").catch(() => 0);
+        if (unsent > 0) {
+          setLeaving({ unsent });
+          return;
+        }
+      }
+      setLeaving(null);
       await onSignOut();
+    } catch (e) {
+      setNote({ ok: false, text: asCommandError(e).message });
     } finally {
       setSigningOut(false);
     }
@@ -203,6 +214,9 @@ export function Settings({
     );
   };
   const tooLong = (Object.keys(LIMITS) as (keyof typeof LIMITS)[]).some((k) => lengthNote(form[k], LIMITS[k]) !== null);
+  // The server keeps a username once set (3 to 32 characters): emptying the
+  // field is not a way to remove it.
+  const usernameGone = !!me?.username && !form.username.trim();
 
   return (
     <section className="settings" data-testid="settings">
@@ -219,9 +233,14 @@ export function Settings({
             <p className="muted">Signed in as {me.identifier}</p>
             {field("display_name", "Name", LIMITS.display_name)}
             {field("username", "Username", LIMITS.username)}
+            {usernameGone ? (
+              <span className="error" data-testid="username-required">
+                A username can be changed, not removed.
+              </span>
+            ) : null}
             {field("status_text", "Status", LIMITS.status_text)}
             {field("bio", "About", LIMITS.bio, true)}
-            <button type="submit" disabled={busy || tooLong} name="save-profile">
+            <button type="submit" disabled={busy || tooLong || usernameGone} name="save-profile">
               Save
             </button>
           </form>
