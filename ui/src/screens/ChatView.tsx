@@ -899,6 +899,12 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                             aria-label="Edit"
                             name="edit"
                             onClick={() => {
+                              // The rows are not made again as time passes:
+                              // the edit window may have closed since.
+                              if (!canEdit(m, new Date())) {
+                                setError("A message can be edited only in the 24 hours after it was sent.");
+                                return;
+                              }
                               setEditing(m);
                               setReplyTo(null);
                               setDraft(m.body);
