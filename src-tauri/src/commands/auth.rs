@@ -93,21 +93,28 @@ pub(crate) async fn session_info(client: &Client, new_user: bool) -> CmdResult<S
     let user = match client.me().await {
         Ok(me) => me.user,
         // Offline: the account as cached at sign-in or by the last event.
-        Err(e) if e.is_transient() => {
-            let json = client
-                .cache()
-                .run(|c| cache::get_kv(c, "me_user"))
-                .await?
-                .ok_or(CommandError::from(e))?;
-            serde_json::from_str(&json).map_err(|e| CommandError::new("local", e.to_string()))?
-        }
+        Err(e) if e.is_transient() => cached_user(client).await?.ok_or(CommandError::from(e))?,
         Err(e) => return Err(e.into()),
     };
-    Ok(SessionInfo {
+    Ok(describe(client, user, new_user))
+}
+
+/// The account as cached at sign-in or by the last event, if it is.
+async fn cached_user(client: &Client) -> CmdResult<Option<User>> {
+    let Some(json) = client.cache().run(|c| cache::get_kv(c, "me_user")).await? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&json)
+        .map(Some)
+        .map_err(|e| CommandError::new("local", e.to_string()))
+}
+
+fn describe(client: &Client, user: User, new_user: bool) -> SessionInfo {
+    SessionInfo {
         needs_onboarding: new_user || user.username.is_none(),
         server: client.server().to_owned(),
         user,
-    })
+    }
 }
 
 /// Describes a freshly signed-in client for the window and starts its
@@ -140,10 +147,17 @@ pub async fn restore_session(
         Err(ClientError::NotSignedIn) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let info = match session_info(&client, false).await {
-        Ok(info) => info,
-        Err(e) if e.code == "signed_out" => return Ok(None),
-        Err(e) => return Err(e),
+    // At start the window opens on the account as cached, without waiting
+    // for the server (a server that does not answer would hold "Opening…"
+    // up to a minute); the realtime loop brings what changed, and signs out
+    // if the session ended meanwhile.
+    let info = match cached_user(&client).await {
+        Ok(Some(user)) => describe(&client, user, false),
+        _ => match session_info(&client, false).await {
+            Ok(info) => info,
+            Err(e) if e.code == "signed_out" => return Ok(None),
+            Err(e) => return Err(e),
+        },
     };
     session.start(client, &events, app);
     Ok(Some(info))
