@@ -30,9 +30,10 @@ pub struct Inner {
     pub code_limiter: KeyedLimiter<String>,
     /// Profile changes per user (see `PROFILE_CHANGES_PER_MINUTE`).
     pub profile_limiter: KeyedLimiter<String>,
-    /// Searches per user: each walks the search index on one of the few
-    /// read connections every request shares. Search-as-you-type needs a
-    /// few a second.
+    /// Searches and username lookups per user: each search walks the index
+    /// on one of the few read connections every request shares, and
+    /// lookups without end would list the usernames taken. As-you-type
+    /// needs a few a second.
     pub search_limiter: KeyedLimiter<String>,
     /// Sends over REST per user: the same rate a WebSocket allows (the
     /// socket's own limit would otherwise be one REST loop away). Edits,

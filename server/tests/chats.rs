@@ -1925,6 +1925,20 @@ async fn searches_are_rate_limited_per_user() {
     }
     // Ben has his own.
     assert_eq!(get(&ts, &b, "/v1/search?q=hello").await.status(), 200);
+    // Username lookups draw on the same budget (they could list who is
+    // taken).
+    let mut lookups = Vec::new();
+    for _ in 0..100 {
+        let status = get(&ts, &a, "/v1/usernames/someone")
+            .await
+            .status()
+            .as_u16();
+        lookups.push(status);
+        if status == 429 {
+            break;
+        }
+    }
+    assert_eq!(lookups.last(), Some(&429), "{lookups:?}");
 }
 
 /// What one user uploaded and has not sent counts against a cap: one more

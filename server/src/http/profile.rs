@@ -189,12 +189,15 @@ async fn get_avatar(
         (status = 200, body = UsernameAvailability),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: more than 5 lookups a second (bursts of 20; shared with searches)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn username_available(
     State(state): State<AppState>,
     caller: Caller,
     Path(username): Path<String>,
 ) -> Result<Json<UsernameAvailability>> {
+    // Enough for a check while typing, not for listing who is taken.
+    state.search_limiter.check(caller.user_id.clone())?;
     let available = service::profile::username_available(&state, &caller, &username).await?;
     Ok(Json(UsernameAvailability {
         username: username.trim().to_lowercase(),
