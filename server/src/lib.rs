@@ -46,6 +46,8 @@ pub enum StartError {
     },
     #[error("OTP driver: {0}")]
     Driver(#[from] otp_driver::DriverError),
+    #[error("data directory {path} is in use by another parley-server; stop it first")]
+    InUse { path: String },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
     #[error("stopped because the disk failed to save a change; check it, then start again")]
@@ -68,7 +70,7 @@ pub const PROFILE_CHANGES_PER_MINUTE: u32 = 30;
 pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, StartError> {
     let dir = config.data_dir.clone();
     let readers = config.read_connections as usize;
-    let (store, keys) = tokio::task::spawn_blocking(move || prepare_data_dir(&dir, readers))
+    let (store, keys, lock) = tokio::task::spawn_blocking(move || prepare_data_dir(&dir, readers))
         .await
         .map_err(|e| StartError::Serve(std::io::Error::other(e)))??;
     if config.max_database_mib > 0 {
@@ -87,6 +89,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     let hub = Arc::new(hub::Hub::new(config.ws_queue as usize));
     Ok(AppState(Arc::new(Inner {
         store,
+        data_lock: std::sync::Mutex::new(Some(lock)),
         config,
         keys,
         otp,
@@ -102,11 +105,23 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     })))
 }
 
-fn prepare_data_dir(dir: &Path, readers: usize) -> Result<(store::Store, keys::Keys), StartError> {
+fn prepare_data_dir(
+    dir: &Path,
+    readers: usize,
+) -> Result<(store::Store, keys::Keys, std::fs::File), StartError> {
     let shown = dir.display().to_string();
     std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
         path: shown.clone(),
         source,
+    })?;
+    let lock = lock_data_dir(dir).map_err(|e| match e {
+        std::fs::TryLockError::WouldBlock => StartError::InUse {
+            path: shown.clone(),
+        },
+        std::fs::TryLockError::Error(source) => StartError::DataDir {
+            path: shown.clone(),
+            source,
+        },
     })?;
     // Probe writability up front: SQLite's own error for this is obscure.
     let probe = dir.join(".write-test");
@@ -120,7 +135,24 @@ fn prepare_data_dir(dir: &Path, readers: usize) -> Result<(store::Store, keys::K
         source,
     })?;
     let store = store::Store::open(&dir.join("parley.db"), readers)?;
-    Ok((store, keys))
+    Ok((store, keys, lock))
+}
+
+/// The file a serving parley-server holds locked in its data directory, so
+/// that a second one, or a `restore`, refuses to touch the directory.
+pub const LOCK_FILE: &str = "server.lock";
+
+/// Takes the data directory's lock (released when the file is closed, also
+/// if the process dies).
+pub fn lock_data_dir(dir: &Path) -> Result<std::fs::File, std::fs::TryLockError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+        .map_err(std::fs::TryLockError::Error)?;
+    file.try_lock()?;
+    Ok(file)
 }
 
 /// A running server: its address and a handle to stop it.
@@ -201,6 +233,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    // Held while serving, let go when this returns (the store closed):
+    // another server, or a restore, may then have the directory.
+    let _lock = state
+        .data_lock
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     let janitor = tokio::spawn(janitor(state.clone()));
     let admin_watch = tokio::spawn(service::admin::watch(state.clone()));
     let app = http::app(state.clone());

@@ -17,6 +17,8 @@ pub struct AppState(pub Arc<Inner>);
 
 pub struct Inner {
     pub store: Store,
+    /// The data directory's lock (see `LOCK_FILE`), taken by `serve`.
+    pub data_lock: std::sync::Mutex<Option<std::fs::File>>,
     pub config: Config,
     pub keys: Keys,
     pub otp: OtpDriver,

@@ -147,6 +147,28 @@ async fn backup_taken_while_clients_send_restores_every_acknowledged_message() {
         "clients kept sending while the backup ran"
     );
 
+    // Not over the data of the server still running on it, nor a second
+    // server on the same directory.
+    let (ok, _, stderr) = run(&[
+        "restore",
+        "--force",
+        "--data-dir",
+        s(&ts.config.data_dir),
+        s(&out),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("a parley-server is running"), "{stderr}");
+    let second = parley_server::Server::start(
+        ts.config.clone(),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await;
+    assert!(
+        matches!(second, Err(parley_server::StartError::InUse { .. })),
+        "a second server started on the same data"
+    );
+
     // Restore into a new data directory and check it from the file itself.
     let restored = ts.dir.path().join("restored");
     let (ok, _, stderr) = run(&["restore", "--data-dir", s(&restored), s(&out)]).await;

@@ -182,6 +182,24 @@ pub fn restore(data_dir: &Path, archive: &Path, force: bool) -> Result<Manifest,
             data_dir.display()
         )));
     }
+    // Not under a running server (it would go on writing into the data
+    // moved aside, and lose it). Held until the swap is done.
+    let _lock = if occupied {
+        match crate::lock_data_dir(data_dir) {
+            Ok(f) => Some(f),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(OpsError::Refused(format!(
+                    "a parley-server is running on {}; stop it first",
+                    data_dir.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(io(format!("cannot lock {}", data_dir.display()))(e))
+            }
+        }
+    } else {
+        None
+    };
     let name = data_dir
         .file_name()
         .ok_or_else(|| {
