@@ -323,7 +323,15 @@ async fn restore_refuses_occupied_dirs_truncated_files_bad_checksums_and_newer_s
     assert!(ok, "{err}");
     assert!(!target.join("keep.txt").exists());
     assert!(target.join("parley.db").is_file() && target.join("secret.key").is_file());
-    assert!(leftovers(w, ".restore-").is_empty() && leftovers(w, ".replaced-").is_empty());
+    assert!(leftovers(w, ".restore-").is_empty());
+    // What it replaced is kept beside it, and said where: an undo.
+    let kept = leftovers(w, ".replaced-");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        std::fs::read(w.join(&kept[0]).join("keep.txt")).unwrap(),
+        b"precious"
+    );
+    assert!(err.contains("is kept in"), "{err}");
     let (ok, out, err) = run(&["admin", "--data-dir", s(&target), "users"]).await;
     assert!(ok, "{err}");
     assert!(out.contains(ana()), "{out}");

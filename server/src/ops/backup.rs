@@ -239,7 +239,7 @@ pub fn restore(data_dir: &Path, archive: &Path, force: bool) -> Result<Manifest,
     }
     drop(db);
 
-    // Swap: old data aside, restored data in, old data removed.
+    // Swap: old data aside (kept), restored data in.
     let staged = staging.keep();
     let aside = parent.join(format!(".{name}.replaced-{}", store::now_ms()));
     if occupied {
@@ -260,13 +260,13 @@ pub fn restore(data_dir: &Path, archive: &Path, force: bool) -> Result<Manifest,
         ))(e));
     }
     sync_dir(&parent);
+    // Kept, not deleted: restoring the wrong archive must have an undo.
     if occupied {
-        if let Err(e) = std::fs::remove_dir_all(&aside) {
-            eprintln!(
-                "restore: warning: the replaced data is left in {}: {e}",
-                aside.display()
-            );
-        }
+        eprintln!(
+            "restore: the data it replaced is kept in {} (move it back to undo; delete it \
+             once the restored server works)",
+            aside.display()
+        );
     }
     eprintln!(
         "restore: restored {} files ({}, schema version {found}, taken {}) into {} in {:.1} s",
