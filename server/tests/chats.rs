@@ -1008,20 +1008,9 @@ async fn attachments_upload_limits_and_access() {
         (Some(12), Some(7))
     );
     // A photo stored sideways, with an EXIF orientation that turns it (6:
-    // 90° clockwise): the size it is shown at.
-    let mut jpeg = Vec::new();
-    image::DynamicImage::ImageRgb8(image::RgbImage::new(40, 30))
-        .write_to(
-            &mut std::io::Cursor::new(&mut jpeg),
-            image::ImageFormat::Jpeg,
-        )
-        .unwrap();
-    let mut exif = b"Exif\0\0II\x2a\0\x08\0\0\0\x01\0".to_vec();
-    exif.extend_from_slice(b"\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0");
-    let mut app1 = vec![0xff, 0xe1];
-    app1.extend_from_slice(&(exif.len() as u16 + 2).to_be_bytes());
-    app1.extend_from_slice(&exif);
-    jpeg.splice(2..2, app1);
+    // 90° clockwise): the size it is shown at. (A 40×30 JPEG with that tag;
+    // the desktop's avatar test opens the same file.)
+    let jpeg = include_bytes!("fixtures/sideways-exif6.jpg").to_vec();
     let photo: Value = upload(&a, "image/jpeg", jpeg)
         .await
         .unwrap()

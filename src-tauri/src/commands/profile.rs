@@ -281,22 +281,11 @@ mod tests {
     /// viewer does, and the avatar is cut from that.
     #[test]
     fn a_photo_opens_turned_as_its_exif_says() {
-        let mut jpeg = Vec::new();
-        DynamicImage::ImageRgb8(image::RgbImage::new(40, 30))
-            .write_to(
-                &mut std::io::Cursor::new(&mut jpeg),
-                image::ImageFormat::Jpeg,
-            )
-            .unwrap();
-        let mut exif = b"Exif\0\0II\x2a\0\x08\0\0\0\x01\0".to_vec();
-        exif.extend_from_slice(b"\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0");
-        let mut app1 = vec![0xff, 0xe1];
-        app1.extend_from_slice(&(exif.len() as u16 + 2).to_be_bytes());
-        app1.extend_from_slice(&exif);
-        jpeg.splice(2..2, app1);
+        // A 40×30 JPEG with orientation 6 (the server's tests use it too).
+        let jpeg = include_bytes!("../../../server/tests/fixtures/sideways-exif6.jpg");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sideways.jpg");
-        std::fs::write(&path, &jpeg).unwrap();
+        std::fs::write(&path, jpeg).unwrap();
         let img = open_image(&path).unwrap();
         assert_eq!((img.width(), img.height()), (30, 40));
     }
