@@ -54,6 +54,9 @@ pub enum StartError {
     DiskFailed,
 }
 
+/// Avatar bodies read at once (see `Inner::avatar_reads`).
+const AVATAR_READS_AT_ONCE: usize = 4;
+
 /// Events the janitor deletes per writer job (see `store::events::prune`).
 const PRUNE_BATCH: i64 = 20_000;
 
@@ -90,6 +93,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     Ok(AppState(Arc::new(Inner {
         store,
         data_lock: std::sync::Mutex::new(Some(lock)),
+        avatar_reads: tokio::sync::Semaphore::new(AVATAR_READS_AT_ONCE),
         config,
         keys,
         otp,

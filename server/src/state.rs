@@ -17,6 +17,11 @@ pub struct AppState(pub Arc<Inner>);
 
 pub struct Inner {
     pub store: Store,
+    /// Avatar bodies read at once: each (up to 5 MiB) is held in memory, so
+    /// a thousand at once from one account would be gigabytes. One more is
+    /// told to come back (503 `busy`) rather than queued, so slow senders
+    /// cannot hold everyone else's upload up.
+    pub avatar_reads: tokio::sync::Semaphore,
     /// The data directory's lock (see `LOCK_FILE`), taken by `serve`.
     pub data_lock: std::sync::Mutex<Option<std::fs::File>>,
     pub config: Config,

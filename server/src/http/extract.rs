@@ -64,6 +64,17 @@ pub fn body_rejection(status: axum::http::StatusCode, text: String) -> Error {
     }
 }
 
+/// A streamed body that failed to arrive: over the limit the stream was
+/// capped at (`too_large`), or cut off.
+pub fn body_read_error(e: impl std::fmt::Display, too_large: impl FnOnce() -> Error) -> Error {
+    let text = e.to_string();
+    if text.contains("length limit") {
+        too_large()
+    } else {
+        Error::bad_request("bad_request", format!("upload interrupted: {text}"))
+    }
+}
+
 /// axum's serde messages start with "Failed to deserialize the JSON body into the
 /// target type: "; keep the part that names the field.
 fn describe_serde(text: &str) -> String {

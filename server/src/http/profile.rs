@@ -1,6 +1,6 @@
 //! `/v1/me`, `/v1/users/*`, `/v1/usernames/*`.
 
-use super::extract::{body_rejection, ClientIp, Json, Path};
+use super::extract::{body_read_error, body_rejection, ClientIp, Json, Path};
 use crate::{error::Error, error::Result, service, service::Caller, state::AppState};
 use axum::{
     extract::State,
@@ -10,12 +10,6 @@ use axum::{
     Router,
 };
 use parley_protocol::{limits, DeleteAccount, Me, Problem, UpdateMe, User, UsernameAvailability};
-
-/// Avatar bodies read at once, server-wide: each (up to 5 MiB) is held in
-/// memory, so a thousand at once from one account would be gigabytes. One
-/// more is told to come back (503 `busy`) rather than queued, so slow
-/// senders cannot hold everyone else's upload up.
-static AVATAR_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 /// The longest an avatar's body may take to arrive.
 const AVATAR_READ_TIME: std::time::Duration = std::time::Duration::from_secs(60);
@@ -113,22 +107,22 @@ async fn put_avatar(
 ) -> Result<Json<Me>> {
     // Before a byte of the body is read.
     state.profile_limiter.check(caller.user_id.clone())?;
-    let _reading = AVATAR_READS.try_acquire().map_err(|_| Error::Unavailable {
-        code: "busy",
-        detail: "too many photos are arriving at once; try again in a moment".into(),
-    })?;
+    let _reading = state
+        .avatar_reads
+        .try_acquire()
+        .map_err(|_| Error::Unavailable {
+            code: "busy",
+            detail: "too many photos are arriving at once; try again in a moment".into(),
+        })?;
     // One byte over the limit is enough to tell "too large" apart.
     let read = axum::body::to_bytes(body, limits::AVATAR_MAX_BYTES + 1);
     let body = tokio::time::timeout(AVATAR_READ_TIME, read)
         .await
         .map_err(|_| Error::bad_request("bad_request", "the photo took too long to arrive"))?
         .map_err(|e| {
-            let text = e.to_string();
-            if text.contains("length limit") {
-                body_rejection(axum::http::StatusCode::PAYLOAD_TOO_LARGE, text)
-            } else {
-                Error::bad_request("bad_request", format!("upload interrupted: {text}"))
-            }
+            body_read_error(&e, || {
+                body_rejection(axum::http::StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+            })
         })?;
     let ct = headers
         .get(header::CONTENT_TYPE)
