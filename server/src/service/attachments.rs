@@ -112,14 +112,9 @@ where
         let mut size: u64 = 0;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| {
-                let text = e.to_string();
-                if text.contains("length limit") {
-                    Error::PayloadTooLarge {
-                        detail: format!("attachments are limited to {max} bytes"),
-                    }
-                } else {
-                    Error::bad_request("bad_request", format!("upload interrupted: {text}"))
-                }
+                crate::http::extract::body_read_error(e, || Error::PayloadTooLarge {
+                    detail: format!("attachments are limited to {max} bytes"),
+                })
             })?;
             size += chunk.len() as u64;
             if size > max {
@@ -147,6 +142,7 @@ where
         .parent()
         .map(Path::to_path_buf)
         .ok_or_else(|| Error::internal("an attachment path without a folder"))?;
+    let new_shard = !tokio::fs::try_exists(&shard).await.unwrap_or(false);
     tokio::fs::create_dir_all(&shard).await.map_err(Error::io)?;
     let (width, height) = if mime.starts_with("image/") {
         let path = tmp.clone();
@@ -174,9 +170,9 @@ where
     // The file takes its place and the row is written in one writer job, so
     // the collector (also a writer job) never sees one without the other.
     // Content-addressed: identical bytes are stored once.
-    state
+    let created = state
         .store
-        .write(move |conn| {
+        .write(move |conn| -> Result<bool> {
             if quota > 0 && store::attachments::unsent_bytes(conn, &uid, since)? + a.size > quota {
                 return Err(Error::TooManyRequests {
                     code: "upload_quota",
@@ -199,14 +195,22 @@ where
                     let _ = std::fs::remove_file(&dest);
                 }
                 Error::from(e)
-            })
+            })?;
+            Ok(created)
         })
         .await?;
     // The rename (and a new shard folder) is durable only once its folder
     // is: a power cut could otherwise keep the row, whose WAL is synced, and
     // lose the file. Synced before the client hears of it, off the writer
     // (a crash before this leaves an unsent row the collector removes).
-    let folders = [Some(shard.clone()), shard.parent().map(Path::to_path_buf)];
+    // Nothing to sync when the bytes were there already; the parent only
+    // when the shard folder is new.
+    let folders = [
+        created.then(|| shard.clone()),
+        new_shard
+            .then(|| shard.parent().map(Path::to_path_buf))
+            .flatten(),
+    ];
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         for folder in folders.into_iter().flatten() {
             std::fs::File::open(&folder)?.sync_all()?;
