@@ -99,7 +99,7 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
 
 /// Whole seconds to wait before a token is there again, rounded up (1.9 s
 /// said as 1 would earn the client a second 429) and at least one.
-fn retry_after_secs(wait: std::time::Duration) -> u64 {
+pub(crate) fn retry_after_secs(wait: std::time::Duration) -> u64 {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     secs.max(1)
 }

@@ -111,7 +111,9 @@ impl Hub {
     }
 
     /// Registers a session; returns it with its receiving end, and whether the
-    /// user just came online (first session).
+    /// user just came online (first session). (The server registers with
+    /// its cap: `register_within`.)
+    #[cfg(test)]
     pub fn register(
         &self,
         user_id: &str,

@@ -80,18 +80,14 @@ pub fn backup(data_dir: &Path, out: &Path) -> Result<Manifest, OpsError> {
     // 2. The archive.
     let tmp_out = with_suffix(out, ".tmp");
     // Only its owner may read it: it holds every message and `secret.key`,
-    // whatever the umask of whoever runs the backup.
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let file = opts
-        .open(&tmp_out)
-        .map_err(io(format!("cannot create {}", tmp_out.display())))?;
-    // A file left by an earlier run keeps its mode on open: narrow it too.
-    #[cfg(unix)]
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(io(format!("cannot restrict {}", tmp_out.display())))?;
+    // whatever the umask of whoever runs the backup. Made afresh: a file
+    // left by an earlier run would keep its mode.
+    match std::fs::remove_file(&tmp_out) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(format!("cannot replace {}", tmp_out.display()))(e)),
+    }
+    let file = create_private(&tmp_out)?;
     let mut w = ArchiveWriter::new(BufWriter::new(file));
     let result = (|| -> Result<Manifest, OpsError> {
         w.line(MAGIC)?;

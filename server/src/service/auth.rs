@@ -53,7 +53,9 @@ pub async fn request_otp(
             if let Some(prev) = store::auth::otp_get(conn, &id)? {
                 let wait = prev.created_at + resend_wait_ms(resend_ms, prev.burnt) - now;
                 if wait > 0 {
-                    let secs = ((wait + 999) / 1000) as u64;
+                    let secs = crate::ratelimit::retry_after_secs(
+                        std::time::Duration::from_millis(wait as u64),
+                    );
                     return Err(Error::TooManyRequests {
                         code: "rate_limited",
                         detail: format!(
@@ -141,7 +143,9 @@ pub(super) fn check_code(
     if row.attempts >= limits::OTP_MAX_ATTEMPTS {
         let wait = (row.created_at + resend_wait_ms(resend_ms, row.burnt) - now).max(0);
         return Ok(CodeCheck::Burnt {
-            retry_after: ((wait + 999) / 1000).max(1) as u64,
+            retry_after: crate::ratelimit::retry_after_secs(std::time::Duration::from_millis(
+                wait as u64,
+            )),
         });
     }
     if !bool::from(row.code_hash.ct_eq(presented)) {
