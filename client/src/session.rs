@@ -223,7 +223,9 @@ impl Drop for ProfileLock {
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` readable by its owner only (0600), whole or not
+/// at all (a temporary file, synced, then renamed over it).
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

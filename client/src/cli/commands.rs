@@ -1289,19 +1289,8 @@ fn write_qr_files(m: &QrMatrix, png: Option<&Path>, svg: Option<&Path>) -> Resul
 /// Writes a file only its owner may read: a QR code is a secret (an invite
 /// or a link code signs in whoever reads it first). Errors name the file.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(path).and_then(|mut f| {
-        use std::io::Write;
-        f.write_all(bytes)?;
-        // An existing file keeps its mode on open: narrow it too.
-        #[cfg(unix)]
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-        Ok(())
-    });
-    written.map_err(|e| ClientError::Invalid(format!("cannot write {}: {e}", path.display())))
+    parley_client::session::write_private(path, bytes)
+        .map_err(|e| ClientError::Invalid(format!("cannot write {}: {e}", path.display())))
 }
 
 async fn decode_image(path: &Path) -> Result<QrPayload> {

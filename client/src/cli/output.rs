@@ -37,9 +37,7 @@ pub fn json_line<T: Serialize>(value: &T) -> bool {
 /// ends quietly, as `head` and `less` expect of a command in front of them;
 /// any other failure to write ends it with an error.
 pub fn out_line(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{args}").and_then(|_| out.flush()) {
+    if let Err(e) = write_line(args) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -50,9 +48,13 @@ pub fn out_line(args: std::fmt::Arguments<'_>) {
 
 /// Writes one line to stdout and flushes; false when stdout is gone.
 pub fn line(text: &str) -> bool {
+    write_line(format_args!("{text}")).is_ok()
+}
+
+fn write_line(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").and_then(|_| out.flush()).is_ok()
+    writeln!(out, "{args}").and_then(|_| out.flush())
 }
 
 pub fn error(as_json: bool, e: &ClientError) {
