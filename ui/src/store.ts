@@ -173,8 +173,6 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
   }
 }
 
-/** The banner for a link state at `now` (ms since epoch; the retry
- * countdown runs down), or null when none is shown. */
 /** Whose messages (as the open chat shows them) an event changes: one
  * chat's, none, or, for a kind this does not know, any. */
 export function messagesOf(e: Event): string | "none" | "all" {
@@ -214,6 +212,8 @@ export function chatRev(state: State, id: string): number {
   return state.allChatsRev + (state.chatRevs[id] ?? 0);
 }
 
+/** The banner for a link state at `now` (ms since epoch; the retry
+ * countdown runs down), or null when none is shown. */
 export function bannerText(link: State["link"], now: number): { kind: "connecting" | "offline" | "online"; text: string } | null {
   if (link.state === "online") return link.backOnline ? { kind: "online", text: "Back online" } : null;
   if (link.state === "connecting") return { kind: "connecting", text: "Connecting…" };

@@ -46,12 +46,7 @@ pub enum ScanKind {
 
 impl ScanKind {
     fn wants(self, p: &QrPayload) -> bool {
-        matches!(
-            (self, p),
-            (ScanKind::Contact, QrPayload::Contact(_))
-                | (ScanKind::Link, QrPayload::DeviceLink(_))
-                | (ScanKind::Join, QrPayload::DeviceInvite(_))
-        )
+        ScanKind::of(p) == self
     }
 
     /// The kind of a code read.

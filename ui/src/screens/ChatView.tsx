@@ -766,7 +766,6 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const limitId = useId();
   const tooLong = !!limit?.over;
   const canSend = !sending && !upload && !tooLong && !(!draft.trim() && (!!editing || attached.length === 0));
-  const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
   // Only once the first unread is loaded (more than a page of them: the
   // first loaded one is not it, so no line rather than a wrong one).
   const unreadAt =
@@ -779,9 +778,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   // The rows, made again only when what they show changes: not on every
   // keystroke in the composer (a chat scrolled far back holds thousands).
   // Their handlers read only what is listed here, or refs.
-  const rows = useMemo(
-    () =>
-      groupByDay(messages, now).map((g) => (
+  const rows = useMemo(() => {
+    const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
+    return groupByDay(messages, now).map((g) => (
         <div key={g.key} className="day">
           <div className="day-label">
             <span>{g.label}</span>
@@ -957,9 +956,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             );
           })}
         </div>
-      )),
-    [messages, myId, chat.id, chat.peer.display_name, chat.cleared_up_to_seq, deferred, failed, picker, forwarding, confirmDelete, acting, unreadAt, unread?.count, dayKey(now), atStart],
-  );
+      ));
+  }, [messages, myId, chat.id, chat.peer.display_name, chat.cleared_up_to_seq, deferred, failed, picker, forwarding, confirmDelete, acting, unreadAt, unread?.count, dayKey(now), atStart]);
 
   return (
     <section className="chat-view" data-testid="chat-view">
