@@ -26,6 +26,10 @@ pub const OTP_DIGITS: usize = 6;
 pub const OTP_MAX_ATTEMPTS: u32 = 5;
 /// Access token lifetime, seconds.
 pub const ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
+/// A refresh token exchanged less than this long ago may be presented again
+/// while the token it was exchanged for is unused (a retry after the answer
+/// was lost): the retry gets a new pair instead of signing the device out.
+pub const REFRESH_RETRY_SECS: i64 = 60;
 /// JSON request bodies (all endpoints that take JSON), bytes. PROTOCOL.md is
 /// silent; 64 KiB matches the WebSocket frame limit and fits a 16 KiB message body
 /// escaped several times over.

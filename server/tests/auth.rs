@@ -106,6 +106,119 @@ async fn login_me_refresh_reuse_logout() {
     problem(r, 401, "invalid_token").await;
 }
 
+/// A refresh whose answer never arrived (the connection dropped, the client
+/// died before saving it) is retried with the same token: that gets a new
+/// pair instead of signing the device out, within a minute and only while
+/// the lost successor is unused. The lost one is withdrawn: whoever presents
+/// it later is not the client that retried, and revokes the device.
+#[tokio::test]
+async fn a_refresh_retried_after_a_lost_answer_gets_a_new_pair() {
+    let ts = TestServer::start().await;
+    let s = ts.login(ana()).await;
+    let refresh = |token: String| {
+        let ts = &ts;
+        async move {
+            ts.post_json("/v1/auth/refresh", json!({ "refresh_token": token }))
+                .await
+        }
+    };
+    let lost: parley_protocol::Tokens = refresh(s.tokens.refresh_token.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    // The retry, twice (two answers lost in a row).
+    let r = refresh(s.tokens.refresh_token.clone()).await;
+    assert_eq!(r.status(), 200);
+    let lost_again: parley_protocol::Tokens = r.json().await.unwrap();
+    let r = refresh(s.tokens.refresh_token.clone()).await;
+    assert_eq!(r.status(), 200);
+    let kept: parley_protocol::Tokens = r.json().await.unwrap();
+    assert_ne!(kept.refresh_token, lost.refresh_token);
+    assert_ne!(kept.refresh_token, lost_again.refresh_token);
+    assert_eq!(kept.device_id, s.tokens.device_id);
+    let me = ts
+        .req(Method::GET, "/v1/me")
+        .bearer_auth(&kept.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    // The kept successor works and moves the chain on; from then on the
+    // first token is no retry any more: its successor was used.
+    let r = refresh(kept.refresh_token.clone()).await;
+    assert_eq!(r.status(), 200);
+    let next: parley_protocol::Tokens = r.json().await.unwrap();
+    let r = refresh(s.tokens.refresh_token.clone()).await;
+    problem(r, 401, "token_reused").await;
+    let r = refresh(next.refresh_token).await;
+    problem(r, 401, "invalid_token").await;
+}
+
+/// Someone else presents a lost (withdrawn) successor: theft, whenever.
+#[tokio::test]
+async fn a_withdrawn_successor_presented_later_revokes_the_device() {
+    let ts = TestServer::start().await;
+    let s = ts.login(ana()).await;
+    let refresh = |token: String| {
+        let ts = &ts;
+        async move {
+            ts.post_json("/v1/auth/refresh", json!({ "refresh_token": token }))
+                .await
+        }
+    };
+    let lost: parley_protocol::Tokens = refresh(s.tokens.refresh_token.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kept: parley_protocol::Tokens = refresh(s.tokens.refresh_token.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = refresh(lost.refresh_token).await;
+    problem(r, 401, "token_reused").await;
+    let r = refresh(kept.refresh_token).await;
+    problem(r, 401, "invalid_token").await;
+}
+
+/// The retry window, on both sides of its edge: the exchange is aged in
+/// the database (a few seconds of slack for a slow machine).
+#[tokio::test]
+async fn a_refresh_retried_after_the_window_revokes_the_device() {
+    let window = parley_protocol::limits::REFRESH_RETRY_SECS * 1000;
+    for (age_ms, retried) in [(window - 5_000, true), (window + 1_000, false)] {
+        let ts = TestServer::start().await;
+        let s = ts.login(ana()).await;
+        let first = ts
+            .post_json(
+                "/v1/auth/refresh",
+                json!({"refresh_token": s.tokens.refresh_token}),
+            )
+            .await;
+        assert_eq!(first.status(), 200);
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        db.execute(
+            "UPDATE refresh_tokens SET rotated_at = rotated_at - ?1 WHERE rotated_at IS NOT NULL",
+            [age_ms],
+        )
+        .unwrap();
+        let r = ts
+            .post_json(
+                "/v1/auth/refresh",
+                json!({"refresh_token": s.tokens.refresh_token}),
+            )
+            .await;
+        if retried {
+            assert_eq!(r.status(), 200, "{age_ms} ms after the exchange");
+        } else {
+            problem(r, 401, "token_reused").await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn wrong_codes_count_and_the_sixth_attempt_burns_the_code() {
     let ts = TestServer::start().await;

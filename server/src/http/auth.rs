@@ -55,7 +55,10 @@ async fn verify_otp(
     Ok(Json(service::auth::verify_otp(&state, body, ip).await?))
 }
 
-/// Rotate a refresh token. Presenting an already-rotated token revokes the device.
+/// Rotate a refresh token. Presenting an already-rotated token revokes the
+/// device (`token_reused`), except as a retry after a lost answer: within
+/// 60 s of the first exchange, while its successor was never presented, it
+/// gets a new pair and that successor is withdrawn.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, body = Tokens),

@@ -360,8 +360,16 @@ impl super::events::Emits for Refreshed {
     }
 }
 
+/// How long after its exchange a refresh token may be presented again while
+/// its successor is unused: a client whose answer was lost retries within
+/// seconds (its next try at the latest when the request times out).
+const REFRESH_RETRY_MS: i64 = parley_protocol::limits::REFRESH_RETRY_SECS * 1000;
+
 /// `POST /v1/auth/refresh`: one use per refresh token. Presenting a rotated one
-/// means two parties hold it, so the device is revoked.
+/// means two parties hold it, so the device is revoked; except as a retry
+/// (`REFRESH_RETRY_MS`), which withdraws the successor no one used and hands
+/// out a new one. A thief who gets in that way makes the real client's
+/// successor a withdrawn one, so its next refresh revokes the device anyway.
 pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<Tokens> {
     state.auth_limiter.check(ip)?;
     let hash = crate::keys::token_hash(presented);
@@ -384,18 +392,22 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
         if dev.user_disabled {
             return Ok(Refreshed::Disabled);
         }
-        if row.rotated {
-            tracing::warn!(device_id = %row.device_id, "refresh token reused; revoking device");
-            store::auth::revoke_device(conn, &dev.user_id, &row.device_id, now)?;
-            store::links::cancel_made_by(conn, &row.device_id)?;
-            let mut emitted = Emitted::default();
-            let ev = Event::DeviceRevoked {
-                device_id: row.device_id.clone(),
+        if let Some(rotated_at) = row.rotated_at {
+            // A retry after a lost answer, or a second holder of the token.
+            let unused_successor = match &row.replaced_by {
+                Some(successor) if now - rotated_at <= REFRESH_RETRY_MS => {
+                    store::auth::refresh_unused(conn, successor)?.then_some(successor)
+                }
+                _ => None,
             };
-            emitted.emit(conn, &dev.user_id, &ev, now)?;
-            return Ok(Refreshed::Reused(row.device_id, emitted));
+            if let Some(successor) = unused_successor {
+                tracing::info!(device_id = %row.device_id, "refresh retried; answer was lost");
+                store::auth::refresh_withdraw(conn, successor, now)?;
+            } else {
+                return reused(conn, row.device_id, &dev.user_id, now);
+            }
         }
-        store::auth::refresh_mark_rotated(conn, &hash, now)?;
+        store::auth::refresh_mark_rotated(conn, &hash, &next_hash, now)?;
         store::auth::insert_refresh(conn, &next_hash, &row.device_id, now)?;
         store::auth::touch_device(conn, &row.device_id, now)?;
         Ok(Refreshed::Ok {
@@ -425,6 +437,25 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
         }
         Refreshed::Ok { user_id, device_id } => issue_tokens(state, &user_id, device_id, next),
     }
+}
+
+/// A rotated refresh token presented again: two parties hold it, so the
+/// device is revoked and everything it holds goes with it.
+fn reused(
+    conn: &rusqlite::Connection,
+    device_id: String,
+    user_id: &str,
+    now: i64,
+) -> Result<Refreshed> {
+    tracing::warn!(device_id = %device_id, "refresh token reused; revoking device");
+    store::auth::revoke_device(conn, user_id, &device_id, now)?;
+    store::links::cancel_made_by(conn, &device_id)?;
+    let mut emitted = Emitted::default();
+    let ev = Event::DeviceRevoked {
+        device_id: device_id.clone(),
+    };
+    emitted.emit(conn, user_id, &ev, now)?;
+    Ok(Refreshed::Reused(device_id, emitted))
 }
 
 /// What every device of a deleted account hears, on a call or a refresh:

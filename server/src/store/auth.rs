@@ -216,7 +216,10 @@ pub fn insert_refresh(
 #[derive(Debug, Clone)]
 pub struct RefreshRow {
     pub device_id: String,
-    pub rotated: bool,
+    /// When it was first exchanged, if it was.
+    pub rotated_at: Option<i64>,
+    /// The hash of the token it was last exchanged for.
+    pub replaced_by: Option<Vec<u8>>,
 }
 
 pub fn refresh_lookup(
@@ -224,22 +227,51 @@ pub fn refresh_lookup(
     token_hash: &[u8],
 ) -> Result<Option<RefreshRow>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT device_id, rotated_at FROM refresh_tokens WHERE token_hash = ?1")?
+        .prepare_cached(
+            "SELECT device_id, rotated_at, replaced_by FROM refresh_tokens WHERE token_hash = ?1",
+        )?
         .query_row([token_hash], |r| {
             Ok(RefreshRow {
                 device_id: r.get(0)?,
-                rotated: r.get::<_, Option<i64>>(1)?.is_some(),
+                rotated_at: r.get(1)?,
+                replaced_by: r.get(2)?,
             })
         })
         .optional()?)
 }
 
+/// Whether the token with this hash exists and was never exchanged.
+pub fn refresh_unused(conn: &Connection, token_hash: &[u8]) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM refresh_tokens WHERE token_hash = ?1 AND rotated_at IS NULL",
+        )?
+        .exists([token_hash])?)
+}
+
+/// Marks a token exchanged for `successor`. The first exchange's time stays:
+/// the window for retries runs from it.
 pub fn refresh_mark_rotated(
     conn: &Connection,
     token_hash: &[u8],
+    successor: &[u8],
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1")?
-        .execute(params![token_hash, now])?;
+    conn.prepare_cached(
+        "UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, ?3), replaced_by = ?2 \
+         WHERE token_hash = ?1",
+    )?
+    .execute(params![token_hash, successor, now])?;
+    Ok(())
+}
+
+/// Takes back a successor nobody used: it counts as rotated with nothing
+/// after it, so presenting it later is theft (whoever holds it is not the
+/// client that retried).
+pub fn refresh_withdraw(conn: &Connection, token_hash: &[u8], now: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE refresh_tokens SET rotated_at = ?2, replaced_by = NULL WHERE token_hash = ?1",
+    )?
+    .execute(params![token_hash, now])?;
     Ok(())
 }

@@ -26,6 +26,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0014_otp_burnt.sql")),
     M::up(include_str!("migrations/0015_link_approver_device.sql")),
     M::up(include_str!("migrations/0016_attachments_by_uploader.sql")),
+    M::up(include_str!("migrations/0017_refresh_successor.sql")),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version`).
