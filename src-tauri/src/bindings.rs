@@ -135,7 +135,8 @@ pub fn export(dir: &Path) -> Result<(), String> {
 }
 
 /// `limits.ts`: the protocol's limits the UI checks before asking (the
-/// composer's byte count, form fields, the edit window, typing's expiry),
+/// composer's byte count, form fields, the edit window, typing's expiry,
+/// the codes' usual lifetimes),
 /// from `parley_protocol::limits`, so the two never disagree.
 fn limits_ts() -> String {
     use parley_protocol::limits as l;
@@ -162,6 +163,8 @@ fn limits_ts() -> String {
         REACTION_MAX_BYTES,
         SEARCH_QUERY_MAX,
         TYPING_TTL_SECS,
+        CONTACT_CODE_TTL_SECS,
+        DEVICE_LINK_TTL_SECS,
     ] {
         out.push_str(&format!("export const {name} = {value};\n"));
     }

@@ -13,3 +13,5 @@ export const EDIT_WINDOW_SECS = 86400;
 export const REACTION_MAX_BYTES = 32;
 export const SEARCH_QUERY_MAX = 256;
 export const TYPING_TTL_SECS = 6;
+export const CONTACT_CODE_TTL_SECS = 300;
+export const DEVICE_LINK_TTL_SECS = 120;

@@ -6,6 +6,7 @@ import { checkCodeChoices, seededRandom } from "../checkCode";
 import { localExpiry } from "../expiry";
 import { CodeScanner } from "../components/CodeScanner";
 import { OpenImageButton, PasteButton, usePasteCode } from "../components/PasteCode";
+import { DEVICE_LINK_TTL_SECS } from "../bindings/limits";
 
 /** Settings → Devices: the account's devices, revoke, and linking new ones. */
 export function Devices({ changed, joined, onSignedOut }: { changed: number; joined: number; onSignedOut: () => void }) {
@@ -229,10 +230,6 @@ function ApproveLink({ onDone }: { onDone: (approved: boolean) => void }) {
   );
 }
 
-/** How long an invite usually lives, for its countdown when this
- * computer's clock is far off the server's. */
-const INVITE_USUAL_SECS = 120;
-
 /** An invite QR for a new device. Not renewed by itself: anyone who scans
  * it gets into the account, so a screen left open does not keep offering
  * fresh ones. It goes once a device joined (`joined` changes). */
@@ -250,7 +247,7 @@ function Invite({ joined, onDone }: { joined: number; onDone: () => void }) {
     setInvite(null);
     setError(null);
     call("invite_device").then(
-      (code) => live && setInvite({ code, expires: localExpiry(code.invite.expires_at, Date.now(), INVITE_USUAL_SECS) }),
+      (code) => live && setInvite({ code, expires: localExpiry(code.invite.expires_at, Date.now(), DEVICE_LINK_TTL_SECS) }),
       (e) => live && setError(asCommandError(e).message),
     );
     return () => {

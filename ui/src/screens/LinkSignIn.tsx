@@ -3,12 +3,9 @@ import type { LinkCode, SessionInfo } from "../bindings";
 import { asCommandError, call } from "../ipc";
 import { countdown } from "../format";
 import { localExpiry } from "../expiry";
-
-/** How long a device link usually lives, for its countdown when this
- * computer's clock is far off the server's. */
-const LINK_USUAL_SECS = 120;
 import { CodeScanner } from "../components/CodeScanner";
 import { OpenImageButton, PasteButton, usePasteCode } from "../components/PasteCode";
+import { DEVICE_LINK_TTL_SECS } from "../bindings/limits";
 
 /** "Link to an existing account": the link QR and its check code, renewed
  * until another device approves it; then signed in. Waiting happens in Rust
@@ -30,7 +27,7 @@ export function LinkSignIn({ server, onSignedIn, onBack }: { server: string; onS
           void call("cancel_link", { link_id: c.link_id }).catch(() => {});
           return;
         }
-        setCode({ ...c, expires: localExpiry(c.expires_at, Date.now(), LINK_USUAL_SECS) });
+        setCode({ ...c, expires: localExpiry(c.expires_at, Date.now(), DEVICE_LINK_TTL_SECS) });
         setError(null);
         const r = await call("wait_link", { link_id: c.link_id });
         if (!live) return;

@@ -10,6 +10,7 @@ import { pickImage } from "../pickImage";
 import type { Presence } from "../store";
 import { useAction } from "../useAction";
 import { useLoad } from "../useLoad";
+import { CONTACT_CODE_TTL_SECS } from "../bindings/limits";
 
 export type PeopleTab = "code" | "scan" | "add" | "requests" | "contacts";
 
@@ -57,10 +58,6 @@ export function People({ tab, onTab, contactsRev, codeRev, incoming, presence, o
   );
 }
 
-/** How long a contact code usually lives (the server's default), for a
- * countdown when this computer's clock is far off the server's. */
-const CONTACT_CODE_USUAL_SECS = 300;
-
 /** "My code": a code works once and for a few minutes, so a new one is
  * shown on open, on "New code", when it expires and when someone used it
  * (`used` is bumped by `contact_code.consumed`). */
@@ -74,7 +71,7 @@ function MyCodePanel({ used }: { used: number }) {
 
   useLoad(
     () => call("my_code"),
-    (my) => setCode({ my, expires: localExpiry(my.code.expires_at, Date.now(), CONTACT_CODE_USUAL_SECS), after: used }),
+    (my) => setCode({ my, expires: localExpiry(my.code.expires_at, Date.now(), CONTACT_CODE_TTL_SECS), after: used }),
     setError,
     [generation, used],
   );
