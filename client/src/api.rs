@@ -86,10 +86,8 @@ impl Api {
     }
 
     async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
-        let resp = self.send(req).await?;
-        resp.json()
-            .await
-            .map_err(|e| ClientError::Protocol(e.to_string()))
+        let body = body(self.send(req).await?).await?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(
@@ -186,7 +184,7 @@ impl Api {
         let resp = self
             .send(self.request(Method::GET, path, Some(token))?)
             .await?;
-        Ok(resp.bytes().await?.to_vec())
+        Ok(body(resp).await?.to_vec())
     }
 
     pub async fn username_available(
@@ -567,7 +565,7 @@ impl Api {
 
     pub async fn download(&self, token: &str, id: &str) -> Result<Vec<u8>> {
         let resp = self.download_response(token, id).await?;
-        Ok(resp.bytes().await?.to_vec())
+        Ok(body(resp).await?.to_vec())
     }
 
     /// The answer to a download, its body not read yet (to stream it to a
@@ -599,4 +597,13 @@ pub fn enc(s: &str) -> String {
 /// True for a 401 answer.
 pub fn is_unauthorized(e: &ClientError) -> bool {
     matches!(e, ClientError::Api(p) if p.status == StatusCode::UNAUTHORIZED.as_u16())
+}
+
+/// The whole body of an answer. An answer cut off halfway (the connection
+/// dropped, a proxy gave up) is a network failure, worth retrying, not an
+/// answer this client does not understand: reqwest calls it a decode error.
+async fn body(resp: Response) -> Result<bytes::Bytes> {
+    resp.bytes()
+        .await
+        .map_err(|e| ClientError::Network(format!("the answer was cut off: {e}")))
 }

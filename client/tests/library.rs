@@ -955,6 +955,112 @@ async fn freezing_proxy(
     (base, frozen)
 }
 
+/// Forwards TCP to `to`; once armed, the first answer that carries `marker`
+/// is cut off just before it and its connection closed: the server did the
+/// work, the client never hears the result. Disarms itself after one cut.
+async fn cutting_proxy(
+    to: std::net::SocketAddr,
+    marker: &'static [u8],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn copy(
+        mut r: tokio::net::tcp::OwnedReadHalf,
+        mut w: tokio::net::tcp::OwnedWriteHalf,
+        armed: Option<(Arc<AtomicBool>, &'static [u8])>,
+    ) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match r.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if let Some((armed, marker)) = &armed {
+                let at = buf[..n].windows(marker.len()).position(|w| w == *marker);
+                if let Some(at) = at {
+                    if armed.swap(false, Ordering::SeqCst) {
+                        let _ = w.write_all(&buf[..at]).await;
+                        let _ = w.shutdown().await;
+                        return;
+                    }
+                }
+            }
+            if w.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let armed = Arc::new(AtomicBool::new(false));
+    let a = armed.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(to).await else {
+                continue;
+            };
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            tokio::spawn(copy(cr, sw, None));
+            tokio::spawn(copy(sr, cw, Some((a.clone(), marker))));
+        }
+    });
+    (base, armed)
+}
+
+/// A refresh whose answer is cut off halfway (the server rotated the token,
+/// the client never got the new one) is a network failure, and trying again
+/// later with the same token gets a new pair: the device stays signed in.
+#[tokio::test]
+async fn a_refresh_whose_answer_is_lost_is_retried_and_the_device_stays_signed_in() {
+    let ts = TestServer::start();
+    let (proxy, armed) = cutting_proxy(ts.addr, b"\"refresh_token\"").await;
+    let tmp = tempfile::tempdir().unwrap();
+    no_keyring();
+    let code = ts.request_code(ANA).await;
+    let dir = tmp.path().join("ana");
+    let (client, _, _) = Client::login(Profile::open(&dir).unwrap(), &proxy, ANA, &code, "laptop")
+        .await
+        .unwrap();
+    drop(client);
+    let profile = Profile::open(&dir).unwrap();
+    let s0 = stored(&profile);
+    store_secrets(
+        &profile,
+        &Secrets {
+            access_expires_at: 0,
+            ..s0.clone()
+        },
+    );
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let client = Client::open(profile.clone()).await.unwrap();
+    let err = client.me().await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::Network(_)) && err.is_transient(),
+        "{err:?}"
+    );
+    assert!(
+        !armed.load(std::sync::atomic::Ordering::SeqCst),
+        "never cut"
+    );
+    assert_eq!(stored(&profile).refresh_token, s0.refresh_token);
+    // Later: the same token again, a new pair, and the device still in.
+    assert_eq!(client.me().await.unwrap().identifier, ANA);
+    assert_ne!(stored(&profile).refresh_token, s0.refresh_token);
+    let revoked: Option<i64> = ts
+        .db()
+        .query_row(
+            "SELECT revoked_at FROM devices WHERE id = ?1",
+            [client.device_id()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(revoked, None);
+}
+
 /// A connection that goes silent without closing is noticed by the client's
 /// own pings: the link goes offline, reconnects, and what was sent meanwhile
 /// arrives. Without them it stays "online" and receives nothing.
