@@ -274,16 +274,14 @@ impl Api {
         self.call(Method::POST, "/v1/device-links", None, req).await
     }
 
-    pub async fn poll_link(
-        &self,
-        link_id: &str,
-        secret: &str,
-        wait_secs: u64,
-    ) -> Result<LinkStatus> {
+    /// Polls with both secrets of the link, so a poll retried after its
+    /// answer was lost still gets the session.
+    pub async fn poll_link(&self, link: &DeviceLink, wait_secs: u64) -> Result<LinkStatus> {
         let path = format!(
-            "/v1/device-links/{}?secret={}&wait={wait_secs}",
-            enc(link_id),
-            enc(secret)
+            "/v1/device-links/{}?secret={}&poll_secret={}&wait={wait_secs}",
+            enc(&link.link_id),
+            enc(&link.secret),
+            enc(&link.poll_secret)
         );
         let req = self
             .request(Method::GET, &path, None)?

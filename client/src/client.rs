@@ -183,10 +183,7 @@ impl Client {
             if left.is_zero() {
                 return Err(ClientError::LinkNotApproved);
             }
-            match api
-                .poll_link(&link.link_id, &link.secret, left.as_secs().clamp(1, 30))
-                .await
-            {
+            match api.poll_link(link, left.as_secs().clamp(1, 30)).await {
                 Ok(LinkStatus::Pending) => tick(),
                 Ok(LinkStatus::Approved { tokens, user }) => {
                     return Client::adopt(profile, api, &tokens, &user).await

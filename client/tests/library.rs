@@ -1061,6 +1061,40 @@ async fn a_refresh_whose_answer_is_lost_is_retried_and_the_device_stays_signed_i
     assert_eq!(revoked, None);
 }
 
+/// A new device whose answer "approved" is cut off on the way polls again
+/// and gets its session: the link is not spent for the device that made
+/// it, and the user need not start over.
+#[tokio::test]
+async fn a_link_approval_whose_answer_is_lost_still_signs_the_new_device_in() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let (proxy, armed) = cutting_proxy(ts.addr, b"\"approved\"").await;
+    let link =
+        parley_client::client::start_link(&proxy, "Ana's Mac", parley_protocol::Platform::Macos)
+            .await
+            .unwrap();
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let qr: parley_protocol::qr::DeviceLinkQr = link.uri.parse().unwrap();
+    let profile = Profile::open(tmp.path().join("mac")).unwrap();
+    let (finish, approve) = tokio::join!(
+        Client::finish_link(profile, &proxy, &link, Duration::from_secs(60), || {}),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            ana.approve_link(&qr).await
+        }
+    );
+    approve.unwrap();
+    let (mac, _) = finish.unwrap();
+    assert!(
+        !armed.load(std::sync::atomic::Ordering::SeqCst),
+        "never cut"
+    );
+    assert_eq!(mac.me().await.unwrap().identifier, ANA);
+    let devices = ana.devices().await.unwrap();
+    assert_eq!(devices.iter().filter(|d| d.name == "Ana's Mac").count(), 1);
+}
+
 /// A connection that goes silent without closing is noticed by the client's
 /// own pings: the link goes offline, reconnects, and what was sent meanwhile
 /// arrives. Without them it stays "online" and receives nothing.

@@ -24,6 +24,11 @@ pub struct DeviceLink {
     pub link_id: String,
     /// Proof of possession for polling; also inside the QR.
     pub secret: String,
+    /// A second secret for polling, never in the QR: only the device that
+    /// made the link has it, and with it a poll retried after a lost answer
+    /// gets the session again (within 60 s, while its refresh token is
+    /// unused) instead of `link_used`.
+    pub poll_secret: String,
     pub uri: String,
     /// Two digits derived from the secret; the approver must see the same two.
     pub check_code: String,
@@ -38,7 +43,8 @@ pub struct DeviceLink {
 pub enum LinkStatus {
     /// Not approved yet: poll again.
     Pending,
-    /// Approved: the new device's session. Delivered exactly once.
+    /// Approved: the new device's session. Delivered exactly once, except
+    /// to a retry that carries `poll_secret` (see `DeviceLink`).
     Approved { tokens: Tokens, user: Box<Me> },
 }
 

@@ -32,6 +32,121 @@ async fn poll(ts: &TestServer, link: &DeviceLink, wait: u64) -> reqwest::Respons
     .unwrap()
 }
 
+/// A poll as the device that made the link sends it: with its second
+/// secret, which the QR does not carry.
+async fn poll_as_maker(ts: &TestServer, link: &DeviceLink) -> reqwest::Response {
+    ts.req(
+        Method::GET,
+        &format!(
+            "/v1/device-links/{}?secret={}&poll_secret={}&wait=0",
+            link.link_id, link.secret, link.poll_secret
+        ),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn refresh(ts: &TestServer, token: &str) -> reqwest::Response {
+    ts.post_json("/v1/auth/refresh", json!({ "refresh_token": token }))
+        .await
+}
+
+fn device_added_events(ts: &TestServer) -> i64 {
+    ts.db()
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE payload LIKE '%\"device.added\"%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// The answer carrying the new device's session is lost (the connection
+/// dropped, the app was killed before saving it): its retry, from the
+/// device that made the link, gets the same device's session again, with a
+/// new refresh token; the lost one is withdrawn. Anyone polling with the QR
+/// alone still gets `link_used`.
+#[tokio::test]
+async fn the_linking_device_collects_its_session_again_after_a_lost_answer() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let link = create_link(&ts, "Ana's Mac").await;
+    assert_ne!(link.poll_secret, link.secret);
+    assert!(!link.uri.contains(&link.poll_secret), "never in the QR");
+    assert_eq!(
+        approve(&ts, &a, &link.link_id, &link.secret).await.status(),
+        204
+    );
+    let lost: Value = poll_as_maker(&ts, &link).await.json().await.unwrap();
+    assert_eq!(lost["status"], "approved");
+    let events = device_added_events(&ts);
+
+    problem(poll(&ts, &link, 0).await, 409, "link_used").await;
+    let r = poll_as_maker(&ts, &link).await;
+    assert_eq!(r.status(), 200);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["status"], "approved");
+    assert_eq!(again["tokens"]["device_id"], lost["tokens"]["device_id"]);
+    assert_ne!(
+        again["tokens"]["refresh_token"],
+        lost["tokens"]["refresh_token"]
+    );
+    assert_eq!(again["user"]["id"], a.user.user.id.as_str());
+    assert_eq!(device_added_events(&ts), events, "one device, added once");
+    let devices: Vec<Value> = ts.get_json("/v1/devices", &a).await;
+    assert_eq!(
+        devices.iter().filter(|d| d["name"] == "Ana's Mac").count(),
+        1
+    );
+
+    // The session works; once its refresh token was used, the link is
+    // spent for good.
+    let kept = again["tokens"]["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(&ts, kept).await.status(), 200);
+    problem(poll_as_maker(&ts, &link).await, 409, "link_used").await;
+    // Whoever presents the lost session's token is not this device: theft.
+    let lost_token = lost["tokens"]["refresh_token"].as_str().unwrap();
+    problem(refresh(&ts, lost_token).await, 401, "token_reused").await;
+}
+
+/// The retry window on both sides of its edge (the collection aged in the
+/// database, with a few seconds of slack for a slow machine), and a
+/// revoked device's link.
+#[tokio::test]
+async fn a_link_is_collected_again_only_within_the_window_and_while_the_device_lives() {
+    let window = parley_protocol::limits::REFRESH_RETRY_SECS * 1000;
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    for (age_ms, again) in [(window - 5_000, true), (window + 1_000, false)] {
+        let link = create_link(&ts, "Ana's Mac").await;
+        approve(&ts, &a, &link.link_id, &link.secret).await;
+        assert_eq!(poll_as_maker(&ts, &link).await.status(), 200);
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db.execute(
+            "UPDATE device_links SET collected_at = collected_at - ?2 WHERE id = ?1",
+            rusqlite::params![link.link_id, age_ms],
+        )
+        .unwrap();
+        let r = poll_as_maker(&ts, &link).await;
+        if again {
+            assert_eq!(r.status(), 200, "{age_ms} ms after");
+        } else {
+            problem(r, 409, "link_used").await;
+        }
+    }
+    let link = create_link(&ts, "Ana's Mac").await;
+    approve(&ts, &a, &link.link_id, &link.secret).await;
+    let got: Value = poll_as_maker(&ts, &link).await.json().await.unwrap();
+    let device = got["tokens"]["device_id"].as_str().unwrap();
+    let r = ts
+        .call(Method::DELETE, &format!("/v1/devices/{device}"), &a)
+        .await;
+    assert_eq!(r.status(), 204);
+    problem(poll_as_maker(&ts, &link).await, 409, "link_used").await;
+}
+
 async fn approve(ts: &TestServer, s: &Session, id: &str, secret: &str) -> reqwest::Response {
     ts.call_json(
         Method::POST,

@@ -49,13 +49,20 @@ async fn create_link(
 struct PollQuery {
     /// The link's secret.
     secret: String,
+    /// The second secret from the create answer (never in the QR): with it,
+    /// a retry after a lost answer gets the session again (see below).
+    #[serde(default)]
+    poll_secret: Option<String>,
     /// Seconds to wait for approval, 0..=30 (default 30).
     #[serde(default)]
     #[param(maximum = 30)]
     wait: Option<u64>,
 }
 
-/// Wait for approval (long poll). Returns the session exactly once.
+/// Wait for approval (long poll). Returns the session exactly once; again
+/// only to a poll that carries `poll_secret`, within 60 s of the first,
+/// while that session's refresh token is unused (a retry after a lost
+/// answer: a new refresh token, the first one withdrawn).
 #[utoipa::path(get, path = "/v1/device-links/{id}", tag = "devices",
     params(("id" = String, Path, description = "link id"), PollQuery),
     responses(
@@ -72,7 +79,7 @@ async fn poll(
 ) -> Result<Json<LinkStatus>> {
     let wait = Duration::from_secs(q.wait.unwrap_or(limits::LINK_POLL_MAX_SECS));
     Ok(Json(
-        service::links::poll(&state, &id, &q.secret, wait).await?,
+        service::links::poll(&state, &id, &q.secret, q.poll_secret.as_deref(), wait).await?,
     ))
 }
 

@@ -331,10 +331,28 @@ pub fn create_device(
     now: i64,
 ) -> Result<(String, String)> {
     let device_id = tokens::new_id();
-    let refresh = tokens::random_secret(REFRESH_TOKEN_BYTES);
     store::auth::insert_device(conn, &device_id, user_id, name, platform, now)?;
-    store::auth::insert_refresh(conn, &crate::keys::token_hash(&refresh), &device_id, now)?;
+    let refresh = new_refresh(conn, &device_id, now)?;
     Ok((device_id, refresh))
+}
+
+/// A new refresh token for `device_id`, stored hashed.
+pub fn new_refresh(conn: &rusqlite::Connection, device_id: &str, now: i64) -> Result<String> {
+    let refresh = tokens::random_secret(REFRESH_TOKEN_BYTES);
+    store::auth::insert_refresh(conn, &crate::keys::token_hash(&refresh), device_id, now)?;
+    Ok(refresh)
+}
+
+/// Whether a session handed out `at` may be handed out again now: a retry
+/// after its answer was lost (see `REFRESH_RETRY_MS`), its refresh token
+/// (`first`, hashed) never used.
+pub fn may_hand_out_again(
+    conn: &rusqlite::Connection,
+    first: &[u8],
+    at: i64,
+    now: i64,
+) -> Result<bool> {
+    Ok(now - at <= REFRESH_RETRY_MS && store::auth::refresh_unused(conn, first)?)
 }
 
 enum Refreshed {
@@ -395,10 +413,10 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
         if let Some(rotated_at) = row.rotated_at {
             // A retry after a lost answer, or a second holder of the token.
             let unused_successor = match &row.replaced_by {
-                Some(successor) if now - rotated_at <= REFRESH_RETRY_MS => {
-                    store::auth::refresh_unused(conn, successor)?.then_some(successor)
+                Some(successor) => {
+                    may_hand_out_again(conn, successor, rotated_at, now)?.then_some(successor)
                 }
-                _ => None,
+                None => None,
             };
             if let Some(successor) = unused_successor {
                 tracing::info!(device_id = %row.device_id, "refresh retried; answer was lost");

@@ -70,15 +70,24 @@ pub async fn create_link(state: &AppState, req: NewDeviceLink, ip: IpAddr) -> Re
     state.auth_limiter.check(ip)?;
     let name = validate_device_name(&req.device_name)?;
     let (id, secret) = (tokens::new_id(), tokens::random_secret(SECRET_BYTES));
-    let hash = token_hash(&secret);
+    let poll_secret = tokens::random_secret(SECRET_BYTES);
+    let (hash, poll_hash) = (token_hash(&secret), token_hash(&poll_secret));
     let now = now_ms();
     let expires_at = now + ttl_ms();
     let lid = id.clone();
     state
         .store
         .write(move |conn| {
-            store::links::insert_link(conn, &lid, &hash, &name, req.platform, now, expires_at)
-                .map_err(Error::from)
+            let link = store::links::NewLink {
+                id: &lid,
+                secret_hash: &hash,
+                poll_secret_hash: &poll_hash,
+                device_name: &name,
+                platform: req.platform,
+                now,
+                expires_at,
+            };
+            store::links::insert_link(conn, &link).map_err(Error::from)
         })
         .await?;
     let uri = QrPayload::DeviceLink(DeviceLinkQr {
@@ -91,6 +100,7 @@ pub async fn create_link(state: &AppState, req: NewDeviceLink, ip: IpAddr) -> Re
         check_code: check_code(&secret),
         link_id: id,
         secret,
+        poll_secret,
         uri,
         expires_at: ms_to_ts(expires_at),
     })
@@ -108,6 +118,15 @@ fn load_link(conn: &rusqlite::Connection, id: &str, secret: &str) -> Result<stor
         Ok(link)
     } else {
         Err(link_not_found())
+    }
+}
+
+/// Whether the poller is the device that made the link (it presents the
+/// second secret, which the QR does not carry); checked in constant time.
+fn made_by_poller(link: &store::links::LinkRow, poll_secret: Option<&str>) -> bool {
+    match (&link.poll_secret_hash, poll_secret) {
+        (Some(stored), Some(presented)) => bool::from(stored.ct_eq(&token_hash(presented))),
+        _ => false,
     }
 }
 
@@ -136,13 +155,21 @@ impl super::events::Emits for Poll {
     }
 }
 
-/// `GET /v1/device-links/{id}?secret=`: waits up to `wait` for approval.
-pub async fn poll(state: &AppState, id: &str, secret: &str, wait: Duration) -> Result<LinkStatus> {
+/// `GET /v1/device-links/{id}?secret=&poll_secret=`: waits up to `wait` for
+/// approval. The session is handed out once, and again only to the device
+/// that made the link (`poll_secret`) as a retry after a lost answer.
+pub async fn poll(
+    state: &AppState,
+    id: &str,
+    secret: &str,
+    poll_secret: Option<&str>,
+    wait: Duration,
+) -> Result<LinkStatus> {
     let wait = wait.min(Duration::from_secs(limits::LINK_POLL_MAX_SECS));
     let deadline = tokio::time::Instant::now() + wait;
     // Anyone may poll: a link that does not exist (or a wrong secret) is
     // refused from a reader before it gets a waiter or a writer job.
-    pending(state, id, secret).await?;
+    pending(state, id, secret, poll_secret).await?;
     let notify = state.link_waiters.get(id);
     loop {
         // Register interest before checking, so an approval in between wakes us.
@@ -151,19 +178,23 @@ pub async fn poll(state: &AppState, id: &str, secret: &str, wait: Duration) -> R
         notified.as_mut().enable();
         // Most polls find it still waiting: a read says so, and only an
         // approved link takes a writer job (to collect it).
-        if pending(state, id, secret).await? {
+        if pending(state, id, secret, poll_secret).await? {
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Ok(LinkStatus::Pending);
             }
             continue;
         }
         let (lid, sec) = (id.to_owned(), secret.to_owned());
+        let poller = poll_secret.map(str::to_owned);
         let st = state.clone();
         let now = now_ms();
         let outcome = super::events::write(state, move |conn| -> Result<Poll> {
             let link = load_link(conn, &lid, &sec)?;
-            if link.collected {
-                return Err(link_used());
+            if let Some(collected) = &link.collected {
+                if !made_by_poller(&link, poller.as_deref()) {
+                    return Err(link_used());
+                }
+                return collect_again(&st, conn, &link, collected, now);
             }
             let Some(user_id) = link.approved_by.clone() else {
                 if now >= link.expires_at {
@@ -173,7 +204,7 @@ pub async fn poll(state: &AppState, id: &str, secret: &str, wait: Duration) -> R
             };
             let (device_id, refresh) =
                 auth::create_device(conn, &user_id, &link.device_name, link.platform, now)?;
-            store::links::collect_link(conn, &link.id, now)?;
+            store::links::collect_link(conn, &link.id, &device_id, &token_hash(&refresh), now)?;
             let mut emitted = Emitted::default();
             if let Some(device) = store::links::device(conn, &device_id)? {
                 emitted.emit(conn, &user_id, &Event::DeviceAdded { device }, now)?;
@@ -204,16 +235,65 @@ pub async fn poll(state: &AppState, id: &str, secret: &str, wait: Duration) -> R
     }
 }
 
+/// The session of a collected link, handed out again to the device that
+/// made it: its answer was lost (a dropped connection, a process killed
+/// before saving it). Only within a minute of the collection and while the
+/// session's refresh token is unused; that token is withdrawn, so whoever
+/// holds it is the one left out (and presenting it revokes the device).
+/// No second `device.added`: it is the same device.
+fn collect_again(
+    state: &AppState,
+    conn: &rusqlite::Connection,
+    link: &store::links::LinkRow,
+    collected: &store::links::Collected,
+    now: i64,
+) -> Result<Poll> {
+    let (Some(device_id), Some(first), Some(user_id)) = (
+        &collected.device_id,
+        &collected.refresh_hash,
+        &link.approved_by,
+    ) else {
+        return Err(link_used());
+    };
+    if !auth::may_hand_out_again(conn, first, collected.at, now)? {
+        return Err(link_used());
+    }
+    store::auth::refresh_withdraw(conn, first, now)?;
+    let refresh = auth::new_refresh(conn, device_id, now)?;
+    store::links::collect_link(conn, &link.id, device_id, &token_hash(&refresh), now)?;
+    let me = store::users::by_id(conn, user_id)?
+        .ok_or_else(|| Error::internal("approver vanished"))?
+        .to_me();
+    let tokens = auth::issue_tokens(state, user_id, device_id.clone(), refresh)?;
+    Ok(Poll::Approved(
+        Box::new(LinkStatus::Approved {
+            tokens,
+            user: Box::new(me),
+        }),
+        Emitted::default(),
+    ))
+}
+
 /// Whether the link is still waiting for approval (`false`: approved, to
-/// collect), read without the writer; its errors are the poll's.
-async fn pending(state: &AppState, id: &str, secret: &str) -> Result<bool> {
+/// collect, or collected and polled by its maker, for the writer to judge),
+/// read without the writer; its errors are the poll's.
+async fn pending(
+    state: &AppState,
+    id: &str,
+    secret: &str,
+    poll_secret: Option<&str>,
+) -> Result<bool> {
     let (lid, sec) = (id.to_owned(), secret.to_owned());
+    let poller = poll_secret.map(str::to_owned);
     let now = now_ms();
     state
         .store
         .read(move |conn| -> Result<bool> {
             let link = load_link(conn, &lid, &sec)?;
-            if link.collected {
+            if link.collected.is_some() {
+                if made_by_poller(&link, poller.as_deref()) {
+                    return Ok(false);
+                }
                 return Err(link_used());
             }
             if link.approved_by.is_some() {
@@ -240,7 +320,7 @@ pub async fn info(
         .store
         .read(move |conn| {
             let link = load_link(conn, &lid, &sec)?;
-            if link.collected || link.approved_by.is_some() {
+            if link.collected.is_some() || link.approved_by.is_some() {
                 return Err(link_used());
             }
             if now >= link.expires_at {
@@ -269,7 +349,7 @@ pub async fn approve(state: &AppState, caller: &Caller, id: &str, secret: &str) 
         .write(move |conn| {
             super::account::ensure_device_live(conn, &who)?;
             let link = load_link(conn, &lid, &sec)?;
-            if link.collected || link.approved_by.is_some() {
+            if link.collected.is_some() || link.approved_by.is_some() {
                 return Err(link_used());
             }
             if now >= link.expires_at {

@@ -13,30 +13,54 @@ pub struct LinkRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub approved_by: Option<String>,
-    pub collected: bool,
+    /// Only the device that made the link has this secret's source.
+    pub poll_secret_hash: Option<Vec<u8>>,
+    pub collected: Option<Collected>,
 }
 
-pub fn insert_link(
-    conn: &Connection,
-    id: &str,
-    secret_hash: &[u8],
-    device_name: &str,
-    platform: Platform,
-    now: i64,
-    expires_at: i64,
-) -> Result<(), StoreError> {
+/// A collected link: when, and the session it gave.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    pub at: i64,
+    /// NULL for links collected before migration 0018.
+    pub device_id: Option<String>,
+    pub refresh_hash: Option<Vec<u8>>,
+}
+
+/// A link as the new device creates it.
+pub struct NewLink<'a> {
+    pub id: &'a str,
+    pub secret_hash: &'a [u8],
+    pub poll_secret_hash: &'a [u8],
+    pub device_name: &'a str,
+    pub platform: Platform,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert_link(conn: &Connection, l: &NewLink<'_>) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO device_links (id, secret_hash, device_name, platform, created_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO device_links \
+         (id, secret_hash, poll_secret_hash, device_name, platform, created_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![id, secret_hash, device_name, platform.as_str(), now, expires_at])?;
+    .execute(params![
+        l.id,
+        l.secret_hash,
+        l.poll_secret_hash,
+        l.device_name,
+        l.platform.as_str(),
+        l.now,
+        l.expires_at
+    ])?;
     Ok(())
 }
 
 pub fn link_by_id(conn: &Connection, id: &str) -> Result<Option<LinkRow>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, secret_hash, device_name, platform, created_at, expires_at, approved_by, collected_at \
+            "SELECT id, secret_hash, device_name, platform, created_at, expires_at, approved_by, \
+                    collected_at, poll_secret_hash, collected_device, collected_refresh \
              FROM device_links WHERE id = ?1",
         )?
         .query_row([id], |r| {
@@ -48,7 +72,17 @@ pub fn link_by_id(conn: &Connection, id: &str) -> Result<Option<LinkRow>, StoreE
                 created_at: r.get(4)?,
                 expires_at: r.get(5)?,
                 approved_by: r.get(6)?,
-                collected: r.get::<_, Option<i64>>(7)?.is_some(),
+                poll_secret_hash: r.get(8)?,
+                collected: r
+                    .get::<_, Option<i64>>(7)?
+                    .map(|at| -> rusqlite::Result<_> {
+                        Ok(Collected {
+                            at,
+                            device_id: r.get(9)?,
+                            refresh_hash: r.get(10)?,
+                        })
+                    })
+                    .transpose()?,
             })
         })
         .optional()?)
@@ -70,9 +104,21 @@ pub fn approve_link(
     Ok(())
 }
 
-pub fn collect_link(conn: &Connection, id: &str, now: i64) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE device_links SET collected_at = ?2 WHERE id = ?1")?
-        .execute(params![id, now])?;
+/// Link `id` collected now as `device_id`, whose first refresh token has
+/// `refresh_hash`; a repeated collection keeps the first time and names the
+/// new token.
+pub fn collect_link(
+    conn: &Connection,
+    id: &str,
+    device_id: &str,
+    refresh_hash: &[u8],
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE device_links SET collected_at = COALESCE(collected_at, ?2), \
+         collected_device = ?3, collected_refresh = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, now, device_id, refresh_hash])?;
     Ok(())
 }
 

@@ -342,6 +342,7 @@ mod tests {
         let link = DeviceLink {
             link_id: "new".into(),
             secret: "s".into(),
+            poll_secret: "p".into(),
             uri: "parley://link".into(),
             check_code: "42".into(),
             expires_at: Utc::now(),
