@@ -71,18 +71,7 @@ impl Api {
         if resp.status().is_success() {
             return Ok(resp);
         }
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        Err(ClientError::Api(
-            serde_json::from_str::<Problem>(&text).unwrap_or_else(|_| {
-                Problem::new(
-                    status.as_u16(),
-                    "http_error",
-                    status.canonical_reason().unwrap_or("error"),
-                    text.chars().take(200).collect::<String>(),
-                )
-            }),
-        ))
+        Err(refusal(resp).await)
     }
 
     async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
@@ -597,6 +586,30 @@ pub fn is_unauthorized(e: &ClientError) -> bool {
     matches!(e, ClientError::Api(p) if p.status == StatusCode::UNAUTHORIZED.as_u16())
 }
 
+/// A refusal as a problem: the server's document, or one made from what a
+/// proxy answered; with `Retry-After` when the body does not say it.
+async fn refusal(resp: Response) -> ClientError {
+    let status = resp.status();
+    // Whole seconds (an HTTP date is not worth parsing: the server never
+    // sends one, and a proxy that does is rare).
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let text = resp.text().await.unwrap_or_default();
+    let mut problem = serde_json::from_str::<Problem>(&text).unwrap_or_else(|_| {
+        Problem::new(
+            status.as_u16(),
+            "http_error",
+            status.canonical_reason().unwrap_or("error"),
+            text.chars().take(200).collect::<String>(),
+        )
+    });
+    problem.retry_after = problem.retry_after.or(retry_after);
+    ClientError::Api(problem)
+}
+
 /// The whole body of an answer. An answer cut off halfway (the connection
 /// dropped, a proxy gave up) is a network failure, worth retrying, not an
 /// answer this client does not understand: reqwest calls it a decode error.
@@ -604,4 +617,51 @@ async fn body(resp: Response) -> Result<bytes::Bytes> {
     resp.bytes()
         .await
         .map_err(|e| ClientError::Network(format!("the answer was cut off: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, retry_after: Option<&str>, body: &str) -> Response {
+        let mut b = http::Response::builder().status(status);
+        if let Some(r) = retry_after {
+            b = b.header("retry-after", r);
+        }
+        Response::from(b.body(body.to_owned()).unwrap())
+    }
+
+    async fn problem(resp: Response) -> Problem {
+        match refusal(resp).await {
+            ClientError::Api(p) => p,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A proxy's 429 (HTML, no problem document) still says when to retry;
+    /// the server's own document wins over a header a proxy rewrote.
+    #[tokio::test]
+    async fn refusals_keep_when_to_retry() {
+        let p = problem(answer(429, Some(" 7 "), "<html>slow down</html>")).await;
+        assert_eq!(
+            (p.code.as_str(), p.status, p.retry_after),
+            ("http_error", 429, Some(7))
+        );
+        assert_eq!(p.detail, "<html>slow down</html>");
+        let doc = r#"{"type":"t","title":"x","status":429,"detail":"d","code":"rate_limited","retry_after":3}"#;
+        let p = problem(answer(429, Some("7"), doc)).await;
+        assert_eq!((p.code.as_str(), p.retry_after), ("rate_limited", Some(3)));
+        let doc = r#"{"type":"t","title":"x","status":429,"detail":"d","code":"rate_limited"}"#;
+        assert_eq!(
+            problem(answer(429, Some("7"), doc)).await.retry_after,
+            Some(7)
+        );
+        // A date, or nothing: not known.
+        let date = "Wed, 21 Oct 2026 07:28:00 GMT";
+        assert_eq!(
+            problem(answer(429, Some(date), doc)).await.retry_after,
+            None
+        );
+        assert_eq!(problem(answer(503, None, "")).await.retry_after, None);
+    }
 }

@@ -28,6 +28,10 @@ pub struct Problem {
     pub detail: String,
     /// Stable snake_case code, e.g. `invalid_code`; clients switch on this.
     pub code: String,
+    /// With a 429: seconds before trying again, the `Retry-After` header's
+    /// value (a problem in a WebSocket `result` frame has no headers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -38,6 +42,7 @@ impl Problem {
             status,
             detail: detail.into(),
             code: code.to_owned(),
+            retry_after: None,
         }
     }
 }

@@ -465,8 +465,16 @@ async fn per_ip_limit() {
             json!({"identifier": "u9@example.org"}),
         )
         .await;
-    assert!(r.headers().contains_key("retry-after"));
-    problem(r, 429, "rate_limited").await;
+    let header: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(header >= 1);
+    // The body says it too (WebSocket results carry problems without
+    // headers, and clients read one field for both).
+    let body = problem(r, 429, "rate_limited").await;
+    assert_eq!(body["retry_after"], header);
 }
 
 #[tokio::test]

@@ -16,6 +16,8 @@ pub struct CommandError {
     pub message: String,
     /// The HTTP status when the server answered with a problem.
     pub status: Option<u16>,
+    /// Seconds before trying again, when the server said (a 429).
+    pub retry_after: Option<u64>,
 }
 
 impl CommandError {
@@ -24,6 +26,7 @@ impl CommandError {
             code: code.to_owned(),
             message: message.into(),
             status: None,
+            retry_after: None,
         }
     }
 }
@@ -39,6 +42,7 @@ impl From<ClientError> for CommandError {
                 },
                 code: p.code,
                 status: Some(p.status),
+                retry_after: p.retry_after,
             },
             // The library's wording ("error sending request for url
             // (https://...)") is for the log, not for people.

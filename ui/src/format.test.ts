@@ -216,12 +216,12 @@ describe("messages and chats", () => {
 });
 
 describe("sign-in errors", () => {
-  const e = (code: string, message = "raw") => ({ code, message, status: 400 });
+  const e = (code: string, message = "raw") => ({ code, message, status: 400, retry_after: null });
   it("explains each server code", () => {
     expect(signInError(e("invalid_identifier"), "s")).toMatch(/not an email address or phone number/);
     expect(signInError(e("invalid_code"), "s")).toMatch(/wrong/);
     expect(signInError(e("code_expired"), "s")).toMatch(/expired/);
-    expect(signInError(e("rate_limited"), "s")).toMatch(/Too many requests/);
+    expect(signInError(e("rate_limited", "Try again in 30 s."), "s")).toBe("Try again in 30 s.");
     expect(signInError(e("unreachable"), "http://x:1")).toBe("Cannot reach the server at http://x:1. Check the address and your connection.");
     expect(signInError(e("something_new", "Detail from the server"), "s")).toBe("Detail from the server");
   });

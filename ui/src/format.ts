@@ -281,7 +281,8 @@ export function countdown(seconds: number): string {
   return `${Math.floor(s / 60)}:${pad(s % 60)}`;
 }
 
-/** Sign-in errors in words, by the server's stable code. */
+/** Sign-in errors in words, by the server's stable code (limits and waits
+ * are worded for every command, in problems.ts). */
 export function signInError(e: CommandError, server: string): string {
   switch (e.code) {
     case "invalid_identifier":
@@ -290,10 +291,6 @@ export function signInError(e: CommandError, server: string): string {
       return "That code is wrong. Check it and try again.";
     case "code_expired":
       return "That code has expired. Ask for a new one.";
-    case "too_many_attempts":
-      return "Too many wrong codes. Ask for a new one.";
-    case "rate_limited":
-      return "Too many requests. Wait a moment, then try again.";
     case "unreachable":
       return `Cannot reach the server at ${server}. Check the address and your connection.`;
     case "invalid_server":

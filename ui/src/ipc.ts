@@ -4,6 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { Lru } from "./lru";
 import type { Attachment, ClientEvent, CommandError, Commands, ScanEvent, ScanKind, UploadProgress } from "./bindings";
 import { untilSettled } from "./progress";
+import { problemText } from "./problems";
 
 export type Command = keyof Commands;
 type Args<K extends Command> = Commands[K]["args"];
@@ -17,7 +18,7 @@ export async function call<K extends Command>(
   try {
     return await invoke<Result<K>>(name, args.length ? { args: args[0] } : {});
   } catch (e) {
-    throw asCommandError(e);
+    throw worded(name, e);
   }
 }
 
@@ -26,7 +27,13 @@ export function asCommandError(e: unknown): CommandError {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
     return e as CommandError;
   }
-  return { code: "local", message: String(e), status: null };
+  return { code: "local", message: String(e), status: null, retry_after: null };
+}
+
+/** `command`'s failure as a CommandError whose message is for people. */
+function worded(command: Command | "scan_start" | "upload_attachment" | "save_attachment", e: unknown): CommandError {
+  const err = asCommandError(e);
+  return { ...err, message: problemText(command, err) };
 }
 
 /** Registers the window's event channel (once, at start). */
@@ -48,7 +55,7 @@ export async function startScan(onEvent: (e: ScanEvent) => void, kind: ScanKind 
   try {
     return await invoke<number>("scan_start", { onEvent: channel, kind, camera });
   } catch (e) {
-    throw asCommandError(e);
+    throw worded("scan_start", e);
   }
 }
 
@@ -62,7 +69,7 @@ export async function uploadAttachment(path: string, onProgress: (p: UploadProgr
     try {
       return await invoke<Attachment>("upload_attachment", { path, onProgress: channel });
     } catch (e) {
-      throw asCommandError(e);
+      throw worded("upload_attachment", e);
     }
   }, onProgress);
 }
@@ -78,7 +85,7 @@ export async function saveAttachment(attachment: Attachment, path: string | null
     try {
       return await invoke<string>("save_attachment", { attachment, path, onProgress: channel });
     } catch (e) {
-      throw asCommandError(e);
+      throw worded("save_attachment", e);
     }
   }, onProgress);
 }

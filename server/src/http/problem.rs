@@ -58,7 +58,11 @@ impl Error {
             }
             other => other.to_string(),
         };
-        Problem::new(status.as_u16(), code, title, detail)
+        let mut problem = Problem::new(status.as_u16(), code, title, detail);
+        if let Error::TooManyRequests { retry_after, .. } = self {
+            problem.retry_after = Some(*retry_after);
+        }
+        problem
     }
 }
 

@@ -17,4 +17,8 @@ message: string,
 /**
  * The HTTP status when the server answered with a problem.
  */
-status: number | null, };
+status: number | null, 
+/**
+ * Seconds before trying again, when the server said (a 429).
+ */
+retry_after: number | null, };

@@ -17,4 +17,9 @@ export type Problem = { type: string, title: string, status: number, detail: str
 /**
  * Stable snake_case code, e.g. `invalid_code`; clients switch on this.
  */
-code: string, };
+code: string, 
+/**
+ * With a 429: seconds before trying again, the `Retry-After` header's
+ * value (a problem in a WebSocket `result` frame has no headers).
+ */
+retry_after?: number | null, };
