@@ -7,6 +7,10 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};
 use std::time::Duration;
 
+/// How long a token refresh may take before it counts as lost (and is tried
+/// again with the same token; see `Client`'s refresh).
+pub const REFRESH_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// A REST client for one server.
 #[derive(Clone)]
 pub struct Api {
@@ -123,16 +127,17 @@ impl Api {
             .await
     }
 
+    /// Rotates the refresh token. Within `REFRESH_TIMEOUT`: a retry of an
+    /// answer that never came must reach the server inside its retry window
+    /// (`limits::REFRESH_RETRY_SECS`) to keep the device signed in.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
-        self.call(
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            &RefreshRequest {
+        let req = self
+            .request(Method::POST, "/v1/auth/refresh", None)?
+            .timeout(REFRESH_TIMEOUT)
+            .json(&RefreshRequest {
                 refresh_token: refresh_token.into(),
-            },
-        )
-        .await
+            });
+        self.json(req).await
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {
@@ -266,12 +271,14 @@ impl Api {
     /// Polls with both secrets of the link, so a poll retried after its
     /// answer was lost still gets the session.
     pub async fn poll_link(&self, link: &DeviceLink, wait_secs: u64) -> Result<LinkStatus> {
-        let path = format!(
-            "/v1/device-links/{}?secret={}&poll_secret={}&wait={wait_secs}",
+        let mut path = format!(
+            "/v1/device-links/{}?secret={}&wait={wait_secs}",
             enc(&link.link_id),
-            enc(&link.secret),
-            enc(&link.poll_secret)
+            enc(&link.secret)
         );
+        if !link.poll_secret.is_empty() {
+            path.push_str(&format!("&poll_secret={}", enc(&link.poll_secret)));
+        }
         let req = self
             .request(Method::GET, &path, None)?
             .timeout(Duration::from_secs(wait_secs + 15));

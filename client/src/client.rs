@@ -135,6 +135,24 @@ pub fn link_time_left(
     }
 }
 
+/// Tries a refresh whose answer did not arrive (the connection broke, or
+/// it timed out) again at once with the same token, twice: the server may
+/// have rotated it already, and only takes it again as a retry for
+/// `REFRESH_RETRY_SECS` after (3 × 15 s + 2 s stays inside that).
+async fn refresh_retrying(api: &Api, presented: &str) -> Result<parley_protocol::Tokens> {
+    let mut tries = 0;
+    loop {
+        match api.refresh(presented).await {
+            Err(ClientError::Network(e)) if tries < 2 => {
+                tries += 1;
+                tracing::info!(error = %e, "a token refresh got no answer; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Starts linking a signed-out device: show `uri` as a QR and `check_code`.
 pub async fn start_link(server: &str, device_name: &str, platform: Platform) -> Result<DeviceLink> {
     Api::new(server)?
@@ -178,8 +196,19 @@ impl Client {
     ) -> Result<(Client, SecretStore)> {
         let api = Api::new(server)?;
         let deadline = tokio::time::Instant::now() + timeout;
+        // A poll whose answer was lost may have carried the approval: its
+        // retry is answered for a while after (`REFRESH_RETRY_SECS`), even
+        // past the link's own expiry, so the wait does not end on it.
+        let after_loss =
+            Duration::from_secs(parley_protocol::limits::REFRESH_RETRY_SECS.unsigned_abs() / 2);
+        let mut lost = false;
         loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let until = if lost {
+                deadline + after_loss
+            } else {
+                deadline
+            };
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 return Err(ClientError::LinkNotApproved);
             }
@@ -191,8 +220,13 @@ impl Client {
                 // A blip of the network (or a busy server) does not end a
                 // wait of minutes: poll again shortly.
                 Err(e) if e.is_transient() => {
+                    lost = true;
                     tick();
                     tokio::time::sleep(LINK_POLL_RETRY.min(left)).await;
+                }
+                // Expired while the retry was under way: it was not approved.
+                Err(ClientError::Api(p)) if lost && p.code == "link_expired" => {
+                    return Err(ClientError::LinkNotApproved)
                 }
                 Err(e) => return Err(e),
             }
@@ -434,7 +468,7 @@ impl Client {
         let inner = self.inner.clone();
         let rotation = tokio::spawn(async move {
             let _lock = lock;
-            let new = secrets_from(&api.refresh(&presented).await?);
+            let new = secrets_from(&refresh_retrying(&api, &presented).await?);
             if let Ok(mut r) = inner.rotated.lock() {
                 *r = Some((presented, new.clone()));
             }

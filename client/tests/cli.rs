@@ -642,6 +642,9 @@ fn linking_and_inviting_devices_then_revoking_one() {
     ]);
     let shown = link.json_until("the link", |v| v["link"].is_object());
     let shown = &shown.last().unwrap()["link"];
+    // The poll secret stays in the process that waits.
+    assert!(shown.get("poll_secret").is_none(), "{shown}");
+    assert!(shown["uri"].is_string() && shown["check_code"].is_string());
     wait_file(&png);
     // Number matching: the digits the new device shows are typed to
     // approve it; others approve nothing.

@@ -27,7 +27,8 @@ pub struct DeviceLink {
     /// A second secret for polling, never in the QR: only the device that
     /// made the link has it, and with it a poll retried after a lost answer
     /// gets the session again (within 60 s, while its refresh token is
-    /// unused) instead of `link_used`.
+    /// unused) instead of `link_used`. Empty from a server older than it.
+    #[serde(default)]
     pub poll_secret: String,
     pub uri: String,
     /// Two digits derived from the secret; the approver must see the same two.

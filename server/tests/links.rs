@@ -63,7 +63,7 @@ fn device_added_events(ts: &TestServer) -> i64 {
 }
 
 /// The answer carrying the new device's session is lost (the connection
-/// dropped, the app was killed before saving it): its retry, from the
+/// dropped, the poll timed out): its retry, from the
 /// device that made the link, gets the same device's session again, with a
 /// new refresh token; the lost one is withdrawn. Anyone polling with the QR
 /// alone still gets `link_used`.
@@ -82,7 +82,16 @@ async fn the_linking_device_collects_its_session_again_after_a_lost_answer() {
     assert_eq!(lost["status"], "approved");
     let events = device_added_events(&ts);
 
+    // The QR's secret alone, a wrong second secret, or the QR's secret in
+    // its place: the link is spent.
     problem(poll(&ts, &link, 0).await, 409, "link_used").await;
+    for wrong in ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", link.secret.as_str()] {
+        let forged = DeviceLink {
+            poll_secret: wrong.to_owned(),
+            ..link.clone()
+        };
+        problem(poll_as_maker(&ts, &forged).await, 409, "link_used").await;
+    }
     let r = poll_as_maker(&ts, &link).await;
     assert_eq!(r.status(), 200);
     let again: Value = r.json().await.unwrap();
@@ -145,6 +154,19 @@ async fn a_link_is_collected_again_only_within_the_window_and_while_the_device_l
         .await;
     assert_eq!(r.status(), 204);
     problem(poll_as_maker(&ts, &link).await, 409, "link_used").await;
+
+    // An account disabled since: said, as a refresh would say it.
+    let link = create_link(&ts, "Ana's Mac").await;
+    approve(&ts, &a, &link.link_id, &link.secret).await;
+    assert_eq!(poll_as_maker(&ts, &link).await.status(), 200);
+    let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db.execute(
+        "UPDATE users SET disabled_at = 1 WHERE id = ?1",
+        [a.user.user.id.as_str()],
+    )
+    .unwrap();
+    problem(poll_as_maker(&ts, &link).await, 403, "account_disabled").await;
 }
 
 async fn approve(ts: &TestServer, s: &Session, id: &str, secret: &str) -> reqwest::Response {

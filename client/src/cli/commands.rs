@@ -674,7 +674,14 @@ impl Ctx {
             let m = QrMatrix::encode(&link.uri).map_err(|e| ClientError::Invalid(e.to_string()))?;
             write_qr_files(&m, png, None)?;
             if self.json {
-                output::json_line(&serde_json::json!({"link": link}));
+                // Not the poll secret: it stays in this process.
+                output::json_line(&serde_json::json!({"link": {
+                    "link_id": link.link_id,
+                    "secret": link.secret,
+                    "uri": link.uri,
+                    "check_code": link.check_code,
+                    "expires_at": link.expires_at,
+                }}));
             } else {
                 out!("{}", m.to_terminal(TerminalTheme::Dark));
                 out!("{}", link.uri);

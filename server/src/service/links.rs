@@ -202,6 +202,7 @@ pub async fn poll(
                 }
                 return Ok(Poll::Pending);
             };
+            let me = session_owner(conn, &user_id)?.to_me();
             let (device_id, refresh) =
                 auth::create_device(conn, &user_id, &link.device_name, link.platform, now)?;
             store::links::collect_link(conn, &link.id, &device_id, &token_hash(&refresh), now)?;
@@ -209,9 +210,6 @@ pub async fn poll(
             if let Some(device) = store::links::device(conn, &device_id)? {
                 emitted.emit(conn, &user_id, &Event::DeviceAdded { device }, now)?;
             }
-            let me = store::users::by_id(conn, &user_id)?
-                .ok_or_else(|| Error::internal("approver vanished"))?
-                .to_me();
             let tokens = auth::issue_tokens(&st, &user_id, device_id, refresh)?;
             Ok(Poll::Approved(
                 Box::new(LinkStatus::Approved {
@@ -235,9 +233,25 @@ pub async fn poll(
     }
 }
 
+/// The account a link's session is for, if it may still have one: deleted
+/// or disabled since the approval, it says so (as a refresh would).
+fn session_owner(conn: &rusqlite::Connection, user_id: &str) -> Result<store::users::UserRow> {
+    let user = store::users::by_id(conn, user_id)?.ok_or_else(link_used)?;
+    if user.deleted {
+        return Err(auth::account_deleted());
+    }
+    if user.disabled {
+        return Err(Error::Forbidden {
+            code: "account_disabled",
+            detail: "this account is disabled".into(),
+        });
+    }
+    Ok(user)
+}
+
 /// The session of a collected link, handed out again to the device that
-/// made it: its answer was lost (a dropped connection, a process killed
-/// before saving it). Only within a minute of the collection and while the
+/// made it: its answer was lost (a dropped connection, a timeout; the poll
+/// secret lives in the linking process's memory, so not a process killed). Only within a minute of the collection and while the
 /// session's refresh token is unused; that token is withdrawn, so whoever
 /// holds it is the one left out (and presenting it revokes the device).
 /// No second `device.added`: it is the same device.
@@ -255,15 +269,14 @@ fn collect_again(
     ) else {
         return Err(link_used());
     };
-    if !auth::may_hand_out_again(conn, first, collected.at, now)? {
+    let me = session_owner(conn, user_id)?.to_me();
+    let device_live = store::auth::device_state(conn, device_id)?.is_some_and(|d| !d.revoked);
+    if !device_live || !auth::may_hand_out_again(conn, first, collected.at, now)? {
         return Err(link_used());
     }
     store::auth::refresh_withdraw(conn, first, now)?;
     let refresh = auth::new_refresh(conn, device_id, now)?;
     store::links::collect_link(conn, &link.id, device_id, &token_hash(&refresh), now)?;
-    let me = store::users::by_id(conn, user_id)?
-        .ok_or_else(|| Error::internal("approver vanished"))?
-        .to_me();
     let tokens = auth::issue_tokens(state, user_id, device_id.clone(), refresh)?;
     Ok(Poll::Approved(
         Box::new(LinkStatus::Approved {

@@ -1,5 +1,5 @@
 -- A new device's answer that carries its session can be lost (a dropped
--- connection, a client killed before it saved it). The device that made
+-- connection, a timeout). The device that made
 -- the link gets a second secret, never shown in the QR; with it a poll
 -- within a minute of the collection, while the session's first refresh
 -- token is unused, gets the session again (with a new refresh token,
