@@ -7,9 +7,10 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};
 use std::time::Duration;
 
-/// How long a token refresh may take before it counts as lost (and is tried
-/// again with the same token; see `Client`'s refresh).
-pub const REFRESH_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a call whose answer carries a new session (a token refresh, an
+/// invite's redeem) may take before it counts as lost and is tried again:
+/// the server takes the retry only for `limits::REFRESH_RETRY_SECS`.
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A REST client for one server.
 #[derive(Clone)]
@@ -127,13 +128,11 @@ impl Api {
             .await
     }
 
-    /// Rotates the refresh token. Within `REFRESH_TIMEOUT`: a retry of an
-    /// answer that never came must reach the server inside its retry window
-    /// (`limits::REFRESH_RETRY_SECS`) to keep the device signed in.
+    /// Rotates the refresh token, within `SESSION_TIMEOUT`.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
         let req = self
             .request(Method::POST, "/v1/auth/refresh", None)?
-            .timeout(REFRESH_TIMEOUT)
+            .timeout(SESSION_TIMEOUT)
             .json(&RefreshRequest {
                 refresh_token: refresh_token.into(),
             });
@@ -320,9 +319,13 @@ impl Api {
             .await
     }
 
+    /// Redeems an invite, within `SESSION_TIMEOUT`.
     pub async fn redeem_invite(&self, req: &RedeemDeviceInvite) -> Result<LinkedSession> {
-        self.call(Method::POST, "/v1/device-invites/redeem", None, req)
-            .await
+        let req = self
+            .request(Method::POST, "/v1/device-invites/redeem", None)?
+            .timeout(SESSION_TIMEOUT)
+            .json(req);
+        self.json(req).await
     }
 
     // --- chats -------------------------------------------------------------

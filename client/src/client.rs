@@ -135,17 +135,33 @@ pub fn link_time_left(
     }
 }
 
-/// Tries a refresh whose answer did not arrive (the connection broke, or
-/// it timed out) again at once with the same token, twice: the server may
-/// have rotated it already, and only takes it again as a retry for
+/// 32 random letters and digits (~190 bits): proof that a redeem comes
+/// again from the same device.
+fn retry_key() -> String {
+    use rand::{distributions::Alphanumeric, Rng};
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
+/// Tries a call whose answer carries a new session (a refresh, an invite's
+/// redeem) again at once when its answer did not arrive (the connection
+/// broke, or it timed out), twice: the server may have done it already,
+/// and takes the same request again as a retry only for
 /// `REFRESH_RETRY_SECS` after (3 × 15 s + 2 s stays inside that).
-async fn refresh_retrying(api: &Api, presented: &str) -> Result<parley_protocol::Tokens> {
+async fn retry_lost_answer<T, F, Fut>(what: &str, call: F) -> Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
     let mut tries = 0;
     loop {
-        match api.refresh(presented).await {
+        match call().await {
             Err(ClientError::Network(e)) if tries < 2 => {
                 tries += 1;
-                tracing::info!(error = %e, "a token refresh got no answer; trying again");
+                tracing::info!(error = %e, "{what} got no answer; trying again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             other => return other,
@@ -246,14 +262,15 @@ impl Client {
         } else {
             (None, Some(uri_or_code.trim().to_owned()))
         };
-        let s = api
-            .redeem_invite(&RedeemDeviceInvite {
-                uri,
-                code,
-                device_name: device_name.into(),
-                platform: Platform::current_or_cli(),
-            })
-            .await?;
+        let req = RedeemDeviceInvite {
+            uri,
+            code,
+            device_name: device_name.into(),
+            platform: Platform::current_or_cli(),
+            // Lets a retry after a lost answer get the session it gave.
+            retry_key: Some(retry_key()),
+        };
+        let s = retry_lost_answer("redeeming an invite", || api.redeem_invite(&req)).await?;
         Client::adopt(profile, api, &s.tokens, &s.user).await
     }
 
@@ -468,7 +485,9 @@ impl Client {
         let inner = self.inner.clone();
         let rotation = tokio::spawn(async move {
             let _lock = lock;
-            let new = secrets_from(&refresh_retrying(&api, &presented).await?);
+            let refreshed =
+                retry_lost_answer("a token refresh", || api.refresh(&presented)).await?;
+            let new = secrets_from(&refreshed);
             if let Ok(mut r) = inner.rotated.lock() {
                 *r = Some((presented, new.clone()));
             }

@@ -1106,6 +1106,29 @@ async fn a_link_approval_whose_answer_is_lost_still_signs_the_new_device_in() {
     assert_eq!(devices.iter().filter(|d| d.name == "Ana's Mac").count(), 1);
 }
 
+/// An invite redeemed whose answer is cut off: the client tries again with
+/// the same retry key and gets the session; one new device, signed in.
+#[tokio::test]
+async fn an_invite_redeemed_whose_answer_is_lost_still_signs_the_new_device_in() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let invite = ana.invite_device().await.unwrap();
+    let (proxy, armed) = cutting_proxy(ts.addr, b"\"access_token\"", false).await;
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let profile = Profile::open(tmp.path().join("tablet")).unwrap();
+    let (tablet, _) = Client::join(profile, &proxy, &invite.uri, "tablet")
+        .await
+        .unwrap();
+    assert!(
+        !armed.load(std::sync::atomic::Ordering::SeqCst),
+        "never cut"
+    );
+    assert_eq!(tablet.me().await.unwrap().identifier, ANA);
+    let devices = ana.devices().await.unwrap();
+    assert_eq!(devices.iter().filter(|d| d.name == "tablet").count(), 1);
+}
+
 /// A connection that goes silent without closing is noticed by the client's
 /// own pings: the link goes offline, reconnects, and what was sent meanwhile
 /// arrives. Without them it stays "online" and receives nothing.

@@ -93,6 +93,13 @@ pub struct RedeemDeviceInvite {
     pub code: Option<String>,
     pub device_name: String,
     pub platform: Platform,
+    /// A random key the redeeming device makes once per invite (16 to 128
+    /// characters). Redeeming the same invite again with the same key
+    /// within 60 s, while the session's refresh token is unused, is a retry
+    /// after a lost answer: it gets the same device's session again (with
+    /// a new refresh token) instead of `invite_used`.
+    #[serde(default)]
+    pub retry_key: Option<String>,
 }
 
 /// Answer to a redeemed invite: the new device's session.

@@ -352,6 +352,70 @@ async fn link_errors() {
     assert!((100..=120).contains(&ttl), "{ttl}");
 }
 
+/// The redeem's answer is lost: the same redeemer (the same `retry_key`)
+/// gets the same device's session again, within the window, while its
+/// refresh token is unused; anyone else gets `invite_used`.
+#[tokio::test]
+async fn a_redeem_retried_with_its_key_gets_the_session_again() {
+    let window = parley_protocol::limits::REFRESH_RETRY_SECS * 1000;
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let invite = || async {
+        let r = ts.call(Method::POST, "/v1/device-invites", &a).await;
+        r.json::<DeviceInvite>().await.unwrap()
+    };
+    let redeem = |inv: &DeviceInvite, key: Option<&str>| {
+        let body = json!({"uri": inv.uri, "device_name": "tablet", "platform": "android", "retry_key": key});
+        ts.post_json("/v1/device-invites/redeem", body)
+    };
+    let key = "k".repeat(32);
+    let inv = invite().await;
+    let lost: Value = redeem(&inv, Some(&key)).await.json().await.unwrap();
+    let events = device_added_events(&ts);
+    problem(redeem(&inv, None).await, 409, "invite_used").await;
+    let other = "x".repeat(32);
+    problem(redeem(&inv, Some(&other)).await, 409, "invite_used").await;
+    let r = redeem(&inv, Some(&key)).await;
+    assert_eq!(r.status(), 200);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["device_id"], lost["device_id"]);
+    assert_ne!(again["refresh_token"], lost["refresh_token"]);
+    assert_eq!(device_added_events(&ts), events, "one device, added once");
+    let kept = again["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(&ts, kept).await.status(), 200);
+    problem(redeem(&inv, Some(&key)).await, 409, "invite_used").await;
+    let lost_token = lost["refresh_token"].as_str().unwrap();
+    problem(refresh(&ts, lost_token).await, 401, "token_reused").await;
+
+    // The window's edge.
+    for (age_ms, again) in [(window - 5_000, true), (window + 1_000, false)] {
+        let inv = invite().await;
+        assert_eq!(redeem(&inv, Some(&key)).await.status(), 200);
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db.execute(
+            "UPDATE device_invites SET redeemed_at = redeemed_at - ?1 WHERE redeemed_at IS NOT NULL",
+            [age_ms],
+        )
+        .unwrap();
+        let r = redeem(&inv, Some(&key)).await;
+        if again {
+            assert_eq!(r.status(), 200, "{age_ms} ms after");
+        } else {
+            problem(r, 409, "invite_used").await;
+        }
+    }
+    // A key out of bounds, on both sides.
+    let inv = invite().await;
+    let short = "k".repeat(15);
+    problem(redeem(&inv, Some(&short)).await, 422, "invalid_field").await;
+    let long = "k".repeat(129);
+    problem(redeem(&inv, Some(&long)).await, 422, "invalid_field").await;
+    assert_eq!(redeem(&inv, Some(&"k".repeat(128))).await.status(), 200);
+    let inv = invite().await;
+    assert_eq!(redeem(&inv, Some(&"k".repeat(16))).await.status(), 200);
+}
+
 #[tokio::test]
 async fn invite_a_new_device() {
     let ts = TestServer::start().await;

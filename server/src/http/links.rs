@@ -67,6 +67,8 @@ struct PollQuery {
     params(("id" = String, Path, description = "link id"), PollQuery),
     responses(
         (status = 200, body = LinkStatus),
+        (status = 401, description = "`account_deleted`: the approving account was deleted since", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the approving account was disabled since", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`link_not_found` (also for a wrong secret)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`link_used`", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`link_expired`", body = Problem, content_type = "application/problem+json"),
@@ -153,11 +155,14 @@ async fn create_invite(
     ))
 }
 
-/// Redeem an invite on the new device.
+/// Redeem an invite on the new device. Once; again only with the same
+/// `retry_key`, within 60 s, while that session's refresh token is unused
+/// (a retry after a lost answer: the same device, a new refresh token).
 #[utoipa::path(post, path = "/v1/device-invites/redeem", tag = "devices", request_body = RedeemDeviceInvite,
     responses(
         (status = 200, body = LinkedSession),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`account_deleted`: the inviting account was deleted", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`account_disabled`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`invite_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invite_used`", body = Problem, content_type = "application/problem+json"),

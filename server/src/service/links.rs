@@ -233,6 +233,60 @@ pub async fn poll(
     }
 }
 
+/// A redeemer's retry key, characters.
+const RETRY_KEY_MIN: usize = 16;
+const RETRY_KEY_MAX: usize = 128;
+
+fn invite_used() -> Error {
+    Error::conflict("invite_used", "this invite was already used")
+}
+
+/// A redeemed invite's session, handed out again to the redeemer that
+/// presents the same retry key (its answer was lost), within a minute of
+/// the redeem and while that session's refresh token is unused; that token
+/// is withdrawn. No second `device.added`: it is the same device.
+fn redeem_again(
+    state: &AppState,
+    conn: &rusqlite::Connection,
+    invite: &store::links::InviteRow,
+    redeemed: &store::links::Redeemed,
+    key_hash: Option<&[u8]>,
+    now: i64,
+) -> Result<(LinkedSession, Emitted)> {
+    let same_redeemer = match (&redeemed.key_hash, key_hash) {
+        (Some(stored), Some(presented)) => bool::from(stored.ct_eq(presented)),
+        _ => false,
+    };
+    let (true, Some(device_id), Some(first)) =
+        (same_redeemer, &redeemed.device_id, &redeemed.refresh_hash)
+    else {
+        return Err(invite_used());
+    };
+    let user = session_owner(conn, &invite.user_id)?;
+    let device_live = store::auth::device_state(conn, device_id)?.is_some_and(|d| !d.revoked);
+    if !device_live || !auth::may_hand_out_again(conn, first, redeemed.at, now)? {
+        return Err(invite_used());
+    }
+    store::auth::refresh_withdraw(conn, first, now)?;
+    let refresh = auth::new_refresh(conn, device_id, now)?;
+    store::links::redeem_invite(
+        conn,
+        &invite.id,
+        device_id,
+        &token_hash(&refresh),
+        key_hash,
+        now,
+    )?;
+    let tokens = auth::issue_tokens(state, &invite.user_id, device_id.clone(), refresh)?;
+    Ok((
+        LinkedSession {
+            tokens,
+            user: user.to_me(),
+        },
+        Emitted::default(),
+    ))
+}
+
 /// The account a link's session is for, if it may still have one: deleted
 /// or disabled since the approval, it says so (as a refresh would).
 fn session_owner(conn: &rusqlite::Connection, user_id: &str) -> Result<store::users::UserRow> {
@@ -439,6 +493,16 @@ pub async fn redeem(
             ))
         }
     };
+    let key_hash = match req.retry_key.as_deref() {
+        Some(k) if (RETRY_KEY_MIN..=RETRY_KEY_MAX).contains(&k.len()) => Some(token_hash(k)),
+        Some(_) => {
+            return Err(Error::unprocessable(
+                "invalid_field",
+                format!("retry_key: {RETRY_KEY_MIN} to {RETRY_KEY_MAX} characters"),
+            ))
+        }
+        None => None,
+    };
     let hash = token_hash(&code);
     let platform: Platform = req.platform;
     let now = now_ms();
@@ -447,11 +511,8 @@ pub async fn redeem(
         super::events::write(state, move |conn| -> Result<(LinkedSession, Emitted)> {
             let invite = store::links::invite_by_hash(conn, &hash)?
                 .ok_or_else(|| Error::not_found("invite_not_found", "no such invite"))?;
-            if invite.redeemed {
-                return Err(Error::conflict(
-                    "invite_used",
-                    "this invite was already used",
-                ));
+            if let Some(redeemed) = &invite.redeemed {
+                return redeem_again(&st, conn, &invite, redeemed, key_hash.as_deref(), now);
             }
             if now >= invite.expires_at {
                 return Err(Error::Gone {
@@ -459,20 +520,21 @@ pub async fn redeem(
                     detail: "this invite has expired; show a new code".into(),
                 });
             }
+            let user = session_owner(conn, &invite.user_id)?;
             let (device_id, refresh) =
                 auth::create_device(conn, &invite.user_id, &name, platform, now)?;
-            store::links::redeem_invite(conn, &invite.id, now)?;
+            let refresh_hash = token_hash(&refresh);
+            store::links::redeem_invite(
+                conn,
+                &invite.id,
+                &device_id,
+                &refresh_hash,
+                key_hash.as_deref(),
+                now,
+            )?;
             let mut emitted = Emitted::default();
             if let Some(device) = store::links::device(conn, &device_id)? {
                 emitted.emit(conn, &invite.user_id, &Event::DeviceAdded { device }, now)?;
-            }
-            let user = store::users::by_id(conn, &invite.user_id)?
-                .ok_or_else(|| Error::internal("inviter vanished"))?;
-            if user.disabled {
-                return Err(Error::Forbidden {
-                    code: "account_disabled",
-                    detail: "this account is disabled".into(),
-                });
             }
             let tokens = auth::issue_tokens(&st, &invite.user_id, device_id, refresh)?;
             Ok((

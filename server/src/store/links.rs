@@ -127,7 +127,18 @@ pub struct InviteRow {
     pub id: String,
     pub user_id: String,
     pub expires_at: i64,
-    pub redeemed: bool,
+    pub redeemed: Option<Redeemed>,
+}
+
+/// A redeemed invite: when, the session it gave, and the redeemer's key.
+/// The last three are NULL for invites redeemed before migration 0019 (and
+/// the key for a redeemer that sent none).
+#[derive(Debug, Clone)]
+pub struct Redeemed {
+    pub at: i64,
+    pub key_hash: Option<Vec<u8>>,
+    pub device_id: Option<String>,
+    pub refresh_hash: Option<Vec<u8>>,
 }
 
 /// Cancels what `device_id` let in that has not come in yet: the invites it
@@ -176,22 +187,48 @@ pub fn invite_by_hash(
 ) -> Result<Option<InviteRow>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, user_id, expires_at, redeemed_at FROM device_invites WHERE code_hash = ?1",
+            "SELECT id, user_id, expires_at, redeemed_at, redeem_key_hash, redeemed_device, \
+                    redeemed_refresh \
+             FROM device_invites WHERE code_hash = ?1",
         )?
         .query_row([code_hash], |r| {
+            let redeemed = r
+                .get::<_, Option<i64>>(3)?
+                .map(|at| -> rusqlite::Result<_> {
+                    Ok(Redeemed {
+                        at,
+                        key_hash: r.get(4)?,
+                        device_id: r.get(5)?,
+                        refresh_hash: r.get(6)?,
+                    })
+                })
+                .transpose()?;
             Ok(InviteRow {
                 id: r.get(0)?,
                 user_id: r.get(1)?,
                 expires_at: r.get(2)?,
-                redeemed: r.get::<_, Option<i64>>(3)?.is_some(),
+                redeemed,
             })
         })
         .optional()?)
 }
 
-pub fn redeem_invite(conn: &Connection, id: &str, now: i64) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE device_invites SET redeemed_at = ?2 WHERE id = ?1")?
-        .execute(params![id, now])?;
+/// Invite `id` redeemed as `device_id`, whose refresh token has
+/// `refresh_hash`, by a redeemer with `key_hash`; a repeated redeem keeps
+/// the first time.
+pub fn redeem_invite(
+    conn: &Connection,
+    id: &str,
+    device_id: &str,
+    refresh_hash: &[u8],
+    key_hash: Option<&[u8]>,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE device_invites SET redeemed_at = COALESCE(redeemed_at, ?2), \
+         redeemed_device = ?3, redeemed_refresh = ?4, redeem_key_hash = ?5 WHERE id = ?1",
+    )?
+    .execute(params![id, now, device_id, refresh_hash, key_hash])?;
     Ok(())
 }
 
