@@ -303,43 +303,37 @@ const PART_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600)
 /// ago (nothing else: `dir` is the user's Downloads folder or one they
 /// chose). Blocking.
 fn clear_stale_parts(dir: &Path, kept: std::time::Duration) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
+    remove_stale(dir, kept, |e| {
         let name = e.file_name();
-        let ours = name
-            .to_str()
-            .is_some_and(|n| n.starts_with(PART_PREFIX) && n.ends_with(PART_SUFFIX));
-        let stale = || {
-            e.metadata()
-                .ok()
-                .filter(|m| m.is_file())
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > kept)
-        };
-        if ours && stale() {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+        e.file_type().is_ok_and(|t| t.is_file())
+            && name
+                .to_str()
+                .is_some_and(|n| n.starts_with(PART_PREFIX) && n.ends_with(PART_SUFFIX))
+    });
 }
 
 /// Removes the entries of `dir` (files or folders) last changed more than
 /// `kept` ago: what an interrupted transfer left in a working folder.
 /// Blocking.
 pub fn clear_stale(dir: &std::path::Path, kept: std::time::Duration) {
+    remove_stale(dir, kept, |_| true);
+}
+
+/// Removes the entries of `dir` that `ours` accepts and that were last
+/// changed more than `kept` ago.
+fn remove_stale(dir: &Path, kept: std::time::Duration, ours: impl Fn(&std::fs::DirEntry) -> bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
-        let stale = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > kept);
-        if stale {
+        let stale = || {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > kept)
+        };
+        if ours(&e) && stale() {
             let path = e.path();
             let _ = if path.is_dir() {
                 std::fs::remove_dir_all(&path)

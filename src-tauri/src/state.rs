@@ -39,9 +39,13 @@ impl ProfileState {
             .filter(|s| !s.is_empty())
     }
 
-    pub fn remember_server(&self, server: &str) -> CmdResult<()> {
-        std::fs::write(self.profile.dir().join(LAST_SERVER_FILE), server.trim())
-            .map_err(|e| CommandError::new("local", format!("cannot save the server URL: {e}")))
+    /// Remembers the server for the next sign-in form. Only a convenience:
+    /// a failure is logged, never turned into an error of the step that
+    /// worked.
+    pub fn remember_server(&self, server: &str) {
+        if let Err(e) = std::fs::write(self.profile.dir().join(LAST_SERVER_FILE), server.trim()) {
+            tracing::warn!(error = %e, "could not remember the server address");
+        }
     }
 }
 

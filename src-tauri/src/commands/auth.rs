@@ -171,11 +171,7 @@ pub async fn request_code(
 ) -> CmdResult<OtpRequested> {
     let server = normalise_server(&args.server)?;
     let r = parley_client::request_code(&server, args.identifier.trim()).await?;
-    // Only a convenience (the next sign-in form's server): not worth
-    // turning the step that worked into an error.
-    if let Err(e) = profile.remember_server(&server) {
-        tracing::warn!(error = ?e, "could not remember the server address");
-    }
+    profile.remember_server(&server);
     Ok(r)
 }
 

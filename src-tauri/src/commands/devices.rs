@@ -202,11 +202,7 @@ pub async fn start_link(
             "a newer link code was asked for meanwhile",
         ));
     }
-    // Only a convenience (the next sign-in form's server): not worth
-    // turning the step that worked into an error.
-    if let Err(e) = profile.remember_server(&server) {
-        tracing::warn!(error = ?e, "could not remember the server address");
-    }
+    profile.remember_server(&server);
     let code = LinkCode {
         link_id: link.link_id.clone(),
         uri: link.uri.clone(),
@@ -310,11 +306,7 @@ pub async fn join_device(
         &device_name(),
     )
     .await?;
-    // Only a convenience (the next sign-in form's server): not worth
-    // turning the step that worked into an error.
-    if let Err(e) = profile.remember_server(&server) {
-        tracing::warn!(error = ?e, "could not remember the server address");
-    }
+    profile.remember_server(&server);
     go_online(client, false, &session, &events, app).await
 }
 
