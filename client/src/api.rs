@@ -11,6 +11,9 @@ use std::time::Duration;
 /// invite's redeem) may take before it counts as lost and is tried again:
 /// the server takes the retry only for `limits::REFRESH_RETRY_SECS`.
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(15);
+/// Every other call's (and a session call's last try: a slow server that
+/// answers is better than none).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A REST client for one server.
 #[derive(Clone)]
@@ -33,7 +36,7 @@ impl Api {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .timeout(CALL_TIMEOUT)
             .user_agent(concat!("parley-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Network(e.to_string()))?;
@@ -130,9 +133,13 @@ impl Api {
 
     /// Rotates the refresh token, within `SESSION_TIMEOUT`.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
+        self.refresh_within(refresh_token, SESSION_TIMEOUT).await
+    }
+
+    pub async fn refresh_within(&self, refresh_token: &str, timeout: Duration) -> Result<Tokens> {
         let req = self
             .request(Method::POST, "/v1/auth/refresh", None)?
-            .timeout(SESSION_TIMEOUT)
+            .timeout(timeout)
             .json(&RefreshRequest {
                 refresh_token: refresh_token.into(),
             });
@@ -319,11 +326,15 @@ impl Api {
             .await
     }
 
-    /// Redeems an invite, within `SESSION_TIMEOUT`.
-    pub async fn redeem_invite(&self, req: &RedeemDeviceInvite) -> Result<LinkedSession> {
+    /// Redeems an invite, within `timeout`.
+    pub async fn redeem_invite(
+        &self,
+        req: &RedeemDeviceInvite,
+        timeout: Duration,
+    ) -> Result<LinkedSession> {
         let req = self
             .request(Method::POST, "/v1/device-invites/redeem", None)?
-            .timeout(SESSION_TIMEOUT)
+            .timeout(timeout)
             .json(req);
         self.json(req).await
     }

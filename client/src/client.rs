@@ -2,9 +2,9 @@
 //! refresh handled here), the outbox, and the realtime loop.
 
 use crate::{
-    api::{is_unauthorized, Api},
+    api::{is_unauthorized, Api, CALL_TIMEOUT, SESSION_TIMEOUT},
     cache::{self, Cache, CachedMessage, OutboxItem},
-    error::{refused_for_now, ClientError, Result},
+    error::{fails_only_its_chat, refused_for_now, ClientError, Result},
     events::{ClientEvent, LinkState},
     session::{Profile, ProfileInfo, SecretStore, Secrets},
 };
@@ -35,6 +35,9 @@ pub struct Flushed {
     pub sent: Vec<CachedMessage>,
     /// Refused for good (now `failed`): client id and the refusal.
     pub refused: Vec<(String, Problem)>,
+    /// Failed on by the server (a 500 about that message): still queued,
+    /// and the rest of its chat with it; other chats went on.
+    pub deferred: Vec<(String, Problem)>,
 }
 
 impl Flushed {
@@ -146,26 +149,44 @@ fn retry_key() -> String {
         .collect()
 }
 
-/// Tries a call whose answer carries a new session (a refresh, an invite's
-/// redeem) again at once when its answer did not arrive (the connection
-/// broke, or it timed out), twice: the server may have done it already,
-/// and takes the same request again as a retry only for
-/// `REFRESH_RETRY_SECS` after (3 × 15 s + 2 s stays inside that).
+/// Runs a call whose answer carries a new session (a refresh, an invite's
+/// redeem), trying it again when the answer may have been lost: no answer
+/// (the connection broke, `SESSION_TIMEOUT` passed), a proxy's or the
+/// server's 5xx, or a rate limit that ends in time. The server may have done
+/// it already, and takes the same request again as a retry only for
+/// `REFRESH_RETRY_SECS` after, so the tries start within three quarters of
+/// that; the last one waits as long as any call (`CALL_TIMEOUT`), since a
+/// slow answer is still an answer.
 async fn retry_lost_answer<T, F, Fut>(what: &str, call: F) -> Result<T>
 where
-    F: Fn() -> Fut,
+    F: Fn(Duration) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let mut tries = 0;
+    let start = tokio::time::Instant::now();
+    let budget =
+        Duration::from_secs(parley_protocol::limits::REFRESH_RETRY_SECS.unsigned_abs() * 3 / 4);
     loop {
-        match call().await {
-            Err(ClientError::Network(e)) if tries < 2 => {
-                tries += 1;
-                tracing::info!(error = %e, "{what} got no answer; trying again");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+        let left = budget.saturating_sub(start.elapsed());
+        let last = left <= SESSION_TIMEOUT;
+        let timeout = if last { CALL_TIMEOUT } else { SESSION_TIMEOUT };
+        let e = match call(timeout).await {
+            Err(e) if !last => e,
             other => return other,
-        }
+        };
+        let pause = match &e {
+            ClientError::Network(_) => Some(Duration::from_secs(1)),
+            ClientError::Api(p) if p.status >= 500 => Some(Duration::from_secs(1)),
+            ClientError::Api(p) if p.status == 429 => p
+                .retry_after
+                .map(Duration::from_secs)
+                .filter(|wait| *wait + Duration::from_secs(1) < left),
+            _ => None,
+        };
+        let Some(pause) = pause else {
+            return Err(e);
+        };
+        tracing::info!(error = %e, "{what} got no answer it could use; trying again");
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -270,7 +291,7 @@ impl Client {
             // Lets a retry after a lost answer get the session it gave.
             retry_key: Some(retry_key()),
         };
-        let s = retry_lost_answer("redeeming an invite", || api.redeem_invite(&req)).await?;
+        let s = retry_lost_answer("redeeming an invite", |t| api.redeem_invite(&req, t)).await?;
         Client::adopt(profile, api, &s.tokens, &s.user).await
     }
 
@@ -486,7 +507,7 @@ impl Client {
         let rotation = tokio::spawn(async move {
             let _lock = lock;
             let refreshed =
-                retry_lost_answer("a token refresh", || api.refresh(&presented)).await?;
+                retry_lost_answer("a token refresh", |t| api.refresh_within(&presented, t)).await?;
             let new = secrets_from(&refreshed);
             if let Ok(mut r) = inner.rotated.lock() {
                 *r = Some((presented, new.clone()));
@@ -1138,7 +1159,7 @@ impl Client {
     /// [`Client::flush_outbox_report`] for each message's outcome).
     pub async fn flush_outbox(&self) -> Result<Vec<CachedMessage>> {
         let report = self.flush_outbox_report().await?;
-        match report.refused.into_iter().next() {
+        match report.refused.into_iter().chain(report.deferred).next() {
             Some((_, p)) => Err(ClientError::Api(p)),
             None => Ok(report.sent),
         }
@@ -1147,13 +1168,21 @@ impl Client {
     /// Sends every queued message over REST, in order, going on past those
     /// the server refuses for good (each becomes `failed`, and one refusal
     /// must not hold back, or make someone send twice, the messages after
-    /// it). Stops at the first error that is not final (the network, a 5xx,
-    /// a rate limit): what is left stays queued, and that error is returned.
+    /// it). Stops at the first error that is not final (the network, a full
+    /// disk, a rate limit): what is left stays queued, and that error is
+    /// returned. A server error on one message (500) holds back only its
+    /// chat: the rest of that chat stays queued (in `deferred`), the other
+    /// chats go on.
     pub async fn flush_outbox_report(&self) -> Result<Flushed> {
         let items = self.cache().run(|c| cache::outbox(c)).await?;
         let mut done = Vec::new();
         let mut refused = Vec::new();
+        let mut deferred = Vec::new();
+        let mut held = std::collections::HashSet::new();
         for item in items {
+            if held.contains(&item.chat_id) {
+                continue;
+            }
             let req = SendMessage {
                 client_id: item.client_id.clone(),
                 body: item.body.clone(),
@@ -1179,15 +1208,22 @@ impl Client {
                         ClientError::Api(p) if refused_for_now(p) => Some(p.clone()),
                         _ => None,
                     };
-                    self.outbox_deferred(&item.client_id, e.to_string(), problem)
+                    self.outbox_deferred(&item.client_id, e.to_string(), problem.clone())
                         .await?;
-                    return Err(e);
+                    match problem {
+                        Some(p) if fails_only_its_chat(&p) => {
+                            held.insert(item.chat_id.clone());
+                            deferred.push((item.client_id.clone(), p));
+                        }
+                        _ => return Err(e),
+                    }
                 }
             }
         }
         Ok(Flushed {
             sent: done,
             refused,
+            deferred,
         })
     }
 

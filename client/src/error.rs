@@ -58,6 +58,15 @@ pub fn refused_for_now(p: &parley_protocol::Problem) -> bool {
     p.status >= 500 || p.status == 429
 }
 
+/// A refusal for now that is about this message, not about the sender or
+/// the server as a whole: a server error (500) on it. Rate limits and a full
+/// or failed disk refuse everything alike, so everything waits for them;
+/// this holds back only the message's chat (its order kept) while the
+/// other chats' messages go on.
+pub fn fails_only_its_chat(p: &parley_protocol::Problem) -> bool {
+    p.status == 500
+}
+
 impl From<reqwest::Error> for ClientError {
     fn from(e: reqwest::Error) -> Self {
         if e.is_decode() {

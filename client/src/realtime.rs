@@ -6,13 +6,17 @@
 use crate::{
     cache,
     client::Client,
-    error::{refused_for_now, ClientError, Result},
+    error::{fails_only_its_chat, refused_for_now, ClientError, Result},
     events::{ClientEvent, LinkState},
 };
 use futures_util::{SinkExt, StreamExt};
 use parley_protocol::{close, ClientFrame, ServerFrame};
 use rand::Rng;
-use std::{collections::HashSet, future::Future, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    future::Future,
+    time::Duration,
+};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message as WsMessage};
 
 const BACKOFF_START: Duration = Duration::from_millis(500);
@@ -187,7 +191,9 @@ impl Client {
         let mut applied = since;
         let mut acked = since;
         let mut live = false;
-        let mut in_flight: HashSet<String> = HashSet::new();
+        // The message on its way (`req` -> chat), and the chats held back.
+        let mut in_flight: HashMap<String, String> = HashMap::new();
+        let mut held = HashSet::new();
         let mut ack_tick = tokio::time::interval(ACK_EVERY);
         let silence_limit = self.link_silence_limit();
         let ping_every = silence_limit / 3;
@@ -218,11 +224,12 @@ impl Client {
                     }
                 }
                 _ = self.outbox_kick().notified(), if live => {
-                    self.flush_ws(&mut ws, &mut in_flight).await?;
+                    self.flush_ws(&mut ws, &mut in_flight, &held).await?;
                 }
                 () = retry.due(), if live && retry.at.is_some() => {
                     retry.at = None;
-                    self.flush_ws(&mut ws, &mut in_flight).await?;
+                    held.clear();
+                    self.flush_ws(&mut ws, &mut in_flight, &held).await?;
                 }
                 frame = frames.recv(), if live => {
                     if let Some(f) = frame {
@@ -287,7 +294,7 @@ impl Client {
                             live = true;
                             *backoff = Duration::from_millis(500);
                             self.link_state(LinkState::Online, None);
-                            self.flush_ws(&mut ws, &mut in_flight).await?;
+                            self.flush_ws(&mut ws, &mut in_flight, &held).await?;
                         }
                         ServerFrame::ResyncRequired { current_seq } => {
                             self.resync().await?;
@@ -297,25 +304,33 @@ impl Client {
                             send(&mut ws, &ClientFrame::Hello { since: current_seq }).await?;
                         }
                         ServerFrame::Result(r) => {
-                            if !in_flight.remove(&r.req) {
+                            let Some(chat) = in_flight.remove(&r.req) else {
                                 continue;
-                            }
+                            };
                             // The next one goes when this one is settled
                             // (stored, or refused for good); one refused for
-                            // now waits for the retry, and the rest with it.
+                            // now waits for the retry, and the rest with it,
+                            // unless the refusal is its own (a server error
+                            // on that message): then only its chat waits.
                             let next = match (r.ok, r.message, r.error) {
                                 (true, Some(m), _) => {
-                                    retry.accepted();
+                                    if held.is_empty() {
+                                        retry.accepted();
+                                    }
                                     self.sent_over_ws(m).await?;
                                     true
                                 }
                                 (_, _, Some(p)) => {
                                     let for_now = refused_for_now(&p);
+                                    let its_own = fails_only_its_chat(&p);
                                     if for_now {
                                         retry.refused();
                                     }
+                                    if its_own {
+                                        held.insert(chat);
+                                    }
                                     self.failed_over_ws(&r.req, p).await?;
-                                    !for_now
+                                    !for_now || its_own
                                 }
                                 // Neither a message nor a reason: as if
                                 // refused for now (it stays queued).
@@ -325,7 +340,7 @@ impl Client {
                                 }
                             };
                             if next {
-                                self.flush_ws(&mut ws, &mut in_flight).await?;
+                                self.flush_ws(&mut ws, &mut in_flight, &held).await?;
                             }
                         }
                         ServerFrame::Presence { user_id, online, last_seen_at } => {
@@ -347,8 +362,14 @@ impl Client {
     /// `client_id`), unless one is on its way: one at a time, so they are
     /// stored in the order they were written. Sent all at once, one in the
     /// middle refused for now (the send budget, a full disk) while the ones
-    /// after it were stored would reach the peer after them.
-    async fn flush_ws<S>(&self, ws: &mut S, in_flight: &mut HashSet<String>) -> Result<()>
+    /// after it were stored would reach the peer after them. Messages of
+    /// the `held` chats wait (all of each such chat: its order is kept).
+    async fn flush_ws<S>(
+        &self,
+        ws: &mut S,
+        in_flight: &mut HashMap<String, String>,
+        held: &HashSet<String>,
+    ) -> Result<()>
     where
         S: SinkExt<WsMessage> + Unpin,
         S::Error: std::fmt::Display,
@@ -357,8 +378,8 @@ impl Client {
             return Ok(());
         }
         let items = self.cache().run(|c| cache::outbox(c)).await?;
-        if let Some(item) = items.into_iter().next() {
-            in_flight.insert(item.client_id.clone());
+        if let Some(item) = items.into_iter().find(|i| !held.contains(&i.chat_id)) {
+            in_flight.insert(item.client_id.clone(), item.chat_id.clone());
             let frame = ClientFrame::Send {
                 req: item.client_id.clone(),
                 chat_id: item.chat_id,

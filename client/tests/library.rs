@@ -1200,6 +1200,85 @@ async fn a_refused_message_does_not_hold_back_the_next_ones() {
     assert!(outbox_is_empty(&ana).await);
 }
 
+/// A message the server fails on (a 500 about that message; here a trigger
+/// makes every insert into Ben's chat fail) holds back only its chat:
+/// Carla's messages go out, over REST and over the socket, while Ben's wait
+/// in order, and go once the server takes them again.
+#[tokio::test]
+async fn a_message_the_server_fails_on_holds_back_only_its_chat() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let ben = login(&ts, &tmp.path().join("ben"), BEN).await;
+    let carla = login(&ts, &tmp.path().join("carla"), "carla@example.org").await;
+    let chat_b = connect(&ana, &ben).await;
+    let chat_c = connect(&ana, &carla).await;
+    let poison = |on: bool| {
+        let db = rusqlite::Connection::open(ts.config.data_dir.join("parley.db")).unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        let sql = if on {
+            format!(
+                "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.chat_id = '{chat_b}' \
+                 BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+            )
+        } else {
+            "DROP TRIGGER poison".to_owned()
+        };
+        db.execute_batch(&sql).unwrap();
+    };
+    poison(true);
+    for body in ["b1", "c1", "b2", "c2"] {
+        let chat = if body.starts_with('b') {
+            &chat_b
+        } else {
+            &chat_c
+        };
+        ana.queue_message(chat, body, None, vec![]).await.unwrap();
+    }
+
+    // Over REST: Carla's go, Ben's first is deferred and his second waits.
+    let report = ana.flush_outbox_report().await.unwrap();
+    let sent: Vec<_> = report
+        .sent
+        .iter()
+        .map(|m| m.message.body.as_str())
+        .collect();
+    assert_eq!(sent, ["c1", "c2"]);
+    assert_eq!(report.deferred.len(), 1, "{report:?}");
+    assert_eq!(report.deferred[0].1.status, 500);
+    assert!(report.refused.is_empty());
+    assert!(stored_bodies(&ts, &chat_b).is_empty());
+
+    // Over the socket: the same, with one more for Carla written meanwhile.
+    let mut rx = ana.subscribe();
+    let (stop, task) = run_loop(&ana);
+    let mut seen = Vec::new();
+    collect_until(&mut rx, &mut seen, "online", |e| onlines(e) == 1).await;
+    ana.queue_message(&chat_c, "c3", None, vec![])
+        .await
+        .unwrap();
+    collect_until(&mut rx, &mut seen, "Carla's third", |e| {
+        sent_events(e).iter().any(|m| m.message.body == "c3")
+    })
+    .await;
+    assert_eq!(stored_bodies(&ts, &chat_c), ["c1", "c2", "c3"]);
+    assert!(stored_bodies(&ts, &chat_b).is_empty());
+
+    // The server takes them again: Ben's go, in order.
+    poison(false);
+    collect_until(&mut rx, &mut seen, "Ben's two", |e| {
+        sent_events(e)
+            .iter()
+            .filter(|m| m.message.chat_id == chat_b)
+            .count()
+            == 2
+    })
+    .await;
+    assert_eq!(stored_bodies(&ts, &chat_b), ["b1", "b2"]);
+    assert!(outbox_is_empty(&ana).await);
+    stop_loop(stop, task).await;
+}
+
 /// Signed out by the server with messages still queued, then signed in
 /// again as the same person: the queue is still there and goes out. Someone
 /// else signing in to that profile starts from an empty cache.

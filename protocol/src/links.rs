@@ -94,7 +94,8 @@ pub struct RedeemDeviceInvite {
     pub device_name: String,
     pub platform: Platform,
     /// A random key the redeeming device makes once per invite (16 to 128
-    /// characters). Redeeming the same invite again with the same key
+    /// characters; secret, 128 random bits or more: it alone tells its
+    /// retry from someone else who saw the code). Redeeming the same invite again with the same key
     /// within 60 s, while the session's refresh token is unused, is a retry
     /// after a lost answer: it gets the same device's session again (with
     /// a new refresh token) instead of `invite_used`.

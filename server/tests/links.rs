@@ -405,13 +405,33 @@ async fn a_redeem_retried_with_its_key_gets_the_session_again() {
             problem(r, 409, "invite_used").await;
         }
     }
-    // A key out of bounds, on both sides.
+    // Retries do not move the window: it runs from the redeem.
+    let inv = invite().await;
+    assert_eq!(redeem(&inv, Some(&key)).await.status(), 200);
+    let age = |ms: i64| {
+        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db.execute(
+            "UPDATE device_invites SET redeemed_at = redeemed_at - ?1 WHERE redeemed_at IS NOT NULL",
+            [ms],
+        )
+        .unwrap();
+    };
+    age(window - 10_000);
+    assert_eq!(redeem(&inv, Some(&key)).await.status(), 200);
+    age(11_000);
+    problem(redeem(&inv, Some(&key)).await, 409, "invite_used").await;
+    // Redeemed without a key: no retry for anyone.
+    let inv = invite().await;
+    assert_eq!(redeem(&inv, None).await.status(), 200);
+    problem(redeem(&inv, Some(&key)).await, 409, "invite_used").await;
+    // A key out of bounds, on both sides (characters, not bytes).
     let inv = invite().await;
     let short = "k".repeat(15);
     problem(redeem(&inv, Some(&short)).await, 422, "invalid_field").await;
     let long = "k".repeat(129);
     problem(redeem(&inv, Some(&long)).await, 422, "invalid_field").await;
-    assert_eq!(redeem(&inv, Some(&"k".repeat(128))).await.status(), 200);
+    assert_eq!(redeem(&inv, Some(&"é".repeat(128))).await.status(), 200);
     let inv = invite().await;
     assert_eq!(redeem(&inv, Some(&"k".repeat(16))).await.status(), 200);
 }

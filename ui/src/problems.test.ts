@@ -38,6 +38,14 @@ describe("failed commands in words", () => {
     expect(problemText("remove_contact", e("not_connected"))).toMatch(/no longer connected/);
   });
 
+  it("reads what a proxy or a wrong address answered by its status", () => {
+    const http = (status: number, retry_after: number | null = null) => ({ code: "http_error", message: "<html>", status, retry_after });
+    expect(problemText("react", http(502))).toBe("The server ran into a problem. Try again in a moment.");
+    expect(problemText("react", http(429, 20))).toBe("Too many requests. Try again in 20 s.");
+    expect(problemText("request_code", http(404))).toMatch(/does not look like a Parley server/);
+    expect(problemText("upload_attachment", http(413))).toBe("<html>");
+  });
+
   it("keeps the message of codes it has no words for", () => {
     expect(problemText("delete_account", e("invalid_code", null, "wrong code; 4 attempts left"))).toBe("wrong code; 4 attempts left");
     expect(problemText("scan_start", e("no_camera", null, "No camera found."))).toBe("No camera found.");

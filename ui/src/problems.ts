@@ -24,8 +24,15 @@ function words(command: string, e: CommandError): string | null {
   switch (e.code) {
     // Anywhere.
     case "internal":
-    case "http_error":
       return "The server ran into a problem. Try again in a moment.";
+    // An answer that is no problem document: a proxy's, or no Parley at all.
+    case "http_error":
+      if (e.status != null && e.status >= 500) return "The server ran into a problem. Try again in a moment.";
+      if (e.status === 429) return words(command, { ...e, code: "rate_limited" });
+      if ((e.status === 404 || e.status === 405) && (SIGN_IN.has(command) || command === "start_link" || command === "join_device")) {
+        return "This address does not look like a Parley server. Check it.";
+      }
+      return null;
     case "busy":
       return `The server is busy. Try again ${wait}.`;
     case "write_rolled_back":
@@ -61,6 +68,9 @@ function words(command: string, e: CommandError): string | null {
     case "link_not_found":
       return "This code is not valid. Show a new one on the new device and scan that.";
     case "link_used":
+      if (command === "wait_link") {
+        return "Another device took this sign-in, or it waited too long. Start again; if it was not yours, check your account's devices.";
+      }
       return "This code was already used. Show a new one on the new device.";
     case "link_expired":
       return "This code has expired. Show a new one on the new device.";
@@ -70,6 +80,9 @@ function words(command: string, e: CommandError): string | null {
       return "This code was already used. Show a new one on your other device.";
     case "invite_expired":
       return "This code has expired. Show a new one on your other device.";
+    case "invalid_field":
+      if (command === "join_device") return "That is not an invite code. Check it, or scan the QR code instead.";
+      return null;
     case "device_not_found":
       return "This device is no longer in your account.";
     // Contacts.

@@ -162,7 +162,6 @@ async fn create_invite(
     responses(
         (status = 200, body = LinkedSession),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`account_deleted`: the inviting account was deleted", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`account_disabled`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`invite_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invite_used`", body = Problem, content_type = "application/problem+json"),

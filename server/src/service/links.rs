@@ -287,10 +287,14 @@ fn redeem_again(
     ))
 }
 
-/// The account a link's session is for, if it may still have one: deleted
-/// or disabled since the approval, it says so (as a refresh would).
+/// The account a link's or invite's session is for, if it may still have
+/// one: deleted since (401 `account_deleted`, as every call of its devices
+/// hears) or disabled (403 `account_disabled`, as a sign-in hears).
 fn session_owner(conn: &rusqlite::Connection, user_id: &str) -> Result<store::users::UserRow> {
-    let user = store::users::by_id(conn, user_id)?.ok_or_else(link_used)?;
+    // Accounts are marked deleted, never removed, and links and invites
+    // refer to them.
+    let user = store::users::by_id(conn, user_id)?
+        .ok_or_else(|| Error::internal("a link's or invite's account is missing"))?;
     if user.deleted {
         return Err(auth::account_deleted());
     }
@@ -494,7 +498,9 @@ pub async fn redeem(
         }
     };
     let key_hash = match req.retry_key.as_deref() {
-        Some(k) if (RETRY_KEY_MIN..=RETRY_KEY_MAX).contains(&k.len()) => Some(token_hash(k)),
+        Some(k) if (RETRY_KEY_MIN..=RETRY_KEY_MAX).contains(&k.chars().count()) => {
+            Some(token_hash(k))
+        }
         Some(_) => {
             return Err(Error::unprocessable(
                 "invalid_field",
