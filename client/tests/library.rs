@@ -910,60 +910,31 @@ async fn chat_list_pages_follow_the_cursor() {
     assert_eq!(ana.chats().await.unwrap().len(), 2);
 }
 
-/// Forwards TCP to `to`, or, once `frozen`, holds every connection open and
-/// forwards nothing more: what a path does when a laptop sleeps or a NAT
-/// forgets a connection, which TCP does not notice for many minutes.
+/// A proxy that, once its flag is set, freezes every connection.
 async fn freezing_proxy(
     to: std::net::SocketAddr,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
-    use std::sync::{atomic::AtomicBool, Arc};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    async fn copy(
-        mut r: tokio::net::tcp::OwnedReadHalf,
-        mut w: tokio::net::tcp::OwnedWriteHalf,
-        frozen: Arc<AtomicBool>,
-    ) {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match r.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            if frozen.load(std::sync::atomic::Ordering::SeqCst) {
-                std::future::pending::<()>().await;
-            }
-            if w.write_all(&buf[..n]).await.is_err() {
-                return;
-            }
-        }
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let frozen = Arc::new(AtomicBool::new(false));
-    let f = frozen.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = tokio::net::TcpStream::connect(to).await else {
-                continue;
-            };
-            let (cr, cw) = client.into_split();
-            let (sr, sw) = server.into_split();
-            tokio::spawn(copy(cr, sw, f.clone()));
-            tokio::spawn(copy(sr, cw, f.clone()));
-        }
-    });
-    (base, frozen)
+    fault_proxy(to, Fault::Freeze).await
 }
 
-/// Forwards TCP to `to`; once armed, the first answer that carries `marker`
-/// is cut off just before it and its connection closed (or, with `stall`,
-/// held open with nothing more sent, as a path that died silently): the
-/// server did the work, the client never hears the result. Disarms itself
-/// after one cut.
-async fn cutting_proxy(
+/// What `fault_proxy` does to the traffic it forwards once its flag is set.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Holds every connection open and forwards nothing more: what a path
+    /// does when a laptop sleeps or a NAT forgets a connection, which TCP
+    /// does not notice for many minutes.
+    Freeze,
+    /// Cuts the first answer that carries `marker` just before it and
+    /// closes its connection (or, with `stall`, holds it open with nothing
+    /// more sent, as a path that died silently): the server did the work,
+    /// the client never hears the result. The flag is cleared by the cut.
+    Cut { marker: &'static [u8], stall: bool },
+}
+
+/// Forwards TCP to `to`, doing `fault` once the returned flag is set.
+async fn fault_proxy(
     to: std::net::SocketAddr,
-    marker: &'static [u8],
-    stall: bool,
+    fault: Fault,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
     use std::sync::{
         atomic::{AtomicBool, Ordering},
@@ -973,7 +944,8 @@ async fn cutting_proxy(
     async fn copy(
         mut r: tokio::net::tcp::OwnedReadHalf,
         mut w: tokio::net::tcp::OwnedWriteHalf,
-        armed: Option<(Arc<AtomicBool>, &'static [u8], bool)>,
+        flag: Arc<AtomicBool>,
+        fault: Option<Fault>,
     ) {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -981,18 +953,24 @@ async fn cutting_proxy(
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
-            if let Some((armed, marker, stall)) = &armed {
-                let at = buf[..n].windows(marker.len()).position(|w| w == *marker);
-                if let Some(at) = at {
-                    if armed.swap(false, Ordering::SeqCst) {
-                        let _ = w.write_all(&buf[..at]).await;
-                        if *stall {
-                            std::future::pending::<()>().await;
+            match fault {
+                Some(Fault::Freeze) if flag.load(Ordering::SeqCst) => {
+                    std::future::pending::<()>().await;
+                }
+                Some(Fault::Cut { marker, stall }) => {
+                    let at = buf[..n].windows(marker.len()).position(|w| w == marker);
+                    if let Some(at) = at {
+                        if flag.swap(false, Ordering::SeqCst) {
+                            let _ = w.write_all(&buf[..at]).await;
+                            if stall {
+                                std::future::pending::<()>().await;
+                            }
+                            let _ = w.shutdown().await;
+                            return;
                         }
-                        let _ = w.shutdown().await;
-                        return;
                     }
                 }
+                _ => {}
             }
             if w.write_all(&buf[..n]).await.is_err() {
                 return;
@@ -1001,8 +979,8 @@ async fn cutting_proxy(
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let armed = Arc::new(AtomicBool::new(false));
-    let a = armed.clone();
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             let Ok(server) = tokio::net::TcpStream::connect(to).await else {
@@ -1010,11 +988,22 @@ async fn cutting_proxy(
             };
             let (cr, cw) = client.into_split();
             let (sr, sw) = server.into_split();
-            tokio::spawn(copy(cr, sw, None));
-            tokio::spawn(copy(sr, cw, Some((a.clone(), marker, stall))));
+            // Requests freeze too; only answers are cut.
+            let upstream = matches!(fault, Fault::Freeze).then_some(fault);
+            tokio::spawn(copy(cr, sw, f.clone(), upstream));
+            tokio::spawn(copy(sr, cw, f.clone(), Some(fault)));
         }
     });
-    (base, armed)
+    (base, flag)
+}
+
+/// A proxy that cuts (or stalls) the first answer carrying `marker`.
+async fn cutting_proxy(
+    to: std::net::SocketAddr,
+    marker: &'static [u8],
+    stall: bool,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    fault_proxy(to, Fault::Cut { marker, stall }).await
 }
 
 /// A refresh whose answer is cut off halfway (the server rotated the token,

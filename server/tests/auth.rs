@@ -115,23 +115,17 @@ async fn login_me_refresh_reuse_logout() {
 async fn a_refresh_retried_after_a_lost_answer_gets_a_new_pair() {
     let ts = TestServer::start().await;
     let s = ts.login(ana()).await;
-    let refresh = |token: String| {
-        let ts = &ts;
-        async move {
-            ts.post_json("/v1/auth/refresh", json!({ "refresh_token": token }))
-                .await
-        }
-    };
-    let lost: parley_protocol::Tokens = refresh(s.tokens.refresh_token.clone())
+    let lost: parley_protocol::Tokens = ts
+        .refresh(&s.tokens.refresh_token)
         .await
         .json()
         .await
         .unwrap();
     // The retry, twice (two answers lost in a row).
-    let r = refresh(s.tokens.refresh_token.clone()).await;
+    let r = ts.refresh(&s.tokens.refresh_token).await;
     assert_eq!(r.status(), 200);
     let lost_again: parley_protocol::Tokens = r.json().await.unwrap();
-    let r = refresh(s.tokens.refresh_token.clone()).await;
+    let r = ts.refresh(&s.tokens.refresh_token).await;
     assert_eq!(r.status(), 200);
     let kept: parley_protocol::Tokens = r.json().await.unwrap();
     assert_ne!(kept.refresh_token, lost.refresh_token);
@@ -146,12 +140,12 @@ async fn a_refresh_retried_after_a_lost_answer_gets_a_new_pair() {
     assert_eq!(me.status(), 200);
     // The kept successor works and moves the chain on; from then on the
     // first token is no retry any more: its successor was used.
-    let r = refresh(kept.refresh_token.clone()).await;
+    let r = ts.refresh(&kept.refresh_token).await;
     assert_eq!(r.status(), 200);
     let next: parley_protocol::Tokens = r.json().await.unwrap();
-    let r = refresh(s.tokens.refresh_token.clone()).await;
+    let r = ts.refresh(&s.tokens.refresh_token).await;
     problem(r, 401, "token_reused").await;
-    let r = refresh(next.refresh_token).await;
+    let r = ts.refresh(&next.refresh_token).await;
     problem(r, 401, "invalid_token").await;
 }
 
@@ -160,26 +154,21 @@ async fn a_refresh_retried_after_a_lost_answer_gets_a_new_pair() {
 async fn a_withdrawn_successor_presented_later_revokes_the_device() {
     let ts = TestServer::start().await;
     let s = ts.login(ana()).await;
-    let refresh = |token: String| {
-        let ts = &ts;
-        async move {
-            ts.post_json("/v1/auth/refresh", json!({ "refresh_token": token }))
-                .await
-        }
-    };
-    let lost: parley_protocol::Tokens = refresh(s.tokens.refresh_token.clone())
+    let lost: parley_protocol::Tokens = ts
+        .refresh(&s.tokens.refresh_token)
         .await
         .json()
         .await
         .unwrap();
-    let kept: parley_protocol::Tokens = refresh(s.tokens.refresh_token.clone())
+    let kept: parley_protocol::Tokens = ts
+        .refresh(&s.tokens.refresh_token)
         .await
         .json()
         .await
         .unwrap();
-    let r = refresh(lost.refresh_token).await;
+    let r = ts.refresh(&lost.refresh_token).await;
     problem(r, 401, "token_reused").await;
-    let r = refresh(kept.refresh_token).await;
+    let r = ts.refresh(&kept.refresh_token).await;
     problem(r, 401, "invalid_token").await;
 }
 
@@ -198,8 +187,7 @@ async fn a_refresh_retried_after_the_window_revokes_the_device() {
             )
             .await;
         assert_eq!(first.status(), 200);
-        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
-        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        let db = ts.db_mut();
         db.execute(
             "UPDATE refresh_tokens SET rotated_at = rotated_at - ?1 WHERE rotated_at IS NOT NULL",
             [age_ms],

@@ -47,11 +47,6 @@ async fn poll_as_maker(ts: &TestServer, link: &DeviceLink) -> reqwest::Response 
     .unwrap()
 }
 
-async fn refresh(ts: &TestServer, token: &str) -> reqwest::Response {
-    ts.post_json("/v1/auth/refresh", json!({ "refresh_token": token }))
-        .await
-}
-
 fn device_added_events(ts: &TestServer) -> i64 {
     ts.db()
         .query_row(
@@ -112,11 +107,11 @@ async fn the_linking_device_collects_its_session_again_after_a_lost_answer() {
     // The session works; once its refresh token was used, the link is
     // spent for good.
     let kept = again["tokens"]["refresh_token"].as_str().unwrap();
-    assert_eq!(refresh(&ts, kept).await.status(), 200);
+    assert_eq!(ts.refresh(kept).await.status(), 200);
     problem(poll_as_maker(&ts, &link).await, 409, "link_used").await;
     // Whoever presents the lost session's token is not this device: theft.
     let lost_token = lost["tokens"]["refresh_token"].as_str().unwrap();
-    problem(refresh(&ts, lost_token).await, 401, "token_reused").await;
+    problem(ts.refresh(lost_token).await, 401, "token_reused").await;
 }
 
 /// The retry window on both sides of its edge (the collection aged in the
@@ -131,8 +126,7 @@ async fn a_link_is_collected_again_only_within_the_window_and_while_the_device_l
         let link = create_link(&ts, "Ana's Mac").await;
         approve(&ts, &a, &link.link_id, &link.secret).await;
         assert_eq!(poll_as_maker(&ts, &link).await.status(), 200);
-        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
-        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        let db = ts.db_mut();
         db.execute(
             "UPDATE device_links SET collected_at = collected_at - ?2 WHERE id = ?1",
             rusqlite::params![link.link_id, age_ms],
@@ -159,8 +153,7 @@ async fn a_link_is_collected_again_only_within_the_window_and_while_the_device_l
     let link = create_link(&ts, "Ana's Mac").await;
     approve(&ts, &a, &link.link_id, &link.secret).await;
     assert_eq!(poll_as_maker(&ts, &link).await.status(), 200);
-    let db = rusqlite::Connection::open(ts.db_path()).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let db = ts.db_mut();
     db.execute(
         "UPDATE users SET disabled_at = 1 WHERE id = ?1",
         [a.user.user.id.as_str()],
@@ -322,8 +315,7 @@ async fn link_errors() {
     problem(r, 401, "unauthorized").await;
     // Expired: push expiry into the past in the database.
     {
-        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
-        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        let db = ts.db_mut();
         db.execute(
             "UPDATE device_links SET expires_at = 0 WHERE id = ?1",
             [&link.link_id],
@@ -382,17 +374,16 @@ async fn a_redeem_retried_with_its_key_gets_the_session_again() {
     assert_ne!(again["refresh_token"], lost["refresh_token"]);
     assert_eq!(device_added_events(&ts), events, "one device, added once");
     let kept = again["refresh_token"].as_str().unwrap();
-    assert_eq!(refresh(&ts, kept).await.status(), 200);
+    assert_eq!(ts.refresh(kept).await.status(), 200);
     problem(redeem(&inv, Some(&key)).await, 409, "invite_used").await;
     let lost_token = lost["refresh_token"].as_str().unwrap();
-    problem(refresh(&ts, lost_token).await, 401, "token_reused").await;
+    problem(ts.refresh(lost_token).await, 401, "token_reused").await;
 
     // The window's edge.
     for (age_ms, again) in [(window - 5_000, true), (window + 1_000, false)] {
         let inv = invite().await;
         assert_eq!(redeem(&inv, Some(&key)).await.status(), 200);
-        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
-        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        let db = ts.db_mut();
         db.execute(
             "UPDATE device_invites SET redeemed_at = redeemed_at - ?1 WHERE redeemed_at IS NOT NULL",
             [age_ms],
@@ -409,8 +400,7 @@ async fn a_redeem_retried_with_its_key_gets_the_session_again() {
     let inv = invite().await;
     assert_eq!(redeem(&inv, Some(&key)).await.status(), 200);
     let age = |ms: i64| {
-        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
-        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        let db = ts.db_mut();
         db.execute(
             "UPDATE device_invites SET redeemed_at = redeemed_at - ?1 WHERE redeemed_at IS NOT NULL",
             [ms],
@@ -482,8 +472,7 @@ async fn invite_a_new_device() {
         .await
         .unwrap();
     {
-        let db = rusqlite::Connection::open(ts.db_path()).unwrap();
-        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        let db = ts.db_mut();
         db.execute("UPDATE device_invites SET expires_at = 0", [])
             .unwrap();
     }

@@ -121,6 +121,15 @@ impl TestServer {
     }
 
     /// Opens the real SQLite file read-only, as an operator would.
+    /// A writing connection to the server's database, to change what a test
+    /// cannot reach through the API (age a row, disable an account); it
+    /// waits for the server's writer.
+    pub fn db_mut(&self) -> rusqlite::Connection {
+        let db = rusqlite::Connection::open(self.db_path()).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        db
+    }
+
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
             self.db_path(),
@@ -177,6 +186,12 @@ impl TestServer {
             .send()
             .await
             .unwrap()
+    }
+
+    /// `POST /v1/auth/refresh` with `token`.
+    pub async fn refresh(&self, token: &str) -> Response {
+        self.post_json("/v1/auth/refresh", json!({ "refresh_token": token }))
+            .await
     }
 
     /// Full sign-in through the real OTP flow.
