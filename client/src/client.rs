@@ -37,12 +37,21 @@ pub struct Flushed {
     pub refused: Vec<(String, Problem)>,
     /// Failed on by the server (a 500 about that message): still queued,
     /// and the rest of its chat with it; other chats went on.
-    pub deferred: Vec<(String, Problem)>,
+    pub deferred: Vec<Deferred>,
+}
+
+/// A queued message the server failed on; its chat waits behind it.
+#[derive(Debug)]
+pub struct Deferred {
+    pub client_id: String,
+    pub chat_id: String,
+    pub problem: Problem,
 }
 
 impl Flushed {
     /// What became of the message with `client_id`: stored (`Ok`), refused
-    /// (`Err`), or not tried (`None`: the flush stopped before it).
+    /// (`Err`), or still queued (`None`: the flush stopped before it, or it
+    /// or one before it in its chat is in `deferred`).
     pub fn outcome(&self, client_id: &str) -> Option<Result<&CachedMessage, &Problem>> {
         if let Some(m) = self.sent.iter().find(|m| m.message.client_id == client_id) {
             return Some(Ok(m));
@@ -151,12 +160,14 @@ fn retry_key() -> String {
 
 /// Runs a call whose answer carries a new session (a refresh, an invite's
 /// redeem), trying it again when the answer may have been lost: no answer
-/// (the connection broke, `SESSION_TIMEOUT` passed), a proxy's or the
-/// server's 5xx, or a rate limit that ends in time. The server may have done
-/// it already, and takes the same request again as a retry only for
-/// `REFRESH_RETRY_SECS` after, so the tries start within three quarters of
-/// that; the last one waits as long as any call (`CALL_TIMEOUT`), since a
-/// slow answer is still an answer.
+/// (the connection broke, `SESSION_TIMEOUT` passed: twice at most, so an
+/// offline computer hears so in seconds), a server error that may come
+/// after the work was done (500, or a proxy's 502 or 504; a 503 means
+/// nothing was done), or a rate limit that ends in time. The server takes
+/// the same request again as a retry only for `REFRESH_RETRY_SECS` after
+/// the first, so every try starts within three quarters of that; the last
+/// one waits as long as any call (`CALL_TIMEOUT`): a slow answer is still
+/// an answer.
 async fn retry_lost_answer<T, F, Fut>(what: &str, call: F) -> Result<T>
 where
     F: Fn(Duration) -> Fut,
@@ -165,28 +176,30 @@ where
     let start = tokio::time::Instant::now();
     let budget =
         Duration::from_secs(parley_protocol::limits::REFRESH_RETRY_SECS.unsigned_abs() * 3 / 4);
+    let (mut unanswered, mut pause) = (0, Duration::from_secs(1));
     loop {
-        let left = budget.saturating_sub(start.elapsed());
-        let last = left <= SESSION_TIMEOUT;
+        let last = budget.saturating_sub(start.elapsed()) <= SESSION_TIMEOUT;
         let timeout = if last { CALL_TIMEOUT } else { SESSION_TIMEOUT };
         let e = match call(timeout).await {
             Err(e) if !last => e,
             other => return other,
         };
-        let pause = match &e {
-            ClientError::Network(_) => Some(Duration::from_secs(1)),
-            ClientError::Api(p) if p.status >= 500 => Some(Duration::from_secs(1)),
-            ClientError::Api(p) if p.status == 429 => p
-                .retry_after
-                .map(Duration::from_secs)
-                .filter(|wait| *wait + Duration::from_secs(1) < left),
+        let left = budget.saturating_sub(start.elapsed());
+        let wait = match &e {
+            ClientError::Network(_) if unanswered < 2 => {
+                unanswered += 1;
+                Some(pause)
+            }
+            ClientError::Api(p) if matches!(p.status, 500 | 502 | 504) => Some(pause),
+            ClientError::Api(p) if p.status == 429 => p.retry_after.map(Duration::from_secs),
             _ => None,
         };
-        let Some(pause) = pause else {
+        let Some(wait) = wait.filter(|w| *w < left) else {
             return Err(e);
         };
         tracing::info!(error = %e, "{what} got no answer it could use; trying again");
-        tokio::time::sleep(pause).await;
+        tokio::time::sleep(wait).await;
+        pause = (pause * 2).min(Duration::from_secs(8));
     }
 }
 
@@ -1159,7 +1172,11 @@ impl Client {
     /// [`Client::flush_outbox_report`] for each message's outcome).
     pub async fn flush_outbox(&self) -> Result<Vec<CachedMessage>> {
         let report = self.flush_outbox_report().await?;
-        match report.refused.into_iter().chain(report.deferred).next() {
+        let deferred = report
+            .deferred
+            .into_iter()
+            .map(|d| (d.client_id, d.problem));
+        match report.refused.into_iter().chain(deferred).next() {
             Some((_, p)) => Err(ClientError::Api(p)),
             None => Ok(report.sent),
         }
@@ -1213,7 +1230,11 @@ impl Client {
                     match problem {
                         Some(p) if fails_only_its_chat(&p) => {
                             held.insert(item.chat_id.clone());
-                            deferred.push((item.client_id.clone(), p));
+                            deferred.push(Deferred {
+                                client_id: item.client_id.clone(),
+                                chat_id: item.chat_id.clone(),
+                                problem: p,
+                            });
                         }
                         _ => return Err(e),
                     }

@@ -191,9 +191,12 @@ impl Client {
         let mut applied = since;
         let mut acked = since;
         let mut live = false;
-        // The message on its way (`req` -> chat), and the chats held back.
+        // The message on its way (`req` -> chat); the chats held back until
+        // the retry; and those whose last try failed, which keep the retry's
+        // delay growing until one of their messages goes through.
         let mut in_flight: HashMap<String, String> = HashMap::new();
         let mut held = HashSet::new();
+        let mut failing = HashSet::new();
         let mut ack_tick = tokio::time::interval(ACK_EVERY);
         let silence_limit = self.link_silence_limit();
         let ping_every = silence_limit / 3;
@@ -314,7 +317,8 @@ impl Client {
                             // on that message): then only its chat waits.
                             let next = match (r.ok, r.message, r.error) {
                                 (true, Some(m), _) => {
-                                    if held.is_empty() {
+                                    failing.remove(&chat);
+                                    if failing.is_empty() {
                                         retry.accepted();
                                     }
                                     self.sent_over_ws(m).await?;
@@ -327,7 +331,8 @@ impl Client {
                                         retry.refused();
                                     }
                                     if its_own {
-                                        held.insert(chat);
+                                        held.insert(chat.clone());
+                                        failing.insert(chat);
                                     }
                                     self.failed_over_ws(&r.req, p).await?;
                                     !for_now || its_own

@@ -488,6 +488,38 @@ fn typed_codes_missing_files_and_ex_contacts_chats() {
     assert!(!p.ana.profile.join("cache.db").exists());
 }
 
+/// The server fails on a message (a 500; here a trigger refuses its body):
+/// `send` says it stays queued and why (exit 75, `queued` with --json), and
+/// it goes out, in order, once the server takes it.
+#[test]
+fn a_message_the_server_fails_on_stays_queued_and_says_why() {
+    let p = pair();
+    let db = || {
+        let db = rusqlite::Connection::open(p.ts.config.data_dir.join("parley.db")).unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        db
+    };
+    db().execute_batch(
+        "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body = 'poison pill' \
+         BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+    )
+    .unwrap();
+    let run = p.ana.run(&["--json", "send", "ben", "poison pill"]);
+    assert_eq!(run.code(), Some(75), "{run:?}");
+    let said: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(said["queued"], true, "{said}");
+    assert!(
+        said["reason"].as_str().unwrap().contains("internal"),
+        "{said}"
+    );
+    let run = p.ana.run(&["send", "ben", "behind it"]);
+    assert_eq!(run.code(), Some(75), "{run:?}");
+    assert!(run.stderr.contains("stays queued"), "{run:?}");
+    db().execute_batch("DROP TRIGGER poison").unwrap();
+    p.ana.ok(&["send", "ben", "after"]);
+    assert_eq!(bodies(&p.ben, "ana"), ["poison pill", "behind it", "after"]);
+}
+
 /// With the server down, `send` queues the message (and says so), `history`
 /// shows it pending from the cache; once the server is back the next send
 /// delivers both, in order.

@@ -1234,7 +1234,8 @@ async fn a_message_the_server_fails_on_holds_back_only_its_chat() {
         .collect();
     assert_eq!(sent, ["c1", "c2"]);
     assert_eq!(report.deferred.len(), 1, "{report:?}");
-    assert_eq!(report.deferred[0].1.status, 500);
+    assert_eq!(report.deferred[0].problem.status, 500);
+    assert_eq!(report.deferred[0].chat_id, chat_b);
     assert!(report.refused.is_empty());
     assert!(stored_bodies(&ts, &chat_b).is_empty());
 

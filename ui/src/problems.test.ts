@@ -43,7 +43,8 @@ describe("failed commands in words", () => {
     expect(problemText("react", http(502))).toBe("The server ran into a problem. Try again in a moment.");
     expect(problemText("react", http(429, 20))).toBe("Too many requests. Try again in 20 s.");
     expect(problemText("request_code", http(404))).toMatch(/does not look like a Parley server/);
-    expect(problemText("upload_attachment", http(413))).toBe("<html>");
+    expect(problemText("upload_attachment", http(413))).toMatch(/too large for the server/);
+    expect(problemText("react", http(418))).toBe("The server (or a proxy in front of it) refused this (HTTP 418).");
   });
 
   it("keeps the message of codes it has no words for", () => {

@@ -32,7 +32,8 @@ function words(command: string, e: CommandError): string | null {
       if ((e.status === 404 || e.status === 405) && (SIGN_IN.has(command) || command === "start_link" || command === "join_device")) {
         return "This address does not look like a Parley server. Check it.";
       }
-      return null;
+      if (e.status === 413) return "This is too large for the server (or a proxy in front of it).";
+      return `The server (or a proxy in front of it) refused this (HTTP ${e.status ?? "error"}).`;
     case "busy":
       return `The server is busy. Try again ${wait}.`;
     case "write_rolled_back":

@@ -942,29 +942,31 @@ impl Ctx {
         Ok(())
     }
 
+    /// Says that `client_id` stays queued for `why` (on stdout too with
+    /// --json: a script must not send it again; exit status 75).
+    fn still_queued(&self, client_id: &str, why: ClientError) -> ClientError {
+        if self.json {
+            output::json(&serde_json::json!({
+                "queued": true,
+                "client_id": client_id,
+                "reason": why.to_string(),
+            }));
+        } else {
+            eprintln!(
+                "parley: not sent yet ({why}); the message stays queued and goes out with the \
+                 next `parley send` or while `parley listen` runs (do not send it again)"
+            );
+        }
+        why
+    }
+
     /// Flushes the outbox and says what became of the message `client_id`:
     /// sent, refused (the error), or still queued (the transient error).
     /// Other queued messages refused meanwhile are mentioned on stderr.
     async fn flush_for(&self, c: &Client, client_id: &str) -> Result<CachedMessage> {
         let report = match c.flush_outbox_report().await {
             Ok(r) => r,
-            Err(e) if e.is_transient() => {
-                // Said on stdout too with --json: a script must not send it
-                // again (exit status 75).
-                if self.json {
-                    output::json(&serde_json::json!({
-                        "queued": true,
-                        "client_id": client_id,
-                        "reason": e.to_string(),
-                    }));
-                } else {
-                    eprintln!(
-                        "parley: not sent yet; the message stays queued and goes out with the next \
-                         `parley send` or while `parley listen` runs (do not send it again)"
-                    );
-                }
-                return Err(e);
-            }
+            Err(e) if e.is_transient() => return Err(self.still_queued(client_id, e)),
             Err(e) => return Err(e),
         };
         for (other, p) in &report.refused {
@@ -987,11 +989,25 @@ impl Ctx {
                     ClientError::Api,
                 )),
                 Some(m) if m.state != LocalState::Pending => Ok(m),
+                // Held back with its chat: the server failed on it or on
+                // one before it (its reason is the server's).
                 // Queued still (exit 75, like a network failure): it goes
                 // out by itself, so it must not be sent again.
-                _ => Err(ClientError::Network(
-                    "the message was not sent yet; it stays queued".into(),
-                )),
+                other => {
+                    let chat = other.map(|m| m.message.chat_id);
+                    match report
+                        .deferred
+                        .iter()
+                        .find(|d| Some(&d.chat_id) == chat.as_ref())
+                    {
+                        Some(d) => {
+                            Err(self.still_queued(client_id, ClientError::Api(d.problem.clone())))
+                        }
+                        None => Err(ClientError::Network(
+                            "the message was not sent yet; it stays queued".into(),
+                        )),
+                    }
+                }
             },
         }
     }

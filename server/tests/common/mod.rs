@@ -120,7 +120,6 @@ impl TestServer {
             .unwrap()
     }
 
-    /// Opens the real SQLite file read-only, as an operator would.
     /// A writing connection to the server's database, to change what a test
     /// cannot reach through the API (age a row, disable an account); it
     /// waits for the server's writer.
@@ -130,6 +129,7 @@ impl TestServer {
         db
     }
 
+    /// Opens the real SQLite file read-only, as an operator would.
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
             self.db_path(),
