@@ -209,6 +209,8 @@ pub async fn start_link(server: &str, device_name: &str, platform: Platform) -> 
         .create_link(&NewDeviceLink {
             device_name: device_name.into(),
             platform,
+            // Whoever sees the QR must not be able to take the session.
+            poll_secret_only: true,
         })
         .await
 }

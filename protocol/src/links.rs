@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 pub struct NewDeviceLink {
     pub device_name: String,
     pub platform: Platform,
+    /// The session goes only to a poll that carries `poll_secret` (from the
+    /// create answer, never in the QR): someone who saw the QR can poll,
+    /// but only ever hears `pending`. Off by default, for clients that poll
+    /// with `secret` alone.
+    #[serde(default)]
+    pub poll_secret_only: bool,
 }
 
 /// 201 answer: what the new device shows (the QR of `uri` and `check_code`).

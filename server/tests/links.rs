@@ -114,6 +114,68 @@ async fn the_linking_device_collects_its_session_again_after_a_lost_answer() {
     problem(ts.refresh(lost_token).await, 401, "token_reused").await;
 }
 
+/// A link whose maker asked for it: someone who saw the QR and polls with
+/// its secret only ever hears `pending`, even after the approval, while the
+/// maker's poll gets the session. Without the flag (a client polling with
+/// the QR's secret alone) the first poll after the approval gets it.
+#[tokio::test]
+async fn a_link_made_for_its_poll_secret_gives_the_qr_alone_nothing() {
+    let ts = TestServer::start().await;
+    let a = ts.login(ana()).await;
+    let r = ts
+        .post_json(
+            "/v1/device-links",
+            json!({"device_name": "Ana's Mac", "platform": "macos", "poll_secret_only": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let link: DeviceLink = r.json().await.unwrap();
+    assert_eq!(
+        approve(&ts, &a, &link.link_id, &link.secret).await.status(),
+        204
+    );
+    let r = poll(&ts, &link, 1).await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": "pending"})
+    );
+    let forged = DeviceLink {
+        poll_secret: link.secret.clone(),
+        ..link.clone()
+    };
+    let r = poll_as_maker(&ts, &forged).await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": "pending"})
+    );
+    let got: Value = poll_as_maker(&ts, &link).await.json().await.unwrap();
+    assert_eq!(got["status"], "approved");
+    problem(poll(&ts, &link, 0).await, 409, "link_used").await;
+
+    // An approved link nobody may collect this way still expires for them.
+    let r = ts
+        .post_json(
+            "/v1/device-links",
+            json!({"device_name": "Ana's Mac", "platform": "macos", "poll_secret_only": true}),
+        )
+        .await;
+    let link: DeviceLink = r.json().await.unwrap();
+    approve(&ts, &a, &link.link_id, &link.secret).await;
+    ts.db_mut()
+        .execute(
+            "UPDATE device_links SET expires_at = 0 WHERE id = ?1",
+            [link.link_id.as_str()],
+        )
+        .unwrap();
+    problem(poll(&ts, &link, 0).await, 410, "link_expired").await;
+
+    // Without the flag: the QR's secret alone collects (PROTOCOL.md).
+    let link = create_link(&ts, "Ana's Mac").await;
+    approve(&ts, &a, &link.link_id, &link.secret).await;
+    let got: Value = poll(&ts, &link, 0).await.json().await.unwrap();
+    assert_eq!(got["status"], "approved");
+}
+
 /// The retry window on both sides of its edge (the collection aged in the
 /// database, with a few seconds of slack for a slow machine), and a
 /// revoked device's link.

@@ -82,6 +82,7 @@ pub async fn create_link(state: &AppState, req: NewDeviceLink, ip: IpAddr) -> Re
                 id: &lid,
                 secret_hash: &hash,
                 poll_secret_hash: &poll_hash,
+                poll_secret_only: req.poll_secret_only,
                 device_name: &name,
                 platform: req.platform,
                 now,
@@ -128,6 +129,12 @@ fn made_by_poller(link: &store::links::LinkRow, poll_secret: Option<&str>) -> bo
         (Some(stored), Some(presented)) => bool::from(stored.ct_eq(&token_hash(presented))),
         _ => false,
     }
+}
+
+/// Whether this poll may take the link's session: any poll with the QR's
+/// secret, unless its maker asked for the poll secret too.
+fn may_collect(link: &store::links::LinkRow, poll_secret: Option<&str>) -> bool {
+    !link.poll_secret_only || made_by_poller(link, poll_secret)
 }
 
 fn link_used() -> Error {
@@ -202,6 +209,9 @@ pub async fn poll(
                 }
                 return Ok(Poll::Pending);
             };
+            if !may_collect(&link, poller.as_deref()) {
+                return Ok(Poll::Pending);
+            }
             let me = session_owner(conn, &user_id)?.to_me();
             let (device_id, refresh) =
                 auth::create_device(conn, &user_id, &link.device_name, link.platform, now)?;
@@ -367,7 +377,7 @@ async fn pending(
                 }
                 return Err(link_used());
             }
-            if link.approved_by.is_some() {
+            if link.approved_by.is_some() && may_collect(&link, poller.as_deref()) {
                 return Ok(false);
             }
             if now >= link.expires_at {

@@ -15,6 +15,8 @@ pub struct LinkRow {
     pub approved_by: Option<String>,
     /// Only the device that made the link has this secret's source.
     pub poll_secret_hash: Option<Vec<u8>>,
+    /// The session goes only to a poll with the poll secret.
+    pub poll_secret_only: bool,
     pub collected: Option<Collected>,
 }
 
@@ -32,6 +34,7 @@ pub struct NewLink<'a> {
     pub id: &'a str,
     pub secret_hash: &'a [u8],
     pub poll_secret_hash: &'a [u8],
+    pub poll_secret_only: bool,
     pub device_name: &'a str,
     pub platform: Platform,
     pub now: i64,
@@ -40,14 +43,14 @@ pub struct NewLink<'a> {
 
 pub fn insert_link(conn: &Connection, l: &NewLink<'_>) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO device_links \
-         (id, secret_hash, poll_secret_hash, device_name, platform, created_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO device_links (id, secret_hash, poll_secret_hash, poll_secret_only, \
+         device_name, platform, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         l.id,
         l.secret_hash,
         l.poll_secret_hash,
+        l.poll_secret_only,
         l.device_name,
         l.platform.as_str(),
         l.now,
@@ -60,7 +63,8 @@ pub fn link_by_id(conn: &Connection, id: &str) -> Result<Option<LinkRow>, StoreE
     Ok(conn
         .prepare_cached(
             "SELECT id, secret_hash, device_name, platform, created_at, expires_at, approved_by, \
-                    collected_at, poll_secret_hash, collected_device, collected_refresh \
+                    collected_at, poll_secret_hash, collected_device, collected_refresh, \
+                    poll_secret_only \
              FROM device_links WHERE id = ?1",
         )?
         .query_row([id], |r| {
@@ -73,6 +77,7 @@ pub fn link_by_id(conn: &Connection, id: &str) -> Result<Option<LinkRow>, StoreE
                 expires_at: r.get(5)?,
                 approved_by: r.get(6)?,
                 poll_secret_hash: r.get(8)?,
+                poll_secret_only: r.get(11)?,
                 collected: r
                     .get::<_, Option<i64>>(7)?
                     .map(|at| -> rusqlite::Result<_> {
