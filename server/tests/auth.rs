@@ -149,6 +149,60 @@ async fn a_refresh_retried_after_a_lost_answer_gets_a_new_pair() {
     problem(r, 401, "invalid_token").await;
 }
 
+/// Rotated refresh tokens are kept 30 days (to catch one presented again),
+/// then the janitor deletes them; a device's current token stays however
+/// old it is (a computer left off for months still signs in).
+#[tokio::test]
+async fn the_janitor_forgets_long_rotated_refresh_tokens_only() {
+    let mut ts = TestServer::start().await;
+    let s = ts.login(ana()).await;
+    let old = ts.login(ben()).await;
+    let t2: parley_protocol::Tokens = ts
+        .refresh(&s.tokens.refresh_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let day = 86_400_000_i64;
+    let db = ts.db_mut();
+    // Ana's first token rotated 31 days ago, one just inside 30 days would
+    // stay; Ben's current token was made 200 days ago and never rotated.
+    db.execute(
+        "UPDATE refresh_tokens SET rotated_at = rotated_at - ?1 WHERE rotated_at IS NOT NULL",
+        [31 * day],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE refresh_tokens SET created_at = created_at - ?1 WHERE device_id = ?2",
+        rusqlite::params![200 * day, old.tokens.device_id.as_str()],
+    )
+    .unwrap();
+    let rows = |ts: &TestServer| -> i64 {
+        ts.db()
+            .query_row("SELECT COUNT(*) FROM refresh_tokens", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(rows(&ts), 3);
+    ts.restart().await; // the janitor runs at start
+    let mut left = rows(&ts);
+    for _ in 0..50 {
+        if left == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = rows(&ts);
+    }
+    assert_eq!(
+        left, 2,
+        "the long-rotated token is gone, the current ones stay"
+    );
+    // Presented now it is merely unknown: Ana's device stays signed in.
+    let r = ts.refresh(&s.tokens.refresh_token).await;
+    problem(r, 401, "invalid_token").await;
+    assert_eq!(ts.refresh(&t2.refresh_token).await.status(), 200);
+    assert_eq!(ts.refresh(&old.tokens.refresh_token).await.status(), 200);
+}
+
 /// Someone else presents a lost (withdrawn) successor: theft, whenever.
 #[tokio::test]
 async fn a_withdrawn_successor_presented_later_revokes_the_device() {

@@ -104,6 +104,15 @@ pub fn otp_delete_expired(
         .execute(params![cutoff, burnt_kept])?)
 }
 
+/// Deletes refresh tokens rotated before `cutoff` (never a current one).
+pub fn refresh_delete_rotated(conn: &Connection, cutoff: i64) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM refresh_tokens WHERE rotated_at IS NOT NULL AND rotated_at < ?1",
+        )?
+        .execute([cutoff])?)
+}
+
 pub fn insert_device(
     conn: &Connection,
     id: &str,
