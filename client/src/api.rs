@@ -133,15 +133,24 @@ impl Api {
 
     /// Rotates the refresh token, within `SESSION_TIMEOUT`.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
-        self.refresh_within(refresh_token, SESSION_TIMEOUT).await
+        self.refresh_within(refresh_token, None, SESSION_TIMEOUT)
+            .await
     }
 
-    pub async fn refresh_within(&self, refresh_token: &str, timeout: Duration) -> Result<Tokens> {
+    /// Rotates the refresh token, within `timeout`; `retry_key` is the same
+    /// for every try of one exchange.
+    pub async fn refresh_within(
+        &self,
+        refresh_token: &str,
+        retry_key: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Tokens> {
         let req = self
             .request(Method::POST, "/v1/auth/refresh", None)?
             .timeout(timeout)
             .json(&RefreshRequest {
                 refresh_token: refresh_token.into(),
+                retry_key: retry_key.map(str::to_owned),
             });
         self.json(req).await
     }

@@ -147,8 +147,8 @@ pub fn link_time_left(
     }
 }
 
-/// 32 random letters and digits (~190 bits): proof that a redeem comes
-/// again from the same device.
+/// 32 random letters and digits (~190 bits): proof that a refresh or a
+/// redeem comes again from the same client.
 fn retry_key() -> String {
     use rand::{distributions::Alphanumeric, Rng};
     rand::thread_rng()
@@ -521,8 +521,12 @@ impl Client {
         let inner = self.inner.clone();
         let rotation = tokio::spawn(async move {
             let _lock = lock;
-            let refreshed =
-                retry_lost_answer("a token refresh", |t| api.refresh_within(&presented, t)).await?;
+            // The same key for every try: only this client's retries pass.
+            let key = retry_key();
+            let refreshed = retry_lost_answer("a token refresh", |t| {
+                api.refresh_within(&presented, Some(&key), t)
+            })
+            .await?;
             let new = secrets_from(&refreshed);
             if let Ok(mut r) = inner.rotated.lock() {
                 *r = Some((presented, new.clone()));

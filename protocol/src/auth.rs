@@ -146,6 +146,13 @@ pub struct Session {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RefreshRequest {
     pub refresh_token: String,
+    /// A random key the client makes for this token's exchange (16 to 128
+    /// characters) and sends again with each retry of it. A retry after a
+    /// lost answer is taken only with the key the first exchange came with,
+    /// so someone who stole the token cannot pass for a retry. Without one,
+    /// any retry within the window is taken (clients that send none).
+    #[serde(default)]
+    pub retry_key: Option<String>,
 }
 
 /// A normalised sign-in identifier.

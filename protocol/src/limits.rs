@@ -30,6 +30,10 @@ pub const ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
 /// while the token it was exchanged for is unused (a retry after the answer
 /// was lost): the retry gets a new pair instead of signing the device out.
 pub const REFRESH_RETRY_SECS: i64 = 60;
+/// A retry key (a refresh's or an invite redeem's), characters: random,
+/// made by the client, it tells its retry from someone else's request.
+pub const RETRY_KEY_MIN_CHARS: usize = 16;
+pub const RETRY_KEY_MAX_CHARS: usize = 128;
 /// JSON request bodies (all endpoints that take JSON), bytes. PROTOCOL.md is
 /// silent; 64 KiB matches the WebSocket frame limit and fits a 16 KiB message body
 /// escaped several times over.

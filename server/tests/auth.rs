@@ -203,6 +203,47 @@ async fn the_janitor_forgets_long_rotated_refresh_tokens_only() {
     assert_eq!(ts.refresh(&old.tokens.refresh_token).await.status(), 200);
 }
 
+/// An exchange that came with a retry key takes a retry only with that key:
+/// someone who stole the token cannot pass for the client that retries.
+#[tokio::test]
+async fn a_refresh_retry_must_bring_the_first_exchanges_key() {
+    for other in [None, Some("x".repeat(32))] {
+        let ts = TestServer::start().await;
+        let s = ts.login(ana()).await;
+        let key = "k".repeat(32);
+        let with =
+            |key: Option<&str>| json!({"refresh_token": s.tokens.refresh_token, "retry_key": key});
+        let r = ts.post_json("/v1/auth/refresh", with(Some(&key))).await;
+        assert_eq!(r.status(), 200);
+        let r = ts.post_json("/v1/auth/refresh", with(Some(&key))).await;
+        assert_eq!(r.status(), 200, "the client's own retry");
+        let r = ts
+            .post_json("/v1/auth/refresh", with(other.as_deref()))
+            .await;
+        problem(r, 401, "token_reused").await;
+    }
+    // A key out of bounds, on both sides (characters).
+    let ts = TestServer::start().await;
+    let s = ts.login(ana()).await;
+    for (key, ok) in [
+        ("k".repeat(15), false),
+        ("é".repeat(129), false),
+        ("é".repeat(128), true),
+    ] {
+        let r = ts
+            .post_json(
+                "/v1/auth/refresh",
+                json!({"refresh_token": s.tokens.refresh_token, "retry_key": key}),
+            )
+            .await;
+        if ok {
+            assert_eq!(r.status(), 200);
+        } else {
+            problem(r, 422, "invalid_field").await;
+        }
+    }
+}
+
 /// Someone else presents a lost (withdrawn) successor: theft, whenever.
 #[tokio::test]
 async fn a_withdrawn_successor_presented_later_revokes_the_device() {

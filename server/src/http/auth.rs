@@ -57,8 +57,9 @@ async fn verify_otp(
 
 /// Rotate a refresh token. Presenting an already-rotated token revokes the
 /// device (`token_reused`), except as a retry after a lost answer: within
-/// 60 s of the first exchange, while its successor was never presented, it
-/// gets a new pair and that successor is withdrawn.
+/// 60 s of the first exchange, while its successor was never presented, and
+/// with the first exchange's `retry_key` if it came with one, it gets a new
+/// pair and that successor is withdrawn.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, body = Tokens),
@@ -74,7 +75,7 @@ async fn refresh(
     Json(body): Json<RefreshRequest>,
 ) -> Result<Json<Tokens>> {
     Ok(Json(
-        service::auth::refresh(&state, &body.refresh_token, ip).await?,
+        service::auth::refresh(&state, &body.refresh_token, body.retry_key.as_deref(), ip).await?,
     ))
 }
 

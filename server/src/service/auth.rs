@@ -343,6 +343,21 @@ pub fn new_refresh(conn: &rusqlite::Connection, device_id: &str, now: i64) -> Re
     Ok(refresh)
 }
 
+/// The hash of a client's retry key, checked for length (characters).
+pub fn retry_key_hash(key: Option<&str>) -> Result<Option<Vec<u8>>> {
+    use parley_protocol::limits::{RETRY_KEY_MAX_CHARS, RETRY_KEY_MIN_CHARS};
+    match key {
+        Some(k) if (RETRY_KEY_MIN_CHARS..=RETRY_KEY_MAX_CHARS).contains(&k.chars().count()) => {
+            Ok(Some(crate::keys::token_hash(k)))
+        }
+        Some(_) => Err(Error::unprocessable(
+            "invalid_field",
+            format!("retry_key: {RETRY_KEY_MIN_CHARS} to {RETRY_KEY_MAX_CHARS} characters"),
+        )),
+        None => Ok(None),
+    }
+}
+
 /// Whether a session handed out `at` may be handed out again now: a retry
 /// after its answer was lost (see `REFRESH_RETRY_MS`), its refresh token
 /// (`first`, hashed) never used.
@@ -388,8 +403,14 @@ const REFRESH_RETRY_MS: i64 = parley_protocol::limits::REFRESH_RETRY_SECS * 1000
 /// (`REFRESH_RETRY_MS`), which withdraws the successor no one used and hands
 /// out a new one. A thief who gets in that way makes the real client's
 /// successor a withdrawn one, so its next refresh revokes the device anyway.
-pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<Tokens> {
+pub async fn refresh(
+    state: &AppState,
+    presented: &str,
+    retry_key: Option<&str>,
+    ip: IpAddr,
+) -> Result<Tokens> {
     state.auth_limiter.check(ip)?;
+    let key_hash = retry_key_hash(retry_key)?;
     let hash = crate::keys::token_hash(presented);
     let next = tokens::random_secret(REFRESH_TOKEN_BYTES);
     let next_hash = crate::keys::token_hash(&next);
@@ -412,11 +433,18 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
         }
         if let Some(rotated_at) = row.rotated_at {
             // A retry after a lost answer, or a second holder of the token.
+            // Only from the client of the first exchange, when it came with
+            // a key.
+            let same_client = match (&row.retry_key_hash, &key_hash) {
+                (Some(stored), Some(presented)) => bool::from(stored.ct_eq(presented)),
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
             let unused_successor = match &row.replaced_by {
-                Some(successor) => {
+                Some(successor) if same_client => {
                     may_hand_out_again(conn, successor, rotated_at, now)?.then_some(successor)
                 }
-                None => None,
+                _ => None,
             };
             if let Some(successor) = unused_successor {
                 tracing::info!(device_id = %row.device_id, "refresh retried; answer was lost");
@@ -425,7 +453,7 @@ pub async fn refresh(state: &AppState, presented: &str, ip: IpAddr) -> Result<To
                 return reused(conn, row.device_id, &dev.user_id, now);
             }
         }
-        store::auth::refresh_mark_rotated(conn, &hash, &next_hash, now)?;
+        store::auth::refresh_mark_rotated(conn, &hash, &next_hash, key_hash.as_deref(), now)?;
         store::auth::insert_refresh(conn, &next_hash, &row.device_id, now)?;
         store::auth::touch_device(conn, &row.device_id, now)?;
         Ok(Refreshed::Ok {

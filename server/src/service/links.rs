@@ -243,10 +243,6 @@ pub async fn poll(
     }
 }
 
-/// A redeemer's retry key, characters.
-const RETRY_KEY_MIN: usize = 16;
-const RETRY_KEY_MAX: usize = 128;
-
 fn invite_used() -> Error {
     Error::conflict("invite_used", "this invite was already used")
 }
@@ -507,18 +503,7 @@ pub async fn redeem(
             ))
         }
     };
-    let key_hash = match req.retry_key.as_deref() {
-        Some(k) if (RETRY_KEY_MIN..=RETRY_KEY_MAX).contains(&k.chars().count()) => {
-            Some(token_hash(k))
-        }
-        Some(_) => {
-            return Err(Error::unprocessable(
-                "invalid_field",
-                format!("retry_key: {RETRY_KEY_MIN} to {RETRY_KEY_MAX} characters"),
-            ))
-        }
-        None => None,
-    };
+    let key_hash = auth::retry_key_hash(req.retry_key.as_deref())?;
     let hash = token_hash(&code);
     let platform: Platform = req.platform;
     let now = now_ms();

@@ -229,6 +229,8 @@ pub struct RefreshRow {
     pub rotated_at: Option<i64>,
     /// The hash of the token it was last exchanged for.
     pub replaced_by: Option<Vec<u8>>,
+    /// The hash of the retry key its first exchange came with.
+    pub retry_key_hash: Option<Vec<u8>>,
 }
 
 pub fn refresh_lookup(
@@ -237,13 +239,15 @@ pub fn refresh_lookup(
 ) -> Result<Option<RefreshRow>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT device_id, rotated_at, replaced_by FROM refresh_tokens WHERE token_hash = ?1",
+            "SELECT device_id, rotated_at, replaced_by, retry_key_hash \
+             FROM refresh_tokens WHERE token_hash = ?1",
         )?
         .query_row([token_hash], |r| {
             Ok(RefreshRow {
                 device_id: r.get(0)?,
                 rotated_at: r.get(1)?,
                 replaced_by: r.get(2)?,
+                retry_key_hash: r.get(3)?,
             })
         })
         .optional()?)
@@ -258,19 +262,22 @@ pub fn refresh_unused(conn: &Connection, token_hash: &[u8]) -> Result<bool, Stor
         .exists([token_hash])?)
 }
 
-/// Marks a token exchanged for `successor`. The first exchange's time stays:
-/// the window for retries runs from it.
+/// Marks a token exchanged for `successor`. The first exchange's time and
+/// retry key stay: the window for retries runs from it, and they must bring
+/// its key.
 pub fn refresh_mark_rotated(
     conn: &Connection,
     token_hash: &[u8],
     successor: &[u8],
+    retry_key_hash: Option<&[u8]>,
     now: i64,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, ?3), replaced_by = ?2 \
+        "UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, ?3), replaced_by = ?2, \
+         retry_key_hash = CASE WHEN rotated_at IS NULL THEN ?4 ELSE retry_key_hash END \
          WHERE token_hash = ?1",
     )?
-    .execute(params![token_hash, successor, now])?;
+    .execute(params![token_hash, successor, now, retry_key_hash])?;
     Ok(())
 }
 

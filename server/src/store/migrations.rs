@@ -31,6 +31,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0019_invite_redeem_retry.sql")),
     M::up(include_str!("migrations/0020_link_poll_secret_only.sql")),
     M::up(include_str!("migrations/0021_rotated_refresh_index.sql")),
+    M::up(include_str!("migrations/0022_refresh_retry_key.sql")),
 ];
 
 /// The schema version this binary migrates to (`PRAGMA user_version`).
