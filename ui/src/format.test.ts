@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { reactedBy, stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, withChat, groupByDay, imageBox, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, isSendKey, snippet, searchQuery, setDateLocale, clock } from "./format";
+import { reactedBy, stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, withChat, groupByDay, imageBox, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, waitingBehind, isSendKey, snippet, searchQuery, setDateLocale, clock } from "./format";
 
 // Written as in Britain unless a test says otherwise (the app uses the
 // system's locale).
@@ -134,6 +134,14 @@ describe("messages and chats", () => {
     expect(deferredText("rate_limited")).toContain("sending too fast");
     expect(deferredText("storage_failed")).toContain("disk failed");
     expect(deferredText("write_rolled_back")).toContain("could not take it");
+  });
+
+  it("says which queued messages wait behind one the server refused for now", () => {
+    const pending = (k: string) => msg({ id: "", client_id: k, state: "pending" });
+    const list = [msg({ client_id: "s" }), pending("a"), pending("b"), pending("c")];
+    expect([...waitingBehind(list, {})]).toEqual([]);
+    expect([...waitingBehind(list, { b: "internal" })]).toEqual(["c"]);
+    expect([...waitingBehind(list, { a: "rate_limited" })]).toEqual(["b", "c"]);
   });
 
   it("quotes a message by its text, else its attachment", () => {

@@ -140,6 +140,23 @@ export function deferredText(code: string): string {
   }
 }
 
+/** What a queued message says while one before it in its chat waits. */
+export const WAITING_BEHIND = "Not sent yet: waits for the message before it. Retrying…";
+
+/** The pending messages (by client id) that wait behind an earlier one of
+ * the chat the server refused for now: a chat's messages go in order, so
+ * they go only after it. `messages`: one chat's, oldest first. */
+export function waitingBehind(messages: readonly CachedMessage[], deferred: Record<string, string>): Set<string> {
+  const behind = new Set<string>();
+  let held = false;
+  for (const m of messages) {
+    if (m.state !== "pending") continue;
+    if (held && !deferred[m.client_id]) behind.add(m.client_id);
+    if (deferred[m.client_id]) held = true;
+  }
+  return behind;
+}
+
 /** Why a message was refused for good, from the server's code. */
 export function failedText(code: string): string {
   switch (code) {

@@ -13,7 +13,7 @@ import { ConfirmDelete } from "../components/ConfirmDelete";
 import { ReactionPicker } from "../components/ReactionPicker";
 import { open as openDialog, save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
-import { dayKey, reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, imageBox, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText } from "../format";
+import { dayKey, reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, imageBox, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText, waitingBehind, WAITING_BEHIND } from "../format";
 import { drafts } from "../drafts";
 import { Latest } from "../latest";
 import { uploadEnded, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
@@ -780,6 +780,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   // Their handlers read only what is listed here, or refs.
   const rows = useMemo(() => {
     const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
+    const behind = waitingBehind(messages, deferred);
     return groupByDay(messages, now).map((g) => (
         <div key={g.key} className="day">
           <div className="day-label">
@@ -791,7 +792,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             const why =
               m.state === "pending" && deferred[m.client_id]
                 ? deferredText(deferred[m.client_id])
-                : m.state === "failed"
+                : behind.has(m.client_id)
+                  ? WAITING_BEHIND
+                  : m.state === "failed"
                   ? failedText(m.failure?.code ?? failed[m.client_id] ?? "")
                   : undefined;
             const t = why ? { ...tick(m.state), label: why } : tick(m.state);
