@@ -147,17 +147,6 @@ pub fn link_time_left(
     }
 }
 
-/// 32 random letters and digits (~190 bits): proof that a refresh or a
-/// redeem comes again from the same client.
-fn retry_key() -> String {
-    use rand::{distributions::Alphanumeric, Rng};
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(32)
-        .map(char::from)
-        .collect()
-}
-
 /// Runs a call whose answer carries a new session (a refresh, an invite's
 /// redeem), trying it again when the answer may have been lost: no answer
 /// (the connection broke, `SESSION_TIMEOUT` passed: twice at most, so an
@@ -304,7 +293,7 @@ impl Client {
             device_name: device_name.into(),
             platform: Platform::current_or_cli(),
             // Lets a retry after a lost answer get the session it gave.
-            retry_key: Some(retry_key()),
+            retry_key: Some(crate::session::random_key()),
         };
         let s = retry_lost_answer("redeeming an invite", |t| api.redeem_invite(&req, t)).await?;
         Client::adopt(profile, api, &s.tokens, &s.user).await
@@ -521,8 +510,11 @@ impl Client {
         let inner = self.inner.clone();
         let rotation = tokio::spawn(async move {
             let _lock = lock;
-            // The same key for every try: only this client's retries pass.
-            let key = retry_key();
+            // The same key for every try, in any process of this profile.
+            let key = {
+                let (p, t) = (p.clone(), presented.clone());
+                blocking(move || p.refresh_retry_key(&t)).await?
+            };
             let refreshed = retry_lost_answer("a token refresh", |t| {
                 api.refresh_within(&presented, Some(&key), t)
             })

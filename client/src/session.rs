@@ -20,6 +20,9 @@ const KEYRING_SERVICE: &str = "parley";
 const PROFILE_FILE: &str = "profile.json";
 const SECRET_FILE: &str = "session";
 const LOCK_FILE: &str = "lock";
+/// A secret of this profile's own, never sent: refresh retry keys are made
+/// from it (see `Profile::refresh_retry_key`).
+const RETRY_SECRET_FILE: &str = "retry.key";
 
 /// Where the secret part of a session lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,7 +175,7 @@ impl Profile {
         if let Some(e) = self.keyring_entry() {
             let _ = e.delete_credential();
         }
-        for f in [SECRET_FILE, PROFILE_FILE] {
+        for f in [SECRET_FILE, PROFILE_FILE, RETRY_SECRET_FILE] {
             match fs::remove_file(self.dir.join(f)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -202,6 +205,25 @@ impl Profile {
         Ok(())
     }
 
+    /// The retry key for exchanging `refresh_token` (PROTOCOL.md: a retry
+    /// after a lost answer must bring the key its first exchange came with).
+    /// Made from the token and a secret kept in this profile's folder, so
+    /// every process of the profile, and this one after a restart, makes the
+    /// same key for the same token, while someone who holds only the token
+    /// cannot. Blocking; called under the profile lock.
+    pub fn refresh_retry_key(&self, refresh_token: &str) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        let path = self.dir.join(RETRY_SECRET_FILE);
+        let secret = match fs::read_to_string(&path) {
+            Ok(s) if s.trim().len() >= 32 => s.trim().to_owned(),
+            Ok(_) => make_retry_secret(&path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => make_retry_secret(&path)?,
+            Err(e) => return Err(e.into()),
+        };
+        let digest = Sha256::digest(format!("parley/refresh-retry/{secret}/{refresh_token}"));
+        Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+    }
+
     /// Takes the profile's exclusive lock (blocking) until the guard drops.
     pub fn lock(&self) -> Result<ProfileLock> {
         let f = fs::OpenOptions::new()
@@ -221,6 +243,22 @@ impl Drop for ProfileLock {
     fn drop(&mut self) {
         let _ = self.0.unlock();
     }
+}
+
+fn make_retry_secret(path: &Path) -> Result<String> {
+    let secret = random_key();
+    write_private(path, secret.as_bytes())?;
+    Ok(secret)
+}
+
+/// 32 random letters and digits (~190 bits).
+pub(crate) fn random_key() -> String {
+    use rand::{distributions::Alphanumeric, Rng};
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
 }
 
 /// Writes `bytes` to `path` readable by its owner only (0600), whole or not

@@ -1014,6 +1014,49 @@ async fn a_refresh_whose_answer_is_lost_is_retried_and_the_device_stays_signed_i
     refresh_answer_lost(false).await;
 }
 
+/// A process that died after the server rotated its token, before it saved
+/// the answer: the next process of the profile presents the same token
+/// within the minute with the same retry key (made from the profile's own
+/// secret), and the device stays signed in. Someone with the token alone
+/// cannot make that key.
+#[tokio::test]
+async fn a_refresh_lost_with_its_process_is_retried_by_the_next_one() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ana");
+    drop(login(&ts, &dir, ANA).await);
+    let profile = Profile::open(&dir).unwrap();
+    let s0 = stored(&profile);
+    let key = profile.refresh_retry_key(&s0.refresh_token).unwrap();
+    assert_eq!(
+        Profile::open(&dir)
+            .unwrap()
+            .refresh_retry_key(&s0.refresh_token)
+            .unwrap(),
+        key,
+        "the same key in every process of the profile"
+    );
+    assert_ne!(profile.refresh_retry_key("another token").unwrap(), key);
+    #[cfg(unix)]
+    assert_eq!(mode(&dir.join("retry.key")), 0o600);
+    // The process that died: its exchange reached the server.
+    let api = Api::new(&ts.base).unwrap();
+    api.refresh_within(&s0.refresh_token, Some(&key), Duration::from_secs(15))
+        .await
+        .unwrap();
+    // The next one, with the session as it was stored.
+    store_secrets(
+        &profile,
+        &Secrets {
+            access_expires_at: 0,
+            ..s0.clone()
+        },
+    );
+    let client = Client::open(profile.clone()).await.unwrap();
+    assert_eq!(client.me().await.unwrap().identifier, ANA);
+    assert_ne!(stored(&profile).refresh_token, s0.refresh_token);
+}
+
 /// The answer never comes: the refresh times out (15 s) and the retry still
 /// lands inside the server's window.
 #[tokio::test]
