@@ -319,7 +319,13 @@ impl Client {
             if cache::owner(&p.cache_path())? != Some((server.clone(), uid.clone())) {
                 p.wipe_cache()?;
             }
-            p.save(&server, &uid, &did, &s)
+            let store = p.save(&server, &uid, &did, &s)?;
+            // The retry secret, made now rather than during the first
+            // refresh (whose answer may be the one that is lost).
+            if let Err(e) = p.refresh_retry_key(&s.refresh_token) {
+                tracing::warn!(error = %e, "cannot keep a retry secret in the profile");
+            }
+            Ok(store)
         })
         .await?;
         let client = Client::from_parts(profile, api, secrets).await?;
@@ -511,12 +517,20 @@ impl Client {
         let rotation = tokio::spawn(async move {
             let _lock = lock;
             // The same key for every try, in any process of this profile.
+            // Without one (the profile's folder cannot be written) the
+            // refresh still goes, as a client without keys does.
             let key = {
                 let (p, t) = (p.clone(), presented.clone());
-                blocking(move || p.refresh_retry_key(&t)).await?
+                match blocking(move || p.refresh_retry_key(&t)).await {
+                    Ok(k) => Some(k),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no retry key for this refresh; refreshing without");
+                        None
+                    }
+                }
             };
             let refreshed = retry_lost_answer("a token refresh", |t| {
-                api.refresh_within(&presented, Some(&key), t)
+                api.refresh_within(&presented, key.as_deref(), t)
             })
             .await?;
             let new = secrets_from(&refreshed);

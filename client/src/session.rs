@@ -216,8 +216,16 @@ impl Profile {
         let path = self.dir.join(RETRY_SECRET_FILE);
         let secret = match fs::read_to_string(&path) {
             Ok(s) if s.trim().len() >= 32 => s.trim().to_owned(),
+            // Missing, short, or not text (a damaged file): a new one.
             Ok(_) => make_retry_secret(&path)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => make_retry_secret(&path)?,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData
+                ) =>
+            {
+                make_retry_secret(&path)?
+            }
             Err(e) => return Err(e.into()),
         };
         let digest = Sha256::digest(format!("parley/refresh-retry/{secret}/{refresh_token}"));
@@ -248,6 +256,12 @@ impl Drop for ProfileLock {
 fn make_retry_secret(path: &Path) -> Result<String> {
     let secret = random_key();
     write_private(path, secret.as_bytes())?;
+    // The folder too: a secret lost with a power cut would make the next
+    // retry's key differ, and the server revoke the device.
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir)?.sync_all()?;
+    }
     Ok(secret)
 }
 

@@ -1057,6 +1057,31 @@ async fn a_refresh_lost_with_its_process_is_retried_by_the_next_one() {
     assert_ne!(stored(&profile).refresh_token, s0.refresh_token);
 }
 
+/// A retry secret the profile cannot hold (here a folder where the file
+/// goes) costs only the retry key: the refresh goes without one.
+#[tokio::test]
+async fn a_refresh_goes_without_a_key_when_the_profile_cannot_keep_one() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ana");
+    drop(login(&ts, &dir, ANA).await);
+    let _ = std::fs::remove_file(dir.join("retry.key"));
+    std::fs::create_dir(dir.join("retry.key")).unwrap();
+    let profile = Profile::open(&dir).unwrap();
+    assert!(profile.refresh_retry_key("t").is_err());
+    let s0 = stored(&profile);
+    store_secrets(
+        &profile,
+        &Secrets {
+            access_expires_at: 0,
+            ..s0.clone()
+        },
+    );
+    let client = Client::open(profile.clone()).await.unwrap();
+    assert_eq!(client.me().await.unwrap().identifier, ANA);
+    assert_ne!(stored(&profile).refresh_token, s0.refresh_token);
+}
+
 /// The answer never comes: the refresh times out (15 s) and the retry still
 /// lands inside the server's window.
 #[tokio::test]

@@ -165,11 +165,20 @@ async fn the_janitor_forgets_long_rotated_refresh_tokens_only() {
         .unwrap();
     let day = 86_400_000_i64;
     let db = ts.db_mut();
-    // Ana's first token rotated 31 days ago, one just inside 30 days would
-    // stay; Ben's current token was made 200 days ago and never rotated.
+    // Ana's first token rotated 31 days ago; Carla's 29 days ago, which
+    // stays; Ben's current token was made 200 days ago and never rotated.
     db.execute(
         "UPDATE refresh_tokens SET rotated_at = rotated_at - ?1 WHERE rotated_at IS NOT NULL",
         [31 * day],
+    )
+    .unwrap();
+    let c = ts.login("carla@example.org").await;
+    assert_eq!(ts.refresh(&c.tokens.refresh_token).await.status(), 200);
+    let db = ts.db_mut();
+    db.execute(
+        "UPDATE refresh_tokens SET rotated_at = rotated_at - ?1 WHERE device_id = ?2 \
+         AND rotated_at IS NOT NULL",
+        rusqlite::params![29 * day, c.tokens.device_id.as_str()],
     )
     .unwrap();
     db.execute(
@@ -182,25 +191,29 @@ async fn the_janitor_forgets_long_rotated_refresh_tokens_only() {
             .query_row("SELECT COUNT(*) FROM refresh_tokens", [], |r| r.get(0))
             .unwrap()
     };
-    assert_eq!(rows(&ts), 3);
+    assert_eq!(rows(&ts), 5);
     ts.restart().await; // the janitor runs at start
     let mut left = rows(&ts);
     for _ in 0..50 {
-        if left == 2 {
+        if left == 4 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         left = rows(&ts);
     }
-    assert_eq!(
-        left, 2,
-        "the long-rotated token is gone, the current ones stay"
-    );
+    assert_eq!(left, 4, "the long-rotated token is gone, the others stay");
     // Presented now it is merely unknown: Ana's device stays signed in.
     let r = ts.refresh(&s.tokens.refresh_token).await;
     problem(r, 401, "invalid_token").await;
     assert_eq!(ts.refresh(&t2.refresh_token).await.status(), 200);
     assert_eq!(ts.refresh(&old.tokens.refresh_token).await.status(), 200);
+    // Carla's, rotated 29 days ago, still catches a thief.
+    problem(
+        ts.refresh(&c.tokens.refresh_token).await,
+        401,
+        "token_reused",
+    )
+    .await;
 }
 
 /// An exchange that came with a retry key takes a retry only with that key:
@@ -222,6 +235,30 @@ async fn a_refresh_retry_must_bring_the_first_exchanges_key() {
             .await;
         problem(r, 401, "token_reused").await;
     }
+    // A first exchange without a key binds its retries to none: a keyed
+    // retry does not set one (any later retry is still taken).
+    let ts = TestServer::start().await;
+    let s = ts.login(ana()).await;
+    let with =
+        |key: Option<&str>| json!({"refresh_token": s.tokens.refresh_token, "retry_key": key});
+    assert_eq!(
+        ts.post_json("/v1/auth/refresh", with(None)).await.status(),
+        200
+    );
+    let k1 = "a".repeat(32);
+    assert_eq!(
+        ts.post_json("/v1/auth/refresh", with(Some(&k1)))
+            .await
+            .status(),
+        200
+    );
+    let k2 = "b".repeat(32);
+    assert_eq!(
+        ts.post_json("/v1/auth/refresh", with(Some(&k2)))
+            .await
+            .status(),
+        200
+    );
     // A key out of bounds, on both sides (characters).
     let ts = TestServer::start().await;
     let s = ts.login(ana()).await;

@@ -142,6 +142,10 @@ describe("messages and chats", () => {
     expect([...waitingBehind(list, {})]).toEqual([]);
     expect([...waitingBehind(list, { b: "internal" })]).toEqual(["c"]);
     expect([...waitingBehind(list, { a: "rate_limited" })]).toEqual(["b", "c"]);
+    // A refused one in between is not held (the outbox skips it), nor is a
+    // sent one whose old deferral is still on record.
+    const mixed = [pending("a"), msg({ client_id: "f", state: "failed" }), msg({ client_id: "s2", state: "sent" }), pending("d")];
+    expect([...waitingBehind(mixed, { a: "internal", s2: "internal" })]).toEqual(["d"]);
   });
 
   it("quotes a message by its text, else its attachment", () => {

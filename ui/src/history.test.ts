@@ -95,6 +95,15 @@ describe("history", () => {
     expect(withSent([...range(1, 2), pending], pending)).toEqual([...range(1, 2), pending]);
   });
 
+  it("puts a message I queued after the ones queued before it", () => {
+    const at = (min: number) => new Date(2026, 10, 27, 19, min).toISOString();
+    const first = msg(0, { client_id: "a", created_at: at(1) });
+    const second = msg(0, { client_id: "b", created_at: at(2) });
+    const third = msg(0, { client_id: "c", created_at: at(3) });
+    const list = withSent(withSent([...range(1, 2), first], second), third);
+    expect(list.map((m) => m.client_id)).toEqual([...range(1, 2).map((m) => m.client_id), "a", "b", "c"]);
+  });
+
   it("finds the oldest shown seq, ignoring pending messages", () => {
     expect(oldestSeq([msg(0), msg(7), msg(5), msg(9)])).toBe(5);
     expect(oldestSeq([msg(0)])).toBe(0);

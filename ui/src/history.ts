@@ -10,15 +10,17 @@ export const PAGE = 200;
 // client id names it across that change.
 const clientKey = (m: CachedMessage) => `${m.sender_id}\u0000${m.client_id}`;
 
-/** By seq, pending (seq 0) last, each group in the order given. */
+/** By seq, pending (seq 0) last in the order they were written (the
+ * outbox's: they go out in it), ties in the order given. */
 export function sortMessages(list: CachedMessage[]): CachedMessage[] {
+  const written = (m: CachedMessage) => Date.parse(m.created_at) || 0;
   return list
     .map((m, i) => [m, i] as const)
     .sort(([a, i], [b, j]) => {
       const pa = a.seq === 0;
       const pb = b.seq === 0;
       if (pa !== pb) return pa ? 1 : -1;
-      return pa ? i - j : a.seq - b.seq || i - j;
+      return pa ? written(a) - written(b) || i - j : a.seq - b.seq || i - j;
     })
     .map(([m]) => m);
 }

@@ -569,16 +569,36 @@ const BURNT_KEPT_MS: i64 = 24 * 3600 * 1000;
 /// `invalid_token`, which does not revoke the device).
 const ROTATED_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
 
-/// Deletes expired sign-in codes and long-rotated refresh tokens. Called by
-/// the janitor task.
+/// Rotated refresh tokens deleted per writer job: the first run after an
+/// upgrade may find millions, and sends wait behind each job.
+const ROTATED_PURGE_BATCH: usize = 20_000;
+
+/// Deletes expired sign-in codes and long-rotated refresh tokens (in
+/// batches, each its own writer job). Called by the janitor task.
 pub async fn purge_expired(state: &AppState) -> Result<usize> {
     let now = now_ms();
-    state
+    let mut purged = state
         .store
         .write(move |conn| {
-            let codes = store::auth::otp_delete_expired(conn, now, BURNT_KEPT_MS)?;
-            let tokens = store::auth::refresh_delete_rotated(conn, now - ROTATED_KEPT_MS)?;
-            Ok(codes + tokens)
+            store::auth::otp_delete_expired(conn, now, BURNT_KEPT_MS).map_err(Error::from)
         })
-        .await
+        .await?;
+    loop {
+        let n = state
+            .store
+            .write(move |conn| {
+                store::auth::refresh_delete_rotated(
+                    conn,
+                    now - ROTATED_KEPT_MS,
+                    ROTATED_PURGE_BATCH,
+                )
+                .map_err(Error::from)
+            })
+            .await?;
+        purged += n;
+        if n < ROTATED_PURGE_BATCH {
+            return Ok(purged);
+        }
+        tokio::task::yield_now().await;
+    }
 }

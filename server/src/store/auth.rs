@@ -104,13 +104,19 @@ pub fn otp_delete_expired(
         .execute(params![cutoff, burnt_kept])?)
 }
 
-/// Deletes refresh tokens rotated before `cutoff` (never a current one).
-pub fn refresh_delete_rotated(conn: &Connection, cutoff: i64) -> Result<usize, StoreError> {
+/// Deletes up to `batch` refresh tokens rotated before `cutoff` (never a
+/// current one); returns how many.
+pub fn refresh_delete_rotated(
+    conn: &Connection,
+    cutoff: i64,
+    batch: usize,
+) -> Result<usize, StoreError> {
     Ok(conn
         .prepare_cached(
-            "DELETE FROM refresh_tokens WHERE rotated_at IS NOT NULL AND rotated_at < ?1",
+            "DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens \
+             WHERE rotated_at IS NOT NULL AND rotated_at < ?1 LIMIT ?2)",
         )?
-        .execute([cutoff])?)
+        .execute(rusqlite::params![cutoff, batch as i64])?)
 }
 
 pub fn insert_device(
