@@ -1045,8 +1045,14 @@ async fn a_refresh_lost_with_its_process_is_retried_by_the_next_one() {
         .await
         .unwrap();
     // The next one, with the session as it was stored.
+    refreshed_on_next_call(&profile, &s0).await;
+}
+
+/// Stores `s0` with its access token expired, opens a client on `profile`
+/// (a new process) and checks that its first call refreshed the session.
+async fn refreshed_on_next_call(profile: &Profile, s0: &Secrets) -> Client {
     store_secrets(
-        &profile,
+        profile,
         &Secrets {
             access_expires_at: 0,
             ..s0.clone()
@@ -1054,7 +1060,8 @@ async fn a_refresh_lost_with_its_process_is_retried_by_the_next_one() {
     );
     let client = Client::open(profile.clone()).await.unwrap();
     assert_eq!(client.me().await.unwrap().identifier, ANA);
-    assert_ne!(stored(&profile).refresh_token, s0.refresh_token);
+    assert_ne!(stored(profile).refresh_token, s0.refresh_token);
+    client
 }
 
 /// A retry secret the profile cannot hold (here a folder where the file
@@ -1070,16 +1077,7 @@ async fn a_refresh_goes_without_a_key_when_the_profile_cannot_keep_one() {
     let profile = Profile::open(&dir).unwrap();
     assert!(profile.refresh_retry_key("t").is_err());
     let s0 = stored(&profile);
-    store_secrets(
-        &profile,
-        &Secrets {
-            access_expires_at: 0,
-            ..s0.clone()
-        },
-    );
-    let client = Client::open(profile.clone()).await.unwrap();
-    assert_eq!(client.me().await.unwrap().identifier, ANA);
-    assert_ne!(stored(&profile).refresh_token, s0.refresh_token);
+    refreshed_on_next_call(&profile, &s0).await;
 }
 
 /// The answer never comes: the refresh times out (15 s) and the retry still
