@@ -473,6 +473,7 @@ impl Client {
             // Said on the event channel too: the desktop signs out on it.
             self.emit(ClientEvent::SignedOut {
                 reason: reason.clone(),
+                code: None,
             });
             return Err(ClientError::SignedOut(reason));
         };
@@ -571,6 +572,7 @@ impl Client {
                 .await?;
                 self.emit(ClientEvent::SignedOut {
                     reason: reason.clone(),
+                    code: e.code().map(str::to_owned),
                 });
                 Err(ClientError::SignedOut(reason))
             }

@@ -46,6 +46,11 @@ pub enum ClientEvent {
     SendDeferred { client_id: String, error: Problem },
     /// The server's log was too far ahead; state was reloaded over REST.
     Resynced,
-    /// The session ended (revoked elsewhere, or refresh refused).
-    SignedOut { reason: String },
+    /// The session ended (revoked elsewhere, or refresh refused): why, and
+    /// the server's problem code when it said one (`invalid_token`,
+    /// `token_reused`, `account_disabled`, `account_deleted`).
+    SignedOut {
+        reason: String,
+        code: Option<String>,
+    },
 }

@@ -55,7 +55,7 @@ export function App() {
     if (!store.signedOut) return;
     drafts.close();
     // Already on the sign-in screen (signed out or deleted here): its note stays.
-    setScreen((cur) => (cur.name === "sign-in" ? cur : { name: "sign-in", note: `You were signed out: ${store.signedOut}` }));
+    setScreen((cur) => (cur.name === "sign-in" ? cur : { name: "sign-in", note: store.signedOut ?? "You were signed out." }));
     // Back to a fresh store, so the next sign-out (the same reason again)
     // is seen too: this effect runs only when the reason changes.
     dispatch({ type: "reset" });

@@ -298,6 +298,23 @@ export function countdown(seconds: number): string {
   return `${Math.floor(s / 60)}:${pad(s % 60)}`;
 }
 
+/** Why this device was signed out, in words, by the server's code (the
+ * client's own reason when there is none). */
+export function signedOutText(code: string | null, reason: string): string {
+  switch (code) {
+    case "token_reused":
+      return "You were signed out for safety: this device's session was used from somewhere else. Sign in again, then check your devices in Settings.";
+    case "invalid_token":
+      return "You were signed out: this device was removed from your account, or its session ended. Sign in again.";
+    case "account_disabled":
+      return "You were signed out: this account is disabled. Contact the server's operator.";
+    case "account_deleted":
+      return "You were signed out: this account was deleted.";
+    default:
+      return `You were signed out: ${reason}`;
+  }
+}
+
 /** Sign-in errors in words, by the server's stable code (limits and waits
  * are worded for every command, in problems.ts). */
 export function signInError(e: CommandError, server: string): string {

@@ -153,8 +153,13 @@ describe("store", () => {
 
   it("forgets everything when signed out elsewhere", () => {
     let s = ev(initialState, { type: "presence", user_id: "ben", online: true, last_seen_at: null });
-    s = ev(s, { type: "signed_out", reason: "device revoked" });
-    expect(s.signedOut).toBe("device revoked");
+    s = ev(s, { type: "signed_out", reason: "refresh token is invalid or revoked; sign in again (invalid_token)", code: "invalid_token" });
+    expect(s.signedOut).toBe("You were signed out: this device was removed from your account, or its session ended. Sign in again.");
     expect(s.presence).toEqual({});
+    // Said in words by the server's code; the client's own reason otherwise.
+    expect(ev(s, { type: "signed_out", reason: "x", code: "token_reused" }).signedOut).toMatch(/for safety/);
+    expect(ev(s, { type: "signed_out", reason: "the session was removed from this profile", code: null }).signedOut).toBe(
+      "You were signed out: the session was removed from this profile",
+    );
   });
 });

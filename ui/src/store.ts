@@ -3,6 +3,7 @@
 // views reload from the client's cache. It holds no chat data of its own.
 import type { ClientEvent, Connection, Event, LinkState, User } from "./bindings";
 import { TYPING_TTL_SECS } from "./bindings/limits";
+import { signedOutText } from "./format";
 
 /** How long a typing indicator lasts without a refresh (as the server's). */
 export const TYPING_TTL_MS = TYPING_TTL_SECS * 1000;
@@ -169,7 +170,7 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
       return touched({ ...state, deferred, failed, rev: state.rev + 1 }, chat);
     }
     case "signed_out":
-      return { ...initialState, signedOut: ev.reason };
+      return { ...initialState, signedOut: signedOutText(ev.code, ev.reason) };
   }
 }
 
