@@ -554,7 +554,10 @@ impl Client {
                 *secrets = new;
                 Ok(())
             }
-            Err(e) if is_unauthorized(&e) => {
+            // A disabled account keeps its session: the server takes its
+            // tokens again once an admin enables it (PROTOCOL.md), so the
+            // calls fail with `account_disabled` until then.
+            Err(e) if is_unauthorized(&e) && e.code() != Some("account_disabled") => {
                 let reason = e.to_string();
                 let p = self.inner.profile.clone();
                 // A deleted account leaves nothing behind here either (this

@@ -1064,6 +1064,42 @@ async fn refreshed_on_next_call(profile: &Profile, s0: &Secrets) -> Client {
     client
 }
 
+/// An account an admin disabled keeps its session on the device: calls
+/// say `account_disabled` (nothing is cleared), and once it is enabled
+/// again the same session works.
+#[tokio::test]
+async fn a_disabled_account_keeps_its_session_until_enabled() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ana");
+    drop(login(&ts, &dir, ANA).await);
+    let profile = Profile::open(&dir).unwrap();
+    let s0 = stored(&profile);
+    let set_disabled = |on: bool| {
+        let db = rusqlite::Connection::open(ts.config.data_dir.join("parley.db")).unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        let at = if on { Some(1_i64) } else { None };
+        db.execute("UPDATE users SET disabled_at = ?1", [at])
+            .unwrap();
+    };
+    set_disabled(true);
+    store_secrets(
+        &profile,
+        &Secrets {
+            access_expires_at: 0,
+            ..s0.clone()
+        },
+    );
+    let client = Client::open(profile.clone()).await.unwrap();
+    let mut rx = client.subscribe();
+    let err = client.me().await.unwrap_err();
+    assert_eq!(err.code(), Some("account_disabled"), "{err:?}");
+    assert!(profile.info().unwrap().is_some(), "the session stays");
+    assert!(!matches!(rx.try_recv(), Ok(ClientEvent::SignedOut { .. })));
+    set_disabled(false);
+    assert_eq!(client.me().await.unwrap().identifier, ANA);
+}
+
 /// A retry secret the profile cannot hold (here a folder where the file
 /// goes) costs only the retry key: the refresh goes without one.
 #[tokio::test]
