@@ -248,9 +248,7 @@ fn invite_used() -> Error {
 }
 
 /// A redeemed invite's session, handed out again to the redeemer that
-/// presents the same retry key (its answer was lost), within a minute of
-/// the redeem and while that session's refresh token is unused; that token
-/// is withdrawn. No second `device.added`: it is the same device.
+/// presents the same retry key (its answer was lost).
 fn redeem_again(
     state: &AppState,
     conn: &rusqlite::Connection,
@@ -263,27 +261,21 @@ fn redeem_again(
         (Some(stored), Some(presented)) => bool::from(stored.ct_eq(presented)),
         _ => false,
     };
-    let (true, Some(device_id), Some(first)) =
-        (same_redeemer, &redeemed.device_id, &redeemed.refresh_hash)
-    else {
-        return Err(invite_used());
-    };
-    let user = session_owner(conn, &invite.user_id)?;
-    let device_live = store::auth::device_state(conn, device_id)?.is_some_and(|d| !d.revoked);
-    if !device_live || !auth::may_hand_out_again(conn, first, redeemed.at, now)? {
+    if !same_redeemer {
         return Err(invite_used());
     }
-    store::auth::refresh_withdraw(conn, first, now)?;
-    let refresh = auth::new_refresh(conn, device_id, now)?;
-    store::links::redeem_invite(
+    let (user, device_id, refresh) = hand_out_again(
         conn,
-        &invite.id,
-        device_id,
-        &token_hash(&refresh),
-        key_hash,
+        &invite.user_id,
+        redeemed.device_id.as_deref(),
+        redeemed.refresh_hash.as_deref(),
+        redeemed.at,
         now,
+        invite_used,
     )?;
-    let tokens = auth::issue_tokens(state, &invite.user_id, device_id.clone(), refresh)?;
+    let refresh_hash = token_hash(&refresh);
+    store::links::redeem_invite(conn, &invite.id, &device_id, &refresh_hash, key_hash, now)?;
+    let tokens = auth::issue_tokens(state, &invite.user_id, device_id, refresh)?;
     Ok((
         LinkedSession {
             tokens,
@@ -291,6 +283,35 @@ fn redeem_again(
         },
         Emitted::default(),
     ))
+}
+
+/// A session a link or an invite handed out `at` (device `device_id`,
+/// first refresh token hashed as `first`), handed out again: only within a
+/// minute of that and while that token is unused, to a live device of an
+/// account that may still sign in. The first token is withdrawn (whoever
+/// holds it is the one left out, and presenting it revokes the device); no
+/// second `device.added`: it is the same device. Returns the account, the
+/// device and its new refresh token; `used` when it may not be handed out.
+fn hand_out_again(
+    conn: &rusqlite::Connection,
+    user_id: &str,
+    device_id: Option<&str>,
+    first: Option<&[u8]>,
+    at: i64,
+    now: i64,
+    used: fn() -> Error,
+) -> Result<(store::users::UserRow, String, String)> {
+    let (Some(device_id), Some(first)) = (device_id, first) else {
+        return Err(used());
+    };
+    let user = session_owner(conn, user_id)?;
+    let device_live = store::auth::device_state(conn, device_id)?.is_some_and(|d| !d.revoked);
+    if !device_live || !auth::may_hand_out_again(conn, first, at, now)? {
+        return Err(used());
+    }
+    store::auth::refresh_withdraw(conn, first, now)?;
+    let refresh = auth::new_refresh(conn, device_id, now)?;
+    Ok((user, device_id.to_owned(), refresh))
 }
 
 /// The account a link's or invite's session is for, if it may still have
@@ -315,10 +336,7 @@ fn session_owner(conn: &rusqlite::Connection, user_id: &str) -> Result<store::us
 
 /// The session of a collected link, handed out again to the device that
 /// made it: its answer was lost (a dropped connection, a timeout; the poll
-/// secret lives in the linking process's memory, so not a process killed). Only within a minute of the collection and while the
-/// session's refresh token is unused; that token is withdrawn, so whoever
-/// holds it is the one left out (and presenting it revokes the device).
-/// No second `device.added`: it is the same device.
+/// secret lives in the linking process's memory, so not a process killed).
 fn collect_again(
     state: &AppState,
     conn: &rusqlite::Connection,
@@ -326,26 +344,24 @@ fn collect_again(
     collected: &store::links::Collected,
     now: i64,
 ) -> Result<Poll> {
-    let (Some(device_id), Some(first), Some(user_id)) = (
-        &collected.device_id,
-        &collected.refresh_hash,
-        &link.approved_by,
-    ) else {
+    let Some(user_id) = &link.approved_by else {
         return Err(link_used());
     };
-    let me = session_owner(conn, user_id)?.to_me();
-    let device_live = store::auth::device_state(conn, device_id)?.is_some_and(|d| !d.revoked);
-    if !device_live || !auth::may_hand_out_again(conn, first, collected.at, now)? {
-        return Err(link_used());
-    }
-    store::auth::refresh_withdraw(conn, first, now)?;
-    let refresh = auth::new_refresh(conn, device_id, now)?;
-    store::links::collect_link(conn, &link.id, device_id, &token_hash(&refresh), now)?;
-    let tokens = auth::issue_tokens(state, user_id, device_id.clone(), refresh)?;
+    let (user, device_id, refresh) = hand_out_again(
+        conn,
+        user_id,
+        collected.device_id.as_deref(),
+        collected.refresh_hash.as_deref(),
+        collected.at,
+        now,
+        link_used,
+    )?;
+    store::links::collect_link(conn, &link.id, &device_id, &token_hash(&refresh), now)?;
+    let tokens = auth::issue_tokens(state, user_id, device_id, refresh)?;
     Ok(Poll::Approved(
         Box::new(LinkStatus::Approved {
             tokens,
-            user: Box::new(me),
+            user: Box::new(user.to_me()),
         }),
         Emitted::default(),
     ))
