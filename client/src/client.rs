@@ -4,7 +4,7 @@
 use crate::{
     api::{is_unauthorized, Api, CALL_TIMEOUT, SESSION_TIMEOUT},
     cache::{self, Cache, CachedMessage, OutboxItem},
-    error::{fails_only_its_chat, refused_for_now, ClientError, Result},
+    error::{ends_session, fails_only_its_chat, refused_for_now, ClientError, Result},
     events::{ClientEvent, LinkState},
     session::{Profile, ProfileInfo, SecretStore, Secrets},
 };
@@ -554,10 +554,9 @@ impl Client {
                 *secrets = new;
                 Ok(())
             }
-            // A disabled account keeps its session: the server takes its
-            // tokens again once an admin enables it (PROTOCOL.md), so the
-            // calls fail with `account_disabled` until then.
-            Err(e) if is_unauthorized(&e) && e.code() != Some("account_disabled") => {
+            // A disabled account keeps its session (calls fail with
+            // `account_disabled` until an admin enables it again).
+            Err(e) if ends_session(&e) => {
                 let reason = e.to_string();
                 let p = self.inner.profile.clone();
                 // A deleted account leaves nothing behind here either (this

@@ -58,6 +58,13 @@ pub fn refused_for_now(p: &parley_protocol::Problem) -> bool {
     p.status >= 500 || p.status == 429
 }
 
+/// A refused token refresh that ends this device's session: any 401 but
+/// `account_disabled`, whose tokens the server takes again once an admin
+/// enables the account (PROTOCOL.md), so the session is kept.
+pub fn ends_session(e: &ClientError) -> bool {
+    crate::api::is_unauthorized(e) && e.code() != Some("account_disabled")
+}
+
 /// A refusal for now that is about this message, not about the sender or
 /// the server as a whole: a server error (500) on it. Rate limits and a full
 /// or failed disk refuse everything alike, so everything waits for them;

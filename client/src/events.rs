@@ -48,7 +48,7 @@ pub enum ClientEvent {
     Resynced,
     /// The session ended (revoked elsewhere, or refresh refused): why, and
     /// the server's problem code when it said one (`invalid_token`,
-    /// `token_reused`, `account_disabled`, `account_deleted`).
+    /// `token_reused`, `account_deleted`; see `error::ends_session`).
     SignedOut {
         reason: String,
         code: Option<String>,

@@ -42,8 +42,9 @@ impl ProfileState {
     /// Remembers the server for the next sign-in form. Only a convenience:
     /// a failure is logged, never turned into an error of the step that
     /// worked.
-    pub fn remember_server(&self, server: &str) {
-        if let Err(e) = std::fs::write(self.profile.dir().join(LAST_SERVER_FILE), server.trim()) {
+    pub async fn remember_server(&self, server: &str) {
+        let path = self.profile.dir().join(LAST_SERVER_FILE);
+        if let Err(e) = tokio::fs::write(path, server.trim()).await {
             tracing::warn!(error = %e, "could not remember the server address");
         }
     }

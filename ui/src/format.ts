@@ -306,8 +306,6 @@ export function signedOutText(code: string | null, reason: string): string {
       return "You were signed out for safety: this device's session was used from somewhere else. Sign in again, then check your devices in Settings.";
     case "invalid_token":
       return "You were signed out: this device was removed from your account, or its session ended. Sign in again.";
-    case "account_disabled":
-      return "You were signed out: this account is disabled. Contact the server's operator.";
     case "account_deleted":
       return "You were signed out: this account was deleted.";
     default:

@@ -171,7 +171,7 @@ pub async fn request_code(
 ) -> CmdResult<OtpRequested> {
     let server = normalise_server(&args.server)?;
     let r = parley_client::request_code(&server, args.identifier.trim()).await?;
-    profile.remember_server(&server);
+    profile.remember_server(&server).await;
     Ok(r)
 }
 

@@ -202,7 +202,7 @@ pub async fn start_link(
             "a newer link code was asked for meanwhile",
         ));
     }
-    profile.remember_server(&server);
+    profile.remember_server(&server).await;
     let code = LinkCode {
         link_id: link.link_id.clone(),
         uri: link.uri.clone(),
@@ -306,7 +306,7 @@ pub async fn join_device(
         &device_name(),
     )
     .await?;
-    profile.remember_server(&server);
+    profile.remember_server(&server).await;
     go_online(client, false, &session, &events, app).await
 }
 
