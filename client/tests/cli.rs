@@ -968,6 +968,79 @@ fn errors_exit_codes_and_messages() {
     assert!(run.stderr.contains("at most 10 attachments"), "{run:?}");
 }
 
+/// What a terminal shows for the CLI's QR text: each glyph cell painted in
+/// the foreground colour where the half block has ink, the background
+/// elsewhere; 4 px per module.
+fn terminal_screen(qr_lines: &[&str], dark_terminal: bool) -> image::GrayImage {
+    let (fg, bg) = if dark_terminal { (255, 0) } else { (0, 255) };
+    let width = qr_lines[0].chars().count() as u32;
+    let mut img = image::GrayImage::new(width * 4, qr_lines.len() as u32 * 8);
+    for (row, line) in qr_lines.iter().enumerate() {
+        for (x, c) in line.chars().enumerate() {
+            let (top, bottom) = match c {
+                '█' => (true, true),
+                '▀' => (true, false),
+                '▄' => (false, true),
+                ' ' => (false, false),
+                other => panic!("unexpected glyph {other:?}"),
+            };
+            for dy in 0..8u32 {
+                let ink = if dy < 4 { top } else { bottom };
+                for dx in 0..4u32 {
+                    let px = image::Luma([if ink { fg } else { bg }]);
+                    img.put_pixel(x as u32 * 4 + dx, row as u32 * 8 + dy, px);
+                }
+            }
+        }
+    }
+    img
+}
+
+#[test]
+fn the_terminal_qr_is_dark_on_light_on_dark_and_light_terminals() {
+    let ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ana = Parley::new(&ts, tmp.path().join("ana"));
+    ana.login_with_code(&ts, ANA);
+    // (flags, $COLORFGBG, whether the terminal is dark)
+    let cases: [(&[&str], Option<&str>, bool); 6] = [
+        (&[], None, true),
+        (&["--qr-theme", "dark"], None, true),
+        (&["--qr-theme", "light"], None, false),
+        (&[], Some("0;15"), false),
+        (&[], Some("15;default;0"), true),
+        // The flag wins over the variable.
+        (&["--qr-theme", "dark"], Some("0;15"), true),
+    ];
+    for (flags, colorfgbg, dark_terminal) in cases {
+        let mut args = vec!["qr", "contact"];
+        args.extend(flags);
+        let mut cmd = ana.command(&args);
+        if let Some(v) = colorfgbg {
+            cmd.env("COLORFGBG", v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = stdout.lines().collect();
+        let uri = lines
+            .iter()
+            .position(|l| l.starts_with("parley://"))
+            .unwrap();
+        let screen = terminal_screen(&lines[..uri], dark_terminal);
+        let case = format!("{args:?} COLORFGBG={colorfgbg:?}");
+        // The quiet zone is light on screen: the code is not inverted.
+        assert_eq!(screen.get_pixel(0, 0).0, [255], "{case}");
+        let found = parley_client::qr::decode_luma(&screen).unwrap();
+        assert_eq!(found, vec![lines[uri].parse().unwrap()], "{case}");
+    }
+    let run = ana.fails(&["qr", "contact", "--qr-theme", "pink"], 2);
+    assert!(
+        run.stderr.contains("possible values: auto, dark, light"),
+        "{run:?}"
+    );
+}
+
 fn write_qr(path: &Path, text: &str) {
     let m = parley_client::qr::QrMatrix::encode(text).unwrap();
     std::fs::write(path, m.to_png(8).unwrap()).unwrap();

@@ -21,6 +21,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         profile,
         json,
         server: cli.server.clone(),
+        qr_theme: cli
+            .qr_theme
+            .resolve(std::env::var("COLORFGBG").ok().as_deref()),
     };
     match cli.command {
         Command::Login {
@@ -136,7 +139,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 output::json(&code);
             } else {
-                out!("{}", m.to_terminal(TerminalTheme::Dark));
+                out!("{}", m.to_terminal(ctx.qr_theme));
                 out!("{}", code.uri);
                 out!(
                     "Typed code: {}  (expires {})",
@@ -267,7 +270,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             if json {
                 output::json(&inv);
             } else {
-                out!("{}", m.to_terminal(TerminalTheme::Dark));
+                out!("{}", m.to_terminal(ctx.qr_theme));
                 out!("{}", inv.uri);
                 out!("On the new device: parley join <this QR image or URI>  (valid 2 minutes, once)");
             }
@@ -518,6 +521,7 @@ struct Ctx {
     profile: Profile,
     json: bool,
     server: Option<String>,
+    qr_theme: TerminalTheme,
 }
 
 fn hostname() -> String {
@@ -683,7 +687,7 @@ impl Ctx {
                     "expires_at": link.expires_at,
                 }}));
             } else {
-                out!("{}", m.to_terminal(TerminalTheme::Dark));
+                out!("{}", m.to_terminal(self.qr_theme));
                 out!("{}", link.uri);
                 out!("Check code: {}  — scan this with a signed-in device (parley qr scan) and compare the digits.", link.check_code);
             }

@@ -37,8 +37,44 @@ pub struct Cli {
     /// Machine-readable output: one JSON document per command, JSON lines for streams.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Background of this terminal, so QR codes come out dark on light
+    /// either way (phone scanners rarely read inverted codes). `auto` reads
+    /// $COLORFGBG, which many terminals set, and assumes dark without it.
+    #[arg(long, global = true, env = "PARLEY_QR_THEME", value_enum, default_value_t = QrTheme::Auto)]
+    pub qr_theme: QrTheme,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--qr-theme`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QrTheme {
+    Auto,
+    /// Light text on a dark background.
+    Dark,
+    /// Dark text on a light background.
+    Light,
+}
+
+impl QrTheme {
+    /// The theme to draw in; `colorfgbg` is $COLORFGBG (`"15;0"`: white on
+    /// black), whose last field is the background's ANSI colour number.
+    pub fn resolve(self, colorfgbg: Option<&str>) -> parley_client::qr::TerminalTheme {
+        use parley_client::qr::TerminalTheme;
+        match self {
+            QrTheme::Dark => TerminalTheme::Dark,
+            QrTheme::Light => TerminalTheme::Light,
+            QrTheme::Auto => {
+                let bg = colorfgbg.and_then(|v| v.rsplit(';').next()?.trim().parse::<u8>().ok());
+                // 7 (white) and 9..=15 but 8 (bright black) are light in
+                // the common palettes; rxvt and Konsole set these.
+                match bg {
+                    Some(7 | 9..=15) => TerminalTheme::Light,
+                    _ => TerminalTheme::Dark,
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -412,5 +448,30 @@ mod mute_for_tests {
         ] {
             assert!(parse_mute_for(bad).is_err(), "{bad:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod qr_theme_tests {
+    use super::QrTheme;
+    use parley_client::qr::TerminalTheme::{Dark, Light};
+
+    #[test]
+    fn auto_reads_the_background_from_colorfgbg_and_falls_back_to_dark() {
+        for (v, want) in [
+            (Some("0;15"), Light),
+            (Some("0;7"), Light),
+            (Some("0;default;15"), Light),
+            (Some("15;0"), Dark),
+            (Some("7;8"), Dark),
+            (Some("15;default"), Dark),
+            (Some(""), Dark),
+            (Some("0;300"), Dark),
+            (None, Dark),
+        ] {
+            assert_eq!(QrTheme::Auto.resolve(v), want, "{v:?}");
+        }
+        assert_eq!(QrTheme::Dark.resolve(Some("0;15")), Dark);
+        assert_eq!(QrTheme::Light.resolve(None), Light);
     }
 }

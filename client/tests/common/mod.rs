@@ -273,7 +273,9 @@ impl Parley {
             .env("PARLEY_LOG", "warn")
             .env("NO_COLOR", "1")
             .env_remove("PARLEY_PROFILE")
-            .env_remove("PARLEY_PLATFORM");
+            .env_remove("PARLEY_PLATFORM")
+            .env_remove("PARLEY_QR_THEME")
+            .env_remove("COLORFGBG");
         c
     }
 
