@@ -40,6 +40,8 @@ impl ServerProc {
                 "0",
                 "--auth-rate-per-ip",
                 "1000000",
+                "--refresh-rate-per-ip",
+                "1000000",
             ])
             .arg("--otp-driver")
             .arg(format!("file:{}", otp.display()))

@@ -148,10 +148,17 @@ pub struct Config {
     #[arg(long, env = "PARLEY_OTP_RESEND_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub otp_resend_interval: u64,
 
-    /// Sign-in requests (code requests plus verifies) allowed per client IP per
-    /// minute.
+    /// Sign-in requests (code requests and verifies, device links and invite
+    /// redeems, account deletions) allowed per client IP per minute.
     #[arg(long, env = "PARLEY_AUTH_RATE_PER_IP", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub auth_rate_per_ip: u32,
+
+    /// Token refreshes allowed per client IP per minute. Counted apart from
+    /// sign-ins: every device refreshes about every quarter of an hour, and
+    /// many devices behind one address (an office, a carrier's NAT) must
+    /// neither lock each other out of signing in nor be locked out by it.
+    #[arg(long, env = "PARLEY_REFRESH_RATE_PER_IP", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub refresh_rate_per_ip: u32,
 
     /// Lifetime of an access token, seconds.
     #[arg(long, env = "PARLEY_ACCESS_TOKEN_TTL", default_value_t = limits::ACCESS_TOKEN_TTL_SECS, value_parser = clap::value_parser!(u64).range(10..=86400))]

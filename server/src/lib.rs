@@ -83,6 +83,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
     let otp = otp_driver::OtpDriver::from_config(&config)?;
     let public_url = config.public_url(bound);
     let auth_limiter = ratelimit::IpLimiter::per_minute(config.auth_rate_per_ip);
+    let refresh_limiter = ratelimit::IpLimiter::per_minute(config.refresh_rate_per_ip);
     let short_code_limiter = ratelimit::KeyedLimiter::per_minute(config.short_code_attempts);
     let code_limiter = ratelimit::KeyedLimiter::per_minute(CODES_PER_MINUTE);
     let profile_limiter = ratelimit::KeyedLimiter::per_minute(PROFILE_CHANGES_PER_MINUTE);
@@ -98,6 +99,7 @@ pub async fn build_state(config: Config, bound: SocketAddr) -> Result<AppState, 
         keys,
         otp,
         auth_limiter,
+        refresh_limiter,
         short_code_limiter,
         code_limiter,
         profile_limiter,
@@ -310,6 +312,7 @@ async fn janitor(state: AppState) {
             }
         }
         state.auth_limiter.prune();
+        state.refresh_limiter.prune();
         state.short_code_limiter.prune();
         state.code_limiter.prune();
         state.profile_limiter.prune();

@@ -29,6 +29,8 @@ pub struct Inner {
     pub otp: OtpDriver,
     /// Sign-in requests per client IP.
     pub auth_limiter: IpLimiter,
+    /// Token refreshes per client IP.
+    pub refresh_limiter: IpLimiter,
     /// Typed short contact codes per user.
     pub short_code_limiter: KeyedLimiter<String>,
     /// New contact codes and device invites per user (each is a row kept

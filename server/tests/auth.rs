@@ -597,6 +597,36 @@ async fn per_ip_limit() {
     assert_eq!(body["retry_after"], header);
 }
 
+/// Refreshes and sign-ins are counted apart: devices refreshing behind one
+/// address never lock out a sign-in there, nor the other way round.
+#[tokio::test]
+async fn refreshes_and_sign_ins_are_limited_apart() {
+    let ts = TestServer::start_with(|c| {
+        c.auth_rate_per_ip = 2;
+        c.refresh_rate_per_ip = 3;
+    })
+    .await;
+    // One sign-in's two calls use the sign-in allowance up ...
+    let mut refresh = ts.login(ana()).await.tokens.refresh_token;
+    let r = ts
+        .post_json("/v1/auth/otp/request", json!({"identifier": ben()}))
+        .await;
+    problem(r, 429, "rate_limited").await;
+    // ... and refreshes still go, up to their own limit.
+    for _ in 0..3 {
+        let r = ts.refresh(&refresh).await;
+        assert_eq!(r.status(), 200);
+        refresh = r
+            .json::<parley_protocol::Tokens>()
+            .await
+            .unwrap()
+            .refresh_token;
+    }
+    let r = ts.refresh(&refresh).await;
+    let body = problem(r, 429, "rate_limited").await;
+    assert!(body["retry_after"].as_u64().unwrap() >= 1, "{body}");
+}
+
 #[tokio::test]
 async fn malformed_requests_get_problems_naming_the_field() {
     let ts = TestServer::start().await;

@@ -61,6 +61,7 @@ impl TestServer {
         let mut config = Config::for_data_dir(dir.path().join("data"));
         config.otp_driver = OtpDriverKind::File(dir.path().join("otp.jsonl"));
         config.auth_rate_per_ip = 100_000;
+        config.refresh_rate_per_ip = 100_000;
         // Tests send over REST as fast as they can (the server's REST send
         // limit is --ws-rate); the tests of the limit set it low.
         config.ws_rate = 100_000;

@@ -153,6 +153,7 @@ pub fn effective(c: &Config) -> Vec<(&'static str, String)> {
         ("otp-ttl", c.otp_ttl.to_string()),
         ("otp-resend-interval", c.otp_resend_interval.to_string()),
         ("auth-rate-per-ip", c.auth_rate_per_ip.to_string()),
+        ("refresh-rate-per-ip", c.refresh_rate_per_ip.to_string()),
         ("access-token-ttl", c.access_token_ttl.to_string()),
         ("trust-forwarded-for", c.trust_forwarded_for.to_string()),
         ("contact-code-ttl", c.contact_code_ttl.to_string()),

@@ -409,7 +409,7 @@ pub async fn refresh(
     retry_key: Option<&str>,
     ip: IpAddr,
 ) -> Result<Tokens> {
-    state.auth_limiter.check(ip)?;
+    state.refresh_limiter.check(ip)?;
     let key_hash = retry_key_hash(retry_key)?;
     let hash = crate::keys::token_hash(presented);
     let next = tokens::random_secret(REFRESH_TOKEN_BYTES);

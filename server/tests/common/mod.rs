@@ -34,6 +34,7 @@ impl TestServer {
         let mut config = Config::for_data_dir(dir.path().join("data"));
         config.otp_driver = OtpDriverKind::File(dir.path().join("otp.jsonl"));
         config.auth_rate_per_ip = 100_000;
+        config.refresh_rate_per_ip = 100_000;
         // Tests send over REST as fast as they can; the limit's own tests
         // set it low.
         config.ws_rate = 100_000;
