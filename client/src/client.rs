@@ -90,6 +90,36 @@ struct Inner {
     /// (see `refresh_locked`). Set by the rotation task itself, so a caller
     /// that gave up half way does not lose it.
     rotated: std::sync::Mutex<Option<(String, Secrets)>>,
+    /// The last refresh refused for a disabled account, and until when the
+    /// next one waits (see [`DisabledBackoff`]).
+    disabled: std::sync::Mutex<Option<DisabledBackoff>>,
+}
+
+/// While an account is disabled, its access token is refused and every call
+/// would run a whole refresh again (the profile lock, the stored session, a
+/// request), each counted by the server's per-address sign-in limit, which
+/// other people behind that address share. So a refusal is answered again
+/// from memory for a while: 2 s after the first, doubling to a minute, which
+/// is also how soon the device works again once an admin enables it.
+#[derive(Clone)]
+struct DisabledBackoff {
+    refusal: Problem,
+    until: std::time::Instant,
+    wait: std::time::Duration,
+}
+
+impl DisabledBackoff {
+    const FIRST: std::time::Duration = std::time::Duration::from_secs(2);
+    const MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+    fn after(previous: Option<&DisabledBackoff>, refusal: Problem) -> Self {
+        let wait = previous.map_or(Self::FIRST, |p| (p.wait * 2).min(Self::MAX));
+        DisabledBackoff {
+            refusal,
+            until: std::time::Instant::now() + wait,
+            wait,
+        }
+    }
 }
 
 fn now_secs() -> i64 {
@@ -379,6 +409,7 @@ impl Client {
                 frames_tx,
                 frames_rx: Mutex::new(frames_rx),
                 rotated: std::sync::Mutex::new(None),
+                disabled: std::sync::Mutex::new(None),
                 silence_limit_ms: std::sync::atomic::AtomicU64::new(
                     crate::realtime::SILENCE_LIMIT.as_millis() as u64,
                 ),
@@ -460,6 +491,11 @@ impl Client {
     }
 
     async fn refresh_locked(&self, secrets: &mut Secrets) -> Result<()> {
+        if let Some(b) = self.disabled_backoff() {
+            if std::time::Instant::now() < b.until {
+                return Err(ClientError::Api(b.refusal));
+            }
+        }
         let p = self.inner.profile.clone();
         let info = self.inner.info.clone();
         let (lock, stored) = blocking(move || {
@@ -547,6 +583,14 @@ impl Client {
         let rotated = rotation
             .await
             .map_err(|e| ClientError::Invalid(format!("token refresh: {e}")))?;
+        if let Ok(mut d) = self.inner.disabled.lock() {
+            *d = match &rotated {
+                Err(ClientError::Api(p)) if p.code == "account_disabled" => {
+                    Some(DisabledBackoff::after(d.as_ref(), p.clone()))
+                }
+                _ => None,
+            };
+        }
         match rotated {
             Ok(new) => {
                 // The old refresh token is spent now: keep the new pair even
@@ -580,6 +624,10 @@ impl Client {
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn disabled_backoff(&self) -> Option<DisabledBackoff> {
+        self.inner.disabled.lock().ok().and_then(|d| d.clone())
     }
 
     /// Runs an authenticated call, refreshing and retrying once on 401.
