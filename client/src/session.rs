@@ -256,12 +256,6 @@ impl Drop for ProfileLock {
 fn make_retry_secret(path: &Path) -> Result<String> {
     let secret = random_key();
     write_private(path, secret.as_bytes())?;
-    // The folder too: a secret lost with a power cut would make the next
-    // retry's key differ, and the server revoke the device.
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
     Ok(secret)
 }
 
@@ -276,7 +270,11 @@ pub(crate) fn random_key() -> String {
 }
 
 /// Writes `bytes` to `path` readable by its owner only (0600), whole or not
-/// at all (a temporary file, synced, then renamed over it).
+/// at all (a temporary file, synced, then renamed over it), and durably: the
+/// folder is synced too, since a rename lost with a power cut brings the old
+/// file back. For a session, that is a refresh token already exchanged,
+/// which the server takes for a stolen one and signs the device out; for the
+/// retry secret, a retry key the server no longer matches.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut opts = fs::OpenOptions::new();
@@ -290,6 +288,12 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     fs::rename(&tmp, path)?;
+    #[cfg(unix)]
+    {
+        // `ana.png` has the parent "": the working folder.
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        fs::File::open(dir.unwrap_or(Path::new(".")))?.sync_all()?;
+    }
     Ok(())
 }
 

@@ -1034,6 +1034,14 @@ fn the_terminal_qr_is_dark_on_light_on_dark_and_light_terminals() {
         let found = parley_client::qr::decode_luma(&screen).unwrap();
         assert_eq!(found, vec![lines[uri].parse().unwrap()], "{case}");
     }
+    // A file named relative to the working folder (its parent path is "").
+    let out = ana
+        .command(&["qr", "contact", "--png", "code.png"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(tmp.path().join("code.png").is_file());
     let run = ana.fails(&["qr", "contact", "--qr-theme", "pink"], 2);
     assert!(
         run.stderr.contains("possible values: auto, dark, light"),
