@@ -8,10 +8,12 @@
 pub mod bindings;
 pub mod commands;
 pub mod error;
+pub mod leave;
 pub mod notify;
 pub mod state;
 pub mod tray;
 
+use leave::LeaveState;
 use state::{EventsState, ProfileState, SessionState};
 use std::path::PathBuf;
 use tauri::Manager;
@@ -62,6 +64,7 @@ pub fn run() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(SessionState::default())
         .manage(EventsState::default())
+        .manage(LeaveState::default())
         .manage(commands::scan::ScanState::default())
         .manage(commands::devices::LinkingState::default())
         .setup(|app| {
@@ -76,6 +79,21 @@ pub fn run() {
             Ok(())
         })
         .on_window_event(|window, event| {
+            // Closing waits for the page to write its drafts (`leave`); a
+            // second close while it waits goes through.
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                let state = window.app_handle().state::<LeaveState>();
+                if !state
+                    .closing
+                    .swap(true, std::sync::atomic::Ordering::AcqRel)
+                {
+                    api.prevent_close();
+                    let w = window.clone();
+                    leave::flush_drafts_then(window.app_handle(), move || {
+                        let _ = w.destroy();
+                    });
+                }
+            }
             // The camera goes off when the window hides, minimises or closes.
             let hidden = match event {
                 tauri::WindowEvent::CloseRequested { .. } | tauri::WindowEvent::Destroyed => true,

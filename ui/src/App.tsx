@@ -3,6 +3,7 @@ import type { SessionInfo, User } from "./bindings";
 import { Banner } from "./components/Banner";
 import { drafts } from "./drafts";
 import { asCommandError, call, subscribe } from "./ipc";
+import { saveDraftsOnLeave } from "./saveOnLeave";
 import { initialState, reducer } from "./store";
 import { Main } from "./screens/Main";
 import { Onboarding } from "./screens/Onboarding";
@@ -36,6 +37,9 @@ export function App() {
       cancelled = true;
     };
   }, []);
+
+  // Drafts waiting to be written go to storage before the app may go away.
+  useEffect(() => saveDraftsOnLeave(drafts), []);
 
   // Typing indicators expire on their own.
   useEffect(() => {

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { CachedMessage } from "./bindings";
-import { DRAFT_FILE_KEPT_MS, Drafts } from "./drafts";
+import { DRAFT_FILE_KEPT_MS, Drafts, SAVE_AFTER_MS, SAVE_WITHIN_MS } from "./drafts";
 
 describe("drafts", () => {
   it("keeps what was typed in each chat apart, and forgets a cleared one", () => {
@@ -156,5 +156,150 @@ describe("drafts", () => {
     d.set("c1", "abc");
     expect(seen).toBe(2);
     expect(d.version()).toBe(3);
+  });
+});
+
+describe("drafts written to storage", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A storage that counts the writes of Ana's drafts. */
+  const counted = () => {
+    const items = new Map<string, string>();
+    const writes: string[] = [];
+    return {
+      items,
+      writes,
+      getItem: (k: string) => items.get(k) ?? null,
+      setItem: (k: string, v: string) => {
+        if (k === "parley.drafts.ana") writes.push(v);
+        items.set(k, v);
+      },
+      removeItem: (k: string) => {
+        if (k === "parley.drafts.ana") writes.push("(removed)");
+        items.delete(k);
+      },
+    };
+  };
+  const saved = (storage: ReturnType<typeof counted>) => JSON.parse(storage.items.get("parley.drafts.ana") ?? "null")?.texts;
+
+  it("once typing pauses, not on every keystroke, while the chat list follows at once", () => {
+    vi.useFakeTimers();
+    const storage = counted();
+    const d = new Drafts(storage);
+    d.open("ana");
+    let told = 0;
+    d.subscribe(() => told++);
+    for (const text of ["H", "He", "Hel", "Hell", "Hello"]) {
+      d.set("c1", text);
+      vi.advanceTimersByTime(100);
+    }
+    expect(told).toBe(5);
+    expect(d.get("c1")).toBe("Hello");
+    // 400 ms after the last keystroke: still nothing.
+    expect(storage.writes).toEqual([]);
+    vi.advanceTimersByTime(SAVE_AFTER_MS - 100 - 1);
+    expect(storage.writes).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(storage.writes).toHaveLength(1);
+    expect(saved(storage)).toEqual({ c1: "Hello" });
+    vi.advanceTimersByTime(10 * SAVE_WITHIN_MS);
+    expect(storage.writes).toHaveLength(1);
+  });
+
+  it("at least every 2 s under continuous typing", () => {
+    vi.useFakeTimers();
+    const storage = counted();
+    const d = new Drafts(storage);
+    d.open("ana");
+    let text = "";
+    for (let ms = 0; ms < SAVE_WITHIN_MS - 100; ms += 100) {
+      text += "a";
+      d.set("c1", text);
+      vi.advanceTimersByTime(100);
+    }
+    expect(storage.writes).toEqual([]);
+    text += "a";
+    d.set("c1", text);
+    vi.advanceTimersByTime(100);
+    expect(storage.writes).toHaveLength(1);
+    expect(saved(storage)).toEqual({ c1: "a".repeat(SAVE_WITHIN_MS / 100) });
+    // Typing on: the next write is again at most 2 s away.
+    for (let ms = 0; ms < SAVE_WITHIN_MS; ms += 100) {
+      text += "b";
+      d.set("c1", text);
+      vi.advanceTimersByTime(100);
+    }
+    expect(storage.writes).toHaveLength(2);
+  });
+
+  it("at once on flush, and not again after it", () => {
+    vi.useFakeTimers();
+    const storage = counted();
+    const d = new Drafts(storage);
+    d.open("ana");
+    d.set("c1", "quitting now");
+    d.flush();
+    expect(storage.writes).toHaveLength(1);
+    expect(saved(storage)).toEqual({ c1: "quitting now" });
+    vi.advanceTimersByTime(SAVE_WITHIN_MS);
+    expect(storage.writes).toHaveLength(1);
+    d.flush(); // nothing waiting
+    expect(storage.writes).toHaveLength(1);
+  });
+
+  it("at once when a draft is emptied (sent), so a crash cannot bring it back", () => {
+    vi.useFakeTimers();
+    const storage = counted();
+    const d = new Drafts(storage);
+    d.open("ana");
+    d.set("c1", "see you at 8");
+    d.set("c2", "still typing");
+    d.set("c1", "");
+    expect(storage.writes).toHaveLength(1);
+    expect(saved(storage)).toEqual({ c2: "still typing" });
+    vi.advanceTimersByTime(SAVE_WITHIN_MS);
+    expect(storage.writes).toHaveLength(1);
+  });
+
+  it("not at all once signed out with a write waiting", () => {
+    vi.useFakeTimers();
+    const storage = counted();
+    const d = new Drafts(storage);
+    d.open("ana");
+    d.set("c1", "never sent");
+    d.clear();
+    vi.advanceTimersByTime(SAVE_WITHIN_MS);
+    // Only the removal: the text waiting was never written back.
+    expect(storage.writes).toEqual(["(removed)"]);
+    expect(storage.items.size).toBe(0);
+  });
+
+  it("to the last keystroke when put away by the server, and not after", () => {
+    vi.useFakeTimers();
+    const storage = counted();
+    const d = new Drafts(storage);
+    d.open("ana");
+    d.set("c1", "the long answer");
+    d.close();
+    expect(saved(storage)).toEqual({ c1: "the long answer" });
+    vi.advanceTimersByTime(SAVE_WITHIN_MS);
+    expect(storage.writes).toHaveLength(1);
+  });
+
+  it("into the key of the account they were typed for, not the next one's", () => {
+    vi.useFakeTimers();
+    const storage = counted();
+    const d = new Drafts(storage);
+    d.open("ana");
+    d.set("c1", "Ana's");
+    // Another account opened without a sign-out in between.
+    d.open("ben");
+    vi.advanceTimersByTime(SAVE_WITHIN_MS);
+    expect(storage.items.has("parley.drafts.ben")).toBe(false);
+    // Written for Ana before Ben's opening, which then removes Ana's (see `open`).
+    expect(storage.writes).toEqual([JSON.stringify({ texts: { c1: "Ana's" }, files: {}, added: {} }), "(removed)"]);
+    expect(d.get("c1")).toBe("");
   });
 });
