@@ -213,6 +213,8 @@ try {
   await click(await find('button[name="continue"]'));
   await waitFor('input[name="filter"]');
   await until("online", async () => (await findAll('[data-testid="banner"]')).length === 0);
+  // "Loading chats…" until the first answer, then the empty list's words.
+  await waitText('[data-testid="chats-note"]', /No chats yet/);
   await shot("04-no-chats");
 
   step = "connect Ana and Ben (Ana's second device, the CLI, accepts)";
@@ -582,6 +584,10 @@ try {
   await click(await find('[data-testid="chat-row"]'));
   await type(await waitFor('textarea[name="composer"]'), "Half a thought");
   await waitText('[data-testid="chat-row"]', /Draft: Half a thought/);
+  // Written to storage once typing pauses (half a second), not per keystroke.
+  await until("the draft in storage", async () =>
+    exec("return Object.keys(localStorage).some((k) => /^parley\\.drafts\\.(?!last$)/.test(k) && localStorage.getItem(k).includes('Half a thought'))"),
+  );
 
   step = "quit and start again: the session, chats and the draft are restored";
   await wd("DELETE", `/session/${sid}`);
@@ -665,6 +671,7 @@ try {
   await shot("12c-clear-chat");
   await click(await find('button[name="confirm-clear"]'));
   await until("the chat empty", async () => (await findAll('[data-testid="message"]')).length === 0);
+  await waitText('[data-testid="messages-note"]', /No messages since you cleared the chat/);
   await until("my CLI's copy empty too", async () => (await cli("ana-cli", "history", "carol")).length === 0);
   if ((await cli("carol", "history", "ana")).length === 0) throw new Error("Carol's history was cleared too");
   await cli("carol", "send", "ana", "Thanks for the photo");

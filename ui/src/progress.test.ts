@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { untilSettled, uploadEnded, uploadProgressed, uploadStarted, UploadsStore } from "./progress";
+import { FAILURES_KEPT, failuresDismissed, untilSettled, uploadEnded, uploadFailed, uploadProgressed, uploadStarted, UploadsStore } from "./progress";
 
 describe("untilSettled", () => {
   it("drops a progress report that comes after the transfer ended", async () => {
@@ -63,5 +63,49 @@ describe("uploads store", () => {
     store.update((u) => uploadEnded(u, "c1"));
     expect(told).toBe(1);
     expect(store.snapshot()).toEqual({});
+  });
+});
+
+describe("upload failures", () => {
+  it("are kept per chat after the upload ended, until dismissed", () => {
+    const store = new UploadsStore<number>();
+    // Started in c1; the user opened c2; then it failed.
+    store.update((u) => uploadStarted(u, "c1", "big.zip", 0));
+    store.update((u) => uploadEnded(u, "c1"));
+    store.updateFailures((f) => uploadFailed(f, "c1", { name: "big.zip", message: "This is too large for the server." }));
+    expect(store.snapshot()).toEqual({}); // Send is not held back by it
+    expect(store.failures().c2).toBeUndefined();
+    // Back in c1, later: still there, with the file's name.
+    expect(store.failures().c1).toEqual([{ name: "big.zip", message: "This is too large for the server." }]);
+    store.updateFailures((f) => failuresDismissed(f, "c1"));
+    expect(store.failures().c1).toBeUndefined();
+  });
+
+  it("keep each file of a chat, the newest few", () => {
+    let f = uploadFailed({}, "c1", { name: "a.txt", message: "x" });
+    f = uploadFailed(f, "c1", { name: "b.txt", message: "y" });
+    f = uploadFailed(f, "c2", { name: "c.txt", message: "z" });
+    expect(f.c1.map((x) => x.name)).toEqual(["a.txt", "b.txt"]);
+    for (let i = 0; i < 10; i++) f = uploadFailed(f, "c1", { name: `${i}.txt`, message: "x" });
+    expect(f.c1).toHaveLength(FAILURES_KEPT);
+    expect(f.c1[FAILURES_KEPT - 1].name).toBe("9.txt");
+    // Dismissing one chat's leaves the other's; nothing to dismiss changes nothing.
+    f = failuresDismissed(f, "c1");
+    expect(Object.keys(f)).toEqual(["c2"]);
+    expect(failuresDismissed(f, "c1")).toBe(f);
+  });
+
+  it("tell the subscribers, and are all forgotten on signing out", () => {
+    const store = new UploadsStore<number>();
+    let told = 0;
+    store.subscribe(() => told++);
+    store.updateFailures((f) => uploadFailed(f, "c1", { name: "a.txt", message: "x" }));
+    store.updateFailures((f) => failuresDismissed(f, "c2"));
+    expect(told).toBe(1);
+    store.forgetFailures();
+    expect(store.failures()).toEqual({});
+    expect(told).toBe(2);
+    store.forgetFailures();
+    expect(told).toBe(2);
   });
 });

@@ -51,11 +51,41 @@ export function uploadEnded<P>(all: UploadsByChat<P>, chat: string): UploadsByCh
   return rest;
 }
 
+/** An upload that failed: the file's name, and why. */
+export interface UploadFailure {
+  name: string;
+  message: string;
+}
+
+/** Per chat id, oldest first: kept until dismissed, so an upload that
+ * fails while another chat (or the settings) is open is still told of
+ * when its chat is opened again, rather than vanishing. */
+export type UploadFailuresByChat = Record<string, UploadFailure[]>;
+
+/** How many failures a chat keeps (the newest): a folder of files that all
+ * fail must not fill the view. */
+export const FAILURES_KEPT = 5;
+
+/** `chat`'s upload of `failure.name` failed. */
+export function uploadFailed(all: UploadFailuresByChat, chat: string, failure: UploadFailure): UploadFailuresByChat {
+  return { ...all, [chat]: [...(all[chat] ?? []), failure].slice(-FAILURES_KEPT) };
+}
+
+/** `chat`'s failures were read and dismissed. */
+export function failuresDismissed(all: UploadFailuresByChat, chat: string): UploadFailuresByChat {
+  if (!all[chat]) return all;
+  const rest = { ...all };
+  delete rest[chat];
+  return rest;
+}
+
 /** The uploads on their way, per chat, for the whole app run: the chat view
  * is unmounted while the settings or people are shown, and an upload going
- * on meanwhile must still hold back Send when it comes back. */
+ * on meanwhile must still hold back Send when it comes back. And the ones
+ * that failed, until dismissed (see `UploadFailuresByChat`). */
 export class UploadsStore<P> {
   private all: UploadsByChat<P> = {};
+  private failed: UploadFailuresByChat = {};
   private listeners = new Set<() => void>();
 
   /** For `useSyncExternalStore`. */
@@ -66,11 +96,33 @@ export class UploadsStore<P> {
 
   snapshot = (): UploadsByChat<P> => this.all;
 
+  /** The failures, for `useSyncExternalStore`. */
+  failures = (): UploadFailuresByChat => this.failed;
+
   /** Changes them with one of `uploadStarted`/`uploadProgressed`/`uploadEnded`. */
   update(change: (all: UploadsByChat<P>) => UploadsByChat<P>): void {
     const next = change(this.all);
     if (next === this.all) return;
     this.all = next;
+    this.tell();
+  }
+
+  /** Changes the failures with `uploadFailed` or `failuresDismissed`. */
+  updateFailures(change: (all: UploadFailuresByChat) => UploadFailuresByChat): void {
+    const next = change(this.failed);
+    if (next === this.failed) return;
+    this.failed = next;
+    this.tell();
+  }
+
+  /** Forgets every failure (signed out: the next account on this machine
+   * must not see this one's file names; a chat has the same id for both
+   * its members). */
+  forgetFailures(): void {
+    this.updateFailures((all) => (Object.keys(all).length ? {} : all));
+  }
+
+  private tell(): void {
     for (const fn of this.listeners) fn();
   }
 }

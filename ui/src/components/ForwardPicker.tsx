@@ -2,12 +2,24 @@ import { useEffect, useRef, useState } from "react";
 import type { Connection } from "../bindings";
 import { asCommandError, call } from "../ipc";
 import { useAction } from "../useAction";
+import { useDismiss } from "../useDismiss";
 import { useRestoreFocus } from "../useRestoreFocus";
 
 /** "Forward to…": the contacts, one click sends a copy of the message
  * (text and attachments) to the one picked. Says where it went, or why
- * not; `onClose` when done or cancelled. */
-export function ForwardPicker({ messageId, onClose, onForwarded }: { messageId: string; onClose: () => void; onForwarded: (to: string) => void }) {
+ * not; `onClose` when done or cancelled (Escape, Cancel, a press or the
+ * focus elsewhere; `toggle`: the Forward button, which closes it by itself). */
+export function ForwardPicker({
+  messageId,
+  onClose,
+  onForwarded,
+  toggle,
+}: {
+  messageId: string;
+  onClose: () => void;
+  onForwarded: (to: string) => void;
+  toggle?: () => Element | null;
+}) {
   const [contacts, setContacts] = useState<Connection[] | null>(null);
   /** Who the copy is going to while it goes. */
   const [target, setTarget] = useState<string | null>(null);
@@ -16,6 +28,7 @@ export function ForwardPicker({ messageId, onClose, onForwarded }: { messageId: 
   const error = sendError ?? loadError;
   const box = useRef<HTMLDivElement>(null);
   useRestoreFocus(true);
+  useDismiss(box, onClose, toggle);
   // Focus moves into the list once it shows; Escape closes it.
   useEffect(() => {
     if (contacts) box.current?.querySelector<HTMLButtonElement>("button")?.focus();

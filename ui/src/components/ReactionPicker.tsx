@@ -1,14 +1,17 @@
 import { useRef, type KeyboardEvent } from "react";
+import { useDismiss } from "../useDismiss";
 import { useRestoreFocus } from "../useRestoreFocus";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
 
 /** The quick reactions under a message: a menu the keyboard can use too
  * (the first one focused, arrows move, Escape closes and gives the focus
- * back to the React button). */
-export function ReactionPicker({ onPick, onClose }: { onPick: (emoji: string) => void; onClose: () => void }) {
+ * back to the React button). A press or the focus elsewhere closes it too;
+ * `toggle`: the React button, which closes it by itself. */
+export function ReactionPicker({ onPick, onClose, toggle }: { onPick: (emoji: string) => void; onClose: () => void; toggle?: () => Element | null }) {
   useRestoreFocus(true);
   const box = useRef<HTMLDivElement>(null);
+  useDismiss(box, onClose, toggle);
   function onKey(e: KeyboardEvent) {
     const items = [...(box.current?.querySelectorAll<HTMLButtonElement>("button") ?? [])];
     const at = items.indexOf(document.activeElement as HTMLButtonElement);

@@ -4,11 +4,16 @@ import { useDayChange } from "../day";
 import type { Chat, Message } from "../bindings";
 import { Avatar } from "../components/Avatar";
 import { VirtualList } from "../components/VirtualList";
+import { chatListNote } from "../emptyStates";
 import { filterChats, isMuted, listTime, preview, snippet } from "../format";
 import type { Presence } from "../store";
 
 interface Props {
-  chats: Chat[];
+  /** Null until the first answer. */
+  chats: Chat[] | null;
+  /** Why the list could not be loaded (the last try), or null. */
+  error: string | null;
+  onRetry: () => void;
   myId: string;
   selected: string | null;
   query: string;
@@ -35,14 +40,15 @@ function draftPreview(chatId: string): string {
 
 /** The chats, most recent activity first, filtered by the box at the top. */
 export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
-  { chats, myId, selected, query, presence, typing, onQuery, onSelect, found, searchError, onOpenMessage },
+  { chats, error, onRetry, myId, selected, query, presence, typing, onQuery, onSelect, found, searchError, onOpenMessage },
   filterRef,
 ) {
   useDayChange();
   // A chat with something typed and not sent says so, as it is typed.
   useSyncExternalStore(drafts.subscribe, drafts.version);
   const now = new Date();
-  const shown = filterChats(chats, query);
+  const shown = filterChats(chats ?? [], query);
+  const note = chatListNote(chats, shown.length, error !== null);
   return (
     <aside className="chat-list">
       <input
@@ -55,13 +61,20 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
         value={query}
         onChange={(e) => onQuery(e.target.value)}
       />
-      {shown.length === 0 ? (
-        <p className="muted empty">
-          {chats.length
-            ? "No chat names match."
-            : "No chats yet. Show your code (▦ above) or add a contact (👥); a chat appears here once one of you writes."}
+      {note ? (
+        <p className="muted empty" data-testid="chats-note" aria-live="polite">
+          {note}
         </p>
-      ) : (
+      ) : null}
+      {error ? (
+        <p className="error inline" role="alert" data-testid="chats-error">
+          {error}{" "}
+          <button className="link" name="retry-chats" onClick={onRetry}>
+            Retry
+          </button>
+        </p>
+      ) : null}
+      {shown.length === 0 ? null : (
         <VirtualList
           className="rows"
           label="Chats"
@@ -132,7 +145,7 @@ export const ChatList = forwardRef<HTMLInputElement, Props>(function ChatList(
             <p className="muted empty">No message matches.</p>
           ) : (
             found.map((m) => {
-              const peer = chats.find((c) => c.id === m.chat_id)?.peer.display_name ?? "";
+              const peer = chats?.find((c) => c.id === m.chat_id)?.peer.display_name ?? "";
               return (
                 <button key={m.id} className="found-row" data-testid="found-message" onClick={() => onOpenMessage(m)}>
                   <span className="chat-row-top">

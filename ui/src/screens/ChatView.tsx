@@ -16,7 +16,8 @@ import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment }
 import { dayKey, reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, imageBox, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText, waitingBehind, WAITING_BEHIND } from "../format";
 import { drafts } from "../drafts";
 import { Latest } from "../latest";
-import { uploadEnded, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
+import { failuresDismissed, uploadEnded, uploadFailed, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
+import { messagesNote } from "../emptyStates";
 import { arrivals, firstUnread, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
 import type { Presence } from "../store";
@@ -33,8 +34,15 @@ const READ_RETRY_MS = 5000;
 /** How long a message jumped to is kept in view while the page settles. */
 const ANCHOR_MS = 3000;
 
-/** Uploads on their way, per chat, beyond this view's life. */
+/** Uploads on their way, per chat, beyond this view's life (and those that
+ * failed, until dismissed). */
 const uploadsStore = new UploadsStore<UploadProgress>();
+
+/** Forgets the uploads that failed (see `UploadsStore.forgetFailures`): on
+ * signing out. */
+export function forgetUploadFailures(): void {
+  uploadsStore.forgetFailures();
+}
 
 interface Props {
   chat: Chat;
@@ -178,6 +186,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   // sending waits for all of its own).
   const uploads = useSyncExternalStore(uploadsStore.subscribe, uploadsStore.snapshot);
   const upload = uploads[chat.id] ?? null;
+  // Uploads of this chat that failed, here or while it was not open.
+  const failures = useSyncExternalStore(uploadsStore.subscribe, uploadsStore.failures);
+  const uploadFailures = failures[chat.id] ?? [];
   const scroller = useRef<HTMLDivElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
   const lastTyping = useRef(0);
@@ -243,11 +254,19 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   /** The newest seq from the peer already seen in this chat: set when its
    * messages first show (those are not news), null before. */
   const heard = useRef<{ chat: string; seq: number } | null>(null);
+  /** The chat whose first load answered (until then its empty pane says
+   * "Loading…", not "No messages"), and the one whose history the server
+   * could not give (an empty cache is not an empty chat then). */
+  const [openedFor, setOpenedFor] = useState<string | null>(null);
+  const [historyFailed, setHistoryFailed] = useState<string | null>(null);
   /** Shows the latest window the cache or server gave for refresh `n` of
    * chat `id`, unless the chat changed or a newer refresh was shown. */
   const showLatest = (id: string, latest: CachedMessage[], n: number, opened = false) => {
     if (chatId.current !== id || !refreshes.current.accept(n)) return;
-    if (opened) loadedFor.current = id;
+    if (opened) {
+      loadedFor.current = id;
+      setOpenedFor(id);
+    }
     setMessages((cur) => withLatest(cur, latest, (m) => (queuedAfter.current.get(m.client_id) ?? 0) >= n));
   };
   /** Reads chat `id`'s latest window (`limit` messages, or a page) from the
@@ -255,12 +274,38 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
    * the newest state (a refresh on its way may be older than it). */
   const refresh = (id: string, limit: number | null = null, opened = false) => {
     const n = refreshes.current.next();
-    call("cached_messages", { chat_id: id, limit }).then((m) => showLatest(id, m, n, opened), () => {});
+    call("cached_messages", { chat_id: id, limit }).then(
+      (m) => showLatest(id, m, n, opened),
+      () => {
+        // The opening read failed: say so (with a Retry), not "Loading…" for good.
+        if (!opened || chatId.current !== id) return;
+        setHistoryFailed(id);
+        setOpenedFor(id);
+      },
+    );
+  };
+  /** Asks the server for what the cache lacks of chat `id` (opened now),
+   * then shows the cache. What the server had is in the cache once this
+   * answers: read it from there then (this answer itself is older than the
+   * refreshes that changes started while it was on its way). What is shown
+   * after it is the chat as opened: only messages after that are news
+   * (announced, counted on the way-down button). */
+  const loadHistory = (id: string) => {
+    const opening = opens.current;
+    call("load_history", { chat_id: id, limit: null }).then(
+      () => refresh(id, null, true),
+      (e) => {
+        // Another chat, or this one opened again, since.
+        if (opens.current !== opening) return;
+        setError(asCommandError(e).message);
+        setHistoryFailed(id);
+        refresh(id, null, true);
+      },
+    );
   };
 
   // Open: the cache at once, then whatever the server has that it lacks.
   useEffect(() => {
-    let stale = false;
     const id = chat.id;
     opens.current += 1;
     anchor.current = null;
@@ -288,23 +333,14 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     setAway(false);
     setUnread(chat.unread_count > 0 ? { from: chat.read_up_to_seq, count: chat.unread_count } : null);
     unreadShown.current = false;
+    setHistoryFailed(null);
     refresh(id);
-    // What the server had that the cache lacked is in the cache once this
-    // answers: read it from there then (this answer itself is older than
-    // the refreshes that changes started while it was on its way).
-    // What is shown after it is the chat as opened: only messages after
-    // that are news (announced, counted on the way-down button).
-    call("load_history", { chat_id: id, limit: null }).then(
-      () => refresh(id, null, true),
-      (e) => {
-        if (stale) return;
-        setError(asCommandError(e).message);
-        refresh(id, null, true);
-      },
-    );
+    loadHistory(id);
     composer.current?.focus();
     return () => {
-      stale = true;
+      // Leaving the chat (or the view): its draft is written now, not once
+      // typing would have paused.
+      drafts.flush();
       // Leaving with "typing" on: tell the peer it stopped, and start afresh
       // in the next chat.
       if (lastTyping.current) void call("set_typing", { chat_id: id, active: false }).catch(() => {});
@@ -532,7 +568,9 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       setAttachPath(null);
       composer.current?.focus();
     } catch (e) {
-      if (chatId.current === id) setError(asCommandError(e).message);
+      // Kept for its chat until dismissed: shown now if it is open, else
+      // when it is opened again (not lost with the switch).
+      uploadsStore.updateFailures((f) => uploadFailed(f, id, { name, message: asCommandError(e).message }));
     } finally {
       uploadsStore.update((u) => uploadEnded(u, id));
     }
@@ -762,6 +800,15 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     void loadOlder();
   }
 
+  /** The chat's empty pane's Retry: asks the server again. */
+  function retryHistory() {
+    setError(null);
+    setHistoryFailed(null);
+    setOpenedFor(null);
+    loadHistory(chat.id);
+  }
+  const note = messagesNote(messages.length, openedFor === chat.id, historyFailed === chat.id, chat.cleared_up_to_seq > 0);
+
   const limit = bodyLimitText(draft);
   const limitId = useId();
   const tooLong = !!limit?.over;
@@ -927,12 +974,14 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                           void react(m, e);
                         }}
                         onClose={() => setPicker(null)}
+                        toggle={() => messageEl(m.id)?.querySelector('button[name="react"]') ?? null}
                       />
                     ) : null}
                     {forwarding === m.id ? (
                       <ForwardPicker
                         messageId={m.id}
                         onClose={() => setForwarding(null)}
+                        toggle={() => messageEl(m.id)?.querySelector('button[name="forward"]') ?? null}
                         onForwarded={(to) => {
                           // Still this chat (a forward can outlast a switch).
                           if (chatId.current === m.chat_id) setNotice(`Forwarded to ${to}`);
@@ -1006,6 +1055,19 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         <div className="history-edge muted" data-testid="history-edge" aria-live="polite">
           {loadingOlder ? "Loading earlier messages…" : startShown && messages.length > 0 ? "Start of the conversation" : "\u00a0"}
         </div>
+        {note ? (
+          <p className="messages-note muted" data-testid="messages-note" aria-live="polite">
+            {note.text}
+            {note.retry ? (
+              <>
+                {" "}
+                <button className="link" name="retry-messages" onClick={retryHistory}>
+                  Retry
+                </button>
+              </>
+            ) : null}
+          </p>
+        ) : null}
         {rows}
         {typing ? (
           <div className="typing" data-testid="typing">
@@ -1095,6 +1157,28 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
           </button>
         </form>
       ) : null}
+      {uploadFailures.length ? (
+        <div className="error inline upload-failed" role="alert" data-testid="upload-failed">
+          <ul>
+            {uploadFailures.map((f, i) => (
+              <li key={i}>
+                Could not attach {f.name}: {f.message}
+              </li>
+            ))}
+          </ul>
+          <button
+            className="link"
+            aria-label="Dismiss"
+            title="Dismiss"
+            onClick={() => {
+              uploadsStore.updateFailures((f) => failuresDismissed(f, chat.id));
+              composer.current?.focus();
+            }}
+          >
+            ✕
+          </button>
+        </div>
+      ) : null}
       {upload ? (
         <div className="upload" data-testid="upload">
           <span>{upload.name}</span>
@@ -1165,8 +1249,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
               (path) => attach(path, id, true),
               (err) => {
                 uploadsStore.update((u) => uploadEnded(u, id));
-                // Nothing the composer could take: say so only if it looked like an image.
-                if (chatId.current === id && (image || asCommandError(err).code !== "no_image")) setError(asCommandError(err).message);
+                // Nothing the composer could take: say so only if it looked
+                // like an image (kept for its chat, as a failed upload is).
+                if (image || asCommandError(err).code !== "no_image") {
+                  uploadsStore.updateFailures((f) => uploadFailed(f, id, { name: "pasted image", message: asCommandError(err).message }));
+                }
               },
             );
           }}

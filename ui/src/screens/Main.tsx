@@ -6,7 +6,7 @@ import { asCommandError, call } from "../ipc";
 import { Latest } from "../latest";
 import { chatRev, mergePresence, type State } from "../store";
 import { ChatList } from "./ChatList";
-import { ChatView } from "./ChatView";
+import { ChatView, forgetUploadFailures } from "./ChatView";
 import { People, type PeopleTab } from "./People";
 import { Settings } from "./Settings";
 
@@ -20,7 +20,8 @@ interface Props {
 
 /** The main window: chat list on the left, the open chat (or settings) on the right. */
 export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Props) {
-  const [chats, setChats] = useState<Chat[]>([]);
+  // Null until list_chats first answers: not loaded yet is not "no chats".
+  const [chats, setChats] = useState<Chat[] | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const [query, setQuery] = useState("");
   const [settings, setSettings] = useState(false);
@@ -34,6 +35,8 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
     if (u && u.id === me.id) onProfileRef.current(u);
   }, [store.profile, me.id]);
   const [error, setError] = useState<string | null>(null);
+  /** Why the chat list could not be loaded (shown in it, with a Retry). */
+  const [listError, setListError] = useState<string | null>(null);
   const [refresh, setRefresh] = useState(0);
   const [contacts, setContacts] = useState<{ list: Connection[]; loadedAt: number } | null>(null);
   const filterRef = useRef<HTMLInputElement>(null);
@@ -100,8 +103,9 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
           const o = opened.current;
           setChats(o && n <= o.after ? withChat(c, o.chat) : c);
           setError(null);
+          setListError(null);
         },
-        (e) => listLoads.current.accept(n) && setError(asCommandError(e).message),
+        (e) => listLoads.current.accept(n) && setListError(asCommandError(e).message),
       );
     }, 150);
   }, [store.rev, refresh]);
@@ -144,7 +148,7 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
       // below the pinned ones, and through the answers of reloads asked
       // for before it existed.
       opened.current = { chat: c, after: listLoads.current.count() };
-      setChats((list) => withChat(list, c));
+      setChats((list) => withChat(list ?? [], c));
       setPeople(null);
       setSettings(false);
       setSelected(c.id);
@@ -155,11 +159,18 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
   }
 
   const onChanged = useCallback(() => setRefresh((r) => r + 1), []);
+  const retryList = useCallback(() => {
+    setListError(null);
+    // An empty list that then failed to reload is not known to be empty:
+    // "Loading chats…" until the answer, not "No chats yet".
+    setChats((list) => (list?.length ? list : null));
+    setRefresh((r) => r + 1);
+  }, []);
 
   // Ctrl/Cmd+K: find a chat. Alt+Up/Down: the previous or next chat in
   // the list as shown (filtered, pinned first).
   const shownIds = useRef<string[]>([]);
-  shownIds.current = filterChats(chats, query).map((c) => c.id);
+  shownIds.current = filterChats(chats ?? [], query).map((c) => c.id);
   const selectedRef = useRef(selected);
   selectedRef.current = selected;
   useEffect(() => {
@@ -191,14 +202,14 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
   // A mute that ends changes the list and the count: render again then.
   const [, setMuteEnded] = useState(0);
   useEffect(() => {
-    const ms = nextMuteEnd(chats, new Date());
+    const ms = nextMuteEnd(chats ?? [], new Date());
     if (ms === null) return;
     // setTimeout's longest wait is about 24.8 days; a longer one re-arms.
     const t = setTimeout(() => setMuteEnded((n) => n + 1), Math.min(ms + 50, 2_000_000_000));
     return () => clearTimeout(t);
   });
   // Muted chats keep their count in the list, not in the title or tray.
-  const unread = unreadTotal(chats, new Date());
+  const unread = unreadTotal(chats ?? [], new Date());
   useEffect(() => {
     // The window title (set in Rust) and the document's, e.g. "Parley (3)".
     call("set_unread", { count: unread }).then(
@@ -207,9 +218,11 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
     );
   }, [unread]);
   // Signed out (here or elsewhere): the next account starts without this
-  // one's count in the title and on the tray icon.
+  // one's count in the title and on the tray icon, nor its failed uploads
+  // (see `forgetUploadFailures`).
   useEffect(
     () => () => {
+      forgetUploadFailures();
       void call("set_unread", { count: 0 }).then(
         (title) => (document.title = title),
         () => {},
@@ -218,13 +231,15 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
     [],
   );
 
-  const chat = chats.find((c) => c.id === selected) ?? null;
+  const chat = chats?.find((c) => c.id === selected) ?? null;
   return (
     <div className="main">
       <div className="sidebar">
         <header className="me">
           <Avatar name={me.display_name} url={me.avatar_url} size={32} />
-          <span className="me-name">{me.display_name}</span>
+          <span className="me-name" dir="auto" title={me.display_name}>
+            {me.display_name}
+          </span>
           <button className="link" name="open-my-code" onClick={() => (setSettings(false), setPeople("code"))} title="My code" aria-label="My code">
             ▦
           </button>
@@ -243,6 +258,8 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
         <ChatList
           ref={filterRef}
           chats={chats}
+          error={listError}
+          onRetry={retryList}
           myId={me.id}
           selected={selected}
           query={query}
