@@ -30,6 +30,11 @@ pub enum ClientError {
     /// Linking waited its whole timeout and no device approved.
     #[error("no device approved the link in time")]
     LinkNotApproved,
+    /// A message was queued and is not sent yet, for the reason inside. It
+    /// goes out later by itself, so it must not be sent again: whatever the
+    /// reason, this is a failure for now (the CLI exits 75).
+    #[error("{0}")]
+    StillQueued(Box<ClientError>),
 }
 
 impl ClientError {
@@ -37,6 +42,7 @@ impl ClientError {
     pub fn code(&self) -> Option<&str> {
         match self {
             ClientError::Api(p) => Some(&p.code),
+            ClientError::StillQueued(why) => why.code(),
             _ => None,
         }
     }
@@ -44,7 +50,7 @@ impl ClientError {
     /// Worth retrying later (the network, a 5xx, a rate limit).
     pub fn is_transient(&self) -> bool {
         match self {
-            ClientError::Network(_) => true,
+            ClientError::Network(_) | ClientError::StillQueued(_) => true,
             ClientError::Api(p) => refused_for_now(p),
             _ => false,
         }

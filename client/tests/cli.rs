@@ -544,6 +544,21 @@ fn a_message_sent_while_the_server_is_down_waits_in_the_queue() {
         "{run:?}"
     );
     assert!(run.stderr.contains("not signed out"), "{run:?}");
+    // So would revoking this very device.
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(p.ana.profile.join("profile.json")).unwrap())
+            .unwrap();
+    let run = p.ana.fails(
+        &["devices", "revoke", info["device_id"].as_str().unwrap()],
+        1,
+    );
+    assert!(
+        run.stderr.contains("2 messages never reached the server")
+            && run
+                .stderr
+                .contains("`parley devices revoke --yes` signs out anyway"),
+        "{run:?}"
+    );
     let offline = p.ana.ok(&["history", "ben"]);
     let last: Vec<&str> = offline.lines().rev().take(2).collect();
     assert!(
@@ -1052,4 +1067,89 @@ fn the_terminal_qr_is_dark_on_light_on_dark_and_light_terminals() {
 fn write_qr(path: &Path, text: &str) {
     let m = parley_client::qr::QrMatrix::encode(text).unwrap();
     std::fs::write(path, m.to_png(8).unwrap()).unwrap();
+}
+
+/// A proxy to `to` that answers every `POST` whose path contains `marker`
+/// with a garbled 200, as a captive portal or a broken reverse proxy does,
+/// and forwards everything else (one request per connection).
+fn garbling_proxy(to: std::net::SocketAddr, marker: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut head = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    head.push(line);
+                }
+                let len = head
+                    .iter()
+                    .find_map(|l| {
+                        let l = l.to_ascii_lowercase();
+                        l.strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                if head[0].starts_with("POST ") && head[0].contains(marker) {
+                    let _ = client.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                          content-length: 7\r\nconnection: close\r\n\r\n<html/>",
+                    );
+                    return;
+                }
+                let mut server = std::net::TcpStream::connect(to).unwrap();
+                let mut req: String = head
+                    .iter()
+                    .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                    .map(String::as_str)
+                    .collect();
+                req.push_str("connection: close\r\n\r\n");
+                server.write_all(req.as_bytes()).unwrap();
+                server.write_all(&body).unwrap();
+                let _ = std::io::copy(&mut server, &mut client);
+            });
+        }
+    });
+    base
+}
+
+/// A garbled answer to the send itself: the message stays queued, and
+/// `send` says so (exit 75, `queued` with --json) rather than failing (exit
+/// 1), after which a script would send it a second time. It goes out once
+/// the server's answers come through again.
+#[test]
+fn a_garbled_answer_to_a_send_leaves_it_queued_and_says_so() {
+    let p = pair();
+    let info_path = p.ana.profile.join("profile.json");
+    let mut info: Value = serde_json::from_slice(&std::fs::read(&info_path).unwrap()).unwrap();
+    let real = info["server"].as_str().unwrap().to_owned();
+    let addr = real.trim_start_matches("http://").parse().unwrap();
+    info["server"] = garbling_proxy(addr, "/messages").into();
+    std::fs::write(&info_path, info.to_string()).unwrap();
+    let run = p
+        .ana
+        .run(&["--json", "send", "ben", "through a broken proxy"]);
+    assert_eq!(run.code(), Some(75), "{run:?}");
+    let said: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(said["queued"], true, "{said}");
+    assert!(
+        run.stderr.contains("unexpected answer from the server"),
+        "{run:?}"
+    );
+
+    info["server"] = real.into();
+    std::fs::write(&info_path, info.to_string()).unwrap();
+    p.ana.ok(&["send", "ben", "after"]);
+    assert_eq!(bodies(&p.ben, "ana"), ["through a broken proxy", "after"]);
 }

@@ -71,6 +71,7 @@ impl From<ClientError> for CommandError {
             ),
             ClientError::Io(e) => CommandError::new("local", e.to_string()),
             ClientError::Invalid(m) => CommandError::new("invalid", m),
+            ClientError::StillQueued(why) => CommandError::from(*why),
             ClientError::LinkNotApproved => CommandError::new(
                 "link_expired",
                 "No device approved the link in time; start again",

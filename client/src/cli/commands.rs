@@ -44,20 +44,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
                 Err(e) => return Err(e),
             };
-            let unsent = c.unsent_count().await?;
-            if unsent > 0 && !yes {
-                let question = format!(
-                    "{unsent} message{} never reached the server and will be deleted from this \
-                     computer. Sign out anyway?",
-                    if unsent == 1 { "" } else { "s" }
-                );
-                if !confirm(&question).await? {
-                    return Err(ClientError::Invalid(
-                        "not signed out (`parley history` shows the unsent messages; \
-                         `parley logout --yes` signs out anyway)"
-                            .into(),
-                    ));
-                }
+            if !yes {
+                confirm_losing_unsent(&c, None, "`parley logout --yes`").await?;
             }
             match c.logout().await {
                 Ok(()) => {}
@@ -243,8 +231,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             let c = ctx.client().await?;
             let id = id.trim().to_owned();
             let this = c.device_id() == id;
-            if this && !yes && !confirm("This is the device you are using: sign it out?").await? {
-                return Err(ClientError::Invalid("not revoked".into()));
+            if this && !yes {
+                confirm_losing_unsent(
+                    &c,
+                    Some("This is the device you are using: sign it out?"),
+                    "`parley devices revoke --yes`",
+                )
+                .await?;
             }
             c.revoke_device(&id).await?;
             if this {
@@ -515,6 +508,32 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Listen => ctx.listen().await,
     }
+}
+
+/// Asks before signing this device out (which deletes its cache): about the
+/// messages that never reached the server, if any, else `question`, if
+/// given. `forced`: the command that goes without asking.
+async fn confirm_losing_unsent(c: &Client, question: Option<&str>, forced: &str) -> Result<()> {
+    let unsent = c.unsent_count().await?;
+    let question = match (unsent, question) {
+        (0, None) => return Ok(()),
+        (0, Some(q)) => q.to_owned(),
+        (n, _) => format!(
+            "{n} message{} never reached the server and will be deleted from this \
+             computer. Sign out anyway?",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
+    if confirm(&question).await? {
+        return Ok(());
+    }
+    Err(ClientError::Invalid(if unsent > 0 {
+        format!(
+            "not signed out (`parley history` shows the unsent messages; {forced} signs out anyway)"
+        )
+    } else {
+        "not signed out".into()
+    }))
 }
 
 struct Ctx {
@@ -961,7 +980,7 @@ impl Ctx {
                  next `parley send` or while `parley listen` runs (do not send it again)"
             );
         }
-        why
+        ClientError::StillQueued(Box::new(why))
     }
 
     /// Flushes the outbox and says what became of the message `client_id`:
@@ -970,8 +989,7 @@ impl Ctx {
     async fn flush_for(&self, c: &Client, client_id: &str) -> Result<CachedMessage> {
         let report = match c.flush_outbox_report().await {
             Ok(r) => r,
-            Err(e) if e.is_transient() => return Err(self.still_queued(client_id, e)),
-            Err(e) => return Err(e),
+            Err(e) => return Err(self.queued_unless_gone(c, client_id, e).await),
         };
         for (other, p) in &report.refused {
             if other != client_id && !self.json {
@@ -987,32 +1005,54 @@ impl Ctx {
             // Not in this flush: another process of this profile (a
             // `parley listen`) took it from the queue first. Say what it made
             // of it.
-            None => match c.my_message(client_id).await? {
-                Some(m) if m.state == LocalState::Failed => Err(m.failure.map_or_else(
-                    || ClientError::Invalid("the server refused the message".into()),
-                    ClientError::Api,
-                )),
-                Some(m) if m.state != LocalState::Pending => Ok(m),
-                // Held back with its chat: the server failed on it or on
-                // one before it (its reason is the server's).
-                // Queued still (exit 75, like a network failure): it goes
-                // out by itself, so it must not be sent again.
-                other => {
-                    let chat = other.map(|m| m.message.chat_id);
-                    match report
-                        .deferred
-                        .iter()
-                        .find(|d| Some(&d.chat_id) == chat.as_ref())
-                    {
-                        Some(d) => {
-                            Err(self.still_queued(client_id, ClientError::Api(d.problem.clone())))
-                        }
-                        None => Err(ClientError::Network(
-                            "the message was not sent yet; it stays queued".into(),
+            None => {
+                match c.my_message(client_id).await {
+                    Err(e) => Err(self.still_queued(client_id, e)),
+                    Ok(m) => match m {
+                        Some(m) if m.state == LocalState::Failed => Err(m.failure.map_or_else(
+                            || ClientError::Invalid("the server refused the message".into()),
+                            ClientError::Api,
                         )),
-                    }
+                        Some(m) if m.state != LocalState::Pending => Ok(m),
+                        // Held back with its chat: the server failed on it or on
+                        // one before it (its reason is the server's).
+                        // Queued still (exit 75, like a network failure): it goes
+                        // out by itself, so it must not be sent again.
+                        other => {
+                            let chat = other.map(|m| m.message.chat_id);
+                            match report
+                                .deferred
+                                .iter()
+                                .find(|d| Some(&d.chat_id) == chat.as_ref())
+                            {
+                                Some(d) => Err(self
+                                    .still_queued(client_id, ClientError::Api(d.problem.clone()))),
+                                None => Err(self.still_queued(
+                                    client_id,
+                                    ClientError::Network("another process is sending it".into()),
+                                )),
+                            }
+                        }
+                    },
                 }
-            },
+            }
+        }
+    }
+
+    /// What a failed flush, `e`, means for the queued message `client_id`:
+    /// still queued, and said so (exit 75: a script must not send it again),
+    /// unless it has left the queue (sent or refused meanwhile by another
+    /// process) or `e` is about the server (a garbled answer, the account
+    /// disabled, this device signed out), which leaves it queued too.
+    async fn queued_unless_gone(&self, c: &Client, client_id: &str, e: ClientError) -> ClientError {
+        if e.is_transient() {
+            return self.still_queued(client_id, e);
+        }
+        match c.my_message(client_id).await {
+            Ok(Some(m)) if m.state != LocalState::Pending => e,
+            // Queued, or the cache cannot say: not knowing is no licence to
+            // send it twice.
+            _ => self.still_queued(client_id, e),
         }
     }
 

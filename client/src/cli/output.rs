@@ -61,6 +61,7 @@ pub fn error(as_json: bool, e: &ClientError) {
     if as_json {
         let v = match e {
             ClientError::Api(p) => serde_json::json!({"error": p}),
+            ClientError::StillQueued(why) => return error(as_json, why),
             other => serde_json::json!({"error": {"detail": other.to_string()}}),
         };
         eprintln!("{v}");
