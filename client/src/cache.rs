@@ -255,18 +255,29 @@ pub fn advance_cursor(conn: &Connection, seq: u64) -> Result<()> {
     Ok(())
 }
 
-/// Whose cache the file at `path` is: (server, user id), if it says both.
-/// Opened read-only; a missing or unreadable file belongs to nobody.
-pub fn owner(path: &Path) -> Result<Option<(String, String)>> {
+/// What a cache file holds, as far as signing in cares.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CacheFile {
+    /// (server, user id), if it says both.
+    pub owner: Option<(String, String)>,
+    /// Its owner's messages that never reached the server.
+    pub unsent: u64,
+}
+
+/// Reads the cache file at `path` without changing it: `None` without one,
+/// an error if it cannot be read (then it may hold unsent messages).
+pub fn inspect(path: &Path) -> Result<Option<CacheFile>> {
     if !path.exists() {
         return Ok(None);
     }
-    let Ok(conn) = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-    else {
-        return Ok(None);
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let owner = get_kv(&conn, "server")?.zip(get_kv(&conn, "user_id")?);
+    let unsent = match &owner {
+        Some((_, me)) => unsent_count(&conn, me)?,
+        None => 0,
     };
-    let read = |key: &str| get_kv(&conn, key).ok().flatten();
-    Ok(read("server").zip(read("user_id")))
+    Ok(Some(CacheFile { owner, unsent }))
 }
 
 pub fn my_id(conn: &Connection) -> Result<Option<String>> {

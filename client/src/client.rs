@@ -122,6 +122,53 @@ impl DisabledBackoff {
     }
 }
 
+/// Before `user_id` on `server` signs in with `profile`: signing in again as
+/// the same account keeps the cache (its outbox and refused messages are not
+/// lost). Another account's cache is deleted, unless it holds messages that
+/// never reached the server (or cannot be read): then it is set aside, and
+/// comes back when that account signs in here again, as `user_id`'s own
+/// set-aside cache comes back now.
+fn make_cache_for(profile: &Profile, server: &str, user_id: &str) -> Result<()> {
+    let current = profile.cache_path();
+    match cache::inspect(&current) {
+        Ok(None) => {}
+        Ok(Some(f))
+            if f.owner
+                .as_ref()
+                .is_some_and(|(s, u)| s == server && u == user_id) =>
+        {
+            return Ok(());
+        }
+        Ok(Some(cache::CacheFile {
+            owner: Some((s, u)),
+            unsent,
+        })) if unsent > 0 => {
+            let to = profile.set_aside_cache_path(&s, &u);
+            profile.move_cache(&current, &to)?;
+            tracing::warn!(
+                unsent,
+                kept = %to.display(),
+                "the account signed in here before has messages that never reached its server; \
+                 they are kept, and come back when it signs in here again"
+            );
+        }
+        Ok(Some(_)) => profile.wipe_cache()?,
+        Err(e) => {
+            let to = profile.dir().join(format!(
+                "cache-unreadable-{}.db",
+                chrono::Utc::now().timestamp()
+            ));
+            profile.move_cache(&current, &to)?;
+            tracing::warn!(error = %e, kept = %to.display(), "the cache could not be read; set aside, not deleted");
+        }
+    }
+    let back = profile.set_aside_cache_path(server, user_id);
+    if back.exists() {
+        profile.move_cache(&back, &current)?;
+    }
+    Ok(())
+}
+
 fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -343,12 +390,7 @@ impl Client {
         );
         let (p, s) = (profile.clone(), secrets.clone());
         let store = blocking(move || {
-            // Signing in again as the same user on the same server keeps the
-            // cache: its outbox and refused messages are not lost. Anyone
-            // else starts from an empty one.
-            if cache::owner(&p.cache_path())? != Some((server.clone(), uid.clone())) {
-                p.wipe_cache()?;
-            }
+            make_cache_for(&p, &server, &uid)?;
             let store = p.save(&server, &uid, &did, &s)?;
             // The retry secret, made now rather than during the first
             // refresh (whose answer may be the one that is lost).

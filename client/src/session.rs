@@ -87,6 +87,40 @@ impl Profile {
         self.dir.join("cache.db")
     }
 
+    /// Where the cache of `user_id` on `server` waits, holding messages that
+    /// never reached the server, while another account uses this profile;
+    /// it comes back when that account signs in here again.
+    pub fn set_aside_cache_path(&self, server: &str, user_id: &str) -> PathBuf {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{server}\n{user_id}"));
+        let name: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        self.dir.join(format!("cache-{name}.db"))
+    }
+
+    /// Moves the cache database at `from` to `to`, its WAL and shared
+    /// memory files with it (a WAL's name must follow its database's).
+    /// Blocking; only while no connection has the cache open.
+    pub fn move_cache(&self, from: &Path, to: &Path) -> Result<()> {
+        for suffix in ["-wal", "-shm", ""] {
+            let (f, t) = (
+                PathBuf::from(format!("{}{suffix}", from.display())),
+                PathBuf::from(format!("{}{suffix}", to.display())),
+            );
+            match fs::rename(&f, &t) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => {}
+                Err(e) => {
+                    return Err(ClientError::Invalid(format!(
+                        "could not move {} to {}: {e}",
+                        f.display(),
+                        t.display()
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn info(&self) -> Result<Option<ProfileInfo>> {
         match fs::read(self.dir.join(PROFILE_FILE)) {
             Ok(bytes) => serde_json::from_slice(&bytes)

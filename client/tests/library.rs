@@ -2109,3 +2109,47 @@ async fn a_device_away_too_long_reloads_what_changed_in_its_cache() {
     let cursor = ana.cache().run(|c| cache::cursor(c)).await.unwrap();
     assert_eq!(cursor, current as u64);
 }
+
+/// The cache files set aside in the profile folder `dir`.
+fn set_aside_caches(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("cache-") && n.ends_with(".db"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Another account signing in on a profile whose account left messages
+/// that never reached the server (signed out by the server, the cache and
+/// its queue kept) sets that cache aside instead of deleting it; when the
+/// first account signs in there again, they come back and go out.
+#[tokio::test]
+async fn another_account_signing_in_sets_unsent_messages_aside_until_their_account_returns() {
+    let (ts, tmp, ana, _ben, chat) = ana_and_ben().await;
+    let queued = ana
+        .queue_message(&chat, "written, never sent", None, vec![])
+        .await
+        .unwrap();
+    let client_id = queued.message.client_id;
+    let dir = tmp.path().join("ana");
+    drop(ana);
+    Profile::open(&dir).unwrap().clear().unwrap();
+
+    let carl = login(&ts, &dir, "carl@example.org").await;
+    assert_eq!(carl.unsent_count().await.unwrap(), 0);
+    assert!(carl.my_message(&client_id).await.unwrap().is_none());
+    assert_eq!(set_aside_caches(&dir).len(), 1);
+    drop(carl);
+    Profile::open(&dir).unwrap().clear().unwrap();
+
+    // Carl's cache holds nothing unsent: it goes, and Ana's comes back.
+    let ana = login(&ts, &dir, ANA).await;
+    assert_eq!(set_aside_caches(&dir), Vec::<String>::new());
+    let back = ana.my_message(&client_id).await.unwrap().unwrap();
+    assert_eq!(back.state, LocalState::Pending);
+    ana.flush_outbox().await.unwrap();
+    assert_eq!(count_client_id(&ts, &client_id), 1);
+    assert_eq!(ana.unsent_count().await.unwrap(), 0);
+}
