@@ -382,8 +382,12 @@ impl Client {
         if !in_flight.is_empty() {
             return Ok(());
         }
-        let items = self.cache().run(|c| cache::outbox(c)).await?;
-        if let Some(item) = items.into_iter().find(|i| !held.contains(&i.chat_id)) {
+        let held: Vec<String> = held.iter().cloned().collect();
+        let next = self
+            .cache()
+            .run(move |c| cache::next_outbox(c, &held))
+            .await?;
+        if let Some(item) = next {
             in_flight.insert(item.client_id.clone(), item.chat_id.clone());
             let frame = ClientFrame::Send {
                 req: item.client_id.clone(),
