@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CachedMessage } from "./bindings";
-import { arrivals, firstUnread, mergeMessages, newestSeq, oldestSeq, PAGE, reachedStart, sortMessages, withLatest, withoutCleared, withOlderPage, withSent } from "./history";
+import { arrivals, firstUnread, mergeMessages, newestSeq, oldestSeq, PAGE, reachedStart, reuseUnchanged, sameMessage, sortMessages, withLatest, withoutCleared, withOlderPage, withSent } from "./history";
 
 const msg = (seq: number, extra: Partial<CachedMessage> = {}): CachedMessage => ({
   state: seq ? "sent" : "pending",
@@ -157,5 +157,64 @@ describe("arrivals", () => {
     expect(arrivals(list, "ana", 6)).toEqual([]);
     // Mine never count, nor does anything not yet stored.
     expect(seqs(arrivals(list, "ben", 0))).toEqual([4]);
+  });
+});
+
+describe("a refresh keeps what did not change", () => {
+  // Fresh copies, as every `cached_messages` answer gives.
+  const reread = (l: CachedMessage[]) => l.map((m) => structuredClone(m));
+
+  it("keeps the objects of untouched messages, and the list itself when nothing changed", () => {
+    const shown = range(1, 5);
+    const next = withLatest(shown, reread(shown));
+    expect(next).toBe(shown);
+    // Older pages beyond the window stay too.
+    expect(withLatest(shown, reread(range(3, 5)))).toBe(shown);
+  });
+
+  it("gives a changed message a new object and keeps the others", () => {
+    const shown = [...range(1, 4), msg(0, { client_id: "p" })];
+    const fresh = reread(shown);
+    fresh[1] = { ...fresh[1], body: "edited", edited_at: "2026-11-26T10:05:00Z" };
+    fresh[2] = { ...fresh[2], reactions: { "👍": ["ben"] } };
+    fresh[3] = { ...fresh[3], state: "read" };
+    const next = withLatest(shown, fresh);
+    expect(next).not.toBe(shown);
+    expect(next[0]).toBe(shown[0]);
+    expect(next[1]).not.toBe(shown[1]);
+    expect(next[1].body).toBe("edited");
+    expect(next[2]).not.toBe(shown[2]);
+    expect(next[3]).not.toBe(shown[3]);
+    expect(next[4]).toBe(shown[4]);
+  });
+
+  it("takes a pending message's sent copy, and a deletion, as changes", () => {
+    const pending = msg(0, { client_id: "x" });
+    const shown = [msg(1), pending];
+    const next = withLatest(shown, [structuredClone(shown[0]), msg(2, { client_id: "x" })]);
+    expect(next[0]).toBe(shown[0]);
+    expect(next[1]).not.toBe(pending);
+    expect(next[1].seq).toBe(2);
+    const deleted = withLatest(next, [msg(1, { deleted: true, body: "" }), structuredClone(next[1])]);
+    expect(deleted[0]).not.toBe(next[0]);
+    expect(deleted[1]).toBe(next[1]);
+  });
+
+  it("compares every field, nested ones by value", () => {
+    const a = msg(1, { attachments: [{ id: "a1", mime: "image/png", size: 3, sha256: "00" }] });
+    expect(sameMessage(a, structuredClone(a))).toBe(true);
+    expect(sameMessage(a, { ...a, attachments: [] })).toBe(false);
+    expect(sameMessage(a, { ...a, status: "read" })).toBe(false);
+    expect(sameMessage(a, { ...a, forwarded: true })).toBe(false);
+    expect(sameMessage(a, { ...a, failure: { type: "", title: "", status: 409, detail: "", code: "not_connected" } })).toBe(false);
+    // A field the other copy lacks (one added later on the Rust side).
+    expect(sameMessage(a, { ...a, pinned: true } as CachedMessage)).toBe(false);
+  });
+
+  it("matches a message not yet stored by its client id", () => {
+    const pending = msg(0, { client_id: "p" });
+    const [kept] = reuseUnchanged([pending], [structuredClone(pending)]);
+    expect(kept).toBe(pending);
+    expect(reuseUnchanged([], [pending])[0]).toBe(pending);
   });
 });

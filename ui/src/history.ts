@@ -6,9 +6,10 @@ import type { CachedMessage } from "./bindings";
 /** A page of history, as `cached_messages`/`older_messages` default to. */
 export const PAGE = 200;
 
-// A pending message has no id (and seq 0) until the server takes it; its
-// client id names it across that change.
-const clientKey = (m: CachedMessage) => `${m.sender_id}\u0000${m.client_id}`;
+/** A message's name in the list from the moment it is queued: a pending
+ * message has no id (and seq 0) until the server takes it; its client id
+ * (with its sender's) names it across that change. Rows are keyed by it. */
+export const messageKey = (m: CachedMessage) => `${m.sender_id}\u0000${m.client_id}`;
 
 /** By seq, pending (seq 0) last in the order they were written (the
  * outbox's: they go out in it), ties in the order given. */
@@ -29,8 +30,8 @@ export function sortMessages(list: CachedMessage[]): CachedMessage[] {
  * wins: it is the fresher one), in order. */
 export function mergeMessages(older: CachedMessage[], newer: CachedMessage[]): CachedMessage[] {
   const ids = new Set(newer.filter((m) => m.id).map((m) => m.id));
-  const clients = new Set(newer.map(clientKey));
-  const kept = older.filter((m) => !(m.id && ids.has(m.id)) && !clients.has(clientKey(m)));
+  const clients = new Set(newer.map(messageKey));
+  const kept = older.filter((m) => !(m.id && ids.has(m.id)) && !clients.has(messageKey(m)));
   return sortMessages([...kept, ...newer]);
 }
 
@@ -50,7 +51,51 @@ export function oldestSeq(list: CachedMessage[]): number {
 export function withLatest(current: CachedMessage[], latest: CachedMessage[], unseen: (m: CachedMessage) => boolean = () => false): CachedMessage[] {
   const floor = oldestSeq(latest);
   const older = current.filter((m) => (m.seq > 0 && (floor === 0 || m.seq < floor)) || (m.seq === 0 && unseen(m)));
-  return mergeMessages(older, latest);
+  const next = mergeMessages(older, reuseUnchanged(current, latest));
+  // Nothing changed (most events are about other chats, or presence): the
+  // same list, so the view does not even render again.
+  return sameList(current, next) ? current : next;
+}
+
+/** Whether two copies of a message show the same: every field equal (the
+ * small nested ones, reactions, attachments and a failure, compared as
+ * JSON: reactions are a BTreeMap on the Rust side, so their keys always
+ * come in the same order). All fields, not a chosen few: one the Rust side
+ * adds later is then never missed, at the cost of a re-render when it
+ * changes. */
+export function sameMessage(a: CachedMessage, b: CachedMessage): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a) as (keyof CachedMessage)[];
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => {
+    const x = a[k];
+    const y = b[k];
+    if (x === y) return true;
+    return typeof x === "object" && typeof y === "object" && x !== null && y !== null && JSON.stringify(x) === JSON.stringify(y);
+  });
+}
+
+/** `fresh` with each message that `previous` shows just the same replaced
+ * by `previous`'s object: a refresh re-reads every loaded message, and rows
+ * memoized on their message then render again only when it changed. Found
+ * by id, or for one not yet stored by its client id. */
+export function reuseUnchanged(previous: CachedMessage[], fresh: CachedMessage[]): CachedMessage[] {
+  if (previous.length === 0) return fresh;
+  const byId = new Map<string, CachedMessage>();
+  const byClient = new Map<string, CachedMessage>();
+  for (const m of previous) {
+    if (m.id) byId.set(m.id, m);
+    byClient.set(messageKey(m), m);
+  }
+  return fresh.map((m) => {
+    const old = (m.id && byId.get(m.id)) || byClient.get(messageKey(m));
+    return old && sameMessage(old, m) ? old : m;
+  });
+}
+
+/** The same messages (the same objects) in the same order. */
+function sameList(a: CachedMessage[], b: CachedMessage[]): boolean {
+  return a.length === b.length && a.every((m, i) => m === b[i]);
 }
 
 /** The list without what I cleared from the chat (seq at or below

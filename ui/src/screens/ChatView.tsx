@@ -1,25 +1,23 @@
-import { Fragment, useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from "react";
+import { Fragment, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from "react";
 import { useDayChange } from "../day";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Attachment, CachedMessage, Chat, UploadProgress } from "../bindings";
 import { Avatar } from "../components/Avatar";
-import { ForwardPicker } from "../components/ForwardPicker";
-import { ImageViewer } from "../components/ImageViewer";
-import { MessageText } from "../components/MessageText";
+import { MessageRow, type Popup, type RowActions } from "../components/MessageRow";
 import { MuteMenu } from "../components/MuteMenu";
 import { PinButton } from "../components/PinButton";
 import { ClearChat } from "../components/ClearChat";
-import { ConfirmDelete } from "../components/ConfirmDelete";
-import { ReactionPicker } from "../components/ReactionPicker";
-import { open as openDialog, save as saveDialog } from "@tauri-apps/plugin-dialog";
-import { asCommandError, attachmentUrl, call, saveAttachment, uploadAttachment } from "../ipc";
-import { dayKey, reactedBy, fullTime, lastEditable, unreadText, baseName, bodyLimitText, canEdit, clock, fileSize, groupByDay, imageBox, isImage, isSendKey, presenceText, snippet, tick, deferredText, failedText, waitingBehind, WAITING_BEHIND } from "../format";
+import { open as openDialog } from "@tauri-apps/plugin-dialog";
+import { asCommandError, call, uploadAttachment } from "../ipc";
+import { dayKey, lastEditable, unreadText, baseName, bodyLimitText, canEdit, fileSize, groupByDay, isSendKey, presenceText, snippet, deferredText, failedText, waitingBehind, WAITING_BEHIND } from "../format";
+import { rovingIndex, rowStep } from "../a11y";
 import { drafts } from "../drafts";
 import { Latest } from "../latest";
 import { failuresDismissed, uploadEnded, uploadFailed, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
 import { messagesNote } from "../emptyStates";
-import { arrivals, firstUnread, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
+import { arrivals, firstUnread, messageKey, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
+import { useStableHandlers } from "../stableHandlers";
 import type { Presence } from "../store";
 
 /** Send "typing" at most this often while the person types. */
@@ -62,98 +60,6 @@ interface Props {
   onChanged: () => void;
 }
 
-/** An attachment in a bubble: images as a preview, others as a file chip;
- * both can be saved to the Downloads folder or, through the save dialog,
- * anywhere. `onLoad`: the image is shown (the bubble grew). */
-function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
-  const [url, setUrl] = useState<string | null>(null);
-  const [saving, setSaving] = useState<UploadProgress | null>(null);
-  const [saved, setSaved] = useState<{ ok: boolean; text: string } | null>(null);
-  const [viewing, setViewing] = useState(false);
-  const image = isImage(a.mime);
-  const box = imageBox(a.width, a.height);
-  useEffect(() => {
-    if (!image) return;
-    let stale = false;
-    attachmentUrl(a).then((u) => !stale && setUrl(u), () => {});
-    return () => {
-      stale = true;
-    };
-  }, [a.id, image]);
-
-  async function save(choose: boolean) {
-    let path: string | null = null;
-    if (choose) {
-      // The sender's name made safe (see `attachment_file_name`).
-      const suggested = await call("attachment_file_name", { attachment: a }).catch(() => undefined);
-      path = await saveDialog({ defaultPath: suggested }).catch(() => null);
-      if (!path) return;
-    }
-    setSaved(null);
-    setSaving({ sent: 0, total: a.size });
-    try {
-      const to = await saveAttachment(a, path, setSaving);
-      setSaved({ ok: true, text: `Saved to ${to}` });
-    } catch (e) {
-      setSaved({ ok: false, text: asCommandError(e).message });
-    } finally {
-      setSaving(null);
-    }
-  }
-
-  const closeViewer = useCallback(() => setViewing(false), []);
-  // Each button says which file: a bubble can hold several, a chat many.
-  const label = a.name ?? (image ? "image" : "file");
-  const actions = (
-    <span className="attachment-actions">
-      {saving ? (
-        <span className="muted" data-testid="attachment-saving">
-          Saving… {saving.total ? Math.floor((saving.sent * 100) / saving.total) : 0}%
-        </span>
-      ) : (
-        <>
-          <button className="link" name="attachment-save" title="Save to Downloads" aria-label={`Save ${label} to Downloads`} onClick={() => void save(false)}>
-            Save
-          </button>
-          <button className="link" name="attachment-save-as" title="Save as…" aria-label={`Save ${label} as…`} onClick={() => void save(true)}>
-            Save as…
-          </button>
-        </>
-      )}
-      {saved ? (
-        <span className={saved.ok ? "muted" : "error"} data-testid="attachment-saved" role={saved.ok ? "status" : "alert"}>
-          {saved.text}
-        </span>
-      ) : null}
-    </span>
-  );
-  if (image) {
-    return (
-      <div className="attachment">
-        {url ? (
-          <button className="image-open" name="view-image" aria-label={`Open ${label}`} onClick={() => setViewing(true)}>
-            <img className="attachment-image" src={url} alt={a.name ?? "image"} data-testid="attachment-image" style={box ?? undefined} onLoad={onLoad} />
-          </button>
-        ) : (
-          <div className="attachment-image loading" data-testid="attachment-loading" style={box ?? undefined} />
-        )}
-        {actions}
-        {viewing && url ? <ImageViewer url={url} name={label} onClose={closeViewer} /> : null}
-      </div>
-    );
-  }
-  return (
-    <div className="attachment">
-      <div className="file-chip" data-testid="file-chip">
-        <span className="file-icon">📄</span>
-        <span className="file-name">{a.name ?? "file"}</span>
-        <span className="file-size">{fileSize(a.size)}</span>
-      </div>
-      {actions}
-    </div>
-  );
-}
-
 /** One chat: the header, the messages grouped by day, and the composer. */
 export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, jump, onJumped, onChanged }: Props) {
   const [loaded, setMessages] = useState<CachedMessage[]>([]);
@@ -168,12 +74,13 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const sendingRef = useRef(false);
   const [replyTo, setReplyTo] = useState<CachedMessage | null>(null);
   const [editing, setEditing] = useState<CachedMessage | null>(null);
-  const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
-  const [picker, setPicker] = useState<string | null>(null);
-  /** The message whose "Forward to" list is open, and what the last
-   * forward said. */
-  const [forwarding, setForwarding] = useState<string | null>(null);
+  /** The message whose reaction menu, "Forward to" list or "Delete for
+   * everyone?" is open (one at a time). */
+  const [popup, setPopup] = useState<{ id: string; kind: Popup } | null>(null);
+  /** What the last forward said. */
   const [notice, setNotice] = useState<string | null>(null);
+  /** The row the focus was last in (by row key): the list's Tab stop. */
+  const [activeRow, setActiveRow] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   /** The refused message being retried or dropped (its client id). */
   const [acting, setActing] = useState<string | null>(null);
@@ -267,7 +174,12 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       loadedFor.current = id;
       setOpenedFor(id);
     }
-    setMessages((cur) => withLatest(cur, latest, (m) => (queuedAfter.current.get(m.client_id) ?? 0) >= n));
+    setMessages((cur) => {
+      const next = withLatest(cur, latest, (m) => (queuedAfter.current.get(m.client_id) ?? 0) >= n);
+      // An unchanged list is kept (no render), but the chat as opened must
+      // still be looked at once: only what comes after it is news (`heard`).
+      return opened && next === cur ? [...next] : next;
+    });
   };
   /** Reads chat `id`'s latest window (`limit` messages, or a page) from the
    * cache: after a change, and after anything whose answer is not itself
@@ -317,7 +229,8 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     setDraft(aside?.editing ? aside.editText : drafts.get(id));
     setError(null);
     setNotice(null);
-    setForwarding(null);
+    setPopup(null);
+    setActiveRow(null);
     setAttachPath(null);
     atBottom.current = true;
     setAtStart(false);
@@ -699,7 +612,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   }
 
   async function react(m: CachedMessage, emoji: string) {
-    setPicker(null);
+    setPopup((p) => (p?.kind === "react" ? null : p));
     const id = chat.id;
     // A second click before the first one's change is shown toggles back
     // what the first asked for, not the stale copy again.
@@ -752,7 +665,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   }
 
   async function remove(m: CachedMessage) {
-    setConfirmDelete(null);
+    setPopup((p) => (p?.kind === "delete" ? null : p));
     composer.current?.focus();
     const id = chat.id;
     try {
@@ -822,194 +735,112 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   const status = typing ? "typing…" : presenceText(presence, now);
   const name = (id: string) => (id === myId ? "You" : chat.peer.display_name);
 
+  // What the rows ask of the chat: one object for the view's life, whose
+  // methods run this render's code (so they see the current state).
+  const rowActions = useStableHandlers<RowActions>({
+    reply: (m) => {
+      setReplyTo(m);
+      composer.current?.focus();
+    },
+    edit: (m) => {
+      // The rows are not made again as time passes: the edit window may
+      // have closed since.
+      if (!canEdit(m, new Date())) {
+        setError("A message can be edited only in the 24 hours after it was sent.");
+        return;
+      }
+      setEditing(m);
+      setReplyTo(null);
+      setDraft(m.body);
+      composer.current?.focus();
+    },
+    toggle: (id, kind) => setPopup((p) => (kind !== "delete" && p?.id === id && p.kind === kind ? null : { id, kind })),
+    closePopup: (id, kind) => setPopup((p) => (p?.id === id && p.kind === kind ? null : p)),
+    react: (m, emoji) => void react(m, emoji),
+    picked: (m, emoji) => {
+      // The picker goes: focus the composer, not nothing.
+      composer.current?.focus();
+      void react(m, emoji);
+    },
+    forwarded: (m, to) => {
+      // Still this chat (a forward can outlast a switch).
+      if (chatId.current === m.chat_id) setNotice(`Forwarded to ${to}`);
+      onChangedRef.current();
+    },
+    remove: (m) => void remove(m),
+    retry: (m) => void retryFailed(m),
+    discard: (m) => void discardFailed(m),
+    jumpTo: (id) => jumpTo(id),
+    grew: () => keepAtBottom(),
+    error: (message) => setError(message),
+    focused: (key) => setActiveRow(key),
+    keyDown: (e) => {
+      // Keys pressed in the row's buttons and pop-ups (the reaction menu
+      // has its own arrows) are theirs.
+      if (e.target !== e.currentTarget) return;
+      const all = [...(scroller.current?.querySelectorAll<HTMLElement>('[data-testid="message"]') ?? [])];
+      const to = rowStep(e, all.indexOf(e.currentTarget), all.length);
+      if (to === null) return;
+      e.preventDefault();
+      // Focusing scrolls it into view (and near the top, older pages load).
+      all[to].focus();
+    },
+  });
+
   // The rows, made again only when what they show changes: not on every
   // keystroke in the composer (a chat scrolled far back holds thousands).
-  // Their handlers read only what is listed here, or refs.
+  // Each row is memoized on its props, so of those made again only the
+  // ones whose message (kept as the same object while unchanged, see
+  // `withLatest`) or state changed render.
   const rows = useMemo(() => {
     const byId = new Map(messages.filter((m) => m.id).map((m) => [m.id, m]));
     const behind = waitingBehind(messages, deferred);
+    const keys = messages.map(messageKey);
+    const tabStop = keys[rovingIndex(keys, activeRow)];
+    const peerName = chat.peer.display_name;
     return groupByDay(messages, now).map((g) => (
-        <div key={g.key} className="day">
-          <div className="day-label">
-            <span>{g.label}</span>
-          </div>
-          {g.messages.map((m) => {
-            const mine = m.sender_id === myId;
-            const quoted = m.reply_to ? byId.get(m.reply_to) : undefined;
-            const why =
-              m.state === "pending" && deferred[m.client_id]
-                ? deferredText(deferred[m.client_id])
-                : behind.has(m.client_id)
-                  ? WAITING_BEHIND
-                  : m.state === "failed"
+      <div key={g.key} className="day">
+        <div className="day-label">
+          <span>{g.label}</span>
+        </div>
+        {g.messages.map((m) => {
+          const key = messageKey(m);
+          const why =
+            m.state === "pending" && deferred[m.client_id]
+              ? deferredText(deferred[m.client_id])
+              : behind.has(m.client_id)
+                ? WAITING_BEHIND
+                : m.state === "failed"
                   ? failedText(m.failure?.code ?? failed[m.client_id] ?? "")
                   : undefined;
-            const t = why ? { ...tick(m.state), label: why } : tick(m.state);
-            const reactions = Object.entries(m.reactions).filter(([, who]) => who && who.length > 0);
-            const canAct = !!m.id && !m.deleted;
-            const row = (
-              <div
-                className={`bubble-row ${mine ? "mine" : "theirs"}`}
-                data-testid="message"
-                data-message-id={m.id}
-                data-state={m.state}
-              >
-                <div className={`bubble${m.deleted ? " deleted" : ""}`}>
-                  {m.forwarded && !m.deleted ? (
-                    <div className="forwarded" data-testid="forwarded">
-                      ↪ Forwarded
-                    </div>
-                  ) : null}
-                  {m.reply_to ? (
-                    <button className="quote" onClick={() => m.reply_to && jumpTo(m.reply_to)} data-testid="quote">
-                      <strong>{quoted ? name(quoted.sender_id) : "Reply"}</strong>
-                      <span dir="auto">{quoted ? snippet(quoted) : "An earlier message"}</span>
-                    </button>
-                  ) : null}
-                  {!m.deleted && m.attachments.length ? (
-                    <div className="attachments">
-                      {m.attachments.map((a) => (
-                        <AttachmentView key={a.id} a={a} onLoad={keepAtBottom} />
-                      ))}
-                    </div>
-                  ) : null}
-                  {m.deleted || m.body ? <div className="body" dir="auto">{m.deleted ? "This message was deleted" : <MessageText text={m.body} onError={setError} />}</div> : null}
-                  {mine && why ? (
-                    <div
-                      className={m.state === "failed" ? "deferred error" : "deferred muted"}
-                      data-testid={m.state === "failed" ? "failed" : "deferred"}
-                    >
-                      {why}
-                      {m.state === "failed" ? (
-                        <span className="failed-actions">
-                          {" "}
-                          <button
-                            className="link"
-                            name="retry-failed"
-                            title="Send it again"
-                            aria-label="Retry sending this message"
-                            disabled={acting !== null}
-                            onClick={() => void retryFailed(m)}
-                          >
-                            Retry
-                          </button>{" "}
-                          <button
-                            className="link"
-                            name="discard-failed"
-                            title="Remove it from this device (it was never sent)"
-                            aria-label="Delete this unsent message"
-                            disabled={acting !== null}
-                            onClick={() => void discardFailed(m)}
-                          >
-                            Delete
-                          </button>
-                        </span>
-                      ) : null}
-                    </div>
-                  ) : null}
-                  <div className="meta">
-                    {m.edited_at && !m.deleted ? <span className="edited">edited</span> : null}
-                    <time dateTime={m.created_at} title={fullTime(new Date(m.created_at))}>
-                      {clock(new Date(m.created_at))}
-                    </time>
-                    {mine ? (
-                      <span className={`tick tick-${m.state}`} role="img" title={t.label} aria-label={t.label} data-testid="tick">
-                        {t.mark}
-                      </span>
-                    ) : null}
-                  </div>
-                  {reactions.length ? (
-                    <div className="reactions">
-                      {reactions.map(([emoji, who]) => (
-                        <button
-                          key={emoji}
-                          className={`reaction${who.includes(myId) ? " mine" : ""}`}
-                          aria-pressed={who.includes(myId)}
-                          title={reactedBy(who, myId, chat.peer.display_name)}
-                          onClick={() => void react(m, emoji)}
-                          data-testid="reaction"
-                        >
-                          {emoji} {who.length > 1 ? who.length : ""}
-                        </button>
-                      ))}
-                    </div>
-                  ) : null}
+          // One keyed fragment per message, divider or not: the row keeps
+          // its identity (and its images) when the divider comes or goes.
+          return (
+            <Fragment key={key}>
+              {m.id === unreadAt ? (
+                <div className="unread-divider" data-testid="unread-divider" ref={divider}>
+                  <span>{unreadText(unread?.count ?? 0)}</span>
                 </div>
-                {canAct ? (
-                  <div className={`actions${picker === m.id || forwarding === m.id || confirmDelete === m.id ? " open" : ""}`}>
-                    <button title="Reply" aria-label="Reply" name="reply" onClick={() => { setReplyTo(m); composer.current?.focus(); }}>↩</button>
-                    <button title="React" aria-label="React" aria-expanded={picker === m.id} name="react" onClick={() => setPicker(picker === m.id ? null : m.id)}>☺</button>
-                    <button title="Forward" aria-label="Forward" aria-expanded={forwarding === m.id} name="forward" onClick={() => setForwarding(forwarding === m.id ? null : m.id)}>↪</button>
-                    {mine ? (
-                      <>
-                        {canEdit(m, now) ? (
-                          <button
-                            title="Edit"
-                            aria-label="Edit"
-                            name="edit"
-                            onClick={() => {
-                              // The rows are not made again as time passes:
-                              // the edit window may have closed since.
-                              if (!canEdit(m, new Date())) {
-                                setError("A message can be edited only in the 24 hours after it was sent.");
-                                return;
-                              }
-                              setEditing(m);
-                              setReplyTo(null);
-                              setDraft(m.body);
-                              composer.current?.focus();
-                            }}
-                          >
-                            ✎
-                          </button>
-                        ) : null}
-                        <button title="Delete" aria-label="Delete" name="delete" onClick={() => setConfirmDelete(m.id)}>🗑</button>
-                      </>
-                    ) : null}
-                    {picker === m.id ? (
-                      <ReactionPicker
-                        onPick={(e) => {
-                          // The picker goes: focus the composer, not nothing.
-                          composer.current?.focus();
-                          void react(m, e);
-                        }}
-                        onClose={() => setPicker(null)}
-                        toggle={() => messageEl(m.id)?.querySelector('button[name="react"]') ?? null}
-                      />
-                    ) : null}
-                    {forwarding === m.id ? (
-                      <ForwardPicker
-                        messageId={m.id}
-                        onClose={() => setForwarding(null)}
-                        toggle={() => messageEl(m.id)?.querySelector('button[name="forward"]') ?? null}
-                        onForwarded={(to) => {
-                          // Still this chat (a forward can outlast a switch).
-                          if (chatId.current === m.chat_id) setNotice(`Forwarded to ${to}`);
-                          onChanged();
-                        }}
-                      />
-                    ) : null}
-                    {confirmDelete === m.id ? <ConfirmDelete onDelete={() => void remove(m)} onCancel={() => setConfirmDelete(null)} /> : null}
-                  </div>
-                ) : null}
-              </div>
-            );
-            // One keyed fragment per message, divider or not: the row keeps
-            // its identity (and its images) when the divider comes or goes.
-            return (
-              <Fragment key={m.client_id + m.sender_id}>
-                {m.id === unreadAt ? (
-                  <div className="unread-divider" data-testid="unread-divider" ref={divider}>
-                    <span>{unreadText(unread?.count ?? 0)}</span>
-                  </div>
-                ) : null}
-                {row}
-              </Fragment>
-            );
-          })}
-        </div>
-      ));
-  }, [messages, myId, chat.id, chat.peer.display_name, chat.cleared_up_to_seq, deferred, failed, picker, forwarding, confirmDelete, acting, unreadAt, unread?.count, dayKey(now), atStart]);
+              ) : null}
+              <MessageRow
+                m={m}
+                rowKey={key}
+                quoted={m.reply_to ? byId.get(m.reply_to) : undefined}
+                myId={myId}
+                peerName={peerName}
+                why={why}
+                popup={popup?.id === m.id ? popup.kind : null}
+                busy={acting !== null}
+                editable={m.sender_id === myId && canEdit(m, now)}
+                tabbable={key === tabStop}
+                on={rowActions}
+              />
+            </Fragment>
+          );
+        })}
+      </div>
+    ));
+  }, [messages, myId, chat.peer.display_name, deferred, failed, popup, acting, unreadAt, unread?.count, dayKey(now), activeRow]);
 
   return (
     <section className="chat-view" data-testid="chat-view">
@@ -1037,6 +868,14 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         ref={scroller}
         // Focusable, so the keyboard scrolls it (Page Up, End...).
         tabIndex={0}
+        // A log: a screen reader knows it as the conversation, newest last.
+        // Not live itself ("off" overrides the log's implicit "polite"):
+        // every row added would be read, a page of older ones scrolled in
+        // or a whole chat opened too, and my own messages and "typing…".
+        // New messages from the peer are said once each by the `announce`
+        // region below, which knows what is news.
+        role="log"
+        aria-live="off"
         aria-label="Messages"
         // The user scrolls: the jump's hold ends.
         onWheel={() => (anchor.current = null)}

@@ -1,0 +1,28 @@
+import { useRef, useState } from "react";
+
+// Handlers handed to memoized children. A function made in a render is a
+// new object every render, so a `memo` row given one renders again every
+// time, and the memo is worth nothing; a function made once goes stale
+// (it reads the state of the render that made it). These are made once
+// and call the newest version each time.
+
+type Handlers = Record<string, (...args: never[]) => unknown>;
+
+/** An object with `get()`'s methods (those it has now), each calling the
+ * one `get()` returns when it is called, not the one it returned here. */
+export function delegate<T extends Handlers>(get: () => T): T {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(get())) out[k] = (...args: never[]) => get()[k](...args);
+  return out as T;
+}
+
+/** `fns`, as an object that stays the same across renders whose methods
+ * always run this render's (the latest) `fns`. For event handlers only:
+ * calling one while rendering would see the render before's. The methods
+ * are the first render's: give the same keys every render. */
+export function useStableHandlers<T extends Handlers>(fns: T): T {
+  const latest = useRef(fns);
+  latest.current = fns;
+  const [stable] = useState(() => delegate(() => latest.current));
+  return stable;
+}
