@@ -304,6 +304,74 @@ async fn protocol_violations_close_with_4009() {
     problem(r, 401, "unauthorized").await;
 }
 
+/// A `send`, `read` or `typing` frame with a wrong or missing field is
+/// refused like a REST body (422 `invalid_body` naming the field): a send
+/// in its `result`, the others in an `error` frame; the socket stays open
+/// and goes on. Frames that cannot be answered so (no `type`, a `send`
+/// without a `req`) still close it.
+#[tokio::test]
+async fn frames_with_a_bad_field_are_refused_and_the_socket_kept() {
+    let ts = TestServer::start().await;
+    let (a, _b, chat) = ts.pair().await;
+    let mut ws = ts.ws(&a).await;
+    ws.hello(0).await;
+    ws.send_json(
+        json!({"type": "send", "req": "r1", "chat_id": chat, "client_id": 5, "body": "x"}),
+    )
+    .await;
+    let r = ws.next_of("result").await;
+    assert_eq!(
+        (r["req"].as_str(), r["ok"].as_bool()),
+        (Some("r1"), Some(false)),
+        "{r}"
+    );
+    assert_eq!(r["error"]["code"], "invalid_body", "{r}");
+    assert_eq!(r["error"]["status"], 422, "{r}");
+    assert!(
+        r["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("send frame"),
+        "{r}"
+    );
+    ws.send_json(json!({"type": "send", "req": "r2", "chat_id": chat, "body": "x"}))
+        .await;
+    let r = ws.next_of("result").await;
+    assert_eq!(r["req"], "r2");
+    assert!(
+        r["error"]["detail"].as_str().unwrap().contains("client_id"),
+        "{r}"
+    );
+    ws.send_json(json!({"type": "read", "chat_id": chat, "up_to_seq": "one"}))
+        .await;
+    let e = ws.next_of("error").await;
+    assert_eq!(e["error"]["code"], "invalid_body", "{e}");
+    ws.send_json(json!({"type": "typing", "chat_id": chat}))
+        .await;
+    let e = ws.next_of("error").await;
+    assert!(
+        e["error"]["detail"].as_str().unwrap().contains("active"),
+        "{e}"
+    );
+    // The same socket still sends.
+    ws.send_json(json!({"type": "send", "req": "r3", "chat_id": chat, "client_id": "c3", "body": "still here"}))
+        .await;
+    let r = ws.next_of("result").await;
+    assert_eq!(
+        (r["req"].as_str(), r["ok"].as_bool()),
+        (Some("r3"), Some(true)),
+        "{r}"
+    );
+    // Nothing to answer: closed.
+    ws.send_json(json!({"type": "send", "chat_id": chat, "client_id": "c4", "body": "x"}))
+        .await;
+    assert_eq!(ws.closed_with().await, 4009);
+    // Before hello, only a hello will do.
+    let mut ws = ts.ws(&a).await;
+    ws.send_json(json!({"type": "read", "chat_id": chat})).await;
+    assert_eq!(ws.closed_with().await, 4009);
+}
+
 #[tokio::test]
 async fn logout_and_revocation_close_sockets_with_4001() {
     let ts = TestServer::start().await;
@@ -489,6 +557,40 @@ async fn acks_are_stored_off_the_loop_even_when_the_socket_closes_right_after() 
             acked()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A refused typing frame is answered with an `error` frame and the socket
+/// kept: a chat that is not mine, and one with someone no longer a contact
+/// (who sees nothing of it).
+#[tokio::test]
+async fn refused_typing_frames_are_answered_and_relay_nothing() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let mut wa = ts.ws(&a).await;
+    wa.hello(0).await;
+    let mut wb = ts.ws(&b).await;
+    wb.hello(0).await;
+    wa.send_json(json!({"type": "typing", "chat_id": "not-mine", "active": true}))
+        .await;
+    let e = wa.next_of("error").await;
+    assert_eq!(e["error"]["code"], "chat_not_found", "{e}");
+    let r = ts
+        .call(
+            Method::DELETE,
+            &format!("/v1/connections/{}", b.user.user.id),
+            &a,
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    // Past the spacing that drops extra typing frames unanswered.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    wa.send_json(json!({"type": "typing", "chat_id": chat, "active": true}))
+        .await;
+    let e = wa.next_of("error").await;
+    assert_eq!(e["error"]["code"], "not_connected", "{e}");
+    while let Some(f) = wb.try_next(Duration::from_millis(300)).await {
+        assert_ne!(f["type"], "typing", "{f}");
     }
 }
 

@@ -116,24 +116,24 @@ pub async fn went_offline(state: &AppState, caller: &Caller) {
     }
 }
 
-/// Relays a typing indicator to the chat's peer (if still connected).
+/// Relays a typing indicator to the chat's peer; refused, as a send there
+/// would be, once they are no longer a contact (`not_connected`).
 pub async fn typing(state: &AppState, caller: &Caller, chat_id: &str, active: bool) -> Result<()> {
     let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());
     let peer = state
         .store
-        .read(move |conn| -> Result<Option<String>> {
+        .read(move |conn| -> Result<String> {
             let me = membership(conn, &cid, &uid)?;
-            Ok(store::contacts::are_connected(conn, &uid, &me.peer_id)?.then_some(me.peer_id))
+            super::chats::ensure_connected(conn, &uid, &me.peer_id)?;
+            Ok(me.peer_id)
         })
         .await?;
-    if let Some(peer) = peer {
-        if let Some(f) = frame(&ServerFrame::Typing {
-            chat_id: chat_id.to_owned(),
-            user_id: UserId(caller.user_id.clone()),
-            active,
-        }) {
-            state.hub.send_ephemeral(&peer, f);
-        }
+    if let Some(f) = frame(&ServerFrame::Typing {
+        chat_id: chat_id.to_owned(),
+        user_id: UserId(caller.user_id.clone()),
+        active,
+    }) {
+        state.hub.send_ephemeral(&peer, f);
     }
     Ok(())
 }

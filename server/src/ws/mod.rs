@@ -219,8 +219,40 @@ async fn send_frame(sink: &mut Sink, frame: &ServerFrame) -> Result<(), End> {
     flush(sink).await
 }
 
+/// What a text frame held.
+enum Incoming {
+    Frame(ClientFrame),
+    /// JSON of an answerable kind (`send`, with its `req`; `read`; `typing`)
+    /// that is not a valid frame of it: a wrong type, a missing field. It is
+    /// refused with a problem naming the field, as a REST body would be,
+    /// and the connection is kept: closing it would cost the client the
+    /// results of every other send on their way for one bad frame.
+    Unfit {
+        /// The `send`'s `req` (a `result` answers it), or none (an `error`
+        /// frame does).
+        req: Option<String>,
+        error: Error,
+    },
+}
+
+/// What `text`, which is not a valid frame, was: [`Incoming::Unfit`] if it
+/// can be answered, else `None` (the session closes with 4009).
+fn unfit(text: &str, e: &serde_json::Error) -> Option<Incoming> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let kind = v.get("type")?.as_str()?;
+    let req = match kind {
+        "send" => Some(v.get("req")?.as_str()?.to_owned()),
+        "read" | "typing" => None,
+        _ => return None,
+    };
+    Some(Incoming::Unfit {
+        req,
+        error: Error::unprocessable("invalid_body", format!("{kind} frame: {e}")),
+    })
+}
+
 /// Reads the next client frame, or says how the session ends.
-async fn next_frame(stream: &mut Stream) -> Result<Option<ClientFrame>, End> {
+async fn next_frame(stream: &mut Stream) -> Result<Option<Incoming>, End> {
     match stream.next().await {
         None | Some(Ok(WsMessage::Close(_))) => Err(End::Gone),
         Some(Err(e)) => {
@@ -231,9 +263,12 @@ async fn next_frame(stream: &mut Stream) -> Result<Option<ClientFrame>, End> {
                 Err(End::Gone)
             }
         }
-        Some(Ok(WsMessage::Text(t))) => serde_json::from_str::<ClientFrame>(t.as_str())
-            .map(Some)
-            .map_err(|_| End::Close(close::PROTOCOL_VIOLATION, "malformed frame")),
+        Some(Ok(WsMessage::Text(t))) => match serde_json::from_str::<ClientFrame>(t.as_str()) {
+            Ok(f) => Ok(Some(Incoming::Frame(f))),
+            Err(e) => unfit(t.as_str(), &e)
+                .map(Some)
+                .ok_or(End::Close(close::PROTOCOL_VIOLATION, "malformed frame")),
+        },
         Some(Ok(WsMessage::Binary(_))) => Err(End::Close(
             close::PROTOCOL_VIOLATION,
             "binary frames are not used",
@@ -335,7 +370,19 @@ async fn serve(
             }
             frame = next_frame(stream), if sends.len() < SENDS_IN_FLIGHT => {
                 last_heard = Instant::now();
-                let Some(frame) = frame? else { continue };
+                let frame = match frame? {
+                    None => continue,
+                    Some(Incoming::Frame(f)) => f,
+                    Some(Incoming::Unfit { req, error }) => {
+                        let problem = error.to_problem();
+                        let frame = match req {
+                            Some(req) => ServerFrame::Result(Box::new(SendResult { req, ok: false, message: None, error: Some(problem) })),
+                            None => ServerFrame::Error { error: problem },
+                        };
+                        send_frame(sink, &frame).await?;
+                        continue;
+                    }
+                };
                 match frame {
                     ClientFrame::Hello { .. } => {
                         return Err(End::Close(close::PROTOCOL_VIOLATION, "hello sent twice"));
@@ -505,11 +552,13 @@ async fn hello(
         let frame = loop {
             match tokio::time::timeout_at(deadline, next_frame(stream)).await {
                 Err(_) => return Err(End::Close(close::PROTOCOL_VIOLATION, "no hello")),
-                Ok(r) => {
-                    if let Some(f) = r? {
-                        break f;
+                Ok(r) => match r? {
+                    Some(Incoming::Frame(f)) => break f,
+                    Some(Incoming::Unfit { .. }) => {
+                        return Err(End::Close(close::PROTOCOL_VIOLATION, "expected hello"))
                     }
-                }
+                    None => {}
+                },
             }
         };
         let ClientFrame::Hello { since } = frame else {
