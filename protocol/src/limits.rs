@@ -54,8 +54,10 @@ pub const CHATS_LIMIT_DEFAULT: u32 = 50;
 pub const CHATS_LIMIT_MAX: u32 = 500;
 /// A message may be edited this long after it was sent, seconds.
 pub const EDIT_WINDOW_SECS: i64 = 24 * 3600;
-/// A reaction emoji: 1..=32 bytes, no whitespace or controls.
-pub const REACTION_MAX_BYTES: usize = 32;
+/// A reaction: one emoji (one grapheme cluster), at most this many bytes,
+/// no whitespace or controls. The longest standard emoji sequence (a kiss
+/// with two skin tones) takes 35.
+pub const REACTION_MAX_BYTES: usize = 64;
 /// Different reactions one user may leave on one message (PROTOCOL.md
 /// allows one per user per emoji and is silent on how many emoji): keeps a
 /// message's reactions, and every event that carries them, small.

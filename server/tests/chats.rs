@@ -515,6 +515,65 @@ async fn read_receipts_privacy_is_reciprocal() {
     assert_ne!(page[1]["status"], "read");
 }
 
+/// The newest `receipt.updated` about `about` in `user_id`'s log: its read
+/// watermark.
+fn last_read_receipt(ts: &TestServer, user_id: &str, about: &str) -> Option<u64> {
+    ts.db()
+        .query_row(
+            "SELECT json_extract(payload, '$.read_up_to_seq') FROM events WHERE user_id = ?1 \
+             AND json_extract(payload, '$.kind') = 'receipt.updated' \
+             AND json_extract(payload, '$.user_id') = ?2 ORDER BY seq DESC LIMIT 1",
+            rusqlite::params![user_id, about],
+            |r| r.get::<_, i64>(0),
+        )
+        .ok()
+        .map(|n| n as u64)
+}
+
+/// Turning read receipts back on shows both sides what was read while they
+/// were off, at once (no read announces it): Ana hears Ben's watermark and
+/// Ben, who turned them on, hears Ana's.
+#[tokio::test]
+async fn turning_read_receipts_on_sends_both_sides_the_hidden_watermarks() {
+    let ts = TestServer::start().await;
+    let (a, b, chat) = ts.pair().await;
+    let (ana_id, ben_id) = (a.user.user.id.as_str(), b.user.user.id.as_str());
+    let receipts = |on: bool| {
+        ts.call_json(
+            Method::PATCH,
+            "/v1/me",
+            &b,
+            json!({"settings": {"read_receipts": on}}),
+        )
+    };
+    assert_eq!(receipts(false).await.status(), 200);
+    ts.send_text(&a, &chat, "m1", "one").await;
+    assert_eq!(mark_read(&ts, &b, &chat, 1).await.status(), 204);
+    ts.send_text(&b, &chat, "m2", "two").await;
+    assert_eq!(mark_read(&ts, &a, &chat, 2).await.status(), 204);
+    assert_eq!(last_read_receipt(&ts, ana_id, ben_id).unwrap_or(0), 0);
+    assert_eq!(last_read_receipt(&ts, ben_id, ana_id).unwrap_or(0), 0);
+    // Off again is no change: nothing.
+    let before = ts.events_of(ana_id, Some("receipt.updated"));
+    assert_eq!(receipts(false).await.status(), 200);
+    assert_eq!(ts.events_of(ana_id, Some("receipt.updated")), before);
+
+    assert_eq!(receipts(true).await.status(), 200);
+    assert_eq!(last_read_receipt(&ts, ana_id, ben_id), Some(1));
+    assert_eq!(last_read_receipt(&ts, ben_id, ana_id), Some(2));
+    // What a client reading the history sees agrees.
+    let page: Vec<Value> = get(&ts, &a, &format!("/v1/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page[0]["status"], "read");
+    // On while already on: no more receipts.
+    let before = ts.events_of(ana_id, Some("receipt.updated"));
+    assert_eq!(receipts(true).await.status(), 200);
+    assert_eq!(ts.events_of(ana_id, Some("receipt.updated")), before);
+}
+
 /// With read receipts off, reading what was already delivered tells the
 /// sender nothing: no receipt event at all.
 #[tokio::test]
@@ -602,11 +661,19 @@ async fn edit_delete_react_search() {
         )
         .await;
     assert_eq!(r.status(), 204);
-    // At most 32 bytes (eight 4-byte emoji); text is not a reaction.
-    let long = "👍".repeat(8);
+    // One emoji (a grapheme cluster: joiners, skin tones and flags are one)
+    // of at most 64 bytes; text is not a reaction.
+    let kiss = "👩🏻\u{200d}❤\u{fe0f}\u{200d}💋\u{200d}👨🏼";
+    assert_eq!(kiss.len(), 35);
+    let at_most = format!("👍{}", "\u{fe0f}".repeat(20));
+    assert_eq!(at_most.len(), parley_protocol::limits::REACTION_MAX_BYTES);
     for (emoji, status) in [
-        (long.clone(), 204),
-        (format!("{long}x"), 422),
+        (kiss.to_owned(), 204),
+        ("🇺🇸".to_owned(), 204),
+        (at_most.clone(), 204),
+        (format!("{at_most}\u{fe0f}"), 422),
+        ("👍👍".to_owned(), 422),
+        ("👍x".to_owned(), 422),
         ("hello".to_owned(), 422),
     ] {
         let len = emoji.len();
@@ -620,6 +687,15 @@ async fn edit_delete_react_search() {
         if status == 422 {
             problem(r, 422, "invalid_field").await;
         }
+    }
+    for emoji in [kiss, "🇺🇸"] {
+        let r = ts
+            .req(Method::DELETE, &format!("/v1/messages/{id}/reactions/{emoji}"))
+            .auth(&b)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
     }
     // A text reaction stored before they had to be emoji can still be taken back.
     {
@@ -640,7 +716,7 @@ async fn edit_delete_react_search() {
         .await;
     assert_eq!(r.status(), 204);
     // At most 10 different reactions per user per message (Ben has one,
-    // "👍👍…"): the tenth goes in, an eleventh does not; the same one again
+    // "👍" with its 20 selectors): the tenth goes in, an eleventh does not; the same one again
     // is fine, and removing one makes room.
     let nth = |i: u32| char::from_u32(0x1F600 + i).unwrap().to_string();
     let react = async |method: Method, emoji: &str| {
@@ -1965,4 +2041,85 @@ async fn unsent_uploads_are_capped_per_user() {
     .await;
     assert_eq!(r.status(), 201);
     assert_eq!(upload(&a, 3, 1).await.unwrap().status(), 201);
+}
+
+/// The files left in the upload folder's `tmp` (partial uploads).
+fn partial_uploads(ts: &TestServer) -> usize {
+    std::fs::read_dir(ts.config.data_dir.join("attachments/tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// `len` bytes as a body without a Content-Length (chunked), as a proxy that
+/// streams requests sends it.
+fn chunked(len: usize) -> reqwest::Body {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..len)
+        .step_by(64 * 1024)
+        .map(|at| Ok(vec![7u8; (len - at).min(64 * 1024)]))
+        .collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
+}
+
+/// The unsent-upload cap is applied before the body is read when its
+/// length is declared, and as soon as a chunked body passes the room left;
+/// a file larger than the whole cap is 413 (it never fits), not "try again
+/// in an hour". Nothing partial stays behind.
+#[tokio::test]
+async fn uploads_over_the_unsent_cap_are_refused_early() {
+    let ts = TestServer::start_with(|c| {
+        c.max_unsent_upload_mib = 1;
+        c.max_attachment_bytes = 2 << 20;
+    })
+    .await;
+    let a = ts.login(ana()).await;
+    let post = |body: reqwest::Body| {
+        ts.req(Method::POST, "/v1/attachments")
+            .auth(&a)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+    };
+    let mib = 1 << 20;
+    // Larger than the cap: never fits.
+    let r = post(vec![1u8; mib + 1].into()).await.unwrap();
+    let body = problem(r, 413, "payload_too_large").await;
+    assert!(body["detail"].as_str().unwrap().contains("1 MiB"), "{body}");
+    problem(
+        post(chunked(mib + 1)).await.unwrap(),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    // Exactly the cap, chunked: taken.
+    assert_eq!(post(chunked(mib)).await.unwrap().status(), 201);
+    // Full: one byte more is refused for now, either way.
+    problem(
+        post(vec![2u8; 1].into()).await.unwrap(),
+        429,
+        "upload_quota",
+    )
+    .await;
+    problem(post(chunked(1)).await.unwrap(), 429, "upload_quota").await;
+    assert_eq!(partial_uploads(&ts), 0);
+}
+
+/// A chunked body (no Content-Length: nothing to refuse up front) is held
+/// to the size limit as it streams: the limit itself is taken, one byte
+/// more is 413 and leaves nothing behind.
+#[tokio::test]
+async fn a_chunked_upload_is_held_to_the_size_limit() {
+    let ts = TestServer::start_with(|c| c.max_attachment_bytes = 100_000).await;
+    let a = ts.login(ana()).await;
+    let post = |len: usize| {
+        ts.req(Method::POST, "/v1/attachments")
+            .auth(&a)
+            .header("content-type", "application/octet-stream")
+            .body(chunked(len))
+            .send()
+    };
+    let r = post(100_000).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let r = post(100_001).await.unwrap();
+    problem(r, 413, "payload_too_large").await;
+    assert_eq!(partial_uploads(&ts), 0);
 }

@@ -39,7 +39,7 @@ struct UploadQuery {
     responses(
         (status = 201, body = Attachment),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: over the size limit, or larger than the unsent uploads a user may keep", body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`upload_quota`: more uploaded and not sent yet than the server keeps per user (`--max-unsent-upload-mib`)", body = Problem, content_type = "application/problem+json"),
@@ -54,11 +54,11 @@ async fn upload(
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    if let Some(len) = headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared {
         if len > state.config.max_attachment_bytes {
             return Err(Error::PayloadTooLarge {
                 detail: format!(
@@ -68,8 +68,15 @@ async fn upload(
             });
         }
     }
-    let a =
-        service::attachments::upload(&state, &caller, ct, q.name, body.into_data_stream()).await?;
+    let a = service::attachments::upload(
+        &state,
+        &caller,
+        ct,
+        q.name,
+        declared,
+        body.into_data_stream(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 

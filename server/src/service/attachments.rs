@@ -69,13 +69,43 @@ fn check_mime(ct: Option<&str>) -> Result<String> {
     }
 }
 
+/// The unsent uploads a user may keep are full (`upload_quota`), for now:
+/// sending them or their expiry frees room.
+fn quota_full(quota: u64) -> Error {
+    Error::TooManyRequests {
+        code: "upload_quota",
+        detail: format!(
+            "you have {} MiB of uploads not sent yet, the most this server keeps; \
+             send or wait for them to expire (a week)",
+            quota >> 20
+        ),
+        retry_after: 3600,
+    }
+}
+
+/// A file larger than the unsent uploads a user may keep: it never fits,
+/// so it is refused as too large rather than "try again in an hour".
+fn beyond_quota(quota: u64) -> Error {
+    Error::PayloadTooLarge {
+        detail: format!(
+            "this server keeps at most {} MiB of one person's uploads not sent yet; \
+             the file is larger",
+            quota >> 20
+        ),
+    }
+}
+
 /// `POST /v1/attachments`: streams the body to disk, hashing as it goes, and
-/// refuses it once it passes the limit.
+/// refuses it once it passes the limit. `declared`: the request's
+/// Content-Length, which lets a body over the unsent-upload quota be refused
+/// before it is read; without one (chunked), the body is refused as soon as
+/// it passes the room the quota leaves.
 pub async fn upload<S, E>(
     state: &AppState,
     caller: &Caller,
     content_type: Option<&str>,
     name: Option<String>,
+    declared: Option<u64>,
     mut body: S,
 ) -> Result<Attachment>
 where
@@ -95,6 +125,23 @@ where
         }
     }
     let max = state.config.max_attachment_bytes;
+    let quota = state.config.max_unsent_upload_mib.saturating_mul(1 << 20);
+    let since = now_ms() - UNSENT_KEPT.as_millis() as i64;
+    // The room left now; the writer job below checks again, exactly.
+    let room = if quota > 0 {
+        let uid = caller.user_id.clone();
+        let unsent = state
+            .store
+            .read(move |conn| store::attachments::unsent_bytes(conn, &uid, since))
+            .await?;
+        match declared {
+            Some(len) if len > quota => return Err(beyond_quota(quota)),
+            Some(len) if unsent.saturating_add(len) > quota => return Err(quota_full(quota)),
+            _ => Some(quota.saturating_sub(unsent)),
+        }
+    } else {
+        None
+    };
     let dir = state.config.data_dir.join("attachments");
     let tmp_dir = dir.join("tmp");
     tokio::fs::create_dir_all(&tmp_dir)
@@ -120,6 +167,13 @@ where
             if size > max {
                 return Err(Error::PayloadTooLarge {
                     detail: format!("attachments are limited to {max} bytes"),
+                });
+            }
+            if room.is_some_and(|room| size > room) {
+                return Err(if size > quota {
+                    beyond_quota(quota)
+                } else {
+                    quota_full(quota)
                 });
             }
             hasher.update(&chunk);
@@ -165,8 +219,6 @@ where
     };
     let (a, uid) = (attachment.clone(), caller.user_id.clone());
     let now = now_ms();
-    let quota = state.config.max_unsent_upload_mib.saturating_mul(1 << 20);
-    let since = now - UNSENT_KEPT.as_millis() as i64;
     // The file takes its place and the row is written in one writer job, so
     // the collector (also a writer job) never sees one without the other.
     // Content-addressed: identical bytes are stored once.
@@ -174,15 +226,7 @@ where
         .store
         .write(move |conn| -> Result<bool> {
             if quota > 0 && store::attachments::unsent_bytes(conn, &uid, since)? + a.size > quota {
-                return Err(Error::TooManyRequests {
-                    code: "upload_quota",
-                    detail: format!(
-                        "you have {} MiB of uploads not sent yet, the most this server keeps; \
-                         send or wait for them to expire (a week)",
-                        quota >> 20
-                    ),
-                    retry_after: 3600,
-                });
+                return Err(quota_full(quota));
             }
             let created = !dest.exists();
             // Otherwise the same bytes are there already, and `_partial`

@@ -339,6 +339,39 @@ fn emit_receipt(
     Ok(())
 }
 
+/// `user_id` turned read receipts on: in each chat with a contact who has
+/// them on too, each side may now see the other's read watermark, which no
+/// read announces (it may have moved while hidden). The peer hears
+/// `user_id`'s, and `user_id`'s devices the peer's. (Turned off, nothing is
+/// sent: what was shown stays shown, and clients only move ticks forward.)
+pub(super) fn receipts_shown(
+    conn: &Connection,
+    emitted: &mut Emitted,
+    user_id: &str,
+    now: i64,
+) -> Result<()> {
+    let mut before = None;
+    loop {
+        let page = store::chats::chats_of(conn, user_id, before.as_ref(), 500)?;
+        let Some((_, last)) = page.last() else {
+            return Ok(());
+        };
+        before = Some((last.updated_at, last.id.clone()));
+        for (me, _) in &page {
+            if !store::contacts::are_connected(conn, user_id, &me.peer_id)? {
+                continue;
+            }
+            let ctx = ChatCtx::load(conn, me)?;
+            let peer = membership(conn, &me.chat_id, &me.peer_id)?;
+            for side in [me, &peer] {
+                if ctx.visible_read(side) > 0 {
+                    emit_receipt(conn, emitted, &ctx, side, now)?;
+                }
+            }
+        }
+    }
+}
+
 /// `POST /v1/chats/{id}/read` and the WebSocket `read` frame.
 pub async fn read(state: &AppState, caller: &Caller, chat_id: &str, up_to: u64) -> Result<()> {
     let (uid, cid) = (caller.user_id.clone(), chat_id.to_owned());

@@ -248,14 +248,21 @@ pub async fn delete(state: &AppState, caller: &Caller, message_id: &str) -> Resu
     Ok(())
 }
 
-/// Checks a reaction: 1..=32 bytes, no whitespace or control characters,
-/// and not plain ASCII (every emoji is outside it; `hello` or `+1` is text,
-/// not a reaction).
+/// Checks a reaction: 1..=64 bytes, no whitespace or control characters,
+/// not plain ASCII (every emoji is outside it; `hello` or `+1` is text, not
+/// a reaction), and one emoji: one grapheme cluster, which a sequence with
+/// skin tones, joiners or a flag is, and "👍👍" is not.
 fn check_emoji(emoji: &str, add: bool) -> Result<()> {
-    // Only a new one: a text reaction stored before this rule can still be
+    use unicode_segmentation::UnicodeSegmentation;
+    // Only a new one: a reaction stored before these rules can still be
     // taken back.
-    if add && emoji.is_ascii() && !emoji.is_empty() && emoji.len() <= limits::REACTION_MAX_BYTES {
-        return Err(invalid("emoji: must be an emoji, not text"));
+    if add && !emoji.is_empty() && emoji.len() <= limits::REACTION_MAX_BYTES {
+        if emoji.is_ascii() {
+            return Err(invalid("emoji: must be an emoji, not text"));
+        }
+        if emoji.graphemes(true).nth(1).is_some() {
+            return Err(invalid("emoji: one emoji per reaction"));
+        }
     }
     if emoji.is_empty()
         || emoji.len() > limits::REACTION_MAX_BYTES

@@ -64,9 +64,10 @@ pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Re
         read_receipts: patch.settings.and_then(|s| s.read_receipts),
         last_seen_visible: patch.settings.and_then(|s| s.last_seen_visible),
     };
-    // A change of read receipts alone is no news to contacts (what they see
-    // of my reads changes from then on, by itself); hiding or showing my
-    // last seen is, since their clients show it.
+    // A change of read receipts alone is no profile news to contacts (turned
+    // on, the read watermarks it shows go out as receipts, see
+    // `receipts_shown`); hiding or showing my last seen is, since their
+    // clients show it.
     let public = changes.display_name.is_some()
         || changes.username.is_some()
         || changes.bio.is_some()
@@ -77,6 +78,8 @@ pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Re
     let last_seen_visible = changes.last_seen_visible;
     let (me, _) = super::events::write(state, move |conn| {
         super::account::ensure_live(conn, &uid)?;
+        let receipts_were =
+            store::users::by_id(conn, &uid)?.is_some_and(|u| u.settings.read_receipts);
         if let Some(name) = &changes.username {
             if let Some(other) = store::users::by_username(conn, name)? {
                 if other.id != uid {
@@ -91,7 +94,11 @@ pub async fn update_me(state: &AppState, caller: &Caller, patch: UpdateMe) -> Re
                 Error::from(e)
             }
         })?;
-        announce(conn, &uid, now, public)
+        let (me, mut emitted) = announce(conn, &uid, now, public)?;
+        if changes.read_receipts == Some(true) && !receipts_were {
+            super::chats::receipts_shown(conn, &mut emitted, &uid, now)?;
+        }
+        Ok((me, emitted))
     })
     .await?;
     if let Some(visible) = last_seen_visible {
