@@ -145,6 +145,8 @@ fn make_cache_for(profile: &Profile, server: &str, user_id: &str) -> Result<()> 
         })) if unsent > 0 => {
             let to = profile.set_aside_cache_path(&s, &u);
             profile.move_cache(&current, &to)?;
+            // Its attachments are not for the next account's eyes.
+            profile.wipe_media()?;
             tracing::warn!(
                 unsent,
                 kept = %to.display(),
@@ -159,6 +161,7 @@ fn make_cache_for(profile: &Profile, server: &str, user_id: &str) -> Result<()> 
                 chrono::Utc::now().timestamp()
             ));
             profile.move_cache(&current, &to)?;
+            profile.wipe_media()?;
             tracing::warn!(error = %e, kept = %to.display(), "the cache could not be read; set aside, not deleted");
         }
     }
@@ -1179,7 +1182,9 @@ impl Client {
 
     /// Older messages of a chat (scrolling up): the `limit` before
     /// `before_seq`, fetched from the server into the cache when the cache
-    /// has fewer, then answered from the cache (offline: what it has).
+    /// lacks some of them, then answered from the cache. A page shorter than
+    /// `limit` is the start of the chat; so offline, a page the cache holds
+    /// only part of is the network error, to be tried again.
     pub async fn older_messages(
         &self,
         chat_id: &str,
@@ -1207,13 +1212,9 @@ impl Client {
                 async move { api.history(&t, &id, Some(before_seq), None, limit).await }
             })
             .await;
-        match page {
-            Ok(page) => {
-                self.cache_page(page).await?;
-            }
-            Err(e) if e.is_transient() => return Ok(cached),
-            Err(e) => return Err(e),
-        }
+        // Offline too: the cache's part of the page is not the whole of it,
+        // and a short page would read as the start of the chat.
+        self.cache_page(page?).await?;
         let id = chat_id.to_owned();
         self.cache()
             .run(move |c| cache::messages(c, &id, Some(before_seq), limit))
@@ -1614,6 +1615,45 @@ impl Client {
             })
             .await?;
         crate::download::save(resp, att, dest, progress).await
+    }
+
+    /// An attachment's bytes, to show: from this device's copy (see
+    /// [`crate::media`]), else downloaded, checked against its size and
+    /// SHA-256, and kept for next time. So an image scrolled past again, or
+    /// shown offline, costs no download.
+    pub async fn attachment_bytes(&self, att: &Attachment) -> Result<Vec<u8>> {
+        let media = crate::media::Media::new(self.inner.profile.media_dir());
+        let Some(path) = media.path_of(att) else {
+            // Not a SHA-256 to name a file by: nothing is kept.
+            return self
+                .call(|api, t| {
+                    let id = att.id.clone();
+                    async move { api.download(&t, &id).await }
+                })
+                .await;
+        };
+        let kept = {
+            let (m, a) = (media.clone(), att.clone());
+            blocking(move || m.read(&a)).await?
+        };
+        if let Some(bytes) = kept {
+            return Ok(bytes);
+        }
+        {
+            let m = media.clone();
+            blocking(move || m.make_dir()).await?;
+        }
+        self.save_attachment(att, crate::download::Destination::File(path), |_| {})
+            .await?;
+        let a = att.clone();
+        blocking(move || {
+            let bytes = media.read(&a)?.ok_or_else(|| {
+                ClientError::Invalid("the attachment kept on this device went missing".into())
+            })?;
+            media.trim(crate::media::KEPT_BYTES);
+            Ok(bytes)
+        })
+        .await
     }
 
     /// A message of one of my chats by id: from the cache, or else from

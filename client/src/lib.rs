@@ -22,6 +22,7 @@ pub mod client;
 pub mod download;
 pub mod error;
 pub mod events;
+pub mod media;
 pub mod qr;
 pub mod realtime;
 pub mod session;

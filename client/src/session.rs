@@ -222,7 +222,27 @@ impl Profile {
     /// Deletes the cache files (close the [`crate::cache::Cache`] first).
     /// One that cannot be deleted is an error: signing out or deleting the
     /// account must not leave messages behind unsaid.
+    /// Where attachments shown on this device are kept, by SHA-256 (see
+    /// [`crate::media`]); deleted with the cache.
+    pub fn media_dir(&self) -> PathBuf {
+        self.dir.join("media")
+    }
+
+    /// Deletes the kept attachments (see [`Profile::media_dir`]).
+    pub fn wipe_media(&self) -> Result<()> {
+        match fs::remove_dir_all(self.media_dir()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ClientError::Invalid(format!(
+                "could not delete {}: {e}",
+                self.media_dir().display()
+            ))),
+        }
+    }
+
+    /// Deletes the cache, and the attachments kept with it.
     pub fn wipe_cache(&self) -> Result<()> {
+        self.wipe_media()?;
         for suffix in ["", "-wal", "-shm"] {
             let p = PathBuf::from(format!("{}{suffix}", self.cache_path().display()));
             match fs::remove_file(&p) {

@@ -669,7 +669,7 @@ async fn history_fills_in_what_came_before_a_message_sent_from_here() {
 
 #[tokio::test]
 async fn older_messages_page_back_through_history_from_the_server_into_the_cache() {
-    let (_ts, _tmp, ana, ben, chat) = ana_and_ben().await;
+    let (mut ts, _tmp, ana, ben, chat) = ana_and_ben().await;
     let bodies: Vec<String> = (1..=12).map(|i| format!("m{i}")).collect();
     let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
     ben_sends(&ben, &chat, &refs).await;
@@ -680,6 +680,17 @@ async fn older_messages_page_back_through_history_from_the_server_into_the_cache
     let page = ana.older_messages(&chat, 13, 5).await.unwrap();
     assert_eq!(seqs(&page), [8, 9, 10, 11, 12]);
     assert_eq!(page[0].message.body, "m8");
+    // Offline, what the cache lacks is not the start of the chat: an
+    // error to try again on, not a short (or empty) page.
+    ts.stop();
+    let err = ana.older_messages(&chat, 8, 5).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    // What the cache holds whole still reads offline.
+    assert_eq!(
+        seqs(&ana.older_messages(&chat, 11, 3).await.unwrap()),
+        [8, 9, 10]
+    );
+    ts.start_again();
     let page = ana.older_messages(&chat, 8, 5).await.unwrap();
     assert_eq!(seqs(&page), [3, 4, 5, 6, 7]);
     // The start of the conversation: a short page, then nothing.
@@ -2152,4 +2163,48 @@ async fn another_account_signing_in_sets_unsent_messages_aside_until_their_accou
     ana.flush_outbox().await.unwrap();
     assert_eq!(count_client_id(&ts, &client_id), 1);
     assert_eq!(ana.unsent_count().await.unwrap(), 0);
+}
+
+/// An attachment shown once is kept on the device under its SHA-256: shown
+/// again it is read from there, offline too; a kept copy that is not whole
+/// is downloaded again; signing out deletes what was kept.
+#[tokio::test]
+async fn shown_attachments_are_kept_on_the_device_until_sign_out() {
+    let (mut ts, tmp, ana, ben, chat) = ana_and_ben().await;
+    let file = tmp.path().join("photo.png");
+    write_png(&file);
+    let photo = ana.upload(&file, |_| {}).await.unwrap();
+    ana.queue_message(&chat, "", None, vec![photo.id.clone()])
+        .await
+        .unwrap();
+    ana.flush_outbox().await.unwrap();
+    let att = ben
+        .history(&chat, 5)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .message
+        .attachments[0]
+        .clone();
+    let original = std::fs::read(&file).unwrap();
+    assert_eq!(ben.attachment_bytes(&att).await.unwrap(), original);
+    let media = tmp.path().join("ben").join("media");
+    let kept = media.join(att.sha256.to_ascii_lowercase());
+    assert_eq!(std::fs::read(&kept).unwrap(), original);
+    #[cfg(unix)]
+    assert_eq!(mode(&media) & 0o777, 0o700);
+
+    ts.stop();
+    assert_eq!(ben.attachment_bytes(&att).await.unwrap(), original);
+    // Cut short (a crash mid-write by an older version, a full disk):
+    // offline it cannot be shown, and it is not shown cut.
+    std::fs::write(&kept, &original[..10]).unwrap();
+    assert!(ben.attachment_bytes(&att).await.unwrap_err().is_transient());
+    ts.start_again();
+    assert_eq!(ben.attachment_bytes(&att).await.unwrap(), original);
+    assert_eq!(std::fs::read(&kept).unwrap(), original);
+
+    ben.logout().await.unwrap();
+    assert!(!media.exists());
 }

@@ -117,7 +117,7 @@ const attachmentUrls = new Lru<Promise<string>>(ATTACHMENT_URLS_BUDGET);
 export function attachmentUrl(a: Attachment): Promise<string> {
   let p = attachmentUrls.get(a.id);
   if (!p) {
-    const fetched = call("attachment_data_url", { id: a.id, mime: a.mime });
+    const fetched = call("attachment_data_url", { attachment: a });
     p = fetched;
     fetched.catch(() => {
       if (attachmentUrls.get(a.id) === fetched) attachmentUrls.delete(a.id);

@@ -19,9 +19,9 @@ pub struct UploadProgress {
 
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct AttachmentArgs {
-    pub id: String,
-    /// The attachment's mime type (for the data URL).
-    pub mime: String,
+    /// The whole attachment: its size and SHA-256 check (and name) the copy
+    /// kept on this device, its mime type makes the data URL.
+    pub attachment: Attachment,
 }
 
 /// Uploads the file at `path`; progress goes to `on_progress`. Resolves to
@@ -134,20 +134,15 @@ pub fn attachment_file_name(args: FileNameArgs) -> CmdResult<String> {
     Ok(parley_client::download::safe_file_name(&args.attachment))
 }
 
-/// An attachment's bytes as a `data:<mime>;base64,...` URL.
+/// An attachment's bytes as a `data:<mime>;base64,...` URL: this device's
+/// copy once it was shown (so offline too), else downloaded and kept.
 #[tauri::command]
 pub async fn attachment_data_url(
     session: State<'_, SessionState>,
     args: AttachmentArgs,
 ) -> CmdResult<String> {
-    let bytes = session
-        .client()?
-        .call(|api, t| {
-            let id = args.id.clone();
-            async move { api.download(&t, &id).await }
-        })
-        .await?;
-    Ok(data_url(&args.mime, &bytes))
+    let bytes = session.client()?.attachment_bytes(&args.attachment).await?;
+    Ok(data_url(&args.attachment.mime, &bytes))
 }
 
 /// A data URL of some bytes; a mime with anything but `type/subtype`
