@@ -690,7 +690,10 @@ async fn edit_delete_react_search() {
     }
     for emoji in [kiss, "🇺🇸"] {
         let r = ts
-            .req(Method::DELETE, &format!("/v1/messages/{id}/reactions/{emoji}"))
+            .req(
+                Method::DELETE,
+                &format!("/v1/messages/{id}/reactions/{emoji}"),
+            )
             .auth(&b)
             .send()
             .await
