@@ -1069,10 +1069,19 @@ fn write_qr(path: &Path, text: &str) {
     std::fs::write(path, m.to_png(8).unwrap()).unwrap();
 }
 
-/// A proxy to `to` that answers every `POST` whose path contains `marker`
-/// with a garbled 200, as a captive portal or a broken reverse proxy does,
-/// and forwards everything else (one request per connection).
-fn garbling_proxy(to: std::net::SocketAddr, marker: &'static str) -> String {
+/// What `rule_proxy` does to a `POST` whose path contains its marker.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// Answers a garbled 200 itself, as a captive portal or a broken
+    /// reverse proxy does.
+    Garble,
+    /// Forwards it, and holds the server's answer this long.
+    Delay(Duration),
+}
+
+/// A proxy to `to` that applies `rule` to every `POST` whose path contains
+/// `marker` and forwards everything else (one request per connection).
+fn rule_proxy(to: std::net::SocketAddr, marker: &'static str, rule: Rule) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -1101,7 +1110,8 @@ fn garbling_proxy(to: std::net::SocketAddr, marker: &'static str) -> String {
                     .unwrap_or(0);
                 let mut body = vec![0; len];
                 reader.read_exact(&mut body).unwrap();
-                if head[0].starts_with("POST ") && head[0].contains(marker) {
+                let hit = head[0].starts_with("POST ") && head[0].contains(marker);
+                if hit && matches!(rule, Rule::Garble) {
                     let _ = client.write_all(
                         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
                           content-length: 7\r\nconnection: close\r\n\r\n<html/>",
@@ -1117,6 +1127,13 @@ fn garbling_proxy(to: std::net::SocketAddr, marker: &'static str) -> String {
                 req.push_str("connection: close\r\n\r\n");
                 server.write_all(req.as_bytes()).unwrap();
                 server.write_all(&body).unwrap();
+                if let (true, Rule::Delay(d)) = (hit, rule) {
+                    let mut answer = Vec::new();
+                    let _ = server.read_to_end(&mut answer);
+                    std::thread::sleep(d);
+                    let _ = client.write_all(&answer);
+                    return;
+                }
                 let _ = std::io::copy(&mut server, &mut client);
             });
         }
@@ -1135,7 +1152,7 @@ fn a_garbled_answer_to_a_send_leaves_it_queued_and_says_so() {
     let mut info: Value = serde_json::from_slice(&std::fs::read(&info_path).unwrap()).unwrap();
     let real = info["server"].as_str().unwrap().to_owned();
     let addr = real.trim_start_matches("http://").parse().unwrap();
-    info["server"] = garbling_proxy(addr, "/messages").into();
+    info["server"] = rule_proxy(addr, "/messages", Rule::Garble).into();
     std::fs::write(&info_path, info.to_string()).unwrap();
     let run = p
         .ana
@@ -1152,4 +1169,51 @@ fn a_garbled_answer_to_a_send_leaves_it_queued_and_says_so() {
     std::fs::write(&info_path, info.to_string()).unwrap();
     p.ana.ok(&["send", "ben", "after"]);
     assert_eq!(bodies(&p.ben, "ana"), ["through a broken proxy", "after"]);
+}
+
+/// Ctrl+C while a token refresh is on its way (the server rotated the
+/// token, its answer not here yet) waits for that answer to be stored
+/// before the process ends (exit 130): otherwise the profile keeps a spent
+/// token, and its next refresh after the server's minute for retries signs
+/// the device out as stolen.
+#[test]
+fn an_interrupt_during_a_token_refresh_waits_until_the_new_token_is_stored() {
+    let p = pair();
+    let session_path = p.ana.profile.join("session");
+    let mut session: Value =
+        serde_json::from_slice(&std::fs::read(&session_path).unwrap()).unwrap();
+    let spent = session["refresh_token"].as_str().unwrap().to_owned();
+    session["access_expires_at"] = 0.into();
+    std::fs::write(&session_path, session.to_string()).unwrap();
+    let info_path = p.ana.profile.join("profile.json");
+    let mut info: Value = serde_json::from_slice(&std::fs::read(&info_path).unwrap()).unwrap();
+    let real = info["server"].as_str().unwrap().to_owned();
+    let addr = real.trim_start_matches("http://").parse().unwrap();
+    let delay = Rule::Delay(Duration::from_millis(1500));
+    info["server"] = rule_proxy(addr, "/v1/auth/refresh", delay).into();
+    std::fs::write(&info_path, info.to_string()).unwrap();
+
+    let mut chats = p.ana.spawn(&["chats"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &chats.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = chats.wait(WAIT);
+    assert_eq!(status.code(), Some(130), "{}", chats.stderr());
+    assert!(
+        chats.stderr().contains("finishing a sign-in token refresh"),
+        "{}",
+        chats.stderr()
+    );
+    let stored: Value = serde_json::from_slice(&std::fs::read(&session_path).unwrap()).unwrap();
+    assert_ne!(
+        stored["refresh_token"],
+        spent.as_str(),
+        "the rotated token was stored"
+    );
+    info["server"] = real.into();
+    std::fs::write(&info_path, info.to_string()).unwrap();
+    assert_eq!(p.ana.json(&["whoami"])["user"]["id"], p.ana_id.as_str());
 }

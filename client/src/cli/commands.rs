@@ -1292,7 +1292,8 @@ impl Ctx {
     }
 }
 
-async fn shutdown_signal() {
+/// Ctrl+C, or SIGTERM where there is one.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -4,7 +4,8 @@
 //! errors exit 2 (clap); a failure worth retrying (no network, the server
 //! busy or rate limiting) exits 75 (`EX_TEMPFAIL`): for `send`, that means
 //! the message is queued and goes out by itself (sending it again would send
-//! it twice).
+//! it twice). Ctrl+C (or SIGTERM) stops a command with exit 130, once a
+//! token refresh on its way is stored; `listen` stops cleanly with 0.
 
 /// `println!` for everything the CLI prints: a closed stdout
 /// (`parley history ben | head`, quitting `less`) ends the program quietly,
@@ -364,6 +365,9 @@ pub enum DevicesCmd {
 
 /// The exit status of a failure worth retrying later (sysexits' `EX_TEMPFAIL`).
 const TEMPORARY_FAILURE: u8 = 75;
+/// How long an interrupted command waits for a token refresh on its way
+/// (whose tries take up to a minute, see `retry_lost_answer`).
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(70);
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -386,7 +390,55 @@ pub fn main() -> ExitCode {
         }
     };
     let json = cli.json;
-    match rt.block_on(commands::run(cli)) {
+    // `listen` ends cleanly on a signal by itself; any other command is
+    // stopped where it is.
+    let listen = matches!(cli.command, Command::Listen);
+    let dir = cli
+        .profile
+        .clone()
+        .unwrap_or_else(parley_client::session::Profile::default_dir);
+    let outcome = rt.block_on(async move {
+        let run = Box::pin(commands::run(cli));
+        if listen {
+            return Some(run.await);
+        }
+        tokio::select! {
+            r = run => Some(r),
+            () = commands::shutdown_signal() => None,
+        }
+    });
+    let Some(outcome) = outcome else {
+        // Interrupted. A token refresh on its way runs as a task of its own
+        // that holds the profile's lock until the pair the server rotated
+        // is stored; ended before that, the profile would keep a spent
+        // token, and its next refresh (after the server's minute for
+        // retries) sign the device out as stolen. So the lock is waited for,
+        // a while at most, before going.
+        rt.block_on(async move {
+            let mut lock = tokio::task::spawn_blocking(move || {
+                parley_client::session::Profile::open(dir)?.lock().map(drop)
+            });
+            if tokio::time::timeout(std::time::Duration::from_millis(200), &mut lock)
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            eprintln!(
+                "parley: finishing a sign-in token refresh before stopping \
+                 (Ctrl+C again to stop at once)"
+            );
+            tokio::select! {
+                _ = tokio::time::timeout(SETTLE, lock) => {},
+                () = commands::shutdown_signal() => {},
+            }
+        });
+        eprintln!("parley: interrupted");
+        // Not through the runtime's drop, which would wait for the thread
+        // still blocked on the lock.
+        std::process::exit(130);
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             output::error(json, &e);
