@@ -1863,10 +1863,20 @@ impl Client {
         Ok(())
     }
 
-    pub(crate) fn link_state(&self, state: LinkState, retry_in: Option<Duration>) {
+    /// Says how the realtime link stands; `why` (offline): the reason, and
+    /// the server's problem code when it refused.
+    pub(crate) fn link_state(
+        &self,
+        state: LinkState,
+        retry_in: Option<Duration>,
+        why: Option<(String, Option<String>)>,
+    ) {
+        let (reason, code) = why.map_or((None, None), |(r, c)| (Some(r), c));
         self.emit(ClientEvent::Link {
             state,
             retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
+            reason,
+            code,
         });
     }
 }

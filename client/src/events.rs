@@ -36,6 +36,12 @@ pub enum ClientEvent {
     Link {
         state: LinkState,
         retry_in_ms: Option<u64>,
+        /// Offline: why the last try failed, in words (for a log or a
+        /// terminal; a window words `code` itself).
+        reason: Option<String>,
+        /// Offline because the server refused: its problem code
+        /// (`account_disabled`, `too_many_connections`, ...).
+        code: Option<String>,
     },
     /// A queued message was stored by the server.
     Sent { message: Box<CachedMessage> },

@@ -79,6 +79,9 @@ enum Ended {
     Now { live: bool },
     /// Reconnect after backoff.
     Later(String),
+    /// Reconnect after backoff: the server refused (the upgrade, or the
+    /// token refresh it asked for).
+    Refused(parley_protocol::Problem),
     /// An event of a kind this client knows could not be read (see
     /// [`Client::run_realtime`]).
     Unreadable { seq: u64, why: String },
@@ -100,15 +103,17 @@ impl Client {
         // would keep the link down for good.
         let mut unreadable: Option<(u64, u32)> = None;
         loop {
-            self.link_state(LinkState::Connecting, None);
+            self.link_state(LinkState::Connecting, None, None);
             let ended = tokio::select! {
                 _ = &mut shutdown => Ended::Shutdown,
                 r = self.connect_once(&mut backoff) => match r {
                     Ok(e) => e,
                     Err(ClientError::SignedOut(reason)) => return Err(ClientError::SignedOut(reason)),
+                    Err(ClientError::Api(p)) => Ended::Refused(p),
                     Err(e) => Ended::Later(e.to_string()),
                 },
             };
+            let mut code = None;
             let why = match ended {
                 Ended::Shutdown => return Ok(()),
                 // At once, but not twice in a row without going live (a
@@ -120,6 +125,10 @@ impl Client {
                 }
                 Ended::Now { .. } => "reconnecting at once did not help".to_owned(),
                 Ended::Later(why) => why,
+                Ended::Refused(p) => {
+                    code = Some(p.code.clone());
+                    ClientError::Api(p).to_string()
+                }
                 Ended::Unreadable { seq, why } => {
                     let tries = match unreadable {
                         Some((s, n)) if s == seq => n + 1,
@@ -153,7 +162,7 @@ impl Client {
             let jitter = rand::thread_rng().gen_range(0.5..1.5);
             let wait = backoff.mul_f64(jitter);
             tracing::info!(%why, ?wait, "realtime link down; retrying");
-            self.link_state(LinkState::Offline, Some(wait));
+            self.link_state(LinkState::Offline, Some(wait), Some((why, code)));
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
                 _ = tokio::time::sleep(wait) => {}
@@ -183,6 +192,17 @@ impl Client {
             Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) if resp.status() == 401 => {
                 self.force_refresh().await?;
                 return Ok(Ended::Now { live: false });
+            }
+            // A refusal of the upgrade says why in a problem document.
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
+                let problem = resp
+                    .body()
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice::<parley_protocol::Problem>(b).ok());
+                return Ok(match problem {
+                    Some(p) => Ended::Refused(p),
+                    None => Ended::Later(format!("the server answered {}", resp.status())),
+                });
             }
             Ok(Err(e)) => return Ok(Ended::Later(e.to_string())),
         };
@@ -296,7 +316,7 @@ impl Client {
                         ServerFrame::Live => {
                             live = true;
                             *backoff = Duration::from_millis(500);
-                            self.link_state(LinkState::Online, None);
+                            self.link_state(LinkState::Online, None, None);
                             self.flush_ws(&mut ws, &mut in_flight, &held).await?;
                         }
                         ServerFrame::ResyncRequired { current_seq } => {

@@ -2208,3 +2208,45 @@ async fn shown_attachments_are_kept_on_the_device_until_sign_out() {
     ben.logout().await.unwrap();
     assert!(!media.exists());
 }
+
+/// The link says why it is down: the server's code when it refused (a
+/// window words it), and the network's failure otherwise.
+#[tokio::test]
+async fn the_link_says_why_it_is_down() {
+    let mut ts = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let client = login(&ts, &tmp.path().join("ana"), ANA).await;
+    let set_disabled = |at: Option<i64>| {
+        let db = rusqlite::Connection::open(ts.config.data_dir.join("parley.db")).unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        db.execute("UPDATE users SET disabled_at = ?1", [at])
+            .unwrap();
+    };
+    set_disabled(Some(1));
+    let offline = |code: Option<&'static str>| {
+        move |all: &[ClientEvent]| {
+            all.iter().any(|e| {
+                matches!(e, ClientEvent::Link { state: LinkState::Offline, retry_in_ms: Some(_), reason: Some(_), code: c }
+                    if c.as_deref() == code)
+            })
+        }
+    };
+    let mut rx = client.subscribe();
+    let mut all = Vec::new();
+    let (stop, task) = run_loop(&client);
+    collect_until(
+        &mut rx,
+        &mut all,
+        "offline: account_disabled",
+        offline(Some("account_disabled")),
+    )
+    .await;
+    stop_loop(stop, task).await;
+
+    set_disabled(None);
+    ts.stop();
+    let mut all = Vec::new();
+    let (stop, task) = run_loop(&client);
+    collect_until(&mut rx, &mut all, "offline without a code", offline(None)).await;
+    stop_loop(stop, task).await;
+}

@@ -280,6 +280,8 @@ mod tests {
         ClientEvent::Link {
             state,
             retry_in_ms: None,
+            reason: None,
+            code: None,
         }
     }
 

@@ -127,6 +127,8 @@ impl SessionState {
                         app2.state::<EventsState>().send(&ClientEvent::Link {
                             state: LinkState::Offline,
                             retry_in_ms: Some(REALTIME_RESTART.as_millis() as u64),
+                            reason: Some(e.to_string()),
+                            code: e.code().map(str::to_owned),
                         });
                         tokio::select! {
                             _ = &mut stop_rx => break,
@@ -194,6 +196,8 @@ impl EventsState {
         self.send(&ClientEvent::Link {
             state: LinkState::Connecting,
             retry_in_ms: None,
+            reason: None,
+            code: None,
         });
     }
 }

@@ -46,6 +46,8 @@ function words(command: string, e: CommandError): string | null {
       return "This account is disabled. Contact the server's operator.";
     case "account_deleted":
       return "This account was deleted.";
+    case "too_many_connections":
+      return "Too many Parley windows or programs are connected from this device. Close one.";
     case "rate_limited":
       if (command === "request_code" || command === "ask_deletion_code") {
         return `A new code can be sent ${wait}. If one arrived already, enter it.`;

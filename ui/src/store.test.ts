@@ -7,20 +7,20 @@ const ev = (s: State, event: ClientEvent, now = 1000) => reducer(s, { type: "eve
 
 describe("store", () => {
   it("follows the link and says 'back online' only after being offline", () => {
-    let s = ev(initialState, { type: "link", state: "online", retry_in_ms: null });
+    let s = ev(initialState, { type: "link", state: "online", retry_in_ms: null, reason: null, code: null });
     expect(s.link.backOnline).toBe(false);
     expect(bannerText(s.link, 1000)).toBeNull();
-    s = ev(s, { type: "link", state: "offline", retry_in_ms: 2000 });
+    s = ev(s, { type: "link", state: "offline", retry_in_ms: 2000, reason: null, code: null });
     expect(bannerText(s.link, 1000)).toEqual({ kind: "offline", text: "Offline — retrying in 2 s" });
-    s = ev(s, { type: "link", state: "connecting", retry_in_ms: null });
+    s = ev(s, { type: "link", state: "connecting", retry_in_ms: null, reason: null, code: null });
     expect(bannerText(s.link, 1000)?.kind).toBe("connecting");
-    s = ev(s, { type: "link", state: "online", retry_in_ms: null });
+    s = ev(s, { type: "link", state: "online", retry_in_ms: null, reason: null, code: null });
     expect(bannerText(s.link, 1000)).toEqual({ kind: "online", text: "Back online" });
     s = reducer(s, { type: "back_online_seen" });
     expect(bannerText(s.link, 1000)).toBeNull();
     // A later reconnect that never went offline is not "back online".
-    s = ev(s, { type: "link", state: "connecting", retry_in_ms: null });
-    s = ev(s, { type: "link", state: "online", retry_in_ms: null });
+    s = ev(s, { type: "link", state: "connecting", retry_in_ms: null, reason: null, code: null });
+    s = ev(s, { type: "link", state: "online", retry_in_ms: null, reason: null, code: null });
     expect(s.link.backOnline).toBe(false);
   });
 
@@ -36,12 +36,22 @@ describe("store", () => {
   });
 
   it("counts the offline banner down to the next attempt instead of freezing it", () => {
-    const s = ev(initialState, { type: "link", state: "offline", retry_in_ms: 30_000 }, 1000);
+    const s = ev(initialState, { type: "link", state: "offline", retry_in_ms: 30_000, reason: null, code: null }, 1000);
     expect(bannerText(s.link, 1000)?.text).toBe("Offline — retrying in 30 s");
     expect(bannerText(s.link, 11_000)?.text).toBe("Offline — retrying in 20 s");
     expect(bannerText(s.link, 30_500)?.text).toBe("Offline — retrying in 1 s");
     expect(bannerText(s.link, 31_000)?.text).toBe("Offline — retrying…");
-    expect(bannerText(ev(s, { type: "link", state: "offline", retry_in_ms: null }).link, 1000)?.text).toBe("Offline");
+    expect(bannerText(ev(s, { type: "link", state: "offline", retry_in_ms: null, reason: null, code: null }).link, 1000)?.text).toBe("Offline");
+  });
+
+  it("says why when the server refused the link, in words, and forgets it once back", () => {
+    const refused = (code: string) => ev(initialState, { type: "link", state: "offline", retry_in_ms: 4000, reason: "refused", code }, 1000);
+    expect(bannerText(refused("account_disabled").link, 1000)?.text).toBe("Offline — This account is disabled. Contact the server's operator. — retrying in 4 s");
+    expect(bannerText(refused("too_many_connections").link, 1000)?.text).toMatch(/^Offline — Too many Parley windows/);
+    // A code without words is still said.
+    expect(bannerText(refused("something_new").link, 1000)?.text).toBe("Offline — something_new — retrying in 4 s");
+    const back = ev(refused("account_disabled"), { type: "link", state: "connecting", retry_in_ms: null, reason: null, code: null });
+    expect(back.link.code).toBeNull();
   });
 
   it("shows typing until it stops, expires, or a message arrives", () => {

@@ -1,6 +1,7 @@
 // The UI's small store: it mirrors what the Rust side pushes on the event
 // channel (link state, typing, presence) and counts durable changes so the
 // views reload from the client's cache. It holds no chat data of its own.
+import { problemText } from "./problems";
 import type { ClientEvent, Connection, Event, LinkState, User } from "./bindings";
 import { TYPING_TTL_SECS } from "./bindings/limits";
 import { signedOutText } from "./format";
@@ -27,6 +28,8 @@ export interface State {
     wasOffline: boolean;
     /** Just came back after being offline (the UI shows it briefly). */
     backOnline: boolean;
+    /** Offline because the server refused: its problem code. */
+    code: string | null;
   };
   /** chat id -> who is typing there, until when (ms since epoch). */
   typing: Record<string, { userId: string; until: number }>;
@@ -71,7 +74,7 @@ export type Action =
   | { type: "reset" };
 
 export const initialState: State = {
-  link: { state: "connecting", retryAt: null, wasOffline: false, backOnline: false },
+  link: { state: "connecting", retryAt: null, wasOffline: false, backOnline: false, code: null },
   typing: {},
   presence: {},
   deferred: {},
@@ -115,6 +118,7 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
           retryAt: ev.retry_in_ms === null ? null : now + ev.retry_in_ms,
           wasOffline: online ? false : wasOffline,
           backOnline: online ? wasOffline : false,
+          code: ev.state === "offline" ? ev.code : null,
         },
       };
     }
@@ -218,9 +222,11 @@ export function chatRev(state: State, id: string): number {
 export function bannerText(link: State["link"], now: number): { kind: "connecting" | "offline" | "online"; text: string } | null {
   if (link.state === "online") return link.backOnline ? { kind: "online", text: "Back online" } : null;
   if (link.state === "connecting") return { kind: "connecting", text: "Connecting…" };
-  if (link.retryAt === null) return { kind: "offline", text: "Offline" };
+  // Refused by the server: why, in words, before the countdown.
+  const why = link.code === null ? "" : ` — ${problemText("realtime", { code: link.code, message: "", status: null, retry_after: null }) || link.code}`;
+  if (link.retryAt === null) return { kind: "offline", text: `Offline${why}` };
   const secs = Math.ceil((link.retryAt - now) / 1000);
-  return { kind: "offline", text: secs > 0 ? `Offline — retrying in ${secs} s` : "Offline — retrying…" };
+  return { kind: "offline", text: secs > 0 ? `Offline${why} — retrying in ${secs} s` : `Offline${why} — retrying…` };
 }
 
 /** Everyone's presence: the contacts list (loaded at `loadedAt`, ms since

@@ -1258,8 +1258,20 @@ impl Ctx {
                             }
                             other => output::line(&format!("[{seq}] {}", other.kind())),
                         },
-                        ClientEvent::Link { state, .. } => {
-                            eprintln!("({state:?})");
+                        ClientEvent::Link {
+                            state,
+                            retry_in_ms,
+                            reason,
+                            ..
+                        } => {
+                            match (reason, retry_in_ms) {
+                                (Some(why), Some(ms)) => eprintln!(
+                                    "({state:?}: {why}; retrying in {} s)",
+                                    ms.div_ceil(1000)
+                                ),
+                                (Some(why), None) => eprintln!("({state:?}: {why})"),
+                                _ => eprintln!("({state:?})"),
+                            }
                             true
                         }
                         other => output::line(&serde_json::to_string(other).unwrap_or_default()),

@@ -5,4 +5,14 @@ import type { LinkState } from "./LinkState";
 import type { Problem } from "./Problem";
 import type { UserId } from "./UserId";
 
-export type ClientEvent = { "type": "event", seq: number, event: Event, } | { "type": "presence", user_id: UserId, online: boolean, last_seen_at: string | null, } | { "type": "typing", chat_id: string, user_id: UserId, active: boolean, } | { "type": "link", state: LinkState, retry_in_ms: number | null, } | { "type": "sent", message: CachedMessage, } | { "type": "send_failed", client_id: string, error: Problem, } | { "type": "send_deferred", client_id: string, error: Problem, } | { "type": "resynced" } | { "type": "signed_out", reason: string, code: string | null, };
+export type ClientEvent = { "type": "event", seq: number, event: Event, } | { "type": "presence", user_id: UserId, online: boolean, last_seen_at: string | null, } | { "type": "typing", chat_id: string, user_id: UserId, active: boolean, } | { "type": "link", state: LinkState, retry_in_ms: number | null, 
+/**
+ * Offline: why the last try failed, in words (for a log or a
+ * terminal; a window words `code` itself).
+ */
+reason: string | null, 
+/**
+ * Offline because the server refused: its problem code
+ * (`account_disabled`, `too_many_connections`, ...).
+ */
+code: string | null, } | { "type": "sent", message: CachedMessage, } | { "type": "send_failed", client_id: string, error: Problem, } | { "type": "send_deferred", client_id: string, error: Problem, } | { "type": "resynced" } | { "type": "signed_out", reason: string, code: string | null, };
