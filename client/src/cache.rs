@@ -256,6 +256,63 @@ pub fn advance_cursor(conn: &Connection, seq: u64) -> Result<()> {
     Ok(())
 }
 
+/// Makes the cache file at `path` one file that can be moved or deleted:
+/// refused (an error saying so) while any other connection has it open,
+/// then its WAL is copied into it and WAL mode left, so no `-wal` or `-shm`
+/// file goes with it. A WAL database must not be moved or deleted under an
+/// open connection: closing, that connection deletes the WAL by its name,
+/// which by then may be the next account's cache's.
+pub fn retire(path: &Path) -> Result<()> {
+    let conn = alone(path)?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    conn.pragma_update(None, "journal_mode", "DELETE")?;
+    conn.close().map_err(|(_, e)| e)?;
+    Ok(())
+}
+
+/// Fails, saying so, while any other connection has the cache at `path`
+/// open (see [`retire`]).
+pub fn ensure_unused(path: &Path) -> Result<()> {
+    match alone(path) {
+        Ok(conn) => conn.close().map_err(|(_, e)| e.into()),
+        // Not a database SQLite can use (damaged): nothing has it open.
+        Err(ClientError::Cache(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A connection to the cache at `path` that holds it exclusively: possible
+/// only while no other connection has it open (WAL with exclusive locking
+/// needs every other connection closed).
+fn alone(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    // An open connection does not go away by waiting: a short wait only
+    // rides out another program's write.
+    conn.busy_timeout(std::time::Duration::from_millis(500))?;
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    match conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;") {
+        Ok(()) => Ok(conn),
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) =>
+        {
+            Err(in_use(path))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The cache at `path` is open elsewhere (another Parley of this profile).
+fn in_use(path: &Path) -> ClientError {
+    ClientError::Invalid(format!(
+        "{} is in use by another Parley program or window of this profile; \
+         close it, then sign in again",
+        path.display()
+    ))
+}
+
 /// What a cache file holds, as far as signing in cares.
 #[derive(Debug, PartialEq, Eq)]
 pub struct CacheFile {
@@ -265,20 +322,52 @@ pub struct CacheFile {
     pub unsent: u64,
 }
 
-/// Reads the cache file at `path` without changing it: `None` without one,
-/// an error if it cannot be read (then it may hold unsent messages).
-pub fn inspect(path: &Path) -> Result<Option<CacheFile>> {
+/// What [`inspect`] found at a cache's path.
+#[derive(Debug)]
+pub enum Found {
+    Nothing,
+    Cache(CacheFile),
+    /// Not a cache of ours that can be read (damaged, or another program's
+    /// file): it may hold unsent messages all the same.
+    Unreadable(rusqlite::Error),
+}
+
+/// Reads the cache file at `path` without changing it. An error only when
+/// it is in use (another connection writing for longer than the wait).
+pub fn inspect(path: &Path) -> Result<Found> {
     if !path.exists() {
-        return Ok(None);
+        return Ok(Found::Nothing);
     }
-    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    let owner = get_kv(&conn, "server")?.zip(get_kv(&conn, "user_id")?);
-    let unsent = match &owner {
-        Some((_, me)) => unsent_count(&conn, me)?,
-        None => 0,
+    let read = || -> rusqlite::Result<CacheFile> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let kv = |key: &str| {
+            conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+        };
+        let owner = kv("server")?.zip(kv("user_id")?);
+        let unsent = match &owner {
+            Some((_, me)) => conn.query_row(
+                "SELECT COUNT(*) FROM messages WHERE sender_id = ?1 AND state IN ('pending', 'failed')",
+                [me],
+                |r| r.get::<_, i64>(0),
+            )? as u64,
+            None => 0,
+        };
+        Ok(CacheFile { owner, unsent })
     };
-    Ok(Some(CacheFile { owner, unsent }))
+    match read() {
+        Ok(f) => Ok(Found::Cache(f)),
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) =>
+        {
+            Err(in_use(path))
+        }
+        Err(e) => Ok(Found::Unreadable(e)),
+    }
 }
 
 pub fn my_id(conn: &Connection) -> Result<Option<String>> {
@@ -1428,6 +1517,32 @@ mod tests {
             assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_cache_is_let_go_only_once_no_connection_has_it_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let cache = Cache::open(&path).unwrap();
+        cache.with(|c| set_kv(c, "user_id", "me")).unwrap();
+        assert!(matches!(inspect(&path).unwrap(), Found::Cache(_)));
+        let busy = retire(&path).unwrap_err().to_string();
+        assert!(busy.contains("in use"), "{busy}");
+        assert!(ensure_unused(&path).is_err());
+        cache.close().unwrap();
+        ensure_unused(&path).unwrap();
+        retire(&path).unwrap();
+        // One file now: nothing else to move with it.
+        assert!(!dir.path().join("c.db-wal").exists());
+        assert!(!dir.path().join("c.db-shm").exists());
+        let again = Cache::open(&path).unwrap();
+        assert_eq!(again.with(|c| my_id(c)).unwrap().as_deref(), Some("me"));
+        drop(again);
+        // A damaged file is unreadable, and nothing can hold it open.
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![7u8; 4096]).unwrap();
+        assert!(matches!(inspect(&junk).unwrap(), Found::Unreadable(_)));
+        ensure_unused(&junk).unwrap();
     }
 
     #[test]

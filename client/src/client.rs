@@ -122,31 +122,49 @@ impl DisabledBackoff {
     }
 }
 
+/// Before a sign-in on a profile without a session: the cache left there (a
+/// signed-out account's) may be set aside or deleted once the server says
+/// who signed in, which a cache open elsewhere does not allow. Said now,
+/// rather than after the server made a device that no one then uses.
+async fn cache_free_to_replace(profile: &Profile) -> Result<()> {
+    let p = profile.clone();
+    blocking(move || {
+        if p.info()?.is_none() && p.cache_path().exists() {
+            cache::ensure_unused(&p.cache_path())?;
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// Before `user_id` on `server` signs in with `profile`: signing in again as
 /// the same account keeps the cache (its outbox and refused messages are not
 /// lost). Another account's cache is deleted, unless it holds messages that
 /// never reached the server (or cannot be read): then it is set aside, and
 /// comes back when that account signs in here again, as `user_id`'s own
 /// set-aside cache comes back now.
+///
+/// Under the profile's lock; a cache another program has open is not
+/// touched (an error says so: see [`cache::retire`]).
 fn make_cache_for(profile: &Profile, server: &str, user_id: &str) -> Result<()> {
+    let _lock = profile.lock()?;
     let current = profile.cache_path();
-    match cache::inspect(&current) {
-        Ok(None) => {}
-        Ok(Some(f))
+    match cache::inspect(&current)? {
+        cache::Found::Nothing => {}
+        cache::Found::Cache(f)
             if f.owner
                 .as_ref()
                 .is_some_and(|(s, u)| s == server && u == user_id) =>
         {
             return Ok(());
         }
-        Ok(Some(cache::CacheFile {
+        cache::Found::Cache(cache::CacheFile {
             owner: Some((s, u)),
             unsent,
-        })) if unsent > 0 => {
+        }) if unsent > 0 => {
+            cache::retire(&current)?;
             let to = profile.set_aside_cache_path(&s, &u);
             profile.move_cache(&current, &to)?;
-            // Its attachments are not for the next account's eyes.
-            profile.wipe_media()?;
             tracing::warn!(
                 unsent,
                 kept = %to.display(),
@@ -154,14 +172,26 @@ fn make_cache_for(profile: &Profile, server: &str, user_id: &str) -> Result<()> 
                  they are kept, and come back when it signs in here again"
             );
         }
-        Ok(Some(_)) => profile.wipe_cache()?,
-        Err(e) => {
+        cache::Found::Cache(_) => {
+            cache::retire(&current)?;
+            profile.wipe_cache()?;
+        }
+        cache::Found::Unreadable(e) => {
+            // Not a database SQLite can use: no connection to fear, and
+            // its files move together.
             let to = profile.dir().join(format!(
                 "cache-unreadable-{}.db",
                 chrono::Utc::now().timestamp()
             ));
-            profile.move_cache(&current, &to)?;
-            profile.wipe_media()?;
+            for suffix in ["-wal", "-shm", ""] {
+                let from = std::path::PathBuf::from(format!("{}{suffix}", current.display()));
+                if from.exists() {
+                    profile.move_cache(
+                        &from,
+                        &std::path::PathBuf::from(format!("{}{suffix}", to.display())),
+                    )?;
+                }
+            }
             tracing::warn!(error = %e, kept = %to.display(), "the cache could not be read; set aside, not deleted");
         }
     }
@@ -294,6 +324,7 @@ impl Client {
         device_name: &str,
     ) -> Result<(Client, bool, SecretStore)> {
         let api = Api::new(server)?;
+        cache_free_to_replace(&profile).await?;
         let s = api
             .verify_otp(&OtpVerify {
                 identifier: identifier.into(),
@@ -316,6 +347,7 @@ impl Client {
         mut tick: impl FnMut(),
     ) -> Result<(Client, SecretStore)> {
         let api = Api::new(server)?;
+        cache_free_to_replace(&profile).await?;
         let deadline = tokio::time::Instant::now() + timeout;
         // A poll whose answer was lost may have carried the approval: its
         // retry is answered for a while after (`REFRESH_RETRY_SECS`), even
@@ -362,6 +394,7 @@ impl Client {
         device_name: &str,
     ) -> Result<(Client, SecretStore)> {
         let api = Api::new(server)?;
+        cache_free_to_replace(&profile).await?;
         let (uri, code) = if uri_or_code.trim().starts_with("parley://") {
             (Some(uri_or_code.trim().to_owned()), None)
         } else {
@@ -1622,7 +1655,9 @@ impl Client {
     /// SHA-256, and kept for next time. So an image scrolled past again, or
     /// shown offline, costs no download.
     pub async fn attachment_bytes(&self, att: &Attachment) -> Result<Vec<u8>> {
-        let media = crate::media::Media::new(self.inner.profile.media_dir());
+        let info = &self.inner.info;
+        let media =
+            crate::media::Media::new(self.inner.profile.media_dir(&info.server, &info.user_id));
         let Some(path) = media.path_of(att) else {
             // Not a SHA-256 to name a file by: nothing is kept.
             return self
@@ -1643,13 +1678,29 @@ impl Client {
             let m = media.clone();
             blocking(move || m.make_dir()).await?;
         }
-        self.save_attachment(att, crate::download::Destination::File(path), |_| {})
-            .await?;
-        let a = att.clone();
+        self.save_attachment(
+            att,
+            crate::download::Destination::File(path.clone()),
+            |_| {},
+        )
+        .await?;
+        let (a, p, me) = (
+            att.clone(),
+            self.inner.profile.clone(),
+            info.user_id.clone(),
+        );
         blocking(move || {
-            let bytes = media.read(&a)?.ok_or_else(|| {
-                ClientError::Invalid("the attachment kept on this device went missing".into())
-            })?;
+            let bytes = std::fs::read(&path)?;
+            // Signed out while it came (the cache and the kept files are
+            // gone): nothing of this account stays behind.
+            if p.info()?.is_none_or(|i| i.user_id != me) {
+                let _ = std::fs::remove_file(&path);
+            }
+            if bytes.len() as u64 != a.size {
+                return Err(ClientError::Invalid(
+                    "the attachment kept on this device changed while it was read".into(),
+                ));
+            }
             media.trim(crate::media::KEPT_BYTES);
             Ok(bytes)
         })

@@ -18,6 +18,8 @@ use std::{
 
 /// How much is kept at most; beyond it the least recently shown go.
 pub const KEPT_BYTES: u64 = 512 << 20;
+/// Files shown this recently are never trimmed.
+const RECENT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The folder of kept attachments.
 #[derive(Clone, Debug)]
@@ -73,27 +75,30 @@ impl Media {
     }
 
     /// Deletes the least recently shown until at most `budget` bytes are
-    /// kept. Best effort: what cannot be listed or deleted stays.
+    /// kept. Best effort: what cannot be listed or deleted stays. Files
+    /// shown in the last minute stay (another download may be reading the
+    /// one it just wrote), and so do downloads still being written (their
+    /// temporary names start with a dot).
     pub fn trim(&self, budget: u64) {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
         };
-        let mut kept: Vec<(SystemTime, u64, PathBuf)> = entries
-            .flatten()
-            .filter_map(|e| {
-                let m = e.metadata().ok()?;
-                m.is_file().then(|| {
-                    (
-                        m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                        m.len(),
-                        e.path(),
-                    )
-                })
-            })
-            .collect();
-        let mut total: u64 = kept.iter().map(|(_, len, _)| len).sum();
-        kept.sort();
-        for (_, len, path) in kept {
+        let mut total = 0;
+        let mut old: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
+        let recent = SystemTime::now() - RECENT;
+        for e in entries.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if !m.is_file() || e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            total += m.len();
+            let shown = m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            if shown < recent {
+                old.push((shown, m.len(), e.path()));
+            }
+        }
+        old.sort();
+        for (_, len, path) in old {
             if total <= budget {
                 break;
             }
@@ -156,16 +161,18 @@ mod tests {
             att(&"b".repeat(64), 3),
             att(&"c".repeat(64), 3),
         );
-        for (x, age) in [(&a, 30), (&b, 20), (&c, 10)] {
+        for (x, age) in [(&a, 300), (&b, 200), (&c, 100)] {
             let p = m.path_of(x).unwrap();
             fs::write(&p, b"abc").unwrap();
             let f = fs::File::options().write(true).open(&p).unwrap();
             f.set_modified(SystemTime::now() - std::time::Duration::from_secs(age))
                 .unwrap();
         }
-        // Shown now: the newest.
+        // Shown now: the newest. A download being written is not counted.
         assert_eq!(m.read(&a).unwrap().as_deref(), Some(&b"abc"[..]));
+        fs::write(m.dir.join(".parley-x.part"), b"partial").unwrap();
         m.trim(6);
+        assert!(m.dir.join(".parley-x.part").exists());
         assert!(m.path_of(&a).unwrap().exists());
         assert!(!m.path_of(&b).unwrap().exists(), "the least recently shown");
         assert!(m.path_of(&c).unwrap().exists());

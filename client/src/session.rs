@@ -91,33 +91,32 @@ impl Profile {
     /// never reached the server, while another account uses this profile;
     /// it comes back when that account signs in here again.
     pub fn set_aside_cache_path(&self, server: &str, user_id: &str) -> PathBuf {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{server}\n{user_id}"));
-        let name: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("cache-{name}.db"))
+        self.dir
+            .join(format!("cache-{}.db", account_key(server, user_id)))
     }
 
-    /// Moves the cache database at `from` to `to`, its WAL and shared
-    /// memory files with it (a WAL's name must follow its database's).
-    /// Blocking; only while no connection has the cache open.
+    /// Moves the file `from` to `to`, never over another file (a cache
+    /// set aside before is not replaced: the move is refused), and durably
+    /// (the folder is synced). For a cache, only once it is one file (see
+    /// `cache::retire`). Blocking.
     pub fn move_cache(&self, from: &Path, to: &Path) -> Result<()> {
-        for suffix in ["-wal", "-shm", ""] {
-            let (f, t) = (
-                PathBuf::from(format!("{}{suffix}", from.display())),
-                PathBuf::from(format!("{}{suffix}", to.display())),
-            );
-            match fs::rename(&f, &t) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => {}
-                Err(e) => {
-                    return Err(ClientError::Invalid(format!(
-                        "could not move {} to {}: {e}",
-                        f.display(),
-                        t.display()
-                    )))
-                }
-            }
+        let failed = |e: std::io::Error| {
+            ClientError::Invalid(format!(
+                "could not move {} to {}: {e}",
+                from.display(),
+                to.display()
+            ))
+        };
+        // A hard link fails if `to` exists, where a rename would replace it.
+        match fs::hard_link(from, to) {
+            Ok(()) => fs::remove_file(from).map_err(failed)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(failed(e)),
+            // A file system without hard links: check, then rename.
+            Err(_) if !to.exists() => fs::rename(from, to).map_err(failed)?,
+            Err(e) => return Err(failed(e)),
         }
+        #[cfg(unix)]
+        fs::File::open(&self.dir)?.sync_all()?;
         Ok(())
     }
 
@@ -219,28 +218,31 @@ impl Profile {
         Ok(())
     }
 
-    /// Deletes the cache files (close the [`crate::cache::Cache`] first).
-    /// One that cannot be deleted is an error: signing out or deleting the
-    /// account must not leave messages behind unsaid.
-    /// Where attachments shown on this device are kept, by SHA-256 (see
-    /// [`crate::media`]); deleted with the cache.
-    pub fn media_dir(&self) -> PathBuf {
-        self.dir.join("media")
+    /// Where the attachments shown to `user_id` on `server` are kept, by
+    /// SHA-256 (see [`crate::media`]): a folder per account, so that another
+    /// account signing in on this profile never sees them.
+    pub fn media_dir(&self, server: &str, user_id: &str) -> PathBuf {
+        self.dir.join("media").join(account_key(server, user_id))
     }
 
-    /// Deletes the kept attachments (see [`Profile::media_dir`]).
+    /// Deletes the kept attachments of every account (with the cache, on
+    /// signing out).
     pub fn wipe_media(&self) -> Result<()> {
-        match fs::remove_dir_all(self.media_dir()) {
+        let media = self.dir.join("media");
+        match fs::remove_dir_all(&media) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(ClientError::Invalid(format!(
                 "could not delete {}: {e}",
-                self.media_dir().display()
+                media.display()
             ))),
         }
     }
 
-    /// Deletes the cache, and the attachments kept with it.
+    /// Deletes the cache files (close the [`crate::cache::Cache`] first),
+    /// and the attachments kept with it. One that cannot be deleted is an
+    /// error: signing out or deleting the account must not leave messages
+    /// behind unsaid.
     pub fn wipe_cache(&self) -> Result<()> {
         self.wipe_media()?;
         for suffix in ["", "-wal", "-shm"] {
@@ -311,6 +313,13 @@ fn make_retry_secret(path: &Path) -> Result<String> {
     let secret = random_key();
     write_private(path, secret.as_bytes())?;
     Ok(secret)
+}
+
+/// A short name for an account (a server and a user id) in file names.
+fn account_key(server: &str, user_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{server}\n{user_id}"));
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// 32 random letters and digits (~190 bits).

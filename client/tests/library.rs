@@ -2145,10 +2145,32 @@ async fn another_account_signing_in_sets_unsent_messages_aside_until_their_accou
         .unwrap();
     let client_id = queued.message.client_id;
     let dir = tmp.path().join("ana");
-    drop(ana);
     Profile::open(&dir).unwrap().clear().unwrap();
-
-    let carl = login(&ts, &dir, "carl@example.org").await;
+    // While Ana's cache is still open (her client, or another program of
+    // the profile), it is neither moved nor deleted: the sign-in says so.
+    let code = ts.request_code("carl@example.org").await;
+    let err = Client::login(
+        Profile::open(&dir).unwrap(),
+        &ts.base,
+        "carl@example.org",
+        &code,
+        "d",
+    )
+    .await
+    .err()
+    .expect("refused while the cache is open");
+    assert!(err.to_string().contains("in use"), "{err}");
+    drop(ana);
+    // Refused before the server was asked: the code is still good.
+    let (carl, _, _) = Client::login(
+        Profile::open(&dir).unwrap(),
+        &ts.base,
+        "carl@example.org",
+        &code,
+        "d",
+    )
+    .await
+    .unwrap();
     assert_eq!(carl.unsent_count().await.unwrap(), 0);
     assert!(carl.my_message(&client_id).await.unwrap().is_none());
     assert_eq!(set_aside_caches(&dir).len(), 1);
@@ -2190,10 +2212,17 @@ async fn shown_attachments_are_kept_on_the_device_until_sign_out() {
     let original = std::fs::read(&file).unwrap();
     assert_eq!(ben.attachment_bytes(&att).await.unwrap(), original);
     let media = tmp.path().join("ben").join("media");
-    let kept = media.join(att.sha256.to_ascii_lowercase());
+    // One folder per account, private.
+    let mine = std::fs::read_dir(&media)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let kept = mine.join(att.sha256.to_ascii_lowercase());
     assert_eq!(std::fs::read(&kept).unwrap(), original);
     #[cfg(unix)]
-    assert_eq!(mode(&media) & 0o777, 0o700);
+    assert_eq!(mode(&mine) & 0o777, 0o700);
 
     ts.stop();
     assert_eq!(ben.attachment_bytes(&att).await.unwrap(), original);

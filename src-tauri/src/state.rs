@@ -103,7 +103,11 @@ impl SessionState {
                 let chat = crate::notify::chat_of(&cached, &ev).await;
                 crate::notify::maybe_notify(&app, &mut notifier, &ev, &me, chat.as_ref());
                 if let ClientEvent::SignedOut { .. } = ev {
-                    app.state::<SessionState>().stop();
+                    // Not `stop_and_close` itself: it aborts this task.
+                    let app = app.clone();
+                    tauri::async_runtime::spawn(async move {
+                        app.state::<SessionState>().stop_and_close().await;
+                    });
                     break;
                 }
             }
@@ -159,6 +163,21 @@ impl SessionState {
         }
         forwarder.abort();
         Some(client)
+    }
+
+    /// [`SessionState::stop`], then closes the stopped client's cache (its
+    /// copies still held by a command on its way write nowhere after): the
+    /// next account signing in on this profile sets that file aside or
+    /// deletes it, which parley-client refuses while a connection has it
+    /// open.
+    pub async fn stop_and_close(&self) {
+        let Some(client) = self.stop() else { return };
+        let cache = client.cache().clone();
+        match tauri::async_runtime::spawn_blocking(move || cache.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "closing the cache of the last session"),
+            Err(e) => tracing::warn!(error = %e, "closing the cache of the last session"),
+        }
     }
 }
 

@@ -185,7 +185,7 @@ pub async fn verify_code(
     args: VerifyCodeArgs,
 ) -> CmdResult<SessionInfo> {
     let server = normalise_server(&args.server)?;
-    session.stop();
+    session.stop_and_close().await;
     let (client, new_user, store) = Client::login(
         profile.profile.clone(),
         &server,

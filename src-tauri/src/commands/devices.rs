@@ -238,6 +238,8 @@ pub async fn wait_link(
     // By this computer's clock, unless it is far off the server's (which
     // says when the link really expired).
     let left = parley_client::client::link_time_left(link.expires_at, Utc::now());
+    // Signed in as whoever approves: the last session's cache is let go.
+    session.stop_and_close().await;
     let finish = Client::finish_link(profile.profile.clone(), &server, &link, left, || {});
     let result = tokio::select! {
         r = finish => r,
@@ -298,7 +300,7 @@ pub async fn join_device(
     args: JoinArgs,
 ) -> CmdResult<SessionInfo> {
     let server = join_server(&args.code, &args.server)?;
-    session.stop();
+    session.stop_and_close().await;
     let (client, _store) = Client::join(
         profile.profile.clone(),
         &server,
