@@ -97,8 +97,8 @@ struct Inner {
 
 /// While an account is disabled, its access token is refused and every call
 /// would run a whole refresh again (the profile lock, the stored session, a
-/// request), each counted by the server's per-address sign-in limit, which
-/// other people behind that address share. So a refusal is answered again
+/// request), each counted by the server's per-address refresh limit, which
+/// other devices behind that address share. So a refusal is answered again
 /// from memory for a while: 2 s after the first, doubling to a minute, which
 /// is also how soon the device works again once an admin enables it.
 #[derive(Clone)]
@@ -662,12 +662,14 @@ impl Client {
             .await
             .map_err(|e| ClientError::Invalid(format!("token refresh: {e}")))?;
         if let Ok(mut d) = self.inner.disabled.lock() {
-            *d = match &rotated {
+            match &rotated {
                 Err(ClientError::Api(p)) if p.code == "account_disabled" => {
-                    Some(DisabledBackoff::after(d.as_ref(), p.clone()))
+                    *d = Some(DisabledBackoff::after(d.as_ref(), p.clone()));
                 }
-                _ => None,
-            };
+                Ok(_) => *d = None,
+                // The network, say: the account is as disabled as it was.
+                Err(_) => {}
+            }
         }
         match rotated {
             Ok(new) => {

@@ -327,11 +327,9 @@ async fn frames_with_a_bad_field_are_refused_and_the_socket_kept() {
     );
     assert_eq!(r["error"]["code"], "invalid_body", "{r}");
     assert_eq!(r["error"]["status"], 422, "{r}");
+    let detail = r["error"]["detail"].as_str().unwrap();
     assert!(
-        r["error"]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("send frame"),
+        detail.contains("send frame") && detail.contains("expected a string"),
         "{r}"
     );
     ws.send_json(json!({"type": "send", "req": "r2", "chat_id": chat, "body": "x"}))
@@ -346,6 +344,11 @@ async fn frames_with_a_bad_field_are_refused_and_the_socket_kept() {
         .await;
     let e = ws.next_of("error").await;
     assert_eq!(e["error"]["code"], "invalid_body", "{e}");
+    let detail = e["error"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("read frame") && detail.contains("u64"),
+        "{e}"
+    );
     ws.send_json(json!({"type": "typing", "chat_id": chat}))
         .await;
     let e = ws.next_of("error").await;

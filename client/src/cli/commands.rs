@@ -1049,7 +1049,11 @@ impl Ctx {
             return self.still_queued(client_id, e);
         }
         match c.my_message(client_id).await {
+            // Refused meanwhile: why, in the server's words.
+            Ok(Some(m)) if m.state == LocalState::Failed => m.failure.map_or(e, ClientError::Api),
             Ok(Some(m)) if m.state != LocalState::Pending => e,
+            // Gone with the cache (the account was deleted): not queued.
+            Ok(None) => e,
             // Queued, or the cache cannot say: not knowing is no licence to
             // send it twice.
             _ => self.still_queued(client_id, e),

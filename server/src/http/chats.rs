@@ -378,7 +378,7 @@ async fn delete(
         (status = 404, description = "`message_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`too_many_reactions`: 10 different ones already", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`message_deleted`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_field`: not an emoji (plain ASCII text), or over 32 bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`: plain ASCII text, more than one character (grapheme cluster: an emoji with skin tones, joiners or a flag is one), or over 64 bytes", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn react(
     State(state): State<AppState>,
