@@ -15,25 +15,29 @@ pub const DRAFTS_FLUSHED: &str = "parley://drafts-flushed";
 const WAIT: Duration = Duration::from_secs(1);
 
 /// Asks the page to write its drafts, then runs `then` once it answered or
-/// [`WAIT`] passed. Waits on a thread of its own: the answer arrives through
-/// the event loop, which must not be blocked meanwhile.
+/// [`WAIT`] passed. `then` always runs on a thread of its own: the answer
+/// arrives through the event loop, which must not be blocked meanwhile, and
+/// `AppHandle::exit` may not be called from the event loop's handler.
 pub fn flush_drafts_then<R: Runtime>(app: &AppHandle<R>, then: impl FnOnce() + Send + 'static) {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let id = app.once_any(DRAFTS_FLUSHED, move |_| {
         let _ = tx.send(());
     });
-    if let Err(e) = app.emit(FLUSH_DRAFTS, ()) {
-        tracing::warn!(error = %e, "cannot ask the page to write its drafts");
-        app.unlisten(id);
-        then();
-        return;
-    }
+    let asked = match app.emit(FLUSH_DRAFTS, ()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot ask the page to write its drafts");
+            false
+        }
+    };
     let app = app.clone();
     let waited = std::thread::Builder::new()
         .name("parley-leave".into())
         .spawn(move || {
-            if rx.recv_timeout(WAIT).is_err() {
-                tracing::warn!("the page did not say its drafts were written; leaving anyway");
+            if !asked || rx.recv_timeout(WAIT).is_err() {
+                if asked {
+                    tracing::warn!("the page did not say its drafts were written; leaving anyway");
+                }
                 app.unlisten(id);
             }
             then();
@@ -45,8 +49,33 @@ pub fn flush_drafts_then<R: Runtime>(app: &AppHandle<R>, then: impl FnOnce() + S
     }
 }
 
-/// Whether the main window is already closing (waiting for the drafts).
+/// How far leaving has got.
 #[derive(Default)]
 pub struct LeaveState {
+    /// The main window is closing (waiting for the drafts).
     pub closing: std::sync::atomic::AtomicBool,
+    /// The drafts were written (or the page had its second): exiting goes
+    /// ahead without asking again.
+    pub flushed: std::sync::atomic::AtomicBool,
+}
+
+impl LeaveState {
+    /// `RunEvent::ExitRequested` (the tray's Quit, the app menu's, the
+    /// session ending): the first one is held until the page wrote its
+    /// drafts, then the exit is asked for again (with the same code) and
+    /// goes ahead.
+    pub fn exit_requested<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        api: &tauri::ExitRequestApi,
+        code: Option<i32>,
+    ) {
+        use std::sync::atomic::Ordering;
+        if self.flushed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        api.prevent_exit();
+        let handle = app.clone();
+        flush_drafts_then(app, move || handle.exit(code.unwrap_or(0)));
+    }
 }

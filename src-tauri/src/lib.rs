@@ -90,7 +90,16 @@ pub fn run() {
                     api.prevent_close();
                     let w = window.clone();
                     leave::flush_drafts_then(window.app_handle(), move || {
-                        let _ = w.destroy();
+                        let leave = w.app_handle().state::<LeaveState>();
+                        leave
+                            .flushed
+                            .store(true, std::sync::atomic::Ordering::Release);
+                        if let Err(e) = w.destroy() {
+                            tracing::warn!(error = %e, "the window did not close");
+                            leave
+                                .closing
+                                .store(false, std::sync::atomic::Ordering::Release);
+                        }
                     });
                 }
             }
@@ -110,9 +119,16 @@ pub fn run() {
             }
         })
         .invoke_handler(commands::handler())
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        tracing::error!(error = %e, "the app could not start");
-        std::process::exit(1);
+        .build(tauri::generate_context!());
+    match result {
+        Ok(app) => app.run(|app, event| {
+            if let tauri::RunEvent::ExitRequested { api, code, .. } = &event {
+                app.state::<LeaveState>().exit_requested(app, api, *code);
+            }
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "the app could not start");
+            std::process::exit(1);
+        }
     }
 }

@@ -31,10 +31,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .show_menu_on_left_click(false)
         .on_menu_event(|app, event| match event.id().as_ref() {
             "open" => show_main(app),
-            "quit" => {
-                let handle = app.clone();
-                crate::leave::flush_drafts_then(app, move || handle.exit(0));
-            }
+            // The drafts are written first (`leave`, on the exit request).
+            "quit" => app.exit(0),
             _ => {}
         })
         .on_tray_icon_event(|tray, event| {
