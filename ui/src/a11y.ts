@@ -2,44 +2,68 @@
 // through it: pure, so the wording and the index arithmetic are tested
 // without a DOM.
 import type { CachedMessage } from "./bindings";
-import { clock, tick } from "./format";
+import { clock, dayKey, dayLabel, tick } from "./format";
 
-/** A label reads a long message only this far: the whole text is still in
- * the row for a reader that goes into it. */
-export const LABEL_BODY_MAX = 120;
-
-/** Who sent `m`, as the list says it: "You" or the peer's name. */
-function author(m: CachedMessage, myId: string, peerName: string): string {
-  return m.sender_id === myId ? "You" : peerName || m.sender_id;
+/** Who sent a message (or reacted, or is quoted), as the app says it: "You"
+ * (or `you`, mid-sentence) for me, else the peer's name, else (a peer
+ * with no display name) their id: never an empty "'s message". The one
+ * place this is decided, so the row, its label, its buttons and the
+ * composer's "Reply to" all say the same. */
+export function author(senderId: string, myId: string, peerName: string, you = "You"): string {
+  return senderId === myId ? you : peerName || senderId;
 }
 
 /** "your message" or "Ben's message": what a message's action buttons act
  * on. A screen reader lists buttons out of their rows ("Reply" forty
  * times says nothing), so each one names whose message it is. */
 export function whoseMessage(m: CachedMessage, myId: string, peerName: string): string {
-  return m.sender_id === myId ? "your message" : `${peerName || m.sender_id}'s message`;
+  return m.sender_id === myId ? "your message" : `${author(m.sender_id, myId, peerName)}'s message`;
+}
+
+/** Who reacted, for the reaction's tooltip: "You and Ben", "Ben". In a 1:1
+ * chat that is me and my peer (anyone else is named by id). */
+export function reactedBy(who: string[], myId: string, peerName: string): string {
+  const names = who.map((id) => author(id, myId, peerName));
+  names.sort((a, b) => (a === "You" ? -1 : b === "You" ? 1 : 0));
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : (names[0] ?? "");
+}
+
+/** The day a message was sent, as its row's label says it: null today (the
+ * time alone says it), else the words of its day's heading ("Yesterday",
+ * "Monday", "3 Nov 2026"). A reader moving row by row with the arrows
+ * never hears the heading, which may be far up the list. */
+export function spokenDay(sent: Date, now: Date): string | null {
+  return dayKey(sent) === dayKey(now) ? null : dayLabel(sent, now);
+}
+
+/** Whether the row's visible text says what `m` says, so the row points
+ * its description at it (`aria-describedby`) rather than repeating it in
+ * its label: a deleted message's "This message was deleted" is in the
+ * label already, and one with no text has nothing to say. */
+export function bodyDescribes(m: CachedMessage): boolean {
+  return !m.deleted && m.body.trim() !== "";
 }
 
 /** The accessible name of a message's row, read when it takes the focus:
- * "You, 14:03, read: Hello", "Ben, 14:05, edited, 2 attachments: Hi".
- * Short on purpose (who, when, what became of it, the text cut to
- * LABEL_BODY_MAX): it is read on every arrow press. `quoted`: the message
- * it replies to, when loaded (to say whose). */
-export function messageLabel(m: CachedMessage, myId: string, peerName: string, quoted?: CachedMessage | null): string {
-  const parts = [author(m, myId, peerName), clock(new Date(m.created_at))];
+ * "You, 14:03, read", "Ben, Yesterday 14:05, edited, 2 attachments". Short
+ * on purpose (who, when, what became of it): it is read on every arrow
+ * press. Not the text: the row's body is its description (see
+ * `bodyDescribes`), read after the name on focus, and a reader going
+ * through the row would otherwise hear the text twice, once in the label
+ * and once in the bubble. `quoted`: the message it replies to, when loaded
+ * (to say whose); `day`: see `spokenDay`. */
+export function messageLabel(m: CachedMessage, myId: string, peerName: string, quoted?: CachedMessage | null, day?: string | null): string {
+  const time = clock(new Date(m.created_at));
+  const parts = [author(m.sender_id, myId, peerName), day ? `${day} ${time}` : time];
   // My messages' tick, as a word ("sent", "read"); theirs have none.
   if (m.sender_id === myId) parts.push(tick(m.state).label.toLowerCase());
   if (m.deleted) return [...parts, "deleted"].join(", ");
   if (m.forwarded) parts.push("forwarded");
-  if (m.reply_to) parts.push(quoted ? `reply to ${quoted.sender_id === myId ? "you" : peerName || quoted.sender_id}` : "reply");
+  if (m.reply_to) parts.push(quoted ? `reply to ${author(quoted.sender_id, myId, peerName, "you")}` : "reply");
   if (m.edited_at) parts.push("edited");
   const files = m.attachments.length;
   if (files) parts.push(`${files} attachment${files === 1 ? "" : "s"}`);
-  const text = m.body.replace(/\s+/g, " ").trim();
-  const head = parts.join(", ");
-  if (!text) return head;
-  const chars = [...text];
-  return `${head}: ${chars.length > LABEL_BODY_MAX ? `${chars.slice(0, LABEL_BODY_MAX - 1).join("")}…` : text}`;
+  return parts.join(", ");
 }
 
 /** Of the rows (by key, in order), the one Tab lands on: the one the focus

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { CachedMessage, Chat } from "./bindings";
-import { reactedBy, stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, withChat, groupByDay, imageBox, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, waitingBehind, isSendKey, snippet, searchQuery, setDateLocale, clock } from "./format";
+import { stepChat, fullTime, lastEditable, nextMuteEnd, unreadText, isMuted, muteLabel, muteUntil, unreadTotal, baseName, canEdit, charCount, lengthNote, BODY_MAX_BYTES, bodyBytes, bodyLimitText, countdown, dayLabel, failedText, fileSize, filterChats, withChat, groupByDay, imageBox, initials, isImage, listTime, presenceText, preview, signInError, tick, deferredText, waitingBehind, isSendKey, snippet, searchQuery, setDateLocale, clock } from "./format";
 
 // Written as in Britain unless a test says otherwise (the app uses the
 // system's locale).
@@ -363,14 +363,5 @@ describe("moving between chats with the keyboard", () => {
     expect(stepChat(ids, null, 1)).toBe("a");
     expect(stepChat(ids, "gone", -1)).toBe("c");
     expect(stepChat([], null, 1)).toBeNull();
-  });
-});
-
-describe("reaction tooltips", () => {
-  it("name who reacted, me first", () => {
-    expect(reactedBy(["ben", "me"], "me", "Ben")).toBe("You and Ben");
-    expect(reactedBy(["ben"], "me", "Ben")).toBe("Ben");
-    expect(reactedBy(["me"], "me", "Ben")).toBe("You");
-    expect(reactedBy([], "me", "Ben")).toBe("");
   });
 });

@@ -448,11 +448,3 @@ export function stepChat(ids: string[], selected: string | null, step: 1 | -1): 
   if (at < 0) return step > 0 ? ids[0] : ids[ids.length - 1];
   return ids[at + step] ?? null;
 }
-
-/** Who reacted, for the reaction's tooltip: "You and Ben", "Ben". In a 1:1
- * chat that is me and my peer (anyone else is named by id). */
-export function reactedBy(who: string[], myId: string, peerName: string): string {
-  const names = who.map((id) => (id === myId ? "You" : peerName || id));
-  names.sort((a, b) => (a === "You" ? -1 : b === "You" ? 1 : 0));
-  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : (names[0] ?? "");
-}

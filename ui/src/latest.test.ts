@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Latest } from "./latest";
+import { answerFor, Latest } from "./latest";
 
 describe("latest", () => {
   it("shows answers in order and drops one older than what is shown", () => {
@@ -16,5 +16,26 @@ describe("latest", () => {
     expect(l.accept(d)).toBe(true);
     expect(l.accept(c)).toBe(false);
     expect(l.count()).toBe(d);
+  });
+});
+
+describe("an answer for the chat shown", () => {
+  it("opens the chat even when a newer refresh answered first", () => {
+    const l = new Latest();
+    // The opening read, then a refresh for a change, which answers first
+    // (an empty chat: nothing for the opening read to add).
+    const opening = l.next();
+    const change = l.next();
+    expect(answerFor(l, "c1", "c1", change, false)).toEqual({ show: true, opened: false });
+    // Too old to show, but the chat is opened: not "Loading…" for good.
+    expect(answerFor(l, "c1", "c1", opening, true)).toEqual({ show: false, opened: true });
+  });
+
+  it("does nothing for a chat no longer shown", () => {
+    const l = new Latest();
+    const n = l.next();
+    expect(answerFor(l, "c2", "c1", n, true)).toEqual({ show: false, opened: false });
+    // Nor uses up its number: the same answer for the chat shown still shows.
+    expect(answerFor(l, "c1", "c1", n, false)).toEqual({ show: true, opened: false });
   });
 });

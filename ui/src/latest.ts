@@ -24,3 +24,15 @@ export class Latest {
     return true;
   }
 }
+
+/** What becomes of the answer to refresh `n` of chat `id`, with chat `open`
+ * shown now. `show`: its messages are shown (see `Latest.accept`); none of
+ * another chat's are. `opened`: it is the opening read (`opening`) of the
+ * chat shown, which counts as opened from now on (its empty pane says "No
+ * messages", not "Loading…"), even when a newer refresh answered before
+ * it and its own messages are not shown: that one was asked after this
+ * one, so it read the chat as opened or later. */
+export function answerFor(latest: Latest, open: string, id: string, n: number, opening: boolean): { show: boolean; opened: boolean } {
+  if (open !== id) return { show: false, opened: false };
+  return { show: latest.accept(n), opened: opening };
+}

@@ -51,8 +51,14 @@ export function uploadEnded<P>(all: UploadsByChat<P>, chat: string): UploadsByCh
   return rest;
 }
 
-/** An upload that failed: the file's name, and why. */
+/** An upload that failed: the file's name, and why. `id`: unique in the
+ * app run, increasing (given by `UploadsStore.recordFailure`): the list's
+ * key, so a new one coming (or the oldest going, past `FAILURES_KEPT`)
+ * leaves the others' elements as they were, and a screen reader is told of
+ * the new one only; and what tells the failures that came while a chat was
+ * open from those it was opened with (see `failuresSince`). */
 export interface UploadFailure {
+  id: number;
   name: string;
   message: string;
 }
@@ -71,6 +77,11 @@ export function uploadFailed(all: UploadFailuresByChat, chat: string, failure: U
   return { ...all, [chat]: [...(all[chat] ?? []), failure].slice(-FAILURES_KEPT) };
 }
 
+/** Those of `list` recorded after failure `after` (by id). */
+export function failuresSince(list: readonly UploadFailure[], after: number): UploadFailure[] {
+  return list.filter((f) => f.id > after);
+}
+
 /** `chat`'s failures were read and dismissed. */
 export function failuresDismissed(all: UploadFailuresByChat, chat: string): UploadFailuresByChat {
   if (!all[chat]) return all;
@@ -86,6 +97,10 @@ export function failuresDismissed(all: UploadFailuresByChat, chat: string): Uplo
 export class UploadsStore<P> {
   private all: UploadsByChat<P> = {};
   private failed: UploadFailuresByChat = {};
+  /** Bumped by `forgetFailures` (see `era`). */
+  private generation = 0;
+  /** The newest failure's id (see `UploadFailure.id`). */
+  private lastId = 0;
   private listeners = new Set<() => void>();
 
   /** For `useSyncExternalStore`. */
@@ -107,19 +122,48 @@ export class UploadsStore<P> {
     this.tell();
   }
 
-  /** Changes the failures with `uploadFailed` or `failuresDismissed`. */
-  updateFailures(change: (all: UploadFailuresByChat) => UploadFailuresByChat): void {
+  /** `chat`'s failures were read and dismissed. */
+  dismissFailures(chat: string): void {
+    this.updateFailures((all) => failuresDismissed(all, chat));
+  }
+
+  /** The account the failures are now recorded for: changes with every
+   * `forgetFailures`. An upload takes it when it starts, and gives it to
+   * `recordFailure` when it fails. */
+  era(): number {
+    return this.generation;
+  }
+
+  /** The newest failure's id so far (0 before any): see `failuresSince`. */
+  newestFailure(): number {
+    return this.lastId;
+  }
+
+  /** `chat`'s upload of `name` (started in `era`) failed, for `message`;
+   * kept until dismissed. Dropped if the failures were forgotten since it
+   * started: an upload still running at signing out fails after it, and
+   * its file's name must not show to the next account (a chat has the
+   * same id for both its members). */
+  recordFailure(era: number, chat: string, name: string, message: string): void {
+    if (era !== this.generation) return;
+    this.lastId += 1;
+    const id = this.lastId;
+    this.updateFailures((all) => uploadFailed(all, chat, { id, name, message }));
+  }
+
+  /** Forgets every failure (signed out: the next account on this machine
+   * must not see this one's file names), and those of uploads still on
+   * their way (see `recordFailure`). */
+  forgetFailures(): void {
+    this.generation += 1;
+    this.updateFailures((all) => (Object.keys(all).length ? {} : all));
+  }
+
+  private updateFailures(change: (all: UploadFailuresByChat) => UploadFailuresByChat): void {
     const next = change(this.failed);
     if (next === this.failed) return;
     this.failed = next;
     this.tell();
-  }
-
-  /** Forgets every failure (signed out: the next account on this machine
-   * must not see this one's file names; a chat has the same id for both
-   * its members). */
-  forgetFailures(): void {
-    this.updateFailures((all) => (Object.keys(all).length ? {} : all));
   }
 
   private tell(): void {

@@ -1,4 +1,4 @@
-import { useRef, useState } from "react";
+import { useInsertionEffect, useRef, useState } from "react";
 
 // Handlers handed to memoized children. A function made in a render is a
 // new object every render, so a `memo` row given one renders again every
@@ -17,12 +17,21 @@ export function delegate<T extends Handlers>(get: () => T): T {
 }
 
 /** `fns`, as an object that stays the same across renders whose methods
- * always run this render's (the latest) `fns`. For event handlers only:
- * calling one while rendering would see the render before's. The methods
- * are the first render's: give the same keys every render. */
+ * always run the latest committed render's `fns`. For event handlers and
+ * effects only: calling one while rendering would see the render before's.
+ * The methods are the first render's: give the same keys every render.
+ *
+ * The newest `fns` are taken when the render is committed, not while it
+ * runs: React may render and then throw a render away (a concurrent update
+ * that is interrupted, StrictMode's second pass), and a handler must not
+ * run closures over state that never showed. An insertion effect, as it
+ * runs before any layout effect (the rows' and the chat's own): those
+ * already see this render's handlers. */
 export function useStableHandlers<T extends Handlers>(fns: T): T {
   const latest = useRef(fns);
-  latest.current = fns;
+  useInsertionEffect(() => {
+    latest.current = fns;
+  });
   const [stable] = useState(() => delegate(() => latest.current));
   return stable;
 }

@@ -7,8 +7,9 @@ import { save as saveDialog } from "@tauri-apps/plugin-dialog";
 
 /** An attachment in a bubble: images as a preview, others as a file chip;
  * both can be saved to the Downloads folder or, through the save dialog,
- * anywhere. `onLoad`: the image is shown (the bubble grew). */
-export function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => void }) {
+ * anywhere. `onLoad`: the image is shown (the bubble grew); `tabIndex`:
+ * its buttons' (the row's rule: see `MessageRow`'s `inside`). */
+export function AttachmentView({ a, onLoad, tabIndex }: { a: Attachment; onLoad: () => void; tabIndex: number }) {
   const [url, setUrl] = useState<string | null>(null);
   const [saving, setSaving] = useState<UploadProgress | null>(null);
   const [saved, setSaved] = useState<{ ok: boolean; text: string } | null>(null);
@@ -55,10 +56,10 @@ export function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => voi
         </span>
       ) : (
         <>
-          <button className="link" name="attachment-save" title="Save to Downloads" aria-label={`Save ${label} to Downloads`} onClick={() => void save(false)}>
+          <button className="link" name="attachment-save" title="Save to Downloads" aria-label={`Save ${label} to Downloads`} tabIndex={tabIndex} onClick={() => void save(false)}>
             Save
           </button>
-          <button className="link" name="attachment-save-as" title="Save as…" aria-label={`Save ${label} as…`} onClick={() => void save(true)}>
+          <button className="link" name="attachment-save-as" title="Save as…" aria-label={`Save ${label} as…`} tabIndex={tabIndex} onClick={() => void save(true)}>
             Save as…
           </button>
         </>
@@ -74,7 +75,7 @@ export function AttachmentView({ a, onLoad }: { a: Attachment; onLoad: () => voi
     return (
       <div className="attachment">
         {url ? (
-          <button className="image-open" name="view-image" aria-label={`Open ${label}`} onClick={() => setViewing(true)}>
+          <button className="image-open" name="view-image" aria-label={`Open ${label}`} tabIndex={tabIndex} onClick={() => setViewing(true)}>
             <img className="attachment-image" src={url} alt={a.name ?? "image"} data-testid="attachment-image" style={box ?? undefined} onLoad={onLoad} />
           </button>
         ) : (

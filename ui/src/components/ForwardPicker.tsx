@@ -29,9 +29,13 @@ export function ForwardPicker({
   const box = useRef<HTMLDivElement>(null);
   useRestoreFocus(true);
   useDismiss(box, onClose, toggle);
-  // Focus moves into the list once it shows; Escape closes it.
+  // The focus goes into the picker at once, onto itself while the contacts
+  // load (or fail to), then onto the first of them: left on the Forward
+  // button outside it, Escape (handled here) and Tab away (see
+  // `useDismiss`) would not close it.
   useEffect(() => {
-    if (contacts) box.current?.querySelector<HTMLButtonElement>("button")?.focus();
+    const first = contacts ? box.current?.querySelector<HTMLButtonElement>("button") : null;
+    (first ?? box.current)?.focus();
   }, [contacts]);
   useEffect(() => {
     let stale = false;
@@ -60,6 +64,8 @@ export function ForwardPicker({
       className="forward"
       role="dialog"
       aria-label="Forward to"
+      // Focusable by script only (see above), not a Tab stop of its own.
+      tabIndex={-1}
       data-testid="forward-picker"
       onKeyDown={(e) => {
         if (e.key === "Escape") {

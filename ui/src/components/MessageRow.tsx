@@ -1,7 +1,7 @@
-import { memo, useRef, useState, type KeyboardEvent } from "react";
+import { memo, useId, useRef, useState, type KeyboardEvent } from "react";
 import type { CachedMessage } from "../bindings";
-import { messageLabel, whoseMessage } from "../a11y";
-import { clock, fullTime, reactedBy, snippet, tick } from "../format";
+import { author, bodyDescribes, messageLabel, reactedBy, whoseMessage } from "../a11y";
+import { clock, fullTime, snippet, tick } from "../format";
 import { AttachmentView } from "./AttachmentView";
 import { ConfirmDelete } from "./ConfirmDelete";
 import { ForwardPicker } from "./ForwardPicker";
@@ -57,24 +57,31 @@ interface Props {
   editable: boolean;
   /** The list's one Tab stop (see `rovingIndex`). */
   tabbable: boolean;
+  /** The day it was sent, in words, when not today (see `spokenDay`): a
+   * string, so the memo holds, and the row renders again at midnight. */
+  day: string | null;
   on: RowActions;
 }
 
 /** One message: its bubble and, on hover or keyboard focus, its actions.
  * Memoized: a refresh keeps the objects of unchanged messages (see
  * `reuseUnchanged`), so in a chat of thousands only the changed rows render. */
-export const MessageRow = memo(function MessageRow({ m, rowKey, quoted, myId, peerName, why, popup, busy, editable, tabbable, on }: Props) {
+export const MessageRow = memo(function MessageRow({ m, rowKey, quoted, myId, peerName, why, popup, busy, editable, tabbable, day, on }: Props) {
   const row = useRef<HTMLDivElement>(null);
-  /** The focus is in the row: its action buttons are Tab stops then, and
-   * only then (else every message's hidden buttons would be). */
+  const bodyId = useId();
+  /** The focus is in the row: everything in it that takes the focus (its
+   * actions, quote, reactions, attachments' buttons, links) is a Tab stop
+   * then, and only then. Else each row would add its own, and Tab would
+   * walk through every message of the chat instead of leaving the list:
+   * the list has one Tab stop, the row (see `rovingIndex`), and the arrows
+   * go from row to row. */
   const [inside, setInside] = useState(false);
+  const innerTab = inside ? 0 : -1;
   const mine = m.sender_id === myId;
-  const name = (id: string) => (id === myId ? "You" : peerName);
   const whose = whoseMessage(m, myId, peerName);
   const t = why ? { ...tick(m.state), label: why } : tick(m.state);
   const reactions = Object.entries(m.reactions).filter(([, who]) => who && who.length > 0);
   const canAct = !!m.id && !m.deleted;
-  const actionTab = inside ? 0 : -1;
   const button = (name: string) => () => row.current?.querySelector(`button[name="${name}"]`) ?? null;
   return (
     <div
@@ -84,7 +91,9 @@ export const MessageRow = memo(function MessageRow({ m, rowKey, quoted, myId, pe
       data-message-id={m.id}
       data-state={m.state}
       role="article"
-      aria-label={messageLabel(m, myId, peerName, quoted)}
+      aria-label={messageLabel(m, myId, peerName, quoted, day)}
+      // The text is read from the bubble, not repeated in the label.
+      aria-describedby={bodyDescribes(m) ? bodyId : undefined}
       tabIndex={tabbable ? 0 : -1}
       onFocus={() => {
         setInside(true);
@@ -102,19 +111,23 @@ export const MessageRow = memo(function MessageRow({ m, rowKey, quoted, myId, pe
           </div>
         ) : null}
         {m.reply_to ? (
-          <button className="quote" onClick={() => m.reply_to && on.jumpTo(m.reply_to)} data-testid="quote">
-            <strong>{quoted ? name(quoted.sender_id) : "Reply"}</strong>
+          <button className="quote" tabIndex={innerTab} onClick={() => m.reply_to && on.jumpTo(m.reply_to)} data-testid="quote">
+            <strong>{quoted ? author(quoted.sender_id, myId, peerName) : "Reply"}</strong>
             <span dir="auto">{quoted ? snippet(quoted) : "An earlier message"}</span>
           </button>
         ) : null}
         {!m.deleted && m.attachments.length ? (
           <div className="attachments">
             {m.attachments.map((a) => (
-              <AttachmentView key={a.id} a={a} onLoad={on.grew} />
+              <AttachmentView key={a.id} a={a} onLoad={on.grew} tabIndex={innerTab} />
             ))}
           </div>
         ) : null}
-        {m.deleted || m.body ? <div className="body" dir="auto">{m.deleted ? "This message was deleted" : <MessageText text={m.body} onError={on.error} />}</div> : null}
+        {m.deleted || m.body ? (
+          <div className="body" id={bodyId} dir="auto">
+            {m.deleted ? "This message was deleted" : <MessageText text={m.body} onError={on.error} tabIndex={innerTab} />}
+          </div>
+        ) : null}
         {mine && why ? (
           <div className={m.state === "failed" ? "deferred error" : "deferred muted"} data-testid={m.state === "failed" ? "failed" : "deferred"}>
             {why}
@@ -126,6 +139,7 @@ export const MessageRow = memo(function MessageRow({ m, rowKey, quoted, myId, pe
                   name="retry-failed"
                   title="Send it again"
                   aria-label="Retry sending this message"
+                  tabIndex={innerTab}
                   disabled={busy}
                   onClick={() => on.retry(m)}
                 >
@@ -136,6 +150,7 @@ export const MessageRow = memo(function MessageRow({ m, rowKey, quoted, myId, pe
                   name="discard-failed"
                   title="Remove it from this device (it was never sent)"
                   aria-label="Delete this unsent message"
+                  tabIndex={innerTab}
                   disabled={busy}
                   onClick={() => on.discard(m)}
                 >
@@ -164,6 +179,7 @@ export const MessageRow = memo(function MessageRow({ m, rowKey, quoted, myId, pe
                 className={`reaction${who.includes(myId) ? " mine" : ""}`}
                 aria-pressed={who.includes(myId)}
                 title={reactedBy(who, myId, peerName)}
+                tabIndex={innerTab}
                 onClick={() => on.react(m, emoji)}
                 data-testid="reaction"
               >
@@ -176,30 +192,30 @@ export const MessageRow = memo(function MessageRow({ m, rowKey, quoted, myId, pe
       {canAct ? (
         <div className={`actions${popup ? " open" : ""}`}>
           {/* `name`s stay as they are: the end-to-end test presses these by name. */}
-          <button title="Reply" aria-label={`Reply to ${whose}`} name="reply" tabIndex={actionTab} onClick={() => on.reply(m)}>
+          <button title="Reply" aria-label={`Reply to ${whose}`} name="reply" tabIndex={innerTab} onClick={() => on.reply(m)}>
             ↩
           </button>
-          <button title="React" aria-label={`React to ${whose}`} aria-expanded={popup === "react"} name="react" tabIndex={actionTab} onClick={() => on.toggle(m.id, "react")}>
+          <button title="React" aria-label={`React to ${whose}`} aria-expanded={popup === "react"} name="react" tabIndex={innerTab} onClick={() => on.toggle(m.id, "react")}>
             ☺
           </button>
-          <button title="Forward" aria-label={`Forward ${whose}`} aria-expanded={popup === "forward"} name="forward" tabIndex={actionTab} onClick={() => on.toggle(m.id, "forward")}>
+          <button title="Forward" aria-label={`Forward ${whose}`} aria-expanded={popup === "forward"} name="forward" tabIndex={innerTab} onClick={() => on.toggle(m.id, "forward")}>
             ↪
           </button>
           {mine ? (
             <>
               {editable ? (
-                <button title="Edit" aria-label={`Edit ${whose}`} name="edit" tabIndex={actionTab} onClick={() => on.edit(m)}>
+                <button title="Edit" aria-label={`Edit ${whose}`} name="edit" tabIndex={innerTab} onClick={() => on.edit(m)}>
                   ✎
                 </button>
               ) : null}
-              <button title="Delete" aria-label={`Delete ${whose}`} name="delete" tabIndex={actionTab} onClick={() => on.toggle(m.id, "delete")}>
+              <button title="Delete" aria-label={`Delete ${whose}`} name="delete" tabIndex={innerTab} onClick={() => on.toggle(m.id, "delete")}>
                 🗑
               </button>
             </>
           ) : null}
           {popup === "react" ? <ReactionPicker onPick={(e) => on.picked(m, e)} onClose={() => on.closePopup(m.id, "react")} toggle={button("react")} /> : null}
           {popup === "forward" ? <ForwardPicker messageId={m.id} onClose={() => on.closePopup(m.id, "forward")} toggle={button("forward")} onForwarded={(to) => on.forwarded(m, to)} /> : null}
-          {popup === "delete" ? <ConfirmDelete onDelete={() => on.remove(m)} onCancel={() => on.closePopup(m.id, "delete")} /> : null}
+          {popup === "delete" ? <ConfirmDelete onDelete={() => on.remove(m)} onCancel={() => on.closePopup(m.id, "delete")} toggle={button("delete")} /> : null}
         </div>
       ) : null}
     </div>

@@ -5,8 +5,9 @@ import { linkParts } from "../links";
 /** A message's text with its web links clickable. A link opens in the
  * system browser (the `open_link` command checks it is http or https);
  * the app's own window never navigates away, not on a middle click either.
- * Split once per text, not on every render of the chat. */
-export function MessageText({ text, onError }: { text: string; onError: (message: string) => void }) {
+ * Split once per text, not on every render of the chat. `tabIndex`: the
+ * links' (the row's rule: see `MessageRow`'s `inside`). */
+export function MessageText({ text, onError, tabIndex }: { text: string; onError: (message: string) => void; tabIndex: number }) {
   const parts = useMemo(() => linkParts(text), [text]);
   return (
     <>
@@ -17,6 +18,7 @@ export function MessageText({ text, onError }: { text: string; onError: (message
             href={p.url}
             title={p.url}
             rel="noopener noreferrer"
+            tabIndex={tabIndex}
             data-testid="link"
             onClick={(e) => {
               e.preventDefault();

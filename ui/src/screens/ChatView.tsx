@@ -7,13 +7,14 @@ import { MessageRow, type Popup, type RowActions } from "../components/MessageRo
 import { MuteMenu } from "../components/MuteMenu";
 import { PinButton } from "../components/PinButton";
 import { ClearChat } from "../components/ClearChat";
+import { UploadFailures } from "../components/UploadFailures";
 import { open as openDialog } from "@tauri-apps/plugin-dialog";
 import { asCommandError, call, uploadAttachment } from "../ipc";
 import { dayKey, lastEditable, unreadText, baseName, bodyLimitText, canEdit, fileSize, groupByDay, isSendKey, presenceText, snippet, deferredText, failedText, waitingBehind, WAITING_BEHIND } from "../format";
-import { rovingIndex, rowStep } from "../a11y";
+import { author, rovingIndex, rowStep, spokenDay } from "../a11y";
 import { drafts } from "../drafts";
-import { Latest } from "../latest";
-import { failuresDismissed, uploadEnded, uploadFailed, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
+import { answerFor, Latest } from "../latest";
+import { uploadEnded, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
 import { messagesNote } from "../emptyStates";
 import { arrivals, firstUnread, messageKey, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
@@ -96,6 +97,12 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   // Uploads of this chat that failed, here or while it was not open.
   const failures = useSyncExternalStore(uploadsStore.subscribe, uploadsStore.failures);
   const uploadFailures = failures[chat.id] ?? [];
+  /** The newest failure when this chat was opened in this view: only those
+   * after it are said to a screen reader (see `UploadFailures`). Set while
+   * rendering the switch, not in an effect, so that render does not tell
+   * the chat's older failures as new. */
+  const [failuresAtOpen, setFailuresAtOpen] = useState(() => ({ chat: chat.id, newest: uploadsStore.newestFailure() }));
+  if (failuresAtOpen.chat !== chat.id) setFailuresAtOpen({ chat: chat.id, newest: uploadsStore.newestFailure() });
   const scroller = useRef<HTMLDivElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
   const lastTyping = useRef(0);
@@ -169,16 +176,19 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   /** Shows the latest window the cache or server gave for refresh `n` of
    * chat `id`, unless the chat changed or a newer refresh was shown. */
   const showLatest = (id: string, latest: CachedMessage[], n: number, opened = false) => {
-    if (chatId.current !== id || !refreshes.current.accept(n)) return;
-    if (opened) {
+    const answer = answerFor(refreshes.current, chatId.current, id, n, opened);
+    if (answer.opened) {
       loadedFor.current = id;
       setOpenedFor(id);
     }
+    if (!answer.show && !answer.opened) return;
     setMessages((cur) => {
-      const next = withLatest(cur, latest, (m) => (queuedAfter.current.get(m.client_id) ?? 0) >= n);
+      // Not shown when a newer refresh was: what is shown came from the
+      // cache after this read (see `answerFor`), so it is the chat as opened.
+      const next = answer.show ? withLatest(cur, latest, (m) => (queuedAfter.current.get(m.client_id) ?? 0) >= n) : cur;
       // An unchanged list is kept (no render), but the chat as opened must
       // still be looked at once: only what comes after it is news (`heard`).
-      return opened && next === cur ? [...next] : next;
+      return answer.opened && next === cur ? [...next] : next;
     });
   };
   /** Reads chat `id`'s latest window (`limit` messages, or a page) from the
@@ -247,6 +257,10 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     setUnread(chat.unread_count > 0 ? { from: chat.read_up_to_seq, count: chat.unread_count } : null);
     unreadShown.current = false;
     setHistoryFailed(null);
+    // Not opened until its own first load answers: else a chat opened
+    // again (A, B, back to A) before B's answer says "No messages" while
+    // it loads.
+    setOpenedFor(null);
     refresh(id);
     loadHistory(id);
     composer.current?.focus();
@@ -318,7 +332,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     if (!fresh.length) return;
     const last = fresh[fresh.length - 1];
     heard.current = { chat: id, seq: last.seq };
-    setAnnounce((a) => ({ text: `${chat.peer.display_name}: ${snippet(last) || "a message"}`, n: a.n + 1 }));
+    setAnnounce((a) => ({ text: `${author(last.sender_id, myId, chat.peer.display_name)}: ${snippet(last) || "a message"}`, n: a.n + 1 }));
     if (!atBottom.current) setBelow((n) => n + fresh.length);
   }, [messages, myId]);
 
@@ -461,10 +475,14 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
 
   /** Uploads the file at `path` for the next message of chat `id` (the one
    * open when it was asked for: a drop's later files, a paste still
-   * encoding); `started`: already counted (a paste, from its start). */
-  async function attach(path: string, id = chat.id, started = false) {
+   * encoding); `started`: already counted (a paste, from its start);
+   * `era`: the account's it started under (see `UploadsStore.era`: its
+   * failure is not kept for the next one). */
+  async function attach(path: string, id = chat.id, started = false, era = uploadsStore.era()) {
     const p = path.trim();
-    if (!p) {
+    // Nothing to upload, or signed out since it was asked for (a paste
+    // still encoding, a drop's later files): not the next account's to send.
+    if (!p || era !== uploadsStore.era()) {
       if (started) uploadsStore.update((u) => uploadEnded(u, id));
       return;
     }
@@ -483,7 +501,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     } catch (e) {
       // Kept for its chat until dismissed: shown now if it is open, else
       // when it is opened again (not lost with the switch).
-      uploadsStore.updateFailures((f) => uploadFailed(f, id, { name, message: asCommandError(e).message }));
+      uploadsStore.recordFailure(era, id, name, asCommandError(e).message);
     } finally {
       uploadsStore.update((u) => uploadEnded(u, id));
     }
@@ -494,9 +512,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
    * between two of them. */
   async function attachAll(paths: string[], id: string) {
     if (paths.length === 0) return;
+    const era = uploadsStore.era();
     uploadsStore.update((u) => uploadStarted(u, id, baseName(paths[0]), { sent: 0, total: 0 }));
     try {
-      for (const p of paths) await attach(p, id);
+      // Under the account they were dropped for (see `attach`).
+      for (const p of paths) await attach(p, id, false, era);
     } finally {
       uploadsStore.update((u) => uploadEnded(u, id));
     }
@@ -733,7 +753,6 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   useDayChange();
   const now = new Date();
   const status = typing ? "typing…" : presenceText(presence, now);
-  const name = (id: string) => (id === myId ? "You" : chat.peer.display_name);
 
   // What the rows ask of the chat: one object for the view's life, whose
   // methods run this render's code (so they see the current state).
@@ -798,48 +817,52 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     const keys = messages.map(messageKey);
     const tabStop = keys[rovingIndex(keys, activeRow)];
     const peerName = chat.peer.display_name;
-    return groupByDay(messages, now).map((g) => (
-      <div key={g.key} className="day">
-        <div className="day-label">
-          <span>{g.label}</span>
+    return groupByDay(messages, now).map((g) => {
+      const day = spokenDay(new Date(g.messages[0].created_at), now);
+      return (
+        <div key={g.key} className="day">
+          <div className="day-label">
+            <span>{g.label}</span>
+          </div>
+          {g.messages.map((m) => {
+            const key = messageKey(m);
+            const why =
+              m.state === "pending" && deferred[m.client_id]
+                ? deferredText(deferred[m.client_id])
+                : behind.has(m.client_id)
+                  ? WAITING_BEHIND
+                  : m.state === "failed"
+                    ? failedText(m.failure?.code ?? failed[m.client_id] ?? "")
+                    : undefined;
+            // One keyed fragment per message, divider or not: the row keeps
+            // its identity (and its images) when the divider comes or goes.
+            return (
+              <Fragment key={key}>
+                {m.id === unreadAt ? (
+                  <div className="unread-divider" data-testid="unread-divider" ref={divider}>
+                    <span>{unreadText(unread?.count ?? 0)}</span>
+                  </div>
+                ) : null}
+                <MessageRow
+                  m={m}
+                  rowKey={key}
+                  quoted={m.reply_to ? byId.get(m.reply_to) : undefined}
+                  myId={myId}
+                  peerName={peerName}
+                  why={why}
+                  popup={popup?.id === m.id ? popup.kind : null}
+                  busy={acting !== null}
+                  editable={m.sender_id === myId && canEdit(m, now)}
+                  tabbable={key === tabStop}
+                  day={day}
+                  on={rowActions}
+                />
+              </Fragment>
+            );
+          })}
         </div>
-        {g.messages.map((m) => {
-          const key = messageKey(m);
-          const why =
-            m.state === "pending" && deferred[m.client_id]
-              ? deferredText(deferred[m.client_id])
-              : behind.has(m.client_id)
-                ? WAITING_BEHIND
-                : m.state === "failed"
-                  ? failedText(m.failure?.code ?? failed[m.client_id] ?? "")
-                  : undefined;
-          // One keyed fragment per message, divider or not: the row keeps
-          // its identity (and its images) when the divider comes or goes.
-          return (
-            <Fragment key={key}>
-              {m.id === unreadAt ? (
-                <div className="unread-divider" data-testid="unread-divider" ref={divider}>
-                  <span>{unreadText(unread?.count ?? 0)}</span>
-                </div>
-              ) : null}
-              <MessageRow
-                m={m}
-                rowKey={key}
-                quoted={m.reply_to ? byId.get(m.reply_to) : undefined}
-                myId={myId}
-                peerName={peerName}
-                why={why}
-                popup={popup?.id === m.id ? popup.kind : null}
-                busy={acting !== null}
-                editable={m.sender_id === myId && canEdit(m, now)}
-                tabbable={key === tabStop}
-                on={rowActions}
-              />
-            </Fragment>
-          );
-        })}
-      </div>
-    ));
+      );
+    });
   }, [messages, myId, chat.peer.display_name, deferred, failed, popup, acting, unreadAt, unread?.count, dayKey(now), activeRow]);
 
   return (
@@ -866,8 +889,13 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       <div
         className="messages"
         ref={scroller}
-        // Focusable, so the keyboard scrolls it (Page Up, End...).
-        tabIndex={0}
+        // With messages, a row is the list's Tab stop (see `rovingIndex`):
+        // the keys scroll it from there (Page Up/Down scroll the focused
+        // row's scroller; Home/End go to the first or last row, and past
+        // it scroll on), so it is no second stop of its own. Without, it
+        // is the stop, so the keyboard still reaches it (-1 still takes a
+        // click's focus).
+        tabIndex={messages.length ? -1 : 0}
         // A log: a screen reader knows it as the conversation, newest last.
         // Not live itself ("off" overrides the log's implicit "polite"):
         // every row added would be read, a page of older ones scrolled in
@@ -951,7 +979,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       {replyTo || editing ? (
         <div className="composer-context" data-testid="composer-context">
           <div>
-            <strong>{editing ? "Edit message" : `Reply to ${name(replyTo!.sender_id)}`}</strong>
+            <strong>{editing ? "Edit message" : `Reply to ${author(replyTo!.sender_id, myId, chat.peer.display_name)}`}</strong>
             <span dir="auto">{snippet((editing ?? replyTo)!)}</span>
           </div>
           <button title="Cancel (Esc)" aria-label={editing ? "Cancel the edit" : "Cancel the reply"} onClick={cancelContext}>
@@ -996,28 +1024,14 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
           </button>
         </form>
       ) : null}
-      {uploadFailures.length ? (
-        <div className="error inline upload-failed" role="alert" data-testid="upload-failed">
-          <ul>
-            {uploadFailures.map((f, i) => (
-              <li key={i}>
-                Could not attach {f.name}: {f.message}
-              </li>
-            ))}
-          </ul>
-          <button
-            className="link"
-            aria-label="Dismiss"
-            title="Dismiss"
-            onClick={() => {
-              uploadsStore.updateFailures((f) => failuresDismissed(f, chat.id));
-              composer.current?.focus();
-            }}
-          >
-            ✕
-          </button>
-        </div>
-      ) : null}
+      <UploadFailures
+        failures={uploadFailures}
+        toldAfter={failuresAtOpen.chat === chat.id ? failuresAtOpen.newest : Infinity}
+        onDismiss={() => {
+          uploadsStore.dismissFailures(chat.id);
+          composer.current?.focus();
+        }}
+      />
       {upload ? (
         <div className="upload" data-testid="upload">
           <span>{upload.name}</span>
@@ -1083,15 +1097,16 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
             e.preventDefault();
             // A big screenshot takes a moment to encode: say so meanwhile.
             const id = chat.id;
+            const era = uploadsStore.era();
             uploadsStore.update((u) => uploadStarted(u, id, "pasted image", { sent: 0, total: 0 }));
             void call("paste_image").then(
-              (path) => attach(path, id, true),
+              (path) => attach(path, id, true, era),
               (err) => {
                 uploadsStore.update((u) => uploadEnded(u, id));
                 // Nothing the composer could take: say so only if it looked
                 // like an image (kept for its chat, as a failed upload is).
                 if (image || asCommandError(err).code !== "no_image") {
-                  uploadsStore.updateFailures((f) => uploadFailed(f, id, { name: "pasted image", message: asCommandError(err).message }));
+                  uploadsStore.recordFailure(era, id, "pasted image", asCommandError(err).message);
                 }
               },
             );
