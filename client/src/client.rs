@@ -1060,9 +1060,17 @@ impl Client {
     /// on top), then by newest activity.
     pub async fn chats(&self) -> Result<Vec<Chat>> {
         let mut list = self.chats_by_activity().await?;
-        // The server's order already; the cache's too, said once here.
-        list.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
-        pinned_first(&mut list);
+        in_list_order(&mut list);
+        Ok(list)
+    }
+
+    /// The chats as this device's cache holds them, in [`Client::chats`]'
+    /// order, without asking the server: the realtime link keeps them
+    /// current (new messages, reads, mutes, pins, clears, names), all but a
+    /// chat the cache never held, which only [`Client::chats`] brings.
+    pub async fn cached_chats(&self) -> Result<Vec<Chat>> {
+        let mut list = self.cache().run(|c| cache::chats(c)).await?;
+        in_list_order(&mut list);
         Ok(list)
     }
 
@@ -1972,6 +1980,12 @@ impl PlatformExt for Platform {
 }
 
 /// Pinned chats first, the latest pinned on top; the rest keep their order.
+/// Newest activity first, then the pinned ones on top.
+fn in_list_order(list: &mut [Chat]) {
+    list.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
+    pinned_first(list);
+}
+
 pub fn pinned_first(list: &mut [Chat]) {
     list.sort_by_key(|c| std::cmp::Reverse(c.pinned_at));
 }

@@ -2279,3 +2279,32 @@ async fn the_link_says_why_it_is_down() {
     collect_until(&mut rx, &mut all, "offline without a code", offline(None)).await;
     stop_loop(stop, task).await;
 }
+
+/// The chats as the cache holds them follow the realtime link: a new
+/// message and its unread count show without asking the server, which can
+/// be gone.
+#[tokio::test]
+async fn cached_chats_follow_the_realtime_link() {
+    let (mut ts, _tmp, ana, ben, chat) = ana_and_ben().await;
+    ben_sends(&ben, &chat, &["one"]).await;
+    assert_eq!(ana.chats().await.unwrap()[0].unread_count, 1);
+    let mut rx = ana.subscribe();
+    let (stop, task) = run_loop(&ana);
+    let mut all = Vec::new();
+    collect_until(&mut rx, &mut all, "online", |e| onlines(e) > 0).await;
+    ben_sends(&ben, &chat, &["two"]).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let list = ana.cached_chats().await.unwrap();
+        let c = &list[0];
+        if c.last_message.as_ref().is_some_and(|m| m.body == "two") {
+            assert_eq!(c.unread_count, 2);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{list:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop_loop(stop, task).await;
+    ts.stop();
+    assert_eq!(ana.cached_chats().await.unwrap()[0].unread_count, 2);
+}

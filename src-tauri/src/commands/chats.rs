@@ -113,6 +113,14 @@ pub async fn list_chats(session: State<'_, SessionState>) -> CmdResult<Vec<Chat>
     Ok(session.client()?.chats().await?)
 }
 
+/// The chats as the cache holds them (instant; no request): what the
+/// window reloads after each event, the realtime link keeping the cache
+/// current. A chat it never held comes with `list_chats`.
+#[tauri::command]
+pub async fn cached_chats(session: State<'_, SessionState>) -> CmdResult<Vec<Chat>> {
+    Ok(session.client()?.cached_chats().await?)
+}
+
 /// A chat's latest messages from the cache only (instant; pending last).
 #[tauri::command]
 pub async fn cached_messages(

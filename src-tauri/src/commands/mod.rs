@@ -63,6 +63,7 @@ commands! {
     profile::set_avatar(profile::AvatarFileArgs) -> Me;
     profile::avatar_data_url(profile::AvatarUrlArgs) -> String;
     chats::list_chats(()) -> Vec<Chat>;
+    chats::cached_chats(()) -> Vec<Chat>;
     chats::cached_messages(chats::ChatArgs) -> Vec<CachedMessage>;
     chats::load_history(chats::ChatArgs) -> Vec<CachedMessage>;
     chats::older_messages(chats::OlderArgs) -> Vec<CachedMessage>;

@@ -76,6 +76,7 @@ export type Commands = {
   set_avatar: { args: AvatarFileArgs; result: Me };
   avatar_data_url: { args: AvatarUrlArgs; result: string };
   list_chats: { args: null; result: Array<Chat> };
+  cached_chats: { args: null; result: Array<Chat> };
   cached_messages: { args: ChatArgs; result: Array<CachedMessage> };
   load_history: { args: ChatArgs; result: Array<CachedMessage> };
   older_messages: { args: OlderArgs; result: Array<CachedMessage> };

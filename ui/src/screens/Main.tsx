@@ -4,6 +4,7 @@ import { Avatar } from "../components/Avatar";
 import { filterChats, nextMuteEnd, searchQuery, stepChat, unreadTotal, withChat } from "../format";
 import { asCommandError, call } from "../ipc";
 import { Latest } from "../latest";
+import { listSource } from "../listSource";
 import { chatRev, mergePresence, type State } from "../store";
 import { ChatList } from "./ChatList";
 import { ChatView, forgetUploadFailures } from "./ChatView";
@@ -92,12 +93,23 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
     },
     [],
   );
+  /** Whether the next reload asks the server (`list_chats`) rather than
+   * this device's cache (`cached_chats`, no request): see `listSource`. */
+  const fromServer = useRef(true);
+  const seen = useRef({ refresh, all: store.allChatsRev, link: store.link.state });
+  const chatsNow = useRef(chats);
+  chatsNow.current = chats;
   useEffect(() => {
+    const now = { refresh, all: store.allChatsRev, link: store.link.state };
+    if (listSource(seen.current, now, store.chatRevs, chatsNow.current) === "server") fromServer.current = true;
+    seen.current = now;
     if (listTimer.current) return;
     listTimer.current = setTimeout(() => {
       listTimer.current = null;
       const n = listLoads.current.next();
-      call("list_chats").then(
+      const load = fromServer.current ? call("list_chats") : call("cached_chats");
+      fromServer.current = false;
+      load.then(
         (c) => {
           if (!listLoads.current.accept(n)) return;
           const o = opened.current;
@@ -105,10 +117,14 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
           setError(null);
           setListError(null);
         },
-        (e) => listLoads.current.accept(n) && setListError(asCommandError(e).message),
+        (e) => {
+          // Asked again next time (the cache may lack what failed).
+          fromServer.current = true;
+          if (listLoads.current.accept(n)) setListError(asCommandError(e).message);
+        },
       );
     }, 150);
-  }, [store.rev, refresh]);
+  }, [store.rev, refresh, store.allChatsRev, store.link.state]);
 
   // Where each contact stands (online, last seen): the server pushes only
   // changes, so the contacts list says what they were before; reloaded when
