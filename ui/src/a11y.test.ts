@@ -1,28 +1,11 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import type { CachedMessage } from "./bindings";
+import { cachedMessage } from "./testMessages";
 import { author, bodyDescribes, messageLabel, reactedBy, rovingIndex, rowStep, spokenDay, whoseMessage } from "./a11y";
 import { setDateLocale } from "./format";
 
 beforeEach(() => setDateLocale("en-GB"));
 
-const msg = (over: Partial<CachedMessage> = {}): CachedMessage => ({
-  state: "sent",
-  id: "m1",
-  chat_id: "c1",
-  seq: 1,
-  sender_id: "ben",
-  client_id: "k1",
-  body: "Hi",
-  reply_to: null,
-  attachments: [],
-  reactions: {},
-  created_at: new Date(2026, 10, 26, 14, 5).toISOString(),
-  edited_at: null,
-  deleted: false,
-  status: "sent",
-  forwarded: false,
-  ...over,
-});
+const msg = cachedMessage;
 const file = (id: string) => ({ id, mime: "image/png", size: 1, sha256: "00" });
 
 describe("who a message is from", () => {

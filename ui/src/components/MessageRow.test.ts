@@ -4,6 +4,7 @@
 import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { beforeEach, describe, expect, it } from "vitest";
+import { cachedMessage } from "../testMessages";
 import type { CachedMessage } from "../bindings";
 import { setDateLocale } from "../format";
 import { delegate } from "../stableHandlers";
@@ -11,24 +12,7 @@ import { MessageRow, type RowActions } from "./MessageRow";
 
 beforeEach(() => setDateLocale("en-GB"));
 
-const msg = (over: Partial<CachedMessage> = {}): CachedMessage => ({
-  state: "sent",
-  id: "m1",
-  chat_id: "c1",
-  seq: 1,
-  sender_id: "ben",
-  client_id: "k1",
-  body: "Hi",
-  reply_to: null,
-  attachments: [],
-  reactions: {},
-  created_at: new Date(2026, 10, 26, 14, 5).toISOString(),
-  edited_at: null,
-  deleted: false,
-  status: "sent",
-  forwarded: false,
-  ...over,
-});
+const msg = cachedMessage;
 const noop = () => {};
 const on = delegate<RowActions>(() => ({
   reply: noop,
