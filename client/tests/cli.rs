@@ -696,12 +696,17 @@ fn linking_and_inviting_devices_then_revoking_one() {
     // Number matching: the digits the new device shows are typed to
     // approve it; others approve nothing.
     let scan = ["--json", "qr", "scan", png.to_str().unwrap()];
-    let run = ana_p.run_with_input(&scan, "00\n");
-    if shown["check_code"] != "00" {
-        assert_eq!(run.code(), Some(1), "{run:?}");
-        assert!(run.stderr.contains("laptop"), "{run:?}");
-        assert!(run.stderr.contains("not approved"), "{run:?}");
-    }
+    // Other digits than shown (the two are random: "00" is shown once in a
+    // hundred runs, and typing it would approve).
+    let wrong = if shown["check_code"] == "00" {
+        "01\n"
+    } else {
+        "00\n"
+    };
+    let run = ana_p.run_with_input(&scan, wrong);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("laptop"), "{run:?}");
+    assert!(run.stderr.contains("not approved"), "{run:?}");
     let typed = format!("{}\n", shown["check_code"].as_str().unwrap());
     let run = ana_p.run_with_input(&scan, &typed);
     assert_eq!(run.code(), Some(0), "{run:?}");
@@ -908,7 +913,27 @@ fn errors_exit_codes_and_messages() {
     );
     let v: Value = serde_json::from_str(run.stderr.trim()).unwrap();
     assert_eq!(v["error"]["code"], "invalid_code", "{v}");
+    assert_eq!(v["error"]["transient"], false, "{v}");
     assert_eq!(run.stdout, "");
+    // Errors that never got a server's answer have a stable code too.
+    let run = carl.fails(&["--json", "whoami"], 1);
+    let v: Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(v["error"]["code"], "not_signed_in", "{v}");
+    assert!(v["error"]["detail"].is_string(), "{v}");
+    let nowhere = Parley {
+        profile: tmp.path().join("nowhere"),
+        server: "http://127.0.0.1:9".into(),
+    };
+    let run = nowhere.fails(
+        &["--json", "login", "x@example.org", "--code", "123456"],
+        75,
+    );
+    let v: Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(
+        (&v["error"]["code"], &v["error"]["transient"]),
+        (&json!("unreachable"), &json!(true)),
+        "{v}"
+    );
 
     // Usage errors are clap's: exit 2.
     let run = carl.fails(&["frobnicate"], 2);
@@ -1160,9 +1185,19 @@ fn a_garbled_answer_to_a_send_leaves_it_queued_and_says_so() {
     assert_eq!(run.code(), Some(75), "{run:?}");
     let said: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(said["queued"], true, "{said}");
+    let err: Value = serde_json::from_str(run.stderr.trim()).unwrap();
     assert!(
-        run.stderr.contains("unexpected answer from the server"),
-        "{run:?}"
+        err["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unexpected answer from the server"),
+        "{err}"
+    );
+    // Not sent, and not to be sent again: a failure for now.
+    assert_eq!(
+        (&err["error"]["code"], &err["error"]["transient"]),
+        (&json!("protocol"), &json!(true)),
+        "{err}"
     );
 
     info["server"] = real.into();
