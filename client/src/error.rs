@@ -47,6 +47,26 @@ impl ClientError {
         }
     }
 
+    /// A stable code for every error, for programs to act on: the server's
+    /// problem code, or for one that never got a server's answer, what
+    /// happened: `unreachable` (the network), `protocol` (an answer this
+    /// client cannot read), `not_signed_in`, `signed_out`, `local` (this
+    /// computer's cache or a file), `invalid` (refused here before asking),
+    /// `link_expired` (no device approved a link in time).
+    pub fn stable_code(&self) -> &str {
+        match self {
+            ClientError::Api(p) => &p.code,
+            ClientError::StillQueued(why) => why.stable_code(),
+            ClientError::Network(_) => "unreachable",
+            ClientError::Protocol(_) => "protocol",
+            ClientError::NotSignedIn => "not_signed_in",
+            ClientError::SignedOut(_) => "signed_out",
+            ClientError::Cache(_) | ClientError::Io(_) => "local",
+            ClientError::Invalid(_) => "invalid",
+            ClientError::LinkNotApproved => "link_expired",
+        }
+    }
+
     /// Worth retrying later (the network, a 5xx, a rate limit).
     pub fn is_transient(&self) -> bool {
         match self {

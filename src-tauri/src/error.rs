@@ -33,50 +33,47 @@ impl CommandError {
 
 impl From<ClientError> for CommandError {
     fn from(e: ClientError) -> Self {
-        match e {
-            ClientError::Api(p) => CommandError {
-                message: if p.detail.is_empty() {
-                    p.title.clone()
-                } else {
-                    p.detail.clone()
-                },
-                code: p.code,
-                status: Some(p.status),
-                retry_after: p.retry_after,
-            },
+        // The codes are the library's (`ClientError::stable_code`), as the
+        // CLI's --json errors give them; the words are for people.
+        let code = e.stable_code().to_owned();
+        let message = match e {
+            ClientError::Api(p) => {
+                return CommandError {
+                    message: if p.detail.is_empty() {
+                        p.title.clone()
+                    } else {
+                        p.detail.clone()
+                    },
+                    code: p.code,
+                    status: Some(p.status),
+                    retry_after: p.retry_after,
+                }
+            }
+            ClientError::StillQueued(why) => return CommandError::from(*why),
             // The library's wording ("error sending request for url
             // (https://...)") is for the log, not for people.
             ClientError::Network(m) => {
                 tracing::info!(error = %m, "a command could not reach the server");
-                CommandError::new(
-                    "unreachable",
-                    "Cannot reach the server. Check your connection and try again.",
-                )
+                "Cannot reach the server. Check your connection and try again.".to_owned()
             }
             ClientError::Protocol(m) => {
                 tracing::warn!(error = %m, "the server answered something unexpected");
-                CommandError::new(
-                    "protocol",
-                    "The server answered something this app does not understand \
-                     (it may run another version of Parley).",
-                )
+                "The server answered something this app does not understand \
+                 (it may run another version of Parley)."
+                    .to_owned()
             }
-            ClientError::NotSignedIn => CommandError::new("not_signed_in", "Not signed in"),
-            ClientError::SignedOut(m) => {
-                CommandError::new("signed_out", format!("Signed out by the server: {m}"))
+            ClientError::NotSignedIn => "Not signed in".to_owned(),
+            ClientError::SignedOut(m) => format!("Signed out by the server: {m}"),
+            ClientError::Cache(e) => {
+                format!("This computer's copy of your chats could not be read or written ({e}).")
             }
-            ClientError::Cache(e) => CommandError::new(
-                "local",
-                format!("This computer's copy of your chats could not be read or written ({e})."),
-            ),
-            ClientError::Io(e) => CommandError::new("local", e.to_string()),
-            ClientError::Invalid(m) => CommandError::new("invalid", m),
-            ClientError::StillQueued(why) => CommandError::from(*why),
-            ClientError::LinkNotApproved => CommandError::new(
-                "link_expired",
-                "No device approved the link in time; start again",
-            ),
-        }
+            ClientError::Io(e) => e.to_string(),
+            ClientError::Invalid(m) => m,
+            ClientError::LinkNotApproved => {
+                "No device approved the link in time; start again".to_owned()
+            }
+        };
+        CommandError::new(&code, message)
     }
 }
 

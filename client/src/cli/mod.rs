@@ -1,6 +1,8 @@
 //! The `parley` command line: argument parsing and one function per command.
 //! Output is human text, or with `--json` one JSON document per command (JSON
-//! lines for `listen`). Errors print the server's `detail` and exit 1; usage
+//! lines for `listen`), and an error as `{"error": {"code", "detail",
+//! "transient", ...}}` on stderr (the server's problem document when it
+//! answered one; `code` is stable either way, see `ClientError::stable_code`). Errors print the server's `detail` and exit 1; usage
 //! errors exit 2 (clap); a failure worth retrying (no network, the server
 //! busy or rate limiting) exits 75 (`EX_TEMPFAIL`): for `send`, that means
 //! the message is queued and goes out by itself (sending it again would send

@@ -57,14 +57,23 @@ fn write_line(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     writeln!(out, "{args}").and_then(|_| out.flush())
 }
 
+/// The error on stderr: words, or with --json `{"error": {...}}`: the
+/// server's problem document, or `code` and `detail`; either way with a
+/// stable `code` (see `ClientError::stable_code`) and `transient` (worth
+/// trying again later: exit 75).
 pub fn error(as_json: bool, e: &ClientError) {
     if as_json {
-        let v = match e {
-            ClientError::Api(p) => serde_json::json!({"error": p}),
-            ClientError::StillQueued(why) => return error(as_json, why),
-            other => serde_json::json!({"error": {"detail": other.to_string()}}),
+        let why = match e {
+            ClientError::StillQueued(why) => why.as_ref(),
+            other => other,
         };
-        eprintln!("{v}");
+        let mut v = match why {
+            ClientError::Api(p) => serde_json::to_value(p).unwrap_or_default(),
+            other => serde_json::json!({"detail": other.to_string()}),
+        };
+        v["code"] = e.stable_code().into();
+        v["transient"] = e.is_transient().into();
+        eprintln!("{}", serde_json::json!({ "error": v }));
     } else {
         eprintln!("parley: error: {e}");
     }
