@@ -2,11 +2,11 @@
 //! Output is human text, or with `--json` one JSON document per command (JSON
 //! lines for `listen`), and an error as `{"error": {"code", "detail",
 //! "transient", ...}}` on stderr (the server's problem document when it
-//! answered one; `code` is stable either way, see `ClientError::stable_code`). Errors print the server's `detail` and exit 1; usage
-//! errors exit 2 (clap); a failure worth retrying (no network, the server
-//! busy or rate limiting) exits 75 (`EX_TEMPFAIL`): for `send`, that means
-//! the message is queued and goes out by itself (sending it again would send
-//! it twice). Ctrl+C (or SIGTERM) stops a command with exit 130, once a
+//! answered one; `code` is stable either way, see `ClientError::stable_code`).
+//! Errors print the server's `detail` and exit 1; usage errors exit 2
+//! (clap); a failure worth retrying (no network, the server busy or rate
+//! limiting) exits 75 (`EX_TEMPFAIL`): for `send`, that means the message is
+//! queued and goes out by itself (sending it again would send it twice). Ctrl+C (or SIGTERM) stops a command with exit 130, once a
 //! token refresh on its way is stored; `listen` stops cleanly with 0.
 
 /// `println!` for everything the CLI prints: a closed stdout
