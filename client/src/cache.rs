@@ -281,6 +281,25 @@ pub fn ensure_unused(path: &Path) -> Result<()> {
     }
 }
 
+/// Deletes every row of the cache at `path`, in one transaction, leaving the
+/// file (for when another connection has it open: see `wipe_local`).
+pub fn empty_in_place(path: &Path) -> Result<()> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let tx = conn.transaction()?;
+    let tables: Vec<String> = tx
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for t in tables {
+        tx.execute(&format!("DELETE FROM \"{}\"", t.replace('"', "\"\"")), [])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// A connection to the cache at `path` that holds it exclusively: possible
 /// only while no other connection has it open (WAL with exclusive locking
 /// needs every other connection closed).
@@ -366,7 +385,18 @@ pub fn inspect(path: &Path) -> Result<Found> {
         {
             Err(in_use(path))
         }
-        Err(e) => Ok(Found::Unreadable(e)),
+        // Not a database, or a damaged one: unreadable. Anything else (no
+        // file handles left, a read-only folder, a locking protocol error)
+        // says nothing of the file: an error, and nothing is moved.
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+            ) || matches!(&e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("no such table")) =>
+        {
+            Ok(Found::Unreadable(e))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -1538,6 +1568,11 @@ mod tests {
         let again = Cache::open(&path).unwrap();
         assert_eq!(again.with(|c| my_id(c)).unwrap().as_deref(), Some("me"));
         drop(again);
+        // Emptied in place while another connection has it open.
+        let other = Cache::open(&path).unwrap();
+        empty_in_place(&path).unwrap();
+        assert_eq!(other.with(|c| my_id(c)).unwrap(), None);
+        drop(other);
         // A damaged file is unreadable, and nothing can hold it open.
         let junk = dir.path().join("junk.db");
         std::fs::write(&junk, vec![7u8; 4096]).unwrap();

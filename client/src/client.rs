@@ -122,6 +122,23 @@ impl DisabledBackoff {
     }
 }
 
+/// Deletes this profile's cache, `cache` first closed, and the attachments
+/// kept. A cache another program of the profile still has open (a `parley
+/// listen`, the desktop) is emptied in place instead: deleting it under
+/// that connection would let it, closing, delete the next cache's WAL by
+/// name. Blocking.
+fn wipe_local(profile: &Profile, cache: &Cache) -> Result<()> {
+    cache.close()?;
+    let path = profile.cache_path();
+    match cache::ensure_unused(&path) {
+        Ok(()) => profile.wipe_cache(),
+        Err(_) => {
+            cache::empty_in_place(&path)?;
+            profile.wipe_media()
+        }
+    }
+}
+
 /// Before a sign-in on a profile without a session: the cache left there (a
 /// signed-out account's) may be set aside or deleted once the server says
 /// who signed in, which a cache open elsewhere does not allow. Said now,
@@ -144,10 +161,9 @@ async fn cache_free_to_replace(profile: &Profile) -> Result<()> {
 /// comes back when that account signs in here again, as `user_id`'s own
 /// set-aside cache comes back now.
 ///
-/// Under the profile's lock; a cache another program has open is not
-/// touched (an error says so: see [`cache::retire`]).
+/// Called under the profile's lock; a cache another program has open is
+/// not touched (an error says so: see [`cache::retire`]).
 fn make_cache_for(profile: &Profile, server: &str, user_id: &str) -> Result<()> {
-    let _lock = profile.lock()?;
     let current = profile.cache_path();
     match cache::inspect(&current)? {
         cache::Found::Nothing => {}
@@ -156,6 +172,8 @@ fn make_cache_for(profile: &Profile, server: &str, user_id: &str) -> Result<()> 
                 .as_ref()
                 .is_some_and(|(s, u)| s == server && u == user_id) =>
         {
+            // A set-aside name left by a move cut short is the same file.
+            profile.forget_second_name(&current, &profile.set_aside_cache_path(server, user_id));
             return Ok(());
         }
         cache::Found::Cache(cache::CacheFile {
@@ -197,6 +215,9 @@ fn make_cache_for(profile: &Profile, server: &str, user_id: &str) -> Result<()> 
     }
     let back = profile.set_aside_cache_path(server, user_id);
     if back.exists() {
+        // One file again before it moves (a WAL left beside it would stay
+        // behind, its frames lost to it).
+        cache::retire(&back)?;
         profile.move_cache(&back, &current)?;
     }
     Ok(())
@@ -426,6 +447,9 @@ impl Client {
         );
         let (p, s) = (profile.clone(), secrets.clone());
         let store = blocking(move || {
+            // One hold of the lock for the cache and the session: a process
+            // stopped in between (see the CLI's Ctrl+C) waits for both.
+            let _lock = p.lock()?;
             make_cache_for(&p, &server, &uid)?;
             let store = p.save(&server, &uid, &did, &s)?;
             // The retry secret, made now rather than during the first
@@ -690,8 +714,7 @@ impl Client {
                 blocking(move || {
                     p.clear()?;
                     if deleted {
-                        cache.close()?;
-                        p.wipe_cache()?;
+                        wipe_local(&p, &cache)?;
                     }
                     Ok(())
                 })
@@ -791,8 +814,7 @@ impl Client {
         let cache = self.cache().clone();
         blocking(move || {
             p.clear()?;
-            cache.close()?;
-            p.wipe_cache()
+            wipe_local(&p, &cache)
         })
         .await
     }

@@ -181,4 +181,26 @@ mod tests {
         assert!(!m.path_of(&c).unwrap().exists());
         assert_eq!(m.read(&b).unwrap(), None);
     }
+
+    #[test]
+    fn what_was_shown_in_the_last_minute_stays_over_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Media::new(dir.path().join("media"));
+        m.make_dir().unwrap();
+        let (old, new) = (att(&"a".repeat(64), 3), att(&"b".repeat(64), 3));
+        for x in [&old, &new] {
+            fs::write(m.path_of(x).unwrap(), b"abc").unwrap();
+        }
+        let f = fs::File::options()
+            .write(true)
+            .open(m.path_of(&old).unwrap())
+            .unwrap();
+        f.set_modified(SystemTime::now() - 2 * RECENT).unwrap();
+        m.trim(0);
+        assert!(!m.path_of(&old).unwrap().exists());
+        assert!(
+            m.path_of(&new).unwrap().exists(),
+            "another download may be reading it"
+        );
+    }
 }

@@ -110,6 +110,10 @@ impl Profile {
         // A hard link fails if `to` exists, where a rename would replace it.
         match fs::hard_link(from, to) {
             Ok(()) => fs::remove_file(from).map_err(failed)?,
+            // The same file: a move cut short between link and unlink.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && same_file(from, to) => {
+                fs::remove_file(from).map_err(failed)?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(failed(e)),
             // A file system without hard links: check, then rename.
             Err(_) if !to.exists() => fs::rename(from, to).map_err(failed)?,
@@ -218,6 +222,14 @@ impl Profile {
         Ok(())
     }
 
+    /// Removes `second` if it is another name of the file `first` (a move
+    /// cut short between its link and its unlink); best effort.
+    pub fn forget_second_name(&self, first: &Path, second: &Path) {
+        if second.exists() && same_file(first, second) {
+            let _ = fs::remove_file(second);
+        }
+    }
+
     /// Where the attachments shown to `user_id` on `server` are kept, by
     /// SHA-256 (see [`crate::media`]): a folder per account, so that another
     /// account signing in on this profile never sees them.
@@ -315,6 +327,23 @@ fn make_retry_secret(path: &Path) -> Result<String> {
     Ok(secret)
 }
 
+/// Whether two paths name the same file (where that can be told).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (fs::metadata(a), fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
+    }
+}
+
 /// A short name for an account (a server and a user id) in file names.
 fn account_key(server: &str, user_id: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -363,6 +392,26 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cache_moves_only_where_nothing_is_and_a_move_cut_short_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::open(dir.path().join("p")).unwrap();
+        let (a, b) = (p.dir().join("a.db"), p.dir().join("b.db"));
+        fs::write(&a, b"a").unwrap();
+        fs::write(&b, b"b").unwrap();
+        assert!(p.move_cache(&a, &b).is_err(), "never over another file");
+        assert_eq!(fs::read(&b).unwrap(), b"b");
+        // Cut short between the link and the unlink: two names, one file.
+        fs::remove_file(&b).unwrap();
+        fs::hard_link(&a, &b).unwrap();
+        p.move_cache(&a, &b).unwrap();
+        assert!(!a.exists());
+        assert_eq!(fs::read(&b).unwrap(), b"a");
+        fs::hard_link(&b, &a).unwrap();
+        p.forget_second_name(&b, &a);
+        assert!(!a.exists() && b.exists());
+    }
 
     #[test]
     fn file_fallback_is_private_and_clear_removes_it() {
