@@ -62,6 +62,9 @@ struct Active {
 #[derive(Default)]
 pub struct SessionState {
     active: Mutex<Option<Active>>,
+    /// The closing of a signed-out session's cache, still on its way:
+    /// the next sign-in waits for it (see `stop_and_close`).
+    closing: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// How long after a failed realtime loop it starts again.
@@ -103,11 +106,11 @@ impl SessionState {
                 let chat = crate::notify::chat_of(&cached, &ev).await;
                 crate::notify::maybe_notify(&app, &mut notifier, &ev, &me, chat.as_ref());
                 if let ClientEvent::SignedOut { .. } = ev {
-                    // Not `stop_and_close` itself: it aborts this task.
-                    let app = app.clone();
-                    tauri::async_runtime::spawn(async move {
-                        app.state::<SessionState>().stop_and_close().await;
-                    });
+                    // This session only: another may have started since.
+                    let session = app.state::<SessionState>();
+                    if let Some(client) = session.stop_if(&device_id) {
+                        session.close_later(client);
+                    }
                     break;
                 }
             }
@@ -165,18 +168,49 @@ impl SessionState {
         Some(client)
     }
 
-    /// [`SessionState::stop`], then closes the stopped client's cache (its
-    /// copies still held by a command on its way write nowhere after): the
-    /// next account signing in on this profile sets that file aside or
-    /// deletes it, which parley-client refuses while a connection has it
-    /// open.
-    pub async fn stop_and_close(&self) {
-        let Some(client) = self.stop() else { return };
+    /// [`SessionState::stop`] if the active session is device `device_id`'s.
+    fn stop_if(&self, device_id: &str) -> Option<Client> {
+        let ours = lock(&self.active)
+            .as_ref()
+            .is_some_and(|a| a.client.device_id() == device_id);
+        if ours {
+            self.stop()
+        } else {
+            None
+        }
+    }
+
+    /// Closes `client`'s cache on the blocking pool (its copies still held
+    /// by a command on its way write nowhere after); the next
+    /// [`SessionState::stop_and_close`] waits for it.
+    fn close_later(&self, client: Client) {
         let cache = client.cache().clone();
-        match tauri::async_runtime::spawn_blocking(move || cache.close()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "closing the cache of the last session"),
-            Err(e) => tracing::warn!(error = %e, "closing the cache of the last session"),
+        let closing = tauri::async_runtime::spawn(async move {
+            match tauri::async_runtime::spawn_blocking(move || cache.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "closing the cache of the last session"),
+                Err(e) => tracing::warn!(error = %e, "closing the cache of the last session"),
+            }
+        });
+        if let Some(earlier) = lock(&self.closing).replace(closing) {
+            // Still running: let it finish, unwatched.
+            drop(earlier);
+        }
+    }
+
+    /// [`SessionState::stop`], then closes the stopped client's cache, and
+    /// waits for any such close still on its way: the next account signing
+    /// in on this profile sets that file aside or deletes it, which
+    /// parley-client refuses while a connection has it open.
+    pub async fn stop_and_close(&self) {
+        if let Some(client) = self.stop() {
+            self.close_later(client);
+        }
+        let closing = lock(&self.closing).take();
+        if let Some(c) = closing {
+            if let Err(e) = c.await {
+                tracing::warn!(error = %e, "closing the cache of the last session");
+            }
         }
     }
 }
