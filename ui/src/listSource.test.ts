@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { listSource, type ListSeen } from "./listSource";
 
-const seen: ListSeen = { refresh: 0, all: 0, link: "online" };
+const seen: ListSeen = { refresh: 0, all: 0, elsewhere: 0, link: "online" };
 const shown = [{ id: "c1" }, { id: "c2" }];
 
 describe("the chat list's source", () => {
@@ -13,6 +13,7 @@ describe("the chat list's source", () => {
     expect(listSource(seen, seen, {}, null)).toBe("server");
     expect(listSource(seen, { ...seen, refresh: 1 }, {}, shown)).toBe("server");
     expect(listSource(seen, { ...seen, all: 1 }, {}, shown)).toBe("server");
+    expect(listSource(seen, { ...seen, elsewhere: 1 }, {}, shown)).toBe("server");
     expect(listSource({ ...seen, link: "connecting" }, seen, {}, shown)).toBe("server");
     // Going offline is no reason: the cache is all there is then.
     expect(listSource(seen, { ...seen, link: "offline" }, {}, shown)).toBe("cache");

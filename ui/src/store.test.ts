@@ -24,6 +24,15 @@ describe("store", () => {
     expect(s.link.backOnline).toBe(false);
   });
 
+  it("counts reads and clears made elsewhere, after which the chat list asks the server", () => {
+    let s = reducer(initialState, { type: "event", event: { type: "event", seq: 1, event: { kind: "chat.read", chat_id: "c1", up_to_seq: 1 } }, now: 0 });
+    expect(s.chatListRev).toBe(1);
+    s = reducer(s, { type: "event", event: { type: "event", seq: 2, event: { kind: "chat.cleared", chat_id: "c1", up_to_seq: 1, unread_count: 0 } }, now: 0 });
+    expect(s.chatListRev).toBe(2);
+    s = reducer(s, { type: "event", event: { type: "event", seq: 3, event: { kind: "chat.muted", chat_id: "c1", mute: null } }, now: 0 });
+    expect(s.chatListRev).toBe(2);
+  });
+
   it("keeps the newest profile an event carried, and counts them", () => {
     const user = { id: "ana", display_name: "Ana María", username: "ana", bio: "", status_text: "", avatar_url: null, created_at: "2026-01-01T00:00:00Z" };
     let s = reducer(initialState, { type: "event", event: { type: "event", seq: 1, event: { kind: "profile.updated", user } }, now: 0 });

@@ -51,6 +51,10 @@ export interface State {
   chatRevs: Record<string, number>;
   /** Bumped by a change that may concern any chat's messages (a resync). */
   allChatsRev: number;
+  /** Events after which the chat list is asked of the server (see
+   * `listSource`): reads and clears done on my other devices, whose unread
+   * counts the cache can only estimate. */
+  chatListRev: number;
   /** Bumped when contacts or connection requests change (and on resync). */
   contactsRev: number;
   /** Bumped when someone used my contact code (the "My code" screen shows
@@ -82,6 +86,7 @@ export const initialState: State = {
   rev: 0,
   chatRevs: {},
   allChatsRev: 0,
+  chatListRev: 0,
   contactsRev: 0,
   codeRev: 0,
   devicesRev: 0,
@@ -156,6 +161,7 @@ function onEvent(state: State, ev: ClientEvent, now: number): State {
         codeRev: state.codeRev + (kind === "contact_code.consumed" ? 1 : 0),
         devicesRev: state.devicesRev + (kind === "device.added" || kind === "device.revoked" ? 1 : 0),
         joinedRev: state.joinedRev + (kind === "device.added" ? 1 : 0),
+        chatListRev: state.chatListRev + (kind === "chat.read" || kind === "chat.cleared" ? 1 : 0),
       };
       return touched(changed, messagesOf(ev.event));
     }

@@ -96,11 +96,11 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
   /** Whether the next reload asks the server (`list_chats`) rather than
    * this device's cache (`cached_chats`, no request): see `listSource`. */
   const fromServer = useRef(true);
-  const seen = useRef({ refresh, all: store.allChatsRev, link: store.link.state });
+  const seen = useRef({ refresh, all: store.allChatsRev, elsewhere: store.chatListRev, link: store.link.state });
   const chatsNow = useRef(chats);
   chatsNow.current = chats;
   useEffect(() => {
-    const now = { refresh, all: store.allChatsRev, link: store.link.state };
+    const now = { refresh, all: store.allChatsRev, elsewhere: store.chatListRev, link: store.link.state };
     if (listSource(seen.current, now, store.chatRevs, chatsNow.current) === "server") fromServer.current = true;
     seen.current = now;
     if (listTimer.current) return;
@@ -124,7 +124,14 @@ export function Main({ me, store, onProfile, onSignOut, onAccountDeleted }: Prop
         },
       );
     }, 150);
-  }, [store.rev, refresh, store.allChatsRev, store.link.state]);
+  }, [store.rev, refresh, store.allChatsRev, store.chatListRev, store.link.state]);
+  // Back to the front: what the server has is checked (a change the
+  // realtime link cannot bring, such as an empty chat opened elsewhere).
+  useEffect(() => {
+    const front = () => setRefresh((r) => r + 1);
+    window.addEventListener("focus", front);
+    return () => window.removeEventListener("focus", front);
+  }, []);
 
   // Where each contact stands (online, last seen): the server pushes only
   // changes, so the contacts list says what they were before; reloaded when
