@@ -876,12 +876,7 @@ async fn removed_contacts_keep_history_but_cannot_send() {
     assert_eq!(r.status(), 200);
     let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
     assert_eq!(chats[0]["peer"]["bio"], "for contacts only");
-    ts.call(
-        Method::DELETE,
-        &format!("/v1/connections/{}", b.user.user.id),
-        &a,
-    )
-    .await;
+    ts.disconnect(&a, &b).await;
     // Ben's chat list now shows Ana as to a stranger.
     let chats: Vec<Value> = get(&ts, &b, "/v1/chats").await.json().await.unwrap();
     assert_eq!(chats[0]["peer"]["bio"], "", "{chats:?}");

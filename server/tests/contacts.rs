@@ -164,13 +164,7 @@ async fn ana_shows_ben_scans_ana_accepts() {
     .await;
 
     // Removing: both sides get the event, profiles disappear.
-    let r = ts
-        .call(
-            Method::DELETE,
-            &format!("/v1/connections/{}", ana_s.user.user.id),
-            &ben_s,
-        )
-        .await;
+    let r = ts.disconnect(&ben_s, &ana_s).await;
     assert_eq!(r.status(), 204);
     assert_eq!(get_json(&ts, &ana_s, "/v1/connections").await, json!([]));
     assert_eq!(
@@ -179,13 +173,7 @@ async fn ana_shows_ben_scans_ana_accepts() {
             .unwrap(),
         "connection.removed"
     );
-    let r = ts
-        .call(
-            Method::DELETE,
-            &format!("/v1/connections/{}", ana_s.user.user.id),
-            &ben_s,
-        )
-        .await;
+    let r = ts.disconnect(&ben_s, &ana_s).await;
     problem(r, 404, "not_connected").await;
 }
 

@@ -578,13 +578,7 @@ async fn refused_typing_frames_are_answered_and_relay_nothing() {
         .await;
     let e = wa.next_of("error").await;
     assert_eq!(e["error"]["code"], "chat_not_found", "{e}");
-    let r = ts
-        .call(
-            Method::DELETE,
-            &format!("/v1/connections/{}", b.user.user.id),
-            &a,
-        )
-        .await;
+    let r = ts.disconnect(&a, &b).await;
     assert_eq!(r.status(), 204);
     // Past the spacing that drops extra typing frames unanswered.
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -607,13 +601,7 @@ async fn an_ex_contact_gets_no_delivered_receipt() {
     ts.send_text(&b, &chat, "k1", "before the end").await;
     let receipts = || ts.events_of(b.user.user.id.as_str(), Some("receipt.updated"));
     let before = receipts();
-    let r = ts
-        .call(
-            Method::DELETE,
-            &format!("/v1/connections/{}", b.user.user.id),
-            &a,
-        )
-        .await;
+    let r = ts.disconnect(&a, &b).await;
     assert_eq!(r.status(), 204);
     let mut wa = ts.ws(&a).await;
     let replay = wa.hello(0).await;

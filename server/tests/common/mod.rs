@@ -334,6 +334,16 @@ impl TestServer {
         assert_eq!(r.status(), 201);
     }
 
+    /// `DELETE /v1/connections/{peer}` by `who`: they are no longer contacts.
+    pub async fn disconnect(&self, who: &Session, peer: &Session) -> Response {
+        self.call(
+            Method::DELETE,
+            &format!("/v1/connections/{}", peer.user.user.id),
+            who,
+        )
+        .await
+    }
+
     pub async fn open_chat(&self, a: &Session, b: &Session) -> String {
         let r = self
             .req(Method::POST, "/v1/chats")
