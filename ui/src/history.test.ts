@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CachedMessage } from "./bindings";
-import { arrivals, firstUnread, mergeMessages, newestSeq, oldestSeq, PAGE, reachedStart, reuseUnchanged, sameMessage, sortMessages, withLatest, withoutCleared, withOlderPage, withSent } from "./history";
+import { cachedMessage } from "./testMessages";
+import { arrivals, firstUnread, mergeMessages, quotesToLookUp, newestSeq, oldestSeq, PAGE, reachedStart, reuseUnchanged, sameMessage, sortMessages, withLatest, withoutCleared, withOlderPage, withSent } from "./history";
 
 const msg = (seq: number, extra: Partial<CachedMessage> = {}): CachedMessage => ({
   state: seq ? "sent" : "pending",
@@ -216,5 +217,15 @@ describe("a refresh keeps what did not change", () => {
     const [kept] = reuseUnchanged([pending], [structuredClone(pending)]);
     expect(kept).toBe(pending);
     expect(reuseUnchanged([], [pending])[0]).toBe(pending);
+  });
+});
+
+describe("quotes to look up", () => {
+  it("are the quoted messages not held, each once, and not asked for again", () => {
+    const m = (id: string, reply_to: string | null = null) => ({ ...cachedMessage({ id, client_id: id }), reply_to });
+    const list = [m("a"), m("b", "a"), m("c", "z"), m("d", "z"), m("e", "y")];
+    expect(quotesToLookUp(list, new Set())).toEqual(["z", "y"]);
+    expect(quotesToLookUp(list, new Set(["z"]))).toEqual(["y"]);
+    expect(quotesToLookUp([m("a")], new Set())).toEqual([]);
   });
 });

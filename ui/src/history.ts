@@ -143,3 +143,14 @@ export function firstUnread(list: CachedMessage[], myId: string, readUpTo: numbe
 export function arrivals(list: CachedMessage[], myId: string, after: number): CachedMessage[] {
   return list.filter((m) => m.sender_id !== myId && m.seq > after && !!m.id);
 }
+
+/** The messages quoted by `list` that it does not hold and whose lookup
+ * was not asked for yet (`asked`), each once. */
+export function quotesToLookUp(list: CachedMessage[], asked: ReadonlySet<string>): string[] {
+  const held = new Set(list.map((m) => m.id));
+  const out = new Set<string>();
+  for (const m of list) {
+    if (m.reply_to && !held.has(m.reply_to) && !asked.has(m.reply_to)) out.add(m.reply_to);
+  }
+  return [...out];
+}

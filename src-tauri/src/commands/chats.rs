@@ -201,6 +201,21 @@ pub async fn edit_message(
         .ok_or_else(|| crate::error::CommandError::new("local", "edited message not cached"))
 }
 
+/// A message of one of my chats as the cache holds it, if it does: what a
+/// quote of a message not loaded in the view shows (no request).
+#[tauri::command]
+pub async fn cached_message(
+    session: State<'_, SessionState>,
+    args: MessageArgs,
+) -> CmdResult<Option<CachedMessage>> {
+    let id = args.message_id;
+    Ok(session
+        .client()?
+        .cache()
+        .run(move |c| cache::message_by_id(c, &id))
+        .await?)
+}
+
 /// Deletes one of my messages (it stays as a tombstone).
 #[tauri::command]
 pub async fn delete_message(session: State<'_, SessionState>, args: MessageArgs) -> CmdResult<()> {

@@ -77,6 +77,7 @@ export type Commands = {
   avatar_data_url: { args: AvatarUrlArgs; result: string };
   list_chats: { args: null; result: Array<Chat> };
   cached_chats: { args: null; result: Array<Chat> };
+  cached_message: { args: MessageArgs; result: CachedMessage | null };
   cached_messages: { args: ChatArgs; result: Array<CachedMessage> };
   load_history: { args: ChatArgs; result: Array<CachedMessage> };
   older_messages: { args: OlderArgs; result: Array<CachedMessage> };

@@ -16,7 +16,7 @@ import { drafts } from "../drafts";
 import { answerFor, Latest } from "../latest";
 import { uploadEnded, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
 import { messagesNote } from "../emptyStates";
-import { arrivals, firstUnread, messageKey, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
+import { arrivals, firstUnread, quotesToLookUp, messageKey, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
 import { useStableHandlers } from "../stableHandlers";
 import type { Presence } from "../store";
@@ -154,6 +154,24 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       if (!m || (m.reactions[emoji] ?? []).includes(myId) === want) reacting.current.delete(key);
     }
   }, [messages, myId]);
+  /** Quoted messages not among those loaded, as the cache holds them
+   * (null: it does not), looked up once each; forgotten with the chat. */
+  const [quotes, setQuotes] = useState<Record<string, CachedMessage | null>>({});
+  const quotesAsked = useRef({ chat: chat.id, ids: new Set<string>() });
+  useEffect(() => {
+    if (quotesAsked.current.chat !== chat.id) {
+      quotesAsked.current = { chat: chat.id, ids: new Set() };
+      setQuotes({});
+    }
+    const asked = quotesAsked.current;
+    for (const id of quotesToLookUp(messages, asked.ids)) {
+      asked.ids.add(id);
+      call("cached_message", { message_id: id }).then(
+        (m) => quotesAsked.current === asked && setQuotes((q) => ({ ...q, [id]: m })),
+        () => asked.ids.delete(id),
+      );
+    }
+  }, [messages, chat.id]);
   const queuedAfter = useRef(new Map<string, number>());
   /** What a screen reader is told of the last message that came in, and
    * how many were told (the same text twice must still change the DOM). */
@@ -412,8 +430,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
     if (target && messages.length > 0 && messages[0].chat_id === chat.id) {
       // Jumping to a quoted message: page back until it is loaded.
       if (showMessage(target)) pendingJump.current = null;
-      else if (startShown) pendingJump.current = null;
-      else void loadOlderRef.current();
+      else if (startShown) {
+        // Paged back to the start without it: cleared from my history.
+        pendingJump.current = null;
+        setNotice("The original message is no longer in this chat.");
+      } else void loadOlderRef.current();
       return;
     }
     // Not enough to scroll yet (or still near the top): fetch further back.
@@ -846,7 +867,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
                 <MessageRow
                   m={m}
                   rowKey={key}
-                  quoted={m.reply_to ? byId.get(m.reply_to) : undefined}
+                  quoted={m.reply_to ? (byId.get(m.reply_to) ?? quotes[m.reply_to] ?? undefined) : undefined}
                   myId={myId}
                   peerName={peerName}
                   why={why}
@@ -863,7 +884,7 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
         </div>
       );
     });
-  }, [messages, myId, chat.peer.display_name, deferred, failed, popup, acting, unreadAt, unread?.count, dayKey(now), activeRow]);
+  }, [messages, myId, chat.peer.display_name, deferred, failed, popup, acting, unreadAt, unread?.count, dayKey(now), activeRow, quotes]);
 
   return (
     <section className="chat-view" data-testid="chat-view">
