@@ -357,29 +357,22 @@ pub fn inspect(path: &Path) -> Result<Found> {
     if !path.exists() {
         return Ok(Found::Nothing);
     }
-    let read = || -> rusqlite::Result<CacheFile> {
+    let read = || -> Result<CacheFile> {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let kv = |key: &str| {
-            conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
-                .optional()
-        };
-        let owner = kv("server")?.zip(kv("user_id")?);
+        let owner = get_kv(&conn, "server")?.zip(get_kv(&conn, "user_id")?);
         let unsent = match &owner {
-            Some((_, me)) => conn.query_row(
-                "SELECT COUNT(*) FROM messages WHERE sender_id = ?1 AND state IN ('pending', 'failed')",
-                [me],
-                |r| r.get::<_, i64>(0),
-            )? as u64,
+            Some((_, me)) => unsent_count(&conn, me)?,
             None => 0,
         };
         Ok(CacheFile { owner, unsent })
     };
+    let code = |e: &rusqlite::Error| e.sqlite_error_code();
     match read() {
         Ok(f) => Ok(Found::Cache(f)),
-        Err(e)
+        Err(ClientError::Cache(e))
             if matches!(
-                e.sqlite_error_code(),
+                code(&e),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ) =>
         {
@@ -388,15 +381,15 @@ pub fn inspect(path: &Path) -> Result<Found> {
         // Not a database, or a damaged one: unreadable. Anything else (no
         // file handles left, a read-only folder, a locking protocol error)
         // says nothing of the file: an error, and nothing is moved.
-        Err(e)
+        Err(ClientError::Cache(e))
             if matches!(
-                e.sqlite_error_code(),
+                code(&e),
                 Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
             ) || matches!(&e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("no such table")) =>
         {
             Ok(Found::Unreadable(e))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
