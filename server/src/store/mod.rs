@@ -24,7 +24,10 @@ pub mod messages;
 pub mod users;
 
 use rusqlite::{Connection, OpenFlags};
-use std::{path::Path, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 pub use migrations::known_version;
 pub use read::ReadPool;
@@ -113,6 +116,12 @@ pub enum OpenError {
     },
     #[error("cannot start the database writer thread: {0}")]
     Thread(std::io::Error),
+    #[error("cannot write {path}: {source}")]
+    Marker {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The database handle shared by all services.
@@ -122,6 +131,9 @@ pub struct Store {
     pub readers: ReadPool,
     /// Keeps the background checkpointer running while the store lives.
     checkpointer: checkpoint::Checkpointer,
+    /// Says the database is in use by a server, until a clean close (see
+    /// [`stopped_uncleanly`]).
+    running: std::sync::Arc<PathBuf>,
 }
 
 /// How long a connection waits on a lock before failing. Only the writer takes
@@ -134,6 +146,7 @@ impl Store {
     /// serves anything, or from `spawn_blocking`.
     pub fn open(path: &Path, read_connections: usize) -> Result<Store, OpenError> {
         let display = path.display().to_string();
+        let running = running_marker(path);
         let unclean = stopped_uncleanly(path);
         let mut conn = Connection::open(path).map_err(|source| OpenError::Open {
             path: display.clone(),
@@ -151,7 +164,13 @@ impl Store {
                     detail: integrity,
                 });
             }
+        } else {
+            tracing::debug!(db = %path.display(), "stopped cleanly last time: no whole-file check");
         }
+        mark_running(&running).map_err(|source| OpenError::Marker {
+            path: running.display().to_string(),
+            source,
+        })?;
         migrations::apply(&mut conn, &display)?;
         let readers = ReadPool::open(path, read_connections).map_err(|source| OpenError::Open {
             path: display.clone(),
@@ -173,6 +192,7 @@ impl Store {
             writer,
             readers,
             checkpointer,
+            running: std::sync::Arc::new(running),
         })
     }
 
@@ -185,6 +205,15 @@ impl Store {
         let checkpointer = self.checkpointer.clone();
         let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
         self.writer.close().await;
+        // Clean unless a sync failed: then the next start checks the file.
+        if !self.writer.disk_failed() {
+            let running = self.running.clone();
+            let removed =
+                tokio::task::spawn_blocking(move || std::fs::remove_file(&*running)).await;
+            if let Ok(Err(e)) = removed {
+                tracing::warn!(error = %e, "cannot remove the database's running marker");
+            }
+        }
     }
 
     /// Runs `f` on a read-only connection, off the async runtime.
@@ -227,17 +256,39 @@ impl Store {
     }
 }
 
-/// Whether the database at `path` was left by a process that did not close
-/// it: its write-ahead log is still there. A clean stop closes every
-/// connection, and the last close checkpoints the log and deletes it (see
-/// [`Store::close`]). The full check (`PRAGMA quick_check`) reads the whole
-/// file, minutes for a large one, so it runs only then, not at every start:
-/// a restart for an upgrade should not cost downtime in proportion to the
-/// data. (Backups are checked whole, see `ops::backup`.)
+/// Whether the database at `path` was left by a server that did not close
+/// it cleanly: its running marker is there (written at open, removed by a
+/// clean [`Store::close`]), or a write-ahead log is. The marker is the
+/// server's own: other programs that open the file (`check-config` before
+/// each systemd start, `backup`, `admin`, an operator's `sqlite3`) checkpoint
+/// and delete a log they find when they close, and must not hide a crash.
+/// Anything but "not there" counts as unclean. The full check (`PRAGMA
+/// quick_check`) reads the whole file, minutes for a large one, so it runs
+/// only then, not at every start: a restart for an upgrade should not cost
+/// downtime in proportion to the data. (Backups are checked whole, see
+/// `ops::backup`.)
 fn stopped_uncleanly(path: &Path) -> bool {
+    let there = |p: PathBuf| !matches!(std::fs::metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
-    std::fs::metadata(std::path::PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+    there(running_marker(path)) || there(PathBuf::from(wal))
+}
+
+/// `<db>.running`: see [`stopped_uncleanly`].
+fn running_marker(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".running");
+    PathBuf::from(p)
+}
+
+/// Writes the running marker durably (a crash right after must find it).
+fn mark_running(marker: &Path) -> std::io::Result<()> {
+    std::fs::File::create(marker)?.sync_all()?;
+    if let Some(dir) = marker.parent().filter(|d| !d.as_os_str().is_empty()) {
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn classify(path: &str, e: rusqlite::Error) -> OpenError {
@@ -319,9 +370,37 @@ pub fn ms_to_ts(ms: i64) -> parley_protocol::Timestamp {
 mod tests {
     use super::*;
 
-    /// A running server's log is there; a clean stop removes it; a process
-    /// that died (its files copied while it ran, as a crash leaves them)
-    /// leaves it, and the next open checks the whole file and recovers.
+    /// Overwrites the first page of index `name` in the database `db` with
+    /// garbage, as a bad disk would.
+    fn damage_index(db: &Path, name: &str) {
+        use std::io::{Seek, Write};
+        let (page, size): (i64, i64) = {
+            let c = Connection::open(db).unwrap();
+            let page = c
+                .query_row(
+                    "SELECT rootpage FROM sqlite_master WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            (
+                page,
+                c.pragma_query_value(None, "page_size", |r| r.get(0))
+                    .unwrap(),
+            )
+        };
+        let mut f = std::fs::OpenOptions::new().write(true).open(db).unwrap();
+        f.seek(std::io::SeekFrom::Start(((page - 1) * size) as u64))
+            .unwrap();
+        f.write_all(&vec![0xA5; size as usize]).unwrap();
+    }
+
+    /// The server's marker says a database is in use until a clean close; a
+    /// crash leaves it (with its log), and the next open checks the whole
+    /// file: a damaged page is found then, though another program
+    /// (`check-config` before every systemd start) opened and closed the
+    /// file in between, which removes the log. After a clean stop the check
+    /// is skipped.
     #[tokio::test]
     async fn the_whole_check_runs_only_after_an_unclean_stop() {
         let dir = tempfile::tempdir().unwrap();
@@ -329,15 +408,20 @@ mod tests {
         let store = Store::open(&db, 1).unwrap();
         store
             .write(|c| {
-                c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
-                    .map_err(StoreError::from)
+                c.execute_batch(
+                    "CREATE TABLE t (x); CREATE INDEX t_x ON t (x);
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+                     INSERT INTO t SELECT printf('row %d', i) FROM n;",
+                )
+                .map_err(StoreError::from)
             })
             .await
             .unwrap();
-        assert!(stopped_uncleanly(&db), "while open, the log is there");
+        assert!(stopped_uncleanly(&db), "in use");
+        // A crash now: the files as they are.
         let crashed = dir.path().join("crashed");
         std::fs::create_dir(&crashed).unwrap();
-        for suffix in ["", "-wal"] {
+        for suffix in ["", "-wal", ".running"] {
             std::fs::copy(
                 format!("{}{suffix}", db.display()),
                 crashed.join(format!("parley.db{suffix}")),
@@ -346,17 +430,27 @@ mod tests {
         }
         store.close().await;
         assert!(!stopped_uncleanly(&db), "a clean stop leaves one file");
+        assert!(!running_marker(&db).exists());
+
         let copy = crashed.join("parley.db");
-        assert!(stopped_uncleanly(&copy));
-        let store = Store::open(&copy, 1).unwrap();
-        let n: i64 = store
-            .read(|c| {
-                c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
-                    .map_err(StoreError::from)
-            })
-            .await
+        // `check-config` opens and closes it: the log is checkpointed and
+        // gone, the marker stays.
+        let check_config = Connection::open(&copy).unwrap();
+        let _: i64 = check_config
+            .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(n, 1, "what the log held is recovered");
+        check_config.close().unwrap();
+        assert!(!crashed.join("parley.db-wal").exists());
+        assert!(stopped_uncleanly(&copy));
+        damage_index(&copy, "t_x");
+        match Store::open(&copy, 1) {
+            Err(OpenError::Corrupt { .. }) => {}
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("the damage was not found"),
+        }
+        // The same damage after a clean stop is not looked for.
+        damage_index(&db, "t_x");
+        let store = Store::open(&db, 1).unwrap();
         store.close().await;
     }
 }
