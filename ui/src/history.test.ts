@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CachedMessage } from "./bindings";
 import { cachedMessage } from "./testMessages";
-import { arrivals, firstUnread, mergeMessages, quotesToLookUp, newestSeq, oldestSeq, PAGE, reachedStart, reuseUnchanged, sameMessage, sortMessages, withLatest, withoutCleared, withOlderPage, withSent } from "./history";
+import { arrivals, firstUnread, mergeMessages, quotesToLookUp, sameQuotes, newestSeq, oldestSeq, PAGE, reachedStart, reuseUnchanged, sameMessage, sortMessages, withLatest, withoutCleared, withOlderPage, withSent } from "./history";
 
 const msg = (seq: number, extra: Partial<CachedMessage> = {}): CachedMessage => ({
   state: seq ? "sent" : "pending",
@@ -227,5 +227,20 @@ describe("quotes to look up", () => {
     expect(quotesToLookUp(list, new Set())).toEqual(["z", "y"]);
     expect(quotesToLookUp(list, new Set(["z"]))).toEqual(["y"]);
     expect(quotesToLookUp([m("a")], new Set())).toEqual([]);
+  });
+});
+
+describe("quotes found", () => {
+  it("keep the same objects, and the same record, when nothing changed", () => {
+    const a = cachedMessage({ id: "a" });
+    const b = cachedMessage({ id: "b", client_id: "kb" });
+    const current = sameQuotes({}, [a, b]);
+    expect(sameQuotes(current, [{ ...a }, { ...b }])).toBe(current);
+    const edited = sameQuotes(current, [{ ...a, body: "edited" }, { ...b }]);
+    expect(edited).not.toBe(current);
+    expect(edited.b).toBe(current.b);
+    expect(edited.a.body).toBe("edited");
+    // One no longer in the cache (cleared) is gone.
+    expect(Object.keys(sameQuotes(current, [b]))).toEqual(["b"]);
   });
 });

@@ -144,6 +144,16 @@ export function arrivals(list: CachedMessage[], myId: string, after: number): Ca
   return list.filter((m) => m.sender_id !== myId && m.seq > after && !!m.id);
 }
 
+/** The quotes `found`, keyed by id, as the same object `current` when
+ * nothing in them changed (no render for an answer that brings nothing new). */
+export function sameQuotes(current: Record<string, CachedMessage>, found: CachedMessage[]): Record<string, CachedMessage> {
+  const next: Record<string, CachedMessage> = {};
+  for (const m of found) next[m.id] = current[m.id] && sameMessage(current[m.id], m) ? current[m.id] : m;
+  const keys = Object.keys(next);
+  const same = keys.length === Object.keys(current).length && keys.every((k) => current[k] === next[k]);
+  return same ? current : next;
+}
+
 /** The messages quoted by `list` that it does not hold and whose lookup
  * was not asked for yet (`asked`), each once. */
 export function quotesToLookUp(list: CachedMessage[], asked: ReadonlySet<string>): string[] {

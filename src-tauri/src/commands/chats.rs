@@ -201,18 +201,37 @@ pub async fn edit_message(
         .ok_or_else(|| crate::error::CommandError::new("local", "edited message not cached"))
 }
 
-/// A message of one of my chats as the cache holds it, if it does: what a
-/// quote of a message not loaded in the view shows (no request).
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct MessageIdsArgs {
+    /// At most a page of them ([`PAGE`]); more are refused.
+    pub message_ids: Vec<String>,
+}
+
+/// Messages of my chats as the cache holds them, those it does (no
+/// request): what the quotes of messages not loaded in the view show, all
+/// of a page's in one call.
 #[tauri::command]
-pub async fn cached_message(
+pub async fn cached_quotes(
     session: State<'_, SessionState>,
-    args: MessageArgs,
-) -> CmdResult<Option<CachedMessage>> {
-    let id = args.message_id;
+    args: MessageIdsArgs,
+) -> CmdResult<Vec<CachedMessage>> {
+    if args.message_ids.len() > PAGE as usize {
+        return Err(crate::error::CommandError::new(
+            "invalid",
+            format!("at most {PAGE} messages at once"),
+        ));
+    }
+    let ids = args.message_ids;
     Ok(session
         .client()?
         .cache()
-        .run(move |c| cache::message_by_id(c, &id))
+        .run(move |c| {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in &ids {
+                found.extend(cache::message_by_id(c, id)?);
+            }
+            Ok(found)
+        })
         .await?)
 }
 

@@ -64,7 +64,7 @@ commands! {
     profile::avatar_data_url(profile::AvatarUrlArgs) -> String;
     chats::list_chats(()) -> Vec<Chat>;
     chats::cached_chats(()) -> Vec<Chat>;
-    chats::cached_message(chats::MessageArgs) -> Option<CachedMessage>;
+    chats::cached_quotes(chats::MessageIdsArgs) -> Vec<CachedMessage>;
     chats::cached_messages(chats::ChatArgs) -> Vec<CachedMessage>;
     chats::load_history(chats::ChatArgs) -> Vec<CachedMessage>;
     chats::older_messages(chats::OlderArgs) -> Vec<CachedMessage>;

@@ -33,6 +33,7 @@ import type { LinkWait } from "./LinkWait";
 import type { Me } from "./Me";
 import type { Message } from "./Message";
 import type { MessageArgs } from "./MessageArgs";
+import type { MessageIdsArgs } from "./MessageIdsArgs";
 import type { MuteArgs } from "./MuteArgs";
 import type { MyCode } from "./MyCode";
 import type { OlderArgs } from "./OlderArgs";
@@ -77,7 +78,7 @@ export type Commands = {
   avatar_data_url: { args: AvatarUrlArgs; result: string };
   list_chats: { args: null; result: Array<Chat> };
   cached_chats: { args: null; result: Array<Chat> };
-  cached_message: { args: MessageArgs; result: CachedMessage | null };
+  cached_quotes: { args: MessageIdsArgs; result: Array<CachedMessage> };
   cached_messages: { args: ChatArgs; result: Array<CachedMessage> };
   load_history: { args: ChatArgs; result: Array<CachedMessage> };
   older_messages: { args: OlderArgs; result: Array<CachedMessage> };

@@ -44,6 +44,7 @@ export type { LocalState } from "./LocalState";
 export type { Me } from "./Me";
 export type { Message } from "./Message";
 export type { MessageArgs } from "./MessageArgs";
+export type { MessageIdsArgs } from "./MessageIdsArgs";
 export type { MessageStatus } from "./MessageStatus";
 export type { Mute } from "./Mute";
 export type { MuteArgs } from "./MuteArgs";

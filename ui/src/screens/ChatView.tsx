@@ -16,7 +16,7 @@ import { drafts } from "../drafts";
 import { answerFor, Latest } from "../latest";
 import { uploadEnded, uploadProgressed, uploadStarted, UploadsStore } from "../progress";
 import { messagesNote } from "../emptyStates";
-import { arrivals, firstUnread, quotesToLookUp, messageKey, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
+import { arrivals, firstUnread, quotesToLookUp, sameQuotes, messageKey, newestSeq, oldestSeq, PAGE, reachedStart, withLatest, withoutCleared, withOlderPage, withSent } from "../history";
 import { newestFromOthers, ReadMarker } from "../readMark";
 import { useStableHandlers } from "../stableHandlers";
 import type { Presence } from "../store";
@@ -154,24 +154,26 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
       if (!m || (m.reactions[emoji] ?? []).includes(myId) === want) reacting.current.delete(key);
     }
   }, [messages, myId]);
-  /** Quoted messages not among those loaded, as the cache holds them
-   * (null: it does not), looked up once each; forgotten with the chat. */
-  const [quotes, setQuotes] = useState<Record<string, CachedMessage | null>>({});
-  const quotesAsked = useRef({ chat: chat.id, ids: new Set<string>() });
+  /** Quoted messages not among those loaded, as the cache holds them (one
+   * it does not is absent), asked again after every change (an edit, a
+   * deletion, a clear), all in one call; forgotten with the chat. */
+  const [quotes, setQuotes] = useState<Record<string, CachedMessage>>({});
+  const quoteLoads = useRef(new Latest());
   useEffect(() => {
-    if (quotesAsked.current.chat !== chat.id) {
-      quotesAsked.current = { chat: chat.id, ids: new Set() };
-      setQuotes({});
+    const n = quoteLoads.current.next();
+    const ids = quotesToLookUp(
+      messages.filter((m) => m.chat_id === chat.id),
+      new Set(),
+    );
+    if (ids.length === 0) {
+      setQuotes((q) => (Object.keys(q).length ? {} : q));
+      return;
     }
-    const asked = quotesAsked.current;
-    for (const id of quotesToLookUp(messages, asked.ids)) {
-      asked.ids.add(id);
-      call("cached_message", { message_id: id }).then(
-        (m) => quotesAsked.current === asked && setQuotes((q) => ({ ...q, [id]: m })),
-        () => asked.ids.delete(id),
-      );
-    }
-  }, [messages, chat.id]);
+    call("cached_quotes", { message_ids: ids.slice(0, PAGE) }).then(
+      (found) => quoteLoads.current.accept(n) && setQuotes((q) => sameQuotes(q, found)),
+      () => {},
+    );
+  }, [messages, chat.id, rev]);
   const queuedAfter = useRef(new Map<string, number>());
   /** What a screen reader is told of the last message that came in, and
    * how many were told (the same text twice must still change the DOM). */
@@ -748,7 +750,11 @@ export function ChatView({ chat, myId, rev, typing, presence, deferred, failed, 
   }
 
   function jumpTo(id: string) {
-    if (showMessage(id) || startShown) return;
+    if (showMessage(id)) return;
+    if (startShown) {
+      setNotice("The original message is no longer in this chat.");
+      return;
+    }
     // Older than what is loaded: fetch pages until it is (see the layout effect).
     pendingJump.current = id;
     void loadOlder();
