@@ -211,7 +211,12 @@ async fn presence_goes_to_connections_only() {
     wb.hello(0).await;
     let mut we = ts.ws(&eve).await;
     we.hello(0).await;
+    // A socket opened and silent is not Ana being there: no presence, and
+    // her contact list entry says offline, until her hello.
     let mut wa = ts.ws(&a).await;
+    assert!(wb.try_next(Duration::from_millis(300)).await.is_none());
+    let conns: Vec<Value> = ts.get_json("/v1/connections", &b).await;
+    assert_eq!(conns[0]["online"], false);
     wa.hello(0).await;
     let p = wb.next_of("presence").await;
     assert_eq!(p["user_id"], a.user.user.id.as_str());

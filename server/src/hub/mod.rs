@@ -54,6 +54,9 @@ pub struct Session {
     live: AtomicBool,
     /// Close code requested by the server (0 = none).
     close_code: AtomicU16,
+    /// Said `hello`: only then does the session make its user online (a
+    /// socket opened and left silent is not someone being there).
+    greeted: AtomicBool,
     /// Wakes the session loop: new events while replaying, or a close request.
     pub wake: Notify,
 }
@@ -110,15 +113,15 @@ impl Hub {
         }
     }
 
-    /// Registers a session; returns it with its receiving end, and whether the
-    /// user just came online (first session). (The server registers with
-    /// its cap: `register_within`.)
+    /// Registers a session; returns it with its receiving end. It counts for
+    /// presence once it says `hello` ([`Hub::greet`]). (The server registers
+    /// with its cap: `register_within`.)
     #[cfg(test)]
     pub fn register(
         &self,
         user_id: &str,
         device_id: &str,
-    ) -> (Arc<Session>, mpsc::Receiver<Outbound>, Transition) {
+    ) -> (Arc<Session>, mpsc::Receiver<Outbound>) {
         self.register_within(user_id, device_id, usize::MAX)
             .unwrap_or_else(|| unreachable!("no device has usize::MAX sessions"))
     }
@@ -131,7 +134,7 @@ impl Hub {
         user_id: &str,
         device_id: &str,
         most: usize,
-    ) -> Option<(Arc<Session>, mpsc::Receiver<Outbound>, Transition)> {
+    ) -> Option<(Arc<Session>, mpsc::Receiver<Outbound>)> {
         let mut map = self.lock();
         let list = map.entry(user_id.to_owned()).or_default();
         if list.iter().filter(|s| s.device_id == device_id).count() >= most {
@@ -148,11 +151,26 @@ impl Hub {
             tx,
             live: AtomicBool::new(false),
             close_code: AtomicU16::new(0),
+            greeted: AtomicBool::new(false),
             wake: Notify::new(),
         });
-        let changed = list.is_empty();
         list.push(session.clone());
-        Some((session, rx, Transition { changed }))
+        Some((session, rx))
+    }
+
+    /// The session said `hello`: it counts for its user's presence from now
+    /// on. Returns whether the user just came online (no other session of
+    /// theirs had said it).
+    pub fn greet(&self, session: &Session) -> Transition {
+        let map = self.lock();
+        let others = map.get(&session.user_id).is_some_and(|l| {
+            l.iter()
+                .any(|s| s.id != session.id && s.greeted.load(Ordering::SeqCst))
+        });
+        let was = session.greeted.swap(true, Ordering::SeqCst);
+        Transition {
+            changed: !was && !others,
+        }
     }
 
     /// How many sessions device `device_id` of `user_id` has open.
@@ -169,8 +187,10 @@ impl Hub {
             return Transition { changed: false };
         };
         list.retain(|s| s.id != session.id);
-        let changed = list.is_empty();
-        if changed {
+        // Offline now if this one counted and no other does.
+        let changed = session.greeted.load(Ordering::SeqCst)
+            && !list.iter().any(|s| s.greeted.load(Ordering::SeqCst));
+        if list.is_empty() {
             map.remove(&session.user_id);
         }
         Transition { changed }
@@ -221,8 +241,11 @@ impl Hub {
         }
     }
 
+    /// Whether a session of `user_id` said `hello` and is still open.
     pub fn is_online(&self, user_id: &str) -> bool {
-        self.lock().get(user_id).is_some_and(|l| !l.is_empty())
+        self.lock()
+            .get(user_id)
+            .is_some_and(|l| l.iter().any(|s| s.greeted.load(Ordering::SeqCst)))
     }
 
     /// Tells every live session of `user_id` to read its log from its cursor:
@@ -299,8 +322,11 @@ mod tests {
     #[test]
     fn full_queue_requests_lagging_close() {
         let hub = Hub::default();
-        let (s, _rx, t) = hub.register("u", "d");
-        assert!(t.changed);
+        let (s, _rx) = hub.register("u", "d");
+        assert!(!hub.is_online("u"), "not before its hello");
+        assert!(hub.greet(&s).changed);
+        assert!(!hub.greet(&s).changed, "once");
+        assert!(hub.is_online("u"));
         s.go_live();
         hub.publish(&events_for("u", SESSION_QUEUE as u64 + 1));
         assert_eq!(s.close_requested(), Some(parley_protocol::close::LAGGING));
@@ -313,7 +339,7 @@ mod tests {
     #[test]
     fn ephemeral_frames_never_crowd_out_events() {
         let hub = Hub::default();
-        let (s, mut rx, _) = hub.register("u", "d");
+        let (s, mut rx) = hub.register("u", "d");
         s.go_live();
         for _ in 0..SESSION_QUEUE * 4 {
             hub.send_ephemeral("u", Arc::from("{\"type\":\"typing\"}"));
@@ -332,15 +358,21 @@ mod tests {
     #[test]
     fn replaying_sessions_are_woken_not_queued() {
         let hub = Hub::default();
-        let (s, mut rx, _) = hub.register("u", "d");
+        let (s, mut rx) = hub.register("u", "d");
         hub.publish(&[Note {
             user_id: "u".into(),
             seq: 1,
             frame: event_frame(1, "{}"),
         }]);
         assert!(rx.try_recv().is_err());
-        let (_s2, _rx2, t) = hub.register("u", "d2");
-        assert!(!t.changed);
-        drop(s);
+        let (s2, _rx2) = hub.register("u", "d2");
+        assert!(hub.greet(&s).changed);
+        assert!(!hub.greet(&s2).changed, "online already");
+        assert!(!hub.unregister(&s).changed, "still online on d2");
+        // A session that never said hello changes nothing when it goes.
+        let (silent, _rx3) = hub.register("u", "d3");
+        assert!(!hub.unregister(&silent).changed);
+        assert!(hub.unregister(&s2).changed);
+        assert!(!hub.is_online("u"));
     }
 }

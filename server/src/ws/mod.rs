@@ -110,10 +110,9 @@ async fn session(state: AppState, caller: Caller, socket: WebSocket) {
     let most = state.config.ws_per_device as usize;
     // The upgrade checked the cap already; this is the check that holds
     // when many sockets are opened at once (1013: try again later).
-    let Some((sess, mut rx, t)) =
-        state
-            .hub
-            .register_within(&caller.user_id, &caller.device_id, most)
+    let Some((sess, mut rx)) = state
+        .hub
+        .register_within(&caller.user_id, &caller.device_id, most)
     else {
         let frame = CloseFrame {
             code: close::TRY_AGAIN_LATER,
@@ -126,9 +125,6 @@ async fn session(state: AppState, caller: Caller, socket: WebSocket) {
         .await;
         return;
     };
-    if t.changed {
-        service::presence::went_online(&state, &caller.user_id).await;
-    }
     let end = run(&state, &caller, &sess, &mut rx, &mut sink, &mut stream).await;
     if let End::Close(code, reason) = end {
         let frame = CloseFrame {
@@ -300,6 +296,11 @@ async fn serve(
     stream: &mut Stream,
 ) -> Result<(), End> {
     let mut cursor = hello(state, caller, sink, stream).await?;
+    // Online from the hello on, not from the upgrade: a socket opened and
+    // left silent is nobody being there (see `Hub::greet`).
+    if state.hub.greet(sess).changed {
+        service::presence::went_online(state, &caller.user_id).await;
+    }
     // A revocation (or sign-out, or a disabled account) that came while the
     // socket waited for its hello or replays is honoured before any event
     // goes out, not only once live.
