@@ -2149,28 +2149,18 @@ async fn another_account_signing_in_sets_unsent_messages_aside_until_their_accou
     // While Ana's cache is still open (her client, or another program of
     // the profile), it is neither moved nor deleted: the sign-in says so.
     let code = ts.request_code("carl@example.org").await;
-    let err = Client::login(
-        Profile::open(&dir).unwrap(),
-        &ts.base,
-        "carl@example.org",
-        &code,
-        "d",
-    )
-    .await
-    .err()
-    .expect("refused while the cache is open");
+    let carl_signs_in = || {
+        let profile = Profile::open(&dir).unwrap();
+        Client::login(profile, &ts.base, "carl@example.org", &code, "d")
+    };
+    let err = carl_signs_in()
+        .await
+        .err()
+        .expect("refused while the cache is open");
     assert!(err.to_string().contains("in use"), "{err}");
     drop(ana);
     // Refused before the server was asked: the code is still good.
-    let (carl, _, _) = Client::login(
-        Profile::open(&dir).unwrap(),
-        &ts.base,
-        "carl@example.org",
-        &code,
-        "d",
-    )
-    .await
-    .unwrap();
+    let (carl, _, _) = carl_signs_in().await.unwrap();
     assert_eq!(carl.unsent_count().await.unwrap(), 0);
     assert!(carl.my_message(&client_id).await.unwrap().is_none());
     assert_eq!(set_aside_caches(&dir).len(), 1);
