@@ -572,6 +572,39 @@ async fn turning_read_receipts_on_sends_both_sides_the_hidden_watermarks() {
     let before = ts.events_of(ana_id, Some("receipt.updated"));
     assert_eq!(receipts(true).await.status(), 200);
     assert_eq!(ts.events_of(ana_id, Some("receipt.updated")), before);
+    // With Ana's off, Ben's turning on again shows neither side anything;
+    // nor once they are no longer contacts.
+    let ana_off = ts
+        .call_json(
+            Method::PATCH,
+            "/v1/me",
+            &a,
+            json!({"settings": {"read_receipts": false}}),
+        )
+        .await;
+    assert_eq!(ana_off.status(), 200);
+    let count = || {
+        ts.events_of(ana_id, Some("receipt.updated"))
+            + ts.events_of(ben_id, Some("receipt.updated"))
+    };
+    let before = count();
+    assert_eq!(receipts(false).await.status(), 200);
+    assert_eq!(receipts(true).await.status(), 200);
+    assert_eq!(count(), before, "Ana shows none");
+    let ana_on = ts
+        .call_json(
+            Method::PATCH,
+            "/v1/me",
+            &a,
+            json!({"settings": {"read_receipts": true}}),
+        )
+        .await;
+    assert_eq!(ana_on.status(), 200);
+    let before = count();
+    assert_eq!(ts.disconnect(&a, &b).await.status(), 204);
+    assert_eq!(receipts(false).await.status(), 200);
+    assert_eq!(receipts(true).await.status(), 200);
+    assert_eq!(count(), before, "no longer contacts");
 }
 
 /// With read receipts off, reading what was already delivered tells the

@@ -350,26 +350,21 @@ pub(super) fn receipts_shown(
     user_id: &str,
     now: i64,
 ) -> Result<()> {
-    let mut before = None;
-    loop {
-        let page = store::chats::chats_of(conn, user_id, before.as_ref(), 500)?;
-        let Some((_, last)) = page.last() else {
-            return Ok(());
-        };
-        before = Some((last.updated_at, last.id.clone()));
-        for (me, _) in &page {
-            if !store::contacts::are_connected(conn, user_id, &me.peer_id)? {
-                continue;
-            }
-            let ctx = ChatCtx::load(conn, me)?;
-            let peer = membership(conn, &me.chat_id, &me.peer_id)?;
-            for side in [me, &peer] {
-                if ctx.visible_read(side) > 0 {
-                    emit_receipt(conn, emitted, &ctx, side, now)?;
-                }
+    for (me, peer) in store::chats::read_receipt_pairs(conn, user_id)? {
+        // Both show read receipts now: each watermark as it is.
+        for side in [&me, &peer] {
+            if side.read_up_to_seq > 0 {
+                let ev = Event::ReceiptUpdated {
+                    chat_id: side.chat_id.clone(),
+                    user_id: UserId(side.user_id.clone()),
+                    delivered_up_to_seq: side.delivered_up_to_seq,
+                    read_up_to_seq: side.read_up_to_seq,
+                };
+                emitted.emit(conn, &side.peer_id, &ev, now)?;
             }
         }
     }
+    Ok(())
 }
 
 /// `POST /v1/chats/{id}/read` and the WebSocket `read` frame.

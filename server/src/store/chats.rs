@@ -80,17 +80,50 @@ pub fn chat(conn: &Connection, id: &str) -> Result<Option<ChatRow>, StoreError> 
 }
 
 fn member_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
+    member_at(r, 0)
+}
+
+/// A [`MemberRow`] from [`MEMBER_COLUMNS`] starting at column `at`.
+fn member_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<MemberRow> {
     Ok(MemberRow {
-        chat_id: r.get(0)?,
-        user_id: r.get(1)?,
-        peer_id: r.get(2)?,
-        delivered_up_to_seq: r.get::<_, i64>(3)? as u64,
-        read_up_to_seq: r.get::<_, i64>(4)? as u64,
-        unread_count: r.get::<_, i64>(5)? as u64,
-        muted_until: r.get(6)?,
-        pinned_at: r.get(7)?,
-        cleared_up_to_seq: r.get::<_, i64>(8)? as u64,
+        chat_id: r.get(at)?,
+        user_id: r.get(at + 1)?,
+        peer_id: r.get(at + 2)?,
+        delivered_up_to_seq: r.get::<_, i64>(at + 3)? as u64,
+        read_up_to_seq: r.get::<_, i64>(at + 4)? as u64,
+        unread_count: r.get::<_, i64>(at + 5)? as u64,
+        muted_until: r.get(at + 6)?,
+        pinned_at: r.get(at + 7)?,
+        cleared_up_to_seq: r.get::<_, i64>(at + 8)? as u64,
     })
+}
+
+/// `user_id`'s memberships and their peers', in each chat with a contact
+/// who shows read receipts where either side has read something: what
+/// turning one's own read receipts on makes visible. One query, however
+/// many chats.
+pub fn read_receipt_pairs(
+    conn: &Connection,
+    user_id: &str,
+) -> Result<Vec<(MemberRow, MemberRow)>, StoreError> {
+    let cols = |t: &str| {
+        MEMBER_COLUMNS
+            .split(", ")
+            .map(|c| format!("{t}.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {}, {} FROM chat_members me \
+         JOIN chat_members p ON p.chat_id = me.chat_id AND p.user_id = me.peer_id \
+         JOIN connections c ON c.user_id = me.user_id AND c.peer_id = me.peer_id \
+         JOIN users u ON u.id = me.peer_id AND u.read_receipts \
+         WHERE me.user_id = ?1 AND (me.read_up_to_seq > 0 OR p.read_up_to_seq > 0)",
+        cols("me"),
+        cols("p")
+    ))?;
+    let rows = stmt.query_map([user_id], |r| Ok((member_at(r, 0)?, member_at(r, 9)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 const MEMBER_COLUMNS: &str = "chat_id, user_id, peer_id, delivered_up_to_seq, read_up_to_seq, \
