@@ -494,11 +494,7 @@ fn typed_codes_missing_files_and_ex_contacts_chats() {
 #[test]
 fn a_message_the_server_fails_on_stays_queued_and_says_why() {
     let p = pair();
-    let db = || {
-        let db = rusqlite::Connection::open(p.ts.config.data_dir.join("parley.db")).unwrap();
-        db.busy_timeout(Duration::from_secs(5)).unwrap();
-        db
-    };
+    let db = || p.ts.db_mut();
     db().execute_batch(
         "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body = 'poison pill' \
          BEGIN SELECT RAISE(ABORT, 'poisoned'); END",

@@ -423,6 +423,15 @@ fn stored(profile: &Profile) -> Secrets {
     profile.secrets(&info).unwrap().expect("session")
 }
 
+/// Ana signed in with the profile at `dir`, her client gone: the profile
+/// and the session it stored.
+async fn signed_in_profile(ts: &TestServer, dir: &Path) -> (Profile, Secrets) {
+    drop(login(ts, dir, ANA).await);
+    let profile = Profile::open(dir).unwrap();
+    let s0 = stored(&profile);
+    (profile, s0)
+}
+
 fn store_secrets(profile: &Profile, s: &Secrets) {
     let info = profile.info().unwrap().unwrap();
     profile.save_secrets(&info, s).unwrap();
@@ -477,9 +486,7 @@ async fn expired_tokens_refresh_transparently_and_a_reused_refresh_token_signs_o
     let ts = TestServer::start();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ana");
-    drop(login(&ts, &dir, ANA).await);
-    let profile = Profile::open(&dir).unwrap();
-    let s0 = stored(&profile);
+    let (profile, s0) = signed_in_profile(&ts, &dir).await;
 
     // An access token past its expiry: refreshed before the call.
     store_secrets(
@@ -1035,9 +1042,7 @@ async fn a_refresh_lost_with_its_process_is_retried_by_the_next_one() {
     let ts = TestServer::start();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ana");
-    drop(login(&ts, &dir, ANA).await);
-    let profile = Profile::open(&dir).unwrap();
-    let s0 = stored(&profile);
+    let (profile, s0) = signed_in_profile(&ts, &dir).await;
     let key = profile.refresh_retry_key(&s0.refresh_token).unwrap();
     assert_eq!(
         Profile::open(&dir)
@@ -1085,17 +1090,8 @@ async fn a_disabled_account_keeps_its_session_until_enabled() {
     let ts = TestServer::start_with(|c| c.refresh_rate_per_ip = 5);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ana");
-    drop(login(&ts, &dir, ANA).await);
-    let profile = Profile::open(&dir).unwrap();
-    let s0 = stored(&profile);
-    let set_disabled = |on: bool| {
-        let db = rusqlite::Connection::open(ts.config.data_dir.join("parley.db")).unwrap();
-        db.busy_timeout(Duration::from_secs(5)).unwrap();
-        let at = if on { Some(1_i64) } else { None };
-        db.execute("UPDATE users SET disabled_at = ?1", [at])
-            .unwrap();
-    };
-    set_disabled(true);
+    let (profile, s0) = signed_in_profile(&ts, &dir).await;
+    ts.set_disabled(true);
     store_secrets(
         &profile,
         &Secrets {
@@ -1119,7 +1115,7 @@ async fn a_disabled_account_keeps_its_session_until_enabled() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401, "{}", r.text().await.unwrap());
-    set_disabled(false);
+    ts.set_disabled(false);
     // At most the first back-off (2 s) later, the session works again.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
@@ -1339,8 +1335,7 @@ async fn a_message_the_server_fails_on_holds_back_only_its_chat() {
     let chat_b = connect(&ana, &ben).await;
     let chat_c = connect(&ana, &carla).await;
     let poison = |on: bool| {
-        let db = rusqlite::Connection::open(ts.config.data_dir.join("parley.db")).unwrap();
-        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        let db = ts.db_mut();
         let sql = if on {
             format!(
                 "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.chat_id = '{chat_b}' \
@@ -1517,8 +1512,7 @@ async fn an_unreadable_event_does_not_keep_the_link_down() {
     // A message.created that does not decode (say, from a newer server),
     // appended to Ana's log as the server would.
     let bad_seq = {
-        let db = rusqlite::Connection::open(ts.config.data_dir.join("parley.db")).unwrap();
-        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        let db = ts.db_mut();
         let seq: i64 = db
             .query_row(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE user_id = ?1",
@@ -2079,8 +2073,7 @@ async fn a_device_away_too_long_reloads_what_changed_in_its_cache() {
             |r| r.get(0),
         )
         .unwrap();
-    let db = rusqlite::Connection::open(ts.config.data_dir.join("parley.db")).unwrap();
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let db = ts.db_mut();
     db.execute(
         "DELETE FROM events WHERE user_id = ?1 AND seq < ?2",
         rusqlite::params![ana.user_id(), current],
@@ -2235,13 +2228,7 @@ async fn the_link_says_why_it_is_down() {
     let mut ts = TestServer::start();
     let tmp = tempfile::tempdir().unwrap();
     let client = login(&ts, &tmp.path().join("ana"), ANA).await;
-    let set_disabled = |at: Option<i64>| {
-        let db = rusqlite::Connection::open(ts.config.data_dir.join("parley.db")).unwrap();
-        db.busy_timeout(Duration::from_secs(5)).unwrap();
-        db.execute("UPDATE users SET disabled_at = ?1", [at])
-            .unwrap();
-    };
-    set_disabled(Some(1));
+    ts.set_disabled(true);
     let offline = |code: Option<&'static str>| {
         move |all: &[ClientEvent]| {
             all.iter().any(|e| {
@@ -2262,7 +2249,7 @@ async fn the_link_says_why_it_is_down() {
     .await;
     stop_loop(stop, task).await;
 
-    set_disabled(None);
+    ts.set_disabled(false);
     ts.stop();
     let mut all = Vec::new();
     let (stop, task) = run_loop(&client);

@@ -478,13 +478,7 @@ async fn read_receipts_privacy_is_reciprocal() {
     let ts = TestServer::start().await;
     let (a, b, chat) = ts.pair().await;
     ts.send_text(&a, &chat, "m1", "hi").await;
-    ts.call_json(
-        Method::PATCH,
-        "/v1/me",
-        &b,
-        json!({"settings": {"read_receipts": false}}),
-    )
-    .await;
+    ts.set_read_receipts(&b, false).await;
     ts.call_json(
         Method::POST,
         &format!("/v1/chats/{chat}/read"),
@@ -538,14 +532,7 @@ async fn turning_read_receipts_on_sends_both_sides_the_hidden_watermarks() {
     let ts = TestServer::start().await;
     let (a, b, chat) = ts.pair().await;
     let (ana_id, ben_id) = (a.user.user.id.as_str(), b.user.user.id.as_str());
-    let receipts = |on: bool| {
-        ts.call_json(
-            Method::PATCH,
-            "/v1/me",
-            &b,
-            json!({"settings": {"read_receipts": on}}),
-        )
-    };
+    let receipts = |on: bool| ts.set_read_receipts(&b, on);
     assert_eq!(receipts(false).await.status(), 200);
     ts.send_text(&a, &chat, "m1", "one").await;
     assert_eq!(mark_read(&ts, &b, &chat, 1).await.status(), 204);
@@ -574,14 +561,7 @@ async fn turning_read_receipts_on_sends_both_sides_the_hidden_watermarks() {
     assert_eq!(ts.events_of(ana_id, Some("receipt.updated")), before);
     // With Ana's off, Ben's turning on again shows neither side anything;
     // nor once they are no longer contacts.
-    let ana_off = ts
-        .call_json(
-            Method::PATCH,
-            "/v1/me",
-            &a,
-            json!({"settings": {"read_receipts": false}}),
-        )
-        .await;
+    let ana_off = ts.set_read_receipts(&a, false).await;
     assert_eq!(ana_off.status(), 200);
     let count = || {
         ts.events_of(ana_id, Some("receipt.updated"))
@@ -591,14 +571,7 @@ async fn turning_read_receipts_on_sends_both_sides_the_hidden_watermarks() {
     assert_eq!(receipts(false).await.status(), 200);
     assert_eq!(receipts(true).await.status(), 200);
     assert_eq!(count(), before, "Ana shows none");
-    let ana_on = ts
-        .call_json(
-            Method::PATCH,
-            "/v1/me",
-            &a,
-            json!({"settings": {"read_receipts": true}}),
-        )
-        .await;
+    let ana_on = ts.set_read_receipts(&a, true).await;
     assert_eq!(ana_on.status(), 200);
     let before = count();
     assert_eq!(ts.disconnect(&a, &b).await.status(), 204);
@@ -613,13 +586,7 @@ async fn turning_read_receipts_on_sends_both_sides_the_hidden_watermarks() {
 async fn a_hidden_read_sends_the_sender_nothing() {
     let ts = TestServer::start().await;
     let (a, b, chat) = ts.pair().await;
-    ts.call_json(
-        Method::PATCH,
-        "/v1/me",
-        &b,
-        json!({"settings": {"read_receipts": false}}),
-    )
-    .await;
+    ts.set_read_receipts(&b, false).await;
     ts.send_text(&a, &chat, "m1", "one").await;
     ts.send_text(&a, &chat, "m2", "two").await;
     let receipts = || ts.events_of(a.user.user.id.as_str(), Some("receipt.updated"));

@@ -422,14 +422,7 @@ async fn profile_updates_reach_connections_logs() {
         event_kinds(&ts, b.user.user.id.as_str()).len(),
         event_kinds(&ts, a.user.user.id.as_str()).len(),
     );
-    let r = ts
-        .call_json(
-            Method::PATCH,
-            "/v1/me",
-            &a,
-            json!({"settings": {"read_receipts": false}}),
-        )
-        .await;
+    let r = ts.set_read_receipts(&a, false).await;
     assert_eq!(r.status(), 200);
     assert_eq!(event_kinds(&ts, b.user.user.id.as_str()).len(), ben_before);
     assert_eq!(

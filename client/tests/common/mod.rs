@@ -126,6 +126,24 @@ impl TestServer {
         c
     }
 
+    /// A writing connection to the server's database, to change what a test
+    /// cannot reach through the API (a trigger, an aged row, a disabled
+    /// account); it waits for the server's writer.
+    pub fn db_mut(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(self.config.data_dir.join("parley.db")).unwrap();
+        c.busy_timeout(Duration::from_secs(5)).unwrap();
+        c
+    }
+
+    /// Disables every account (as `parley-server admin disable` does), or
+    /// enables them again.
+    pub fn set_disabled(&self, disabled: bool) {
+        let at = disabled.then_some(1_i64);
+        self.db_mut()
+            .execute("UPDATE users SET disabled_at = ?1", [at])
+            .unwrap();
+    }
+
     /// How many messages the server stored with exactly this body.
     pub fn messages_with_body(&self, body: &str) -> i64 {
         self.db()

@@ -334,6 +334,17 @@ impl TestServer {
         assert_eq!(r.status(), 201);
     }
 
+    /// `PATCH /v1/me` turning `who`'s read receipts on or off.
+    pub async fn set_read_receipts(&self, who: &Session, on: bool) -> Response {
+        self.call_json(
+            Method::PATCH,
+            "/v1/me",
+            who,
+            json!({"settings": {"read_receipts": on}}),
+        )
+        .await
+    }
+
     /// `DELETE /v1/connections/{peer}` by `who`: they are no longer contacts.
     pub async fn disconnect(&self, who: &Session, peer: &Session) -> Response {
         self.call(
