@@ -212,11 +212,7 @@ pub(crate) async fn save(
     }
     file.sync_all().await.map_err(|e| io_at(&dir, e))?;
     drop(file);
-    let digest: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = hex::encode(hasher.finalize());
     if got != att.size || !digest.eq_ignore_ascii_case(&att.sha256) {
         return Err(mismatch(att, got));
     }

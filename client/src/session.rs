@@ -297,7 +297,7 @@ impl Profile {
             Err(e) => return Err(e.into()),
         };
         let digest = Sha256::digest(format!("parley/refresh-retry/{secret}/{refresh_token}"));
-        Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+        Ok(hex::encode(&digest[..16]))
     }
 
     /// Takes the profile's exclusive lock (blocking) until the guard drops.
@@ -348,7 +348,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn account_key(server: &str, user_id: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("{server}\n{user_id}"));
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..8])
 }
 
 /// 32 random letters and digits (~190 bits).

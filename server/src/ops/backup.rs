@@ -131,7 +131,7 @@ pub fn backup(data_dir: &Path, out: &Path) -> Result<Manifest, OpsError> {
         let json = serde_json::to_string(&manifest)
             .map_err(|e| OpsError::Refused(format!("cannot encode the manifest: {e}")))?;
         w.line(&format!("end {json}"))?;
-        let digest = hex(&w.hasher.clone().finalize());
+        let digest = hex::encode(w.hasher.clone().finalize());
         w.raw(format!("sha256 {digest}\n").as_bytes())?;
         let file = w.out.into_inner().map_err(|e| OpsError::Io {
             context: format!("cannot write {}", tmp_out.display()),
@@ -364,7 +364,7 @@ fn unpack(archive: &Path, dest: &Path) -> Result<Manifest, OpsError> {
         out.sync_all()
             .map_err(io(format!("cannot sync {}", target.display())))?;
         if let Some(sha) = expect_sha {
-            if hex(&file_hash.finalize()) != sha {
+            if hex::encode(file_hash.finalize()) != sha {
                 return Err(bad(&format!("attachment {sha} does not match its hash")));
             }
         }
@@ -383,7 +383,7 @@ fn unpack(archive: &Path, dest: &Path) -> Result<Manifest, OpsError> {
     let stored = trailer
         .strip_prefix("sha256 ")
         .ok_or_else(|| bad("the checksum line is missing"))?;
-    if stored != hex(&hasher.finalize()) {
+    if stored != hex::encode(hasher.finalize()) {
         return Err(bad("checksum mismatch (the file is damaged)"));
     }
     let mut extra = [0u8; 1];
@@ -516,10 +516,6 @@ fn sync_dir(dir: &Path) {
     }
     #[cfg(not(unix))]
     let _ = dir;
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

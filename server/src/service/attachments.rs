@@ -186,7 +186,7 @@ where
             ));
         }
         file.sync_all().await.map_err(Error::io)?;
-        Ok((size, hex(&hasher.finalize())))
+        Ok((size, hex::encode(hasher.finalize())))
     }
     .await;
     // On an error the partial file goes with `_partial`.
@@ -500,8 +500,4 @@ pub async fn open(state: &AppState, caller: &Caller, id: &str) -> Result<(Attach
         .await?;
     let path = blob_path(&state.config.data_dir, &a.sha256);
     Ok((a, path))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
