@@ -577,6 +577,7 @@ impl Client {
         if secrets.access_token != stale {
             return Ok(());
         }
+        self.refused_lately()?;
         // Another process may have refreshed already.
         let p = self.inner.profile.clone();
         let info = self.inner.info.clone();
@@ -593,11 +594,7 @@ impl Client {
     }
 
     async fn refresh_locked(&self, secrets: &mut Secrets) -> Result<()> {
-        if let Some(b) = self.disabled_backoff() {
-            if std::time::Instant::now() < b.until {
-                return Err(ClientError::Api(b.refusal));
-            }
-        }
+        self.refused_lately()?;
         let p = self.inner.profile.clone();
         let info = self.inner.info.clone();
         let (lock, stored) = blocking(move || {
@@ -729,8 +726,15 @@ impl Client {
         }
     }
 
-    fn disabled_backoff(&self) -> Option<DisabledBackoff> {
-        self.inner.disabled.lock().ok().and_then(|d| d.clone())
+    /// The refusal of a disabled account's last refresh, while its back-off
+    /// lasts (see [`DisabledBackoff`]): answered before any file, keyring
+    /// or network work.
+    fn refused_lately(&self) -> Result<()> {
+        let d = self.inner.disabled.lock().ok().and_then(|d| d.clone());
+        match d {
+            Some(b) if std::time::Instant::now() < b.until => Err(ClientError::Api(b.refusal)),
+            _ => Ok(()),
+        }
     }
 
     /// Runs an authenticated call, refreshing and retrying once on 401.
